@@ -1,0 +1,1 @@
+"""engineering service."""

@@ -1,0 +1,1 @@
+"""Intake's adapters: the submission store (MongoDB) and the event publisher (Kafka)."""

@@ -1,0 +1,23 @@
+"""Intake settings: the shared ones plus the channel limits and the public form's address."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+
+from shared.config import ServiceSettings
+
+
+class IntakeSettings(ServiceSettings):
+    service_name: str = "intake"
+    http_port: int = Field(default=8001, validation_alias=AliasChoices("INTAKE_PORT", "HTTP_PORT"))
+    public_url: str = Field(
+        default="http://127.0.0.1:8001",
+        validation_alias=AliasChoices("INTAKE_PUBLIC_URL", "PUBLIC_URL"),
+        description="Address customers reach the complaint page at; the QR codes point here.",
+    )
+    max_body_bytes: int = Field(default=64 * 1024, description="Largest complaint body accepted (413 above).")
+    rate_limit_per_key: str = Field(default="6000/minute", description="Requests per API key.")
+    rate_limit_per_ip: str = Field(default="1200/minute", description="Requests per client address, any channel.")
+    rate_limit_online_per_ip: str = Field(
+        default="20/minute", description="Public form submissions per client address."
+    )

@@ -1,0 +1,1 @@
+"""Intake's pure domain: channel shapes, normalisation and the category guess. No I/O here."""

@@ -1,0 +1,144 @@
+"""Normalisation rules shared by the channels: phones, serials, models, regions, the category guess."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from shared.contracts.complaints import Category, CategoryGuess
+from shared.reference import canonical_product, canonical_region, product_of_serial, regions
+
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
+
+# Crockford base32 without I, L, O, U: unambiguous when a customer reads a case number aloud.
+_CASE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CASE_ID_RE = re.compile(r"^YD-[0-9A-HJKMNP-TV-Z]{10}$")
+
+
+def new_case_id() -> str:
+    """YD- and 10 random characters (50 bits): collision-free for decades of complaints."""
+    return "YD-" + "".join(secrets.choice(_CASE_ALPHABET) for _ in range(10))
+
+
+def normalise_phone(raw: str) -> str:
+    """A Chinese mobile, landline or 400/800 number in E.164 (+8613812345678, +862012345678).
+
+    Accepts spaces, dashes, brackets, and a +86 / 0086 / 86 prefix. Raises ValueError otherwise.
+    """
+    digits = re.sub(r"[\s\-()（）]", "", raw)
+    if digits.startswith("+"):
+        digits = digits[1:]
+        if not digits.startswith("86"):
+            raise ValueError("only Chinese numbers (+86) are accepted")
+        digits = digits[2:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if not digits.isdigit():
+        raise ValueError("a phone number contains only digits, spaces, dashes and an optional +86")
+    if re.fullmatch(r"1[3-9]\d{9}", digits):
+        return "+86" + digits
+    if re.fullmatch(r"0[1-9]\d{1,2}\d{7,8}", digits) and 10 <= len(digits) <= 12:
+        return "+86" + digits[1:]
+    if re.fullmatch(r"[48]00\d{7}", digits):
+        return "+86" + digits
+    raise ValueError("not a Chinese mobile (11 digits, 1xx), landline with area code, or 400/800 number")
+
+
+def normalise_serial(raw: str) -> str:
+    serial = re.sub(r"\s", "", raw).upper()
+    if not re.fullmatch(r"[A-Z0-9][A-Z0-9\-]{3,39}", serial):
+        raise ValueError("a serial number is 4-40 letters, digits or dashes")
+    return serial
+
+
+def normalise_region(raw: str) -> str:
+    """The canonical region code; raises ValueError listing the accepted regions."""
+    code = canonical_region(raw)
+    if code is None:
+        known = ", ".join(f"{r.code} ({r.name_zh})" for r in regions())
+        raise ValueError(f"unknown region; use one of: {known}")
+    return code
+
+
+def local_datetime(value: datetime) -> datetime:
+    """Naive times from the front desk are China time."""
+    return value.replace(tzinfo=CHINA_TZ) if value.tzinfo is None else value
+
+
+def not_in_future(value: date) -> date:
+    if value > datetime.now(CHINA_TZ).date():
+        raise ValueError("the purchase date is in the future")
+    return value
+
+
+@dataclass(frozen=True)
+class ModelMatch:
+    model: str | None
+    kind: str | None
+    as_given: str | None
+
+
+def match_model(model: str | None, serial_no: str | None) -> ModelMatch:
+    """The catalogue model from what was typed, else from the serial number's prefix."""
+    product = canonical_product(model) or product_of_serial(serial_no)
+    return ModelMatch(product.model if product else None, product.kind if product else None, model)
+
+
+# ---------------------------------------------------------------------------------------------
+# The first category guess. Dispatch decides the department; this only gives it a head start and
+# says why, so the manager can see at a glance whether to trust it.
+
+_KEYWORDS: dict[Category, tuple[str, ...]] = {
+    "installation": (
+        "安装", "施工", "工程", "风管", "管道", "打孔", "吊顶", "漏水", "冷凝水", "走管", "接口", "安装工",
+        "installation", "installer", "duct", "pipe", "ceiling", "leak",
+    ),
+    "consumable": (
+        "滤网", "滤芯", "过滤网", "耗材", "更换滤", "换芯", "活性炭", "HEPA",
+        "filter", "cartridge", "consumable", "replacement filter",
+    ),
+    "software": (
+        "软件", "升级", "固件", "程序", "APP", "app", "手机控制", "wifi", "WiFi", "联网", "遥控", "显示屏", "死机",
+        "software", "firmware", "update", "upgrade", "display", "remote", "wi-fi",
+    ),
+    "product_fault": (
+        "不转", "不启动", "不开机", "噪音", "异响", "电机", "马达", "主板", "控制板", "故障", "坏了", "风量", "停机",
+        "烧", "跳闸", "报错", "motor", "noise", "noisy", "control board", "fault", "broken", "won't start",
+        "not working", "error",
+    ),
+}
+
+
+def guess_category(
+    *texts: tuple[str, str | None], product_kind: str | None = None, project_ref: str | None = None
+) -> CategoryGuess:
+    """Score each category by the keywords found in the labelled texts; ties go to product_fault."""
+    scores: dict[Category, float] = {c: 0.0 for c in _KEYWORDS}
+    evidence: dict[Category, list[str]] = {c: [] for c in _KEYWORDS}
+    for label, text in texts:
+        if not text:
+            continue
+        lowered = text.lower()
+        for category, words in _KEYWORDS.items():
+            for word in words:
+                if word.lower() in lowered and f"{label}: {word}" not in evidence[category]:
+                    scores[category] += 1
+                    evidence[category].append(f"{label}: {word}")
+    if product_kind == "filter":
+        scores["consumable"] += 2
+        evidence["consumable"].append("product: the model is a filter")
+    if project_ref:
+        scores["installation"] += 1
+        evidence["installation"].append("project_ref: an installation project is named")
+    best = max(scores, key=lambda c: (scores[c], c == "product_fault"))
+    total = sum(scores.values())
+    if scores[best] == 0:
+        return CategoryGuess(
+            category="product_fault", confidence=0.2, evidence=["no keyword matched: product fault by default"]
+        )
+    return CategoryGuess(category=best, confidence=round(scores[best] / total, 2), evidence=evidence[best])

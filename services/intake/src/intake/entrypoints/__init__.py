@@ -1,0 +1,1 @@
+"""Intake's entrypoints: the HTTP API, the public complaint page and the QR codes."""

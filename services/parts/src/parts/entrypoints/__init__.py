@@ -1,0 +1,1 @@
+"""Parts's entrypoints."""

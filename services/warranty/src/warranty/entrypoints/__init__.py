@@ -1,0 +1,1 @@
+"""Warranty's entrypoints."""

@@ -1,0 +1,1 @@
+"""HTTP basics every service shares: app factory, health, metrics, auth, limits, error shapes."""

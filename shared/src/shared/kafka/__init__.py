@@ -1,0 +1,1 @@
+"""Kafka plumbing: topic creation from the registry, the durable publisher, the consumer pattern."""

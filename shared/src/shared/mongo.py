@@ -1,0 +1,41 @@
+"""MongoDB access through PyMongo's async API (Motor's successor), the same code on FerretDB.
+
+Persistence rules every repository follows, because FerretDB v1 lacks them: no multi-document
+transactions, no change streams, no $lookup/$facet, no TTL or partial indexes, no dotted or
+$-prefixed keys. Writes are idempotent upserts keyed by ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.config import ServiceSettings
+
+
+def connect(settings: ServiceSettings) -> AsyncMongoClient:
+    """A client that fails fast when the store is unreachable (callers map that to 503 or a retry)."""
+    timeout_ms = int(settings.mongodb_timeout_s * 1000)
+    return AsyncMongoClient(
+        settings.mongodb_url,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=timeout_ms * 2,
+        appname=settings.service_name,
+        tz_aware=True,
+        uuidRepresentation="standard",
+    )
+
+
+def database(client: AsyncMongoClient, settings: ServiceSettings) -> AsyncDatabase:
+    return client[settings.database_name]
+
+
+async def ping(client: AsyncMongoClient, timeout_s: float = 2.0) -> bool:
+    try:
+        await asyncio.wait_for(client.admin.command("ping"), timeout_s)
+        return True
+    except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+        return False

@@ -1,0 +1,108 @@
+"""Reference data every service reads the same way: regions and the product catalogue."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str
+    name_zh: str
+    name_en: str
+    provinces: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Product:
+    model: str
+    kind: str
+    name_zh: str
+    name_en: str
+    serial_prefix: str | None
+    key_parts: tuple[str, ...]
+
+
+def _load(name: str) -> dict:
+    return yaml.safe_load(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"))
+
+
+@cache
+def regions() -> tuple[Region, ...]:
+    return tuple(
+        Region(r["code"], r["name_zh"], r["name_en"], tuple(r["provinces"])) for r in _load("regions.yaml")["regions"]
+    )
+
+
+@cache
+def products() -> tuple[Product, ...]:
+    return tuple(
+        Product(p["model"], p["kind"], p["name_zh"], p["name_en"], p.get("serial_prefix"), tuple(p["key_parts"]))
+        for p in _load("products.yaml")["products"]
+    )
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\s\-_/.]", "", text).upper()
+
+
+@cache
+def _region_aliases() -> dict[str, str]:
+    aliases: dict[str, str] = {}
+    for r in regions():
+        for alias in (r.code, r.name_zh, r.name_en, r.name_zh + "区", r.name_zh + "大区"):
+            aliases[_squash(alias)] = r.code
+    return aliases
+
+
+def canonical_region(text: str | None) -> str | None:
+    """The region code for a region's code/name, or for a province or address that names one."""
+    if not text:
+        return None
+    hit = _region_aliases().get(_squash(text))
+    if hit:
+        return hit
+    return region_of_address(text)
+
+
+def region_of_address(address: str | None) -> str | None:
+    """The region of the first province an address mentions (广东省深圳市… -> south_china)."""
+    if not address:
+        return None
+    best: tuple[int, str] | None = None
+    for r in regions():
+        for province in r.provinces:
+            pos = address.find(province)
+            if pos >= 0 and (best is None or pos < best[0]):
+                best = (pos, r.code)
+    return best[1] if best else None
+
+
+@cache
+def _models_by_squash() -> dict[str, Product]:
+    index: dict[str, Product] = {}
+    for p in products():
+        index[_squash(p.model)] = p
+        index[_squash(p.model.removeprefix("YD-"))] = p
+    return index
+
+
+def canonical_product(model: str | None) -> Product | None:
+    """The catalogue entry for a model as typed (yd xf250, YD-XF-250, xf250 -> YD-XF250)."""
+    if not model:
+        return None
+    return _models_by_squash().get(_squash(model))
+
+
+def product_of_serial(serial_no: str | None) -> Product | None:
+    """The catalogue entry whose serial prefix starts this serial number."""
+    if not serial_no:
+        return None
+    s = _squash(serial_no)
+    matches = [p for p in products() if p.serial_prefix and s.startswith(p.serial_prefix.upper())]
+    return max(matches, key=lambda p: len(p.serial_prefix or ""), default=None)

@@ -1,0 +1,101 @@
+"""One service process: its store, publisher, consumer and keys, started and stopped together.
+
+A service's `create_app(settings)` calls `service_app(...)` with a `wire` function that builds its
+repositories and registers its event handlers on the runtime before the consumer starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.config import ServiceSettings
+from shared.http.app import ReadinessCheck, create_service_app
+from shared.http.auth import Credentials, load_credentials
+from shared.kafka.consumer import EventConsumer, RetryPolicy
+from shared.kafka.publisher import EventPublisher, PublishFailed
+from shared.logging import get_logger
+from shared.mongo import connect, database, ping
+
+log = get_logger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        on_fatal: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.credentials: Credentials = load_credentials(settings)  # refuses placeholders in production
+        self.mongo: AsyncMongoClient = connect(settings)
+        self.db: AsyncDatabase = database(self.mongo, settings)
+        self.publisher = EventPublisher(settings)
+        kwargs: dict[str, Any] = {"publisher": self.publisher, "policy": retry_policy}
+        if on_fatal is not None:
+            kwargs["on_fatal"] = on_fatal
+        self.consumer = EventConsumer(settings, **kwargs)
+        # Anything a service wants to keep on the runtime (its repositories, limiter...).
+        self.components: dict[str, Any] = {}
+
+    async def start(self) -> None:
+        try:
+            await self.publisher.start()
+        except PublishFailed as exc:
+            # Keep serving: /readyz reports it and publishing retries the connection.
+            log.warning("Kafka not reachable at start-up; publishing will retry", error=str(exc))
+        if self.settings.run_consumers:
+            await self.consumer.start()
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+        await self.publisher.stop()
+        await self.mongo.close()
+
+    def readiness(self) -> list[ReadinessCheck]:
+        return [ReadinessCheck("kafka", self.publisher.ready), ReadinessCheck("store", lambda: ping(self.mongo))]
+
+
+def service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+    wire: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
+    max_body_bytes: int = 256 * 1024,
+    runtime_factory: Callable[[ServiceSettings], ServiceRuntime] = ServiceRuntime,
+) -> FastAPI:
+    """The FastAPI app of a service, with the runtime on `app.state.runtime` while it runs."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = runtime_factory(settings)
+        app.state.runtime = runtime
+        app.state.credentials = runtime.credentials
+        if wire is not None:
+            await wire(runtime)
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = create_service_app(
+        service=settings.service_name,
+        title=title,
+        description=description,
+        lifespan=lifespan,
+        readiness=lambda a: a.state.runtime.readiness(),
+        max_body_bytes=max_body_bytes,
+    )
+    for router in routers:
+        app.include_router(router)
+    return app
