@@ -1,0 +1,1 @@
+"""Test support: real backends for a session, unique topics/databases per test, Kafka readers."""

@@ -1,0 +1,102 @@
+"""Finding the real Kafka broker and MongoDB-compatible store a test session runs against.
+
+In order: explicit environment (KAFKA_BOOTSTRAP_SERVERS and MONGODB_URL), containers where a Docker
+engine answers (testcontainers), else the native local stack (deploy/local/stack.sh up infra).
+Whatever is chosen must answer; otherwise the session fails. It never skips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient
+
+
+class BackendUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Backends:
+    kafka_bootstrap_servers: str
+    mongodb_url: str
+    source: str  # env | testcontainers | native
+
+
+def repo_root() -> Path:
+    for base in (Path.cwd(), *Path.cwd().parents, *Path(__file__).resolve().parents):
+        if (base / "deploy" / "local" / "stack.sh").is_file():
+            return base
+    raise BackendUnavailable("cannot find the repository (deploy/local/stack.sh) from here")
+
+
+def docker_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def start_backends(stack: ExitStack) -> Backends:
+    """Start (or find) the backends; containers are stopped when `stack` closes."""
+    kafka, mongo = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URL")
+    if kafka or mongo:
+        if not (kafka and mongo):
+            raise BackendUnavailable("set both KAFKA_BOOTSTRAP_SERVERS and MONGODB_URL, or neither")
+        return Backends(kafka, mongo, "env")
+    if os.environ.get("YINGDE_TEST_BACKEND", "auto") != "native" and docker_answers():
+        return _containers(stack)
+    return _native()
+
+
+def _containers(stack: ExitStack) -> Backends:
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.mongodb import MongoDbContainer
+
+    kafka = stack.enter_context(KafkaContainer("confluentinc/cp-kafka:7.9.0").with_kraft())
+    mongo = stack.enter_context(MongoDbContainer("mongo:7"))
+    return Backends(kafka.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers")
+
+
+def _native() -> Backends:
+    root = repo_root()
+    result = subprocess.run(
+        ["bash", str(root / "deploy/local/stack.sh"), "up", "infra"], capture_output=True, text=True, timeout=1800
+    )
+    if result.returncode != 0:
+        raise BackendUnavailable(
+            f"the native stack did not start (deploy/local/stack.sh up infra):\n{result.stdout[-3000:]}"
+            f"\n{result.stderr[-3000:]}"
+        )
+    port_kafka = os.environ.get("KAFKA_PORT", "9092")
+    port_mongo = os.environ.get("MONGO_PORT", "27017")
+    return Backends(f"127.0.0.1:{port_kafka}", f"mongodb://127.0.0.1:{port_mongo}/", "native")
+
+
+async def verify(backends: Backends, timeout_s: float = 60.0) -> None:
+    """Both backends answer a real request, or BackendUnavailable says which does not."""
+    try:
+        admin = AIOKafkaAdminClient(bootstrap_servers=backends.kafka_bootstrap_servers, request_timeout_ms=10000)
+        await asyncio.wait_for(admin.start(), timeout_s)
+        try:
+            await asyncio.wait_for(admin.list_topics(), timeout_s)
+        finally:
+            await admin.close()
+    except Exception as exc:
+        raise BackendUnavailable(f"Kafka at {backends.kafka_bootstrap_servers} ({backends.source}): {exc!r}") from exc
+    client: AsyncMongoClient = AsyncMongoClient(backends.mongodb_url, serverSelectionTimeoutMS=int(timeout_s * 1000))
+    try:
+        await client.admin.command("ping")
+    except Exception as exc:
+        raise BackendUnavailable(f"store at {backends.mongodb_url} ({backends.source}): {exc!r}") from exc
+    finally:
+        await client.close()

@@ -1,0 +1,123 @@
+"""The pytest plugin every test directory uses (registered in the root conftest.py).
+
+Kafka and the store start once per session; each test gets its own topic prefix and database, so
+tests never see each other's events or records and no server is restarted between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+
+from shared.config import ServiceSettings
+from shared.testing.backends import BackendUnavailable, Backends, repo_root, start_backends, verify
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+@pytest.fixture(scope="session")
+def backends() -> Iterator[Backends]:
+    with ExitStack() as stack:
+        try:
+            found = start_backends(stack)
+            asyncio.run(verify(found))
+        except BackendUnavailable as exc:
+            pytest.fail(f"integration backend unavailable (tests never skip for this): {exc}", pytrace=False)
+        yield found
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def dev_credentials_file() -> Path:
+    return repo_root() / "deploy" / "local" / "dev-credentials.json"
+
+
+class Isolation:
+    """Builds settings for one test: unique topic prefix, unique databases, dropped afterwards."""
+
+    def __init__(self, backends: Backends, unique: str, credentials: Path) -> None:
+        self.backends = backends
+        self.prefix = f"t{unique}."
+        self.unique = unique
+        self.credentials = credentials
+        self.databases: set[str] = set()
+
+    def settings(self, cls: type[S], **overrides: Any) -> S:
+        service = cls.model_fields["service_name"].default
+        values: dict[str, Any] = {
+            "app_env": "test",
+            "kafka_bootstrap_servers": self.backends.kafka_bootstrap_servers,
+            "mongodb_url": self.backends.mongodb_url,
+            "mongodb_database": f"t{self.unique}_{service}",
+            "topic_prefix": self.prefix,
+            "credentials_file": self.credentials,
+            "log_json": False,
+            "kafka_commit_interval_s": 0.5,
+        }
+        values.update(overrides)
+        self.databases.add(values["mongodb_database"])
+        return cls(**values)
+
+    def topic(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    async def cleanup(self) -> None:
+        client: AsyncMongoClient = AsyncMongoClient(self.backends.mongodb_url, serverSelectionTimeoutMS=5000)
+        try:
+            for name in self.databases:
+                await client.drop_database(name)
+        finally:
+            await client.close()
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.backends.kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            ours = [t for t in await admin.list_topics() if t.startswith(self.prefix)]
+            if ours:
+                await admin.delete_topics(ours)
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def isolation(backends: Backends, unique: str, dev_credentials_file: Path) -> AsyncIterator[Isolation]:
+    iso = Isolation(backends, unique, dev_credentials_file)
+    yield iso
+    await iso.cleanup()
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app's lifespan (store, publisher, consumers) and talk to it in process."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30) as client:
+            yield client
+
+
+async def eventually(check: Callable[[], Any], *, timeout_s: float = 20.0, interval_s: float = 0.1) -> Any:
+    """Await `check()` until it returns something truthy (it may be sync or async)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    last: Any = None
+    while loop.time() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s}s (last value: {last!r})")
