@@ -121,3 +121,32 @@ async def eventually(check: Callable[[], Any], *, timeout_s: float = 20.0, inter
             return last
         await asyncio.sleep(interval_s)
     raise AssertionError(f"condition not met within {timeout_s}s (last value: {last!r})")
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    """Serve an app on a free local port over real HTTP (for the browser); yields its base URL."""
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+    task = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: server.started, timeout_s=30, interval_s=0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    """Debian's headless Chromium driven by Playwright (it never downloads a browser of its own)."""
+    from shared.testing.browser import launch
+
+    async with launch() as b:
+        yield b

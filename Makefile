@@ -1,0 +1,59 @@
+# 英德 after-sales service platform. The two commands: `make up` (the whole suite, locally) and
+# `make test` (the whole test suite against real Kafka and a real MongoDB-compatible store).
+
+SHELL := /bin/bash
+STACK := deploy/local/stack.sh
+UV := .local/tools/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+# Docker engine answering -> containers; otherwise the native stack (this machine, CI).
+DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
+COMPOSE := docker compose -f deploy/compose.yaml
+
+.PHONY: up down status logs test test-unit bench contracts install help
+
+help:
+	@echo "make up        start Kafka, the store and every service; print the URLs"
+	@echo "make down      stop all of it (data survives)"
+	@echo "make test      run the whole test suite on real backends"
+	@echo "make bench     intake throughput against its baselines (not part of make test)"
+	@echo "make contracts regenerate docs/asyncapi.yaml from the topic registry"
+
+up:
+ifeq ($(DOCKER_OK)$(YINGDE_NATIVE),yes)
+	$(COMPOSE) up -d --build --wait
+	@$(COMPOSE) ps
+	@echo "complaint form: http://127.0.0.1:$${INTAKE_PORT:-8001}/"
+else
+	@bash $(STACK) up all
+endif
+
+down:
+ifeq ($(DOCKER_OK)$(YINGDE_NATIVE),yes)
+	$(COMPOSE) down
+else
+	@bash $(STACK) down
+endif
+
+status:
+	@bash $(STACK) status
+
+logs:
+	@bash $(STACK) logs $(or $(C),intake)
+
+install:
+	@bash $(STACK) install --browser
+
+# Backends: KAFKA_BOOTSTRAP_SERVERS + MONGODB_URL when set, else testcontainers when Docker answers,
+# else the native stack (started once per session by the test fixtures, left running for the next run).
+test: install
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(UV) run --frozen pytest -m "not integration and not browser" $(PYTEST_ARGS)
+
+bench: install
+	@bash $(STACK) up infra >/dev/null
+	$(UV) run --frozen python bench/intake_bench.py $(BENCH_ARGS)
+
+contracts: install
+	$(UV) run --frozen python -m shared.contracts.asyncapi --write

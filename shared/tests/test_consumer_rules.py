@@ -1,0 +1,201 @@
+"""The consumer pattern's decisions, one message at a time, with a recording publisher (no broker)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from pymongo.errors import AutoReconnect
+
+from shared.config import ServiceSettings
+from shared.contracts.complaints import ComplaintReceived
+from shared.contracts.envelope import InvalidMessage, encode, headers_for, make_envelope
+from shared.contracts.registry import load_registry
+from shared.kafka.consumer import ConsumedMessage, EventConsumer, FatalError, RetryPolicy
+
+EXAMPLE = load_registry().get("intake.complaints.v1").events[0].examples[0]
+FAST = RetryPolicy(first_delay_s=0.001, max_delay_s=0.002, transient_budget_s=0.05, unexpected_attempts=3)
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes | None, bytes, dict[str, bytes]]] = []
+
+    async def send(self, topic: str, key: bytes | None, value: bytes, headers: Any = ()) -> None:
+        self.sent.append((topic, key, value, dict(headers)))
+
+
+def _consumer(policy: RetryPolicy = FAST, **kwargs: Any) -> tuple[EventConsumer, RecordingPublisher]:
+    publisher = RecordingPublisher()
+    settings = ServiceSettings(service_name="dispatch", topic_prefix="p.")
+    return EventConsumer(settings, publisher=publisher, policy=policy, **kwargs), publisher  # type: ignore[arg-type]
+
+
+def _message(value: bytes | None, headers: list[tuple[str, bytes]] | None = None) -> ConsumedMessage:
+    return ConsumedMessage("p.intake.complaints.v1", 2, 41, b"YD-7K3M9QX2AB", value, headers or [])
+
+
+def _complaint_value(**payload_changes: Any) -> tuple[bytes, list[tuple[str, bytes]], uuid.UUID]:
+    payload = ComplaintReceived.model_validate({**EXAMPLE["payload"], **payload_changes})
+    env = make_envelope(
+        payload, event_type="complaint.received", schema_version=1, correlation_id=payload.case_id, producer="intake"
+    )
+    return encode(env), headers_for(env), env.event_id
+
+
+async def test_valid_event_reaches_its_handler_with_the_typed_payload() -> None:
+    consumer, publisher = _consumer()
+    seen: list[ComplaintReceived] = []
+
+    async def handler(env, payload):
+        seen.append(payload)
+
+    consumer.handle("complaint.received", handler)
+    value, headers, _ = _complaint_value()
+    assert await consumer.process(_message(value, headers)) == "processed"
+    assert isinstance(seen[0], ComplaintReceived) and seen[0].case_id == "YD-7K3M9QX2AB"
+    assert publisher.sent == []
+
+
+@pytest.mark.parametrize(
+    ("value", "cause"),
+    [
+        (b"\x00\xffgarbage", "not JSON"),
+        (b'{"hello": "world"}', "envelope invalid"),
+    ],
+)
+async def test_unreadable_messages_are_dead_lettered_at_once(value, cause) -> None:
+    consumer, publisher = _consumer()
+    consumer.handle("complaint.received", lambda env, payload: None)  # never called
+    assert await consumer.process(_message(value, [("trace", b"t-1")])) == "dead_lettered"
+    [(topic, key, dl_value, headers)] = publisher.sent
+    assert topic == "p.dispatch.dead-letters.v1"
+    assert (key, dl_value) == (b"YD-7K3M9QX2AB", value)  # unchanged, so it can be replayed
+    assert headers["original_topic"] == b"intake.complaints.v1"
+    assert headers["original_partition"] == b"2" and headers["original_offset"] == b"41"
+    assert headers["exc_class"] == b"InvalidMessage" and cause.encode() in headers["exc_msg"]
+    assert headers["service"] == b"dispatch" and headers["trace"] == b"t-1"
+
+
+async def test_payload_failing_its_model_is_dead_lettered_naming_the_field() -> None:
+    consumer, publisher = _consumer()
+    consumer.handle("complaint.received", lambda env, payload: None)
+    value, headers, event_id = _complaint_value()
+    broken = value.replace(b'"customer":', b'"customer_was":')
+    assert await consumer.process(_message(broken, headers)) == "dead_lettered"
+    dl_headers = publisher.sent[0][3]
+    assert b"customer" in dl_headers["exc_msg"]
+    assert dl_headers["original_event_id"] == str(event_id).encode()
+
+
+async def test_unknown_event_type_on_a_topic_is_dead_lettered() -> None:
+    consumer, publisher = _consumer()
+    consumer.handle("complaint.received", lambda env, payload: None)
+    value, headers, _ = _complaint_value()
+    value = value.replace(b'"complaint.received"', b'"complaint.exploded"')
+    assert await consumer.process(_message(value, headers)) == "dead_lettered"
+    assert b"complaint.exploded" in publisher.sent[0][3]["exc_msg"]
+
+
+async def test_transient_errors_are_retried_until_they_pass() -> None:
+    consumer, publisher = _consumer(RetryPolicy(first_delay_s=0.001, max_delay_s=0.002, transient_budget_s=5))
+    calls = 0
+
+    async def flaky(env, payload):
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise AutoReconnect("store restarting")
+
+    consumer.handle("complaint.received", flaky)
+    value, headers, _ = _complaint_value()
+    assert await consumer.process(_message(value, headers)) == "processed"
+    assert calls == 3 and publisher.sent == []
+
+
+async def test_transient_errors_past_the_budget_are_dead_lettered() -> None:
+    consumer, publisher = _consumer()
+
+    async def down(env, payload):
+        raise AutoReconnect("store gone")
+
+    consumer.handle("complaint.received", down)
+    value, headers, _ = _complaint_value()
+    assert await consumer.process(_message(value, headers)) == "dead_lettered"
+    assert publisher.sent[0][3]["exc_class"] == b"AutoReconnect"
+
+
+async def test_a_bug_is_retried_a_few_times_then_dead_lettered_with_its_class() -> None:
+    consumer, publisher = _consumer()
+    calls = 0
+
+    async def buggy(env, payload):
+        nonlocal calls
+        calls += 1
+        raise ZeroDivisionError("oops")
+
+    consumer.handle("complaint.received", buggy)
+    value, headers, _ = _complaint_value()
+    assert await consumer.process(_message(value, headers)) == "dead_lettered"
+    assert calls == 3
+    assert publisher.sent[0][3]["exc_class"] == b"ZeroDivisionError"
+    assert publisher.sent[0][3]["attempts"] == b"3"
+
+
+async def test_handler_declaring_the_event_invalid_dead_letters_it_without_retry() -> None:
+    consumer, publisher = _consumer()
+    calls = 0
+
+    async def refuses(env, payload):
+        nonlocal calls
+        calls += 1
+        raise InvalidMessage("case YD-… was closed before this event")
+
+    consumer.handle("complaint.received", refuses)
+    value, headers, _ = _complaint_value()
+    assert await consumer.process(_message(value, headers)) == "dead_lettered"
+    assert calls == 1
+
+
+async def test_fatal_error_halts_without_dead_lettering() -> None:
+    fatal: list[BaseException] = []
+    consumer, publisher = _consumer(on_fatal=fatal.append)
+
+    async def fatal_handler(env, payload):
+        raise FatalError("credentials revoked")
+
+    consumer.handle("complaint.received", fatal_handler)
+    value, headers, _ = _complaint_value()
+    assert await consumer.process(_message(value, headers)) == "halted"
+    assert publisher.sent == [] and isinstance(fatal[0], FatalError)
+
+
+async def test_mostly_invalid_traffic_stops_the_consumer() -> None:
+    fatal: list[BaseException] = []
+    policy = RetryPolicy(poison_window=10, poison_min_samples=5, poison_max_share=0.5)
+    consumer, publisher = _consumer(policy, on_fatal=fatal.append)
+    consumer.handle("complaint.received", lambda env, payload: None)
+    for _ in range(4):
+        await consumer.process(_message(b"junk"))
+    assert fatal == []  # too few samples to judge
+    await consumer.process(_message(b"junk"))
+    assert len(fatal) == 1 and "invalid" in str(fatal[0])
+    assert len(publisher.sent) == 5  # each one was still dead-lettered first
+
+
+async def test_events_of_other_consumers_are_ignored() -> None:
+    consumer, publisher = _consumer()
+    consumer.handle("complaint.received", lambda env, payload: None)
+    consumer._routes.clear()  # a topic we read for another type only
+    value, headers, _ = _complaint_value()
+    assert await consumer.process(_message(value, headers)) == "ignored"
+
+
+def test_a_service_may_only_handle_events_it_is_registered_for() -> None:
+    consumer, _ = _consumer()
+    consumer_intake = EventConsumer(
+        ServiceSettings(service_name="warranty"), publisher=RecordingPublisher()  # type: ignore[arg-type]
+    )
+    with pytest.raises(ValueError, match="not a registered consumer"):
+        consumer_intake.handle("complaint.received", lambda env, payload: None)
