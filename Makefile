@@ -51,7 +51,8 @@ test: install
 test-unit: install
 	$(UV) run --frozen pytest -m "not integration and not browser" $(PYTEST_ARGS)
 
-bench: install
+bench:
+	@bash $(STACK) install --bench
 	@bash $(STACK) up infra >/dev/null
 	$(UV) run --frozen python bench/intake_bench.py $(BENCH_ARGS)
 

@@ -106,13 +106,13 @@ install_ferretdb() {
   rm -rf "$src"
 }
 
-install_browser() {
-  # Debian's Chromium drives the page tests (Playwright uses it; it never downloads its own browser).
-  if command -v chromium >/dev/null 2>&1; then return; fi
-  log "installing Debian's chromium for the browser tests"
+apt_install() {
+  # $1: the command that must exist afterwards; $2: the Debian package that provides it.
+  if command -v "$1" >/dev/null 2>&1; then return; fi
+  log "installing Debian's $2"
   local sudo=""; [[ $EUID -ne 0 ]] && sudo="sudo"
-  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
-    || die "could not install chromium with apt-get"
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null \
+    || die "could not install $2 with apt-get"
 }
 
 cmd_install() {
@@ -120,7 +120,15 @@ cmd_install() {
   install_python
   install_kafka
   install_ferretdb
-  if [[ "${1:-}" == "--browser" ]]; then install_browser; fi
+  local flag
+  for flag in "$@"; do
+    case "$flag" in
+      # Debian's Chromium drives the page tests (Playwright never downloads a browser of its own here).
+      --browser) apt_install chromium chromium ;;
+      --bench) apt_install wrk wrk ;;
+      *) die "unknown install flag $flag" ;;
+    esac
+  done
 }
 
 # ---------------------------------------------------------------------------------------------- start

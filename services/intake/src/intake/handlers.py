@@ -58,7 +58,7 @@ async def accept_complaint(
 
     With a key (header, or the channel's own reference such as a dealer's ticket id) the same body
     always gets the same case id and event id, so a retry after any failure cannot become a second
-    case; a different body under a used key is a conflict.
+    case; a different body under a used key is a conflict. A replay republishes that same event.
     """
     key = idempotency_key or submission.submission_reference()
     if key is None:
@@ -76,8 +76,8 @@ async def accept_complaint(
         raise StoreUnavailable(str(exc)) from exc
     if record.body_sha256 != fingerprint:
         raise IdempotencyConflict(key, record.case_id)
-    if record.published:
-        return Accepted(record.case_id, replayed=True)
+    # Published again even on a replay: the same event id, so consumers see one complaint; and a
+    # first attempt that crashed between reserving and publishing is completed by its retry.
     try:
         await _publish(submission, original, record.case_id, record.event_id, record.received_at, publisher)
     except Exception:
@@ -88,12 +88,6 @@ async def accept_complaint(
                 # The reservation stays; a retry with the same body republishes the same event id.
                 log.warning("could not release an unpublished reservation", case_id=record.case_id)
         raise
-    try:
-        await submissions.mark_published(scoped_key, utcnow())
-    except PyMongoError:
-        # The event is durable in Kafka already; a retry would republish the same event id, which
-        # dispatch recognises. Not worth failing an accepted complaint for.
-        log.warning("accepted but not marked published", case_id=record.case_id)
     return Accepted(record.case_id, replayed=not record.created_now)
 
 

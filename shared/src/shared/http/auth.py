@@ -118,31 +118,32 @@ def load_credentials(settings: ServiceSettings) -> Credentials:
     raise CredentialsError("no credentials configured: set CREDENTIALS_FILE or CREDENTIALS_JSON")
 
 
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The caller's API key.")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The caller's API key.")
 
 
-def current_principal(request: Request, api_key: Annotated[str | None, Depends(_api_key_header)]) -> Principal:
-    """The authenticated caller; 401 without a valid key."""
+def authorize(request: Request, api_key: str | None, roles: tuple[str, ...]) -> Principal:
+    """The caller behind `api_key` if it holds one of `roles`: 401 without a valid key, 403 otherwise."""
     credentials: Credentials = request.app.state.credentials
     principal = credentials.lookup(api_key)
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            detail="missing or unknown X-API-Key" if api_key is None else "unknown X-API-Key",
+            detail="missing X-API-Key" if api_key is None else "unknown X-API-Key",
             headers={"WWW-Authenticate": "APIKey"},
+        )
+    if roles and principal.role not in roles:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"role {principal.role!r} may not do this (allowed: {', '.join(roles)})",
         )
     return principal
 
 
 def require_roles(*roles: str) -> Any:
-    """A dependency admitting only the given roles (403 naming the caller's role otherwise)."""
+    """A dependency admitting only the given roles (any authenticated caller when none are given)."""
 
-    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if principal.role not in roles:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=f"role {principal.role!r} may not do this (allowed: {', '.join(roles)})",
-            )
-        return principal
+    # Async on purpose: FastAPI runs sync dependencies in a thread pool, a cost on every request.
+    async def dependency(request: Request, api_key: Annotated[str | None, Depends(api_key_header)]) -> Principal:
+        return authorize(request, api_key, roles)
 
     return Depends(dependency)

@@ -1,4 +1,4 @@
-"""Submissions seen under an idempotency key: which case each became and whether it was published."""
+"""Submissions seen under an idempotency key: which case and event each became, written once."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -18,12 +17,15 @@ class Submission:
     case_id: str
     event_id: uuid.UUID
     received_at: datetime
-    published: bool
     created_now: bool
 
 
 class SubmissionRepository:
-    """One document per (channel, principal, idempotency key); `_id` is that triple."""
+    """One document per (channel, principal, idempotency key); `_id` is that triple.
+
+    The document is written once and never updated: a replay republishes the very same event (same
+    case id, same event id), which consumers recognise, so no "published" flag needs a second write.
+    """
 
     def __init__(self, db: AsyncDatabase) -> None:
         self._submissions = db["submissions"]
@@ -31,41 +33,34 @@ class SubmissionRepository:
     async def reserve(
         self, key: str, *, body_sha256: str, case_id: str, event_id: uuid.UUID, received_at: datetime
     ) -> Submission:
-        """The submission under `key`: the one already there, or this new one (atomic upsert)."""
-        fresh = {
+        """The submission under `key`: this new one, or the one already there."""
+        doc = {
+            "_id": key,
             "body_sha256": body_sha256,
             "case_id": case_id,
             "event_id": str(event_id),
             "received_at": received_at,
-            "published": False,
         }
         try:
-            doc = await self._submissions.find_one_and_update(
-                {"_id": key},
-                {"$setOnInsert": fresh},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
+            # A plain insert is the common case and twice as fast as findAndModify on FerretDB.
+            await self._submissions.insert_one(doc)
+            created = True
         except DuplicateKeyError:
-            # Two first attempts raced on the upsert; the loser reads the winner's document.
-            doc = await self._submissions.find_one({"_id": key})
-        assert doc is not None
+            found = await self._submissions.find_one({"_id": key})
+            if found is None:  # released between our insert and read: try once more as new
+                await self._submissions.insert_one(doc)
+                found, created = doc, True
+            else:
+                doc, created = found, False
         return Submission(
             key=key,
             body_sha256=doc["body_sha256"],
             case_id=doc["case_id"],
             event_id=uuid.UUID(doc["event_id"]),
             received_at=doc["received_at"],
-            published=bool(doc.get("published")),
-            created_now=doc["event_id"] == str(event_id),
+            created_now=created,
         )
-
-    async def mark_published(self, key: str, published_at: datetime) -> None:
-        await self._submissions.update_one({"_id": key}, {"$set": {"published": True, "published_at": published_at}})
 
     async def release(self, key: str, event_id: uuid.UUID) -> None:
         """Forget a reservation whose event Kafka never acknowledged, so the key is free again."""
-        await self._submissions.delete_one({"_id": key, "event_id": str(event_id), "published": False})
-
-    async def get(self, key: str) -> dict | None:
-        return await self._submissions.find_one({"_id": key})
+        await self._submissions.delete_one({"_id": key, "event_id": str(event_id)})

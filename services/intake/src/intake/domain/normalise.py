@@ -20,7 +20,8 @@ CASE_ID_RE = re.compile(r"^YD-[0-9A-HJKMNP-TV-Z]{10}$")
 
 def new_case_id() -> str:
     """YD- and 10 random characters (50 bits): collision-free for decades of complaints."""
-    return "YD-" + "".join(secrets.choice(_CASE_ALPHABET) for _ in range(10))
+    bits = int.from_bytes(secrets.token_bytes(7)) >> 6  # 56 random bits, keep 50
+    return "YD-" + "".join(_CASE_ALPHABET[(bits >> shift) & 31] for shift in range(45, -1, -5))
 
 
 def normalise_phone(raw: str) -> str:
@@ -114,6 +115,9 @@ _KEYWORDS: dict[Category, tuple[str, ...]] = {
 }
 
 
+_LOWERED_KEYWORDS = tuple((c, tuple((w, w.lower()) for w in ws)) for c, ws in _KEYWORDS.items())
+
+
 def guess_category(
     *texts: tuple[str, str | None], product_kind: str | None = None, project_ref: str | None = None
 ) -> CategoryGuess:
@@ -124,9 +128,9 @@ def guess_category(
         if not text:
             continue
         lowered = text.lower()
-        for category, words in _KEYWORDS.items():
-            for word in words:
-                if word.lower() in lowered and f"{label}: {word}" not in evidence[category]:
+        for category, words in _LOWERED_KEYWORDS:
+            for word, lowered_word in words:
+                if lowered_word in lowered and f"{label}: {word}" not in evidence[category]:
                     scores[category] += 1
                     evidence[category].append(f"{label}: {word}")
     if product_kind == "filter":

@@ -19,7 +19,7 @@ from intake.config import IntakeSettings
 from intake.domain.channels import ChannelInput, DealerTicket, HotlineCall, OnlineSubmission, RegionalManagerReport
 from intake.domain.normalise import normalise_serial
 from intake.handlers import IdempotencyConflict, StoreUnavailable, accept_complaint
-from shared.http.auth import Principal, require_roles
+from shared.http.auth import Principal, api_key_header, authorize
 from shared.kafka.publisher import PublishFailed
 from shared.service import service_app
 
@@ -46,27 +46,25 @@ def _intake(request: Request) -> bootstrap.Intake:
     return request.app.state.runtime.components["intake"]
 
 
-async def _limit_ip(request: Request) -> None:
-    intake = _intake(request)
-    await intake.limiter.hit(intake.settings.rate_limit_per_ip, "ip", _client_ip(request))
-
-
-async def _limit_online_ip(request: Request) -> None:
-    intake = _intake(request)
-    await intake.limiter.hit(intake.settings.rate_limit_online_per_ip, "online", _client_ip(request))
-
-
 def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _channel_principal(*roles: str) -> Any:
-    """Authenticate, then count the request against the caller's key."""
-    auth = require_roles(*roles)
+async def _online_guard(request: Request) -> None:
+    """The public form has no key: only the per-address limits protect it."""
+    intake = _intake(request)
+    ip = _client_ip(request)
+    await intake.limiter.hit(intake.settings.rate_limit_per_ip, "ip", ip)
+    await intake.limiter.hit(intake.settings.rate_limit_online_per_ip, "online", ip)
 
-    # A default, not Annotated[...]: string annotations cannot see this closure's `auth`.
-    async def dependency(request: Request, principal: Principal = auth) -> Principal:
+
+def _channel_principal(*roles: str) -> Any:
+    """Per-address limit, then the key (401/403), then the per-key limit: one dependency, one pass."""
+
+    async def dependency(request: Request, api_key: Annotated[str | None, Depends(api_key_header)]) -> Principal:
         intake = _intake(request)
+        await intake.limiter.hit(intake.settings.rate_limit_per_ip, "ip", _client_ip(request))
+        principal = authorize(request, api_key, roles)
         await intake.limiter.hit(intake.settings.rate_limit_per_key, "key", principal.role, principal.id)
         return principal
 
@@ -110,7 +108,7 @@ ACCEPTED_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"description": "Kafka or the store is unavailable; nothing was accepted. Retry with the same key."},
 }
 
-complaints = APIRouter(prefix="/v1/complaints", tags=["complaints"], dependencies=[Depends(_limit_ip)])
+complaints = APIRouter(prefix="/v1/complaints", tags=["complaints"])
 
 
 @complaints.post(
@@ -161,7 +159,7 @@ async def post_dealer(
     status_code=202,
     responses=ACCEPTED_RESPONSES,
     summary="The public complaint form (no key)",
-    dependencies=[Depends(_limit_online_ip)],
+    dependencies=[Depends(_online_guard)],
 )
 async def post_online(request: Request, body: OnlineSubmission, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     return await _accept(request, body, idempotency_key)
