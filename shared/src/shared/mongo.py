@@ -8,6 +8,9 @@ $-prefixed keys. Writes are idempotent upserts keyed by ids.
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import date, datetime
+from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -39,3 +42,21 @@ async def ping(client: AsyncMongoClient, timeout_s: float = 2.0) -> bool:
         return True
     except Exception:  # noqa: BLE001 - readiness reports, it does not raise
         return False
+
+
+def bson_safe(value: Any) -> Any:
+    """Model dumps as BSON accepts them: dates (not datetimes) become ISO strings, tuples lists.
+
+    Datetimes stay datetimes so range queries and sorting work; pydantic parses the strings back.
+    """
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: bson_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [bson_safe(v) for v in value]
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value

@@ -6,6 +6,7 @@ repositories and registers its event handlers on the runtime before the consumer
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -44,6 +45,12 @@ class ServiceRuntime:
         self.consumer = EventConsumer(settings, **kwargs)
         # Anything a service wants to keep on the runtime (its repositories, limiter...).
         self.components: dict[str, Any] = {}
+        self._background: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def background(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        """A periodic job (deadline scanner, outbox relay) run alongside the consumers."""
+        self._background.append((name, loop))
 
     async def start(self) -> None:
         try:
@@ -53,14 +60,31 @@ class ServiceRuntime:
             log.warning("Kafka not reachable at start-up; publishing will retry", error=str(exc))
         if self.settings.run_consumers:
             await self.consumer.start()
+            self._tasks = [asyncio.create_task(_guarded(name, job), name=name) for name, job in self._background]
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.consumer.stop()
         await self.publisher.stop()
         await self.mongo.close()
 
     def readiness(self) -> list[ReadinessCheck]:
         return [ReadinessCheck("kafka", self.publisher.ready), ReadinessCheck("store", lambda: ping(self.mongo))]
+
+
+async def _guarded(name: str, job: Callable[[], Awaitable[None]]) -> None:
+    """Keep a background job alive: log what broke it and start it again after a pause."""
+    while True:
+        try:
+            await job()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a background job must not die silently
+            log.exception("background job failed; restarting in 5 s", job=name)
+            await asyncio.sleep(5)
 
 
 def service_app(

@@ -1,12 +1,33 @@
-"""Dispatch settings: the shared ones and its own port."""
+"""Dispatch settings: the shared ones, its port, and where its targets and starting roster come from."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import AliasChoices, Field
 
 from shared.config import ServiceSettings
 
+_HERE = Path(__file__).parent
+
 
 class DispatchSettings(ServiceSettings):
     service_name: str = "dispatch"
     http_port: int = Field(default=8002, validation_alias=AliasChoices("DISPATCH_PORT", "HTTP_PORT"))
+    targets_file: Path = Field(
+        default=_HERE / "targets.yaml",
+        validation_alias=AliasChoices("DISPATCH_TARGETS_FILE", "TARGETS_FILE"),
+        description="Time targets per category and priority, and the follow-up delay.",
+    )
+    roster_seed_file: Path | None = Field(
+        default=_HERE / "roster.seed.yaml",
+        validation_alias=AliasChoices("DISPATCH_ROSTER_SEED_FILE", "ROSTER_SEED_FILE"),
+        description="Specialists loaded when the roster is empty (none: start empty).",
+    )
+    scan_interval_s: float = Field(default=30.0, gt=0, description="How often missed targets and due follow-ups are checked.")
+    outbox_relay_interval_s: float = Field(default=5.0, gt=0, description="How often left-over events are republished.")
+    unknown_case_grace_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="An event about a case not yet known is retried while younger than this, then dead-lettered.",
+    )

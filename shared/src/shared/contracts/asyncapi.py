@@ -45,7 +45,7 @@ def build(registry: TopicRegistry) -> dict[str, Any]:
             messages[msg_id] = {
                 "name": event.type,
                 "title": f"{event.type} v{event.schema_version}",
-                "summary": (event.payload_model.__doc__ or "").strip().splitlines()[0],
+                "summary": ((event.payload_model.__doc__ or "").strip().splitlines() or [event.type])[0],
                 "contentType": "application/json",
                 "headers": {
                     "type": "object",

@@ -106,3 +106,38 @@ def product_of_serial(serial_no: str | None) -> Product | None:
     s = _squash(serial_no)
     matches = [p for p in products() if p.serial_prefix and s.startswith(p.serial_prefix.upper())]
     return max(matches, key=lambda p: len(p.serial_prefix or ""), default=None)
+
+
+# Phones and serials have one canonical form across the suite: intake writes it, dispatch searches by it.
+
+def normalise_phone(raw: str) -> str:
+    """A Chinese mobile, landline or 400/800 number in E.164 (+8613812345678, +862012345678).
+
+    Accepts spaces, dashes, brackets, and a +86 / 0086 / 86 prefix. Raises ValueError otherwise.
+    """
+    digits = re.sub(r"[\s\-()（）]", "", raw)
+    if digits.startswith("+"):
+        digits = digits[1:]
+        if not digits.startswith("86"):
+            raise ValueError("only Chinese numbers (+86) are accepted")
+        digits = digits[2:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if not digits.isdigit():
+        raise ValueError("a phone number contains only digits, spaces, dashes and an optional +86")
+    if re.fullmatch(r"1[3-9]\d{9}", digits):
+        return "+86" + digits
+    if re.fullmatch(r"0[1-9]\d{1,2}\d{7,8}", digits) and 10 <= len(digits) <= 12:
+        return "+86" + digits[1:]
+    if re.fullmatch(r"[48]00\d{7}", digits):
+        return "+86" + digits
+    raise ValueError("not a Chinese mobile (11 digits, 1xx), landline with area code, or 400/800 number")
+
+
+def normalise_serial(raw: str) -> str:
+    serial = re.sub(r"\s", "", raw).upper()
+    if not re.fullmatch(r"[A-Z0-9][A-Z0-9\-]{3,39}", serial):
+        raise ValueError("a serial number is 4-40 letters, digits or dashes")
+    return serial

@@ -7,6 +7,7 @@ tests never see each other's events or records and no server is restarted betwee
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager
@@ -76,6 +77,10 @@ class Isolation:
         return f"{self.prefix}{name}"
 
     async def cleanup(self) -> None:
+        async with bounded("test cleanup (drop databases, delete topics)", 60):
+            await self._cleanup()
+
+    async def _cleanup(self) -> None:
         client: AsyncMongoClient = AsyncMongoClient(self.backends.mongodb_url, serverSelectionTimeoutMS=5000)
         try:
             for name in self.databases:
@@ -102,10 +107,30 @@ async def isolation(backends: Backends, unique: str, dev_credentials_file: Path)
 @asynccontextmanager
 async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """Run an app's lifespan (store, publisher, consumers) and talk to it in process."""
-    async with app.router.lifespan_context(app):
+    lifespan = app.router.lifespan_context(app)
+    async with bounded("app start-up", 60):
+        await lifespan.__aenter__()
+    try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30) as client:
             yield client
+    finally:
+        async with bounded("app shutdown", 60):
+            await lifespan.__aexit__(None, None, None)
+
+
+@asynccontextmanager
+async def bounded(what: str, seconds: float) -> AsyncIterator[None]:
+    """Fail loudly, with every pending task's stack, instead of hanging the whole session."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError:
+        stacks = io.StringIO()
+        for task in asyncio.all_tasks():
+            print(f"--- {task.get_name()}: {task.get_coro()!r}", file=stacks)
+            task.print_stack(limit=12, file=stacks)
+        raise AssertionError(f"{what} took longer than {seconds}s; pending tasks:\n{stacks.getvalue()}") from None
 
 
 async def eventually(check: Callable[[], Any], *, timeout_s: float = 20.0, interval_s: float = 0.1) -> Any:

@@ -1,11 +1,434 @@
-"""Dispatch's HTTP API."""
+"""Dispatch's HTTP API: cases, the one outward reply window, closure, follow-ups, statistics, roster."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
 
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from dispatch import bootstrap
 from dispatch.config import DispatchSettings
+from dispatch.domain.access import can_act, can_read, channel_scope, sees_phone
+from dispatch.domain.case import STATUSES, Case, IllegalTransition, MissingResolution, ReplyVia
+from dispatch.domain.routing import Specialist, department_for
+from dispatch.domain.stats import GroupBy, Period, case_stats
+from dispatch.handlers import CaseNotFound, Dispatch, change_case
+from shared.contracts.cases import DEPARTMENTS, Department, Outcome, Priority
+from shared.contracts.complaints import Category, Channel
+from shared.http.auth import Principal, require_roles
+from shared.logging import mask_phone
+from shared.reference import normalise_phone, normalise_serial
 from shared.service import service_app
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)]
+CaseId = Annotated[str, Path(pattern=r"^YD-[0-9A-Z]{10}$", description="The case number, YD-…")]
+
+STAFF = ("manager", "specialist", "engineering", "management", "operations", "front_desk", "finance", "purchasing")
+Reader = Annotated[Principal, require_roles(*STAFF, "dealer", "regional_manager", "hotline")]
+Actor = Annotated[Principal, require_roles("manager", "specialist", "engineering")]
+Manager = Annotated[Principal, require_roles("manager")]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AssignmentIn(Body):
+    specialist_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    reason: Reason
+
+
+class TriageIn(Body):
+    category: Category | None = None
+    priority: Priority | None = None
+    reason: Reason
+
+
+class ReplyIn(Body):
+    message: Text = Field(description="What the customer is told. It goes out through after-sales only.")
+    via: ReplyVia = "phone"
+
+
+class ResolutionIn(Body):
+    resolution: Text
+    outcome: Outcome
+
+
+class ClosureIn(Body):
+    resolution: Text | None = Field(default=None, description="Required when the case is still in progress.")
+    outcome: Outcome | None = Field(default=None, description="Required when the case is still in progress.")
+
+
+class FollowUpIn(Body):
+    visited_on: date
+    satisfaction: int = Field(ge=1, le=5, description="1 (very dissatisfied) … 5 (very satisfied)")
+    notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+
+
+class SpecialistIn(Body):
+    specialist_id: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[\w\-.]+$")]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    department: Department
+    skills: list[Category] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list, description="Region codes; empty serves every region.")
+    active: bool = True
+
+    def to_domain(self) -> Specialist:
+        return Specialist(self.specialist_id, self.name, self.department, tuple(self.skills), tuple(self.regions), self.active)
+
+
+def _d(request: Request) -> Dispatch:
+    return request.app.state.runtime.components["dispatch"]
+
+
+def _now(request: Request) -> datetime:
+    return _d(request).clock()
+
+
+async def _readable(request: Request, case_id: str, principal: Principal) -> Case:
+    found = await _d(request).cases.get(case_id)
+    if found is None or not can_read(principal, found[0]):
+        # Not found and not yours look the same to a channel: no probing of other dealers' case numbers.
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found")
+    return found[0]
+
+
+async def _act(request: Request, case_id: str, principal: Principal, operation: Any) -> Case:
+    case = await _readable(request, case_id, principal)
+    if not can_act(principal, case):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"case {case_id} is assigned to {case.assignee or 'nobody'}; only they or the manager may act on it",
+        )
+    try:
+        return await change_case(_d(request), case_id, operation)
+    except IllegalTransition as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail={"message": str(exc), "current_status": exc.current}) from exc
+    except MissingResolution as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    except CaseNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+
+
+def summary_view(case: Case, principal: Principal, now: datetime) -> dict[str, Any]:
+    phone = case.customer.phone if sees_phone(principal, case) else mask_phone(case.customer.phone)
+    return {
+        "case_id": case.case_id,
+        "status": case.status,
+        "channel": case.channel,
+        "category": case.category,
+        "department": case.department,
+        "priority": case.priority,
+        "assignee": case.assignee,
+        "region": case.region,
+        "customer": {"name": case.customer.name, "phone": phone, "address": case.customer.address},
+        "product": case.product.model_dump(mode="json"),
+        "received_at": case.received_at,
+        "breached": sorted(case.breaches),
+        "targets": case.target_state(now),
+    }
+
+
+def case_view(case: Case, timeline: list[dict[str, Any]], principal: Principal, now: datetime) -> dict[str, Any]:
+    channel_reader = principal.role in ("dealer", "regional_manager")
+    view = summary_view(case, principal, now) | {
+        "submitted_by": case.submitted_by,
+        "dealer_code": case.dealer_code,
+        "project_ref": case.project_ref,
+        "description": case.description,
+        "category_evidence": case.category_evidence,
+        "assignments": [a.model_dump() for a in case.assignments],
+        "replies": [r.model_dump() for r in case.replies],
+        "resolution": case.resolution,
+        "outcome": case.outcome,
+        "milestones": {
+            "assigned_at": case.assigned_at,
+            "first_reply_at": case.first_reply_at,
+            "resolved_at": case.resolved_at,
+            "closed_at": case.closed_at,
+            "followed_up_at": case.followed_up_at,
+        },
+        "follow_up": {"due_on": case.follow_up_due_on, "visits": [v.model_dump() for v in case.follow_ups]},
+        "warranty": case.warranty,
+        "parts_actions": [a for a in case.parts_actions.values() if a.get("state") not in ("repaired", "closed")],
+        "timeline": timeline,
+    }
+    if channel_reader:
+        # A channel sees the replies the after-sales department sent, not the internal workings.
+        for internal in ("assignments", "category_evidence", "timeline", "parts_actions", "warranty"):
+            view.pop(internal)
+    return view
+
+
+cases = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+
+@cases.get("/{case_id}", summary="One case: status, assignee, targets, warranty, parts and the timeline")
+async def get_case(request: Request, case_id: CaseId, principal: Reader) -> dict[str, Any]:
+    case = await _readable(request, case_id, principal)
+    timeline = await _d(request).timeline.for_case(case_id)
+    return case_view(case, timeline, principal, _now(request))
+
+
+@cases.get("", summary="Cases, filtered and paged (newest first)")
+async def list_cases(
+    request: Request,
+    principal: Reader,
+    status_: Annotated[Literal[STATUSES] | None, Query(alias="status")] = None,  # type: ignore[valid-type]
+    open_only: Annotated[bool, Query(alias="open")] = False,
+    assignee: str | None = None,
+    unassigned: bool = False,
+    channel: Channel | None = None,
+    category: Category | None = None,
+    department: Department | None = None,
+    region: str | None = None,
+    breached: bool | None = None,
+    phone: Annotated[str | None, Query(max_length=30)] = None,
+    serial_no: Annotated[str | None, Query(max_length=40)] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if status_:
+        query["status"] = status_
+    elif open_only:
+        query["status"] = {"$in": ["received", "assigned", "in_progress", "resolved"]}
+    if unassigned:
+        query["assignee"] = None
+    elif assignee:
+        query["assignee"] = assignee
+    for name, value in (("channel", channel), ("category", category), ("department", department), ("region", region)):
+        if value:
+            query[name] = value
+    if breached is not None:
+        query["breaches"] = {"$ne": {}} if breached else {}
+    try:
+        if phone:
+            query["customer.phone"] = normalise_phone(phone)
+        if serial_no:
+            query["product.serial_no"] = normalise_serial(serial_no)
+    except ValueError as exc:
+        raise HTTPException(422, detail=f"{'phone' if phone and 'phone' in str(exc) else 'serial_no'}: {exc}") from exc
+    scope = channel_scope(principal)
+    if scope:
+        query.update(scope)
+    found, total = await _d(request).cases.find(query, skip=(page - 1) * page_size, limit=page_size)
+    now = _now(request)
+    return {
+        "items": [summary_view(c, principal, now) for c in found],
+        "page": page,
+        "page_size": page_size,
+        "total": total,
+    }
+
+
+@cases.post("/{case_id}/assignment", summary="Manager: assign or reassign, with the reason kept")
+async def assign(request: Request, case_id: CaseId, body: AssignmentIn, principal: Manager) -> dict[str, Any]:
+    roster = {s.specialist_id: s for s in await _d(request).roster.all()}
+    specialist = roster.get(body.specialist_id)
+    if specialist is None or not specialist.active:
+        raise HTTPException(422, detail=f"specialist_id: {body.specialist_id} is not an active specialist")
+    now = _now(request)
+
+    def op(case: Case) -> list:
+        if specialist.department != case.department:
+            raise HTTPException(
+                422,
+                detail=f"specialist_id: {body.specialist_id} works in {specialist.department}, the case is for "
+                f"{case.department}; triage the case first",
+            )
+        if case.assignee == body.specialist_id:
+            return []
+        return case.assign(body.specialist_id, by=principal.id, reason=body.reason, now=now)
+
+    case = await _act(request, case_id, principal, op)
+    return case_view(case, await _d(request).timeline.for_case(case_id), principal, now)
+
+
+@cases.post("/{case_id}/triage", summary="Manager: correct category or priority (department follows)")
+async def triage(request: Request, case_id: CaseId, body: TriageIn, principal: Manager) -> dict[str, Any]:
+    d = _d(request)
+
+    def op(case: Case) -> list:
+        category = body.category or case.category
+        return case.triage(
+            category=category,
+            priority=body.priority or case.priority,
+            department=department_for(category),
+            by=principal.id,
+            reason=body.reason,
+            policy=d.policy,
+        )
+
+    case = await _act(request, case_id, principal, op)
+    return case_view(case, await d.timeline.for_case(case_id), principal, _now(request))
+
+
+@cases.post("/{case_id}/replies", status_code=201, summary="Reply to the customer (the one outward window)")
+async def reply(
+    request: Request,
+    case_id: CaseId,
+    body: ReplyIn,
+    principal: Actor,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)] = None,
+) -> dict[str, Any]:
+    reply_id = idempotency_key or f"R-{uuid.uuid4().hex[:12]}"
+    now = _now(request)
+
+    def op(case: Case) -> list:
+        if any(r.reply_id == reply_id for r in case.replies):
+            return []  # a retried request: the reply is there already
+        return case.reply(reply_id=reply_id, message=body.message, via=body.via, by=principal.id, now=now)
+
+    case = await _act(request, case_id, principal, op)
+    return {"reply_id": reply_id, "case": case_view(case, [], principal, now)}
+
+
+@cases.post("/{case_id}/resolution", summary="Record how the case was resolved")
+async def resolve(request: Request, case_id: CaseId, body: ResolutionIn, principal: Actor) -> dict[str, Any]:
+    now = _now(request)
+    case = await _act(
+        request,
+        case_id,
+        principal,
+        lambda c: c.resolve(resolution=body.resolution, outcome=body.outcome, by=principal.id, now=now),
+    )
+    return case_view(case, [], principal, now)
+
+
+@cases.post("/{case_id}/closure", summary="结案: close the case (needs a resolution and outcome)")
+async def close(request: Request, case_id: CaseId, body: ClosureIn, principal: Actor) -> dict[str, Any]:
+    d, now = _d(request), _now(request)
+    case = await _act(
+        request,
+        case_id,
+        principal,
+        lambda c: c.close(
+            resolution=body.resolution,
+            outcome=body.outcome,
+            by=principal.id,
+            now=now,
+            follow_up_after_days=d.policy.follow_up_after_days,
+        ),
+    )
+    return case_view(case, [], principal, now)
+
+
+@cases.post("/{case_id}/follow-ups", status_code=201, summary="回访: record a follow-up visit")
+async def follow_up(request: Request, case_id: CaseId, body: FollowUpIn, principal: Actor) -> dict[str, Any]:
+    now = _now(request)
+    if body.visited_on > now.date() + timedelta(days=1):
+        raise HTTPException(422, detail="visited_on: a visit cannot be recorded before it happens")
+    case = await _act(
+        request,
+        case_id,
+        principal,
+        lambda c: c.record_follow_up(
+            visited_on=body.visited_on, satisfaction=body.satisfaction, notes=body.notes, by=principal.id, now=now
+        ),
+    )
+    return case_view(case, [], principal, now)
+
+
+other = APIRouter(tags=["follow-ups, statistics, roster"])
+
+
+@other.get("/v1/follow-ups/due", summary="Follow-up visits due (and overdue) for closed cases")
+async def follow_ups_due(
+    request: Request,
+    principal: Actor,
+    within_days: Annotated[int, Query(ge=0, le=60)] = 0,
+    assignee: str | None = None,
+) -> dict[str, Any]:
+    today = _now(request).date()
+    query: dict[str, Any] = {"status": "closed"}
+    if principal.role != "manager":
+        query["assignee"] = principal.id  # a specialist sees their own visits to make
+    elif assignee:
+        query["assignee"] = assignee
+    due = [c for c in await _d(request).cases.all_in(query) if c.follow_up_due_on and c.follow_up_due_on <= today + timedelta(days=within_days)]
+    due.sort(key=lambda c: c.follow_up_due_on or today)
+    return {
+        "items": [
+            {
+                "case_id": c.case_id,
+                "assignee": c.assignee,
+                "customer": c.customer.name,
+                "due_on": c.follow_up_due_on,
+                "overdue_days": max(0, (today - c.follow_up_due_on).days) if c.follow_up_due_on else 0,
+                "closed_at": c.closed_at,
+                "outcome": c.outcome,
+            }
+            for c in due
+        ],
+        "total": len(due),
+    }
+
+
+@other.get("/v1/stats", summary="Counts, median/p90 times, satisfaction and open cases by age")
+async def stats(
+    request: Request,
+    principal: Annotated[Principal, require_roles("manager", "management", "specialist", "operations", "engineering")],
+    group_by: GroupBy = "channel",
+    period: Period = "week",
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    span: dict[str, Any] = {}
+    if from_:
+        span["$gte"] = datetime.combine(from_, datetime.min.time(), tzinfo=UTC)
+    if to:
+        span["$lt"] = datetime.combine(to + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    if span:
+        query["received_at"] = span
+    found = await _d(request).cases.all_in(query)
+    return case_stats(found, now=_now(request), group_by=group_by, period=period) | {"from": from_, "to": to}
+
+
+@other.get("/v1/specialists", summary="The roster, with each specialist's open workload")
+async def list_specialists(request: Request, principal: Annotated[Principal, require_roles(*STAFF)]) -> dict[str, Any]:
+    d = _d(request)
+    roster = await d.roster.all()
+    workloads = await d.cases.open_workloads([s.specialist_id for s in roster])
+    return {
+        "items": [
+            {
+                "specialist_id": s.specialist_id,
+                "name": s.name,
+                "department": s.department,
+                "skills": list(s.skills),
+                "regions": list(s.regions),
+                "active": s.active,
+                "open_cases": workloads.get(s.specialist_id, 0),
+            }
+            for s in roster
+        ],
+        "departments": list(DEPARTMENTS),
+    }
+
+
+@other.put("/v1/specialists", summary="Manager: replace the roster (those left out become inactive)")
+async def put_specialists(request: Request, body: list[SpecialistIn], principal: Manager) -> dict[str, Any]:
+    ids = [s.specialist_id for s in body]
+    if len(ids) != len(set(ids)):
+        raise HTTPException(422, detail="specialist_id: each specialist may appear once")
+    await _d(request).roster.replace_all([s.to_domain() for s in body])
+    return await list_specialists(request, principal)
+
+
+@other.put("/v1/specialists/{specialist_id}", summary="Manager: add or change one specialist")
+async def put_specialist(
+    request: Request, specialist_id: str, body: SpecialistIn, principal: Manager
+) -> dict[str, Any]:
+    if body.specialist_id != specialist_id:
+        raise HTTPException(422, detail="specialist_id: the body names another specialist than the path")
+    await _d(request).roster.upsert(body.to_domain())
+    return await list_specialists(request, principal)
 
 
 def create_app(settings: DispatchSettings | None = None) -> FastAPI:
@@ -13,5 +436,10 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
     return service_app(
         settings,
         title="英德售后 · Dispatch",
-        description="Cases from triage and assignment to the one outward reply, closure, follow-up visits and statistics (R-DS-1..4). Consumers arrive with the dispatch issue.",
+        description=(
+            "The quality after-sales manager's desk: every complaint becomes a case, is routed to a department "
+            "and a specialist, answered through one outward window, closed (结案) and followed up (回访)."
+        ),
+        routers=[cases, other],
+        wire=bootstrap.wire,
     )

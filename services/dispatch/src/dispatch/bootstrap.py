@@ -1,0 +1,68 @@
+"""Wires dispatch onto the shared runtime: repositories, targets, roster seed, handlers, background jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+import yaml
+
+from dispatch.adapters.repository import CaseRepository, RosterRepository, TimelineRepository
+from dispatch.config import DispatchSettings
+from dispatch.domain.routing import Specialist
+from dispatch.domain.targets import TargetPolicy
+from dispatch.handlers import Dispatch, on_complaint_received, on_own_event, on_warranty_decided, scan_deadlines
+from shared.contracts.registry import load_registry
+from shared.locks import KeyedLocks
+from shared.logging import get_logger
+from shared.service import ServiceRuntime
+
+log = get_logger(__name__)
+
+
+async def wire(runtime: ServiceRuntime) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, DispatchSettings)
+    cases = CaseRepository(runtime.db)
+    locks = KeyedLocks()
+    d = Dispatch(
+        cases=cases,
+        timeline=TimelineRepository(runtime.db),
+        roster=RosterRepository(runtime.db),
+        outbox=cases.outbox(runtime.publisher, locks),
+        locks=locks,
+        policy=TargetPolicy.from_file(settings.targets_file),
+        unknown_case_grace_s=settings.unknown_case_grace_s,
+    )
+    runtime.components["dispatch"] = d
+    try:
+        await cases.ensure_indexes()
+        await d.timeline.ensure_indexes()
+        await _seed_roster(d, settings)
+    except Exception as exc:  # noqa: BLE001 - the store may be down at start-up; /readyz shows it
+        log.warning("store not ready at start-up; indexes and roster seed skipped", error=repr(exc))
+
+    consumer = runtime.consumer
+    consumer.handle("complaint.received", partial(on_complaint_received, d=d))
+    for spec in load_registry().get("dispatch.cases.v1").events:
+        consumer.handle(spec.type, partial(on_own_event, d=d))
+    consumer.handle("warranty.decided", partial(on_warranty_decided, d=d))
+
+    async def scanner() -> None:
+        while True:
+            await scan_deadlines(d)
+            await asyncio.sleep(settings.scan_interval_s)
+
+    runtime.background("deadline-scanner", scanner)
+    runtime.background("outbox-relay", partial(d.outbox.relay_forever, settings.outbox_relay_interval_s))
+
+
+async def _seed_roster(d: Dispatch, settings: DispatchSettings) -> None:
+    if settings.roster_seed_file is None or not await d.roster.is_empty():
+        return
+    data = yaml.safe_load(settings.roster_seed_file.read_text(encoding="utf-8"))
+    for s in data["specialists"]:
+        await d.roster.upsert(
+            Specialist(s["specialist_id"], s["name"], s["department"], tuple(s["skills"]), tuple(s["regions"]), s["active"])
+        )
+    log.info("roster seeded", specialists=len(data["specialists"]))

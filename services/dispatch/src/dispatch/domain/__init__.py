@@ -1,0 +1,1 @@
+"""Dispatch's pure domain: the case and its state machine, routing, time targets, statistics."""

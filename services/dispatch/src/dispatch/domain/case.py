@@ -1,0 +1,350 @@
+"""The case: one record that tells anyone where a complaint stands, and the moves it may make.
+
+Status moves only along received → assigned → in progress → resolved → closed → followed up.
+Each operation changes the case and returns the events it causes (type, payload); it never does I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dispatch.domain.targets import TargetPolicy
+from shared.contracts.base import Contract
+from shared.contracts.cases import (
+    CaseAssigned,
+    CaseClosed,
+    CaseEscalated,
+    CaseFollowedUp,
+    CaseReassigned,
+    CaseReplied,
+    CaseResolved,
+    CaseTriaged,
+    Department,
+    FollowUpDue,
+    Outcome,
+    Priority,
+    TargetName,
+)
+from shared.contracts.complaints import Category, Channel, ComplaintReceived, Customer, ProductInfo
+
+Status = Literal["received", "assigned", "in_progress", "resolved", "closed", "followed_up"]
+STATUSES: tuple[Status, ...] = ("received", "assigned", "in_progress", "resolved", "closed", "followed_up")
+OPEN_STATUSES: tuple[Status, ...] = ("received", "assigned", "in_progress", "resolved")
+ReplyVia = Literal["phone", "sms", "wechat", "email", "on_site", "channel"]
+
+Event = tuple[str, Contract]
+
+
+class IllegalTransition(Exception):
+    """The case is not in a state that allows this; the message names the current state."""
+
+    def __init__(self, case_id: str, current: str, action: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(
+            f"case {case_id} is {current}: cannot {action} (only from {', '.join(allowed)})"
+        )
+        self.current = current
+
+
+class Assignment(BaseModel):
+    specialist_id: str
+    by: str
+    reason: str
+    at: datetime
+
+
+class Reply(BaseModel):
+    reply_id: str
+    message: str
+    via: ReplyVia
+    by: str
+    at: datetime
+
+
+class Visit(BaseModel):
+    visited_on: date
+    satisfaction: int = Field(ge=1, le=5)
+    notes: str
+    by: str
+    recorded_at: datetime
+
+
+class Case(BaseModel):
+    model_config = ConfigDict(validate_assignment=False)
+
+    case_id: str
+    status: Status = "received"
+    channel: Channel
+    submitted_by: str
+    category: Category
+    category_evidence: list[str] = Field(default_factory=list)
+    department: Department
+    priority: Priority
+    customer: Customer
+    region: str | None = None
+    dealer_code: str | None = None
+    project_ref: str | None = None
+    product: ProductInfo
+    description: str
+    received_at: datetime
+    assigned_at: datetime | None = None
+    first_reply_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    followed_up_at: datetime | None = None
+    assignee: str | None = None
+    assignments: list[Assignment] = Field(default_factory=list)
+    targets: dict[str, datetime] = Field(default_factory=dict)
+    breaches: dict[str, datetime] = Field(default_factory=dict)
+    replies: list[Reply] = Field(default_factory=list)
+    resolution: str | None = None
+    outcome: Outcome | None = None
+    follow_up_due_on: date | None = None
+    follow_up_notified: bool = False
+    follow_ups: list[Visit] = Field(default_factory=list)
+    warranty: dict[str, Any] | None = Field(default=None, description="The latest warranty decision.")
+    parts_actions: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    source_event_id: str
+
+    # ------------------------------------------------------------------ derived views
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def milestone(self, target: str) -> datetime | None:
+        return {"assign": self.assigned_at, "first_reply": self.first_reply_at, "close": self.closed_at}[target]
+
+    def target_state(self, now: datetime) -> dict[str, dict[str, Any]]:
+        """Per target: due, met at, and state (met, met_late, pending, breached)."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, due in self.targets.items():
+            met = self.milestone(name)
+            if met is not None:
+                state = "met" if met <= due else "met_late"
+            else:
+                state = "breached" if now > due else "pending"
+            out[name] = {"due_at": due, "met_at": met, "state": state, "escalated_at": self.breaches.get(name)}
+        return out
+
+    def next_deadline(self) -> datetime | None:
+        """The earliest moment the scanner has something to do for this case."""
+        if self.is_open:
+            moments = [d for n, d in self.targets.items() if self.milestone(n) is None and n not in self.breaches]
+            return min(moments) if moments else None
+        if self.status == "closed" and self.follow_up_due_on and not self.follow_up_notified:
+            return datetime.combine(self.follow_up_due_on, datetime.min.time(), tzinfo=UTC)
+        return None
+
+    # ------------------------------------------------------------------ transitions
+
+    def _require(self, action: str, *allowed: Status) -> None:
+        if self.status not in allowed:
+            raise IllegalTransition(self.case_id, self.status, action, allowed)
+
+    def assign(self, specialist_id: str, *, by: str, reason: str, now: datetime) -> list[Event]:
+        """First assignment (received → assigned) or a reassignment while the case is open."""
+        self._require("assign", *OPEN_STATUSES)
+        previous = self.assignee
+        self.assignments.append(Assignment(specialist_id=specialist_id, by=by, reason=reason, at=now))
+        self.assignee = specialist_id
+        if previous is None:
+            if self.status == "received":
+                self.status = "assigned"
+            self.assigned_at = self.assigned_at or now
+            return [("case.assigned", self._assigned_payload(by, reason))]
+        return [
+            (
+                "case.reassigned",
+                CaseReassigned(
+                    case_id=self.case_id,
+                    from_specialist_id=previous,
+                    to_specialist_id=specialist_id,
+                    department=self.department,
+                    by=by,
+                    reason=reason,
+                ),
+            )
+        ]
+
+    def _assigned_payload(self, by: str, reason: str) -> CaseAssigned:
+        assert self.assignee is not None
+        return CaseAssigned(
+            case_id=self.case_id,
+            specialist_id=self.assignee,
+            department=self.department,
+            category=self.category,
+            priority=self.priority,
+            channel=self.channel,
+            region=self.region,
+            dealer_code=self.dealer_code,
+            project_ref=self.project_ref,
+            product=self.product,
+            description=self.description,
+            customer_name=self.customer.name,
+            customer_address=self.customer.address,
+            received_at=self.received_at,
+            assigned_by=by,
+            reason=reason,
+        )
+
+    def triage(
+        self, *, category: Category, priority: Priority, department: Department, by: str, reason: str, policy: TargetPolicy
+    ) -> list[Event]:
+        self._require("triage", *OPEN_STATUSES)
+        self.category, self.priority, self.department = category, priority, department
+        self.targets = policy.due_dates(category, priority, self.received_at)
+        # Targets already met or escalated stay as they were; the new ones apply from now on.
+        self.breaches = {k: v for k, v in self.breaches.items() if k in self.targets}
+        return [
+            (
+                "case.triaged",
+                CaseTriaged(
+                    case_id=self.case_id, category=category, priority=priority, department=department, by=by, reason=reason
+                ),
+            )
+        ]
+
+    def reply(self, *, reply_id: str, message: str, via: ReplyVia, by: str, now: datetime) -> list[Event]:
+        """A result told to the customer; the first one starts the work (assigned → in progress)."""
+        self._require("reply to the customer", "assigned", "in_progress", "resolved")
+        self.replies.append(Reply(reply_id=reply_id, message=message, via=via, by=by, at=now))
+        self.first_reply_at = self.first_reply_at or now
+        if self.status == "assigned":
+            self.status = "in_progress"
+        return [
+            (
+                "case.replied",
+                CaseReplied(
+                    case_id=self.case_id,
+                    reply_id=reply_id,
+                    message=message,
+                    via=via,
+                    by=by,
+                    channel=self.channel,
+                    submitted_by=self.submitted_by,
+                    replied_at=now,
+                ),
+            )
+        ]
+
+    def resolve(self, *, resolution: str, outcome: Outcome, by: str, now: datetime) -> list[Event]:
+        self._require("record a resolution", "in_progress")
+        self.status = "resolved"
+        self.resolution, self.outcome, self.resolved_at = resolution, outcome, now
+        return [
+            ("case.resolved", CaseResolved(case_id=self.case_id, resolution=resolution, outcome=outcome, by=by, resolved_at=now))
+        ]
+
+    def close(
+        self, *, resolution: str | None, outcome: Outcome | None, by: str, now: datetime, follow_up_after_days: int
+    ) -> list[Event]:
+        """结案. From in progress it needs the resolution and outcome and passes through resolved."""
+        self._require("close", "in_progress", "resolved")
+        events: list[Event] = []
+        if self.status == "in_progress":
+            if not resolution or not outcome:
+                raise MissingResolution(self.case_id)
+            events += self.resolve(resolution=resolution, outcome=outcome, by=by, now=now)
+        elif resolution or outcome:
+            self.resolution = resolution or self.resolution
+            self.outcome = outcome or self.outcome
+        assert self.resolution is not None and self.outcome is not None
+        self.status = "closed"
+        self.closed_at = now
+        self.follow_up_due_on = now.date() + timedelta(days=follow_up_after_days)
+        events.append(
+            (
+                "case.closed",
+                CaseClosed(
+                    case_id=self.case_id,
+                    resolution=self.resolution,
+                    outcome=self.outcome,
+                    closed_by=by,
+                    closed_at=now,
+                    follow_up_due_on=self.follow_up_due_on,
+                ),
+            )
+        )
+        return events
+
+    def record_follow_up(self, *, visited_on: date, satisfaction: int, notes: str, by: str, now: datetime) -> list[Event]:
+        """回访 after closure: closed → followed up (further visits are kept too)."""
+        self._require("record a follow-up visit", "closed", "followed_up")
+        self.follow_ups.append(Visit(visited_on=visited_on, satisfaction=satisfaction, notes=notes, by=by, recorded_at=now))
+        self.status = "followed_up"
+        self.followed_up_at = self.followed_up_at or now
+        return [
+            (
+                "case.followed_up",
+                CaseFollowedUp(case_id=self.case_id, visited_on=visited_on, satisfaction=satisfaction, notes=notes, by=by),
+            )
+        ]
+
+    def check_deadlines(self, now: datetime) -> list[Event]:
+        """Escalate each missed target once; announce a follow-up visit once it is due."""
+        events: list[Event] = []
+        if self.is_open:
+            for name, due in sorted(self.targets.items(), key=lambda kv: kv[1]):
+                if self.milestone(name) is None and name not in self.breaches and now > due:
+                    self.breaches[name] = now
+                    events.append(
+                        (
+                            "case.escalated",
+                            CaseEscalated(
+                                case_id=self.case_id,
+                                target=_target(name),
+                                due_at=due,
+                                detected_at=now,
+                                assignee=self.assignee,
+                                priority=self.priority,
+                                category=self.category,
+                            ),
+                        )
+                    )
+        if (
+            self.status == "closed"
+            and self.follow_up_due_on is not None
+            and not self.follow_up_notified
+            and now.date() >= self.follow_up_due_on
+        ):
+            self.follow_up_notified = True
+            events.append(
+                ("case.follow_up_due", FollowUpDue(case_id=self.case_id, due_on=self.follow_up_due_on, assignee=self.assignee))
+            )
+        return events
+
+
+class MissingResolution(Exception):
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"case {case_id} is in progress: closing it needs a resolution and an outcome")
+
+
+def _target(name: str) -> TargetName:
+    assert name in ("assign", "first_reply", "close")
+    return name  # type: ignore[return-value]
+
+
+def open_case(
+    complaint: ComplaintReceived, *, event_id: str, department: Department, priority: Priority, policy: TargetPolicy
+) -> Case:
+    return Case(
+        case_id=complaint.case_id,
+        channel=complaint.channel,
+        submitted_by=complaint.submitted_by.principal_id,
+        category=complaint.category_guess.category,
+        category_evidence=complaint.category_guess.evidence,
+        department=department,
+        priority=priority,
+        customer=complaint.customer,
+        region=complaint.region,
+        dealer_code=complaint.dealer_code,
+        project_ref=complaint.project_ref,
+        product=complaint.product,
+        description=complaint.description,
+        received_at=complaint.received_at,
+        targets=policy.due_dates(complaint.category_guess.category, priority, complaint.received_at),
+        source_event_id=event_id,
+    )

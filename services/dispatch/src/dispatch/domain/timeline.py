@@ -1,0 +1,39 @@
+"""One line per event on a case's timeline, in Chinese with English beside it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_CHANNEL_ZH = {"hotline": "400 热线", "regional_manager": "区域经理", "dealer": "经销商", "online": "在线投诉"}
+_TARGET_ZH = {"assign": "分派", "first_reply": "首次答复", "close": "结案"}
+
+
+def summary_of(event_type: str, p: Any) -> str:
+    """A short bilingual line for the timeline; unknown types fall back to the type name."""
+    g = lambda name, default=None: getattr(p, name, default)  # noqa: E731
+    match event_type:
+        case "complaint.received":
+            return f"受理投诉（{_CHANNEL_ZH.get(g('channel'), g('channel'))}） / complaint received via {g('channel')}"
+        case "case.assigned":
+            return f"分派给 {g('specialist_id')}（{g('reason')}） / assigned to {g('specialist_id')}"
+        case "case.reassigned":
+            return f"改派 {g('from_specialist_id')} → {g('to_specialist_id')}：{g('reason')} / reassigned"
+        case "case.triaged":
+            return f"分类调整为 {g('category')}，优先级 {g('priority')}：{g('reason')} / triaged"
+        case "case.replied":
+            return f"答复客户（{g('via')}）：{g('message')} / replied to the customer"
+        case "case.resolved":
+            return f"已解决（{g('outcome')}）：{g('resolution')} / resolved"
+        case "case.closed":
+            return f"结案（{g('outcome')}），回访日 {g('follow_up_due_on')} / closed"
+        case "case.escalated":
+            target = g("target")
+            return f"超时升级：{_TARGET_ZH.get(target, target)}目标已超期 / escalated: {target} target missed"
+        case "case.follow_up_due":
+            return f"回访到期 {g('due_on')} / follow-up visit due"
+        case "case.followed_up":
+            return f"回访完成，满意度 {g('satisfaction')}/5 / followed up, satisfaction {g('satisfaction')}/5"
+        case "warranty.decided":
+            codes = ", ".join(r.code for r in g("reasons", []) or [])
+            return f"保修判定：{g('decision')}，{g('remedy')}（{codes}） / warranty decided: {g('decision')}"
+    return event_type

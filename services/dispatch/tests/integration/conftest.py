@@ -1,0 +1,141 @@
+"""Dispatch (and intake, to feed it) running in process on the real broker and store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from dispatch.config import DispatchSettings
+from dispatch.entrypoints.http import create_app as dispatch_app
+from intake.config import IntakeSettings
+from intake.entrypoints.http import create_app as intake_app
+from shared.config import ServiceSettings
+from shared.contracts.envelope import Envelope, make_envelope
+from shared.contracts.registry import load_registry
+from shared.kafka.publisher import EventPublisher
+from shared.testing.fixtures import Isolation, eventually, running
+from shared.testing.kafka import Record, read_topic
+
+KEYS = {
+    "manager": {"X-API-Key": "dev-staff-manager-91c4e7a2d3"},
+    "specialist": {"X-API-Key": "dev-staff-specialist-4a7d2e9f10"},  # sp-liu
+    "engineering": {"X-API-Key": "dev-staff-engineering-8d4c1e6a93"},  # eng-wu
+    "dealer": {"X-API-Key": "dev-dealer-5d1c8a3f7e2b9406"},  # D-GZ-001
+    "regional_manager": {"X-API-Key": "dev-regional-manager-2b8e4f1a9c"},
+    "finance": {"X-API-Key": "dev-staff-finance-6e2b8c1d47"},
+    "hotline": {"X-API-Key": "dev-hotline-7f3a9c2e51b84d06"},
+}
+EXAMPLE = load_registry().get("intake.complaints.v1").events[0].examples[0]["payload"]
+
+
+@pytest.fixture
+def keys() -> dict[str, dict[str, str]]:
+    return KEYS
+
+
+@pytest.fixture
+def dispatch_settings(isolation: Isolation) -> Callable[..., DispatchSettings]:
+    def make(**overrides: Any) -> DispatchSettings:
+        values = {"scan_interval_s": 0.3, "outbox_relay_interval_s": 0.5} | overrides
+        return isolation.settings(DispatchSettings, **values)
+
+    return make
+
+
+@pytest.fixture
+async def dispatch(dispatch_settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(dispatch_app(dispatch_settings())) as client:
+        yield client
+
+
+@pytest.fixture
+async def intake(isolation: Isolation) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(intake_app(isolation.settings(IntakeSettings))) as client:
+        yield client
+
+
+class Events:
+    """Publish as another service would, and read what dispatch published."""
+
+    def __init__(self, isolation: Isolation) -> None:
+        self.isolation = isolation
+        self._publishers: dict[str, EventPublisher] = {}
+
+    async def publish(self, owner: str, envelope: Envelope) -> None:
+        if owner not in self._publishers:
+            publisher = EventPublisher(self.isolation.settings(ServiceSettings, service_name=owner))
+            await publisher.start()
+            self._publishers[owner] = publisher
+        await self._publishers[owner].publish(envelope)
+
+    async def complaint(self, case_id: str, **changes: Any) -> Envelope:
+        from shared.contracts.complaints import ComplaintReceived
+
+        # Received now unless a test says otherwise: an old example would breach every time target at once.
+        fresh = {"received_at": datetime.now(UTC).isoformat()}
+        payload = ComplaintReceived.model_validate({**EXAMPLE, "case_id": case_id, **fresh, **changes})
+        env = make_envelope(payload, event_type="complaint.received", schema_version=1, correlation_id=case_id,
+                            producer="intake", occurred_at=payload.received_at)
+        await self.publish("intake", env)
+        return env
+
+    async def read(self, topic: str, until: Callable[[list[Record]], bool], settle_s: float = 0.5) -> list[Record]:
+        return await read_topic(
+            self.isolation.backends.kafka_bootstrap_servers, self.isolation.topic(topic), until=until, settle_s=settle_s
+        )
+
+    async def dispatched(self, case_id: str, event_type: str, count: int = 1) -> list[Record]:
+        def matching(records: list[Record]) -> list[Record]:
+            return [r for r in records if r.key == case_id.encode() and r.headers.get("event_type") == event_type.encode()]
+
+        records = await self.read("dispatch.cases.v1", lambda rs: len(matching(rs)) >= count)
+        return matching(records)
+
+    async def close(self) -> None:
+        for p in self._publishers.values():
+            await p.stop()
+
+
+@pytest.fixture
+async def events(isolation: Isolation) -> AsyncIterator[Events]:
+    e = Events(isolation)
+    yield e
+    await e.close()
+
+
+@pytest.fixture
+def case_status() -> Callable[..., Any]:
+    async def wait(client: httpx.AsyncClient, case_id: str, status: str, headers: dict[str, str]) -> dict[str, Any]:
+        async def check() -> dict[str, Any] | None:
+            res = await client.get(f"/v1/cases/{case_id}", headers=headers)
+            return res.json() if res.status_code == 200 and res.json()["status"] == status else None
+
+        return await eventually(check, timeout_s=20)
+
+    return wait
+
+
+def targets_file(tmp_path: Path, first_reply_hours: float) -> Path:
+    path = tmp_path / "targets.yaml"
+    path.write_text(
+        "targets:\n"
+        '  "*":\n'
+        f'    "*": {{assign: 4, first_reply: {first_reply_hours}, close: 168}}\n'
+        "follow_up_after_days: 0\n"
+    )
+    return path
+
+
+@pytest.fixture
+def short_targets(tmp_path: Path) -> Path:
+    """first reply due one second after receipt; follow-up due on the day of closure."""
+    return targets_file(tmp_path, 1 / 3600)
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

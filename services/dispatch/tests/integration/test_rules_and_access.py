@@ -1,0 +1,143 @@
+"""Unknown cases, dead letters, time targets, channel access and statistics on the real stack."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from dispatch.entrypoints.http import create_app as dispatch_app
+from intake.domain.normalise import new_case_id
+from shared.contracts.envelope import make_envelope
+from shared.contracts.warranty import WarrantyDecided
+from shared.testing.fixtures import eventually, running
+
+pytestmark = pytest.mark.integration
+
+
+def decision(case_id: str, when: datetime) -> WarrantyDecided:
+    return WarrantyDecided(
+        case_id=case_id, decision="needs_evidence", remedy="none",
+        reasons=[{"code": "missing_documents", "message_zh": "缺少发票", "message_en": "No invoice"}],
+        rule_set="2026-11-01", decided_at=when,
+    )
+
+
+async def test_event_for_an_unknown_case_waits_while_young(dispatch, events, keys) -> None:
+    case_id = new_case_id()
+    now = datetime.now(UTC)
+    await events.publish("warranty", make_envelope(decision(case_id, now), event_type="warranty.decided",
+                                                   schema_version=1, correlation_id=case_id, producer="warranty",
+                                                   occurred_at=now))
+    await events.complaint(case_id)  # the case arrives after the decision about it
+
+    async def shown():
+        res = await dispatch.get(f"/v1/cases/{case_id}", headers=keys["manager"])
+        return res.status_code == 200 and res.json()["warranty"] is not None
+
+    await eventually(shown, timeout_s=30)
+
+
+async def test_event_for_an_unknown_case_dead_letters_once_old(dispatch, events) -> None:
+    case_id = new_case_id()
+    old = datetime.now(UTC) - timedelta(hours=1)
+    await events.publish("warranty", make_envelope(decision(case_id, old), event_type="warranty.decided",
+                                                   schema_version=1, correlation_id=case_id, producer="warranty",
+                                                   occurred_at=old))
+    [dead] = await events.read("dispatch.dead-letters.v1", lambda rs: len(rs) >= 1)
+    assert dead.key == case_id.encode()
+    assert dead.headers["exc_class"] == b"InvalidMessage"
+    assert b"unknown" in dead.headers["exc_msg"]
+    assert dead.headers["original_topic"] == b"warranty.decisions.v1"
+
+
+async def test_a_bogus_payload_lands_in_dispatch_dead_letters(dispatch, events, isolation) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=isolation.backends.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(isolation.topic("intake.complaints.v1"),
+                                     b'{"event_type": "complaint.received", "payload": {}}', key=b"YD-BOGUS00001")
+    finally:
+        await producer.stop()
+    [dead] = await events.read("dispatch.dead-letters.v1", lambda rs: len(rs) >= 1)
+    assert dead.key == b"YD-BOGUS00001" and dead.headers["service"] == b"dispatch"
+    assert dead.headers["exc_class"] == b"InvalidMessage"
+
+
+async def test_missed_target_is_flagged_and_escalated(dispatch_settings, events, keys, short_targets) -> None:
+    async with running(dispatch_app(dispatch_settings(targets_file=short_targets))) as client:
+        case_id = new_case_id()
+        await events.complaint(case_id)
+        [record] = await events.dispatched(case_id, "case.escalated")
+        assert record.envelope().payload["target"] == "first_reply"
+        case = (await client.get(f"/v1/cases/{case_id}", headers=keys["manager"])).json()
+        assert case["breached"] == ["first_reply"]
+        assert case["targets"]["first_reply"]["state"] == "breached"
+        flagged = (await client.get("/v1/cases", params={"breached": "true"}, headers=keys["manager"])).json()
+        assert [c["case_id"] for c in flagged["items"]] == [case_id]
+
+
+async def test_follow_up_due_after_closure(dispatch_settings, events, keys, short_targets, case_status) -> None:
+    async with running(dispatch_app(dispatch_settings(targets_file=short_targets))) as client:
+        case_id = new_case_id()
+        await events.complaint(case_id)
+        await case_status(client, case_id, "assigned", keys["manager"])
+        await client.post(f"/v1/cases/{case_id}/replies", json={"message": "已处理"}, headers=keys["specialist"])
+        await client.post(f"/v1/cases/{case_id}/closure", json={"resolution": "已处理", "outcome": "advice_given"},
+                          headers=keys["specialist"])
+        due = (await client.get("/v1/follow-ups/due", headers=keys["specialist"])).json()
+        assert [i["case_id"] for i in due["items"]] == [case_id]
+        assert await events.dispatched(case_id, "case.follow_up_due")
+
+
+async def test_channels_read_only_their_own_cases_and_never_reply(intake, dispatch, keys, case_status) -> None:
+    mine = await intake.post("/v1/complaints/dealer", json={
+        "dealer_code": "D-GZ-001", "ticket_id": "T-A",
+        "customer": {"name": "王女士", "phone": "13812345678"},
+        "product": {"model": "YD-XF250", "serial_no": "XF2502405009999", "purchase_date": "2026-03-18",
+                    "invoice_no": "1", "service_card_stamped": True},
+        "description": "电机异响"}, headers=keys["dealer"])
+    theirs = await intake.post("/v1/complaints/hotline", json={
+        "caller_name": "张先生", "phone": "13900001111", "called_at": "2026-11-26T09:30:00",
+        "transcript": "滤芯要换", "agent_id": "fd-he"}, headers=keys["hotline"])
+    mine_id, theirs_id = mine.json()["case_id"], theirs.json()["case_id"]
+    await case_status(dispatch, mine_id, "assigned", keys["manager"])
+    await case_status(dispatch, theirs_id, "assigned", keys["manager"])
+
+    listing = (await dispatch.get("/v1/cases", headers=keys["dealer"])).json()
+    assert [c["case_id"] for c in listing["items"]] == [mine_id]
+    assert (await dispatch.get(f"/v1/cases/{theirs_id}", headers=keys["dealer"])).status_code == 404
+    own = (await dispatch.get(f"/v1/cases/{mine_id}", headers=keys["dealer"])).json()
+    assert "timeline" not in own and "assignments" not in own and own["customer"]["phone"] == "***5678"
+    assert (await dispatch.post(f"/v1/cases/{mine_id}/replies", json={"message": "x"},
+                                headers=keys["dealer"])).status_code == 403
+    assert (await dispatch.get("/v1/cases", headers=keys["regional_manager"])).json()["total"] == 0
+
+    # The front desk, with the caller on the line: does this phone already have open cases?
+    calls = (await dispatch.get("/v1/cases", params={"phone": "139 0000 1111", "open": "true"},
+                                headers=keys["hotline"])).json()
+    assert [c["case_id"] for c in calls["items"]] == [theirs_id]
+
+
+async def test_statistics_and_roster(intake, dispatch, keys, case_status) -> None:
+    posted = await intake.post("/v1/complaints/hotline", json={
+        "caller_name": "张先生", "phone": "13900001111", "called_at": "2026-11-26T09:30:00",
+        "transcript": "APP 升级后死机", "agent_id": "fd-he"}, headers=keys["hotline"])
+    await case_status(dispatch, posted.json()["case_id"], "assigned", keys["manager"])
+    stats = (await dispatch.get("/v1/stats", params={"group_by": "category"}, headers=keys["manager"])).json()
+    assert stats["overall"]["count"] == 1
+    assert [g["key"] for g in stats["groups"]] == ["software"]
+    assert stats["overall"]["hours_to"]["assign"]["n"] == 1
+    assert (await dispatch.get("/v1/stats", headers=keys["dealer"])).status_code == 403
+
+    roster = (await dispatch.get("/v1/specialists", headers=keys["manager"])).json()["items"]
+    assert {s["specialist_id"] for s in roster} >= {"sp-liu", "sp-ma", "eng-wu"}
+    assert sum(s["open_cases"] for s in roster) == 1
+    res = await dispatch.put("/v1/specialists/sp-new", json={
+        "specialist_id": "sp-new", "name": "新同事", "department": "quality", "skills": ["software"],
+        "regions": ["northwest"]}, headers=keys["manager"])
+    assert res.status_code == 200 and "sp-new" in {s["specialist_id"] for s in res.json()["items"]}
+    assert (await dispatch.put("/v1/specialists/sp-x", json={"specialist_id": "sp-x", "name": "x",
+                                                           "department": "quality"},
+                               headers=keys["specialist"])).status_code == 403

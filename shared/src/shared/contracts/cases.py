@@ -1,0 +1,130 @@
+"""Events of dispatch.cases.v1: what happens to a case, from assignment to the follow-up visit."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from shared.contracts.base import Contract
+from shared.contracts.complaints import Category, Channel, ProductInfo
+
+Department = Literal["quality", "engineering_installation"]
+Priority = Literal["urgent", "high", "normal", "low"]
+Outcome = Literal[
+    "repaired",
+    "replaced",
+    "returned",
+    "software_updated",
+    "consumable_supplied",
+    "advice_given",
+    "no_fault_found",
+    "not_covered_declined",
+    "other",
+]
+TargetName = Literal["assign", "first_reply", "close"]
+
+DEPARTMENTS: tuple[Department, ...] = ("quality", "engineering_installation")
+PRIORITIES: tuple[Priority, ...] = ("urgent", "high", "normal", "low")
+
+
+class CaseAssigned(Contract):
+    """A specialist owns the case now; carries the case facts the other departments act on."""
+
+    case_id: str
+    specialist_id: str
+    department: Department
+    category: Category
+    priority: Priority
+    channel: Channel
+    region: str | None = None
+    dealer_code: str | None = None
+    project_ref: str | None = None
+    product: ProductInfo
+    description: str
+    customer_name: str
+    customer_address: str | None = None
+    received_at: datetime
+    assigned_by: str = Field(description="'auto' for the routing rules, else the manager's staff id.")
+    reason: str = Field(description="Why this specialist: the rule that chose them, or the manager's words.")
+
+
+class CaseReassigned(Contract):
+    case_id: str
+    from_specialist_id: str | None
+    to_specialist_id: str
+    department: Department
+    by: str
+    reason: str
+
+
+class CaseTriaged(Contract):
+    """The manager corrected the category or priority (and with it, maybe, the department)."""
+
+    case_id: str
+    category: Category
+    priority: Priority
+    department: Department
+    by: str
+    reason: str
+
+
+class CaseReplied(Contract):
+    """A result told to the customer, through the after-sales department only (R-DS-2)."""
+
+    case_id: str
+    reply_id: str
+    message: str
+    via: Literal["phone", "sms", "wechat", "email", "on_site", "channel"]
+    by: str
+    channel: Channel = Field(description="The channel the complaint came from; it sees the reply too.")
+    submitted_by: str = Field(description="Who raised it on that channel (dealer code, manager id, ...).")
+    replied_at: datetime
+
+
+class CaseResolved(Contract):
+    case_id: str
+    resolution: str
+    outcome: Outcome
+    by: str
+    resolved_at: datetime
+
+
+class CaseClosed(Contract):
+    """结案: the case is closed; a follow-up visit becomes due."""
+
+    case_id: str
+    resolution: str
+    outcome: Outcome
+    closed_by: str
+    closed_at: datetime
+    follow_up_due_on: date
+
+
+class CaseEscalated(Contract):
+    """A time target was missed; the manager is told (R-DS-4)."""
+
+    case_id: str
+    target: TargetName
+    due_at: datetime
+    detected_at: datetime
+    assignee: str | None
+    priority: Priority
+    category: Category
+
+
+class FollowUpDue(Contract):
+    case_id: str
+    due_on: date
+    assignee: str | None
+
+
+class CaseFollowedUp(Contract):
+    """回访: the specialist's follow-up visit and the customer's satisfaction."""
+
+    case_id: str
+    visited_on: date
+    satisfaction: int = Field(ge=1, le=5)
+    notes: str
+    by: str

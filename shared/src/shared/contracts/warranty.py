@@ -1,0 +1,52 @@
+"""warranty.decided: an explained 三包 decision on a case (R-WA-1..6)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from shared.contracts.base import Contract
+
+Decision = Literal["covered", "chargeable", "needs_evidence"]
+Remedy = Literal[
+    "free_repair",
+    "paid_repair",
+    "ota_update",
+    "replacement_with_depreciation",
+    "exchange",
+    "return",
+    "consumable_quote",
+    "installation_maintenance",
+    "paid_installation_maintenance",
+    "none",
+]
+
+
+class Reason(Contract):
+    code: str = Field(description="Rule code: out_of_warranty, human_damage, missing_documents, ...")
+    message_zh: str
+    message_en: str
+
+
+class WarrantyClock(Contract):
+    basis: Literal["purchase", "acceptance", "exchange"]
+    kind: Literal["product", "installed_equipment", "installation_workmanship"]
+    start: date
+    end: date
+
+
+class WarrantyDecided(Contract):
+    case_id: str
+    serial_no: str | None = None
+    decision: Decision
+    remedy: Remedy
+    reasons: list[Reason] = Field(min_length=1)
+    warranty: list[WarrantyClock] = Field(default_factory=list)
+    key_part: str | None = Field(default=None, description="motor or control_board when the remedy needs one.")
+    charge_hint: str | None = Field(default=None, description="What the customer pays for, without prices.")
+    rule_set: str = Field(description="Version of the rule set that decided.")
+    supersedes: UUID | None = Field(default=None, description="The earlier decision this one replaces.")
+    decided_at: datetime
