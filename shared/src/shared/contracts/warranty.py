@@ -39,14 +39,22 @@ class WarrantyClock(Contract):
 
 
 class WarrantyDecided(Contract):
+    """The decision on a case, each rule that applied named with its reason."""
+
     case_id: str
     serial_no: str | None = None
     decision: Decision
     remedy: Remedy
     reasons: list[Reason] = Field(min_length=1)
     warranty: list[WarrantyClock] = Field(default_factory=list)
+    options: list[Remedy] = Field(
+        default_factory=list, description="Remedies the customer may choose between (三包 7/15-day and repaired-twice)."
+    )
     key_part: str | None = Field(default=None, description="motor or control_board when the remedy needs one.")
     charge_hint: str | None = Field(default=None, description="What the customer pays for, without prices.")
+    depreciation_rate: float | None = Field(
+        default=None, ge=0, le=1, description="Share of a replacement's cost charged for the unit's age."
+    )
     rule_set: str = Field(description="Version of the rule set that decided.")
     supersedes: UUID | None = Field(default=None, description="The earlier decision this one replaces.")
     decided_at: datetime
