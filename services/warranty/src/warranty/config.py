@@ -1,6 +1,8 @@
-"""Warranty settings: the shared ones and its own port."""
+"""Warranty settings: the shared ones, its port, and where the dated rule sets live."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import AliasChoices, Field
 
@@ -10,3 +12,9 @@ from shared.config import ServiceSettings
 class WarrantySettings(ServiceSettings):
     service_name: str = "warranty"
     http_port: int = Field(default=8003, validation_alias=AliasChoices("WARRANTY_PORT", "HTTP_PORT"))
+    rulesets_dir: Path = Field(
+        default=Path(__file__).parent / "rulesets",
+        validation_alias=AliasChoices("WARRANTY_RULESETS_DIR", "RULESETS_DIR"),
+        description="Directory of dated rule-set YAML files; the one in effect on a decision's day decides.",
+    )
+    outbox_relay_interval_s: float = Field(default=5.0, gt=0, description="How often left-over events are republished.")

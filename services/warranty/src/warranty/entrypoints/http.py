@@ -1,11 +1,228 @@
-"""Warranty's HTTP API."""
+"""Warranty's HTTP API: the engine as a dry run, evidence that re-decides, units and rule sets."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated, Any, Literal
 
-from warranty.config import WarrantySettings
+from fastapi import APIRouter, FastAPI, HTTPException, Path, Request, status
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.http.auth import Principal, require_roles
 from shared.service import service_app
+from warranty import bootstrap
+from warranty.config import WarrantySettings
+from warranty.domain.engine import EXCLUSIONS, Assessment, Fault, FaultKind, History, Installation, Product, Repair, assess
+from warranty.domain.facts import ConfirmVia, RepairIn, china_date
+from warranty.handlers import CaseUnknown, Warranty, add_evidence
+
+Cause = Literal[EXCLUSIONS]  # type: ignore[valid-type]
+Part = Literal["motor", "control_board", "filter", "fan", "heat_exchanger", "sensor", "other"]
+CaseId = Annotated[str, Path(pattern=r"^YD-[0-9A-Z]{10}$")]
+Staff = Annotated[
+    Principal, require_roles("manager", "specialist", "engineering", "management", "front_desk", "operations")
+]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProductIn(Body):
+    serial_no: Annotated[str, StringConstraints(max_length=40)] | None = None
+    model: Annotated[str, StringConstraints(max_length=40)] | None = None
+    purchase_date: date | None = Field(default=None, description="The sale date (7/15-day windows run from it).")
+    invoice_date: date | None = Field(default=None, description="The warranty runs from it; the sale date if absent.")
+    invoice_no: Annotated[str, StringConstraints(max_length=40)] | None = None
+    service_card_stamped: bool | None = None
+    sale_recorded: bool = Field(default=False, description="A dealer's sale record proves the purchase date.")
+
+
+class InstallationIn(Body):
+    accepted_on: date
+
+
+class FaultIn(Body):
+    kind: FaultKind
+    part: Part | None = None
+    cause: Cause | None = Field(default=None, description="An exclusion code, or null when none applies.")
+    reported_on: date
+    remote_update_possible: bool | None = None
+    confirmed: bool = Field(default=True, description="Confirmed with customer and dealer (§三.2.1).")
+
+
+class HistoryIn(Body):
+    earlier_repairs: list[RepairIn] = Field(default_factory=list)
+    exchange_date: date | None = None
+
+
+class AssessIn(Body):
+    product: ProductIn
+    installation: InstallationIn | None = None
+    fault: FaultIn
+    history: HistoryIn | None = None
+
+
+class DocumentsIn(Body):
+    invoice_no: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    invoice_date: date | None = None
+    purchase_date: date | None = None
+    service_card_stamped: bool | None = None
+
+
+class ConfirmationIn(Body):
+    via: ConfirmVia
+    with_customer: bool = True
+    with_dealer: bool = True
+
+
+class EvidenceIn(Body):
+    documents: DocumentsIn | None = None
+    cause: Cause | Literal["none"] | None = Field(
+        default=None, description="A cause confirmed by the customer or on inspection; 'none' clears one."
+    )
+    part: Part | None = None
+    fault_kind: FaultKind | None = None
+    remote_update_possible: bool | None = None
+    sale_recorded: bool | None = None
+    confirmation: ConfirmationIn | None = None
+    history: HistoryIn | None = None
+    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+    def changes(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.documents:
+            out |= self.documents.model_dump(exclude_none=True)
+        if self.cause is not None:
+            out["cause"] = None if self.cause == "none" else self.cause
+        for name in ("part", "fault_kind", "remote_update_possible", "sale_recorded"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        if self.confirmation:
+            out["confirmed"] = self.confirmation.with_customer and self.confirmation.with_dealer
+            out["confirmation"] = self.confirmation.model_dump()
+        if self.history:
+            out["repairs"] = [r.model_dump() for r in self.history.earlier_repairs]
+            if self.history.exchange_date:
+                out["exchange_date"] = self.history.exchange_date
+        return out
+
+
+def _w(request: Request) -> Warranty:
+    return request.app.state.runtime.components["warranty"]
+
+
+def assessment_view(a: Assessment) -> dict[str, Any]:
+    return {
+        "decision": a.decision,
+        "remedy": a.remedy,
+        "options": a.options,
+        "reasons": [r.model_dump() for r in a.reasons],
+        "warranty": [asdict(c) for c in a.clocks],
+        "key_part": a.key_part,
+        "charge_hint": a.charge_hint,
+        "depreciation_rate": a.depreciation_rate,
+        "rule_set": a.rule_set,
+    }
+
+
+router = APIRouter(tags=["warranty"])
+
+
+@router.post("/v1/warranty/assess", summary="The decision engine as a dry run: no record, no event")
+async def dry_run(request: Request, body: AssessIn, principal: Staff) -> dict[str, Any]:
+    w = _w(request)
+    history = body.history or HistoryIn()
+    a = assess(
+        Product(**body.product.model_dump()),
+        Fault(**body.fault.model_dump()),
+        w.rules.for_day(china_date(w.clock())),
+        installation=Installation(body.installation.accepted_on) if body.installation else None,
+        history=History(
+            repairs=tuple(Repair(r.on, r.part, r.days) for r in history.earlier_repairs),
+            exchange_date=history.exchange_date,
+        ),
+    )
+    return assessment_view(a)
+
+
+@router.post(
+    "/v1/cases/{case_id}/evidence",
+    status_code=201,
+    summary="Add documents, a confirmed cause or repair history; the case is decided again",
+)
+async def post_evidence(request: Request, case_id: CaseId, body: EvidenceIn, principal: Staff) -> dict[str, Any]:
+    w = _w(request)
+    facts = await w.cases.get(case_id)
+    if facts is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not known to warranty")
+    if principal.role != "manager" and facts.specialist_id != principal.id:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"only the assigned specialist ({facts.specialist_id}) or the manager may add evidence",
+        )
+    changes = body.changes()
+    if not changes:
+        raise HTTPException(422, detail="evidence: nothing to add (documents, cause, part, confirmation or history)")
+    try:
+        facts = await add_evidence(w, case_id, changes, by=principal.id, note=body.note)
+    except CaseUnknown as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    return case_view(facts)
+
+
+def case_view(facts: Any) -> dict[str, Any]:
+    data = facts.model_dump(mode="json")
+    data["latest_decision"] = data["decisions"][-1] if data["decisions"] else None
+    return data
+
+
+@router.get("/v1/cases/{case_id}", summary="The warranty side of a case: facts, evidence, decisions")
+async def get_case(request: Request, case_id: CaseId, principal: Staff) -> dict[str, Any]:
+    facts = await _w(request).cases.get(case_id)
+    if facts is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not known to warranty")
+    return case_view(facts)
+
+
+@router.get("/v1/warranty/units/{serial_no}", summary="A unit's registrations, clocks and decision history")
+async def get_unit(request: Request, serial_no: str, principal: Staff) -> dict[str, Any]:
+    w = _w(request)
+    serial = serial_no.replace(" ", "").upper()
+    unit = await w.units.get(serial)
+    cases = sorted(await w.cases.for_serial(serial), key=lambda f: f.reported_on)
+    if unit is None and not cases:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unit {serial} has no registration and no case")
+    installation = await w.units.installation_for(serial, None)
+    clocks: list[dict[str, Any]] = []
+    if cases or installation:
+        facts = cases[-1] if cases else None
+        product = facts.engine_input(installation)[0] if facts else Product(serial_no=serial)
+        history = facts.engine_input(installation)[2] if facts else History()
+        from warranty.domain.engine import clocks_for
+
+        today = china_date(w.clock())
+        clocks = [
+            asdict(c) | {"covers_today": c.covers(today)}
+            for c in clocks_for(product, installation, history, w.rules.for_day(today))
+        ]
+    return {
+        "serial_no": serial,
+        "model": (unit or {}).get("model") or (cases[-1].model if cases else None),
+        "registrations": (unit or {}).get("registrations", []),
+        "clocks": clocks,
+        "decisions": [
+            {"case_id": f.case_id, **d} for f in cases for d in f.decisions
+        ],
+    }
+
+
+@router.get("/v1/warranty/rule-sets", summary="Every rule set and the numbers it decides with")
+async def rule_sets(request: Request, principal: Staff) -> dict[str, Any]:
+    w = _w(request)
+    current = w.rules.for_day(china_date(w.clock()))
+    return {"in_effect": current.version, "rule_sets": [asdict(s) for s in w.rules.sets]}
 
 
 def create_app(settings: WarrantySettings | None = None) -> FastAPI:
@@ -13,5 +230,11 @@ def create_app(settings: WarrantySettings | None = None) -> FastAPI:
     return service_app(
         settings,
         title="英德售后 · Warranty",
-        description="Unit registrations and explainable 三包 decisions (R-WA-1..6). Rules arrive with the warranty issue.",
+        description=(
+            "Warranty registrations and explainable 三包 decisions: three clocks per unit (purchase, acceptance, "
+            "workmanship), the exclusions of the regulation, the national 7/15-day and repaired-twice rules, "
+            "each decision naming every rule that applied and the rule-set version that decided."
+        ),
+        routers=[router],
+        wire=bootstrap.wire,
     )

@@ -1,0 +1,1 @@
+"""Warranty's adapters: MongoDB records of units, projects and cases."""

@@ -1,0 +1,36 @@
+"""Wires warranty onto the shared runtime: rule book, repositories, handlers, the outbox relay."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from shared.locks import KeyedLocks
+from shared.logging import get_logger
+from shared.service import ServiceRuntime
+from warranty.adapters.repository import CaseFactsRepository, UnitRepository
+from warranty.config import WarrantySettings
+from warranty.domain.rules import RuleBook
+from warranty.handlers import Warranty, on_case_assigned, on_case_changed, on_installation_accepted
+
+log = get_logger(__name__)
+
+
+async def wire(runtime: ServiceRuntime) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, WarrantySettings)
+    w = Warranty(
+        units=UnitRepository(runtime.db),
+        cases=CaseFactsRepository(runtime.db, runtime.publisher, KeyedLocks()),
+        rules=RuleBook.from_directory(settings.rulesets_dir),  # a bad rule set stops the start-up
+    )
+    runtime.components["warranty"] = w
+    try:
+        await w.cases.ensure_indexes()
+    except Exception as exc:  # noqa: BLE001 - the store may be down at start-up; /readyz shows it
+        log.warning("store not ready at start-up; indexes skipped", error=repr(exc))
+    consumer = runtime.consumer
+    consumer.handle("case.assigned", partial(on_case_assigned, w=w))
+    consumer.handle("case.reassigned", partial(on_case_changed, w=w))
+    consumer.handle("case.triaged", partial(on_case_changed, w=w))
+    consumer.handle("installation.accepted", partial(on_installation_accepted, w=w))
+    runtime.background("outbox-relay", partial(w.cases.outbox.relay_forever, settings.outbox_relay_interval_s))

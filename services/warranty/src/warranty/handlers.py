@@ -1,0 +1,164 @@
+"""Warranty's handlers: decide on assigned cases, register accepted installations, re-decide on evidence."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.contracts.cases import CaseAssigned, CaseReassigned, CaseTriaged
+from shared.contracts.engineering import InstallationAccepted
+from shared.contracts.envelope import Envelope, derived_event_id, make_envelope
+from shared.contracts.warranty import WarrantyClock, WarrantyDecided
+from shared.logging import get_logger
+from warranty.adapters.repository import CaseFactsRepository, UnitRepository
+from warranty.domain.engine import Assessment, assess
+from warranty.domain.facts import KIND_OF_CATEGORY, CaseFacts, china_date, part_named_in
+from warranty.domain.rules import RuleBook
+
+log = get_logger(__name__)
+
+
+class CaseUnknown(Exception):
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"warranty knows no case {case_id} (it is learnt from case.assigned)")
+
+
+@dataclass
+class Warranty:
+    units: UnitRepository
+    cases: CaseFactsRepository
+    rules: RuleBook
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+def decide(w: Warranty, facts: CaseFacts, installation: Any) -> Assessment:
+    product, fault, history, inst = facts.engine_input(installation)
+    return assess(product, fault, w.rules.for_day(china_date(w.clock())), installation=inst, history=history)
+
+
+def decision_event(
+    facts: CaseFacts, a: Assessment, *, now: datetime, event_id: uuid.UUID | None, cause: uuid.UUID | None
+) -> Envelope:
+    supersedes = facts.latest_decision_id
+    payload = WarrantyDecided(
+        case_id=facts.case_id,
+        serial_no=facts.serial_no,
+        decision=a.decision,
+        remedy=a.remedy,
+        reasons=a.reasons,
+        warranty=[WarrantyClock(basis=c.basis, kind=c.kind, start=c.start, end=c.end) for c in a.clocks],
+        options=a.options,
+        key_part=a.key_part,
+        charge_hint=a.charge_hint,
+        depreciation_rate=a.depreciation_rate,
+        rule_set=a.rule_set,
+        supersedes=uuid.UUID(supersedes) if supersedes else None,
+        decided_at=now,
+    )
+    return make_envelope(
+        payload,
+        event_type="warranty.decided",
+        schema_version=1,
+        correlation_id=facts.case_id,
+        producer="warranty",
+        event_id=event_id,
+        causation_id=cause,
+        occurred_at=now,
+    )
+
+
+def _remember(facts: CaseFacts, env: Envelope, a: Assessment) -> None:
+    facts.decisions.append(
+        {
+            "event_id": str(env.event_id),
+            "decision": a.decision,
+            "remedy": a.remedy,
+            "reasons": [r.code for r in a.reasons],
+            "rule_set": a.rule_set,
+            "decided_at": env.occurred_at,
+            "supersedes": env.payload.get("supersedes"),
+        }
+    )
+
+
+async def on_case_assigned(env: Envelope, assigned: CaseAssigned, *, w: Warranty) -> None:
+    """Decide every case it can; the decision asks for evidence otherwise (R-WA-6). Idempotent."""
+    if await w.cases.get(assigned.case_id) is None:
+        p = assigned.product
+        facts = CaseFacts(
+            case_id=assigned.case_id,
+            specialist_id=assigned.specialist_id,
+            department=assigned.department,
+            serial_no=p.serial_no,
+            model=p.model,
+            project_ref=assigned.project_ref,
+            purchase_date=p.purchase_date,
+            invoice_no=p.invoice_no,
+            service_card_stamped=p.service_card_stamped,
+            fault_kind=KIND_OF_CATEGORY[assigned.category],
+            part=part_named_in(assigned.description),
+            reported_on=china_date(assigned.received_at),
+        )
+        installation = await w.units.installation_for(facts.serial_no, facts.project_ref)
+        a = decide(w, facts, installation)
+        now = w.clock()
+        decision = decision_event(facts, a, now=now, event_id=derived_event_id(env.event_id, "warranty.decided"),
+                                  cause=env.event_id)
+        _remember(facts, decision, a)
+        if await w.cases.insert(facts, [decision]):
+            log.info("warranty decided", case_id=facts.case_id, decision=a.decision, remedy=a.remedy)
+    await w.cases.outbox.flush(assigned.case_id)
+
+
+async def on_case_changed(env: Envelope, payload: Any, *, w: Warranty) -> None:
+    """A reassignment changes who may add evidence; a triage to another category re-decides."""
+    async with w.cases.locks.hold(env.correlation_id):
+        facts = await w.cases.get(env.correlation_id)
+        if facts is None:
+            return  # not a case warranty decided on (yet): case.assigned will bring it
+        events: list[Envelope] = []
+        if isinstance(payload, CaseReassigned):
+            facts.specialist_id = payload.to_specialist_id
+        elif isinstance(payload, CaseTriaged):
+            kind = KIND_OF_CATEGORY[payload.category]
+            facts.department = payload.department
+            if kind != facts.fault_kind and not any(d.get("cause_event") == str(env.event_id) for d in facts.decisions):
+                facts.fault_kind = kind
+                events = await _redecide(w, facts, cause=env.event_id)
+        await w.cases.save(facts, events)
+    await w.cases.outbox.flush(env.correlation_id)
+
+
+async def _redecide(w: Warranty, facts: CaseFacts, *, cause: uuid.UUID | None) -> list[Envelope]:
+    installation = await w.units.installation_for(facts.serial_no, facts.project_ref)
+    a = decide(w, facts, installation)
+    event_id = derived_event_id(cause, "warranty.decided") if cause else None
+    env = decision_event(facts, a, now=w.clock(), event_id=event_id, cause=cause)
+    _remember(facts, env, a)
+    if cause:
+        facts.decisions[-1]["cause_event"] = str(cause)
+    return [env]
+
+
+async def add_evidence(w: Warranty, case_id: str, changes: dict[str, Any], *, by: str, note: str) -> CaseFacts:
+    """Documents, a confirmed cause or history change the facts; the case is decided again (R-WA-6)."""
+    async with w.cases.locks.hold(case_id):
+        facts = await w.cases.get(case_id)
+        if facts is None:
+            raise CaseUnknown(case_id)
+        for name, value in changes.items():
+            setattr(facts, name, value)
+        facts.evidence.append({"by": by, "at": w.clock(), "changes": changes, "note": note})
+        events = await _redecide(w, facts, cause=None)
+        await w.cases.save(facts, events)
+    await w.cases.outbox.flush(case_id)
+    return facts
+
+
+async def on_installation_accepted(env: Envelope, accepted: InstallationAccepted, *, w: Warranty) -> None:
+    """Acceptance starts the equipment and workmanship clocks of every unit (R-EN-5)."""
+    count = await w.units.register_installation(accepted, str(env.event_id))
+    log.info("installation registered", project_id=accepted.project_id, units=count, accepted_on=str(accepted.accepted_on))

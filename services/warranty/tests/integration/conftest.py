@@ -1,0 +1,99 @@
+"""Warranty with intake and dispatch in process on the real broker and store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from dispatch.config import DispatchSettings
+from dispatch.entrypoints.http import create_app as dispatch_app
+from intake.config import IntakeSettings
+from intake.entrypoints.http import create_app as intake_app
+from shared.config import ServiceSettings
+from shared.contracts.envelope import Envelope
+from shared.kafka.publisher import EventPublisher
+from shared.testing.fixtures import Isolation, running
+from shared.testing.kafka import Record, read_topic
+from warranty.config import WarrantySettings
+from warranty.entrypoints.http import create_app as warranty_app
+
+KEYS = {
+    "manager": {"X-API-Key": "dev-staff-manager-91c4e7a2d3"},
+    "specialist": {"X-API-Key": "dev-staff-specialist-4a7d2e9f10"},  # sp-liu
+    "engineering": {"X-API-Key": "dev-staff-engineering-8d4c1e6a93"},  # eng-wu
+    "dealer": {"X-API-Key": "dev-dealer-5d1c8a3f7e2b9406"},
+    "regional_manager": {"X-API-Key": "dev-regional-manager-2b8e4f1a9c"},
+}
+
+
+@pytest.fixture
+def keys() -> dict[str, dict[str, str]]:
+    return KEYS
+
+
+@pytest.fixture
+async def suite(isolation: Isolation) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    """intake -> dispatch -> warranty, wired through this test's topics."""
+    async with (
+        running(intake_app(isolation.settings(IntakeSettings))) as intake,
+        running(dispatch_app(isolation.settings(DispatchSettings, scan_interval_s=1.0))) as dispatch,
+        running(warranty_app(isolation.settings(WarrantySettings))) as warranty,
+    ):
+        yield {"intake": intake, "dispatch": dispatch, "warranty": warranty}
+
+
+@pytest.fixture
+async def warranty(isolation: Isolation) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(warranty_app(isolation.settings(WarrantySettings))) as client:
+        yield client
+
+
+class Bus:
+    def __init__(self, isolation: Isolation) -> None:
+        self.isolation = isolation
+        self.publishers: dict[str, EventPublisher] = {}
+
+    async def publish(self, owner: str, env: Envelope) -> None:
+        if owner not in self.publishers:
+            self.publishers[owner] = EventPublisher(self.isolation.settings(ServiceSettings, service_name=owner))
+        await self.publishers[owner].publish(env)
+
+    async def decisions(self, case_id: str, count: int = 1) -> list[Record]:
+        def mine(rs: list[Record]) -> list[Record]:
+            return [r for r in rs if r.key == case_id.encode()]
+
+        records = await read_topic(self.isolation.backends.kafka_bootstrap_servers,
+                                   self.isolation.topic("warranty.decisions.v1"),
+                                   until=lambda rs: len(mine(rs)) >= count, settle_s=0.5)
+        return mine(records)
+
+    async def close(self) -> None:
+        for p in self.publishers.values():
+            await p.stop()
+
+
+@pytest.fixture
+async def bus(isolation: Isolation) -> AsyncIterator[Bus]:
+    b = Bus(isolation)
+    yield b
+    await b.close()
+
+
+def dealer_ticket(**changes: Any) -> dict[str, Any]:
+    body = {
+        "dealer_code": "D-GZ-001",
+        "ticket_id": "T-W1",
+        "customer": {"name": "王女士", "phone": "13812345678", "address": "广东省广州市天河区"},
+        "product": {"model": "YD-XF250", "serial_no": "XF2502405001234", "purchase_date": "2026-03-18",
+                    "invoice_no": "44001234", "service_card_stamped": True},
+        "description": "新风机开机后电机异响，风量明显变小",
+    }
+    return body | changes
+
+
+@pytest.fixture
+def ticket():
+    return dealer_ticket
