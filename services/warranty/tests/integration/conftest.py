@@ -61,13 +61,13 @@ class Bus:
             self.publishers[owner] = EventPublisher(self.isolation.settings(ServiceSettings, service_name=owner))
         await self.publishers[owner].publish(env)
 
-    async def decisions(self, case_id: str, count: int = 1) -> list[Record]:
+    async def decisions(self, case_id: str, count: int = 1, settle_s: float = 0.5) -> list[Record]:
         def mine(rs: list[Record]) -> list[Record]:
             return [r for r in rs if r.key == case_id.encode()]
 
         records = await read_topic(self.isolation.backends.kafka_bootstrap_servers,
                                    self.isolation.topic("warranty.decisions.v1"),
-                                   until=lambda rs: len(mine(rs)) >= count, settle_s=0.5)
+                                   until=lambda rs: len(mine(rs)) >= count, settle_s=settle_s)
         return mine(records)
 
     async def close(self) -> None:
