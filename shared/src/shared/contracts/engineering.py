@@ -22,3 +22,46 @@ class InstallationAccepted(Contract):
     site: str
     accepted_on: date
     units: list[InstalledUnit] = Field(min_length=1)
+
+
+class ProjectOpened(Contract):
+    """A bid was won: the project exists (no prices in events; they stay inside engineering)."""
+
+    project_id: str
+    client: str
+    site: str
+    supervisor: str = Field(description="The supervision unit (监理).")
+    design_unit: str | None = None
+    units: list[InstalledUnit] = Field(default_factory=list)
+    opened_by: str
+
+
+class ProjectMilestone(Contract):
+    """A gate of the project passed: quotes complete, decision, contract, paperwork, works, acceptance steps..."""
+
+    project_id: str
+    milestone: str = Field(description="quotes_complete, installer_chosen, contract_signed, site_lead_named, "
+                                        "survey_done, paperwork_complete, works_started, material_accepted, "
+                                        "preconditions_met, acceptance_<step>, archived")
+    detail: str = ""
+    by: str
+
+
+class InstallationCaseLinked(Contract):
+    """An installation complaint was tied to the project that installed the unit."""
+
+    case_id: str
+    project_id: str | None = Field(description="None when no project installed this unit.")
+    serial_no: str | None = None
+    linked_by: str
+
+
+class InstallationMaintenanceRecorded(Contract):
+    """Maintenance work done on an installation complaint (§二.3.4.2)."""
+
+    case_id: str
+    project_id: str | None = None
+    work_done: str
+    within_maintenance_year: bool | None = None
+    by: str
+    done_on: date

@@ -1,0 +1,104 @@
+"""Events of parts.requests.v1: key parts sourced locally first, from the supplier second (R-PA-1),
+consumable quotes and purchase requests (R-PA-3). No cost or list price appears in these events
+except in quote.issued, which is what the customer receives (R-PA-4)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field
+
+from shared.contracts.base import Contract
+
+KeyPart = Literal["motor", "control_board"]
+Path = Literal["A", "B"]
+
+
+class PartsRequestOpened(Contract):
+    """A key part is needed on a case: path A, local sourcing, starts with a deadline."""
+
+    case_id: str
+    request_id: str
+    part: KeyPart
+    model: str | None = None
+    path: Path = "A"
+    sourcing_by: str = Field(description="The regional manager or local appliance repairer asked to source it.")
+    deadline: datetime
+    chargeable: bool = Field(description="Out of warranty: parts at cost plus freight both ways go into the quote.")
+
+
+class LocalSourcingReported(Contract):
+    """Path A's answer: found locally (with the source) or not found."""
+
+    case_id: str
+    request_id: str
+    found: bool
+    source: str | None = None
+    reported_by: str
+
+
+class SupplierRmaOpened(Contract):
+    """Path B: local sourcing failed or its deadline passed; the supplier is asked."""
+
+    case_id: str
+    request_id: str
+    reason: Literal["not_found_locally", "local_deadline_passed"]
+    supplier: str
+    rma_no: str | None = None
+    by: str
+
+
+class PartShipped(Contract):
+    case_id: str
+    request_id: str
+    direction: Literal["defective_to_company", "good_part_to_field"]
+    carrier: str
+    tracking_no: str
+    to: str
+    by: str
+
+
+class PartRepaired(Contract):
+    """The repair is done on site; the repair record form can be printed."""
+
+    case_id: str
+    request_id: str
+    path: Path
+    technician: str
+    repaired_on: date
+    old_serial: str | None = None
+    new_serial: str | None = None
+
+
+class QuoteLine(Contract):
+    item: str
+    description: str
+    quantity: int = Field(ge=1)
+    unit_price: Decimal
+    amount: Decimal
+
+
+class QuoteIssued(Contract):
+    """The quote the customer receives, issued by the assigned specialist only (R-PA-4)."""
+
+    case_id: str
+    quote_id: str
+    lines: list[QuoteLine] = Field(min_length=1)
+    total: Decimal
+    currency: Literal["CNY"] = "CNY"
+    valid_until: date
+    issued_by: str
+
+
+class PurchaseRequested(Contract):
+    """A consumable was out of stock: purchasing is told at once (R-PA-3)."""
+
+    case_id: str | None = None
+    request_id: str
+    item: str
+    model: str | None = None
+    quantity: int = Field(ge=1)
+    reason: str
+    customer_told_expected_by: date | None = None
