@@ -115,11 +115,22 @@ apt_install() {
     || die "could not install $2 with apt-get"
 }
 
+install_fonts() {
+  # A Chinese font for the repair record PDF (parts) and for page screenshots.
+  if [[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]] || fc-list :lang=zh 2>/dev/null | grep -q .; then return; fi
+  local sudo=""; [[ $EUID -ne 0 ]] && sudo="sudo"
+  log "installing Debian's fonts-wqy-microhei (Chinese font for PDFs)"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null 2>&1 \
+    || { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; } \
+    || die "could not install fonts-wqy-microhei with apt-get"
+}
+
 cmd_install() {
   mkdir -p "$CACHE" "$DATA" "$LOGS" "$RUN"
   install_python
   install_kafka
   install_ferretdb
+  install_fonts
   local flag
   for flag in "$@"; do
     case "$flag" in
