@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -45,7 +46,7 @@ async def ping(client: AsyncMongoClient, timeout_s: float = 2.0) -> bool:
 
 
 def bson_safe(value: Any) -> Any:
-    """Model dumps as BSON accepts them: dates (not datetimes) become ISO strings, tuples lists.
+    """Model dumps as BSON accepts them: dates (not datetimes), decimals and UUIDs become strings.
 
     Datetimes stay datetimes so range queries and sorting work; pydantic parses the strings back.
     """
@@ -57,6 +58,6 @@ def bson_safe(value: Any) -> Any:
         return {k: bson_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
         return [bson_safe(v) for v in value]
-    if isinstance(value, uuid.UUID):
-        return str(value)
+    if isinstance(value, (uuid.UUID, Decimal)):
+        return str(value)  # money stays exact as a string; FerretDB v1 has no decimal128
     return value

@@ -11,6 +11,7 @@ fixed at write time, so a publish repeated after a crash is a duplicate consumer
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,14 +26,24 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 
+def _entries(envelopes: Iterable[Envelope]) -> dict[str, Any]:
+    # `seq` keeps the events of one change in the order they happened: a map's key order is not kept
+    # by every store, and two events written in the same millisecond share `added_at`.
+    base = time.time_ns()
+    return {
+        str(e.event_id): {"value": encode(e).decode(), "added_at": utcnow(), "seq": f"{base:020d}.{i:04d}"}
+        for i, e in enumerate(envelopes)
+    }
+
+
 def outbox_fields(envelopes: Iterable[Envelope]) -> dict[str, Any]:
     """`$set` fields that add these events to a document's outbox."""
-    return {f"outbox.{e.event_id}": {"value": encode(e).decode(), "added_at": utcnow()} for e in envelopes}
+    return {f"outbox.{event_id}": entry for event_id, entry in _entries(envelopes).items()}
 
 
 def outbox_map(envelopes: Iterable[Envelope]) -> dict[str, Any]:
-    """The outbox as a whole-document field (for inserts and replaces)."""
-    return {str(e.event_id): {"value": encode(e).decode(), "added_at": utcnow()} for e in envelopes}
+    """The outbox as a whole-document field (for inserts)."""
+    return _entries(envelopes)
 
 
 class Outbox:
@@ -50,7 +61,7 @@ class Outbox:
             return await self._flush_doc(doc) if doc else 0
 
     async def _flush_doc(self, doc: dict[str, Any]) -> int:
-        pending = sorted((doc.get("outbox") or {}).items(), key=lambda kv: kv[1].get("added_at") or 0)
+        pending = sorted((doc.get("outbox") or {}).items(), key=lambda kv: kv[1].get("seq", ""))
         sent = 0
         for event_id, entry in pending:
             await self._publisher.publish(decode(entry["value"].encode()))

@@ -59,14 +59,18 @@ class ServiceRuntime:
             # Keep serving: /readyz reports it and publishing retries the connection.
             log.warning("Kafka not reachable at start-up; publishing will retry", error=str(exc))
         if self.settings.run_consumers:
-            await self.consumer.start()
+            await asyncio.wait_for(self.consumer.start(), 60)
             self._tasks = [asyncio.create_task(_guarded(name, job), name=name) for name, job in self._background]
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.consumer.stop()
+        try:
+            # Uncommitted offsets are simply redelivered, so a stop that hangs is abandoned, not awaited.
+            await asyncio.wait_for(self.consumer.stop(), 30)
+        except TimeoutError:
+            log.error("consumer did not stop within 30 s; leaving it")
         await self.publisher.stop()
         await self.mongo.close()
 

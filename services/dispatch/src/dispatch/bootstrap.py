@@ -11,7 +11,15 @@ from dispatch.adapters.repository import CaseRepository, RosterRepository, Timel
 from dispatch.config import DispatchSettings
 from dispatch.domain.routing import Specialist
 from dispatch.domain.targets import TargetPolicy
-from dispatch.handlers import Dispatch, on_complaint_received, on_own_event, on_warranty_decided, scan_deadlines
+from dispatch.handlers import (
+    Dispatch,
+    on_complaint_received,
+    on_engineering_case_event,
+    on_own_event,
+    on_parts_event,
+    on_warranty_decided,
+    scan_deadlines,
+)
 from shared.contracts.registry import load_registry
 from shared.locks import KeyedLocks
 from shared.logging import get_logger
@@ -47,6 +55,10 @@ async def wire(runtime: ServiceRuntime) -> None:
     for spec in load_registry().get("dispatch.cases.v1").events:
         consumer.handle(spec.type, partial(on_own_event, d=d))
     consumer.handle("warranty.decided", partial(on_warranty_decided, d=d))
+    for spec in load_registry().get("parts.requests.v1").events:
+        consumer.handle(spec.type, partial(on_parts_event, d=d))
+    for spec in load_registry().get("engineering.case-work.v1").events:
+        consumer.handle(spec.type, partial(on_engineering_case_event, d=d))
 
     async def scanner() -> None:
         while True:

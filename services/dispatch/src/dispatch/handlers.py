@@ -121,6 +121,51 @@ async def on_warranty_decided(env: Envelope, decision: WarrantyDecided, *, d: Di
     await _record(d, env, "warranty.decisions.v1")
 
 
+_PARTS_STATE = {
+    "parts.request_opened": "sourcing_locally",
+    "parts.rma_opened": "supplier_rma",
+    "parts.repaired": "repaired",
+    "purchase.requested": "purchase_requested",
+}
+
+
+async def on_parts_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
+    """The parts path (local sourcing, RMA, shipments, repair) shows on the case as it happens."""
+    await _require_case(d, env)
+    request_id = getattr(payload, "request_id", None)
+
+    def apply(case: Case) -> list[Event]:
+        if request_id is None or env.event_type == "quote.issued":
+            return []
+        action = dict(case.parts_actions.get(request_id, {"request_id": request_id}))
+        if env.event_type == "parts.request_opened":
+            action |= {"part": payload.part, "path": "A", "sourcing_by": payload.sourcing_by, "deadline": payload.deadline}
+        elif env.event_type == "parts.local_sourcing_reported":
+            action["state"] = "sourced_locally" if payload.found else action.get("state")
+        elif env.event_type == "parts.rma_opened":
+            action |= {"path": "B", "rma_no": payload.rma_no or action.get("rma_no"), "supplier": payload.supplier}
+        elif env.event_type == "parts.shipped":
+            action.setdefault("shipments", []).append(f"{payload.direction}: {payload.carrier} {payload.tracking_no}")
+            if payload.direction == "good_part_to_field":
+                action["state"] = "good_part_shipped"
+        elif env.event_type == "purchase.requested":
+            action |= {"item": payload.item, "quantity": payload.quantity}
+        if env.event_type in _PARTS_STATE:
+            action["state"] = _PARTS_STATE[env.event_type]
+        action["updated_at"] = env.occurred_at
+        case.parts_actions[request_id] = action
+        return []
+
+    await change_case(d, env.correlation_id, apply, cause=env.event_id)
+    await _record(d, env, "parts.requests.v1")
+
+
+async def on_engineering_case_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
+    """Engineering's work on an installation complaint joins the case's timeline."""
+    await _require_case(d, env)
+    await _record(d, env, "engineering.case-work.v1")
+
+
 async def _require_case(d: Dispatch, env: Envelope) -> None:
     """The stated rule for events about an unknown case: wait while the event is young, then dead-letter."""
     if await d.cases.get(env.correlation_id) is not None:
@@ -134,6 +179,7 @@ async def _require_case(d: Dispatch, env: Envelope) -> None:
 
 
 async def _record(d: Dispatch, env: Envelope, topic: str) -> None:
+    """Add the event to the case's timeline once (its id is the key)."""
     spec = load_registry().event_spec(env.event_type, env.schema_version)
     payload = spec.payload_model.model_validate(env.payload)
     await d.timeline.add(env, topic=topic, summary=summary_of(env.event_type, payload), recorded_at=d.clock())

@@ -8,7 +8,7 @@ from intake.config import IntakeSettings
 from intake.entrypoints.http import create_app
 from shared.contracts.complaints import ComplaintReceived
 from shared.testing.browser import PHONE
-from shared.testing.fixtures import serving
+from shared.testing.fixtures import serving, started
 from shared.testing.kafka import read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 @pytest.fixture
 async def page_url(isolation):
     app = create_app(isolation.settings(IntakeSettings))
-    async with app.router.lifespan_context(app), serving(app) as url:
+    async with started(app), serving(app) as url:
         yield url
 
 

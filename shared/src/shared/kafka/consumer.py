@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -171,12 +173,16 @@ class EventConsumer:
 
     def _build_app(self) -> faust.App:
         s = self._settings
+        faust_dirs = Path(tempfile.gettempdir()) / "yingde-faust"
+        faust_dirs.mkdir(parents=True, exist_ok=True)
         app = faust.App(
             f"{s.topic_prefix}{self._service}",
             broker=[f"kafka://{h.strip()}" for h in s.kafka_bootstrap_servers.split(",")],
             value_serializer="raw",
             key_serializer="raw",
             store="memory://",
+            # faust makes a data directory even for in-memory tables; keep it out of the working tree.
+            datadir=str(faust_dirs / f"{s.topic_prefix}{self._service}"),
             web_enabled=False,
             autodiscover=False,
             # Topics come from the registry (ensure_topics), never from faust's own declarations.

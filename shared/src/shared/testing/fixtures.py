@@ -105,18 +105,25 @@ async def isolation(backends: Backends, unique: str, dev_credentials_file: Path)
 
 
 @asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run an app's lifespan (store, publisher, consumers) and talk to it in process."""
+async def started(app: FastAPI) -> AsyncIterator[FastAPI]:
+    """Run an app's lifespan (store, publisher, consumers), each end bounded in time."""
     lifespan = app.router.lifespan_context(app)
     async with bounded("app start-up", 60):
         await lifespan.__aenter__()
     try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30) as client:
-            yield client
+        yield app
     finally:
         async with bounded("app shutdown", 60):
             await lifespan.__aexit__(None, None, None)
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app and talk to it in process."""
+    async with started(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30) as client:
+            yield client
 
 
 @asynccontextmanager
@@ -165,7 +172,8 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await task
+        async with bounded("HTTP server shutdown", 30):
+            await task
 
 
 @pytest.fixture(scope="session")

@@ -33,6 +33,25 @@ def summary_of(event_type: str, p: Any) -> str:
             return f"回访到期 {g('due_on')} / follow-up visit due"
         case "case.followed_up":
             return f"回访完成，满意度 {g('satisfaction')}/5 / followed up, satisfaction {g('satisfaction')}/5"
+        case "parts.request_opened":
+            return f"配件申请 {g('part')}：本地采购（{g('sourcing_by')}） / key part requested, local sourcing first"
+        case "parts.local_sourcing_reported":
+            found = g("found")
+            return ("本地采购到件" if found else "本地未采购到") + f" / local sourcing: {'found' if found else 'not found'}"
+        case "parts.rma_opened":
+            return f"供应商返修 {g('supplier')} RMA {g('rma_no') or '—'} / supplier RMA ({g('reason')})"
+        case "parts.shipped":
+            return f"发货 {g('direction')}：{g('carrier')} {g('tracking_no')} / shipped"
+        case "parts.repaired":
+            return f"现场维修完成（{g('technician')}） / repaired on site, path {g('path')}"
+        case "quote.issued":
+            return f"报价单 {g('quote_id')}：{g('total')} 元，有效期至 {g('valid_until')} / quote issued"
+        case "purchase.requested":
+            return f"缺货，已通知采购：{g('item')} × {g('quantity')} / purchase requested"
+        case "installation.case_linked":
+            return f"关联工程项目 {g('project_id') or '（无）'} / linked to installation project"
+        case "installation.maintenance_recorded":
+            return f"工程维护：{g('work_done')} / installation maintenance recorded"
         case "warranty.decided":
             codes = ", ".join(r.code for r in g("reasons", []) or [])
             return f"保修判定：{g('decision')}，{g('remedy')}（{codes}） / warranty decided: {g('decision')}"

@@ -1,0 +1,1 @@
+"""Engineering's adapters: the MongoDB repositories."""

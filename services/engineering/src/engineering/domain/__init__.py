@@ -1,0 +1,1 @@
+"""Engineering's pure rules: the project and its gates, installation complaints, periods. No I/O."""

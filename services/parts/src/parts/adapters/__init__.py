@@ -1,0 +1,1 @@
+"""Parts' adapters: MongoDB records and the repair-record PDF."""

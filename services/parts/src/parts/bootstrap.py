@@ -1,0 +1,51 @@
+"""Wires parts onto the shared runtime: repository, reference data, handlers, background jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+import yaml
+
+from parts.adapters.repository import PartsRepository
+from parts.config import PartsSettings
+from parts.handlers import Parts, on_case_assigned, on_case_reassigned, on_warranty_decided, scan_deadlines
+from shared.logging import get_logger
+from shared.service import ServiceRuntime
+
+log = get_logger(__name__)
+
+
+async def wire(runtime: ServiceRuntime) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, PartsSettings)
+    reference = yaml.safe_load(settings.reference_file.read_text(encoding="utf-8"))
+    parts = Parts(
+        repo=PartsRepository(runtime.db, runtime.publisher),
+        regional_managers=reference["regional_managers"],
+        suppliers=reference["suppliers"],
+        local_sourcing_hours=settings.local_sourcing_hours,
+        quote_valid_days=settings.quote_valid_days,
+        restock_days=settings.restock_days,
+        unknown_case_grace_s=settings.unknown_case_grace_s,
+        pdf_font=settings.pdf_font,
+    )
+    runtime.components["parts"] = parts
+    if not settings.pdf_font.is_file():
+        log.warning("no Chinese font for the repair record PDF; the PDF endpoint answers 503", font=str(settings.pdf_font))
+    try:
+        await parts.repo.ensure_indexes()
+    except Exception as exc:  # noqa: BLE001 - the store may be down at start-up; /readyz shows it
+        log.warning("store not ready at start-up; indexes skipped", error=repr(exc))
+    runtime.consumer.handle("case.assigned", partial(on_case_assigned, parts=parts))
+    runtime.consumer.handle("case.reassigned", partial(on_case_reassigned, parts=parts))
+    runtime.consumer.handle("warranty.decided", partial(on_warranty_decided, parts=parts))
+
+    async def deadlines() -> None:
+        while True:
+            await scan_deadlines(parts)
+            await asyncio.sleep(settings.scan_interval_s)
+
+    runtime.background("local-sourcing-deadlines", deadlines)
+    for store in (parts.repo.requests, parts.repo.quotes, parts.repo.purchases):
+        runtime.background(f"outbox-relay-{store.collection.name}", partial(store.outbox.relay_forever, settings.outbox_relay_interval_s))

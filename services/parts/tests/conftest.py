@@ -1,0 +1,147 @@
+"""Parts (with dispatch, for the case view) in process on the real broker and store; shared by the integration and browser tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from dispatch.config import DispatchSettings
+from dispatch.entrypoints.http import create_app as dispatch_app
+from intake.domain.normalise import new_case_id
+from parts.config import PartsSettings
+from parts.entrypoints.http import create_app as parts_app
+from shared.config import ServiceSettings
+from shared.contracts.cases import CaseAssigned
+from shared.contracts.complaints import ComplaintReceived
+from shared.contracts.envelope import Envelope, make_envelope
+from shared.contracts.registry import load_registry
+from shared.contracts.warranty import WarrantyDecided
+from shared.kafka.publisher import EventPublisher
+from shared.testing.fixtures import Isolation, eventually, running
+from shared.testing.kafka import Record, read_topic
+
+KEYS = {
+    "manager": {"X-API-Key": "dev-staff-manager-91c4e7a2d3"},
+    "specialist": {"X-API-Key": "dev-staff-specialist-4a7d2e9f10"},  # sp-liu
+    "finance": {"X-API-Key": "dev-staff-finance-6e2b8c1d47"},
+    "purchasing": {"X-API-Key": "dev-staff-purchasing-3f9a5b7c20"},
+    "engineering": {"X-API-Key": "dev-staff-engineering-8d4c1e6a93"},
+    "management": {"X-API-Key": "dev-staff-management-1b6f3a8e52"},
+    "operations": {"X-API-Key": "dev-staff-operations-7c2e9d4b16"},
+    "dealer": {"X-API-Key": "dev-dealer-5d1c8a3f7e2b9406"},
+    "regional_manager": {"X-API-Key": "dev-regional-manager-2b8e4f1a9c"},  # RM-SOUTH-01
+    "hotline": {"X-API-Key": "dev-hotline-7f3a9c2e51b84d06"},
+}
+REG = load_registry()
+COMPLAINT = REG.get("intake.complaints.v1").events[0].examples[0]["payload"]
+ASSIGNED = REG.get("dispatch.cases.v1").events[0].examples[0]["payload"]
+DECIDED = REG.get("warranty.decisions.v1").events[0].examples[0]["payload"]
+
+
+@pytest.fixture
+def keys() -> dict[str, dict[str, str]]:
+    return KEYS
+
+
+class Scenario:
+    """Publishes what dispatch and warranty would, so parts can be driven alone."""
+
+    def __init__(self, isolation: Isolation) -> None:
+        self.isolation = isolation
+        self.publishers: dict[str, EventPublisher] = {}
+
+    async def publish(self, owner: str, env: Envelope) -> Envelope:
+        if owner not in self.publishers:
+            self.publishers[owner] = EventPublisher(self.isolation.settings(ServiceSettings, service_name=owner))
+        await self.publishers[owner].publish(env)
+        return env
+
+    async def complaint(self, case_id: str) -> Envelope:
+        payload = ComplaintReceived.model_validate(COMPLAINT | {"case_id": case_id, "received_at": datetime.now(UTC)})
+        return await self.publish("intake", make_envelope(payload, event_type="complaint.received", schema_version=1,
+                                                          correlation_id=case_id, producer="intake"))
+
+    async def assigned(self, case_id: str, specialist: str = "sp-liu") -> Envelope:
+        payload = CaseAssigned.model_validate(ASSIGNED | {"case_id": case_id, "specialist_id": specialist})
+        return await self.publish("dispatch", make_envelope(payload, event_type="case.assigned", schema_version=1,
+                                                            correlation_id=case_id, producer="dispatch"))
+
+    async def decided(self, case_id: str, **changes: Any) -> Envelope:
+        payload = WarrantyDecided.model_validate(DECIDED | {"case_id": case_id, "decided_at": datetime.now(UTC)} | changes)
+        return await self.publish("warranty", make_envelope(payload, event_type="warranty.decided", schema_version=1,
+                                                            correlation_id=case_id, producer="warranty"))
+
+    async def parts_events(self, case_id: str, until) -> list[Record]:
+        records = await read_topic(self.isolation.backends.kafka_bootstrap_servers,
+                                   self.isolation.topic("parts.requests.v1"),
+                                   until=lambda rs: until([r for r in rs if r.key == case_id.encode()]), settle_s=0.3)
+        return [r for r in records if r.key == case_id.encode()]
+
+    async def close(self) -> None:
+        for p in self.publishers.values():
+            await p.stop()
+
+
+@pytest.fixture
+async def scenario(isolation: Isolation) -> AsyncIterator[Scenario]:
+    s = Scenario(isolation)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def parts_settings(isolation: Isolation):
+    return lambda **o: isolation.settings(PartsSettings, **({"scan_interval_s": 0.3, "outbox_relay_interval_s": 0.5} | o))
+
+
+@pytest.fixture
+async def parts(parts_settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(parts_app(parts_settings())) as client:
+        yield client
+
+
+@pytest.fixture
+async def dispatch(isolation: Isolation) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(dispatch_app(isolation.settings(DispatchSettings))) as client:
+        yield client
+
+
+@pytest.fixture
+def open_request(parts, scenario, keys):
+    """A case assigned to sp-liu with a covered motor repair: returns (case_id, request)."""
+
+    async def make(**decision: Any) -> tuple[str, dict[str, Any]]:
+        case_id = new_case_id()
+        await scenario.assigned(case_id)
+        await scenario.decided(case_id, **decision)
+
+        async def opened():
+            res = await parts.get("/v1/parts-requests", params={"case_id": case_id}, headers=keys["specialist"])
+            return res.json()["items"][0] if res.json()["items"] else None
+
+        return case_id, await eventually(opened)
+
+    return make
+
+
+def price_list(version: str = f"v-{uuid.uuid4().hex[:6]}") -> dict[str, Any]:
+    return {
+        "version": version,
+        "effective_from": "2026-01-01",
+        "items": {
+            "YD-LX-H13-250": {"cost": "150.00", "list_price": "268.00", "name": "H13 高效滤芯（250 机型）"},
+            "YD-LX-C-600": {"cost": "90.00", "list_price": "158.00", "name": "活性炭复合滤网"},
+            "motor": {"cost": "320.00", "list_price": "520.00", "name": "电机"},
+            "freight": {"cost": "18.00", "list_price": "25.00", "name": "运费"},
+        },
+    }
+
+
+@pytest.fixture
+def prices():
+    return price_list

@@ -1,0 +1,104 @@
+"""Consumables, prices and quotes (R-PA-3, R-PA-4): who may see a price, and what happens out of stock."""
+
+from __future__ import annotations
+
+import pytest
+
+from intake.domain.normalise import new_case_id
+from shared.testing.fixtures import eventually
+
+pytestmark = pytest.mark.integration
+
+NOT_PRICE_ROLES = ("manager", "purchasing", "engineering", "management", "operations", "dealer", "regional_manager",
+                   "hotline")
+
+
+async def test_price_lists_are_finance_and_specialist_only_and_every_read_is_logged(parts, keys, prices) -> None:
+    body = prices("2026-11-01")
+    assert (await parts.post("/v1/price-lists", json=body, headers=keys["specialist"])).status_code == 403
+    assert (await parts.post("/v1/price-lists", json=body, headers=keys["manager"])).status_code == 403
+    assert (await parts.post("/v1/price-lists", json=body, headers=keys["finance"])).status_code == 201
+    assert (await parts.post("/v1/price-lists", json=body, headers=keys["finance"])).status_code == 409  # immutable
+    for role in ("finance", "specialist"):
+        res = await parts.get("/v1/price-lists", headers=keys[role])
+        assert res.status_code == 200 and res.json()["in_effect"] == "2026-11-01"
+    for role in NOT_PRICE_ROLES:
+        assert (await parts.get("/v1/price-lists", headers=keys[role])).status_code == 403, role
+        assert (await parts.get("/v1/quotes", params={"case_id": "YD-0000000000"},
+                                headers=keys[role])).status_code == 403, role
+    log = (await parts.get("/v1/price-reads", headers=keys["finance"])).json()["items"]
+    assert {(e["who"], e["what"]) for e in log} >= {("fin-zhao", "price lists"), ("sp-liu", "price lists")}
+    assert (await parts.get("/v1/price-reads", headers=keys["specialist"])).status_code == 403
+
+
+async def test_in_stock_is_quoted_out_of_stock_goes_to_purchasing(parts, scenario, keys, prices, isolation) -> None:
+    await parts.post("/v1/price-lists", json=prices(), headers=keys["finance"])
+    res = await parts.post("/v1/stock/YD-LX-H13-250/adjustments", json={"delta": 5, "reason": "期初盘点"},
+                           headers=keys["purchasing"])
+    assert res.json()["on_hand"] == 5
+    case_id = new_case_id()
+    await scenario.assigned(case_id)
+
+    async def known():
+        res = await parts.post("/v1/quotes", json={"case_id": case_id, "items": [
+            {"item": "YD-LX-H13-250", "quantity": 2}, {"item": "YD-LX-C-600", "quantity": 1}]}, headers=keys["specialist"])
+        return res if res.status_code == 201 else None
+
+    res = await eventually(known)
+    quote = res.json()["quote"]
+    assert [(l["item"], l["unit_price"], l["amount"]) for l in quote["lines"]] == [("YD-LX-H13-250", "268.00", "536.00")]
+    assert quote["total"] == "536.00" and quote["valid_until"]
+    [purchase] = res.json()["purchase_requests"]
+    assert (purchase["item"], purchase["quantity"], purchase["status"]) == ("YD-LX-C-600", 1, "open")
+    assert "YD-LX-C-600" in res.json()["customer_told"]
+
+    events = await scenario.parts_events(case_id, lambda rs: len(rs) >= 2)
+    assert sorted(r.headers["event_type"].decode() for r in events) == ["purchase.requested", "quote.issued"]
+
+    received = await parts.post(f"/v1/purchase-requests/{purchase['request_id']}/status", json={"status": "received"},
+                                headers=keys["purchasing"])
+    assert received.json()["status"] == "received"
+    stock = {i["item"]: i["on_hand"] for i in (await parts.get("/v1/stock", headers=keys["engineering"])).json()["items"]}
+    assert stock == {"YD-LX-H13-250": 5, "YD-LX-C-600": 1}
+    assert "price" not in str((await parts.get("/v1/stock", headers=keys["engineering"])).json())
+
+
+async def test_only_the_assigned_specialist_issues_a_quote(parts, scenario, keys, prices) -> None:
+    await parts.post("/v1/price-lists", json=prices(), headers=keys["finance"])
+    case_id = new_case_id()
+    await scenario.assigned(case_id, specialist="sp-ma")
+    body = {"case_id": case_id, "items": [{"item": "YD-LX-H13-250", "quantity": 1}]}
+
+    async def refused():
+        res = await parts.post("/v1/quotes", json=body, headers=keys["specialist"])
+        return res if res.status_code == 403 else None
+
+    res = await eventually(refused)
+    assert "sp-ma" in res.json()["detail"]
+    for role in ("manager", "finance", "purchasing", "dealer"):
+        assert (await parts.post("/v1/quotes", json=body, headers=keys[role])).status_code == 403, role
+
+
+async def test_out_of_warranty_repair_quotes_cost_plus_freight(open_request, parts, keys, prices) -> None:
+    await parts.post("/v1/price-lists", json=prices(), headers=keys["finance"])
+    case_id, req = await open_request(decision="chargeable", remedy="paid_repair")
+    assert req["chargeable"] is True
+    res = await parts.post("/v1/quotes", json={"case_id": case_id, "repair_request_id": req["request_id"]},
+                           headers=keys["specialist"])
+    assert res.status_code == 201, res.text
+    assert [(l["item"], l["quantity"], l["amount"]) for l in res.json()["quote"]["lines"]] == [
+        ("motor", 1, "320.00"), ("freight", 2, "50.00")]
+    assert res.json()["quote"]["total"] == "370.00"
+
+
+async def test_local_price_paid_is_hidden_from_other_roles(open_request, parts, keys) -> None:
+    case_id, req = await open_request()
+    await parts.post(f"/v1/parts-requests/{req['request_id']}/local-sourcing", headers=keys["regional_manager"],
+                     json={"found": True, "source": "广州某家电维修部", "price_paid": "300.00", "receipt_no": "R-1"})
+    for role in ("manager", "engineering", "purchasing"):
+        view = (await parts.get(f"/v1/parts-requests/{req['request_id']}", headers=keys[role])).json()
+        assert "local_price_paid" not in view, role
+    seen = (await parts.get(f"/v1/parts-requests/{req['request_id']}", headers=keys["finance"])).json()
+    assert seen["local_price_paid"] == "300.00"
+    log = (await parts.get("/v1/price-reads", headers=keys["finance"])).json()["items"]
+    assert any(e["who"] == "fin-zhao" and req["request_id"] in e["what"] for e in log)
