@@ -99,7 +99,7 @@ async def topic_message_count(bootstrap: str, topic: str) -> int:
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001
+            await consumer._client.force_metadata_update()
             partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         ends = await consumer.end_offsets(partitions)
         starts = await consumer.beginning_offsets(partitions)
@@ -149,7 +149,7 @@ async def main() -> int:
         "RATE_LIMIT_PER_KEY": "100000000/minute",
         "RATE_LIMIT_PER_IP": "100000000/minute",
     }
-    server = subprocess.Popen(
+    server = subprocess.Popen(  # noqa: ASYNC220 - started once; nothing waits on it here
         [sys.executable, str(ROOT / "bench/intake_server.py"), "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )

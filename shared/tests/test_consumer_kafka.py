@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.config import ServiceSettings
 from shared.contracts.complaints import ComplaintReceived
-from shared.contracts.envelope import encode, headers_for, make_envelope
+from shared.contracts.envelope import make_envelope
 from shared.contracts.registry import load_registry
 from shared.kafka.consumer import EventConsumer
 from shared.kafka.publisher import EventPublisher

@@ -78,6 +78,6 @@ class AggregateStore(Generic[M]):
         if events:
             try:
                 await self.outbox.flush(item_id)
-            except Exception as exc:  # noqa: BLE001 - the change is saved; the relay publishes it later
+            except Exception as exc:
                 log.warning("event saved but not yet published; the relay will", id=item_id, error=repr(exc))
         return item

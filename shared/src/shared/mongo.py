@@ -41,7 +41,7 @@ async def ping(client: AsyncMongoClient, timeout_s: float = 2.0) -> bool:
     try:
         await asyncio.wait_for(client.admin.command("ping"), timeout_s)
         return True
-    except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+    except Exception:
         return False
 
 

@@ -86,7 +86,7 @@ async def _guarded(name: str, job: Callable[[], Awaitable[None]]) -> None:
             return
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - a background job must not die silently
+        except Exception:
             log.exception("background job failed; restarting in 5 s", job=name)
             await asyncio.sleep(5)
 

@@ -47,7 +47,7 @@ async def wire(runtime: ServiceRuntime) -> None:
         await cases.ensure_indexes()
         await d.timeline.ensure_indexes()
         await _seed_roster(d, settings)
-    except Exception as exc:  # noqa: BLE001 - the store may be down at start-up; /readyz shows it
+    except Exception as exc:
         log.warning("store not ready at start-up; indexes and roster seed skipped", error=repr(exc))
 
     consumer = runtime.consumer

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dispatch.adapters.repository import CaseRepository, ConcurrentUpdate, RosterRepository, TimelineRepository
+from dispatch.adapters.repository import (
+    CaseRepository,
+    ConcurrentUpdate,
+    RosterRepository,
+    TimelineRepository,
+)
 from dispatch.domain.case import Case, Event, open_case
 from dispatch.domain.routing import choose_specialist, department_for, priority_for
 from dispatch.domain.targets import TargetPolicy
@@ -207,7 +212,7 @@ async def change_case(
         if envelopes:
             try:
                 await d.outbox.flush(case_id)
-            except Exception as exc:  # noqa: BLE001 - the change is saved; the relay publishes it later
+            except Exception as exc:
                 log.warning("event saved but not yet published; the relay will", case_id=case_id, error=repr(exc))
         return case
     raise TransientError(f"case {case_id} kept changing under us")
@@ -220,14 +225,14 @@ async def scan_deadlines(d: Dispatch) -> int:
     for case_id in await d.cases.due(now):
         try:
             # Two scanners may race; the version check lets one win and the other then finds nothing due.
-            events: list[Event] = []
+            found: list[Event] = []
 
-            def check(case: Case) -> list[Event]:
-                events[:] = case.check_deadlines(now)
-                return events
+            def check(case: Case, found: list[Event] = found) -> list[Event]:
+                found[:] = case.check_deadlines(now)
+                return found
 
             await change_case(d, case_id, check, cause=None)
-            raised += len(events)
+            raised += len(found)
         except (ConcurrentUpdate, TransientError):
             continue  # the next scan sees it again
     return raised

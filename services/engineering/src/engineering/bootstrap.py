@@ -33,7 +33,7 @@ async def wire(runtime: ServiceRuntime) -> None:
     try:
         await projects.ensure_indexes()
         await cases.ensure_indexes()
-    except Exception as exc:  # noqa: BLE001 - the store may be down at start-up; /readyz shows it
+    except Exception as exc:
         log.warning("store not ready at start-up; indexes skipped", error=repr(exc))
     runtime.consumer.handle("case.assigned", partial(on_case_assigned, e=e))
     interval = settings.outbox_relay_interval_s

@@ -88,7 +88,7 @@ def _envelopes(key: str, events: list[Event], *, cause: uuid.UUID | None, now: d
 async def _publish(outbox: Outbox, key: str) -> None:
     try:
         await outbox.flush(key)
-    except Exception as exc:  # noqa: BLE001 - the change is saved; the relay publishes it later
+    except Exception as exc:
         log.warning("event saved but not yet published; the relay will", key=key, error=repr(exc))
 
 

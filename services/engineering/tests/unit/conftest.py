@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from types import SimpleNamespace
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -111,7 +111,7 @@ def walk(until: str, project: Project | None = None) -> tuple[Project, list[Even
     if project is None:
         project, events = new_project()
     names = [name for name, _ in STAGES]
-    for name, move in STAGES[: names.index(until) + 1]:
+    for _name, move in STAGES[: names.index(until) + 1]:
         events += move(project)
     return project, events
 

@@ -7,10 +7,11 @@ from datetime import date
 import pytest
 
 from engineering.domain.case_work import is_installation_complaint, link_case
-from engineering.domain.periods import maintenance_year_end, months_later, within_maintenance_year
+from engineering.domain.periods import maintenance_year_end, within_maintenance_year
 from engineering.domain.project import InvalidInput
 from shared.contracts.cases import CaseAssigned
 from shared.contracts.registry import load_registry
+from shared.periods import add_months as months_later
 
 EXAMPLE = load_registry().get("dispatch.cases.v1").events[0].examples[0]["payload"]
 

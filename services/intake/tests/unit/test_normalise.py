@@ -13,11 +13,10 @@ from intake.domain.normalise import (
     guess_category,
     match_model,
     new_case_id,
-    normalise_phone,
     normalise_region,
-    normalise_serial,
 )
 from intake.handlers import body_fingerprint
+from shared.reference import normalise_phone, normalise_serial
 
 RECEIVED = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 

@@ -35,7 +35,7 @@ async def wire(runtime: ServiceRuntime) -> None:
         log.warning("no Chinese font for the repair record PDF; the PDF endpoint answers 503", font=str(settings.pdf_font))
     try:
         await parts.repo.ensure_indexes()
-    except Exception as exc:  # noqa: BLE001 - the store may be down at start-up; /readyz shows it
+    except Exception as exc:
         log.warning("store not ready at start-up; indexes skipped", error=repr(exc))
     runtime.consumer.handle("case.assigned", partial(on_case_assigned, parts=parts))
     runtime.consumer.handle("case.reassigned", partial(on_case_reassigned, parts=parts))

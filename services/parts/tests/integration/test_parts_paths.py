@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from aiokafka import AIOKafkaProducer
 from pypdf import PdfReader
-import io
 
 from intake.domain.normalise import new_case_id
 from shared.testing.fixtures import eventually, running

@@ -46,7 +46,7 @@ async def test_in_stock_is_quoted_out_of_stock_goes_to_purchasing(parts, scenari
 
     res = await eventually(known)
     quote = res.json()["quote"]
-    assert [(l["item"], l["unit_price"], l["amount"]) for l in quote["lines"]] == [("YD-LX-H13-250", "268.00", "536.00")]
+    assert [(line["item"], line["unit_price"], line["amount"]) for line in quote["lines"]] == [("YD-LX-H13-250", "268.00", "536.00")]
     assert quote["total"] == "536.00" and quote["valid_until"]
     [purchase] = res.json()["purchase_requests"]
     assert (purchase["item"], purchase["quantity"], purchase["status"]) == ("YD-LX-C-600", 1, "open")
@@ -86,7 +86,7 @@ async def test_out_of_warranty_repair_quotes_cost_plus_freight(open_request, par
     res = await parts.post("/v1/quotes", json={"case_id": case_id, "repair_request_id": req["request_id"]},
                            headers=keys["specialist"])
     assert res.status_code == 201, res.text
-    assert [(l["item"], l["quantity"], l["amount"]) for l in res.json()["quote"]["lines"]] == [
+    assert [(line["item"], line["quantity"], line["amount"]) for line in res.json()["quote"]["lines"]] == [
         ("motor", 1, "320.00"), ("freight", 2, "50.00")]
     assert res.json()["quote"]["total"] == "370.00"
 

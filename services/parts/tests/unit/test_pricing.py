@@ -7,8 +7,17 @@ from decimal import Decimal
 
 import pytest
 
-from parts.domain.pricing import PRICE_ROLES, NotPriced, PriceEntry, PriceList, Wanted, consumable_lines, in_effect, \
-    repair_lines, total
+from parts.domain.pricing import (
+    PRICE_ROLES,
+    NotPriced,
+    PriceEntry,
+    PriceList,
+    Wanted,
+    consumable_lines,
+    in_effect,
+    repair_lines,
+    total,
+)
 
 
 def plist(version: str, day: str, **items: tuple[str, str]) -> PriceList:
@@ -33,7 +42,7 @@ def test_consumable_lines_use_the_list_price() -> None:
 
 def test_out_of_warranty_repair_is_part_at_cost_plus_freight_both_ways() -> None:
     lines = repair_lines(plist("v1", "2026-01-01", motor=("300", "480"), freight=("20", "25")), "motor")
-    assert [(l.item, l.quantity, l.unit_price) for l in lines] == [("motor", 1, Decimal("300.00")),
+    assert [(line.item, line.quantity, line.unit_price) for line in lines] == [("motor", 1, Decimal("300.00")),
                                                                     ("freight", 2, Decimal("25.00"))]
     assert total(lines) == Decimal("350.00")
 

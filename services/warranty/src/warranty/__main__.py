@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from shared.runner import run
 from warranty.config import WarrantySettings
 from warranty.entrypoints.http import create_app
-from shared.runner import run
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ async def wire(runtime: ServiceRuntime) -> None:
     runtime.components["warranty"] = w
     try:
         await w.cases.ensure_indexes()
-    except Exception as exc:  # noqa: BLE001 - the store may be down at start-up; /readyz shows it
+    except Exception as exc:
         log.warning("store not ready at start-up; indexes skipped", error=repr(exc))
     consumer = runtime.consumer
     consumer.handle("case.assigned", partial(on_case_assigned, w=w))

@@ -13,9 +13,10 @@ from shared.contracts.engineering import InstallationAccepted
 from shared.contracts.envelope import Envelope, derived_event_id, make_envelope
 from shared.contracts.warranty import WarrantyClock, WarrantyDecided
 from shared.logging import get_logger
+from shared.periods import china_date
 from warranty.adapters.repository import CaseFactsRepository, UnitRepository
 from warranty.domain.engine import Assessment, assess
-from warranty.domain.facts import KIND_OF_CATEGORY, CaseFacts, china_date, part_named_in
+from warranty.domain.facts import KIND_OF_CATEGORY, CaseFacts, part_named_in
 from warranty.domain.rules import RuleBook
 
 log = get_logger(__name__)

@@ -59,7 +59,12 @@ def test_covered_on_a_day_means_covered_on_every_earlier_day_of_the_clock(p, i, 
     a = assess(p, f, RULES, installation=i, history=h)
     if a.decision != "covered":
         return
-    clock = next(c for c in a.clocks if c.kind in ("installed_equipment", "product") and c.covers(day))
+    # The clock that decided: the installation's when the unit came with one, else the product's.
+    by_kind = {c.kind: c for c in a.clocks}
+    clock = by_kind.get("installed_equipment") or by_kind["product"]
+    assert clock.covers(day) or kind == "software"
+    if not clock.covers(day):
+        return  # a free remote update outside the period: no period to walk back through
     step = max(1, (day - clock.start).days // 40)
     earlier = day - timedelta(days=step)
     while earlier >= clock.start:

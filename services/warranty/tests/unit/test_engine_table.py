@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from warranty.domain.engine import Fault, History, Installation, Product, Repair, add_months, assess
+from shared.periods import add_months
+from warranty.domain.engine import Fault, History, Installation, Product, Repair, assess
 from warranty.domain.rules import RuleBook
 
 RULES_DIR = Path(__import__("warranty").__file__).parent / "rulesets"

@@ -27,13 +27,18 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotLeaderForPartitionError, RequestTimedOutError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NotLeaderForPartitionError,
+    RequestTimedOutError,
+)
 from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout
 
 from shared.config import ServiceSettings
 from shared.contracts.base import Contract
 from shared.contracts.envelope import Envelope, InvalidMessage, decode, utcnow, validate_payload
-from shared.contracts.registry import TopicRegistry, TopicSpec, UnknownEventType, load_registry
+from shared.contracts.registry import TopicRegistry, TopicSpec, load_registry
 from shared.kafka.admin import ensure_topics
 from shared.kafka.publisher import EventPublisher, PublishFailed
 from shared.logging import get_logger
@@ -278,7 +283,7 @@ class EventConsumer:
                     await self._dead_letter(msg, exc, attempts=attempts, event_id=str(envelope.event_id))
                     return "dead_lettered"
                 log.warning("transient error, retrying", **ctx, error=repr(exc), retry_in_s=round(delay, 2))
-            except Exception as exc:  # noqa: BLE001 - a bug must not ack the message silently
+            except Exception as exc:
                 unexpected += 1
                 EVENTS_RETRIED.labels(self._service, msg.topic, type(exc).__name__).inc()
                 log.exception("handler failed", **ctx, attempt=unexpected)

@@ -101,12 +101,12 @@ class EventPublisher:
             assert self._producer is not None
             await asyncio.wait_for(self._producer.client.fetch_all_metadata(), self._settings.kafka_ack_timeout_s)
             return True
-        except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+        except Exception:
             return False
 
 
 async def _quietly_stop(producer: AIOKafkaProducer) -> None:
     try:
         await asyncio.wait_for(producer.stop(), 5)
-    except Exception:  # noqa: BLE001 - stopping a half-started client may fail; nothing to keep
+    except Exception:
         pass

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
 from shared.config import ServiceSettings
-from shared.testing.backends import BackendUnavailable, Backends, repo_root, start_backends, verify
+from shared.testing.backends import Backends, BackendUnavailable, repo_root, start_backends, verify
 
 S = TypeVar("S", bound=ServiceSettings)
 

@@ -81,5 +81,5 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str, timeout_s: float) 
             return parts
         if loop.time() > deadline:
             raise AssertionError(f"topic {topic} does not exist on the broker")
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - no public refresh in aiokafka
+        await consumer._client.force_metadata_update()
         await asyncio.sleep(0.2)

@@ -10,7 +10,14 @@ from datetime import date
 from typing import Any
 
 from engineering.domain.access import for_role
-from engineering.domain.project import STATUS_ZH, GateState, InstallerQuote, Project, installer_key, money_text
+from engineering.domain.project import (
+    STATUS_ZH,
+    GateState,
+    InstallerQuote,
+    Project,
+    installer_key,
+    money_text,
+)
 
 CONTRACTING_MODE_ZH = {
     "labour_and_materials": "包工包料",

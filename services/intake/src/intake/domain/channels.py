@@ -15,13 +15,11 @@ from intake.domain.normalise import (
     guess_category,
     local_datetime,
     match_model,
-    normalise_phone,
     normalise_region,
-    normalise_serial,
     not_in_future,
 )
 from shared.contracts.complaints import Channel, ComplaintReceived, Customer, ProductInfo, Submitter
-from shared.reference import region_of_address
+from shared.reference import normalise_phone, normalise_serial, region_of_address
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[\w\-.:/]+$")]

@@ -9,7 +9,12 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from shared.contracts.complaints import Category, CategoryGuess
-from shared.reference import canonical_product, canonical_region, normalise_phone, normalise_serial, product_of_serial, regions
+from shared.reference import (
+    canonical_product,
+    canonical_region,
+    product_of_serial,
+    regions,
+)
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 

@@ -9,18 +9,25 @@ from urllib.parse import urlencode
 
 import orjson
 import segno
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path as PathParam, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, status
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
 from intake import bootstrap
 from intake.config import IntakeSettings
-from intake.domain.channels import ChannelInput, DealerTicket, HotlineCall, OnlineSubmission, RegionalManagerReport
-from intake.domain.normalise import normalise_serial
+from intake.domain.channels import (
+    ChannelInput,
+    DealerTicket,
+    HotlineCall,
+    OnlineSubmission,
+    RegionalManagerReport,
+)
 from intake.handlers import IdempotencyConflict, StoreUnavailable, accept_complaint
 from shared.http.auth import Principal, api_key_header, authorize
 from shared.kafka.publisher import PublishFailed
+from shared.reference import normalise_serial
 from shared.service import service_app
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))

@@ -16,12 +16,12 @@ All numbers come from the rule set (rulesets/*.yaml).
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
 from shared.contracts.warranty import Decision, Reason, Remedy
+from shared.periods import add_months
 from warranty.domain.rules import RuleSet
 
 FaultKind = Literal["hardware", "software", "consumable", "installation"]
@@ -34,13 +34,6 @@ EXCLUSIONS = (
     "normal_wear",
     "improper_use",
 )
-
-
-def add_months(start: date, months: int) -> date:
-    """The day with `start`'s number `months` later, or that month's last day (民法典 第二百零二条)."""
-    month_index = start.month - 1 + months
-    year, month = start.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True)

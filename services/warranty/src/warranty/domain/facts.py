@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
 from warranty.domain.engine import Fault, FaultKind, History, Installation, Product, Repair
 
-CHINA = ZoneInfo("Asia/Shanghai")
 KIND_OF_CATEGORY: dict[str, FaultKind] = {
     "product_fault": "hardware",
     "software": "software",
@@ -91,10 +89,6 @@ class CaseFacts(BaseModel):
     @property
     def latest_decision_id(self) -> str | None:
         return self.decisions[-1]["event_id"] if self.decisions else None
-
-
-def china_date(moment: datetime) -> date:
-    return moment.astimezone(CHINA).date()
 
 
 ConfirmVia = Literal["phone", "wechat", "on_site"]

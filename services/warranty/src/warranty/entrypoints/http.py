@@ -10,11 +10,22 @@ from fastapi import APIRouter, FastAPI, HTTPException, Path, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.http.auth import Principal, require_roles
+from shared.periods import china_date
 from shared.service import service_app
 from warranty import bootstrap
 from warranty.config import WarrantySettings
-from warranty.domain.engine import EXCLUSIONS, Assessment, Fault, FaultKind, History, Installation, Product, Repair, assess
-from warranty.domain.facts import ConfirmVia, RepairIn, china_date
+from warranty.domain.engine import (
+    EXCLUSIONS,
+    Assessment,
+    Fault,
+    FaultKind,
+    History,
+    Installation,
+    Product,
+    Repair,
+    assess,
+)
+from warranty.domain.facts import ConfirmVia, RepairIn
 from warranty.handlers import CaseUnknown, Warranty, add_evidence
 
 Cause = Literal[EXCLUSIONS]  # type: ignore[valid-type]
