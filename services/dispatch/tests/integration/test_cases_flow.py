@@ -159,7 +159,12 @@ async def test_triage_moves_a_case_to_engineering(dispatch, events, keys, case_s
                               headers=keys["manager"])
     assert res.status_code == 200
     assert (res.json()["department"], res.json()["priority"]) == ("engineering_installation", "high")
-    res = await dispatch.post(f"/v1/cases/{case_id}/assignment",
-                              json={"specialist_id": "eng-wu", "reason": "工程部接手"}, headers=keys["manager"])
-    assert res.status_code == 200 and res.json()["assignee"] == "eng-wu"
+    # Routed again inside the new department; case.assigned tells engineering the whole case.
+    assert res.json()["assignee"] == "eng-wu"
     assert await events.dispatched(case_id, "case.triaged")
+    first, second = await events.dispatched(case_id, "case.assigned", count=2)
+    assert (first.envelope().payload["department"], second.envelope().payload["department"]) == (
+        "quality", "engineering_installation")
+    assert second.envelope().payload["product"]["serial_no"] == "XF2502405001234"
+    denied = await dispatch.post(f"/v1/cases/{case_id}/replies", json={"message": "x"}, headers=keys["specialist"])
+    assert denied.status_code == 403  # sp-liu no longer owns it

@@ -13,7 +13,7 @@ from dispatch import bootstrap
 from dispatch.config import DispatchSettings
 from dispatch.domain.access import can_act, can_read, channel_scope, sees_phone
 from dispatch.domain.case import STATUSES, Case, IllegalTransition, MissingResolution, ReplyVia
-from dispatch.domain.routing import Specialist, department_for
+from dispatch.domain.routing import Specialist, choose_specialist, department_for
 from dispatch.domain.stats import GroupBy, Period, case_stats
 from dispatch.handlers import CaseNotFound, Dispatch, change_case
 from shared.contracts.cases import DEPARTMENTS, Department, Outcome, Priority
@@ -252,17 +252,34 @@ async def assign(request: Request, case_id: CaseId, body: AssignmentIn, principa
 @cases.post("/{case_id}/triage", summary="Manager: correct category or priority (department follows)")
 async def triage(request: Request, case_id: CaseId, body: TriageIn, principal: Manager) -> dict[str, Any]:
     d = _d(request)
+    current = await _readable(request, case_id, principal)
+    category = body.category or current.category
+    department = department_for(category)
+    choice = None
+    if department != current.department:
+        # A new department: the case is routed again there, and case.assigned tells that department
+        # everything about it (engineering learns the unit and project from it).
+        roster = await d.roster.all()
+        workloads = await d.cases.open_workloads([s.specialist_id for s in roster])
+        choice = choose_specialist(roster, department=department, category=category, region=current.region,
+                                   workloads=workloads)
+    now = _now(request)
 
     def op(case: Case) -> list:
-        category = body.category or case.category
-        return case.triage(
+        events = case.triage(
             category=category,
             priority=body.priority or case.priority,
-            department=department_for(category),
+            department=department,
             by=principal.id,
             reason=body.reason,
             policy=d.policy,
         )
+        if department != current.department:
+            case.assignee = None  # the old department's specialist no longer owns it
+            if choice is not None:
+                events += case.assign(choice.specialist.specialist_id, by=principal.id,
+                                      reason=f"{body.reason}; {choice.reason}", now=now)
+        return events
 
     case = await _act(request, case_id, principal, op)
     return case_view(case, await d.timeline.for_case(case_id), principal, _now(request))
