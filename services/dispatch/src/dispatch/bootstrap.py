@@ -21,6 +21,7 @@ from dispatch.handlers import (
     scan_deadlines,
 )
 from shared.contracts.registry import load_registry
+from shared.http.ratelimit import RateLimiter
 from shared.locks import KeyedLocks
 from shared.logging import get_logger
 from shared.service import ServiceRuntime
@@ -41,6 +42,8 @@ async def wire(runtime: ServiceRuntime) -> None:
         locks=locks,
         policy=TargetPolicy.from_file(settings.targets_file),
         unknown_case_grace_s=settings.unknown_case_grace_s,
+        limiter=RateLimiter(),
+        public_rate_limit=settings.public_rate_limit,
     )
     runtime.components["dispatch"] = d
     try:

@@ -26,6 +26,9 @@ class DispatchSettings(ServiceSettings):
     )
     scan_interval_s: float = Field(default=30.0, gt=0, description="How often missed targets and due follow-ups are checked.")
     outbox_relay_interval_s: float = Field(default=5.0, gt=0, description="How often left-over events are republished.")
+    public_rate_limit: str = Field(
+        default="30/minute", description="Status-page look-ups per client address (guards the case numbers)."
+    )
     unknown_case_grace_s: float = Field(
         default=120.0,
         gt=0,

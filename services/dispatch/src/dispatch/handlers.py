@@ -27,6 +27,7 @@ from shared.contracts.complaints import ComplaintReceived
 from shared.contracts.envelope import Envelope, InvalidMessage, derived_event_id, make_envelope
 from shared.contracts.registry import load_registry
 from shared.contracts.warranty import WarrantyDecided
+from shared.http.ratelimit import RateLimiter
 from shared.kafka.consumer import TransientError
 from shared.locks import KeyedLocks
 from shared.logging import get_logger
@@ -53,6 +54,8 @@ class Dispatch:
     policy: TargetPolicy
     unknown_case_grace_s: float
     locks: KeyedLocks
+    limiter: RateLimiter
+    public_rate_limit: str
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 

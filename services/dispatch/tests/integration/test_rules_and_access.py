@@ -141,3 +141,20 @@ async def test_statistics_and_roster(intake, dispatch, keys, case_status) -> Non
     assert (await dispatch.put("/v1/specialists/sp-x", json={"specialist_id": "sp-x", "name": "x",
                                                            "department": "quality"},
                                headers=keys["specialist"])).status_code == 403
+
+
+async def test_the_customer_status_page_shows_replies_only_with_the_right_phone(dispatch, events, keys, case_status):
+    case_id = new_case_id()
+    await events.complaint(case_id)  # the example customer's phone ends in 5678
+    await case_status(dispatch, case_id, "assigned", keys["manager"])
+    await dispatch.post(f"/v1/cases/{case_id}/replies", json={"message": "已安排明天上门"}, headers=keys["specialist"])
+    res = await dispatch.get(f"/v1/public/cases/{case_id}", params={"phone_last4": "5678"})
+    assert res.status_code == 200
+    body = res.json()
+    assert (body["status"], body["status_zh"]) == ("in_progress", "处理中")
+    assert [r["message"] for r in body["replies"]] == ["已安排明天上门"]
+    assert set(body) == {"case_id", "status", "status_zh", "received_at", "replies", "closed_at"}
+    wrong = await dispatch.get(f"/v1/public/cases/{case_id}", params={"phone_last4": "0000"})
+    unknown = await dispatch.get("/v1/public/cases/YD-0000000000", params={"phone_last4": "5678"})
+    assert wrong.status_code == unknown.status_code == 404 and wrong.json() == unknown.json()
+    assert (await dispatch.get(f"/v1/public/cases/{case_id}", params={"phone_last4": "56"})).status_code == 422

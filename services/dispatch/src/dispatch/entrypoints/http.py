@@ -351,6 +351,38 @@ async def follow_up(request: Request, case_id: CaseId, body: FollowUpIn, princip
     return case_view(case, [], principal, now)
 
 
+public = APIRouter(prefix="/v1/public", tags=["the customer"])
+
+_STATUS_ZH = {
+    "received": "已受理", "assigned": "已分派专员", "in_progress": "处理中", "resolved": "已解决",
+    "closed": "已结案", "followed_up": "已回访",
+}
+
+
+@public.get("/cases/{case_id}", summary="The customer's status page: case number plus the phone's last four digits")
+async def public_case(
+    request: Request,
+    case_id: CaseId,
+    phone_last4: Annotated[str, Query(pattern=r"^\d{4}$", description="The last four digits of the phone given.")],
+) -> dict[str, Any]:
+    """Only what the after-sales department told the customer: status and replies, nothing internal."""
+    d = _d(request)
+    await d.limiter.hit(d.public_rate_limit, "public-case", request.client.host if request.client else "?")
+    found = await d.cases.get(case_id)
+    if found is None or not found[0].customer.phone.endswith(phone_last4):
+        # The same answer for a wrong number and a wrong phone: case numbers cannot be probed.
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no case with this number and phone")
+    case = found[0]
+    return {
+        "case_id": case.case_id,
+        "status": case.status,
+        "status_zh": _STATUS_ZH[case.status],
+        "received_at": case.received_at,
+        "replies": [{"message": r.message, "at": r.at} for r in case.replies],
+        "closed_at": case.closed_at,
+    }
+
+
 other = APIRouter(tags=["follow-ups, statistics, roster"])
 
 
@@ -457,6 +489,6 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
             "The quality after-sales manager's desk: every complaint becomes a case, is routed to a department "
             "and a specialist, answered through one outward window, closed (结案) and followed up (回访)."
         ),
-        routers=[cases, other],
+        routers=[cases, public, other],
         wire=bootstrap.wire,
     )
