@@ -26,13 +26,14 @@ MONGO_PORT="${MONGO_PORT:-27017}"
 FERRETDB_VERSION="v1.24.2"
 UV_VERSION="0.13.8"
 
-SERVICES=(intake dispatch warranty parts engineering)
+SERVICES=(intake dispatch warranty parts engineering operations)
 declare -A SERVICE_PORT=(
   [intake]="${INTAKE_PORT:-8001}"
   [dispatch]="${DISPATCH_PORT:-8002}"
   [warranty]="${WARRANTY_PORT:-8003}"
   [parts]="${PARTS_PORT:-8004}"
   [engineering]="${ENGINEERING_PORT:-8005}"
+  [operations]="${OPERATIONS_PORT:-8007}"
 )
 
 log() { printf '\033[1m[stack]\033[0m %s\n' "$*" >&2; }
@@ -266,6 +267,7 @@ cmd_status() {
     case "$s" in
       kafka) addr="127.0.0.1:$KAFKA_PORT" ;;
       ferretdb) addr="mongodb://127.0.0.1:$MONGO_PORT/" ;;
+      operations) addr="http://127.0.0.1:${SERVICE_PORT[$s]}/ (ops page; API /docs)" ;;
       *) addr="http://127.0.0.1:${SERVICE_PORT[$s]}/docs" ;;
     esac
     printf '%-12s %-8s %s\n' "$s" "$pid" "$addr"

@@ -1,0 +1,1 @@
+"""Operations' adapters: the Kafka view and the replay records."""
