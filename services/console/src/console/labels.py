@@ -1,0 +1,214 @@
+"""Chinese and English names for the codes the services answer with (statuses, channels, events…).
+
+Presentation only: no rule of any service lives here. An unknown code is shown as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Pair = tuple[str, str]
+
+STATUS: dict[str, Pair] = {
+    "received": ("已受理", "received"),
+    "assigned": ("已分派专员", "assigned"),
+    "in_progress": ("处理中", "in progress"),
+    "resolved": ("已解决", "resolved"),
+    "closed": ("已结案", "closed"),
+    "followed_up": ("已回访", "followed up"),
+}
+CHANNEL: dict[str, Pair] = {
+    "hotline": ("400 热线", "hotline"),
+    "regional_manager": ("区域经理", "regional manager"),
+    "dealer": ("经销商", "dealer"),
+    "online": ("在线投诉", "online form"),
+}
+CATEGORY: dict[str, Pair] = {
+    "installation": ("安装问题", "installation"),
+    "product_fault": ("产品故障", "product fault"),
+    "consumable": ("耗材", "consumable"),
+    "software": ("软件", "software"),
+}
+PRIORITY: dict[str, Pair] = {
+    "urgent": ("紧急", "urgent"),
+    "high": ("高", "high"),
+    "normal": ("普通", "normal"),
+    "low": ("低", "low"),
+}
+DEPARTMENT: dict[str, Pair] = {
+    "quality": ("品质部", "quality"),
+    "engineering_installation": ("工程安装部", "engineering & installation"),
+}
+OUTCOME: dict[str, Pair] = {
+    "repaired": ("已维修", "repaired"),
+    "replaced": ("已换货", "replaced"),
+    "returned": ("已退货", "returned"),
+    "software_updated": ("软件已升级", "software updated"),
+    "consumable_supplied": ("已供应耗材", "consumable supplied"),
+    "advice_given": ("已给出建议", "advice given"),
+    "no_fault_found": ("未发现故障", "no fault found"),
+    "not_covered_declined": ("不在保修范围，客户放弃", "not covered, declined"),
+    "other": ("其他", "other"),
+}
+VIA: dict[str, Pair] = {
+    "phone": ("电话", "phone"),
+    "sms": ("短信", "SMS"),
+    "wechat": ("微信", "WeChat"),
+    "email": ("邮件", "e-mail"),
+    "on_site": ("上门", "on site"),
+    "channel": ("经渠道转达", "through the channel"),
+}
+DECISION: dict[str, Pair] = {
+    "covered": ("保修范围内", "covered"),
+    "chargeable": ("收费", "chargeable"),
+    "needs_evidence": ("待补充证据", "needs evidence"),
+}
+REMEDY: dict[str, Pair] = {
+    "free_repair": ("免费维修", "free repair"),
+    "paid_repair": ("收费维修", "paid repair"),
+    "ota_update": ("远程升级", "remote update"),
+    "replacement_with_depreciation": ("折旧换新", "replacement with depreciation"),
+    "exchange": ("换货", "exchange"),
+    "return": ("退货", "return"),
+    "consumable_quote": ("耗材报价", "consumable quote"),
+    "installation_maintenance": ("安装维护", "installation maintenance"),
+    "paid_installation_maintenance": ("收费安装维护", "paid installation maintenance"),
+    "none": ("无", "none"),
+}
+REGION: dict[str, Pair] = {
+    "south_china": ("华南", "South China"),
+    "east_china": ("华东", "East China"),
+    "north_china": ("华北", "North China"),
+    "central_china": ("华中", "Central China"),
+    "southwest": ("西南", "Southwest"),
+    "northwest": ("西北", "Northwest"),
+    "northeast": ("东北", "Northeast"),
+}
+PARTS_STATE: dict[str, Pair] = {
+    "sourcing_locally": ("本地采购中（路径 A）", "sourcing locally (path A)"),
+    "sourced_locally": ("本地已采购到件", "sourced locally"),
+    "supplier_rma": ("供应商返修，待 RMA 号（路径 B）", "supplier RMA requested (path B)"),
+    "rma_confirmed": ("已取得 RMA 号", "RMA confirmed"),
+    "good_part_shipped": ("好件已发往现场", "good part shipped"),
+    "repaired": ("已维修", "repaired"),
+}
+PART: dict[str, Pair] = {
+    "motor": ("电机", "motor"),
+    "control_board": ("控制板", "control board"),
+}
+PURCHASE_STATUS: dict[str, Pair] = {
+    "open": ("待采购", "open"),
+    "ordered": ("已下单", "ordered"),
+    "received": ("已到货", "received"),
+}
+ROLE: dict[str, Pair] = {
+    "manager": ("品质售后经理", "quality after-sales manager"),
+    "specialist": ("售后专员", "specialist"),
+    "finance": ("财务", "finance"),
+    "purchasing": ("采购", "purchasing"),
+    "engineering": ("工程安装部", "engineering"),
+    "management": ("公司高层", "management"),
+    "operations": ("运维", "operations"),
+    "front_desk": ("前台（400 热线）", "front desk (hotline)"),
+    "hotline": ("400 热线坐席", "hotline desk"),
+    "dealer": ("经销商", "dealer"),
+    "regional_manager": ("区域经理", "regional manager"),
+}
+EVENT: dict[str, Pair] = {
+    "complaint.received": ("受理投诉", "complaint received"),
+    "case.assigned": ("分派专员", "assigned"),
+    "case.reassigned": ("改派", "reassigned"),
+    "case.triaged": ("分类调整", "triaged"),
+    "case.replied": ("答复客户", "replied to the customer"),
+    "case.resolved": ("已解决", "resolved"),
+    "case.closed": ("结案", "closed"),
+    "case.escalated": ("超时升级", "escalated"),
+    "case.follow_up_due": ("回访到期", "follow-up due"),
+    "case.followed_up": ("回访完成", "followed up"),
+    "warranty.decided": ("保修判定", "warranty decided"),
+    "parts.request_opened": ("配件申请", "key part requested"),
+    "parts.local_sourcing_reported": ("本地采购结果", "local sourcing reported"),
+    "parts.rma_opened": ("供应商返修", "supplier RMA opened"),
+    "parts.shipped": ("配件发货", "part shipped"),
+    "parts.repaired": ("现场维修完成", "repaired on site"),
+    "quote.issued": ("已向客户发出报价单", "quote issued to the customer"),
+    "purchase.requested": ("缺货，已通知采购", "purchase requested"),
+    "installation.case_linked": ("关联工程项目", "linked to an installation project"),
+    "installation.maintenance_recorded": ("工程维护", "installation maintenance recorded"),
+}
+PRODUCER: dict[str, Pair] = {
+    "intake": ("受理", "intake"),
+    "dispatch": ("分派", "dispatch"),
+    "warranty": ("保修", "warranty"),
+    "parts": ("配件", "parts"),
+    "engineering": ("工程", "engineering"),
+}
+GATE_STEP: dict[str, Pair] = {
+    "self_check": ("我方自检验收", "our self-check"),
+    "application": ("提交验收申请", "the application for acceptance"),
+    "supervisor_signed": ("监理签字盖章", "the supervisor's signature"),
+    "client_signed": ("建设、设计单位签字盖章", "the client's and design unit's signatures"),
+}
+PRECONDITION: dict[str, Pair] = {
+    "scope_complete": ("完成设计和合同约定内容", "scope complete"),
+    "self_inspection": ("施工单位完工自检", "self-inspection"),
+    "rectifications_closed": ("整改全部完毕", "rectifications closed"),
+    "archives_complete": ("技术档案和施工管理资料完整", "archives complete"),
+}
+PAPERWORK: dict[str, Pair] = {
+    "equipment_certificates": ("设备合格证", "equipment certificates"),
+    "material_certificates": ("辅料合格证", "material certificates"),
+    "crew_ids": ("施工队长及施工人员证件", "crew IDs"),
+    "commencement_report": ("《工程开工报审表》", "commencement report"),
+}
+CONTRACTING_MODE: dict[str, Pair] = {
+    "labour_and_materials": ("包工包料", "labour and materials"),
+    "labour_only": ("包工不包料（清包）", "labour only"),
+    "labour_and_auxiliary_materials": ("包工包辅料", "labour and auxiliary materials"),
+}
+
+TABLES: dict[str, dict[str, Pair]] = {
+    "status": STATUS, "channel": CHANNEL, "category": CATEGORY, "priority": PRIORITY, "department": DEPARTMENT,
+    "outcome": OUTCOME, "via": VIA, "decision": DECISION, "remedy": REMEDY, "region": REGION,
+    "parts_state": PARTS_STATE, "part": PART, "purchase_status": PURCHASE_STATUS, "role": ROLE, "event": EVENT,
+    "producer": PRODUCER, "step": GATE_STEP, "precondition": PRECONDITION, "paperwork": PAPERWORK,
+    "contracting_mode": CONTRACTING_MODE,
+}
+
+
+def pair(table: str, code: Any) -> Pair:
+    """(zh, en) for a code; an unknown code is its own name in both languages."""
+    if code is None:
+        return ("—", "—")
+    return TABLES[table].get(str(code), (str(code), str(code)))
+
+
+def live_line(event_type: str, payload: dict[str, Any]) -> Pair:
+    """A short line for an event just seen on Kafka, before dispatch's own timeline line replaces it.
+
+    Only a few harmless fields are named (never a price, a phone or an address).
+    """
+    zh, en = EVENT.get(event_type, (event_type, event_type))
+    g = payload.get
+    match event_type:
+        case "case.assigned":
+            return f"{zh}：{g('specialist_id')}", f"{en}: {g('specialist_id')}"
+        case "case.reassigned":
+            return (f"{zh}：{g('from_specialist_id')} → {g('to_specialist_id')}",
+                    f"{en}: {g('from_specialist_id')} → {g('to_specialist_id')}")
+        case "warranty.decided":
+            d_zh, d_en = pair("decision", g("decision"))
+            r_zh, r_en = pair("remedy", g("remedy"))
+            return f"{zh}：{d_zh}，{r_zh}", f"{en}: {d_en}, {r_en}"
+        case "case.closed" | "case.resolved":
+            o_zh, o_en = pair("outcome", g("outcome"))
+            return f"{zh}（{o_zh}）", f"{en} ({o_en})"
+        case "parts.request_opened":
+            p_zh, p_en = pair("part", g("part"))
+            return f"{zh}：{p_zh}", f"{en}: {p_en}"
+        case "parts.local_sourcing_reported":
+            found = bool(g("found"))
+            return (f"{zh}：{'已采购到' if found else '未采购到'}", f"{en}: {'found' if found else 'not found'}")
+        case "quote.issued":
+            return f"{zh} {g('quote_id') or ''}".strip(), f"{en} {g('quote_id') or ''}".strip()
+    return zh, en
