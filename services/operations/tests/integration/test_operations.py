@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -131,11 +131,17 @@ async def test_the_command_line_reads_the_same_broker(stack, isolation) -> None:
         "MONGODB_URL": isolation.backends.mongodb_url,
         "TOPIC_PREFIX": isolation.prefix,
     }
-    out = subprocess.run([sys.executable, "-m", "operations.cli", "topics", "--interval", "0.5"], env=env,
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("intake.complaints.v1"))
+    code, out, err = await _cli(env, "topics", "--interval", "0.5")
+    assert code == 0, err
+    line = next(ln for ln in out.splitlines() if ln.startswith("intake.complaints.v1"))
     assert line.split()[1:3] == ["6", "1"]
-    out = subprocess.run([sys.executable, "-m", "operations.cli", "dlq"], env=env, capture_output=True, text=True,
-                         timeout=60)
-    assert out.returncode == 0 and "(none)" in out.stdout
+    code, out, err = await _cli(env, "dlq")
+    assert code == 0 and "(none)" in out
+
+
+async def _cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """Run yingde-ops without blocking the loop the in-process services run on."""
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "operations.cli", *args, env=env,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode(), err.decode()

@@ -14,6 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
+from prometheus_client import Gauge
 
 from shared.contracts.envelope import InvalidMessage, decode
 from shared.contracts.registry import TopicRegistry, load_registry
@@ -219,6 +220,12 @@ async def _drain(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, timeo
     return [r for r in out if r.offset < end]
 
 
+TOPIC_END_OFFSET = Gauge("yingde_topic_end_offset", "Sum of a topic's partition end offsets (messages written).",
+                         ["topic"])
+CONSUMER_LAG = Gauge("yingde_consumer_lag", "Messages a consumer group has not yet committed, per partition.",
+                     ["group", "topic", "partition"])
+
+
 @dataclass
 class Sampler:
     """End offsets and lag sampled over time: message rates, and whether each lag is falling."""
@@ -234,6 +241,11 @@ class Sampler:
         self.offsets.append((now, totals))
         lag = {(r["group"], r["topic"], r["partition"]): r["lag"] for r in await self.view.lag()}
         self.lags.append((now, lag))
+        # Exported for Prometheus too, so the dashboard and alerts read the same numbers as the page.
+        for name, total in totals.items():
+            TOPIC_END_OFFSET.labels(name).set(total)
+        for (group, topic, partition), value in lag.items():
+            CONSUMER_LAG.labels(group, topic, str(partition)).set(value)
         while len(self.offsets) > self.window:
             self.offsets.popleft()
         while len(self.lags) > self.window:

@@ -1,0 +1,1 @@
+"""The console's pages (server-rendered, Jinja2) and its live stream."""
