@@ -9,13 +9,14 @@ export UV_PYTHON_DOWNLOADS := never
 DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
 COMPOSE := docker compose -f deploy/compose.yaml
 
-.PHONY: up down status logs test test-unit bench contracts install help
+.PHONY: up down status logs test test-unit bench bench-intake chaos contracts install help
 
 help:
 	@echo "make up        start Kafka, the store and every service; print the URLs"
 	@echo "make down      stop all of it (data survives)"
 	@echo "make test      run the whole test suite on real backends"
-	@echo "make bench     intake throughput against its baselines (not part of make test)"
+	@echo "make bench     the pipeline and intake against their baselines (not part of make test)"
+	@echo "make chaos     faults one at a time under load, then reconcile: nothing lost"
 	@echo "make contracts regenerate docs/asyncapi.yaml from the topic registry"
 
 up:
@@ -51,10 +52,16 @@ test: install
 test-unit: install
 	$(UV) run --frozen pytest -m "not integration and not browser" $(PYTEST_ARGS)
 
-bench:
+bench: bench-intake
+	$(UV) run --frozen python -m bench.pipeline $(PIPELINE_ARGS)
+
+bench-intake:
 	@bash $(STACK) install --bench
 	@bash $(STACK) up infra >/dev/null
 	$(UV) run --frozen python bench/intake_bench.py $(BENCH_ARGS)
+
+chaos: install
+	$(UV) run --frozen python -m bench.chaos $(CHAOS_ARGS)
 
 contracts: install
 	$(UV) run --frozen python -m shared.contracts.asyncapi --write

@@ -149,7 +149,7 @@ async def main() -> int:
         "RATE_LIMIT_PER_KEY": "100000000/minute",
         "RATE_LIMIT_PER_IP": "100000000/minute",
     }
-    server = subprocess.Popen(  # noqa: ASYNC220 - started once; nothing waits on it here
+    server = subprocess.Popen(
         [sys.executable, str(ROOT / "bench/intake_server.py"), "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )

@@ -182,7 +182,9 @@ start_ferretdb() {
   mkdir -p "$DATA/ferretdb/sqlite" "$DATA/ferretdb/state"
   [[ -f "$LOGS/ferretdb.log" ]] && mv "$LOGS/ferretdb.log" "$LOGS/ferretdb.log.1"
   log "starting FerretDB (SQLite) on 127.0.0.1:$MONGO_PORT"
-  nohup "$CACHE/ferretdb/ferretdb" --handler=sqlite --sqlite-url="file:$DATA/ferretdb/sqlite/" \
+  # WAL with synchronous=NORMAL: a process crash loses nothing, an OS crash may lose the last
+  # transactions; the same promise the single-node broker's page cache makes, at 1.5x the write rate.
+  nohup "$CACHE/ferretdb/ferretdb" --handler=sqlite --sqlite-url="file:$DATA/ferretdb/sqlite/?_pragma=synchronous(normal)" \
     --listen-addr="127.0.0.1:$MONGO_PORT" --state-dir="$DATA/ferretdb/state" \
     --debug-addr=- --telemetry=disable --log-level=warn >"$LOGS/ferretdb.log" 2>&1 &
   echo $! >"$RUN/ferretdb.pid"

@@ -35,6 +35,11 @@ class ServiceSettings(BaseSettings):
     kafka_commit_interval_s: float = Field(
         default=1.0, gt=0, description="How often consumers commit the offsets of processed events."
     )
+    kafka_session_timeout_s: float = Field(
+        default=10.0,
+        ge=6,
+        description="A consumer silent this long leaves its group; a crashed instance's partitions move on then.",
+    )
     topic_prefix: str = Field(
         default="", description="Prefix for every topic name; tests use a unique one to stay isolated."
     )

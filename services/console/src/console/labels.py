@@ -167,12 +167,50 @@ CONTRACTING_MODE: dict[str, Pair] = {
     "labour_and_auxiliary_materials": ("包工包辅料", "labour and auxiliary materials"),
 }
 
+TARGET: dict[str, Pair] = {
+    "assign": ("分派", "assign"),
+    "first_reply": ("首次答复", "first reply"),
+    "close": ("结案", "close"),
+}
+TARGET_STATE: dict[str, Pair] = {
+    "met": ("按时", "met"),
+    "met_late": ("超时完成", "met late"),
+    "pending": ("进行中", "pending"),
+    "breached": ("已超时", "breached"),
+}
+CAUSE: dict[str, Pair] = {
+    "human_damage": ("人为损坏", "human damage"),
+    "force_majeure": ("不可抗力", "force majeure"),
+    "unauthorized_repair": ("私自拆修", "unauthorised repair"),
+    "voltage_damage": ("电压异常损坏", "voltage damage"),
+    "consumable_not_covered": ("耗材不保修", "consumable, not covered"),
+    "normal_wear": ("正常磨损", "normal wear"),
+    "improper_use": ("使用不当", "improper use"),
+    "none": ("无（清除原因）", "none (clear the cause)"),
+}
+FAULT_KIND: dict[str, Pair] = {
+    "hardware": ("硬件", "hardware"),
+    "software": ("软件", "software"),
+    "consumable": ("耗材", "consumable"),
+    "installation": ("安装", "installation"),
+}
+CONFIRM_VIA: dict[str, Pair] = {
+    "phone": ("电话", "phone"),
+    "wechat": ("微信", "WeChat"),
+    "on_site": ("上门", "on site"),
+}
+DIRECTION: dict[str, Pair] = {
+    "defective_to_company": ("坏件寄回公司", "defective part to the company"),
+    "good_part_to_field": ("好件寄往现场", "good part to the field"),
+}
+
 TABLES: dict[str, dict[str, Pair]] = {
     "status": STATUS, "channel": CHANNEL, "category": CATEGORY, "priority": PRIORITY, "department": DEPARTMENT,
     "outcome": OUTCOME, "via": VIA, "decision": DECISION, "remedy": REMEDY, "region": REGION,
     "parts_state": PARTS_STATE, "part": PART, "purchase_status": PURCHASE_STATUS, "role": ROLE, "event": EVENT,
     "producer": PRODUCER, "step": GATE_STEP, "precondition": PRECONDITION, "paperwork": PAPERWORK,
-    "contracting_mode": CONTRACTING_MODE,
+    "contracting_mode": CONTRACTING_MODE, "target": TARGET, "target_state": TARGET_STATE, "cause": CAUSE,
+    "fault_kind": FAULT_KIND, "confirm_via": CONFIRM_VIA, "direction": DIRECTION,
 }
 
 

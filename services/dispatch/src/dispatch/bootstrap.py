@@ -54,9 +54,11 @@ async def wire(runtime: ServiceRuntime) -> None:
         log.warning("store not ready at start-up; indexes and roster seed skipped", error=repr(exc))
 
     consumer = runtime.consumer
-    consumer.handle("complaint.received", partial(on_complaint_received, d=d))
+    # One complaint.received per case, and timeline entries keyed by event id: order cannot matter,
+    # so these topics are handled several events at a time (the store's round trips dominate).
+    consumer.handle("complaint.received", partial(on_complaint_received, d=d), concurrency=settings.consumer_concurrency)
     for spec in load_registry().get("dispatch.cases.v1").events:
-        consumer.handle(spec.type, partial(on_own_event, d=d))
+        consumer.handle(spec.type, partial(on_own_event, d=d), concurrency=settings.consumer_concurrency)
     consumer.handle("warranty.decided", partial(on_warranty_decided, d=d))
     for spec in load_registry().get("parts.requests.v1").events:
         consumer.handle(spec.type, partial(on_parts_event, d=d))

@@ -100,6 +100,7 @@ class ConsumedMessage:
 class _Route:
     handler: Handler
     model: type[Contract]
+    concurrency: int = 1
 
 
 @dataclass
@@ -145,14 +146,19 @@ class EventConsumer:
 
     # ------------------------------------------------------------------ wiring
 
-    def handle(self, event_type: str, handler: Handler) -> None:
-        """Route every version of `event_type` that this service consumes to `handler`."""
+    def handle(self, event_type: str, handler: Handler, *, concurrency: int = 1) -> None:
+        """Route every version of `event_type` that this service consumes to `handler`.
+
+        `concurrency` > 1 handles that many events of the topic at once, in any order; offsets are
+        still committed only up to the last event handled without a gap. Use it only where the order
+        of one case's events on the topic cannot matter (one event per case, idempotent inserts).
+        """
         topic = self._registry.topic_of(event_type)
         if self._service not in topic.consumers:
             raise ValueError(f"{self._service} is not a registered consumer of {topic.name} ({event_type})")
         for spec in topic.events:
             if spec.type == event_type:
-                self._routes[(topic.name, event_type)] = _Route(handler, spec.payload_model)
+                self._routes[(topic.name, event_type)] = _Route(handler, spec.payload_model, concurrency)
 
     @property
     def topics(self) -> tuple[TopicSpec, ...]:
@@ -195,11 +201,16 @@ class EventConsumer:
             topic_disable_leader=True,
             consumer_auto_offset_reset="earliest",
             broker_commit_interval=s.kafka_commit_interval_s,
+            # faust waits 60 s by default before a dead member's partitions are reassigned.
+            broker_session_timeout=s.kafka_session_timeout_s,
+            broker_heartbeat_interval=s.kafka_session_timeout_s / 3,
             producer_acks=-1,
         )
         for spec in self.topics:
             channel = app.topic(s.topic(spec.name), key_type=bytes, value_type=bytes, partitions=spec.partitions)
-            app.agent(channel, name=f"{self._service}.{spec.name}")(self._agent_body())
+            # A topic is handled in order unless every route on it allows more (see handle()).
+            concurrency = min(r.concurrency for (t, _), r in self._routes.items() if t == spec.name)
+            app.agent(channel, name=f"{self._service}.{spec.name}", concurrency=concurrency)(self._agent_body())
         return app
 
     def _agent_body(self) -> Callable[[Any], Awaitable[None]]:

@@ -100,11 +100,7 @@ class SameOriginPosts:
         if scope["method"] not in ("GET", "HEAD", "OPTIONS"):
             origin = headers.get(b"origin", b"").decode()
             host = headers.get(b"host", b"").decode()
-            if origin and origin != "null" and urlsplit(origin).netloc != host:
-                response = Response("cross-site request refused", status_code=403)
-                await response(scope, receive, send)
-                return
-            if origin == "null":
+            if origin and (origin == "null" or urlsplit(origin).netloc != host):
                 response = Response("cross-site request refused", status_code=403)
                 await response(scope, receive, send)
                 return

@@ -1,0 +1,227 @@
+"""`make bench` (pipeline part): complaints per second from HTTP POST through intake, dispatch and
+warranty to the persisted decision, at rising open-loop rates.
+
+Open loop: each complaint has an intended send time (t0 + i/rate); latency is measured from that
+intended time to the moment its warranty.decided is read back from Kafka, so a slow response delays
+the clock instead of hiding behind it (no coordinated omission). A rate "keeps up" when every decision
+of the step arrives within `--drain` seconds of the step's end. The highest such rate is reported, then
+latency percentiles at half of it. Beside it, in the same run and on the same broker: raw aiokafka
+produce + consume of the same number of messages, and the store's bulk upsert rate. Ratios printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pymongo import AsyncMongoClient, UpdateOne
+
+from bench.suite import ROOT, Suite, cleanup, stack
+
+HOTLINE = {"X-API-Key": "dev-hotline-7f3a9c2e51b84d06"}
+
+
+def complaint(i: int) -> dict:
+    return {"caller_name": "测试客户", "phone": "13812345678", "called_at": "2026-11-26T09:00:00",
+            "transcript": f"[{i}] 新风机开机后电机异响，风量变小", "agent_id": "bench",
+            "product": {"model": "YD-XF250", "serial_no": "XF2502405001234"}}
+
+
+class Decisions:
+    """Reads warranty.decided as it is published and notes when each case's first decision arrived."""
+
+    def __init__(self, suite: Suite) -> None:
+        self.suite = suite
+        self.seen: dict[str, float] = {}
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.suite.bootstrap, group_id=None, enable_auto_commit=False)
+        await consumer.start()
+        topic = f"{self.suite.prefix}warranty.decisions.v1"
+        while not consumer.partitions_for_topic(topic):
+            await consumer._client.force_metadata_update()
+            await asyncio.sleep(0.2)
+        consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
+        await consumer.seek_to_beginning()
+
+        async def loop() -> None:
+            try:
+                while True:
+                    for records in (await consumer.getmany(timeout_ms=100)).values():
+                        now = time.monotonic()
+                        for r in records:
+                            self.seen.setdefault(r.key.decode(), now)
+            finally:
+                await consumer.stop()
+
+        self._task = asyncio.create_task(loop())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def step(suite: Suite, decisions: Decisions, rate: float, seconds: float, drain_s: float, offset: int) -> dict:
+    """Send `rate`/s for `seconds` at intended times; wait up to `drain_s` for every decision."""
+    url = f"{suite.first('intake').url}/v1/complaints/hotline"
+    intended: dict[str, float] = {}
+    errors = 0
+    total = int(rate * seconds)
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        t0 = time.monotonic() + 0.2
+
+        async def one(i: int) -> None:
+            nonlocal errors
+            at = t0 + i / rate
+            await asyncio.sleep(max(0.0, at - time.monotonic()))
+            try:
+                res = await client.post(url, json=complaint(offset + i), headers=HOTLINE)
+                if res.status_code == 202:
+                    intended[res.json()["case_id"]] = at
+                else:
+                    errors += 1
+            except httpx.HTTPError:
+                errors += 1
+
+        await asyncio.gather(*(one(i) for i in range(total)))
+        end = t0 + seconds
+    deadline = max(time.monotonic(), end) + drain_s
+    while time.monotonic() < deadline and not all(c in decisions.seen for c in intended):
+        await asyncio.sleep(0.1)
+    arrived = [decisions.seen[c] - at for c, at in intended.items() if c in decisions.seen]
+    arrived.sort()
+    pct = lambda q: round(arrived[min(len(arrived) - 1, int(q * len(arrived)))] * 1000, 1) if arrived else None  # noqa: E731
+    return {
+        "rate": rate,
+        "sent": total,
+        "accepted": len(intended),
+        "errors": errors,
+        "decided": len(arrived),
+        "kept_up": bool(intended) and len(arrived) == len(intended) and errors == 0,
+        "p50_ms": pct(0.5),
+        "p99_ms": pct(0.99),
+        "max_ms": round(arrived[-1] * 1000, 1) if arrived else None,
+    }
+
+
+async def raw_kafka(suite: Suite, count: int, size: int) -> dict:
+    """The same number of messages through aiokafka alone: produce (acks=all) then consume."""
+    topic = f"{suite.prefix}raw-baseline"
+    admin = AIOKafkaAdminClient(bootstrap_servers=suite.bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 6, 1)])
+    await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=suite.bootstrap, acks="all", enable_idempotence=True, linger_ms=2)
+    await producer.start()
+    value = b"x" * size
+    started = time.perf_counter()
+    futures = [await producer.send(topic, value, key=str(i).encode()) for i in range(count)]
+    await asyncio.gather(*futures)
+    produced = time.perf_counter() - started
+    await producer.stop()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=suite.bootstrap, group_id=f"{suite.prefix}raw",
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    got = 0
+    started = time.perf_counter()
+    while got < count:
+        for records in (await consumer.getmany(timeout_ms=500)).values():
+            got += len(records)
+    consumed = time.perf_counter() - started
+    await consumer.stop()
+    return {"produce_per_s": round(count / produced), "consume_per_s": round(count / consumed)}
+
+
+async def store_upserts(suite: Suite, count: int) -> dict:
+    client: AsyncMongoClient = AsyncMongoClient(suite.mongodb_url)
+    col = client[suite.database("baseline")]["cases"]
+    ops = [UpdateOne({"_id": f"YD-{i:010d}"}, {"$set": {"status": "received", "n": i}}, upsert=True) for i in range(count)]
+    started = time.perf_counter()
+    for i in range(0, count, 500):
+        await col.bulk_write(ops[i:i + 500], ordered=False)
+    elapsed = time.perf_counter() - started
+    await client.close()
+    return {"upserts_per_s": round(count / elapsed)}
+
+
+async def run(args: argparse.Namespace) -> int:
+    stack("up", "infra")
+    suite = Suite(extra_env={"SCAN_INTERVAL_S": "30"})
+    print(f"pipeline bench {suite.name}: intake, dispatch, warranty as processes (one each)", flush=True)
+    for service in ("intake", "dispatch", "warranty"):
+        await suite.start(service)
+    decisions = Decisions(suite)
+    try:
+        # Warm up: the first decision also creates the topics and joins the consumer groups.
+        async with httpx.AsyncClient(timeout=30) as client:
+            res = await client.post(f"{suite.first('intake').url}/v1/complaints/hotline", json=complaint(-1), headers=HOTLINE)
+            assert res.status_code == 202, res.text
+        await decisions.start()
+        while res.json()["case_id"] not in decisions.seen:
+            await asyncio.sleep(0.2)
+
+        steps = []
+        offset = 0
+        best = None
+        for rate in args.rates:
+            result = await step(suite, decisions, rate, args.seconds, args.drain, offset)
+            offset += result["sent"]
+            steps.append(result)
+            print(f"  {rate:>6.0f}/s  accepted {result['accepted']:>5}  decided {result['decided']:>5}  "
+                  f"p50 {result['p50_ms']} ms  p99 {result['p99_ms']} ms  {'kept up' if result['kept_up'] else 'fell behind'}",
+                  flush=True)
+            if not result["kept_up"]:
+                break
+            best = rate
+        half = (best or args.rates[0]) / 2
+        # Let a step that fell behind finish its backlog, so the steady run measures itself only.
+        drain_until = time.monotonic() + 180
+        while time.monotonic() < drain_until and len(decisions.seen) < offset + 1:
+            await asyncio.sleep(0.5)
+        steady = await step(suite, decisions, half, args.seconds * 2, args.drain, offset)
+        offset += steady["sent"]
+        raw = await raw_kafka(suite, max(offset, 2000), 1200)
+        store = await store_upserts(suite, 2000)
+    finally:
+        await decisions.stop()
+        suite.stop_all()
+        await cleanup(suite)
+
+    pipeline_rate = best or 0
+    print("\n== pipeline: HTTP POST → intake → dispatch → warranty → decision in Kafka ==")
+    print(f"highest rate that kept up: {pipeline_rate}/s (steps of {args.seconds}s, drain {args.drain}s)")
+    print(f"at half that ({half:.1f}/s for {args.seconds * 2}s): p50 {steady['p50_ms']} ms, p99 {steady['p99_ms']} ms, "
+          f"max {steady['max_ms']} ms, decided {steady['decided']}/{steady['accepted']}")
+    print(f"raw aiokafka, same broker: produce {raw['produce_per_s']}/s, consume {raw['consume_per_s']}/s")
+    print(f"store bulk upserts (FerretDB/SQLite): {store['upserts_per_s']}/s")
+    print("ratios:")
+    print(f"  pipeline / raw produce     {pipeline_rate / raw['produce_per_s']:.4f}")
+    print(f"  pipeline / raw consume     {pipeline_rate / raw['consume_per_s']:.4f}")
+    print(f"  pipeline / store upserts   {pipeline_rate / store['upserts_per_s']:.4f}")
+    out = ROOT / "bench/results" / f"pipeline-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"steps": steps, "steady": steady, "raw": raw, "store": store,
+                               "highest_rate": pipeline_rate}, indent=2))
+    print(f"written to {out.relative_to(ROOT)}")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rates", type=float, nargs="+", default=[5, 10, 20, 40, 80, 160])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--drain", type=float, default=10, help="seconds a step's decisions may trail its end")
+    return asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,120 @@
+/* 英德售后 console: small enhancements over server-rendered pages (every page works without them). */
+(function () {
+  "use strict";
+  window.__consolePageId = window.__consolePageId || String(Date.now()) + Math.random();
+
+  // --- Chinese first, English behind the toggle: flipped in place, remembered in a cookie.
+  var toggle = document.getElementById("lang-toggle");
+  if (toggle) {
+    toggle.addEventListener("click", function (ev) {
+      ev.preventDefault();
+      var root = document.documentElement;
+      var en = !root.classList.contains("lang-en");
+      root.classList.toggle("lang-en", en);
+      root.lang = en ? "en" : "zh-CN";
+      document.cookie = "yd_lang=" + (en ? "en" : "zh") + "; path=/; max-age=31536000; SameSite=Strict";
+    });
+  }
+
+  // --- Sign-in (development only): pick a development role instead of pasting its key.
+  document.querySelectorAll("[data-dev-key]").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      var input = document.getElementById("api_key");
+      input.value = btn.getAttribute("data-dev-key");
+      input.form.submit();
+    });
+  });
+
+  function encode(form) {
+    return new URLSearchParams(new FormData(form)).toString();
+  }
+
+  // --- Hotline: the caller's open cases appear while the call goes on.
+  var callForm = document.getElementById("call-form");
+  if (callForm) {
+    var panel = document.getElementById("open-cases");
+    var last = "";
+    var lookup = function () {
+      var phone = callForm.elements.phone.value.trim(), serial = callForm.elements.serial_no.value.trim();
+      var sig = phone + "|" + serial;
+      if (sig === last || (!phone && !serial)) { return; }
+      last = sig;
+      panel.setAttribute("aria-busy", "true");
+      fetch("/hotline/open-cases", { method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ phone: phone, serial_no: serial }).toString()
+      }).then(function (r) { return r.text(); }).then(function (html) {
+        panel.innerHTML = html; panel.removeAttribute("aria-busy");
+      }).catch(function () { panel.removeAttribute("aria-busy"); });
+    };
+    ["phone", "serial_no"].forEach(function (name) {
+      callForm.elements[name].addEventListener("change", lookup);
+      callForm.elements[name].addEventListener("blur", lookup);
+    });
+  }
+
+  // --- The case page: its events as they happen (server-sent events from the console's Kafka feed).
+  var live = document.querySelector("[data-live-case]");
+  if (live && window.EventSource) {
+    var caseId = live.getAttribute("data-live-case");
+    var indicator = document.getElementById("live-status");
+    var timer = null;
+
+    var merge = function (html) {
+      var holder = document.createElement("div");
+      holder.innerHTML = html;
+      var fresh = holder.querySelector("#live-region");
+      var current = document.getElementById("live-region");
+      if (!fresh || !current) { return; }
+      var list = fresh.querySelector("ol.timeline");
+      if (list) {
+        var known = {};
+        list.querySelectorAll("li[data-event-id]").forEach(function (li) { known[li.getAttribute("data-event-id")] = 1; });
+        // A line seen on Kafka that dispatch has not written yet stays until dispatch's own line replaces it.
+        current.querySelectorAll("ol.timeline li.live").forEach(function (li) {
+          if (!known[li.getAttribute("data-event-id")]) { list.appendChild(li); }
+        });
+      }
+      current.replaceWith(fresh);
+    };
+    var refresh = function () {
+      fetch("/cases/" + caseId + "/live-region", { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html) { merge(html); } })
+        .catch(function () {});
+    };
+    var soon = function () {
+      if (timer) { clearTimeout(timer); }
+      timer = setTimeout(function () { refresh(); setTimeout(refresh, 2500); }, 700);
+    };
+    var appendLine = function (ev) {
+      var list = document.querySelector("#live-region ol.timeline");
+      if (!list || !ev.event_id || list.querySelector('li[data-event-id="' + ev.event_id + '"]')) { return; }
+      var li = document.createElement("li");
+      li.className = "live";
+      li.setAttribute("data-event-id", ev.event_id);
+      li.setAttribute("data-event-type", ev.event_type || "");
+      var at = document.createElement("div");
+      at.className = "at";
+      at.textContent = new Date(ev.occurred_at).toLocaleString("zh-CN", { hour12: false }) + " · " + (ev.producer || "");
+      var zh = document.createElement("span"); zh.className = "zh"; zh.textContent = ev.zh || ev.event_type;
+      var en = document.createElement("span"); en.className = "en"; en.lang = "en"; en.textContent = ev.en || ev.event_type;
+      li.appendChild(at); li.appendChild(zh); li.appendChild(en);
+      list.appendChild(li);
+    };
+
+    var source = new EventSource("/cases/" + caseId + "/live");
+    source.addEventListener("ready", function () {
+      if (indicator) { indicator.classList.add("on"); }
+      refresh(); // anything that happened between the page and the stream
+    });
+    source.addEventListener("case", function (msg) {
+      var ev = {};
+      try { ev = JSON.parse(msg.data); } catch (e) { return; }
+      if (ev.zh) { appendLine(ev); }
+      soon();
+    });
+    source.onerror = function () { if (indicator) { indicator.classList.remove("on"); } };
+    window.addEventListener("pagehide", function () { source.close(); });
+  }
+})();

@@ -1,0 +1,292 @@
+"""The console's pages in headless Chromium against the whole suite (real Kafka, real store).
+
+Each test is one person's day: the front desk takes a call, the manager reassigns, the specialist
+replies, quotes and closes, a dealer sees only their own cases, engineering meets a closed gate, the
+customer reads the reply, and a case page follows another service's event without a reload.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+
+import pytest
+
+from shared.testing.fixtures import eventually
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+def a_phone() -> str:
+    return f"139{random.randrange(10**8):08d}"
+
+
+async def flash(page) -> str:
+    return (await page.text_content("#flash") or "").strip()
+
+
+async def test_front_desk_takes_a_call_and_sees_the_callers_open_cases(suite, pages) -> None:
+    phone = a_phone()
+    page = await pages.signed_in("front_desk", pick=True)  # the development role picker
+    assert page.url.endswith("/hotline")
+    await page.fill("#caller_name", "张先生")
+    await page.fill("#phone", phone)
+    await page.fill("#transcript", "新风机滤芯堵了，想买两个新滤芯")
+    await page.fill("#serial_no", "XF2502405001234")
+    await page.click("#submit-call")
+    case_id = (await page.text_content("#accepted-case") or "").strip()
+    assert re.fullmatch(r"YD-[0-9A-Z]{10}", case_id)
+    await suite.assigned(case_id)
+
+    # The next call from the same phone: the open case shows while the caller is on the line.
+    await page.fill("#phone", phone)
+    await page.press("#phone", "Tab")
+    await page.wait_for_selector(f'.open-cases-phone a[href="/cases/{case_id}"]')
+    await page.fill("#serial_no", "XF2502405001234")
+    await page.press("#serial_no", "Tab")
+    await page.wait_for_selector(f'.open-cases-serial_no a[href="/cases/{case_id}"]')
+    await pages.shot(page, "hotline-call-entry")
+
+
+async def test_manager_reassigns_a_case_with_a_reason(suite, pages) -> None:
+    case_id = await suite.hotline_case(phone=a_phone(), transcript="新风机开机后电机异响，风量变小")
+    case = await suite.assigned(case_id)
+    assert case["assignee"] == "sp-liu"
+
+    page = await pages.signed_in("manager")
+    assert page.url.endswith("/triage")
+    await page.wait_for_selector(f'#col-open [data-case-id="{case_id}"]')
+    assert await page.locator('#workload [data-specialist="sp-ma"]').count() == 1
+    await pages.shot(page, "triage-board")
+
+    await page.click(f'#col-open [data-case-id="{case_id}"] a.id')
+    await page.select_option("#specialist_id", "sp-ma")
+    await page.fill("#reason", "刘工休假，马工接手")
+    await page.click("#reassign-form button[type=submit]")
+    assert "sp-ma" in await flash(page)
+    assert (await page.text_content("#case-assignee") or "").strip() == "sp-ma"
+    after = await suite.case(case_id)
+    assert after["assignments"][-1]["reason"] == "刘工休假，马工接手"
+    assert after["assignments"][-1]["by"] == "mgr-chen"
+    # dispatch's own timeline line arrives (live) once it has read its event back
+    await page.wait_for_selector('#live-region li[data-event-type="case.reassigned"]')
+    await pages.shot(page, "case-manager")
+
+    await page.goto(f"{suite.console}/stats")
+    assert await page.locator("svg.chart").count() >= 6
+    assert int(await page.text_content("#kpi-count") or 0) >= 1
+    await pages.shot(page, "statistics")
+
+
+async def test_specialist_replies_quotes_and_closes(suite, pages, keys) -> None:
+    version = f"v-{uuid.uuid4().hex[:6]}"
+    finance = await pages.signed_in("finance")
+    assert finance.url.endswith("/prices")
+    await finance.click("#act-price-list summary") if not await finance.is_visible("#version") else None
+    await finance.fill("#version", version)
+    # parts reads effective dates by the UTC date, which lags China's by up to 8 hours: a past date
+    # keeps this test independent of the hour it runs at.
+    await finance.fill("#effective_from", "2026-01-01")
+    await finance.fill("#items", "YD-LX-H13-250 | H13 高效滤芯（250 机型） | 150.00 | 268.00\n"
+                                 "YD-LX-C-600 | 活性炭复合滤网 | 90.00 | 158.00")
+    await finance.click("#price-list-form button[type=submit]")
+    assert version in await flash(finance)
+    await finance.wait_for_selector(f'.price-list[data-version="{version}"]')
+    await pages.shot(finance, "price-lists")
+
+    purchasing = await pages.signed_in("purchasing")
+    await purchasing.goto(f"{suite.console}/stock")
+    await purchasing.fill("#item", "YD-LX-H13-250")
+    await purchasing.fill("#name", "H13 高效滤芯（250 机型）")
+    await purchasing.fill("#delta", "5")
+    await purchasing.fill("#reason", "供应商到货")
+    await purchasing.click("#stock-form button[type=submit]")
+    assert "YD-LX-H13-250" in await flash(purchasing)
+
+    phone = a_phone()
+    case_id = await suite.hotline_case(phone=phone, transcript="滤芯用了一年需要更换，想购买新的 H13 滤芯",
+                                       product={"model": "YD-XF250", "serial_no": "XF2502405001234"})
+    await suite.assigned(case_id, decided=True)
+
+    page = await pages.signed_in("specialist")
+    assert page.url.endswith("/my")
+    await page.click(f'tr[data-case-id="{case_id}"] a')
+    await page.wait_for_selector("#warranty-decision")
+    await page.fill("#message", "您好，已为您准备 H13 滤芯报价，明天上门更换")
+    await page.click("#reply-form button[type=submit]")
+    assert "已答复客户" in await flash(page)
+    assert "明天上门更换" in (await page.text_content("#replies") or "")
+
+    await page.select_option("#item-0", "YD-LX-H13-250")
+    await page.fill("#qty-0", "1")
+
+    async def quoted() -> bool:
+        await page.click("#quote-form button[type=submit]")
+        return "268.00" in await flash(page)  # parts may still be reading the assignment
+
+    await eventually(quoted, timeout_s=15, interval_s=0.5)
+    await page.wait_for_selector('#quotes .price:has-text("¥268.00")')
+    await pages.shot(page, "case-specialist")
+
+    await page.click("#act-close summary")
+    await page.fill("#resolution", "已上门更换 H13 滤芯，运行正常")
+    await page.select_option("#outcome", "consumable_supplied")
+    await page.click("#close-form button[type=submit]")
+    assert "已结案" in await flash(page)
+    assert await page.get_attribute("#case-status", "data-status") == "closed"
+    assert await page.is_visible("#follow-up-form")
+    closed = await suite.case(case_id)
+    assert closed["status"] == "closed" and closed["outcome"] == "consumable_supplied"
+
+    # The stock went down by the quoted filter? No: a quote takes nothing out; it is still 5.
+    stock = await suite.api("parts").get("/v1/stock", headers={"X-API-Key": keys["purchasing"]})
+    assert {i["item"]: i["on_hand"] for i in stock.json()["items"]}["YD-LX-H13-250"] == 5
+
+
+async def test_dealer_sees_only_their_own_cases_and_no_prices(suite, pages) -> None:
+    others = await suite.hotline_case(phone=a_phone(), transcript="电机异响")
+    page = await pages.signed_in("dealer")
+    await page.goto(f"{suite.console}/submit")
+    ticket = f"T-{uuid.uuid4().hex[:8]}"
+    await page.fill("#ticket_id", ticket)
+    await page.fill("#customer_name", "王女士")
+    await page.fill("#phone", "138 1234 5678")
+    await page.fill("#address", "广东省广州市天河区体育西路1号")
+    await page.fill("#model", "YD-XF250")
+    await page.fill("#serial_no", "XF2502405001234")
+    await page.fill("#purchase_date", "2026-03-18")
+    await page.fill("#invoice_no", "44001234")
+    await page.fill("#description", "新风机开机后电机异响，风量明显变小")
+    await page.click("#submit-complaint")
+    mine = (await page.text_content("#accepted-case") or "").strip()
+    await suite.assigned(mine)
+    await suite.assigned(others)
+
+    await page.goto(f"{suite.console}/cases")
+    await page.wait_for_selector(f'tr[data-case-id="{mine}"]')
+    assert await page.locator(f'tr[data-case-id="{others}"]').count() == 0
+    channels = await page.locator("tr[data-case-id] td:nth-child(3)").all_text_contents()
+    assert channels and all("经销商" in c for c in channels)
+    await pages.shot(page, "dealer-cases")
+
+    await page.click(f'tr[data-case-id="{mine}"] a')
+    await page.wait_for_selector("#replies")
+    body = await page.text_content("body") or ""
+    assert "¥" not in body and "元" not in body
+    for internal in ("#timeline", "#warranty", "#parts", "#quotes", "#actions form"):
+        assert await page.locator(internal).count() == 0, internal
+
+    res = await page.goto(f"{suite.console}/cases/{others}")
+    assert res is not None and res.status == 404
+    res = await page.goto(f"{suite.console}/prices")
+    assert res is not None and res.status == 403
+
+
+async def test_engineering_gate_refuses_with_what_is_missing(suite, pages, keys) -> None:
+    page = await pages.signed_in("engineering")
+    assert page.url.endswith("/projects")
+    await page.click("#act-open summary")
+    await page.fill("#client", "深圳市南山区某实验学校")
+    await page.fill("#supervisor", "深圳某工程监理有限公司")
+    await page.fill("#site", "深圳市南山区学府路 88 号")
+    await page.fill("#contract_value", "1286000")
+    serial = f"XF1K25{random.randrange(10**8):08d}"
+    await page.fill("#units", f"YD-XF1000 | {serial}")
+    await page.click("#open-project-form button[type=submit]")
+    await page.wait_for_selector("#checklist")
+    project_id = page.url.rsplit("/", 1)[-1]
+
+    quote = {"#installer": "广州甲安装工程有限公司", "#q-items": "新风主机安装 | 台 | 10 | 800",
+             "#starts_on": "2026-12-01", "#finishes_on": "2026-12-20", "#scope": "新风主机及风管安装",
+             "#requirements": "按图施工", "#payment_terms": "按进度付款", "#maintenance_terms": "一年免费维护"}
+    for selector, value in quote.items():
+        await page.fill(selector, value)
+    await page.click("#quote-form button[type=submit]")
+    assert "安装报价已录入" in await flash(page)
+
+    await page.click("#submission-form button[type=submit]")
+    refused = await flash(page)
+    assert "409" in refused
+    missing = await page.locator("#flash .missing-list li").all_text_contents()
+    assert any("至少 3 家不同安装公司的报价（已有 1 家）" in m for m in missing), missing
+    await page.wait_for_selector('#checklist li[data-gate="quotes_complete"][data-passed="false"] .missing')
+    await pages.shot(page, "project-gate-refused")
+
+    # Two more installers (over the API), then the submission passes and management decides.
+    api = suite.api("engineering")
+    for installer, price in (("佛山乙机电安装公司", "760"), ("深圳丙净化工程公司", "820")):
+        res = await api.post(f"/v1/projects/{project_id}/quotes", headers={"X-API-Key": keys["engineering"]}, json={
+            "installer": installer, "contracting_mode": "labour_only",
+            "items": [{"item": "新风主机安装", "unit": "台", "quantity": "10", "unit_price": price}],
+            "scope": "安装", "drawings_signed_off": True,
+            "schedule": {"starts_on": "2026-12-01", "finishes_on": "2026-12-25"},
+            "requirements": "按图施工", "payment_terms": "按进度", "maintenance_terms": "一年"})
+        assert res.status_code == 201, res.text
+    await page.reload()
+    await page.click("#submission-form button[type=submit]")
+    assert "已呈报" in await flash(page)
+
+    management = await pages.signed_in("management")
+    await management.goto(f"{suite.console}/projects/{project_id}")
+    assert await management.locator("#comparison th[data-quote-id]").count() == 3
+    await management.select_option("#quote_id", "Q-2")
+    await management.fill("#d-reason", "价格最低，工期合理")
+    await management.click("#decision-form button[type=submit]")
+    assert "决定已记录" in await flash(management)
+    assert "价格最低" in (await management.text_content("#decision") or "")
+
+    # An acceptance step long before its time: refused, naming everything still missing.
+    await page.reload()
+    await page.click("#act-acceptance summary")
+    await page.select_option("#step", "self_check")
+    await page.fill("#ac-doc", "自检记录 ZJ-001")
+    await page.click("#acceptance-form button[type=submit]")
+    assert "409" in await flash(page)
+    items = " ".join(await page.locator("#flash .missing-list li").all_text_contents())
+    assert "与安装公司签订的合同" in items
+
+
+async def test_customer_status_page_shows_the_reply(suite, pages, keys) -> None:
+    phone = a_phone()
+    case_id = await suite.hotline_case(phone=phone, transcript="新风机遥控器没反应")
+    await suite.assigned(case_id)
+    res = await suite.api("dispatch").post(f"/v1/cases/{case_id}/replies", headers={"X-API-Key": keys["manager"]},
+                                           json={"message": "已为您寄出新遥控器，预计两天到达", "via": "sms"})
+    assert res.status_code == 201, res.text
+
+    page = await pages.new(phone=True)
+    await page.goto(f"{suite.console}/status")
+    await page.fill("#case_id", case_id)
+    await page.fill("#phone_last4", "0000" if not phone.endswith("0000") else "1111")
+    await page.click("#status-submit")
+    assert "没有找到" in (await page.text_content(".banner.error") or "")
+    await page.fill("#case_id", case_id)
+    await page.fill("#phone_last4", phone[-4:])
+    await page.click("#status-submit")
+    await page.wait_for_selector("#status-result")
+    assert "已为您寄出新遥控器" in (await page.text_content("#status-result") or "")
+    assert (await page.text_content("#public-status") or "").strip() == "处理中"
+    text = await page.text_content("body") or ""
+    assert "sp-liu" not in text and phone not in text  # nothing internal, not even the phone
+    await pages.shot(page, "customer-status-phone")
+
+
+async def test_timeline_line_appears_without_reload_when_another_service_publishes(suite, pages, keys) -> None:
+    case_id = await suite.hotline_case(phone=a_phone(), transcript="新风机开机后电机异响",
+                                       product={"model": "YD-XF250", "serial_no": "XF2502405001234"})
+    await suite.assigned(case_id, decided=True)
+    page = await pages.signed_in("specialist", phone=True)
+    await page.goto(f"{suite.console}/cases/{case_id}")
+    await page.wait_for_selector("#live-status.on")  # the stream is open
+    loaded = await page.evaluate("window.__consolePageId")
+    decided = '#live-region li[data-event-type="warranty.decided"]'
+    before = await page.locator(decided).count()
+
+    # Warranty publishes a new decision (evidence added through its own API, not through this page).
+    res = await suite.api("warranty").post(f"/v1/cases/{case_id}/evidence", headers={"X-API-Key": keys["specialist"]},
+                                           json={"confirmation": {"via": "phone"}, "note": "电话确认电机异响"})
+    assert res.status_code == 201, res.text
+    await page.wait_for_function(f"document.querySelectorAll('{decided}').length > {before}", timeout=15_000)
+    assert await page.evaluate("window.__consolePageId") == loaded  # no reload happened
+    await pages.shot(page, "case-live-phone")
