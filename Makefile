@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
 COMPOSE := docker compose -f deploy/compose.yaml
 
-.PHONY: up down status logs test test-unit bench bench-intake chaos contracts install help
+.PHONY: up down status logs test test-unit lint bench bench-intake chaos contracts install help
 
 help:
 	@echo "make up        start Kafka, the store and every service; print the URLs"
@@ -46,8 +46,11 @@ install:
 
 # Backends: KAFKA_BOOTSTRAP_SERVERS + MONGODB_URL when set, else testcontainers when Docker answers,
 # else the native stack (started once per session by the test fixtures, left running for the next run).
-test: install
+test: install lint
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+lint:
+	$(UV) run --frozen ruff check shared services bench tests
 
 test-unit: install
 	$(UV) run --frozen pytest -m "not integration and not browser" $(PYTEST_ARGS)
