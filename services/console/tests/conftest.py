@@ -5,6 +5,7 @@ same topic prefix. Started once per module (the page tests share it; each test m
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -95,9 +96,16 @@ async def suite(backends: Backends, dev_credentials_file: Path) -> AsyncIterator
     }
     try:
         async with AsyncExitStack() as stack:
+            # Started side by side (each start is mostly waiting for Kafka), then each served.
+            lifespans = [started(app) for app in apps.values()]
+            results = await asyncio.gather(*(cm.__aenter__() for cm in lifespans), return_exceptions=True)
+            for cm, result in zip(lifespans, results, strict=True):
+                if not isinstance(result, BaseException):
+                    stack.push_async_exit(cm)
+            if failed := [r for r in results if isinstance(r, BaseException)]:
+                raise failed[0]
             urls: dict[str, str] = {}
             for name, app in apps.items():
-                await stack.enter_async_context(started(app))
                 urls[name] = await stack.enter_async_context(serving(app))
             console = console_app(iso.settings(
                 ConsoleSettings, intake_url=urls["intake"], dispatch_url=urls["dispatch"],

@@ -10,7 +10,11 @@ from __future__ import annotations
 import random
 import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from shared.testing.fixtures import eventually
@@ -26,15 +30,26 @@ async def flash(page) -> str:
     return (await page.text_content("#flash") or "").strip()
 
 
+async def submit(page, selector: str) -> None:
+    """Click a form's button and wait for the page it leads to (never read the old page's message)."""
+    async with page.expect_navigation():
+        await page.click(selector)
+
+
 async def test_front_desk_takes_a_call_and_sees_the_callers_open_cases(suite, pages) -> None:
     phone = a_phone()
-    page = await pages.signed_in("front_desk", pick=True)  # the development role picker
+    page = await pages.new()
+    await page.goto(f"{suite.console}/hotline")
+    assert "/signin?next=" in page.url  # not signed in: the sign-in page, then back
+    await pages.shot(page, "sign-in")
+    await page.click('[data-role="front_desk"]')  # the development role picker
+    await page.wait_for_selector("#call-form")
     assert page.url.endswith("/hotline")
     await page.fill("#caller_name", "张先生")
     await page.fill("#phone", phone)
     await page.fill("#transcript", "新风机滤芯堵了，想买两个新滤芯")
     await page.fill("#serial_no", "XF2502405001234")
-    await page.click("#submit-call")
+    await submit(page, "#submit-call")
     case_id = (await page.text_content("#accepted-case") or "").strip()
     assert re.fullmatch(r"YD-[0-9A-Z]{10}", case_id)
     await suite.assigned(case_id)
@@ -63,7 +78,7 @@ async def test_manager_reassigns_a_case_with_a_reason(suite, pages) -> None:
     await page.click(f'#col-open [data-case-id="{case_id}"] a.id')
     await page.select_option("#specialist_id", "sp-ma")
     await page.fill("#reason", "刘工休假，马工接手")
-    await page.click("#reassign-form button[type=submit]")
+    await submit(page, "#reassign-form button[type=submit]")
     assert "sp-ma" in await flash(page)
     assert (await page.text_content("#case-assignee") or "").strip() == "sp-ma"
     after = await suite.case(case_id)
@@ -73,24 +88,20 @@ async def test_manager_reassigns_a_case_with_a_reason(suite, pages) -> None:
     await page.wait_for_selector('#live-region li[data-event-type="case.reassigned"]')
     await pages.shot(page, "case-manager")
 
-    await page.goto(f"{suite.console}/stats")
-    assert await page.locator("svg.chart").count() >= 6
-    assert int(await page.text_content("#kpi-count") or 0) >= 1
-    await pages.shot(page, "statistics")
-
 
 async def test_specialist_replies_quotes_and_closes(suite, pages, keys) -> None:
     version = f"v-{uuid.uuid4().hex[:6]}"
     finance = await pages.signed_in("finance")
     assert finance.url.endswith("/prices")
-    await finance.click("#act-price-list summary") if not await finance.is_visible("#version") else None
+    if not await finance.is_visible("#version"):
+        await finance.click("#act-price-list summary")
     await finance.fill("#version", version)
     # parts reads effective dates by the UTC date, which lags China's by up to 8 hours: a past date
     # keeps this test independent of the hour it runs at.
     await finance.fill("#effective_from", "2026-01-01")
     await finance.fill("#items", "YD-LX-H13-250 | H13 高效滤芯（250 机型） | 150.00 | 268.00\n"
                                  "YD-LX-C-600 | 活性炭复合滤网 | 90.00 | 158.00")
-    await finance.click("#price-list-form button[type=submit]")
+    await submit(finance, "#price-list-form button[type=submit]")
     assert version in await flash(finance)
     await finance.wait_for_selector(f'.price-list[data-version="{version}"]')
     await pages.shot(finance, "price-lists")
@@ -101,7 +112,7 @@ async def test_specialist_replies_quotes_and_closes(suite, pages, keys) -> None:
     await purchasing.fill("#name", "H13 高效滤芯（250 机型）")
     await purchasing.fill("#delta", "5")
     await purchasing.fill("#reason", "供应商到货")
-    await purchasing.click("#stock-form button[type=submit]")
+    await submit(purchasing, "#stock-form button[type=submit]")
     assert "YD-LX-H13-250" in await flash(purchasing)
 
     phone = a_phone()
@@ -114,15 +125,14 @@ async def test_specialist_replies_quotes_and_closes(suite, pages, keys) -> None:
     await page.click(f'tr[data-case-id="{case_id}"] a')
     await page.wait_for_selector("#warranty-decision")
     await page.fill("#message", "您好，已为您准备 H13 滤芯报价，明天上门更换")
-    await page.click("#reply-form button[type=submit]")
+    await submit(page, "#reply-form button[type=submit]")
     assert "已答复客户" in await flash(page)
     assert "明天上门更换" in (await page.text_content("#replies") or "")
 
-    await page.select_option("#item-0", "YD-LX-H13-250")
-    await page.fill("#qty-0", "1")
-
     async def quoted() -> bool:
-        await page.click("#quote-form button[type=submit]")
+        await page.select_option("#item-0", "YD-LX-H13-250")
+        await page.fill("#qty-0", "1")
+        await submit(page, "#quote-form button[type=submit]")
         return "268.00" in await flash(page)  # parts may still be reading the assignment
 
     await eventually(quoted, timeout_s=15, interval_s=0.5)
@@ -132,14 +142,14 @@ async def test_specialist_replies_quotes_and_closes(suite, pages, keys) -> None:
     await page.click("#act-close summary")
     await page.fill("#resolution", "已上门更换 H13 滤芯，运行正常")
     await page.select_option("#outcome", "consumable_supplied")
-    await page.click("#close-form button[type=submit]")
+    await submit(page, "#close-form button[type=submit]")
     assert "已结案" in await flash(page)
     assert await page.get_attribute("#case-status", "data-status") == "closed"
     assert await page.is_visible("#follow-up-form")
     closed = await suite.case(case_id)
     assert closed["status"] == "closed" and closed["outcome"] == "consumable_supplied"
 
-    # The stock went down by the quoted filter? No: a quote takes nothing out; it is still 5.
+    # A quote takes nothing out of stock (the visit does): still the 5 purchasing added.
     stock = await suite.api("parts").get("/v1/stock", headers={"X-API-Key": keys["purchasing"]})
     assert {i["item"]: i["on_hand"] for i in stock.json()["items"]}["YD-LX-H13-250"] == 5
 
@@ -158,7 +168,7 @@ async def test_dealer_sees_only_their_own_cases_and_no_prices(suite, pages) -> N
     await page.fill("#purchase_date", "2026-03-18")
     await page.fill("#invoice_no", "44001234")
     await page.fill("#description", "新风机开机后电机异响，风量明显变小")
-    await page.click("#submit-complaint")
+    await submit(page, "#submit-complaint")
     mine = (await page.text_content("#accepted-case") or "").strip()
     await suite.assigned(mine)
     await suite.assigned(others)
@@ -193,7 +203,7 @@ async def test_engineering_gate_refuses_with_what_is_missing(suite, pages, keys)
     await page.fill("#contract_value", "1286000")
     serial = f"XF1K25{random.randrange(10**8):08d}"
     await page.fill("#units", f"YD-XF1000 | {serial}")
-    await page.click("#open-project-form button[type=submit]")
+    await submit(page, "#open-project-form button[type=submit]")
     await page.wait_for_selector("#checklist")
     project_id = page.url.rsplit("/", 1)[-1]
 
@@ -202,10 +212,10 @@ async def test_engineering_gate_refuses_with_what_is_missing(suite, pages, keys)
              "#requirements": "按图施工", "#payment_terms": "按进度付款", "#maintenance_terms": "一年免费维护"}
     for selector, value in quote.items():
         await page.fill(selector, value)
-    await page.click("#quote-form button[type=submit]")
+    await submit(page, "#quote-form button[type=submit]")
     assert "安装报价已录入" in await flash(page)
 
-    await page.click("#submission-form button[type=submit]")
+    await submit(page, "#submission-form button[type=submit]")
     refused = await flash(page)
     assert "409" in refused
     missing = await page.locator("#flash .missing-list li").all_text_contents()
@@ -224,7 +234,7 @@ async def test_engineering_gate_refuses_with_what_is_missing(suite, pages, keys)
             "requirements": "按图施工", "payment_terms": "按进度", "maintenance_terms": "一年"})
         assert res.status_code == 201, res.text
     await page.reload()
-    await page.click("#submission-form button[type=submit]")
+    await submit(page, "#submission-form button[type=submit]")
     assert "已呈报" in await flash(page)
 
     management = await pages.signed_in("management")
@@ -232,7 +242,7 @@ async def test_engineering_gate_refuses_with_what_is_missing(suite, pages, keys)
     assert await management.locator("#comparison th[data-quote-id]").count() == 3
     await management.select_option("#quote_id", "Q-2")
     await management.fill("#d-reason", "价格最低，工期合理")
-    await management.click("#decision-form button[type=submit]")
+    await submit(management, "#decision-form button[type=submit]")
     assert "决定已记录" in await flash(management)
     assert "价格最低" in (await management.text_content("#decision") or "")
 
@@ -241,7 +251,7 @@ async def test_engineering_gate_refuses_with_what_is_missing(suite, pages, keys)
     await page.click("#act-acceptance summary")
     await page.select_option("#step", "self_check")
     await page.fill("#ac-doc", "自检记录 ZJ-001")
-    await page.click("#acceptance-form button[type=submit]")
+    await submit(page, "#acceptance-form button[type=submit]")
     assert "409" in await flash(page)
     items = " ".join(await page.locator("#flash .missing-list li").all_text_contents())
     assert "与安装公司签订的合同" in items
@@ -257,13 +267,16 @@ async def test_customer_status_page_shows_the_reply(suite, pages, keys) -> None:
 
     page = await pages.new(phone=True)
     await page.goto(f"{suite.console}/status")
+    await page.click("#lang-toggle")  # English behind the toggle, flipped in place
+    assert await page.is_visible("text=Check your case") and await page.get_attribute("html", "lang") == "en"
+    await page.click("#lang-toggle")
     await page.fill("#case_id", case_id)
     await page.fill("#phone_last4", "0000" if not phone.endswith("0000") else "1111")
-    await page.click("#status-submit")
+    await submit(page, "#status-submit")
     assert "没有找到" in (await page.text_content(".banner.error") or "")
     await page.fill("#case_id", case_id)
     await page.fill("#phone_last4", phone[-4:])
-    await page.click("#status-submit")
+    await submit(page, "#status-submit")
     await page.wait_for_selector("#status-result")
     assert "已为您寄出新遥控器" in (await page.text_content("#status-result") or "")
     assert (await page.text_content("#public-status") or "").strip() == "处理中"
@@ -290,3 +303,97 @@ async def test_timeline_line_appears_without_reload_when_another_service_publish
     await page.wait_for_function(f"document.querySelectorAll('{decided}').length > {before}", timeout=15_000)
     assert await page.evaluate("window.__consolePageId") == loaded  # no reload happened
     await pages.shot(page, "case-live-phone")
+
+
+async def test_statistics_page_draws_the_charts(suite, pages, keys) -> None:
+    # One more case taken all the way to a follow-up visit, so every chart has something to draw.
+    case_id = await suite.hotline_case(phone=a_phone(), transcript="新风机显示屏不亮")
+    await suite.assigned(case_id)
+    manager = {"X-API-Key": keys["manager"]}
+    dispatch = suite.api("dispatch")
+    for path, body in ((f"/v1/cases/{case_id}/replies", {"message": "已远程指导重启", "via": "phone"}),
+                       (f"/v1/cases/{case_id}/closure", {"resolution": "重启后正常", "outcome": "advice_given"}),
+                       (f"/v1/cases/{case_id}/follow-ups", {"visited_on": datetime.now(UTC).date().isoformat(), "satisfaction": 4})):
+        res = await dispatch.post(path, headers=manager, json=body)
+        assert res.status_code in (200, 201), res.text
+
+    page = await pages.signed_in("manager")
+    await page.goto(f"{suite.console}/stats")
+    assert await page.locator("svg.chart").count() >= 7
+    assert int(await page.text_content("#kpi-count") or 0) >= 5
+    assert await page.locator('#chart-channel svg text:has-text("经销商")').count() >= 1
+    assert await page.locator('#chart-satisfaction svg text[data-value="1"]').count() >= 1
+    await pages.shot(page, "statistics")
+
+
+async def test_every_role_reaches_its_pages_and_the_repair_record_comes_through_the_console(suite, keys) -> None:
+    """Without a browser: each role's pages render (200), other roles' pages refuse (403), the regional
+    manager answers local sourcing, and the printable repair record is fetched with the user's key."""
+    case_id = await suite.hotline_case(phone=a_phone(), transcript="新风机开机后电机异响，风量明显变小",
+                                       product={"model": "YD-XF250", "serial_no": "XF2502405001234"})
+    await suite.assigned(case_id, decided=True)
+    res = await suite.api("warranty").post(f"/v1/cases/{case_id}/evidence", headers={"X-API-Key": keys["manager"]},
+                                           json={"confirmation": {"via": "phone"}, "part": "motor", "note": "确认电机",
+                                                 "documents": {"invoice_no": "44001234", "invoice_date": "2026-03-18",
+                                                               "purchase_date": "2026-03-18",
+                                                               "service_card_stamped": True}})
+    assert res.status_code == 201, res.text
+    assert res.json()["latest_decision"]["remedy"] in ("free_repair", "paid_repair"), res.json()["latest_decision"]
+
+    async def opened():
+        r = await suite.api("parts").get("/v1/parts-requests", params={"case_id": case_id},
+                                         headers={"X-API-Key": keys["manager"]})
+        return r.json()["items"][0] if r.json()["items"] else None
+
+    request = await eventually(opened, timeout_s=20)
+
+    @asynccontextmanager
+    async def as_role(role: str) -> AsyncIterator[httpx.AsyncClient]:
+        async with httpx.AsyncClient(base_url=suite.console, timeout=30) as client:
+            r = await client.post("/signin", data={"api_key": keys[role]})
+            assert r.status_code == 303, r.text
+            yield client
+
+    expected = {
+        "front_desk": ["/hotline", "/cases", f"/cases/{case_id}"],
+        "manager": ["/triage", "/cases?open=false", f"/cases/{case_id}", "/stats?period=month", "/stock", "/purchases",
+                    "/sourcing", f"/v1/parts-requests/{request['request_id']}/repair-record"],
+        "specialist": ["/my", f"/cases/{case_id}", "/prices", "/stats?period=day", "/sourcing"],
+        "engineering": ["/projects", "/my", "/stats"],
+        "management": ["/projects", "/stats", "/cases"],
+        "finance": ["/prices", "/stock", f"/cases/{case_id}"],
+        "purchasing": ["/purchases", "/stock"],
+        "regional_manager": ["/cases", "/submit", "/sourcing",
+                             f"/v1/parts-requests/{request['request_id']}/repair-record"],
+        "dealer": ["/cases", "/submit"],
+    }
+    refused = {"dealer": ["/triage", "/stats", "/projects", "/sourcing", "/prices"],
+               "front_desk": ["/prices", "/triage"], "purchasing": ["/prices", "/triage", "/sourcing"],
+               "regional_manager": ["/prices", "/stock"]}
+    for role, paths in expected.items():
+        async with as_role(role) as client:
+            for path in paths:
+                r = await client.get(path)
+                assert r.status_code == 200, (role, path, r.status_code, r.text[:300])
+                # prices: consumables for specialist and finance, project values for engineering and management
+                assert "¥" not in r.text or role in ("specialist", "finance", "engineering", "management"), (role, path)
+            for path in refused.get(role, []):
+                assert (await client.get(path)).status_code == 403, (role, path)
+
+    async with as_role("regional_manager") as rm:
+        page = await rm.get("/sourcing")
+        assert request["request_id"] in page.text
+        r = await rm.post(f"/sourcing/{request['request_id']}", data={"found": "yes", "source": "广州某家电维修部"},
+                          headers={"Origin": suite.console})
+        assert r.status_code == 303 and "yd_flash" in r.headers.get("set-cookie", "")
+        record = await rm.get(f"/v1/parts-requests/{request['request_id']}/repair-record")
+        assert "维修记录单" in record.text and "广州某家电维修部" in record.text
+        # A form posted from another site is refused before it reaches a service.
+        assert (await rm.post("/submit", data={}, headers={"Origin": "https://evil.example"})).status_code == 403
+
+    async with httpx.AsyncClient(base_url=suite.console) as anonymous:
+        assert (await anonymous.get("/triage")).headers["location"].startswith("/signin?next=%2Ftriage")
+        assert (await anonymous.get(f"/cases/{case_id}/live")).status_code == 303
+        bad = await anonymous.post("/signin", data={"api_key": "dev-not-a-key-000000"})
+        assert bad.status_code == 401 and "dev-not-a-key" not in bad.text
+        assert (await anonymous.get("/readyz")).json()["checks"] == {"kafka": True, "live_feed": True}

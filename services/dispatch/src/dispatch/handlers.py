@@ -24,7 +24,7 @@ from dispatch.domain.routing import choose_specialist, department_for, priority_
 from dispatch.domain.targets import TargetPolicy
 from dispatch.domain.timeline import summary_of
 from shared.contracts.complaints import ComplaintReceived
-from shared.contracts.envelope import Envelope, InvalidMessage, derived_event_id, make_envelope
+from shared.contracts.envelope import Envelope, InvalidMessage, envelopes_for
 from shared.contracts.registry import load_registry
 from shared.contracts.warranty import WarrantyDecided
 from shared.http.ratelimit import RateLimiter
@@ -35,7 +35,7 @@ from shared.outbox import Outbox
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = 1
+PRODUCER = "dispatch"
 
 
 class CaseNotFound(Exception):
@@ -59,23 +59,6 @@ class Dispatch:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
-def _envelopes(case_id: str, events: list[Event], *, cause: uuid.UUID | None, now: datetime) -> list[Envelope]:
-    return [
-        make_envelope(
-            payload,
-            event_type=event_type,
-            schema_version=SCHEMA_VERSION,
-            correlation_id=case_id,
-            producer="dispatch",
-            # Caused by a consumed event: the same ids on every redelivery.
-            event_id=derived_event_id(cause, f"{event_type}:{i}") if cause else None,
-            causation_id=cause,
-            occurred_at=now,
-        )
-        for i, (event_type, payload) in enumerate(events)
-    ]
-
-
 # ------------------------------------------------------------------------------------------- events
 
 
@@ -91,7 +74,7 @@ async def on_complaint_received(env: Envelope, complaint: ComplaintReceived, *, 
             policy=d.policy,
         )
         events = await _auto_assign(d, case, now=d.clock())
-        if await d.cases.insert(case, _envelopes(case.case_id, events, cause=env.event_id, now=d.clock())):
+        if await d.cases.insert(case, envelopes_for(events, correlation_id=case.case_id, producer=PRODUCER, now=d.clock(), cause=env.event_id)):
             log.info("case opened", case_id=case.case_id, department=case.department, assignee=case.assignee)
     # Also after a redelivery: publish whatever an earlier attempt wrote but did not get out.
     await d.outbox.flush(complaint.case_id)
@@ -207,7 +190,7 @@ async def change_case(
                 raise CaseNotFound(case_id)
             case, version = found
             events = operation(case)
-            envelopes = _envelopes(case_id, events, cause=cause, now=d.clock())
+            envelopes = envelopes_for(events, correlation_id=case_id, producer=PRODUCER, now=d.clock(), cause=cause)
             try:
                 await d.cases.save(case, version, envelopes)
             except ConcurrentUpdate:

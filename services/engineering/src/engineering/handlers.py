@@ -8,7 +8,6 @@ rather than a second one.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -19,7 +18,7 @@ from engineering.domain.case_work import InstallationCase, is_installation_compl
 from engineering.domain.periods import china_today
 from engineering.domain.project import Event, Project, Unit, open_project
 from shared.contracts.cases import CaseAssigned
-from shared.contracts.envelope import Envelope, derived_event_id, make_envelope
+from shared.contracts.envelope import Envelope, envelopes_for
 from shared.kafka.consumer import TransientError
 from shared.locks import KeyedLocks
 from shared.logging import get_logger
@@ -27,7 +26,7 @@ from shared.outbox import Outbox
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = 1
+PRODUCER = "engineering"
 
 
 class ProjectNotFound(Exception):
@@ -68,23 +67,6 @@ class Engineering:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
-def _envelopes(key: str, events: list[Event], *, cause: uuid.UUID | None, now: datetime) -> list[Envelope]:
-    return [
-        make_envelope(
-            payload,
-            event_type=event_type,
-            schema_version=SCHEMA_VERSION,
-            correlation_id=key,
-            producer="engineering",
-            # Caused by a consumed event: the same ids on every redelivery.
-            event_id=derived_event_id(cause, f"{event_type}:{i}") if cause else None,
-            causation_id=cause,
-            occurred_at=now,
-        )
-        for i, (event_type, payload) in enumerate(events)
-    ]
-
-
 async def _publish(outbox: Outbox, key: str) -> None:
     try:
         await outbox.flush(key)
@@ -123,7 +105,7 @@ async def create_project(
     for _attempt in range(5):
         pid = project_id or f"P-{china_today(now).year}-{await e.projects.next_number(china_today(now).year):03d}"
         project, events = open_project(project_id=pid, **fields)
-        if await e.projects.insert(project, _envelopes(pid, events, cause=None, now=now)):
+        if await e.projects.insert(project, envelopes_for(events, correlation_id=pid, producer=PRODUCER, now=now, cause=None)):
             log.info("project opened", project_id=pid, units=len(units))
             await _publish(e.project_outbox, pid)
             return project
@@ -149,7 +131,7 @@ async def change_project(e: Engineering, project_id: str, operation: Callable[[P
             project, version = found
             now = e.clock()
             events = operation(project)
-            envelopes = _envelopes(project_id, events, cause=None, now=now)
+            envelopes = envelopes_for(events, correlation_id=project_id, producer=PRODUCER, now=now, cause=None)
             try:
                 await e.projects.save(project, version, envelopes)
             except ConcurrentUpdate:
@@ -176,7 +158,7 @@ async def on_case_assigned(env: Envelope, assigned: CaseAssigned, *, e: Engineer
             by_ref = found[0] if found else None
         now = e.clock()
         case, events = link_case(assigned, by_serial=by_serial, by_ref=by_ref, event_id=str(env.event_id), now=now)
-        if await e.cases.insert(case, _envelopes(case.case_id, events, cause=env.event_id, now=now)):
+        if await e.cases.insert(case, envelopes_for(events, correlation_id=case.case_id, producer=PRODUCER, now=now, cause=env.event_id)):
             log.info("installation complaint linked", case_id=case.case_id, project_id=case.project_id,
                      linked_via=case.linked_via)
     # Also after a redelivery: publish whatever an earlier attempt wrote but did not get out.
@@ -200,6 +182,6 @@ async def record_maintenance(
         now = e.clock()
         events = case.record_maintenance(record_id=record_id, work_done=work_done, done_on=done_on, note=note,
                                          accepted_on=accepted_on, by=by, now=now)
-        await e.cases.save(case, _envelopes(case_id, events, cause=None, now=now))
+        await e.cases.save(case, envelopes_for(events, correlation_id=case_id, producer=PRODUCER, now=now, cause=None))
     await _publish(e.case_outbox, case_id)
     return case

@@ -15,7 +15,7 @@ from parts.domain.pricing import PriceList, Wanted, consumable_lines, in_effect,
 from parts.domain.request import PartsRequest, Step
 from shared.contracts.base import Contract
 from shared.contracts.cases import CaseAssigned, CaseReassigned
-from shared.contracts.envelope import Envelope, derived_event_id, make_envelope
+from shared.contracts.envelope import Envelope, derived_event_id, envelopes_for
 from shared.contracts.parts import PurchaseRequested, QuoteIssued
 from shared.contracts.warranty import WarrantyDecided
 from shared.kafka.consumer import TransientError
@@ -24,6 +24,11 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 NEEDS_A_PART = ("free_repair", "paid_repair")
+
+
+def _envelopes(events: list[tuple[str, Contract]], *, correlation_id: str, now: datetime,
+               cause: uuid.UUID | None = None) -> list[Envelope]:
+    return envelopes_for(events, correlation_id=correlation_id, producer="parts", now=now, cause=cause)
 
 
 @dataclass
@@ -37,24 +42,6 @@ class Parts:
     unknown_case_grace_s: float
     pdf_font: Path
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-
-
-def envelopes(
-    events: list[tuple[str, Contract]], *, correlation_id: str, now: datetime, cause: uuid.UUID | None = None
-) -> list[Envelope]:
-    return [
-        make_envelope(
-            payload,
-            event_type=event_type,
-            schema_version=1,
-            correlation_id=correlation_id,
-            producer="parts",
-            event_id=derived_event_id(cause, f"{event_type}:{i}") if cause else None,
-            causation_id=cause,
-            occurred_at=now,
-        )
-        for i, (event_type, payload) in enumerate(events)
-    ]
 
 
 # ------------------------------------------------------------------------------------ consumed events
@@ -125,7 +112,7 @@ async def open_request(
         decision_event_id=str(cause) if cause else "",
     )
     request.steps.append(Step(step="opened", by=by, at=now, detail={"sourcing_by": request.sourcing_by}))
-    if await parts.repo.requests.insert(request, envelopes([request.opened_event()], correlation_id=ctx.case_id,
+    if await parts.repo.requests.insert(request, _envelopes([request.opened_event()], correlation_id=ctx.case_id,
                                                           now=now, cause=cause)):
         log.info("parts request opened", case_id=ctx.case_id, request_id=request.request_id, part=part)
     await parts.repo.requests.outbox.flush(request.request_id)
@@ -147,7 +134,7 @@ async def scan_deadlines(parts: Parts) -> int:
     for req in await parts.repo.requests.find({"state": "sourcing_locally", "deadline": {"$lt": now}}):
         await parts.repo.requests.change(
             req.request_id,
-            lambda r: envelopes(r.deadline_passed(now=now, supplier=parts.suppliers.get(r.part, "")),
+            lambda r: _envelopes(r.deadline_passed(now=now, supplier=parts.suppliers.get(r.part, "")),
                                 correlation_id=r.case_id, now=now),
         )
         moved += 1
@@ -157,7 +144,7 @@ async def scan_deadlines(parts: Parts) -> int:
 def step(parts: Parts, operation: Callable[[PartsRequest, datetime], list[tuple[str, Contract]]]):
     """Adapt a domain step to AggregateStore.change: the events become envelopes."""
     now = parts.clock()
-    return lambda req: envelopes(operation(req, now), correlation_id=req.case_id, now=now)
+    return lambda req: _envelopes(operation(req, now), correlation_id=req.case_id, now=now)
 
 
 # ------------------------------------------------------------------------------------ quotes
@@ -222,7 +209,7 @@ async def _issue(parts: Parts, case_id: str, kind: str, lines: list, prices: Pri
     )
     event = QuoteIssued(case_id=case_id, quote_id=quote.quote_id, lines=lines, total=quote.total,
                         valid_until=quote.valid_until, issued_by=by)
-    await parts.repo.quotes.insert(quote, envelopes([("quote.issued", event)], correlation_id=case_id, now=now))
+    await parts.repo.quotes.insert(quote, _envelopes([("quote.issued", event)], correlation_id=case_id, now=now))
     await parts.repo.quotes.outbox.flush(quote.quote_id)
     return quote
 
@@ -235,7 +222,7 @@ async def request_purchase(
                           quantity=quantity, reason=reason, expected_by=expected_by, requested_at=now)
     event = PurchaseRequested(case_id=case_id, request_id=req.request_id, item=item, quantity=quantity, reason=reason,
                               customer_told_expected_by=expected_by)
-    await parts.repo.purchases.insert(req, envelopes([("purchase.requested", event)],
+    await parts.repo.purchases.insert(req, _envelopes([("purchase.requested", event)],
                                                      correlation_id=case_id or req.request_id, now=now))
     await parts.repo.purchases.outbox.flush(req.request_id)
     return req

@@ -73,6 +73,32 @@ def make_envelope(
     )
 
 
+def envelopes_for(
+    events: list[tuple[str, Contract]],
+    *,
+    correlation_id: str,
+    producer: str,
+    now: datetime,
+    cause: uuid.UUID | None = None,
+    schema_version: int = 1,
+) -> list[Envelope]:
+    """Envelopes for the events of one change. Caused by a consumed event, their ids derive from it,
+    so handling that event again after a crash republishes the same ids, which consumers recognise."""
+    return [
+        make_envelope(
+            payload,
+            event_type=event_type,
+            schema_version=schema_version,
+            correlation_id=correlation_id,
+            producer=producer,
+            event_id=derived_event_id(cause, f"{event_type}:{i}") if cause else None,
+            causation_id=cause,
+            occurred_at=now,
+        )
+        for i, (event_type, payload) in enumerate(events)
+    ]
+
+
 def encode(envelope: Envelope) -> bytes:
     return orjson.dumps(envelope.model_dump(mode="json"))
 

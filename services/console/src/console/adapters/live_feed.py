@@ -12,12 +12,14 @@ import asyncio
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from console.config import ConsoleSettings
-from console.labels import live_line
+from console.labels import live_line, pair
 from shared.contracts.envelope import InvalidMessage, decode
 from shared.contracts.registry import load_registry
 from shared.kafka.admin import ensure_topics
@@ -28,6 +30,7 @@ log = get_logger(__name__)
 
 WATCHED = ("dispatch.cases.v1", "warranty.decisions.v1", "parts.requests.v1", "engineering.case-work.v1")
 QUEUE_SIZE = 100
+CHINA = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,11 @@ class CaseEvent:
     en: str
 
     def as_dict(self) -> dict[str, Any]:
+        moment = datetime.fromisoformat(self.occurred_at).astimezone(CHINA)
+        producer_zh, producer_en = pair("producer", self.producer)
         return {"event_id": self.event_id, "event_type": self.event_type, "occurred_at": self.occurred_at,
-                "producer": self.producer, "zh": self.zh, "en": self.en}
+                "at": moment.strftime("%Y-%m-%d %H:%M"), "producer": self.producer, "producer_zh": producer_zh,
+                "producer_en": producer_en, "zh": self.zh, "en": self.en}
 
 
 class LiveFeed:

@@ -236,7 +236,9 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
         "case_id": case_id,
         "timeline": _visible_timeline(case.get("timeline", []), user),
         "warranty": warranty,
-        "decision": (warranty or {}).get("latest_decision") or case.get("warranty"),
+        # dispatch keeps the whole decision (each reason in Chinese and English); warranty's own record
+        # names the reasons by code only, so it is the fallback until dispatch has the decision.
+        "decision": case.get("warranty") or (warranty or {}).get("latest_decision"),
         "parts": _items(results["parts"]) if "parts" in results else None,
         "quotes": _items(results["quotes"]) if "quotes" in results else None,
         "roster": roster,

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from console import access, labels
 from console.adapters.services import Api
@@ -218,6 +218,3 @@ def problem(api: Api) -> tuple[str, list[dict[str, str]]]:
             items.append({"zh": f"{e.get('field')}: {e.get('message')}", "en": "", "item": str(e.get("field", ""))})
     return (f"{head}: {message}" if message else head), items
 
-
-def escape_text(value: Any) -> str:
-    return str(escape(value))

@@ -96,7 +96,10 @@
       li.setAttribute("data-event-type", ev.event_type || "");
       var at = document.createElement("div");
       at.className = "at";
-      at.textContent = new Date(ev.occurred_at).toLocaleString("zh-CN", { hour12: false }) + " · " + (ev.producer || "");
+      var pz = document.createElement("span"); pz.className = "zh"; pz.textContent = ev.producer_zh || ev.producer || "";
+      var pe = document.createElement("span"); pe.className = "en"; pe.lang = "en"; pe.textContent = ev.producer_en || ev.producer || "";
+      at.textContent = (ev.at || ev.occurred_at) + " · ";
+      at.appendChild(pz); at.appendChild(pe);
       var zh = document.createElement("span"); zh.className = "zh"; zh.textContent = ev.zh || ev.event_type;
       var en = document.createElement("span"); en.className = "en"; en.lang = "en"; en.textContent = ev.en || ev.event_type;
       li.appendChild(at); li.appendChild(zh); li.appendChild(en);
