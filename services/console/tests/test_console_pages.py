@@ -132,10 +132,13 @@ async def test_specialist_replies_quotes_and_closes(suite, pages, keys) -> None:
     async def quoted() -> bool:
         await page.select_option("#item-0", "YD-LX-H13-250")
         await page.fill("#qty-0", "1")
+        await page.select_option("#item-1", "YD-LX-C-600")  # none in stock: purchasing is told
+        await page.fill("#qty-1", "2")
         await submit(page, "#quote-form button[type=submit]")
         return "268.00" in await flash(page)  # parts may still be reading the assignment
 
     await eventually(quoted, timeout_s=15, interval_s=0.5)
+    assert "缺货" in await flash(page)  # what the customer is told about the missing item
     await page.wait_for_selector('#quotes .price:has-text("¥268.00")')
     await pages.shot(page, "case-specialist")
 
@@ -149,9 +152,17 @@ async def test_specialist_replies_quotes_and_closes(suite, pages, keys) -> None:
     closed = await suite.case(case_id)
     assert closed["status"] == "closed" and closed["outcome"] == "consumable_supplied"
 
-    # A quote takes nothing out of stock (the visit does): still the 5 purchasing added.
+    # Purchasing sees what the quote could not cover, and books it in when it arrives.
+    await purchasing.goto(f"{suite.console}/purchases")
+    row = purchasing.locator('#purchases-table tr[data-request-id]:has-text("YD-LX-C-600")')
+    await row.locator('select[name="status"]').select_option("received")
+    async with purchasing.expect_navigation():
+        await row.locator("button[type=submit]").click()
+    assert "已更新" in await flash(purchasing)
+    await pages.shot(purchasing, "purchase-requests")
     stock = await suite.api("parts").get("/v1/stock", headers={"X-API-Key": keys["purchasing"]})
-    assert {i["item"]: i["on_hand"] for i in stock.json()["items"]}["YD-LX-H13-250"] == 5
+    on_hand = {i["item"]: i["on_hand"] for i in stock.json()["items"]}
+    assert on_hand["YD-LX-H13-250"] == 5 and on_hand["YD-LX-C-600"] == 2  # a quote takes nothing out
 
 
 async def test_dealer_sees_only_their_own_cases_and_no_prices(suite, pages) -> None:

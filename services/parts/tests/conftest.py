@@ -15,15 +15,13 @@ from dispatch.entrypoints.http import create_app as dispatch_app
 from intake.domain.normalise import new_case_id
 from parts.config import PartsSettings
 from parts.entrypoints.http import create_app as parts_app
-from shared.config import ServiceSettings
 from shared.contracts.cases import CaseAssigned
 from shared.contracts.complaints import ComplaintReceived
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.registry import load_registry
 from shared.contracts.warranty import WarrantyDecided
-from shared.kafka.publisher import EventPublisher
-from shared.testing.fixtures import Isolation, eventually, running
-from shared.testing.kafka import Record, read_topic
+from shared.testing.fixtures import Bus, Isolation, eventually, running
+from shared.testing.kafka import Record
 
 KEYS = {
     "manager": {"X-API-Key": "dev-staff-manager-91c4e7a2d3"},
@@ -48,18 +46,8 @@ def keys() -> dict[str, dict[str, str]]:
     return KEYS
 
 
-class Scenario:
+class Scenario(Bus):
     """Publishes what dispatch and warranty would, so parts can be driven alone."""
-
-    def __init__(self, isolation: Isolation) -> None:
-        self.isolation = isolation
-        self.publishers: dict[str, EventPublisher] = {}
-
-    async def publish(self, owner: str, env: Envelope) -> Envelope:
-        if owner not in self.publishers:
-            self.publishers[owner] = EventPublisher(self.isolation.settings(ServiceSettings, service_name=owner))
-        await self.publishers[owner].publish(env)
-        return env
 
     async def complaint(self, case_id: str) -> Envelope:
         payload = ComplaintReceived.model_validate(COMPLAINT | {"case_id": case_id, "received_at": datetime.now(UTC)})
@@ -77,14 +65,9 @@ class Scenario:
                                                             correlation_id=case_id, producer="warranty"))
 
     async def parts_events(self, case_id: str, until) -> list[Record]:
-        records = await read_topic(self.isolation.backends.kafka_bootstrap_servers,
-                                   self.isolation.topic("parts.requests.v1"),
-                                   until=lambda rs: until([r for r in rs if r.key == case_id.encode()]), settle_s=0.3)
+        records = await self.read("parts.requests.v1", lambda rs: until([r for r in rs if r.key == case_id.encode()]),
+                                  settle_s=0.3)
         return [r for r in records if r.key == case_id.encode()]
-
-    async def close(self) -> None:
-        for p in self.publishers.values():
-            await p.stop()
 
 
 @pytest.fixture

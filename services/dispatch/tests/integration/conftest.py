@@ -14,12 +14,10 @@ from dispatch.config import DispatchSettings
 from dispatch.entrypoints.http import create_app as dispatch_app
 from intake.config import IntakeSettings
 from intake.entrypoints.http import create_app as intake_app
-from shared.config import ServiceSettings
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.registry import load_registry
-from shared.kafka.publisher import EventPublisher
-from shared.testing.fixtures import Isolation, eventually, running
-from shared.testing.kafka import Record, read_topic
+from shared.testing.fixtures import Bus, Isolation, eventually, running
+from shared.testing.kafka import Record
 
 KEYS = {
     "manager": {"X-API-Key": "dev-staff-manager-91c4e7a2d3"},
@@ -59,19 +57,8 @@ async def intake(isolation: Isolation) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-class Events:
+class Events(Bus):
     """Publish as another service would, and read what dispatch published."""
-
-    def __init__(self, isolation: Isolation) -> None:
-        self.isolation = isolation
-        self._publishers: dict[str, EventPublisher] = {}
-
-    async def publish(self, owner: str, envelope: Envelope) -> None:
-        if owner not in self._publishers:
-            publisher = EventPublisher(self.isolation.settings(ServiceSettings, service_name=owner))
-            await publisher.start()
-            self._publishers[owner] = publisher
-        await self._publishers[owner].publish(envelope)
 
     async def complaint(self, case_id: str, **changes: Any) -> Envelope:
         from shared.contracts.complaints import ComplaintReceived
@@ -84,21 +71,12 @@ class Events:
         await self.publish("intake", env)
         return env
 
-    async def read(self, topic: str, until: Callable[[list[Record]], bool], settle_s: float = 0.5) -> list[Record]:
-        return await read_topic(
-            self.isolation.backends.kafka_bootstrap_servers, self.isolation.topic(topic), until=until, settle_s=settle_s
-        )
-
     async def dispatched(self, case_id: str, event_type: str, count: int = 1) -> list[Record]:
         def matching(records: list[Record]) -> list[Record]:
             return [r for r in records if r.key == case_id.encode() and r.headers.get("event_type") == event_type.encode()]
 
         records = await self.read("dispatch.cases.v1", lambda rs: len(matching(rs)) >= count)
         return matching(records)
-
-    async def close(self) -> None:
-        for p in self._publishers.values():
-            await p.stop()
 
 
 @pytest.fixture

@@ -12,13 +12,11 @@ import pytest
 
 from engineering.config import EngineeringSettings
 from engineering.entrypoints.http import create_app as engineering_app
-from shared.config import ServiceSettings
 from shared.contracts.cases import CaseAssigned
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.registry import load_registry
-from shared.kafka.publisher import EventPublisher
-from shared.testing.fixtures import Isolation, running
-from shared.testing.kafka import Record, read_topic
+from shared.testing.fixtures import Bus, Isolation, running
+from shared.testing.kafka import Record
 from warranty.config import WarrantySettings
 from warranty.entrypoints.http import create_app as warranty_app
 
@@ -59,17 +57,8 @@ async def warranty(isolation: Isolation) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-class Bus:
+class EngineeringBus(Bus):
     """Publish as another service would, and read back what was published."""
-
-    def __init__(self, isolation: Isolation) -> None:
-        self.isolation = isolation
-        self.publishers: dict[str, EventPublisher] = {}
-
-    async def publish(self, owner: str, env: Envelope) -> None:
-        if owner not in self.publishers:
-            self.publishers[owner] = EventPublisher(self.isolation.settings(ServiceSettings, service_name=owner))
-        await self.publishers[owner].publish(env)
 
     async def assigned(self, case_id: str, **changes: Any) -> Envelope:
         """case.assigned as dispatch publishes it; an installation complaint unless told otherwise."""
@@ -85,20 +74,16 @@ class Bus:
         await self.publish("dispatch", env)
         return env
 
-    async def read(self, topic: str, key: str, until: Callable[[list[Record]], bool], settle_s: float = 0.3
-                   ) -> list[Record]:
-        records = await read_topic(self.isolation.backends.kafka_bootstrap_servers, self.isolation.topic(topic),
-                                   until=lambda rs: until([r for r in rs if r.key == key.encode()]), settle_s=settle_s)
+    async def keyed(self, topic: str, key: str, until: Callable[[list[Record]], bool], settle_s: float = 0.3
+                    ) -> list[Record]:
+        """The records of one key on a topic."""
+        records = await self.read(topic, lambda rs: until([r for r in rs if r.key == key.encode()]), settle_s)
         return [r for r in records if r.key == key.encode()]
-
-    async def close(self) -> None:
-        for p in self.publishers.values():
-            await p.stop()
 
 
 @pytest.fixture
-async def bus(isolation: Isolation) -> AsyncIterator[Bus]:
-    b = Bus(isolation)
+async def bus(isolation: Isolation) -> AsyncIterator[EngineeringBus]:
+    b = EngineeringBus(isolation)
     yield b
     await b.close()
 

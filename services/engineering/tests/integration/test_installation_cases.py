@@ -30,7 +30,7 @@ async def test_an_installation_complaint_is_linked_and_its_maintenance_recorded(
     case = await linked(engineering, "YD-INSTALL001", keys)
     assert (case["project_id"], case["linked_via"], case["model"]) == (pid, "serial_no", "YD-XF1000")
     assert case["project"]["accepted_on"] == datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
-    [link] = await bus.read("engineering.case-work.v1", "YD-INSTALL001", lambda rs: len(rs) >= 1)
+    [link] = await bus.keyed("engineering.case-work.v1", "YD-INSTALL001", lambda rs: len(rs) >= 1)
     assert link.envelope().event_type == "installation.case_linked" and link.envelope().causation_id == env.event_id
     assert link.envelope().payload == {"case_id": "YD-INSTALL001", "project_id": pid, "serial_no": "XF1K2501000008",
                                        "linked_by": "engineering"}
@@ -51,7 +51,7 @@ async def test_an_installation_complaint_is_linked_and_its_maintenance_recorded(
     assert (await engineering.post("/v1/installation-cases/YD-UNKNOWN001/maintenance", json=work,
                                    headers=keys["engineering"])).status_code == 404
 
-    records = await bus.read("engineering.case-work.v1", "YD-INSTALL001",
+    records = await bus.keyed("engineering.case-work.v1", "YD-INSTALL001",
                              lambda rs: any(r.headers.get("event_type") == b"installation.maintenance_recorded"
                                             for r in rs))
     [recorded] = [r.envelope() for r in records if r.envelope().event_type == "installation.maintenance_recorded"]
@@ -64,7 +64,7 @@ async def test_an_installation_complaint_is_linked_and_its_maintenance_recorded(
     assert (await linked(engineering, "YD-INSTALL002", keys))["linked_via"] == "project_ref"
     orphan = await linked(engineering, "YD-INSTALL003", keys)
     assert orphan["project_id"] is None and orphan["project"] is None
-    [none] = await bus.read("engineering.case-work.v1", "YD-INSTALL003", lambda rs: len(rs) >= 1)
+    [none] = await bus.keyed("engineering.case-work.v1", "YD-INSTALL003", lambda rs: len(rs) >= 1)
     assert none.envelope().payload["project_id"] is None
     await engineering.post("/v1/installation-cases/YD-INSTALL003/maintenance", json=work, headers=keys["engineering"])
     orphan = await linked(engineering, "YD-INSTALL003", keys)
@@ -80,7 +80,7 @@ async def test_the_same_assignment_delivered_twice_links_once(engineering, bus, 
     env = await bus.assigned("YD-TWICE00001")
     await bus.publish("dispatch", env)  # the very same event again (a producer retry, a replay)
     # Both deliveries share a partition; give the second time to be handled before counting.
-    records = await bus.read("engineering.case-work.v1", "YD-TWICE00001", lambda rs: len(rs) >= 1, settle_s=3.0)
+    records = await bus.keyed("engineering.case-work.v1", "YD-TWICE00001", lambda rs: len(rs) >= 1, settle_s=3.0)
     assert len({r.envelope().event_id for r in records}) == 1
     case = await linked(engineering, "YD-TWICE00001", keys)
     assert case["source_event_id"] == str(env.event_id)
@@ -92,7 +92,7 @@ async def test_a_quality_case_is_not_engineering_s(engineering, bus, keys) -> No
     await bus.assigned("YD-QUALITY001", department="quality", category="product_fault")
     # Same key, same partition, so the installation complaint behind it is handled after it.
     await bus.assigned("YD-QUALITY001", department="engineering_installation")
-    records = await bus.read("engineering.case-work.v1", "YD-QUALITY001", lambda rs: len(rs) >= 1, settle_s=1.0)
+    records = await bus.keyed("engineering.case-work.v1", "YD-QUALITY001", lambda rs: len(rs) >= 1, settle_s=1.0)
     assert len(records) == 1  # linked once, from the second (installation) assignment only
     assert (await linked(engineering, "YD-QUALITY001", keys))["description"] == "风管接口漏水"
 

@@ -136,7 +136,7 @@ async def test_the_lifecycle_over_http_publishes_its_events(engineering, drive, 
     def done(rs):
         return any(r.headers.get("event_type") == b"project.milestone" and b'"archived"' in r.value for r in rs)
 
-    records = await bus.read("engineering.projects.v1", pid, done)
+    records = await bus.keyed("engineering.projects.v1", pid, done)
     events = [r.envelope() for r in records]
     assert [e.event_type for e in events][:2] == ["project.opened", "project.milestone"]
     assert [e.payload["milestone"] for e in events if e.event_type == "project.milestone"] == [
@@ -205,7 +205,7 @@ async def test_acceptance_registers_the_units_in_warranty(engineering, warranty,
                        description="机组主板报错停机",
                        product={"serial_no": "XF1K2501000007", "model": "YD-XF1000", "purchase_date": None,
                                 "invoice_no": None, "service_card_stamped": None})
-    [decision] = await bus.read("warranty.decisions.v1", "YD-ACCEPT0001", lambda rs: len(rs) >= 1)
+    [decision] = await bus.keyed("warranty.decisions.v1", "YD-ACCEPT0001", lambda rs: len(rs) >= 1)
     payload = decision.envelope().payload
     assert {c["basis"] for c in payload["warranty"]} == {"acceptance"}
     codes = [r["code"] for r in payload["reasons"]]

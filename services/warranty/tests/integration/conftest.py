@@ -12,11 +12,8 @@ from dispatch.config import DispatchSettings
 from dispatch.entrypoints.http import create_app as dispatch_app
 from intake.config import IntakeSettings
 from intake.entrypoints.http import create_app as intake_app
-from shared.config import ServiceSettings
-from shared.contracts.envelope import Envelope
-from shared.kafka.publisher import EventPublisher
-from shared.testing.fixtures import Isolation, running
-from shared.testing.kafka import Record, read_topic
+from shared.testing.fixtures import Bus, Isolation, running
+from shared.testing.kafka import Record
 from warranty.config import WarrantySettings
 from warranty.entrypoints.http import create_app as warranty_app
 
@@ -51,33 +48,19 @@ async def warranty(isolation: Isolation) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-class Bus:
-    def __init__(self, isolation: Isolation) -> None:
-        self.isolation = isolation
-        self.publishers: dict[str, EventPublisher] = {}
-
-    async def publish(self, owner: str, env: Envelope) -> None:
-        if owner not in self.publishers:
-            self.publishers[owner] = EventPublisher(self.isolation.settings(ServiceSettings, service_name=owner))
-        await self.publishers[owner].publish(env)
+class WarrantyBus(Bus):
 
     async def decisions(self, case_id: str, count: int = 1, settle_s: float = 0.5) -> list[Record]:
         def mine(rs: list[Record]) -> list[Record]:
             return [r for r in rs if r.key == case_id.encode()]
 
-        records = await read_topic(self.isolation.backends.kafka_bootstrap_servers,
-                                   self.isolation.topic("warranty.decisions.v1"),
-                                   until=lambda rs: len(mine(rs)) >= count, settle_s=settle_s)
+        records = await self.read("warranty.decisions.v1", lambda rs: len(mine(rs)) >= count, settle_s)
         return mine(records)
-
-    async def close(self) -> None:
-        for p in self.publishers.values():
-            await p.stop()
 
 
 @pytest.fixture
-async def bus(isolation: Isolation) -> AsyncIterator[Bus]:
-    b = Bus(isolation)
+async def bus(isolation: Isolation) -> AsyncIterator[WarrantyBus]:
+    b = WarrantyBus(isolation)
     yield b
     await b.close()
 

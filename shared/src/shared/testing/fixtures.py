@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager
@@ -35,6 +36,23 @@ def backends() -> Iterator[Backends]:
         except BackendUnavailable as exc:
             pytest.fail(f"integration backend unavailable (tests never skip for this): {exc}", pytrace=False)
         yield found
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def no_task_outlives_the_session(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """At the end, cancel what is left on the loop and name what refuses, instead of hanging forever."""
+    yield
+    current = asyncio.current_task()
+    left = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    for task in left:
+        task.cancel()
+    if left:
+        _done, stuck = await asyncio.wait(left, timeout=15)
+        if stuck:
+            names = ", ".join(f"{t.get_name()} {t.get_coro()!r}" for t in stuck)
+            print(f"\nWARNING: {len(stuck)} task(s) ignored cancellation at session end: {names}", flush=True)
+            # Every test has reported by now; closing the loop would wait on these forever.
+            os._exit(1 if request.session.testsfailed else 0)
 
 
 @pytest.fixture
@@ -183,3 +201,31 @@ async def browser() -> AsyncIterator[Any]:
 
     async with launch() as b:
         yield b
+
+
+class Bus:
+    """Publish as another service would (its own durable publisher), and read topics back.
+
+    Tests subclass it with the events of their scenario."""
+
+    def __init__(self, isolation: Isolation) -> None:
+        self.isolation = isolation
+        self.publishers: dict[str, Any] = {}
+
+    async def publish(self, owner: str, envelope: Any) -> Any:
+        from shared.kafka.publisher import EventPublisher
+
+        if owner not in self.publishers:
+            self.publishers[owner] = EventPublisher(self.isolation.settings(ServiceSettings, service_name=owner))
+        await self.publishers[owner].publish(envelope)
+        return envelope
+
+    async def read(self, topic: str, until: Callable[[list[Any]], bool], settle_s: float = 0.5) -> list[Any]:
+        from shared.testing.kafka import read_topic
+
+        return await read_topic(self.isolation.backends.kafka_bootstrap_servers, self.isolation.topic(topic),
+                                until=until, settle_s=settle_s)
+
+    async def close(self) -> None:
+        for publisher in self.publishers.values():
+            await publisher.stop()
