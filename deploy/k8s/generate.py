@@ -47,7 +47,10 @@ def service_objects(name: str, port: int, min_replicas: int, max_replicas: int) 
         "image": IMAGE.format(service=name),
         "ports": [{"name": "http", "containerPort": port}],
         "envFrom": [{"configMapRef": {"name": "yingde-config"}}],
-        "env": [{"name": "HTTP_PORT", "value": str(port)}, {"name": "HTTP_HOST", "value": "0.0.0.0"}],
+        "env": [{"name": "HTTP_PORT", "value": str(port)}, {"name": "HTTP_HOST", "value": "0.0.0.0"}]
+        + ([{"name": "CONSOLE_SESSION_SECRET", "valueFrom": {"secretKeyRef": {"name": "yingde-credentials",
+                                                                              "key": "console-session-secret"}}}]
+           if name == "console" else []),
         "readinessProbe": probe,
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": port}, "periodSeconds": 20, "failureThreshold": 3},
         "startupProbe": {"httpGet": {"path": "/healthz", "port": port}, "periodSeconds": 5, "failureThreshold": 24},
@@ -155,7 +158,9 @@ def render() -> str:
             "metadata": meta("yingde-credentials"),
             "type": "Opaque",
             # A placeholder on purpose: the services refuse to start in production until real keys are set.
-            "stringData": {"credentials.json": '{"hotline": {"api_key": "CHANGE-ME-hotline-key-000"}}'},
+            "stringData": {"credentials.json": '{"hotline": {"api_key": "CHANGE-ME-hotline-key-000"}}',
+                           # The console signs its session cookies with this; one value for every replica.
+                           "console-session-secret": "CHANGE-ME-console-session-secret"},
         },
     ]
     docs += stateful(

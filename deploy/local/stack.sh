@@ -26,13 +26,14 @@ MONGO_PORT="${MONGO_PORT:-27017}"
 FERRETDB_VERSION="v1.24.2"
 UV_VERSION="0.13.8"
 
-SERVICES=(intake dispatch warranty parts engineering operations)
+SERVICES=(intake dispatch warranty parts engineering console operations)
 declare -A SERVICE_PORT=(
   [intake]="${INTAKE_PORT:-8001}"
   [dispatch]="${DISPATCH_PORT:-8002}"
   [warranty]="${WARRANTY_PORT:-8003}"
   [parts]="${PARTS_PORT:-8004}"
   [engineering]="${ENGINEERING_PORT:-8005}"
+  [console]="${CONSOLE_PORT:-8006}"
   [operations]="${OPERATIONS_PORT:-8007}"
 )
 
@@ -269,6 +270,7 @@ cmd_status() {
     case "$s" in
       kafka) addr="127.0.0.1:$KAFKA_PORT" ;;
       ferretdb) addr="mongodb://127.0.0.1:$MONGO_PORT/" ;;
+      console) addr="http://127.0.0.1:${SERVICE_PORT[$s]}/ (staff pages)" ;;
       operations) addr="http://127.0.0.1:${SERVICE_PORT[$s]}/ (ops page; API /docs)" ;;
       *) addr="http://127.0.0.1:${SERVICE_PORT[$s]}/docs" ;;
     esac
@@ -276,6 +278,9 @@ cmd_status() {
   done
   if pid_alive intake; then
     printf '\ncomplaint form (公众投诉页): http://127.0.0.1:%s/\n' "${SERVICE_PORT[intake]}"
+  fi
+  if pid_alive console; then
+    printf 'console (工作台):            http://127.0.0.1:%s/   customer status: /status\n' "${SERVICE_PORT[console]}"
   fi
   printf 'logs: %s\n' "$LOGS"
 }

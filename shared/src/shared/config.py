@@ -57,6 +57,9 @@ class ServiceSettings(BaseSettings):
     credentials_json: str | None = Field(
         default=None, description="API keys as JSON in one variable (production: from the secret store)."
     )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1", description="Proxies whose X-Forwarded-For is trusted (comma-separated, or *)."
+    )
     run_consumers: bool = Field(
         default=True, description="Run this instance's Kafka consumers (False: HTTP only)."
     )

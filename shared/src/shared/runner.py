@@ -21,4 +21,8 @@ def run(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSetti
         log_config=None,  # keep our redacting handler on the root logger
         access_log=False,
         timeout_graceful_shutdown=10,
+        # Behind a proxy (the console, an ingress), the client address comes from X-Forwarded-For,
+        # trusted only from the addresses named here; rate limits per address depend on it.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )

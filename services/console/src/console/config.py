@@ -49,7 +49,9 @@ class ConsoleSettings(ServiceSettings):
     @model_validator(mode="after")
     def _production_needs_a_secret(self) -> ConsoleSettings:
         if self.app_env == "production" and (
-            self.session_secret == DEV_SESSION_SECRET or len(self.session_secret) < 32
+            self.session_secret == DEV_SESSION_SECRET
+            or len(self.session_secret) < 32
+            or "change-me" in self.session_secret.lower()  # the placeholder in deploy/k8s
         ):
             raise ValueError("CONSOLE_SESSION_SECRET: set a secret of at least 32 characters in production")
         return self

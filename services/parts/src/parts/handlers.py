@@ -20,6 +20,7 @@ from shared.contracts.parts import PurchaseRequested, QuoteIssued
 from shared.contracts.warranty import WarrantyDecided
 from shared.kafka.consumer import TransientError
 from shared.logging import get_logger
+from shared.periods import china_date
 
 log = get_logger(__name__)
 
@@ -155,7 +156,8 @@ class QuoteRefused(Exception):
 
 
 async def price_list_today(parts: Parts) -> PriceList | None:
-    return in_effect(await parts.repo.price_list_versions(), parts.clock().date())
+    # Finance dates its lists in China: a list effective today is in effect from 00:00 China time.
+    return in_effect(await parts.repo.price_list_versions(), china_date(parts.clock()))
 
 
 async def quote_consumables(parts: Parts, case_id: str, wanted: list[Wanted], *, by: str) -> dict[str, Any]:
@@ -170,7 +172,7 @@ async def quote_consumables(parts: Parts, case_id: str, wanted: list[Wanted], *,
     if in_stock:
         lines = consumable_lines(prices, in_stock)
         result["quote"] = await _issue(parts, case_id, "consumables", lines, prices, by=by, now=now)
-    expected_by = (now + timedelta(days=parts.restock_days)).date()
+    expected_by = china_date(now + timedelta(days=parts.restock_days))
     for w in short:
         result["purchase_requests"].append(
             await request_purchase(parts, case_id, w.item, w.quantity, reason=f"quote for {case_id}: out of stock",
@@ -202,7 +204,7 @@ async def _issue(parts: Parts, case_id: str, kind: str, lines: list, prices: Pri
         kind=kind,
         lines=lines,
         total=total(lines),
-        valid_until=(now + timedelta(days=parts.quote_valid_days)).date(),
+        valid_until=china_date(now + timedelta(days=parts.quote_valid_days)),
         issued_by=by,
         issued_at=now,
         price_list=prices.version,

@@ -204,3 +204,8 @@ def test_rule_sets_are_chosen_by_date() -> None:
     book = RuleBook.from_directory(RULES_DIR)
     assert book.for_day(date(2026, 11, 26)).version == "2026-11-01"
     assert RULES.return_within_days == 7 and RULES.exchange_within_days == 15 and RULES.product_months == 12
+
+
+def test_a_consumable_needs_no_confirmation_before_its_quote() -> None:
+    a = assess(product(), fault("2025-05-01", kind="consumable", confirmed=False), RULES)
+    assert (a.decision, a.remedy, codes(a)) == ("chargeable", "consumable_quote", ["consumable_not_covered"])

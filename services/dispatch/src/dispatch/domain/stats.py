@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from dispatch.domain.case import Case
+from shared.periods import china_date
 
 GroupBy = Literal["channel", "category", "region", "assignee", "department", "period"]
 Period = Literal["day", "week", "month"]
@@ -41,12 +42,13 @@ def _summary(values: list[float]) -> dict[str, Any]:
 
 
 def _period_key(moment: datetime, period: Period) -> str:
+    day = china_date(moment)  # days, weeks and months as the after-sales department counts them
     if period == "day":
-        return moment.date().isoformat()
+        return day.isoformat()
     if period == "week":
-        year, week, _ = moment.isocalendar()
+        year, week, _ = day.isocalendar()
         return f"{year}-W{week:02d}"
-    return f"{moment.year}-{moment.month:02d}"
+    return f"{day.year}-{day.month:02d}"
 
 
 def _block(cases: list[Case]) -> dict[str, Any]:

@@ -45,7 +45,8 @@ def summary_of(event_type: str, p: Any) -> str:
         case "parts.repaired":
             return f"现场维修完成（{g('technician')}） / repaired on site, path {g('path')}"
         case "quote.issued":
-            return f"报价单 {g('quote_id')}：{g('total')} 元，有效期至 {g('valid_until')} / quote issued"
+            # No amount: the timeline is read by roles that may not see prices (R-PA-4).
+            return f"报价单 {g('quote_id')} 已发给客户，有效期至 {g('valid_until')} / quote issued to the customer"
         case "purchase.requested":
             return f"缺货，已通知采购：{g('item')} × {g('quantity')} / purchase requested"
         case "installation.case_linked":

@@ -13,6 +13,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
+from shared.periods import china_date
+
 FONT = "YingdeCJK"
 TITLE_ZH = "产品(设备)售后服务维修记录单"
 TITLE_EN = "After-sales Service Repair Record"
@@ -117,7 +119,7 @@ def record_rows(request: Any, ctx: Any, *, charges: str) -> list[tuple[str, str,
         ("维修途径", "Path", path),
         ("维修人员", "Technician", repair.technician if repair else "—"),
         ("受理日期 / 维修日期", "Reported / repaired",
-         f"{ctx.received_at.date() if ctx.received_at else '—'} / {repair.repaired_on if repair else '—'}"),
+         f"{china_date(ctx.received_at) if ctx.received_at else '—'} / {repair.repaired_on if repair else '—'}"),
         ("保修判定", "Warranty", f"{ctx.decision or '—'} / {ctx.remedy or '—'}"),
         ("费用", "Charges", charges),
     ]

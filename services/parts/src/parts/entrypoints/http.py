@@ -21,6 +21,7 @@ from parts.domain.request import PartsRequest, RepairDone, Shipment, StepRefused
 from parts.handlers import Parts, QuoteRefused, open_request, quote_consumables, quote_repair, step
 from shared.aggregates import NotFound
 from shared.http.auth import Principal, require_roles
+from shared.periods import china_date
 from shared.service import service_app
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -287,7 +288,7 @@ async def get_price_lists(request: Request, principal: PriceReader) -> dict[str,
     p = _p(request)
     versions = await p.repo.price_list_versions()
     await _audited(request, principal, "price lists")
-    current = in_effect(versions, p.clock().date())
+    current = in_effect(versions, china_date(p.clock()))
     return {"in_effect": current.version if current else None, "versions": [v.model_dump(mode="json") for v in versions]}
 
 

@@ -145,7 +145,9 @@ def assess(
     history = history or History()
     clocks = clocks_for(product, installation, history, rules)
     outcome = _decide(product, fault, rules, installation, history, clocks)
-    if rules.require_confirmation and not fault.confirmed and outcome.decision != "needs_evidence":
+    # Buying a filter is not a fault to confirm; everything else waits for the confirmation (§三.2.1).
+    needs_confirming = outcome.decision != "needs_evidence" and outcome.remedy != "consumable_quote"
+    if rules.require_confirmation and not fault.confirmed and needs_confirming:
         shown = f"{outcome.decision}/{outcome.remedy}"
         outcome = replace(
             outcome,
