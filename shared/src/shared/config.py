@@ -60,6 +60,15 @@ class ServiceSettings(BaseSettings):
     forwarded_allow_ips: str = Field(
         default="127.0.0.1", description="Proxies whose X-Forwarded-For is trusted (comma-separated, or *)."
     )
+    outbox_relay_interval_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often events a crash left in an outbox are republished (writers publish at once).",
+    )
+    consumer_concurrency: int = Field(
+        default=8, ge=1, le=64,
+        description="Events handled at once on topics whose handlers allow it (see EventConsumer.handle).",
+    )
     run_consumers: bool = Field(
         default=True, description="Run this instance's Kafka consumers (False: HTTP only)."
     )

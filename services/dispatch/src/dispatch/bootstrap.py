@@ -8,6 +8,7 @@ from functools import partial
 import yaml
 
 from dispatch.adapters.repository import CaseRepository, RosterRepository, TimelineRepository
+from dispatch.adapters.workload import WorkloadBoard
 from dispatch.config import DispatchSettings
 from dispatch.domain.routing import Specialist
 from dispatch.domain.targets import TargetPolicy
@@ -33,11 +34,13 @@ async def wire(runtime: ServiceRuntime) -> None:
     settings = runtime.settings
     assert isinstance(settings, DispatchSettings)
     cases = CaseRepository(runtime.db)
+    roster = RosterRepository(runtime.db)
     locks = KeyedLocks()
     d = Dispatch(
         cases=cases,
         timeline=TimelineRepository(runtime.db),
-        roster=RosterRepository(runtime.db),
+        roster=roster,
+        workload=WorkloadBoard(roster, cases),
         outbox=cases.outbox(runtime.publisher, locks),
         locks=locks,
         policy=TargetPolicy.from_file(settings.targets_file),

@@ -24,11 +24,7 @@ class DispatchSettings(ServiceSettings):
         validation_alias=AliasChoices("DISPATCH_ROSTER_SEED_FILE", "ROSTER_SEED_FILE"),
         description="Specialists loaded when the roster is empty (none: start empty).",
     )
-    consumer_concurrency: int = Field(
-        default=8, ge=1, le=64, description="Complaints (and timeline entries) handled at once per instance."
-    )
     scan_interval_s: float = Field(default=30.0, gt=0, description="How often missed targets and due follow-ups are checked.")
-    outbox_relay_interval_s: float = Field(default=5.0, gt=0, description="How often left-over events are republished.")
     public_rate_limit: str = Field(
         default="30/minute", description="Status-page look-ups per client address (guards the case numbers)."
     )

@@ -19,6 +19,7 @@ from dispatch.adapters.repository import (
     RosterRepository,
     TimelineRepository,
 )
+from dispatch.adapters.workload import WorkloadBoard
 from dispatch.domain.case import Case, Event, open_case
 from dispatch.domain.routing import choose_specialist, department_for, priority_for
 from dispatch.domain.targets import TargetPolicy
@@ -54,6 +55,7 @@ class Dispatch:
     policy: TargetPolicy
     unknown_case_grace_s: float
     locks: KeyedLocks
+    workload: WorkloadBoard
     limiter: RateLimiter
     public_rate_limit: str
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -81,14 +83,14 @@ async def on_complaint_received(env: Envelope, complaint: ComplaintReceived, *, 
 
 
 async def _auto_assign(d: Dispatch, case: Case, *, now: datetime) -> list[Event]:
-    roster = await d.roster.all()
-    workloads = await d.cases.open_workloads([s.specialist_id for s in roster])
+    roster, workloads = await d.workload.current()
     choice = choose_specialist(
         roster, department=case.department, category=case.category, region=case.region, workloads=workloads
     )
     if choice is None:
         log.warning("no active specialist in the department: left for the manager", case_id=case.case_id)
         return []
+    d.workload.assigned(choice.specialist.specialist_id)
     return case.assign(choice.specialist.specialist_id, by="auto", reason=choice.reason, now=now)
 
 

@@ -16,4 +16,3 @@ class EngineeringSettings(ServiceSettings):
         validation_alias=AliasChoices("ENGINEERING_MIN_INSTALLER_QUOTES", "MIN_INSTALLER_QUOTES"),
         description="Quotes from this many different installers before a project goes to management (R-EN-1: 至少三家).",
     )
-    outbox_relay_interval_s: float = Field(default=5.0, gt=0, description="How often left-over events are republished.")

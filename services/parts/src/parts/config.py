@@ -24,5 +24,4 @@ class PartsSettings(ServiceSettings):
         description="A TrueType font with Chinese glyphs, embedded in the repair record PDF.",
     )
     scan_interval_s: float = Field(default=60, gt=0, description="How often path A deadlines are checked.")
-    outbox_relay_interval_s: float = Field(default=5.0, gt=0)
     unknown_case_grace_s: float = Field(default=60, gt=0, description="Wait this long for a case's assignment.")

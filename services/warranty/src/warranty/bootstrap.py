@@ -29,8 +29,11 @@ async def wire(runtime: ServiceRuntime) -> None:
     except Exception as exc:
         log.warning("store not ready at start-up; indexes skipped", error=repr(exc))
     consumer = runtime.consumer
-    consumer.handle("case.assigned", partial(on_case_assigned, w=w))
-    consumer.handle("case.reassigned", partial(on_case_changed, w=w))
-    consumer.handle("case.triaged", partial(on_case_changed, w=w))
+    # Several cases at once: the store's round trips dominate. One case's events are safe out of order:
+    # a later assignment finds the case decided, and a change before its assignment waits for it.
+    n = settings.consumer_concurrency
+    consumer.handle("case.assigned", partial(on_case_assigned, w=w), concurrency=n)
+    consumer.handle("case.reassigned", partial(on_case_changed, w=w), concurrency=n)
+    consumer.handle("case.triaged", partial(on_case_changed, w=w), concurrency=n)
     consumer.handle("installation.accepted", partial(on_installation_accepted, w=w))
     runtime.background("outbox-relay", partial(w.cases.outbox.relay_forever, settings.outbox_relay_interval_s))

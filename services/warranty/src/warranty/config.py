@@ -17,4 +17,3 @@ class WarrantySettings(ServiceSettings):
         validation_alias=AliasChoices("WARRANTY_RULESETS_DIR", "RULESETS_DIR"),
         description="Directory of dated rule-set YAML files; the one in effect on a decision's day decides.",
     )
-    outbox_relay_interval_s: float = Field(default=5.0, gt=0, description="How often left-over events are republished.")

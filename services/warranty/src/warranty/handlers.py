@@ -12,6 +12,7 @@ from shared.contracts.cases import CaseAssigned, CaseReassigned, CaseTriaged
 from shared.contracts.engineering import InstallationAccepted
 from shared.contracts.envelope import Envelope, derived_event_id, make_envelope
 from shared.contracts.warranty import WarrantyClock, WarrantyDecided
+from shared.kafka.consumer import TransientError
 from shared.logging import get_logger
 from shared.periods import china_date
 from warranty.adapters.repository import CaseFactsRepository, UnitRepository
@@ -119,7 +120,8 @@ async def on_case_changed(env: Envelope, payload: Any, *, w: Warranty) -> None:
     async with w.cases.locks.hold(env.correlation_id):
         facts = await w.cases.get(env.correlation_id)
         if facts is None:
-            return  # not a case warranty decided on (yet): case.assigned will bring it
+            # case.assigned comes first on the topic, but several events are handled at once: wait for it.
+            raise TransientError(f"case {env.correlation_id}: {env.event_type} before its case.assigned; waiting")
         events: list[Envelope] = []
         if isinstance(payload, CaseReassigned):
             facts.specialist_id = payload.to_specialist_id

@@ -467,6 +467,7 @@ async def put_specialists(request: Request, body: list[SpecialistIn], principal:
     if len(ids) != len(set(ids)):
         raise HTTPException(422, detail="specialist_id: each specialist may appear once")
     await _d(request).roster.replace_all([s.to_domain() for s in body])
+    _d(request).workload.invalidate()
     return await list_specialists(request, principal)
 
 
@@ -477,6 +478,7 @@ async def put_specialist(
     if body.specialist_id != specialist_id:
         raise HTTPException(422, detail="specialist_id: the body names another specialist than the path")
     await _d(request).roster.upsert(body.to_domain())
+    _d(request).workload.invalidate()
     return await list_specialists(request, principal)
 
 
