@@ -138,7 +138,7 @@ async def fault(name: str, log: list[tuple[str, float]], action) -> None:
 async def run(args: argparse.Namespace) -> int:
     stack("up", "infra")
     suite = Suite(extra_env={"KAFKA_ACK_TIMEOUT_S": "3", "MONGODB_TIMEOUT_S": "3", "UNKNOWN_CASE_GRACE_S": "600",
-                             "SCAN_INTERVAL_S": "5", "OUTBOX_RELAY_INTERVAL_S": "2"})
+                             "OUTBOX_RELAY_INTERVAL_S": "2", "OUTBOX_SWEEP_INTERVAL_S": "60"})
     print(f"chaos run {suite.name}: intake, dispatch, warranty as processes", flush=True)
     for service in ("intake", "dispatch", "warranty"):
         await suite.start(service)

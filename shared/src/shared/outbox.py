@@ -47,18 +47,36 @@ def outbox_map(envelopes: Iterable[Envelope]) -> dict[str, Any]:
 
 
 class Outbox:
-    """Publishes a collection's outbox entries; writes under `locks` like every other writer of it."""
+    """Publishes a collection's outbox entries; writes under `locks` like every other writer of it.
+
+    Two ways back for an event that was written but not published. A flush that failed (Kafka down)
+    notes its document here, and the relay retries just those, by `_id`, every `interval_s`. A crash
+    leaves no note, so the relay also sweeps the whole collection for non-empty outboxes when it starts
+    and every `sweep_interval_s`: on FerretDB that query reads every document, so it runs rarely.
+    """
 
     def __init__(self, collection: AsyncCollection, publisher: EventPublisher, locks: KeyedLocks) -> None:
         self._collection = collection
         self._publisher = publisher
         self._locks = locks
+        self._unpublished: set[Any] = set()
+
+    @property
+    def unpublished(self) -> int:
+        """Documents whose events this process knows are still waiting (flush failed)."""
+        return len(self._unpublished)
 
     async def flush(self, doc_id: Any) -> int:
         """Publish the pending events of one document; returns how many went out."""
-        async with self._locks.hold(str(doc_id)):
-            doc = await self._collection.find_one({"_id": doc_id}, {"outbox": 1})
-            return await self._flush_doc(doc) if doc else 0
+        try:
+            async with self._locks.hold(str(doc_id)):
+                doc = await self._collection.find_one({"_id": doc_id}, {"outbox": 1})
+                sent = await self._flush_doc(doc) if doc else 0
+        except Exception:
+            self._unpublished.add(doc_id)
+            raise
+        self._unpublished.discard(doc_id)
+        return sent
 
     async def _flush_doc(self, doc: dict[str, Any]) -> int:
         pending = sorted((doc.get("outbox") or {}).items(), key=lambda kv: kv[1].get("seq", ""))
@@ -69,20 +87,34 @@ class Outbox:
             sent += 1
         return sent
 
+    async def retry_unpublished(self) -> int:
+        """Flush the documents whose flush failed earlier in this process."""
+        sent = 0
+        for doc_id in list(self._unpublished):
+            sent += await self.flush(doc_id)
+        return sent
+
     async def relay_once(self, limit: int = 200) -> int:
-        """Publish whatever earlier writes left in any outbox (after a crash or a Kafka outage)."""
+        """Sweep: publish whatever earlier writes left in any outbox (after a crash or a Kafka outage)."""
         sent = 0
         ids = [d["_id"] async for d in self._collection.find({"outbox": {"$ne": {}}}, {"_id": 1}).limit(limit)]
         for doc_id in ids:
             sent += await self.flush(doc_id)
         return sent
 
-    async def relay_forever(self, interval_s: float) -> None:
+    async def relay_forever(self, interval_s: float, sweep_interval_s: float | None = None) -> None:
+        """Retry failed flushes every `interval_s`; sweep at start and every `sweep_interval_s`."""
+        sweep_every = max(interval_s, sweep_interval_s or interval_s)
+        next_sweep = time.monotonic()
         while True:
+            sweep = time.monotonic() >= next_sweep
             try:
-                sent = await self.relay_once()
+                sent = await (self.relay_once() if sweep else self.retry_unpublished())
+                if sweep:
+                    next_sweep = time.monotonic() + sweep_every
                 if sent:
-                    log.info("outbox relay published left-over events", collection=self._collection.name, sent=sent)
+                    log.info("outbox relay published left-over events", collection=self._collection.name,
+                             sent=sent, sweep=sweep)
             except (PublishFailed, PyMongoError) as exc:
                 log.warning("outbox relay could not publish yet", error=repr(exc))
             await asyncio.sleep(interval_s)

@@ -77,17 +77,10 @@ async def accept_complaint(
     if record.body_sha256 != fingerprint:
         raise IdempotencyConflict(key, record.case_id)
     # Published again even on a replay: the same event id, so consumers see one complaint; and a
-    # first attempt that crashed between reserving and publishing is completed by its retry.
-    try:
-        await _publish(submission, original, record.case_id, record.event_id, record.received_at, publisher)
-    except Exception:
-        if record.created_now:
-            try:
-                await submissions.release(scoped_key, record.event_id)
-            except PyMongoError:
-                # The reservation stays; a retry with the same body republishes the same event id.
-                log.warning("could not release an unpublished reservation", case_id=record.case_id)
-        raise
+    # first attempt that crashed or timed out between reserving and the broker's ack is completed by
+    # its retry. The reservation is never released on a failed publish: a timed-out send may still
+    # have been written, and a retry under a fresh case id would then become a second case.
+    await _publish(submission, original, record.case_id, record.event_id, record.received_at, publisher)
     return Accepted(record.case_id, replayed=not record.created_now)
 
 

@@ -1,4 +1,4 @@
-"""Kafka or the store down: 503, nothing half-done, and the same key succeeds once they are back."""
+"""Kafka or the store down: 503, nothing acknowledged, and the same key succeeds once, later, as one case."""
 
 from __future__ import annotations
 
@@ -32,22 +32,28 @@ async def test_kafka_down_is_503_and_leaves_nothing(isolation, intake_settings, 
         assert res.headers["Retry-After"]
         assert "Kafka" in res.json()["detail"]
 
-    # No reservation is left behind: the key is free for the same or a corrected body.
+    # The reservation stays (a timed-out send may still have reached the broker), so the retry
+    # below keeps the case id reserved here instead of risking a second case.
     mongo: AsyncMongoClient = AsyncMongoClient(isolation.backends.mongodb_url)
     try:
-        assert await mongo[down.database_name]["submissions"].count_documents({}) == 0
+        reserved = await mongo[down.database_name]["submissions"].find({}).to_list()
     finally:
         await mongo.close()
+    assert len(reserved) == 1
 
-    # Kafka is back (the real broker): the retry with the same key is accepted exactly once.
+    # Kafka is back (the real broker): the retry with the same key is accepted exactly once, under the
+    # reserved case id, and a different body under that key is a conflict.
     async with running(create_app(intake_settings())) as client:
         res = await client.post("/v1/complaints/hotline", json=hotline_body(), headers=keys["hotline"] | key)
         again = await client.post("/v1/complaints/hotline", json=hotline_body(), headers=keys["hotline"] | key)
+        other = hotline_body() | {"transcript": "另一件事：遥控器失灵"}
+        conflict = await client.post("/v1/complaints/hotline", json=other, headers=keys["hotline"] | key)
     assert res.status_code == again.status_code == 202
+    assert res.json()["case_id"] == again.json()["case_id"] == reserved[0]["case_id"]
+    assert conflict.status_code == 409
     records = await complaints(2, settle_s=1.0)
     assert {r.key for r in records} == {res.json()["case_id"].encode()}
     assert len({r.envelope().event_id for r in records}) == 1
-
 
 async def test_store_down_refuses_keyed_complaints_but_not_unkeyed(intake_settings, complaints, keys, hotline_body):
     down = intake_settings(mongodb_url=f"mongodb://127.0.0.1:{_closed_port()}/", mongodb_timeout_s=0.5)

@@ -23,7 +23,8 @@ class Submission:
 class SubmissionRepository:
     """One document per (channel, principal, idempotency key); `_id` is that triple.
 
-    The document is written once and never updated: a replay republishes the very same event (same
+    The document is written once and never updated nor deleted (not even when the publish failed: a
+    timed-out send may have reached the broker after all). A replay republishes the very same event (same
     case id, same event id), which consumers recognise, so no "published" flag needs a second write.
     """
 
@@ -46,12 +47,8 @@ class SubmissionRepository:
             await self._submissions.insert_one(doc)
             created = True
         except DuplicateKeyError:
-            found = await self._submissions.find_one({"_id": key})
-            if found is None:  # released between our insert and read: try once more as new
-                await self._submissions.insert_one(doc)
-                found, created = doc, True
-            else:
-                doc, created = found, False
+            # Never deleted nor updated, so the document that won the insert is there to read.
+            doc, created = await self._submissions.find_one({"_id": key}), False
         return Submission(
             key=key,
             body_sha256=doc["body_sha256"],
@@ -60,7 +57,3 @@ class SubmissionRepository:
             received_at=doc["received_at"],
             created_now=created,
         )
-
-    async def release(self, key: str, event_id: uuid.UUID) -> None:
-        """Forget a reservation whose event Kafka never acknowledged, so the key is free again."""
-        await self._submissions.delete_one({"_id": key, "event_id": str(event_id)})
