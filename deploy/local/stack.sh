@@ -91,9 +91,13 @@ install_kafka() {
 }
 
 install_ferretdb() {
-  local bin="$CACHE/ferretdb/ferretdb"
-  if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -q "$FERRETDB_VERSION"; then return; fi
+  local bin="$CACHE/ferretdb/ferretdb" stamp="$CACHE/ferretdb/build.stamp" want
+  local patches=("$ROOT"/deploy/local/ferretdb/*.patch)
+  # Rebuilt when the version or one of our patches changes.
+  want="$FERRETDB_VERSION $(cat "${patches[@]}" | sha256sum | cut -c1-16)"
+  if [[ -x "$bin" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then return; fi
   need go "Go 1.2x"
+  apt_install patch patch
   log "building FerretDB $FERRETDB_VERSION with Go (first run only, ~2 minutes)"
   local src="$CACHE/ferretdb/src" moddir
   moddir="$(cd "$ROOT/deploy/local/ferretdb" && GOFLAGS=-mod=mod go mod download -json \
@@ -104,8 +108,11 @@ install_ferretdb() {
   # A plain `go install` of v1.24.2 panics at start: build/version/version.txt is generated upstream
   # and missing from the module (FerretDB issue 2982). Supply it, then build from the source.
   cp "$ROOT/deploy/local/ferretdb/version.txt" "$src/build/version/version.txt"
+  # Our fixes to the SQLite backend (each patch file says what and why).
+  for p in "${patches[@]}"; do patch -s -d "$src" -p1 --forward <"$p" || die "FerretDB patch $p failed"; done
   (cd "$src" && GOFLAGS= go build -trimpath -o "$bin" ./cmd/ferretdb) || die "FerretDB build failed"
   rm -rf "$src"
+  echo "$want" >"$stamp"
 }
 
 apt_install() {
