@@ -188,9 +188,11 @@ async def run(args: argparse.Namespace) -> int:
         # Let a step that fell behind finish its backlog (every group at zero lag), so the steady run
         # measures itself only.
         view = KafkaView(suite.bootstrap, suite.prefix)
-        drain_until = time.monotonic() + 300
-        while time.monotonic() < drain_until and sum(r["lag"] for r in await view.lag()) > 0:
+        drain_started = time.monotonic()
+        while (lag := sum(r["lag"] for r in await view.lag())) > 0 and time.monotonic() - drain_started < 300:
             await asyncio.sleep(1)
+        print(f"  backlog before the steady run: {'drained' if lag == 0 else f'{lag} events left'} "
+              f"after {time.monotonic() - drain_started:.0f}s", flush=True)
         steady = await step(suite, decisions, half, args.seconds * 2, args.drain, offset)
         offset += steady["sent"]
     finally:
@@ -224,7 +226,7 @@ async def run(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rates", type=float, nargs="+", default=[5, 10, 20, 40, 80, 160])
+    parser.add_argument("--rates", type=float, nargs="+", default=[5, 10, 20, 30, 40, 50, 60, 80])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--drain", type=float, default=10, help="seconds a step's decisions may trail its end")
     return asyncio.run(run(parser.parse_args()))

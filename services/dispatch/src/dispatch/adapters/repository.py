@@ -18,7 +18,7 @@ from dispatch.domain.case import OPEN_STATUSES, Case
 from dispatch.domain.routing import Specialist
 from shared.contracts.envelope import Envelope
 from shared.locks import KeyedLocks
-from shared.mongo import bson_safe
+from shared.mongo import VersionedWrites, bson_safe
 from shared.outbox import Outbox, outbox_fields, outbox_map
 
 
@@ -29,6 +29,7 @@ class ConcurrentUpdate(Exception):
 class CaseRepository:
     def __init__(self, db: AsyncDatabase) -> None:
         self.cases = db["cases"]
+        self._versioned = VersionedWrites(db)
 
     async def ensure_indexes(self) -> None:
         await self.cases.create_index([("status", ASCENDING), ("received_at", DESCENDING)])
@@ -69,7 +70,7 @@ class CaseRepository:
     async def save(self, case: Case, version: int, events: list[Envelope]) -> int:
         """Write the case and its new events in one document update, if nobody wrote it since `version`."""
         update = {**self._fields(case, version + 1), **outbox_fields(events)}
-        result = await self.cases.update_one({"_id": case.case_id, "version": version}, {"$set": update})
+        result = await self.cases.update_one(await self._versioned.filter(case.case_id, version), {"$set": update})
         if result.matched_count != 1:
             raise ConcurrentUpdate(case.case_id)
         return version + 1

@@ -19,7 +19,7 @@ from engineering.domain.case_work import InstallationCase
 from engineering.domain.project import Project
 from shared.contracts.envelope import Envelope
 from shared.locks import KeyedLocks
-from shared.mongo import bson_safe
+from shared.mongo import VersionedWrites, bson_safe
 from shared.outbox import Outbox, outbox_fields, outbox_map
 
 
@@ -30,6 +30,7 @@ class ConcurrentUpdate(Exception):
 class ProjectRepository:
     def __init__(self, db: AsyncDatabase) -> None:
         self.projects = db["projects"]
+        self._versioned = VersionedWrites(db)
         self.counters = db["counters"]
 
     async def ensure_indexes(self) -> None:
@@ -68,7 +69,7 @@ class ProjectRepository:
     async def save(self, project: Project, version: int, events: list[Envelope]) -> int:
         """Write the project and its new events in one document update, if nobody wrote it since `version`."""
         update = {**self._fields(project, version + 1), **outbox_fields(events)}
-        result = await self.projects.update_one({"_id": project.project_id, "version": version}, {"$set": update})
+        result = await self.projects.update_one(await self._versioned.filter(project.project_id, version), {"$set": update})
         if result.matched_count != 1:
             raise ConcurrentUpdate(project.project_id)
         return version + 1
