@@ -2,11 +2,14 @@
 
 Counting open cases per specialist is a collection scan on FerretDB, too slow to repeat for every
 complaint. The board re-reads both every `ttl_s` seconds and counts its own assignments in between;
-balancing needs the right order of magnitude, not the exact count of this second.
+balancing needs the right order of magnitude, not the exact count of this second. One refresh at a
+time: the handlers running at once keep routing on the last board meanwhile (eight simultaneous
+scans stalled FerretDB past the client's timeouts under load).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -18,16 +21,22 @@ from dispatch.domain.routing import Specialist
 class WorkloadBoard:
     roster_repo: RosterRepository
     cases: CaseRepository
-    ttl_s: float = 10.0
+    ttl_s: float = 30.0
     _roster: list[Specialist] = field(default_factory=list)
     _workloads: dict[str, int] = field(default_factory=dict)
     _read_at: float = float("-inf")
+    _refreshing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def _stale(self) -> bool:
+        return time.monotonic() - self._read_at > self.ttl_s
 
     async def current(self) -> tuple[list[Specialist], dict[str, int]]:
-        if time.monotonic() - self._read_at > self.ttl_s:
-            roster = await self.roster_repo.all()
-            self._workloads = await self.cases.open_workloads([s.specialist_id for s in roster])
-            self._roster, self._read_at = roster, time.monotonic()
+        if self._stale() and not (self._refreshing.locked() and self._roster):
+            async with self._refreshing:
+                if self._stale():  # whoever waited behind the refresh finds it done
+                    roster = await self.roster_repo.all()
+                    self._workloads = await self.cases.open_workloads([s.specialist_id for s in roster])
+                    self._roster, self._read_at = roster, time.monotonic()
         return self._roster, self._workloads
 
     def assigned(self, specialist_id: str) -> None:
