@@ -57,17 +57,13 @@ async def kit(isolation):
     await publisher.stop()
 
 
-async def _relay(outbox: Outbox, interval_s: float, sweep_interval_s: float) -> asyncio.Task:
-    return asyncio.create_task(outbox.relay_forever(interval_s, sweep_interval_s))
-
-
 async def test_events_a_crash_left_are_published_in_order_by_the_sweep_at_start(kit) -> None:
     outbox, cases, _, topic, bootstrap = kit
     # As a writer that crashed right after its single-document write: events in, nothing published.
     first, second = _complaint("YD-CRASH00001", "第一条"), _complaint("YD-CRASH00001", "第二条")
     await cases.insert_one({"_id": "YD-CRASH00001", "outbox": outbox_map([first, second])})
 
-    relay = await _relay(outbox, interval_s=0.2, sweep_interval_s=3600)
+    relay = asyncio.create_task(outbox.relay_forever(interval_s=0.2, sweep_interval_s=3600))
     try:
         records = await read_topic(bootstrap, topic, until=lambda r: len(r) >= 2, settle_s=0.5)
         assert [r.envelope().event_id for r in records] == [first.event_id, second.event_id]
@@ -79,7 +75,7 @@ async def test_events_a_crash_left_are_published_in_order_by_the_sweep_at_start(
 
 async def test_a_failed_flush_is_retried_without_waiting_for_a_sweep(kit) -> None:
     outbox, cases, switch, topic, bootstrap = kit
-    relay = await _relay(outbox, interval_s=0.2, sweep_interval_s=3600)  # its one sweep finds nothing
+    relay = asyncio.create_task(outbox.relay_forever(interval_s=0.2, sweep_interval_s=3600))  # its one sweep finds nothing
     try:
         await asyncio.sleep(0.3)
         event = _complaint("YD-OUTAGE0001", "断网时写入")

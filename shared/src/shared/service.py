@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -22,6 +23,7 @@ from shared.kafka.consumer import EventConsumer, RetryPolicy
 from shared.kafka.publisher import EventPublisher, PublishFailed
 from shared.logging import get_logger
 from shared.mongo import connect, database, ping
+from shared.outbox import Outbox
 
 log = get_logger(__name__)
 
@@ -51,6 +53,11 @@ class ServiceRuntime:
     def background(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """A periodic job (deadline scanner, outbox relay) run alongside the consumers."""
         self._background.append((name, loop))
+
+    def outbox_relay(self, name: str, outbox: Outbox) -> None:
+        """Relay an outbox in the background at this service's configured retry and sweep intervals."""
+        settings = self.settings
+        self.background(name, partial(outbox.relay_forever, settings.outbox_relay_interval_s, settings.outbox_sweep_interval_s))
 
     async def start(self) -> None:
         try:

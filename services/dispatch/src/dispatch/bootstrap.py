@@ -74,7 +74,7 @@ async def wire(runtime: ServiceRuntime) -> None:
             await asyncio.sleep(settings.scan_interval_s)
 
     runtime.background("deadline-scanner", scanner)
-    runtime.background("outbox-relay", partial(d.outbox.relay_forever, settings.outbox_relay_interval_s, settings.outbox_sweep_interval_s))
+    runtime.outbox_relay("outbox-relay", d.outbox)
 
 
 async def _seed_roster(d: Dispatch, settings: DispatchSettings) -> None:

@@ -36,6 +36,5 @@ async def wire(runtime: ServiceRuntime) -> None:
     except Exception as exc:
         log.warning("store not ready at start-up; indexes skipped", error=repr(exc))
     runtime.consumer.handle("case.assigned", partial(on_case_assigned, e=e))
-    intervals = (settings.outbox_relay_interval_s, settings.outbox_sweep_interval_s)
-    runtime.background("project-outbox-relay", partial(e.project_outbox.relay_forever, *intervals))
-    runtime.background("case-outbox-relay", partial(e.case_outbox.relay_forever, *intervals))
+    runtime.outbox_relay("project-outbox-relay", e.project_outbox)
+    runtime.outbox_relay("case-outbox-relay", e.case_outbox)

@@ -48,4 +48,4 @@ async def wire(runtime: ServiceRuntime) -> None:
 
     runtime.background("local-sourcing-deadlines", deadlines)
     for store in (parts.repo.requests, parts.repo.quotes, parts.repo.purchases):
-        runtime.background(f"outbox-relay-{store.collection.name}", partial(store.outbox.relay_forever, settings.outbox_relay_interval_s, settings.outbox_sweep_interval_s))
+        runtime.outbox_relay(f"outbox-relay-{store.collection.name}", store.outbox)

@@ -36,4 +36,4 @@ async def wire(runtime: ServiceRuntime) -> None:
     consumer.handle("case.reassigned", partial(on_case_changed, w=w), concurrency=n)
     consumer.handle("case.triaged", partial(on_case_changed, w=w), concurrency=n)
     consumer.handle("installation.accepted", partial(on_installation_accepted, w=w))
-    runtime.background("outbox-relay", partial(w.cases.outbox.relay_forever, settings.outbox_relay_interval_s, settings.outbox_sweep_interval_s))
+    runtime.outbox_relay("outbox-relay", w.cases.outbox)
