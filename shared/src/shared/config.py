@@ -61,14 +61,10 @@ class ServiceSettings(BaseSettings):
         default="127.0.0.1", description="Proxies whose X-Forwarded-For is trusted (comma-separated, or *)."
     )
     outbox_relay_interval_s: float = Field(
-        default=5.0,
+        default=2.0,
         gt=0,
-        description="How often events whose publish failed (Kafka down) are retried (writers publish at once).",
-    )
-    outbox_sweep_interval_s: float = Field(
-        default=300.0,
-        gt=0,
-        description="How often every outbox is swept for events a crash left behind (also at start).",
+        description="How often the relay publishes events a crash or a Kafka outage left in an outbox "
+        "(writers publish at once; this is one indexed query per aggregate collection).",
     )
     consumer_concurrency: int = Field(
         default=8, ge=1, le=64,

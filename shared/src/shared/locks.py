@@ -1,10 +1,9 @@
-"""One asyncio lock per aggregate id, so writes to one document within a process never interleave.
+"""One asyncio lock per aggregate id: an optimisation, never the guarantee.
 
-Why: FerretDB v1 implements every update as read-then-write of the whole document, outside any
-transaction, so two concurrent updates of one document can lose one of them, whatever their filter
-(`{"_id": x, "version": v}` included). MongoDB applies a filtered update atomically, so there the
-version check alone protects writers in different processes; in one process this lock protects
-them on both. Kafka partitioning keeps one case's events on one consumer instance.
+The guarantee is the store's: every write of an aggregate is conditional on the version it read
+(shared.unit_of_work), so writers in different processes never overwrite each other. Within one
+process this lock queues writers of the same aggregate behind each other, so they do not read the
+same version and all but one retry.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""MongoDB access through PyMongo's async API (Motor's successor), the same code on FerretDB.
+"""MongoDB access through PyMongo's async API (Motor's successor).
 
-Persistence rules every repository follows, because FerretDB v1 lacks them: no multi-document
-transactions, no change streams, no $lookup/$facet, no TTL or partial indexes, no dotted or
-$-prefixed keys. Writes are idempotent upserts keyed by ids.
+The suite relies on MongoDB's semantics, and shared/tests/test_store_conformance.py checks the store
+in use has them: atomic conditional updates and `$inc`, unique indexes, transactions on a replica
+set, and index use by every hot query. Every change to an aggregate goes through
+shared.unit_of_work; repositories add queries, never another write path.
 """
 
 from __future__ import annotations
@@ -59,27 +60,5 @@ def bson_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple, set)):
         return [bson_safe(v) for v in value]
     if isinstance(value, (uuid.UUID, Decimal)):
-        return str(value)  # money stays exact as a string; FerretDB v1 has no decimal128
+        return str(value)  # money stays exact as a string, and reads back as the model's Decimal
     return value
-
-
-class VersionedWrites:
-    """The filter of a write that must not overwrite a newer version of a document.
-
-    On MongoDB it is `{_id, version}`, checked atomically by the store. FerretDB v1 uses the `_id`
-    index only for a filter of `_id` alone; any other filter decodes every document in the collection
-    (about a second per write at a thousand cases here), and it does not apply the filter atomically
-    anyway. There the filter is `{_id}` and the version is checked by the caller, which holds the
-    aggregate's lock (shared.locks) from its read to this write, so writers in one process never
-    interleave. Which store it is comes from `buildInfo` on the first write.
-    """
-
-    def __init__(self, db: AsyncDatabase) -> None:
-        self._db = db
-        self._ferretdb: bool | None = None
-
-    async def filter(self, doc_id: Any, version: int) -> dict[str, Any]:
-        if self._ferretdb is None:
-            info = await self._db.client.admin.command("buildInfo")
-            self._ferretdb = "ferretdbVersion" in info
-        return {"_id": doc_id} if self._ferretdb else {"_id": doc_id, "version": version}

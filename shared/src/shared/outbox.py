@@ -1,11 +1,13 @@
-"""A transactional outbox without transactions: events live inside the document they describe.
+"""The transactional outbox: the events of a change are written in the same atomic write as the change.
 
-A service changes an aggregate (a case, a unit, a project) and records the events of that change in
-the same single-document write, under `outbox.<event_id>`. Only then are they published; each one
-published is `$unset`. A crash between the write and the publish leaves the event in the document,
-and the relay publishes it later, so no acknowledged change ever misses its event. Event ids are
-fixed at write time, so a publish repeated after a crash is a duplicate consumers recognise.
-(FerretDB has no transactions and no `$pull` by condition; a map keyed by event id needs neither.)
+A change to an aggregate (a case, a unit, a project) records its events inside the aggregate's own
+document, under `outbox.<event_id>`, in the one version-checked write that changes it
+(shared.unit_of_work), and marks the document with `outbox_at`, the time its oldest unpublished event
+was written. Only after that write is acknowledged are the events published; then they are removed.
+A crash, or Kafka being down, between the write and the publish leaves them in the document, and the
+relay finds them through the (sparse) index on `outbox_at`. Event ids are fixed at write time, so an
+event published twice (a crash after the publish, before the removal) is a duplicate consumers
+recognise by its id.
 """
 
 from __future__ import annotations
@@ -13,108 +15,110 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
 from shared.contracts.envelope import Envelope, decode, encode, utcnow
 from shared.kafka.publisher import EventPublisher, PublishFailed
-from shared.locks import KeyedLocks
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
+OUTBOX = "outbox"
+PENDING_SINCE = "outbox_at"
 
-def _entries(envelopes: Iterable[Envelope]) -> dict[str, Any]:
-    # `seq` keeps the events of one change in the order they happened: a map's key order is not kept
-    # by every store, and two events written in the same millisecond share `added_at`.
+
+def outbox_entries(envelopes: Iterable[Envelope], *, now: datetime | None = None) -> dict[str, Any]:
+    """Outbox entries by event id. `seq` keeps the events of one change in the order they happened:
+    a map's key order is not kept by every store, and two events written at once share `added_at`."""
     base = time.time_ns()
+    at = now or utcnow()
     return {
-        str(e.event_id): {"value": encode(e).decode(), "added_at": utcnow(), "seq": f"{base:020d}.{i:04d}"}
+        str(e.event_id): {"value": encode(e).decode(), "added_at": at, "seq": f"{base:020d}.{i:04d}"}
         for i, e in enumerate(envelopes)
     }
 
 
-def outbox_fields(envelopes: Iterable[Envelope]) -> dict[str, Any]:
-    """`$set` fields that add these events to a document's outbox."""
-    return {f"outbox.{event_id}": entry for event_id, entry in _entries(envelopes).items()}
-
-
-def outbox_map(envelopes: Iterable[Envelope]) -> dict[str, Any]:
-    """The outbox as a whole-document field (for inserts)."""
-    return _entries(envelopes)
+def outbox_update(entries: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The update operators that add `entries` to a document's outbox (merged into a write's update)."""
+    if not entries:
+        return {}
+    # $min: an older unpublished event keeps the document's place in the relay's queue.
+    return {"$set": {f"{OUTBOX}.{event_id}": entry for event_id, entry in entries.items()},
+            "$min": {PENDING_SINCE: now}}
 
 
 class Outbox:
-    """Publishes a collection's outbox entries; writes under `locks` like every other writer of it.
+    """Publishes the pending events of one collection's documents, and relays what was left behind."""
 
-    Two ways back for an event that was written but not published. A flush that failed (Kafka down)
-    notes its document here, and the relay retries just those, by `_id`, every `interval_s`. A crash
-    leaves no note, so the relay also sweeps the whole collection for non-empty outboxes when it starts
-    and every `sweep_interval_s`: on FerretDB that query reads every document, so it runs rarely.
-    """
-
-    def __init__(self, collection: AsyncCollection, publisher: EventPublisher, locks: KeyedLocks) -> None:
-        self._collection = collection
+    def __init__(self, collection: AsyncCollection, publisher: EventPublisher, *, grace_s: float = 2.0) -> None:
+        self.collection = collection
         self._publisher = publisher
-        self._locks = locks
-        self._unpublished: set[Any] = set()
+        # A document written this recently is being published by its writer; the relay leaves it be.
+        self.grace = timedelta(seconds=grace_s)
 
-    @property
-    def unpublished(self) -> int:
-        """Documents whose events this process knows are still waiting (flush failed)."""
-        return len(self._unpublished)
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index([(PENDING_SINCE, ASCENDING)], sparse=True)
 
-    async def flush(self, doc_id: Any) -> int:
-        """Publish the pending events of one document; returns how many went out."""
-        try:
-            async with self._locks.hold(str(doc_id)):
-                doc = await self._collection.find_one({"_id": doc_id}, {"outbox": 1})
-                sent = await self._flush_doc(doc) if doc else 0
-        except Exception:
-            self._unpublished.add(doc_id)
-            raise
-        self._unpublished.discard(doc_id)
-        return sent
+    def left_behind(self, entries: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """The entries a crash or an outage left, as opposed to those a concurrent writer has just
+        written and is publishing itself (publishing those too would only duplicate them)."""
+        cutoff = now - self.grace
+        return {k: e for k, e in entries.items() if e.get("added_at") is None or e["added_at"] <= cutoff}
 
-    async def _flush_doc(self, doc: dict[str, Any]) -> int:
-        pending = sorted((doc.get("outbox") or {}).items(), key=lambda kv: kv[1].get("seq", ""))
-        sent = 0
-        for event_id, entry in pending:
+    async def publish(self, doc_id: Any, entries: dict[str, Any], version: int | None) -> int:
+        """Publish `entries` in the order they were written, then remove them from the document.
+
+        `version`, when given, says `entries` are the whole outbox as of that version: if nobody wrote
+        the document since, one write removes them with the document's pending mark. Otherwise the
+        mark goes only once the outbox is empty, so the relay still finds what others left.
+        """
+        ordered = sorted(entries.items(), key=lambda kv: kv[1].get("seq", ""))
+        for _event_id, entry in ordered:
             await self._publisher.publish(decode(entry["value"].encode()))
-            await self._collection.update_one({"_id": doc["_id"]}, {"$unset": {f"outbox.{event_id}": ""}})
-            sent += 1
-        return sent
+        unset = {f"{OUTBOX}.{event_id}": "" for event_id in entries}
+        if version is not None:
+            done = await self.collection.update_one({"_id": doc_id, "version": version},
+                                                    {"$unset": {**unset, PENDING_SINCE: ""}})
+            if done.matched_count:
+                return len(ordered)
+        if unset:
+            await self.collection.update_one({"_id": doc_id}, {"$unset": unset})
+        # Someone wrote since: clear the mark only if nothing is left to publish.
+        await self.collection.update_one({"_id": doc_id, OUTBOX: {}}, {"$unset": {PENDING_SINCE: ""}})
+        return len(ordered)
 
-    async def retry_unpublished(self) -> int:
-        """Flush the documents whose flush failed earlier in this process."""
+    async def publish_quietly(self, doc_id: Any, entries: dict[str, Any], version: int | None) -> None:
+        """Publish after a committed change: a failure is logged and left to the relay, never raised,
+        because the change itself is done and its caller must hear so."""
+        if not entries:
+            return
+        try:
+            await self.publish(doc_id, entries, version)
+        except (PublishFailed, PyMongoError) as exc:
+            log.warning("change saved, its events not yet published; the relay will",
+                        collection=self.collection.name, id=str(doc_id), error=repr(exc))
+
+    async def relay_once(self, limit: int = 500) -> int:
+        """Publish what earlier writes left behind (a crash, Kafka down); returns how many went out."""
+        cutoff = utcnow() - self.grace
+        cursor = self.collection.find({PENDING_SINCE: {"$lte": cutoff}}, {OUTBOX: 1, "version": 1})
         sent = 0
-        for doc_id in list(self._unpublished):
-            sent += await self.flush(doc_id)
+        async for doc in cursor.sort(PENDING_SINCE, ASCENDING).limit(limit):
+            sent += await self.publish(doc["_id"], doc.get(OUTBOX) or {}, doc.get("version"))
         return sent
 
-    async def relay_once(self, limit: int = 200) -> int:
-        """Sweep: publish whatever earlier writes left in any outbox (after a crash or a Kafka outage)."""
-        sent = 0
-        ids = [d["_id"] async for d in self._collection.find({"outbox": {"$ne": {}}}, {"_id": 1}).limit(limit)]
-        for doc_id in ids:
-            sent += await self.flush(doc_id)
-        return sent
-
-    async def relay_forever(self, interval_s: float, sweep_interval_s: float | None = None) -> None:
-        """Retry failed flushes every `interval_s`; sweep at start and every `sweep_interval_s`."""
-        sweep_every = max(interval_s, sweep_interval_s or interval_s)
-        next_sweep = time.monotonic()
+    async def relay_forever(self, interval_s: float) -> None:
+        """The relay: every `interval_s`, one indexed query for documents with unpublished events."""
         while True:
-            sweep = time.monotonic() >= next_sweep
             try:
-                sent = await (self.relay_once() if sweep else self.retry_unpublished())
-                if sweep:
-                    next_sweep = time.monotonic() + sweep_every
+                sent = await self.relay_once()
                 if sent:
-                    log.info("outbox relay published left-over events", collection=self._collection.name,
-                             sent=sent, sweep=sweep)
+                    log.info("outbox relay published left-over events", collection=self.collection.name, sent=sent)
             except (PublishFailed, PyMongoError) as exc:
-                log.warning("outbox relay could not publish yet", error=repr(exc))
+                log.warning("outbox relay could not publish yet", collection=self.collection.name, error=repr(exc))
             await asyncio.sleep(interval_s)

@@ -19,11 +19,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.config import ServiceSettings
 from shared.http.app import ReadinessCheck, create_service_app
 from shared.http.auth import Credentials, load_credentials
+from shared.http.commands import install_change_errors
 from shared.kafka.consumer import EventConsumer, RetryPolicy
 from shared.kafka.publisher import EventPublisher, PublishFailed
 from shared.logging import get_logger
 from shared.mongo import connect, database, ping
-from shared.outbox import Outbox
+from shared.unit_of_work import Aggregates, M, Store
 
 log = get_logger(__name__)
 
@@ -40,6 +41,7 @@ class ServiceRuntime:
         self.credentials: Credentials = load_credentials(settings)  # refuses placeholders in production
         self.mongo: AsyncMongoClient = connect(settings)
         self.db: AsyncDatabase = database(self.mongo, settings)
+        self.store = Store(self.db)
         self.publisher = EventPublisher(settings)
         kwargs: dict[str, Any] = {"publisher": self.publisher, "policy": retry_policy}
         if on_fatal is not None:
@@ -49,17 +51,44 @@ class ServiceRuntime:
         self.components: dict[str, Any] = {}
         self._background: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._aggregates: list[Aggregates[Any]] = []
 
     def background(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """A periodic job (deadline scanner, outbox relay) run alongside the consumers."""
         self._background.append((name, loop))
 
-    def outbox_relay(self, name: str, outbox: Outbox) -> None:
-        """Relay an outbox in the background at this service's configured retry and sweep intervals."""
-        settings = self.settings
-        self.background(name, partial(outbox.relay_forever, settings.outbox_relay_interval_s, settings.outbox_sweep_interval_s))
+    def aggregates(
+        self,
+        collection: str,
+        model: type[M],
+        *,
+        id_field: str,
+        correlation: Callable[[M], str] | None = None,
+        query_fields: Callable[[M], dict[str, Any]] | None = None,
+        kind: str | None = None,
+    ) -> Aggregates[M]:
+        """The records of one aggregate in `collection`, changed only through the unit of work, with
+        the relay of their outbox running in the background."""
+        agg = Aggregates(
+            self.db[collection], model, id_field=id_field, producer=self.settings.service_name,
+            publisher=self.publisher, correlation=correlation, query_fields=query_fields, kind=kind,
+        )
+        self._aggregates.append(agg)
+        self.background(f"outbox-relay:{collection}",
+                        partial(agg.outbox.relay_forever, self.settings.outbox_relay_interval_s))
+        return agg
+
+    async def ensure_indexes(self) -> None:
+        """The unit of work's own indexes (the relay's queue) on every aggregate collection."""
+        for agg in self._aggregates:
+            await agg.ensure_indexes()
 
     async def start(self) -> None:
+        try:
+            await self.ensure_indexes()
+        except Exception as exc:
+            # Keep serving: /readyz reports the store, and the next start creates them.
+            log.warning("store not reachable at start-up; indexes not ensured", error=repr(exc))
         try:
             await self.publisher.start()
         except PublishFailed as exc:
@@ -131,6 +160,7 @@ def service_app(
         readiness=lambda a: a.state.runtime.readiness(),
         max_body_bytes=max_body_bytes,
     )
+    install_change_errors(app)
     for router in routers:
         app.include_router(router)
     return app

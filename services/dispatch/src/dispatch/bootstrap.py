@@ -7,9 +7,10 @@ from functools import partial
 
 import yaml
 
-from dispatch.adapters.repository import CaseRepository, RosterRepository, TimelineRepository
+from dispatch.adapters.repository import CaseQueries, RosterRepository, TimelineRepository, case_query_fields
 from dispatch.adapters.workload import WorkloadBoard
 from dispatch.config import DispatchSettings
+from dispatch.domain.case import Case
 from dispatch.domain.routing import Specialist
 from dispatch.domain.targets import TargetPolicy
 from dispatch.handlers import (
@@ -23,7 +24,6 @@ from dispatch.handlers import (
 )
 from shared.contracts.registry import load_registry
 from shared.http.ratelimit import RateLimiter
-from shared.locks import KeyedLocks
 from shared.logging import get_logger
 from shared.service import ServiceRuntime
 
@@ -33,16 +33,15 @@ log = get_logger(__name__)
 async def wire(runtime: ServiceRuntime) -> None:
     settings = runtime.settings
     assert isinstance(settings, DispatchSettings)
-    cases = CaseRepository(runtime.db)
-    roster = RosterRepository(runtime.db)
-    locks = KeyedLocks()
+    cases = runtime.aggregates("cases", Case, id_field="case_id", query_fields=case_query_fields, kind="case")
+    queries = CaseQueries(cases)
+    roster = RosterRepository(runtime.db, runtime.store)
     d = Dispatch(
         cases=cases,
+        queries=queries,
         timeline=TimelineRepository(runtime.db),
         roster=roster,
-        workload=WorkloadBoard(roster, cases),
-        outbox=cases.outbox(runtime.publisher, locks),
-        locks=locks,
+        workload=WorkloadBoard(roster, queries),
         policy=TargetPolicy.from_file(settings.targets_file),
         unknown_case_grace_s=settings.unknown_case_grace_s,
         limiter=RateLimiter(),
@@ -50,7 +49,7 @@ async def wire(runtime: ServiceRuntime) -> None:
     )
     runtime.components["dispatch"] = d
     try:
-        await cases.ensure_indexes()
+        await queries.ensure_indexes()
         await d.timeline.ensure_indexes()
         await _seed_roster(d, settings)
     except Exception as exc:
@@ -74,7 +73,6 @@ async def wire(runtime: ServiceRuntime) -> None:
             await asyncio.sleep(settings.scan_interval_s)
 
     runtime.background("deadline-scanner", scanner)
-    runtime.outbox_relay("outbox-relay", d.outbox)
 
 
 async def _seed_roster(d: Dispatch, settings: DispatchSettings) -> None:

@@ -1,8 +1,9 @@
 """Dispatch's handlers: one per consumed event, one per command, and the deadline scan.
 
-Every change follows the same path: read the case, let the domain change it and name its events,
-write case and events in one document (the outbox), then publish. Events caused by a consumed event
-get ids derived from it, so redelivery republishes the same events rather than new ones.
+Every change goes through the unit of work (shared.unit_of_work): read the case, let the domain
+change it and name its events, write case and events in one version-checked write, publish after.
+A consumed event's id keys its change, so a redelivery changes nothing twice; a command's
+Idempotency-Key does the same for a retried request.
 """
 
 from __future__ import annotations
@@ -10,51 +11,63 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from dispatch.adapters.repository import (
-    CaseRepository,
-    ConcurrentUpdate,
-    RosterRepository,
-    TimelineRepository,
-)
+from dispatch.adapters.repository import CaseQueries, RosterRepository, TimelineRepository
 from dispatch.adapters.workload import WorkloadBoard
-from dispatch.domain.case import Case, Event, open_case
-from dispatch.domain.routing import choose_specialist, department_for, priority_for
+from dispatch.domain.access import can_act, can_read
+from dispatch.domain.case import Case, Event, ReplyVia, open_case
+from dispatch.domain.routing import Specialist, choose_specialist, department_for, priority_for
 from dispatch.domain.targets import TargetPolicy
 from dispatch.domain.timeline import summary_of
-from shared.contracts.complaints import ComplaintReceived
-from shared.contracts.envelope import Envelope, InvalidMessage, envelopes_for
+from shared.contracts.cases import Department, Outcome, Priority
+from shared.contracts.complaints import Category, ComplaintReceived
+from shared.contracts.envelope import Envelope, InvalidMessage
 from shared.contracts.registry import load_registry
 from shared.contracts.warranty import WarrantyDecided
+from shared.http.auth import Principal
 from shared.http.ratelimit import RateLimiter
 from shared.kafka.consumer import TransientError
-from shared.locks import KeyedLocks
 from shared.logging import get_logger
-from shared.outbox import Outbox
+from shared.unit_of_work import Aggregates, ChangeKey, NotFound
 
 log = get_logger(__name__)
 
 PRODUCER = "dispatch"
 
 
-class CaseNotFound(Exception):
+class CaseNotFound(NotFound):
+    """No such case, or not one this caller may read: the two look the same to a channel."""
+
     def __init__(self, case_id: str) -> None:
-        super().__init__(f"case {case_id} does not exist")
+        super().__init__("case", case_id)
+
+
+class NotYourCase(Exception):
+    def __init__(self, case: Case) -> None:
+        super().__init__(f"case {case.case_id} is assigned to {case.assignee or 'nobody'}; "
+                         "only they or the manager may act on it")
+
+
+class InvalidRequest(Exception):
+    """A command that can never succeed as given; the message starts with the field at fault."""
+
+
+class NotAssignable(InvalidRequest):
+    """The specialist cannot take this case (inactive, unknown, or in another department)."""
 
 
 @dataclass
 class Dispatch:
     """Everything the handlers need, wired by bootstrap."""
 
-    cases: CaseRepository
+    cases: Aggregates[Case]
+    queries: CaseQueries
     timeline: TimelineRepository
     roster: RosterRepository
-    outbox: Outbox
     policy: TargetPolicy
     unknown_case_grace_s: float
-    locks: KeyedLocks
     workload: WorkloadBoard
     limiter: RateLimiter
     public_rate_limit: str
@@ -67,19 +80,18 @@ class Dispatch:
 async def on_complaint_received(env: Envelope, complaint: ComplaintReceived, *, d: Dispatch) -> None:
     """Open the case, route it to a department and assign a specialist (R-DS-1). Idempotent."""
     await _record(d, env, "intake.complaints.v1")
-    if await d.cases.get(complaint.case_id) is None:
-        case = open_case(
-            complaint,
-            event_id=str(env.event_id),
-            department=department_for(complaint.category_guess.category),
-            priority=priority_for(complaint),
-            policy=d.policy,
-        )
-        events = await _auto_assign(d, case, now=d.clock())
-        if await d.cases.insert(case, envelopes_for(events, correlation_id=case.case_id, producer=PRODUCER, now=d.clock(), cause=env.event_id)):
-            log.info("case opened", case_id=case.case_id, department=case.department, assignee=case.assignee)
-    # Also after a redelivery: publish whatever an earlier attempt wrote but did not get out.
-    await d.outbox.flush(complaint.case_id)
+    if await d.cases.get(complaint.case_id) is not None:
+        return  # a redelivery: the case and its events exist (the relay publishes what is left)
+    case = open_case(
+        complaint,
+        event_id=str(env.event_id),
+        department=department_for(complaint.category_guess.category),
+        priority=priority_for(complaint),
+        policy=d.policy,
+    )
+    events = await _auto_assign(d, case, now=d.clock())
+    if (await d.cases.create(case, events, cause=env.event_id)).created:
+        log.info("case opened", case_id=case.case_id, department=case.department, assignee=case.assignee)
 
 
 async def _auto_assign(d: Dispatch, case: Case, *, now: datetime) -> list[Event]:
@@ -109,7 +121,7 @@ async def on_warranty_decided(env: Envelope, decision: WarrantyDecided, *, d: Di
             case.warranty = {**decision.model_dump(mode="python"), "event_id": str(env.event_id)}
         return []
 
-    await change_case(d, decision.case_id, apply, cause=env.event_id)
+    await d.cases.change(decision.case_id, apply, cause=env.event_id)
     # The timeline entry last: once it shows, the case shows the decision too.
     await _record(d, env, "warranty.decisions.v1")
 
@@ -149,7 +161,7 @@ async def on_parts_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
         case.parts_actions[request_id] = action
         return []
 
-    await change_case(d, env.correlation_id, apply, cause=env.event_id)
+    await d.cases.change(env.correlation_id, apply, cause=env.event_id)
     await _record(d, env, "parts.requests.v1")
 
 
@@ -181,46 +193,135 @@ async def _record(d: Dispatch, env: Envelope, topic: str) -> None:
 # ------------------------------------------------------------------------------------------- commands
 
 
-async def change_case(
-    d: Dispatch, case_id: str, operation: Callable[[Case], list[Event]], *, cause: uuid.UUID | None = None
+async def readable_case(d: Dispatch, case_id: str, by: Principal) -> Case:
+    case = await d.cases.get(case_id)
+    if case is None or not can_read(by, case):
+        raise CaseNotFound(case_id)
+    return case
+
+
+async def _act(
+    d: Dispatch, case_id: str, by: Principal, operation: Callable[[Case], list[Event]], key: ChangeKey | None
 ) -> Case:
-    """Apply a domain operation: serialised per case in this process, version-checked across processes."""
-    for _attempt in range(5):
-        async with d.locks.hold(case_id):
-            found = await d.cases.get(case_id)
-            if found is None:
-                raise CaseNotFound(case_id)
-            case, version = found
-            events = operation(case)
-            envelopes = envelopes_for(events, correlation_id=case_id, producer=PRODUCER, now=d.clock(), cause=cause)
-            try:
-                await d.cases.save(case, version, envelopes)
-            except ConcurrentUpdate:
-                continue
-        if envelopes:
-            try:
-                await d.outbox.flush(case_id)
-            except Exception as exc:
-                log.warning("event saved but not yet published; the relay will", case_id=case_id, error=repr(exc))
-        return case
-    raise TransientError(f"case {case_id} kept changing under us")
+    """A command on a case by someone who may act on it (checked again on the fresh case each attempt)."""
+    await readable_case(d, case_id, by)
+
+    def guarded(case: Case) -> list[Event]:
+        if not can_act(by, case):
+            raise NotYourCase(case)
+        return operation(case)
+
+    return await d.cases.change(case_id, guarded, key=key)
+
+
+async def assign_case(
+    d: Dispatch, case_id: str, *, specialist_id: str, reason: str, by: Principal, key: ChangeKey | None = None
+) -> Case:
+    """Manager: assign or reassign to an active specialist of the case's department, reason kept."""
+    specialist = {s.specialist_id: s for s in await d.roster.all()}.get(specialist_id)
+    if specialist is None or not specialist.active:
+        raise NotAssignable(f"specialist_id: {specialist_id} is not an active specialist")
+    now = d.clock()
+
+    def op(case: Case) -> list[Event]:
+        if specialist.department != case.department:
+            raise NotAssignable(f"specialist_id: {specialist_id} works in {specialist.department}, the case is "
+                                f"for {case.department}; triage the case first")
+        if case.assignee == specialist_id:
+            return []
+        return case.assign(specialist_id, by=by.id, reason=reason, now=now)
+
+    return await _act(d, case_id, by, op, key)
+
+
+async def triage_case(
+    d: Dispatch, case_id: str, *, category: Category | None, priority: Priority | None, reason: str,
+    by: Principal, key: ChangeKey | None = None,
+) -> Case:
+    """Manager: correct category or priority; a new department routes the case again there."""
+    current = await readable_case(d, case_id, by)
+    new_category = category or current.category
+    department: Department = department_for(new_category)
+    choice = None
+    if department != current.department:
+        # case.assigned then tells that department everything about it (engineering learns the unit).
+        roster: list[Specialist] = await d.roster.all()
+        workloads = await d.queries.open_workloads([s.specialist_id for s in roster])
+        choice = choose_specialist(roster, department=department, category=new_category, region=current.region,
+                                   workloads=workloads)
+    now = d.clock()
+
+    def op(case: Case) -> list[Event]:
+        moved = department != case.department
+        events = case.triage(category=new_category, priority=priority or case.priority, department=department,
+                             by=by.id, reason=reason, policy=d.policy)
+        if moved:
+            case.assignee = None  # the old department's specialist no longer owns it
+            if choice is not None:
+                events += case.assign(choice.specialist.specialist_id, by=by.id,
+                                      reason=f"{reason}; {choice.reason}", now=now)
+        return events
+
+    return await _act(d, case_id, by, op, key)
+
+
+async def reply_to_customer(
+    d: Dispatch, case_id: str, *, message: str, via: ReplyVia, by: Principal, key: ChangeKey | None = None
+) -> tuple[Case, str]:
+    """The one outward window: what the customer is told. A retried request adds no second reply."""
+    reply_id = key.derived_id("R-", 12) if key else f"R-{uuid.uuid4().hex[:12].upper()}"
+    now = d.clock()
+    case = await _act(d, case_id, by,
+                      lambda c: c.reply(reply_id=reply_id, message=message, via=via, by=by.id, now=now), key)
+    return case, reply_id
+
+
+async def resolve_case(
+    d: Dispatch, case_id: str, *, resolution: str, outcome: Outcome, by: Principal, key: ChangeKey | None = None
+) -> Case:
+    now = d.clock()
+    return await _act(d, case_id, by,
+                      lambda c: c.resolve(resolution=resolution, outcome=outcome, by=by.id, now=now), key)
+
+
+async def close_case(
+    d: Dispatch, case_id: str, *, resolution: str | None, outcome: Outcome | None, by: Principal,
+    key: ChangeKey | None = None,
+) -> Case:
+    """结案; from in progress it needs the resolution and outcome."""
+    now = d.clock()
+    return await _act(d, case_id, by, lambda c: c.close(resolution=resolution, outcome=outcome, by=by.id, now=now,
+                                                        follow_up_after_days=d.policy.follow_up_after_days), key)
+
+
+async def record_follow_up(
+    d: Dispatch, case_id: str, *, visited_on: date, satisfaction: int, notes: str, by: Principal,
+    key: ChangeKey | None = None,
+) -> Case:
+    """回访 after closure."""
+    now = d.clock()
+    if visited_on > now.date() + timedelta(days=1):
+        raise InvalidRequest("visited_on: a visit cannot be recorded before it happens")
+    return await _act(d, case_id, by, lambda c: c.record_follow_up(
+        visited_on=visited_on, satisfaction=satisfaction, notes=notes, by=by.id, now=now), key)
 
 
 async def scan_deadlines(d: Dispatch) -> int:
     """Escalate missed time targets and announce due follow-ups; returns the events raised."""
     raised = 0
     now = d.clock()
-    for case_id in await d.cases.due(now):
+    for case_id in await d.queries.due(now):
+        found: list[Event] = []
+
+        def check(case: Case, found: list[Event] = found) -> list[Event]:
+            found[:] = case.check_deadlines(now)
+            return found
+
         try:
-            # Two scanners may race; the version check lets one win and the other then finds nothing due.
-            found: list[Event] = []
-
-            def check(case: Case, found: list[Event] = found) -> list[Event]:
-                found[:] = case.check_deadlines(now)
-                return found
-
-            await change_case(d, case_id, check, cause=None)
-            raised += len(found)
-        except (ConcurrentUpdate, TransientError):
+            # Two scanners (replicas) may race: the version check lets one win, the other then finds
+            # nothing due on the fresh case.
+            await d.cases.change(case_id, check)
+        except (TransientError, NotFound):
             continue  # the next scan sees it again
+        raised += len(found)
     return raised

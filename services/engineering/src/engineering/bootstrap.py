@@ -1,13 +1,18 @@
-"""Wires engineering onto the shared runtime: repositories, the case.assigned handler, the outbox relays."""
+"""Wires engineering onto the shared runtime: projects and installation complaints, the case.assigned handler."""
 
 from __future__ import annotations
 
 from functools import partial
 
-from engineering.adapters.repository import InstallationCaseRepository, ProjectRepository
+from engineering.adapters.repository import (
+    InstallationCaseQueries,
+    ProjectQueries,
+    project_query_fields,
+)
 from engineering.config import EngineeringSettings
+from engineering.domain.case_work import InstallationCase
+from engineering.domain.project import Project
 from engineering.handlers import Engineering, on_case_assigned
-from shared.locks import KeyedLocks
 from shared.logging import get_logger
 from shared.service import ServiceRuntime
 
@@ -17,24 +22,21 @@ log = get_logger(__name__)
 async def wire(runtime: ServiceRuntime) -> None:
     settings = runtime.settings
     assert isinstance(settings, EngineeringSettings)
-    projects = ProjectRepository(runtime.db)
-    cases = InstallationCaseRepository(runtime.db)
-    project_locks, case_locks = KeyedLocks(), KeyedLocks()
+    projects = runtime.aggregates("projects", Project, id_field="project_id", query_fields=project_query_fields,
+                                  kind="project")
+    cases = runtime.aggregates("installation_cases", InstallationCase, id_field="case_id", kind="installation complaint")
     e = Engineering(
+        store=runtime.store,
         projects=projects,
+        project_queries=ProjectQueries(runtime.db, projects),
         cases=cases,
-        project_outbox=projects.outbox(runtime.publisher, project_locks),
-        case_outbox=cases.outbox(runtime.publisher, case_locks),
-        project_locks=project_locks,
-        case_locks=case_locks,
+        case_queries=InstallationCaseQueries(cases),
         min_installers=settings.min_installer_quotes,
     )
     runtime.components["engineering"] = e
     try:
-        await projects.ensure_indexes()
-        await cases.ensure_indexes()
+        await e.project_queries.ensure_indexes()
+        await e.case_queries.ensure_indexes()
     except Exception as exc:
         log.warning("store not ready at start-up; indexes skipped", error=repr(exc))
     runtime.consumer.handle("case.assigned", partial(on_case_assigned, e=e))
-    runtime.outbox_relay("project-outbox-relay", e.project_outbox)
-    runtime.outbox_relay("case-outbox-relay", e.case_outbox)

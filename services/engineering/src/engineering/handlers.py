@@ -1,37 +1,39 @@
 """Engineering's handlers: one per command, and one for the event it consumes (case.assigned).
 
-Every change follows the same path: read the project (or case), let the domain change it and name
-its events, write record and events in one document (the outbox), then publish. Events caused by a
-consumed event get ids derived from it, so a redelivered case.assigned republishes the same link
-rather than a second one.
+Every change goes through the unit of work (shared.unit_of_work): read the project (or case), let the
+domain change it and name its events, write record and events in one version-checked write, publish
+after. A redelivered case.assigned, or a request retried under its Idempotency-Key, changes nothing
+twice.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
-from engineering.adapters.repository import ConcurrentUpdate, InstallationCaseRepository, ProjectRepository
+from pymongo.errors import DuplicateKeyError
+
+from engineering.adapters.repository import InstallationCaseQueries, ProjectQueries
 from engineering.domain.case_work import InstallationCase, is_installation_complaint, link_case
 from engineering.domain.periods import china_today
 from engineering.domain.project import Event, Project, Unit, open_project
 from shared.contracts.cases import CaseAssigned
-from shared.contracts.envelope import Envelope, envelopes_for
-from shared.kafka.consumer import TransientError
-from shared.locks import KeyedLocks
+from shared.contracts.envelope import Envelope
 from shared.logging import get_logger
-from shared.outbox import Outbox
+from shared.unit_of_work import Aggregates, ChangeKey, NotFound, Store, Transaction
 
 log = get_logger(__name__)
 
 PRODUCER = "engineering"
 
 
-class ProjectNotFound(Exception):
+class ProjectNotFound(NotFound):
     def __init__(self, project_id: str) -> None:
-        super().__init__(f"project {project_id} does not exist")
+        super().__init__("project", project_id)
 
 
 class ProjectExists(Exception):
@@ -48,30 +50,23 @@ class UnitsInstalledElsewhere(Exception):
         self.holders = holders
 
 
-class CaseNotFound(Exception):
+class CaseNotFound(NotFound):
     def __init__(self, case_id: str) -> None:
-        super().__init__(f"installation complaint {case_id} not known to engineering (it comes with case.assigned)")
+        super().__init__("installation complaint", case_id)
+        self.args = (f"installation complaint {case_id} not known to engineering (it comes with case.assigned)",)
 
 
 @dataclass
 class Engineering:
     """Everything the handlers need, wired by bootstrap."""
 
-    projects: ProjectRepository
-    cases: InstallationCaseRepository
-    project_outbox: Outbox
-    case_outbox: Outbox
-    project_locks: KeyedLocks
-    case_locks: KeyedLocks
+    store: Store
+    projects: Aggregates[Project]
+    project_queries: ProjectQueries
+    cases: Aggregates[InstallationCase]
+    case_queries: InstallationCaseQueries
     min_installers: int
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-
-
-async def _publish(outbox: Outbox, key: str) -> None:
-    try:
-        await outbox.flush(key)
-    except Exception as exc:
-        log.warning("event saved but not yet published; the relay will", key=key, error=repr(exc))
 
 
 # ------------------------------------------------------------------------------------------- projects
@@ -90,8 +85,10 @@ async def create_project(
     bid_won_on: date | None,
     note: str,
     by: str,
+    key: ChangeKey | None = None,
 ) -> Project:
-    """A won bid becomes a project; its number is given (the company's own) or drawn (P-<year>-<nnn>)."""
+    """A won bid becomes a project; its number is given (the company's own) or drawn (P-<year>-<nnn>).
+    Number, project and the request's key commit together, so a retry finds the project it opened."""
     now = e.clock()
     fields = {
         "client": client, "site": site, "supervisor": supervisor, "design_unit": design_unit, "units": units,
@@ -99,47 +96,53 @@ async def create_project(
         "now": now,
     }
     open_project(project_id=project_id or "P-0000-000", **fields)  # refuses bad input before any number is drawn
-    holders = await e.projects.holding([u.serial_no for u in units])
+    if key is not None and (earlier := await e.project_queries.opened_by(key)) is not None:
+        return await get_project(e, earlier)
+    if project_id and await e.projects.get(project_id) is not None:
+        raise ProjectExists(project_id)
+    holders = await e.project_queries.holding([u.serial_no for u in units])
     if holders:
         raise UnitsInstalledElsewhere(holders)
-    for _attempt in range(5):
-        pid = project_id or f"P-{china_today(now).year}-{await e.projects.next_number(china_today(now).year):03d}"
+
+    async def open_in(tx: Transaction) -> Project:
+        year = china_today(now).year
+        pid = project_id or f"P-{year}-{await e.project_queries.next_number(year, tx):03d}"
         project, events = open_project(project_id=pid, **fields)
-        if await e.projects.insert(project, envelopes_for(events, correlation_id=pid, producer=PRODUCER, now=now, cause=None)):
-            log.info("project opened", project_id=pid, units=len(units))
-            await _publish(e.project_outbox, pid)
-            return project
-        if project_id:
-            raise ProjectExists(project_id)
-    raise TransientError("no free project number after five draws; try again")
+        await e.projects.create(project, events, key=key, tx=tx)
+        if key is not None:
+            await e.project_queries.record_opened_by(key, pid, tx)
+        return project
+
+    try:
+        project = await e.store.transaction(open_in)
+    except DuplicateKeyError as exc:
+        # Another replica got there between the checks above and the commit: the store refused it.
+        holders = await e.project_queries.holding([u.serial_no for u in units])
+        if holders:
+            raise UnitsInstalledElsewhere(holders) from exc
+        if key is not None and (earlier := await e.project_queries.opened_by(key)) is not None:
+            return await get_project(e, earlier)
+        raise ProjectExists(project_id or "?") from exc
+    log.info("project opened", project_id=project.project_id, units=len(units))
+    return project
 
 
 async def get_project(e: Engineering, project_id: str) -> Project:
-    found = await e.projects.get(project_id)
-    if found is None:
+    project = await e.projects.get(project_id)
+    if project is None:
         raise ProjectNotFound(project_id)
-    return found[0]
+    return project
 
 
-async def change_project(e: Engineering, project_id: str, operation: Callable[[Project], list[Event]]) -> Project:
-    """Apply a domain operation: serialised per project in this process, version-checked across processes."""
-    for _attempt in range(5):
-        async with e.project_locks.hold(project_id):
-            found = await e.projects.get(project_id)
-            if found is None:
-                raise ProjectNotFound(project_id)
-            project, version = found
-            now = e.clock()
-            events = operation(project)
-            envelopes = envelopes_for(events, correlation_id=project_id, producer=PRODUCER, now=now, cause=None)
-            try:
-                await e.projects.save(project, version, envelopes)
-            except ConcurrentUpdate:
-                continue
-        if envelopes:
-            await _publish(e.project_outbox, project_id)
-        return project
-    raise TransientError(f"project {project_id} kept changing under us")
+async def change_project(
+    e: Engineering, project_id: str, operation: Callable[[Project], list[Event]], *, key: ChangeKey | None = None,
+    result_of: Callable[[Project], Any] | None = None,
+) -> tuple[Project, Any]:
+    """Apply a domain operation to a project; returns it and `result_of` it (the record it added)."""
+    try:
+        return await e.projects.change_recording(project_id, operation, result_of, key=key)
+    except NotFound as exc:
+        raise ProjectNotFound(project_id) from exc
 
 
 # ------------------------------------------------------------------------------------------- installation complaints
@@ -149,39 +152,31 @@ async def on_case_assigned(env: Envelope, assigned: CaseAssigned, *, e: Engineer
     """Link an installation complaint to the project that installed the unit, once. Idempotent."""
     if not is_installation_complaint(assigned):
         return  # the quality department's case: nothing for engineering
-    if await e.cases.get(assigned.case_id) is None:
-        serial = assigned.product.serial_no
-        by_serial = await e.projects.installed(serial) if serial else None
-        by_ref = None
-        if by_serial is None and assigned.project_ref:
-            found = await e.projects.get(assigned.project_ref.strip().upper())
-            by_ref = found[0] if found else None
-        now = e.clock()
-        case, events = link_case(assigned, by_serial=by_serial, by_ref=by_ref, event_id=str(env.event_id), now=now)
-        if await e.cases.insert(case, envelopes_for(events, correlation_id=case.case_id, producer=PRODUCER, now=now, cause=env.event_id)):
-            log.info("installation complaint linked", case_id=case.case_id, project_id=case.project_id,
-                     linked_via=case.linked_via)
-    # Also after a redelivery: publish whatever an earlier attempt wrote but did not get out.
-    await e.case_outbox.flush(assigned.case_id)
+    if await e.cases.get(assigned.case_id) is not None:
+        return  # a redelivery: linked already (the relay publishes whatever is left)
+    serial = assigned.product.serial_no
+    by_serial = await e.project_queries.installed(serial) if serial else None
+    by_ref = None
+    if by_serial is None and assigned.project_ref:
+        by_ref = await e.projects.get(assigned.project_ref.strip().upper())
+    case, events = link_case(assigned, by_serial=by_serial, by_ref=by_ref, event_id=str(env.event_id), now=e.clock())
+    if (await e.cases.create(case, events, cause=env.event_id)).created:
+        log.info("installation complaint linked", case_id=case.case_id, project_id=case.project_id,
+                 linked_via=case.linked_via)
 
 
 async def record_maintenance(
-    e: Engineering, case_id: str, *, record_id: str, work_done: str, done_on: date, note: str, by: str
-) -> InstallationCase:
+    e: Engineering, case_id: str, *, work_done: str, done_on: date, note: str, by: str, key: ChangeKey | None = None
+) -> tuple[InstallationCase, str]:
     """Maintenance work on an installation complaint, judged against its project's maintenance year."""
-    async with e.case_locks.hold(case_id):
-        case = await e.cases.get(case_id)
-        if case is None:
-            raise CaseNotFound(case_id)
-        if any(r.record_id == record_id for r in case.maintenance):
-            return case  # a retried request: the work is recorded already
-        accepted_on = None
-        if case.project_id:
-            found = await e.projects.get(case.project_id)
-            accepted_on = found[0].accepted_on if found else None
-        now = e.clock()
-        events = case.record_maintenance(record_id=record_id, work_done=work_done, done_on=done_on, note=note,
-                                         accepted_on=accepted_on, by=by, now=now)
-        await e.cases.save(case, envelopes_for(events, correlation_id=case_id, producer=PRODUCER, now=now, cause=None))
-    await _publish(e.case_outbox, case_id)
-    return case
+    case = await e.cases.get(case_id)
+    if case is None:
+        raise CaseNotFound(case_id)
+    record_id = key.derived_id("W-", 12) if key else f"W-{uuid.uuid4().hex[:12].upper()}"
+    project = await e.projects.get(case.project_id) if case.project_id else None
+    accepted_on = project.accepted_on if project else None
+    now = e.clock()
+    changed = await e.cases.change(case_id, lambda c: c.record_maintenance(
+        record_id=record_id, work_done=work_done, done_on=done_on, note=note, accepted_on=accepted_on, by=by, now=now,
+    ), key=key)
+    return changed, record_id

@@ -110,5 +110,5 @@ def test_money_is_kept_exact_as_text(kit) -> None:
     stored = project.model_dump(mode="python")
     assert stored["quotes"][0]["total"] == "9680.70" and stored["contract_value"] == "1286000.00"
     assert Project.model_validate(stored) == project
-    # What the repository writes holds no Decimal (BSON has none to offer on FerretDB v1): only exact strings.
+    # What the repository writes holds no Decimal (BSON would take it as a float): only exact strings.
     assert _decimals(kit.at("archived").model_dump(mode="python")) == []

@@ -7,8 +7,9 @@ from functools import partial
 
 import yaml
 
-from parts.adapters.repository import PartsRepository
+from parts.adapters.repository import PartsRepository, PurchaseRequest, Quote
 from parts.config import PartsSettings
+from parts.domain.request import PartsRequest
 from parts.handlers import Parts, on_case_assigned, on_case_reassigned, on_warranty_decided, scan_deadlines
 from shared.logging import get_logger
 from shared.service import ServiceRuntime
@@ -21,7 +22,16 @@ async def wire(runtime: ServiceRuntime) -> None:
     assert isinstance(settings, PartsSettings)
     reference = yaml.safe_load(settings.reference_file.read_text(encoding="utf-8"))
     parts = Parts(
-        repo=PartsRepository(runtime.db, runtime.publisher),
+        repo=PartsRepository(
+            runtime.db,
+            runtime.store,
+            requests=runtime.aggregates("requests", PartsRequest, id_field="request_id", kind="parts request",
+                                        correlation=lambda r: r.case_id),
+            quotes=runtime.aggregates("quotes", Quote, id_field="quote_id", kind="quote",
+                                      correlation=lambda q: q.case_id),
+            purchases=runtime.aggregates("purchase_requests", PurchaseRequest, id_field="request_id",
+                                         kind="purchase request", correlation=lambda p: p.case_id or p.request_id),
+        ),
         regional_managers=reference["regional_managers"],
         suppliers=reference["suppliers"],
         local_sourcing_hours=settings.local_sourcing_hours,
@@ -47,5 +57,3 @@ async def wire(runtime: ServiceRuntime) -> None:
             await asyncio.sleep(settings.scan_interval_s)
 
     runtime.background("local-sourcing-deadlines", deadlines)
-    for store in (parts.repo.requests, parts.repo.quotes, parts.repo.purchases):
-        runtime.outbox_relay(f"outbox-relay-{store.collection.name}", store.outbox)

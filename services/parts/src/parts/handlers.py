@@ -1,5 +1,10 @@
 """Parts' handlers: open key-part requests from warranty decisions, walk them from path A to B,
-quote consumables from stock and the price list, and tell purchasing what is missing."""
+quote consumables from stock and the price list, and tell purchasing what is missing.
+
+Every change goes through the unit of work (shared.unit_of_work). What a request creates (a parts
+request, a quote, purchase requests) takes its id from the caller's Idempotency-Key, or from the
+consumed event, so a retry finds what the first attempt made instead of making it again.
+"""
 
 from __future__ import annotations
 
@@ -15,21 +20,17 @@ from parts.domain.pricing import PriceList, Wanted, consumable_lines, in_effect,
 from parts.domain.request import PartsRequest, Step
 from shared.contracts.base import Contract
 from shared.contracts.cases import CaseAssigned, CaseReassigned
-from shared.contracts.envelope import Envelope, derived_event_id, envelopes_for
+from shared.contracts.envelope import Envelope, derived_event_id
 from shared.contracts.parts import PurchaseRequested, QuoteIssued
 from shared.contracts.warranty import WarrantyDecided
 from shared.kafka.consumer import TransientError
 from shared.logging import get_logger
 from shared.periods import china_date
+from shared.unit_of_work import ChangeKey, Transaction
 
 log = get_logger(__name__)
 
 NEEDS_A_PART = ("free_repair", "paid_repair")
-
-
-def _envelopes(events: list[tuple[str, Contract]], *, correlation_id: str, now: datetime,
-               cause: uuid.UUID | None = None) -> list[Envelope]:
-    return envelopes_for(events, correlation_id=correlation_id, producer="parts", now=now, cause=cause)
 
 
 @dataclass
@@ -91,18 +92,24 @@ async def on_warranty_decided(env: Envelope, d: WarrantyDecided, *, parts: Parts
             req.chargeable = chargeable
             return []
 
-        await parts.repo.requests.change(open_same[0].request_id, recharge)
+        await parts.repo.requests.change(open_same[0].request_id, recharge, cause=env.event_id)
         return
     await open_request(parts, ctx, d.key_part, chargeable=chargeable, by="warranty", cause=env.event_id)
 
 
 async def open_request(
-    parts: Parts, ctx: CaseContext, part: str, *, chargeable: bool, by: str, cause: uuid.UUID | None
+    parts: Parts, ctx: CaseContext, part: str, *, chargeable: bool, by: str, cause: uuid.UUID | None,
+    key: ChangeKey | None = None,
 ) -> PartsRequest:
+    """A key-part request, path A first. Its id comes from the decision that needs it, or from the
+    caller's Idempotency-Key, so opening it again finds the same request."""
     now = parts.clock()
-    seed = derived_event_id(cause, f"parts-request:{part}") if cause else uuid.uuid4()
+    if key is not None:
+        request_id = key.derived_id("PR-")
+    else:
+        request_id = f"PR-{(derived_event_id(cause, f'parts-request:{part}') if cause else uuid.uuid4()).hex[:10].upper()}"
     request = PartsRequest(
-        request_id=f"PR-{seed.hex[:10].upper()}",
+        request_id=request_id,
         case_id=ctx.case_id,
         part=part,  # type: ignore[arg-type]
         model=ctx.model,
@@ -113,11 +120,10 @@ async def open_request(
         decision_event_id=str(cause) if cause else "",
     )
     request.steps.append(Step(step="opened", by=by, at=now, detail={"sourcing_by": request.sourcing_by}))
-    if await parts.repo.requests.insert(request, _envelopes([request.opened_event()], correlation_id=ctx.case_id,
-                                                          now=now, cause=cause)):
+    made = await parts.repo.requests.create(request, [request.opened_event()], cause=cause, key=key)
+    if made.created:
         log.info("parts request opened", case_id=ctx.case_id, request_id=request.request_id, part=part)
-    await parts.repo.requests.outbox.flush(request.request_id)
-    return request
+    return made.item
 
 
 async def _local_sourcer(parts: Parts, region: str | None) -> str:
@@ -133,19 +139,28 @@ async def scan_deadlines(parts: Parts) -> int:
     now = parts.clock()
     moved = 0
     for req in await parts.repo.requests.find({"state": "sourcing_locally", "deadline": {"$lt": now}}):
-        await parts.repo.requests.change(
-            req.request_id,
-            lambda r: _envelopes(r.deadline_passed(now=now, supplier=parts.suppliers.get(r.part, "")),
-                                correlation_id=r.case_id, now=now),
-        )
+        # Another replica's scan, or a step by hand, may get there first: the step then refuses on
+        # the fresh request, and there is nothing left to do.
+        def to_supplier(r: PartsRequest) -> list[tuple[str, Contract]]:
+            if r.state != "sourcing_locally":
+                return []
+            return r.deadline_passed(now=now, supplier=parts.suppliers.get(r.part, ""))
+
+        await parts.repo.requests.change(req.request_id, to_supplier)
         moved += 1
     return moved
 
 
-def step(parts: Parts, operation: Callable[[PartsRequest, datetime], list[tuple[str, Contract]]]):
-    """Adapt a domain step to AggregateStore.change: the events become envelopes."""
+async def advance_request(
+    parts: Parts,
+    request_id: str,
+    operation: Callable[[PartsRequest, datetime], list[tuple[str, Contract]]],
+    *,
+    key: ChangeKey | None = None,
+) -> PartsRequest:
+    """One step of a request (path A report, RMA, shipment, repair), once per Idempotency-Key."""
     now = parts.clock()
-    return lambda req: _envelopes(operation(req, now), correlation_id=req.case_id, now=now)
+    return await parts.repo.requests.change(request_id, lambda req: operation(req, now), key=key)
 
 
 # ------------------------------------------------------------------------------------ quotes
@@ -160,46 +175,89 @@ async def price_list_today(parts: Parts) -> PriceList | None:
     return in_effect(await parts.repo.price_list_versions(), china_date(parts.clock()))
 
 
-async def quote_consumables(parts: Parts, case_id: str, wanted: list[Wanted], *, by: str) -> dict[str, Any]:
-    """In stock: quoted at the list price in effect. Out of stock: purchasing is told at once (R-PA-3)."""
+async def quote_consumables(
+    parts: Parts, case_id: str, wanted: list[Wanted], *, by: str, key: ChangeKey | None = None
+) -> dict[str, Any]:
+    """In stock: quoted at the list price in effect. Out of stock: purchasing is told at once (R-PA-3).
+    The quote and its purchase requests are made together, in one transaction, or not at all."""
+    ids = _consumable_ids(case_id, wanted, key)
+    if key is not None:
+        earlier = await _made_earlier(parts, ids, key)
+        if earlier is not None:
+            return earlier
     prices = await price_list_today(parts)
     if prices is None:
         raise QuoteRefused("finance has no price list in effect today")
     in_stock = [w for w in wanted if await parts.repo.on_hand(w.item) >= w.quantity]
     short = [w for w in wanted if w not in in_stock]
     now = parts.clock()
-    result: dict[str, Any] = {"quote": None, "purchase_requests": []}
-    if in_stock:
-        lines = consumable_lines(prices, in_stock)
-        result["quote"] = await _issue(parts, case_id, "consumables", lines, prices, by=by, now=now)
     expected_by = china_date(now + timedelta(days=parts.restock_days))
-    for w in short:
-        result["purchase_requests"].append(
-            await request_purchase(parts, case_id, w.item, w.quantity, reason=f"quote for {case_id}: out of stock",
-                                   expected_by=expected_by)
-        )
+
+    async def work(tx: Transaction) -> dict[str, Any]:
+        result: dict[str, Any] = {"quote": None, "purchase_requests": []}
+        if in_stock:
+            result["quote"] = await _issue(parts, ids["quote"], case_id, "consumables",
+                                           consumable_lines(prices, in_stock), prices, by=by, now=now, key=key, tx=tx)
+        for w in short:
+            result["purchase_requests"].append(await request_purchase(
+                parts, ids[w.item], case_id, w.item, w.quantity, reason=f"quote for {case_id}: out of stock",
+                expected_by=expected_by, key=key, tx=tx))
+        return result
+
+    return _told(await parts.repo.store.transaction(work))
+
+
+def _consumable_ids(case_id: str, wanted: list[Wanted], key: ChangeKey | None) -> dict[str, str]:
+    """The quote's id and one purchase request id per item: from the key when there is one."""
+    if key is None:
+        return {"quote": f"Q-{uuid.uuid4().hex[:10].upper()}",
+                **{w.item: f"PUR-{uuid.uuid4().hex[:10].upper()}" for w in wanted}}
+    return {"quote": key.derived_id("Q-"),
+            **{w.item: f"PUR-{uuid.uuid5(uuid.NAMESPACE_OID, f'{key.digest}:{w.item}').hex[:10].upper()}"
+               for w in wanted}}
+
+
+async def _made_earlier(parts: Parts, ids: dict[str, str], key: ChangeKey) -> dict[str, Any] | None:
+    """What the first attempt of this request made (a retry answers the same), if it made anything."""
+    quote = await parts.repo.quotes.made_by(ids["quote"], key)
+    purchases = [p for item, pid in ids.items() if item != "quote"
+                 if (p := await parts.repo.purchases.made_by(pid, key)) is not None]
+    if quote is None and not purchases:
+        return None
+    return _told({"quote": quote, "purchase_requests": purchases})
+
+
+def _told(result: dict[str, Any]) -> dict[str, Any]:
+    short: list[PurchaseRequest] = result["purchase_requests"]
     if short:
+        expected_by = short[0].expected_by
         result["customer_told"] = (
             f"缺货，预计 {expected_by} 到货 / out of stock, expected by {expected_by}: "
-            + ", ".join(w.item for w in short)
+            + ", ".join(p.item for p in short)
         )
     return result
 
 
-async def quote_repair(parts: Parts, request: PartsRequest, *, by: str) -> Quote:
+async def quote_repair(parts: Parts, request: PartsRequest, *, by: str, key: ChangeKey | None = None) -> Quote:
     """Out of warranty: the part at cost and freight both ways, paid by the customer."""
     if not request.chargeable:
         raise QuoteRefused(f"{request.request_id} is under warranty: nothing to charge")
+    quote_id = key.derived_id("Q-") if key else f"Q-{uuid.uuid4().hex[:10].upper()}"
+    if key is not None and (earlier := await parts.repo.quotes.made_by(quote_id, key)) is not None:
+        return earlier
     prices = await price_list_today(parts)
     if prices is None:
         raise QuoteRefused("finance has no price list in effect today")
-    return await _issue(parts, request.case_id, "repair", repair_lines(prices, request.part), prices, by=by,
-                        now=parts.clock())
+    return await _issue(parts, quote_id, request.case_id, "repair", repair_lines(prices, request.part), prices,
+                        by=by, now=parts.clock(), key=key)
 
 
-async def _issue(parts: Parts, case_id: str, kind: str, lines: list, prices: PriceList, *, by: str, now: datetime) -> Quote:
+async def _issue(
+    parts: Parts, quote_id: str, case_id: str, kind: str, lines: list, prices: PriceList, *, by: str, now: datetime,
+    key: ChangeKey | None, tx: Transaction | None = None,
+) -> Quote:
     quote = Quote(
-        quote_id=f"Q-{uuid.uuid4().hex[:10].upper()}",
+        quote_id=quote_id,
         case_id=case_id,
         kind=kind,
         lines=lines,
@@ -211,21 +269,45 @@ async def _issue(parts: Parts, case_id: str, kind: str, lines: list, prices: Pri
     )
     event = QuoteIssued(case_id=case_id, quote_id=quote.quote_id, lines=lines, total=quote.total,
                         valid_until=quote.valid_until, issued_by=by)
-    await parts.repo.quotes.insert(quote, _envelopes([("quote.issued", event)], correlation_id=case_id, now=now))
-    await parts.repo.quotes.outbox.flush(quote.quote_id)
-    return quote
+    return (await parts.repo.quotes.create(quote, [("quote.issued", event)], key=key, tx=tx)).item
 
 
 async def request_purchase(
-    parts: Parts, case_id: str | None, item: str, quantity: int, *, reason: str, expected_by: date | None
+    parts: Parts, request_id: str, case_id: str | None, item: str, quantity: int, *, reason: str,
+    expected_by: date | None, key: ChangeKey | None = None, tx: Transaction | None = None,
 ) -> PurchaseRequest:
-    now = parts.clock()
-    req = PurchaseRequest(request_id=f"PUR-{uuid.uuid4().hex[:10].upper()}", case_id=case_id, item=item,
-                          quantity=quantity, reason=reason, expected_by=expected_by, requested_at=now)
+    req = PurchaseRequest(request_id=request_id, case_id=case_id, item=item, quantity=quantity, reason=reason,
+                          expected_by=expected_by, requested_at=parts.clock())
     event = PurchaseRequested(case_id=case_id, request_id=req.request_id, item=item, quantity=quantity, reason=reason,
                               customer_told_expected_by=expected_by)
-    await parts.repo.purchases.insert(req, _envelopes([("purchase.requested", event)],
-                                                     correlation_id=case_id or req.request_id, now=now))
-    await parts.repo.purchases.outbox.flush(req.request_id)
-    return req
+    return (await parts.repo.purchases.create(req, [("purchase.requested", event)], key=key, tx=tx)).item
 
+
+class PurchaseClosed(Exception):
+    pass
+
+
+async def update_purchase(
+    parts: Parts, request_id: str, *, status: str, expected_by: date | None, by: str, key: ChangeKey | None = None
+) -> PurchaseRequest:
+    """Purchasing: ordered, or received. Receipt and the stock it brings in commit together."""
+    now = parts.clock()
+
+    def update(req: PurchaseRequest) -> list[Any]:
+        if req.status == "received":
+            raise PurchaseClosed(f"purchase request {request_id} was received already")
+        req.status = status
+        req.expected_by = expected_by or req.expected_by
+        req.history.append({"status": status, "by": by, "at": now})
+        return []
+
+    if status != "received":
+        return await parts.repo.purchases.change(request_id, update, key=key)
+
+    async def receive(tx: Transaction) -> PurchaseRequest:
+        req = await parts.repo.purchases.change(request_id, update, key=key, tx=tx)
+        await parts.repo.move_stock(req.item, req.quantity, move_id=f"receipt:{request_id}",
+                                    reason=f"received for {request_id}", by=by, at=now, name=None, tx=tx)
+        return req
+
+    return await parts.repo.store.transaction(receive)

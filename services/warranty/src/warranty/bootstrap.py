@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from shared.locks import KeyedLocks
 from shared.logging import get_logger
 from shared.service import ServiceRuntime
-from warranty.adapters.repository import CaseFactsRepository, UnitRepository
+from warranty.adapters.repository import CaseFactsQueries, UnitRepository
 from warranty.config import WarrantySettings
+from warranty.domain.facts import CaseFacts
 from warranty.domain.rules import RuleBook
 from warranty.handlers import Warranty, on_case_assigned, on_case_changed, on_installation_accepted
 
@@ -18,14 +18,16 @@ log = get_logger(__name__)
 async def wire(runtime: ServiceRuntime) -> None:
     settings = runtime.settings
     assert isinstance(settings, WarrantySettings)
+    cases = runtime.aggregates("cases", CaseFacts, id_field="case_id", kind="case")
     w = Warranty(
-        units=UnitRepository(runtime.db),
-        cases=CaseFactsRepository(runtime.db, runtime.publisher, KeyedLocks()),
+        units=UnitRepository(runtime.db, runtime.store),
+        cases=cases,
+        queries=CaseFactsQueries(cases),
         rules=RuleBook.from_directory(settings.rulesets_dir),  # a bad rule set stops the start-up
     )
     runtime.components["warranty"] = w
     try:
-        await w.cases.ensure_indexes()
+        await w.queries.ensure_indexes()
     except Exception as exc:
         log.warning("store not ready at start-up; indexes skipped", error=repr(exc))
     consumer = runtime.consumer
@@ -36,4 +38,3 @@ async def wire(runtime: ServiceRuntime) -> None:
     consumer.handle("case.reassigned", partial(on_case_changed, w=w), concurrency=n)
     consumer.handle("case.triaged", partial(on_case_changed, w=w), concurrency=n)
     consumer.handle("installation.accepted", partial(on_installation_accepted, w=w))
-    runtime.outbox_relay("outbox-relay", w.cases.outbox)

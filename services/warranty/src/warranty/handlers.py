@@ -15,7 +15,8 @@ from shared.contracts.warranty import WarrantyClock, WarrantyDecided
 from shared.kafka.consumer import TransientError
 from shared.logging import get_logger
 from shared.periods import china_date
-from warranty.adapters.repository import CaseFactsRepository, UnitRepository
+from shared.unit_of_work import Aggregates, ChangeKey, NotFound
+from warranty.adapters.repository import CaseFactsQueries, UnitRepository
 from warranty.domain.engine import Assessment, assess
 from warranty.domain.facts import KIND_OF_CATEGORY, CaseFacts, part_named_in
 from warranty.domain.rules import RuleBook
@@ -23,15 +24,22 @@ from warranty.domain.rules import RuleBook
 log = get_logger(__name__)
 
 
-class CaseUnknown(Exception):
+class CaseUnknown(NotFound):
     def __init__(self, case_id: str) -> None:
-        super().__init__(f"warranty knows no case {case_id} (it is learnt from case.assigned)")
+        super().__init__("case", case_id)
+        self.args = (f"warranty knows no case {case_id} (it is learnt from case.assigned)",)
+
+
+class NotYourCase(Exception):
+    def __init__(self, facts: CaseFacts) -> None:
+        super().__init__(f"only the assigned specialist ({facts.specialist_id}) or the manager may add evidence")
 
 
 @dataclass
 class Warranty:
     units: UnitRepository
-    cases: CaseFactsRepository
+    cases: Aggregates[CaseFacts]
+    queries: CaseFactsQueries
     rules: RuleBook
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -88,77 +96,83 @@ def _remember(facts: CaseFacts, env: Envelope, a: Assessment) -> None:
 
 async def on_case_assigned(env: Envelope, assigned: CaseAssigned, *, w: Warranty) -> None:
     """Decide every case it can; the decision asks for evidence otherwise (R-WA-6). Idempotent."""
-    if await w.cases.get(assigned.case_id) is None:
-        p = assigned.product
-        facts = CaseFacts(
-            case_id=assigned.case_id,
-            specialist_id=assigned.specialist_id,
-            department=assigned.department,
-            serial_no=p.serial_no,
-            model=p.model,
-            project_ref=assigned.project_ref,
-            purchase_date=p.purchase_date,
-            invoice_no=p.invoice_no,
-            service_card_stamped=p.service_card_stamped,
-            fault_kind=KIND_OF_CATEGORY[assigned.category],
-            part=part_named_in(assigned.description),
-            reported_on=china_date(assigned.received_at),
-        )
-        installation = await w.units.installation_for(facts.serial_no, facts.project_ref)
-        a = decide(w, facts, installation)
-        now = w.clock()
-        decision = decision_event(facts, a, now=now, event_id=derived_event_id(env.event_id, "warranty.decided"),
-                                  cause=env.event_id)
-        _remember(facts, decision, a)
-        if await w.cases.insert(facts, [decision]):
-            log.info("warranty decided", case_id=facts.case_id, decision=a.decision, remedy=a.remedy)
-    await w.cases.outbox.flush(assigned.case_id)
+    if await w.cases.get(assigned.case_id) is not None:
+        return  # a redelivery: decided already (the relay publishes whatever is left)
+    p = assigned.product
+    facts = CaseFacts(
+        case_id=assigned.case_id,
+        specialist_id=assigned.specialist_id,
+        department=assigned.department,
+        serial_no=p.serial_no,
+        model=p.model,
+        project_ref=assigned.project_ref,
+        purchase_date=p.purchase_date,
+        invoice_no=p.invoice_no,
+        service_card_stamped=p.service_card_stamped,
+        fault_kind=KIND_OF_CATEGORY[assigned.category],
+        part=part_named_in(assigned.description),
+        reported_on=china_date(assigned.received_at),
+    )
+    installation = await w.units.installation_for(facts.serial_no, facts.project_ref)
+    a = decide(w, facts, installation)
+    decision = decision_event(facts, a, now=w.clock(), event_id=derived_event_id(env.event_id, "warranty.decided"),
+                              cause=env.event_id)
+    _remember(facts, decision, a)
+    if (await w.cases.create(facts, [decision], cause=env.event_id)).created:
+        log.info("warranty decided", case_id=facts.case_id, decision=a.decision, remedy=a.remedy)
 
 
 async def on_case_changed(env: Envelope, payload: Any, *, w: Warranty) -> None:
     """A reassignment changes who may add evidence; a triage to another category re-decides."""
-    async with w.cases.locks.hold(env.correlation_id):
-        facts = await w.cases.get(env.correlation_id)
-        if facts is None:
-            # case.assigned comes first on the topic, but several events are handled at once: wait for it.
-            raise TransientError(f"case {env.correlation_id}: {env.event_type} before its case.assigned; waiting")
-        events: list[Envelope] = []
+    facts = await w.cases.get(env.correlation_id)
+    if facts is None:
+        # case.assigned comes first on the topic, but several events are handled at once: wait for it.
+        raise TransientError(f"case {env.correlation_id}: {env.event_type} before its case.assigned; waiting")
+    installation = await w.units.installation_for(facts.serial_no, facts.project_ref)
+
+    def apply(facts: CaseFacts) -> list[Envelope]:
         if isinstance(payload, CaseReassigned):
             facts.specialist_id = payload.to_specialist_id
         elif isinstance(payload, CaseTriaged):
             kind = KIND_OF_CATEGORY[payload.category]
             facts.department = payload.department
-            if kind != facts.fault_kind and not any(d.get("cause_event") == str(env.event_id) for d in facts.decisions):
+            if kind != facts.fault_kind:
                 facts.fault_kind = kind
-                events = await _redecide(w, facts, cause=env.event_id)
-        await w.cases.save(facts, events)
-    await w.cases.outbox.flush(env.correlation_id)
+                return [_redecide(w, facts, installation, cause=env.event_id)]
+        return []
+
+    await w.cases.change(env.correlation_id, apply, cause=env.event_id)
 
 
-async def _redecide(w: Warranty, facts: CaseFacts, *, cause: uuid.UUID | None) -> list[Envelope]:
-    installation = await w.units.installation_for(facts.serial_no, facts.project_ref)
+def _redecide(w: Warranty, facts: CaseFacts, installation: Any, *, cause: uuid.UUID | None) -> Envelope:
     a = decide(w, facts, installation)
     event_id = derived_event_id(cause, "warranty.decided") if cause else None
     env = decision_event(facts, a, now=w.clock(), event_id=event_id, cause=cause)
     _remember(facts, env, a)
     if cause:
         facts.decisions[-1]["cause_event"] = str(cause)
-    return [env]
+    return env
 
 
-async def add_evidence(w: Warranty, case_id: str, changes: dict[str, Any], *, by: str, note: str) -> CaseFacts:
-    """Documents, a confirmed cause or history change the facts; the case is decided again (R-WA-6)."""
-    async with w.cases.locks.hold(case_id):
-        facts = await w.cases.get(case_id)
-        if facts is None:
-            raise CaseUnknown(case_id)
+async def add_evidence(
+    w: Warranty, case_id: str, changes: dict[str, Any], *, by: str, role: str, note: str, key: ChangeKey | None = None
+) -> CaseFacts:
+    """Documents, a confirmed cause or history change the facts; the case is decided again (R-WA-6).
+    Only the assigned specialist or the manager adds evidence; a retried request adds it once."""
+    current = await w.cases.get(case_id)
+    if current is None:
+        raise CaseUnknown(case_id)
+    installation = await w.units.installation_for(current.serial_no, current.project_ref)
+
+    def apply(facts: CaseFacts) -> list[Envelope]:
+        if role != "manager" and facts.specialist_id != by:
+            raise NotYourCase(facts)
         for name, value in changes.items():
             setattr(facts, name, value)
         facts.evidence.append({"by": by, "at": w.clock(), "changes": changes, "note": note})
-        events = await _redecide(w, facts, cause=None)
-        await w.cases.save(facts, events)
-    await w.cases.outbox.flush(case_id)
-    return facts
+        return [_redecide(w, facts, installation, cause=None)]
+
+    return await w.cases.change(case_id, apply, key=key)
 
 
 async def on_installation_accepted(env: Envelope, accepted: InstallationAccepted, *, w: Warranty) -> None:

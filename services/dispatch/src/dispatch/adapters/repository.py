@@ -1,7 +1,7 @@
-"""Dispatch's records in MongoDB: cases (with their outbox), the timeline, the specialist roster.
+"""Dispatch's records in MongoDB: cases, the timeline, the specialist roster.
 
-Cases are written whole with optimistic concurrency (`version`): a write that lost a race is retried
-by its caller on the fresh case, so an HTTP command and a consumed event never overwrite each other.
+Cases change only through the unit of work (shared.unit_of_work: version-checked writes with their
+outbox); this module adds the queries dispatch runs over them, each served by an index.
 """
 
 from __future__ import annotations
@@ -17,71 +17,40 @@ from pymongo.errors import DuplicateKeyError
 from dispatch.domain.case import OPEN_STATUSES, Case
 from dispatch.domain.routing import Specialist
 from shared.contracts.envelope import Envelope
-from shared.locks import KeyedLocks
-from shared.mongo import VersionedWrites, bson_safe
-from shared.outbox import Outbox, outbox_fields, outbox_map
+from shared.mongo import bson_safe
+from shared.unit_of_work import Aggregates, Store, Transaction
 
 
-class ConcurrentUpdate(Exception):
-    """Someone else changed the case since it was read."""
+def case_query_fields(case: Case) -> dict[str, Any]:
+    """Stored beside the case for the deadline scan's index."""
+    return {"next_deadline": case.next_deadline()}
 
 
-class CaseRepository:
-    def __init__(self, db: AsyncDatabase) -> None:
-        self.cases = db["cases"]
-        self._versioned = VersionedWrites(db)
+class CaseQueries:
+    """The indexed reads over dispatch's cases (the manager's board, a specialist's cases, the scan)."""
+
+    def __init__(self, cases: Aggregates[Case]) -> None:
+        self.aggregates = cases
+        self.cases = cases.collection
 
     async def ensure_indexes(self) -> None:
-        await self.cases.create_index([("status", ASCENDING), ("received_at", DESCENDING)])
+        # Lists are paged newest first with the id as tie-break: indexes in that order serve the page
+        # straight from the index instead of sorting every match.
+        await self.cases.create_index([("status", ASCENDING), ("received_at", DESCENDING), ("_id", ASCENDING)])
         await self.cases.create_index([("assignee", ASCENDING), ("status", ASCENDING)])
         await self.cases.create_index([("next_deadline", ASCENDING)])
         await self.cases.create_index([("customer.phone", ASCENDING)])
         await self.cases.create_index([("product.serial_no", ASCENDING)])
-
-    @staticmethod
-    def _fields(case: Case, version: int) -> dict[str, Any]:
-        doc = bson_safe(case.model_dump(mode="python"))
-        doc.pop("case_id")
-        doc["version"] = version
-        doc["next_deadline"] = case.next_deadline()
-        return doc
-
-    @staticmethod
-    def _case(doc: dict[str, Any]) -> Case:
-        data = {k: v for k, v in doc.items() if k not in ("_id", "version", "next_deadline", "outbox")}
-        return Case.model_validate({**data, "case_id": doc["_id"]})
-
-    async def get(self, case_id: str) -> tuple[Case, int] | None:
-        """The case and its version."""
-        doc = await self.cases.find_one({"_id": case_id}, {"outbox": 0})
-        if doc is None:
-            return None
-        return self._case(doc), doc["version"]
-
-    async def insert(self, case: Case, events: list[Envelope]) -> bool:
-        """False when the case exists already (a redelivered complaint)."""
-        doc = {"_id": case.case_id, **self._fields(case, 1), "outbox": outbox_map(events)}
-        try:
-            await self.cases.insert_one(doc)
-            return True
-        except DuplicateKeyError:
-            return False
-
-    async def save(self, case: Case, version: int, events: list[Envelope]) -> int:
-        """Write the case and its new events in one document update, if nobody wrote it since `version`."""
-        update = {**self._fields(case, version + 1), **outbox_fields(events)}
-        result = await self.cases.update_one(await self._versioned.filter(case.case_id, version), {"$set": update})
-        if result.matched_count != 1:
-            raise ConcurrentUpdate(case.case_id)
-        return version + 1
+        await self.cases.create_index([("received_at", DESCENDING), ("_id", ASCENDING)])
 
     async def find(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[list[Case], int]:
-        total = await self.cases.count_documents(query)
-        cursor = self.cases.find(query, {"outbox": 0}).sort([("received_at", DESCENDING), ("_id", ASCENDING)]).skip(skip).limit(limit)
-        return [self._case(d) async for d in cursor], total
+        total = await self.aggregates.count(query)
+        found = await self.aggregates.find(query, sort=[("received_at", DESCENDING), ("_id", ASCENDING)],
+                                           skip=skip, limit=limit)
+        return found, total
 
     async def all_in(self, query: dict[str, Any]) -> list[Case]:
-        return [self._case(d) async for d in self.cases.find(query, {"outbox": 0})]
+        return await self.aggregates.find(query)
 
     async def due(self, now: datetime, limit: int = 500) -> list[str]:
         cursor = self.cases.find({"next_deadline": {"$lte": now}}, {"_id": 1}).limit(limit)
@@ -93,9 +62,6 @@ class CaseRepository:
             {"$group": {"_id": "$assignee", "n": {"$sum": 1}}},
         ]
         return {d["_id"]: d["n"] async for d in await self.cases.aggregate(pipeline)}
-
-    def outbox(self, publisher: Any, locks: KeyedLocks) -> Outbox:
-        return Outbox(self.cases, publisher, locks)
 
 
 class TimelineRepository:
@@ -141,8 +107,9 @@ class TimelineRepository:
 
 
 class RosterRepository:
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: AsyncDatabase, store: Store) -> None:
         self.specialists = db["specialists"]
+        self._store = store
 
     async def all(self) -> list[Specialist]:
         return [
@@ -157,18 +124,24 @@ class RosterRepository:
             async for d in self.specialists.find({}).sort("_id", ASCENDING)
         ]
 
-    async def upsert(self, specialist: Specialist) -> None:
+    async def upsert(self, specialist: Specialist, tx: Transaction | None = None) -> None:
         doc = asdict(specialist)
         doc["_id"] = doc.pop("specialist_id")
         doc["skills"], doc["regions"] = list(specialist.skills), list(specialist.regions)
-        await self.specialists.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+        await self.specialists.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=tx.session if tx else None)
 
     async def replace_all(self, roster: list[Specialist]) -> None:
-        """Upsert every given specialist; those left out are kept but made inactive (their cases stay theirs)."""
-        keep = {s.specialist_id for s in roster}
-        for s in roster:
-            await self.upsert(s)
-        await self.specialists.update_many({"_id": {"$nin": list(keep)}}, {"$set": {"active": False}})
+        """Upsert every given specialist; those left out are kept but made inactive (their cases stay
+        theirs). One transaction: routing never sees half of the new roster."""
+
+        async def work(tx: Transaction) -> None:
+            keep = [s.specialist_id for s in roster]
+            for s in roster:
+                await self.upsert(s, tx)
+            await self.specialists.update_many({"_id": {"$nin": keep}}, {"$set": {"active": False}},
+                                               session=tx.session)
+
+        await self._store.transaction(work)
 
     async def is_empty(self) -> bool:
         return await self.specialists.count_documents({}, limit=1) == 0

@@ -1,10 +1,9 @@
 """The roster and each specialist's open workload, as routing reads them for every new case.
 
-Counting open cases per specialist is a collection scan on FerretDB, too slow to repeat for every
-complaint. The board re-reads both every `ttl_s` seconds and counts its own assignments in between;
-balancing needs the right order of magnitude, not the exact count of this second. One refresh at a
-time: the handlers running at once keep routing on the last board meanwhile (eight simultaneous
-scans stalled FerretDB past the client's timeouts under load).
+Counting open cases per specialist is an aggregation over the open cases, too costly to repeat for
+every complaint under load. The board re-reads both every `ttl_s` seconds and counts its own
+assignments in between; balancing needs the right order of magnitude, not the exact count of this
+second. One refresh at a time: the handlers running at once keep routing on the last board meanwhile.
 """
 
 from __future__ import annotations
@@ -13,14 +12,14 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from dispatch.adapters.repository import CaseRepository, RosterRepository
+from dispatch.adapters.repository import CaseQueries, RosterRepository
 from dispatch.domain.routing import Specialist
 
 
 @dataclass
 class WorkloadBoard:
     roster_repo: RosterRepository
-    cases: CaseRepository
+    cases: CaseQueries
     ttl_s: float = 30.0
     _roster: list[Specialist] = field(default_factory=list)
     _workloads: dict[str, int] = field(default_factory=dict)

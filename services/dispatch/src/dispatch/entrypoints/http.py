@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Header, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from dispatch import bootstrap
+from dispatch import bootstrap, handlers
 from dispatch.config import DispatchSettings
-from dispatch.domain.access import can_act, can_read, channel_scope, sees_phone
+from dispatch.domain.access import channel_scope, sees_phone
 from dispatch.domain.case import STATUSES, Case, IllegalTransition, MissingResolution, ReplyVia
-from dispatch.domain.routing import Specialist, choose_specialist, department_for
+from dispatch.domain.routing import Specialist
 from dispatch.domain.stats import GroupBy, Period, case_stats
-from dispatch.handlers import CaseNotFound, Dispatch, change_case
+from dispatch.handlers import Dispatch, InvalidRequest, NotYourCase
 from shared.contracts.cases import DEPARTMENTS, Department, Outcome, Priority
 from shared.contracts.complaints import Category, Channel
 from shared.http.auth import Principal, require_roles
+from shared.http.commands import IdempotencyKey, change_key
 from shared.logging import mask_phone
 from shared.reference import normalise_phone, normalise_serial
 from shared.service import service_app
@@ -90,28 +90,22 @@ def _now(request: Request) -> datetime:
 
 
 async def _readable(request: Request, case_id: str, principal: Principal) -> Case:
-    found = await _d(request).cases.get(case_id)
-    if found is None or not can_read(principal, found[0]):
-        # Not found and not yours look the same to a channel: no probing of other dealers' case numbers.
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found")
-    return found[0]
+    return await _refusals(handlers.readable_case(_d(request), case_id, principal))
 
 
-async def _act(request: Request, case_id: str, principal: Principal, operation: Any) -> Case:
-    case = await _readable(request, case_id, principal)
-    if not can_act(principal, case):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            detail=f"case {case_id} is assigned to {case.assignee or 'nobody'}; only they or the manager may act on it",
-        )
+async def _refusals(command: Any) -> Any:
+    """Run a command handler; its refusals become the HTTP answers a caller can act on."""
     try:
-        return await change_case(_d(request), case_id, operation)
+        return await command
+    except handlers.CaseNotFound as exc:
+        # Not found and not yours look the same to a channel: no probing of other dealers' case numbers.
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {exc.item_id} not found") from exc
+    except NotYourCase as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
     except IllegalTransition as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail={"message": str(exc), "current_status": exc.current}) from exc
-    except MissingResolution as exc:
+    except (MissingResolution, InvalidRequest) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
-    except CaseNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
 
 
 def summary_view(case: Case, principal: Principal, now: datetime) -> dict[str, Any]:
@@ -216,7 +210,7 @@ async def list_cases(
     scope = channel_scope(principal)
     if scope:
         query.update(scope)
-    found, total = await _d(request).cases.find(query, skip=(page - 1) * page_size, limit=page_size)
+    found, total = await _d(request).queries.find(query, skip=(page - 1) * page_size, limit=page_size)
     now = _now(request)
     return {
         "items": [summary_view(c, principal, now) for c in found],
@@ -227,128 +221,65 @@ async def list_cases(
 
 
 @cases.post("/{case_id}/assignment", summary="Manager: assign or reassign, with the reason kept")
-async def assign(request: Request, case_id: CaseId, body: AssignmentIn, principal: Manager) -> dict[str, Any]:
-    roster = {s.specialist_id: s for s in await _d(request).roster.all()}
-    specialist = roster.get(body.specialist_id)
-    if specialist is None or not specialist.active:
-        raise HTTPException(422, detail=f"specialist_id: {body.specialist_id} is not an active specialist")
-    now = _now(request)
-
-    def op(case: Case) -> list:
-        if specialist.department != case.department:
-            raise HTTPException(
-                422,
-                detail=f"specialist_id: {body.specialist_id} works in {specialist.department}, the case is for "
-                f"{case.department}; triage the case first",
-            )
-        if case.assignee == body.specialist_id:
-            return []
-        return case.assign(body.specialist_id, by=principal.id, reason=body.reason, now=now)
-
-    case = await _act(request, case_id, principal, op)
-    return case_view(case, await _d(request).timeline.for_case(case_id), principal, now)
+async def assign(
+    request: Request, case_id: CaseId, body: AssignmentIn, principal: Manager, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    d = _d(request)
+    case = await _refusals(handlers.assign_case(
+        d, case_id, specialist_id=body.specialist_id, reason=body.reason, by=principal,
+        key=change_key(principal, idempotency_key, action=f"assign {case_id}", body=body)))
+    return case_view(case, await d.timeline.for_case(case_id), principal, _now(request))
 
 
 @cases.post("/{case_id}/triage", summary="Manager: correct category or priority (department follows)")
-async def triage(request: Request, case_id: CaseId, body: TriageIn, principal: Manager) -> dict[str, Any]:
+async def triage(
+    request: Request, case_id: CaseId, body: TriageIn, principal: Manager, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
     d = _d(request)
-    current = await _readable(request, case_id, principal)
-    category = body.category or current.category
-    department = department_for(category)
-    choice = None
-    if department != current.department:
-        # A new department: the case is routed again there, and case.assigned tells that department
-        # everything about it (engineering learns the unit and project from it).
-        roster = await d.roster.all()
-        workloads = await d.cases.open_workloads([s.specialist_id for s in roster])
-        choice = choose_specialist(roster, department=department, category=category, region=current.region,
-                                   workloads=workloads)
-    now = _now(request)
-
-    def op(case: Case) -> list:
-        events = case.triage(
-            category=category,
-            priority=body.priority or case.priority,
-            department=department,
-            by=principal.id,
-            reason=body.reason,
-            policy=d.policy,
-        )
-        if department != current.department:
-            case.assignee = None  # the old department's specialist no longer owns it
-            if choice is not None:
-                events += case.assign(choice.specialist.specialist_id, by=principal.id,
-                                      reason=f"{body.reason}; {choice.reason}", now=now)
-        return events
-
-    case = await _act(request, case_id, principal, op)
+    case = await _refusals(handlers.triage_case(
+        d, case_id, category=body.category, priority=body.priority, reason=body.reason, by=principal,
+        key=change_key(principal, idempotency_key, action=f"triage {case_id}", body=body)))
     return case_view(case, await d.timeline.for_case(case_id), principal, _now(request))
 
 
 @cases.post("/{case_id}/replies", status_code=201, summary="Reply to the customer (the one outward window)")
 async def reply(
-    request: Request,
-    case_id: CaseId,
-    body: ReplyIn,
-    principal: Actor,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)] = None,
+    request: Request, case_id: CaseId, body: ReplyIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
-    reply_id = idempotency_key or f"R-{uuid.uuid4().hex[:12]}"
-    now = _now(request)
-
-    def op(case: Case) -> list:
-        if any(r.reply_id == reply_id for r in case.replies):
-            return []  # a retried request: the reply is there already
-        return case.reply(reply_id=reply_id, message=body.message, via=body.via, by=principal.id, now=now)
-
-    case = await _act(request, case_id, principal, op)
-    return {"reply_id": reply_id, "case": case_view(case, [], principal, now)}
+    case, reply_id = await _refusals(handlers.reply_to_customer(
+        _d(request), case_id, message=body.message, via=body.via, by=principal,
+        key=change_key(principal, idempotency_key, action=f"reply {case_id}", body=body)))
+    return {"reply_id": reply_id, "case": case_view(case, [], principal, _now(request))}
 
 
 @cases.post("/{case_id}/resolution", summary="Record how the case was resolved")
-async def resolve(request: Request, case_id: CaseId, body: ResolutionIn, principal: Actor) -> dict[str, Any]:
-    now = _now(request)
-    case = await _act(
-        request,
-        case_id,
-        principal,
-        lambda c: c.resolve(resolution=body.resolution, outcome=body.outcome, by=principal.id, now=now),
-    )
-    return case_view(case, [], principal, now)
+async def resolve(
+    request: Request, case_id: CaseId, body: ResolutionIn, principal: Actor, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    case = await _refusals(handlers.resolve_case(
+        _d(request), case_id, resolution=body.resolution, outcome=body.outcome, by=principal,
+        key=change_key(principal, idempotency_key, action=f"resolve {case_id}", body=body)))
+    return case_view(case, [], principal, _now(request))
 
 
 @cases.post("/{case_id}/closure", summary="结案: close the case (needs a resolution and outcome)")
-async def close(request: Request, case_id: CaseId, body: ClosureIn, principal: Actor) -> dict[str, Any]:
-    d, now = _d(request), _now(request)
-    case = await _act(
-        request,
-        case_id,
-        principal,
-        lambda c: c.close(
-            resolution=body.resolution,
-            outcome=body.outcome,
-            by=principal.id,
-            now=now,
-            follow_up_after_days=d.policy.follow_up_after_days,
-        ),
-    )
-    return case_view(case, [], principal, now)
+async def close(
+    request: Request, case_id: CaseId, body: ClosureIn, principal: Actor, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    case = await _refusals(handlers.close_case(
+        _d(request), case_id, resolution=body.resolution, outcome=body.outcome, by=principal,
+        key=change_key(principal, idempotency_key, action=f"close {case_id}", body=body)))
+    return case_view(case, [], principal, _now(request))
 
 
 @cases.post("/{case_id}/follow-ups", status_code=201, summary="回访: record a follow-up visit")
-async def follow_up(request: Request, case_id: CaseId, body: FollowUpIn, principal: Actor) -> dict[str, Any]:
-    now = _now(request)
-    if body.visited_on > now.date() + timedelta(days=1):
-        raise HTTPException(422, detail="visited_on: a visit cannot be recorded before it happens")
-    case = await _act(
-        request,
-        case_id,
-        principal,
-        lambda c: c.record_follow_up(
-            visited_on=body.visited_on, satisfaction=body.satisfaction, notes=body.notes, by=principal.id, now=now
-        ),
-    )
-    return case_view(case, [], principal, now)
+async def follow_up(
+    request: Request, case_id: CaseId, body: FollowUpIn, principal: Actor, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    case = await _refusals(handlers.record_follow_up(
+        _d(request), case_id, visited_on=body.visited_on, satisfaction=body.satisfaction, notes=body.notes,
+        by=principal, key=change_key(principal, idempotency_key, action=f"follow-up {case_id}", body=body)))
+    return case_view(case, [], principal, _now(request))
 
 
 public = APIRouter(prefix="/v1/public", tags=["the customer"])
@@ -368,11 +299,10 @@ async def public_case(
     """Only what the after-sales department told the customer: status and replies, nothing internal."""
     d = _d(request)
     await d.limiter.hit(d.public_rate_limit, "public-case", request.client.host if request.client else "?")
-    found = await d.cases.get(case_id)
-    if found is None or not found[0].customer.phone.endswith(phone_last4):
+    case = await d.cases.get(case_id)
+    if case is None or not case.customer.phone.endswith(phone_last4):
         # The same answer for a wrong number and a wrong phone: case numbers cannot be probed.
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no case with this number and phone")
-    case = found[0]
     return {
         "case_id": case.case_id,
         "status": case.status,
@@ -399,7 +329,7 @@ async def follow_ups_due(
         query["assignee"] = principal.id  # a specialist sees their own visits to make
     elif assignee:
         query["assignee"] = assignee
-    due = [c for c in await _d(request).cases.all_in(query) if c.follow_up_due_on and c.follow_up_due_on <= today + timedelta(days=within_days)]
+    due = [c for c in await _d(request).queries.all_in(query) if c.follow_up_due_on and c.follow_up_due_on <= today + timedelta(days=within_days)]
     due.sort(key=lambda c: c.follow_up_due_on or today)
     return {
         "items": [
@@ -435,7 +365,7 @@ async def stats(
         span["$lt"] = datetime.combine(to + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     if span:
         query["received_at"] = span
-    found = await _d(request).cases.all_in(query)
+    found = await _d(request).queries.all_in(query)
     return case_stats(found, now=_now(request), group_by=group_by, period=period) | {"from": from_, "to": to}
 
 
@@ -443,7 +373,7 @@ async def stats(
 async def list_specialists(request: Request, principal: Annotated[Principal, require_roles(*STAFF)]) -> dict[str, Any]:
     d = _d(request)
     roster = await d.roster.all()
-    workloads = await d.cases.open_workloads([s.specialist_id for s in roster])
+    workloads = await d.queries.open_workloads([s.specialist_id for s in roster])
     return {
         "items": [
             {

@@ -1,10 +1,10 @@
-"""Engineering's records in MongoDB: projects and installation complaints, each document with its outbox.
+"""Engineering's records in MongoDB: projects and installation complaints, and the queries over them.
 
-Projects are written whole with optimistic concurrency (`version`) and, in this process, under the
-project's lock (shared.locks: FerretDB updates are read-then-write). Installation cases are inserted
-once (the case id is the key, so a redelivered case.assigned changes nothing) and then changed only
-under the case's lock. Serial numbers are kept flat beside the equipment list so a unit's project is
-one indexed lookup.
+Both change only through the unit of work (shared.unit_of_work). Serial numbers are kept flat beside
+the equipment list under a unique index, so a unit's project is one indexed lookup and the store
+itself refuses a unit on two projects' lists, whichever replica opens them. Project numbers are drawn
+from an atomic counter; a project opened under an Idempotency-Key is recorded with that key in the
+same transaction, so the retry finds it instead of drawing another number.
 """
 
 from __future__ import annotations
@@ -13,76 +13,34 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from engineering.domain.case_work import InstallationCase
 from engineering.domain.project import Project
-from shared.contracts.envelope import Envelope
-from shared.locks import KeyedLocks
-from shared.mongo import VersionedWrites, bson_safe
-from shared.outbox import Outbox, outbox_fields, outbox_map
+from shared.unit_of_work import Aggregates, ChangeKey, IdempotencyConflict, Transaction
 
 
-class ConcurrentUpdate(Exception):
-    """Someone else changed the project since it was read."""
+def project_query_fields(project: Project) -> dict[str, Any]:
+    return {"serials": [u.serial_no for u in project.units]}
 
 
-class ProjectRepository:
-    def __init__(self, db: AsyncDatabase) -> None:
-        self.projects = db["projects"]
-        self._versioned = VersionedWrites(db)
+class ProjectQueries:
+    def __init__(self, db: AsyncDatabase, projects: Aggregates[Project]) -> None:
+        self.aggregates = projects
+        self.projects = projects.collection
         self.counters = db["counters"]
+        self.opened_by_request = db["projects_opened_by_request"]
 
     async def ensure_indexes(self) -> None:
-        await self.projects.create_index([("serials", ASCENDING)])
-        await self.projects.create_index([("status", ASCENDING), ("opened_at", DESCENDING)])
-
-    @staticmethod
-    def _fields(project: Project, version: int) -> dict[str, Any]:
-        doc = bson_safe(project.model_dump(mode="python"))
-        doc.pop("project_id")
-        doc["version"] = version
-        doc["serials"] = [u.serial_no for u in project.units]
-        return doc
-
-    @staticmethod
-    def _project(doc: dict[str, Any]) -> Project:
-        data = {k: v for k, v in doc.items() if k not in ("_id", "version", "serials", "outbox")}
-        return Project.model_validate({**data, "project_id": doc["_id"]})
-
-    async def get(self, project_id: str) -> tuple[Project, int] | None:
-        """The project and its version."""
-        doc = await self.projects.find_one({"_id": project_id}, {"outbox": 0})
-        if doc is None:
-            return None
-        return self._project(doc), doc["version"]
-
-    async def insert(self, project: Project, events: list[Envelope]) -> bool:
-        """False when the project id is taken."""
-        doc = {"_id": project.project_id, **self._fields(project, 1), "outbox": outbox_map(events)}
-        try:
-            await self.projects.insert_one(doc)
-            return True
-        except DuplicateKeyError:
-            return False
-
-    async def save(self, project: Project, version: int, events: list[Envelope]) -> int:
-        """Write the project and its new events in one document update, if nobody wrote it since `version`."""
-        update = {**self._fields(project, version + 1), **outbox_fields(events)}
-        result = await self.projects.update_one(await self._versioned.filter(project.project_id, version), {"$set": update})
-        if result.matched_count != 1:
-            raise ConcurrentUpdate(project.project_id)
-        return version + 1
+        # One unit, one installation: the store refuses a serial on a second project.
+        await self.projects.create_index([("serials", ASCENDING)], unique=True)
+        await self.projects.create_index([("status", ASCENDING), ("opened_at", DESCENDING), ("_id", ASCENDING)])
+        await self.projects.create_index([("opened_at", DESCENDING), ("_id", ASCENDING)])
 
     async def find(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[list[Project], int]:
-        total = await self.projects.count_documents(query)
-        cursor = (
-            self.projects.find(query, {"outbox": 0})
-            .sort([("opened_at", DESCENDING), ("_id", ASCENDING)])
-            .skip(skip)
-            .limit(limit)
-        )
-        return [self._project(d) async for d in cursor], total
+        total = await self.aggregates.count(query)
+        found = await self.aggregates.find(query, sort=[("opened_at", DESCENDING), ("_id", ASCENDING)],
+                                           skip=skip, limit=limit)
+        return found, total
 
     async def holding(self, serials: list[str]) -> dict[str, str]:
         """Which of these serial numbers some project already lists: serial → project id."""
@@ -93,67 +51,45 @@ class ProjectRepository:
         return found
 
     async def installed(self, serial_no: str) -> Project | None:
-        """The project whose equipment list holds this unit (the latest opened, should there be two)."""
-        cursor = self.projects.find({"serials": serial_no}, {"outbox": 0}).sort("opened_at", DESCENDING).limit(1)
-        async for d in cursor:
-            return self._project(d)
-        return None
+        """The project whose equipment list holds this unit."""
+        found = await self.aggregates.find({"serials": serial_no}, limit=1)
+        return found[0] if found else None
 
-    async def next_number(self, year: int) -> int:
-        """The next project number of the year. Two racing writers on FerretDB may draw the same number;
-        the insert then fails on the id and the caller draws again."""
+    async def next_number(self, year: int, tx: Transaction) -> int:
+        """The next project number of the year (atomic; a number drawn by an aborted transaction is
+        drawn again by the next one)."""
         doc = await self.counters.find_one_and_update(
-            {"_id": f"project-{year}"}, {"$inc": {"n": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+            {"_id": f"project-{year}"}, {"$inc": {"n": 1}}, upsert=True, return_document=ReturnDocument.AFTER,
+            session=tx.session,
         )
         return int(doc["n"])
 
-    def outbox(self, publisher: Any, locks: KeyedLocks) -> Outbox:
-        return Outbox(self.projects, publisher, locks)
+    async def opened_by(self, key: ChangeKey, tx: Transaction | None = None) -> str | None:
+        """The project an earlier attempt of this request opened (the same key with another body: 409)."""
+        doc = await self.opened_by_request.find_one({"_id": key.digest}, session=tx.session if tx else None)
+        if doc is None:
+            return None
+        if doc["fingerprint"] != key.fingerprint:
+            raise IdempotencyConflict(key.key)
+        return str(doc["project_id"])
+
+    async def record_opened_by(self, key: ChangeKey, project_id: str, tx: Transaction) -> None:
+        await self.opened_by_request.insert_one(
+            {"_id": key.digest, "fingerprint": key.fingerprint, "project_id": project_id}, session=tx.session)
 
 
-class InstallationCaseRepository:
-    def __init__(self, db: AsyncDatabase) -> None:
-        self.cases = db["installation_cases"]
+class InstallationCaseQueries:
+    def __init__(self, cases: Aggregates[InstallationCase]) -> None:
+        self.aggregates = cases
 
     async def ensure_indexes(self) -> None:
-        await self.cases.create_index([("project_id", ASCENDING)])
-        await self.cases.create_index([("serial_no", ASCENDING)])
-
-    @staticmethod
-    def _fields(case: InstallationCase) -> dict[str, Any]:
-        doc = bson_safe(case.model_dump(mode="python"))
-        doc.pop("case_id")
-        return doc
-
-    @staticmethod
-    def _case(doc: dict[str, Any]) -> InstallationCase:
-        data = {k: v for k, v in doc.items() if k not in ("_id", "outbox")}
-        return InstallationCase.model_validate({**data, "case_id": doc["_id"]})
-
-    async def get(self, case_id: str) -> InstallationCase | None:
-        doc = await self.cases.find_one({"_id": case_id}, {"outbox": 0})
-        return self._case(doc) if doc else None
-
-    async def insert(self, case: InstallationCase, events: list[Envelope]) -> bool:
-        """False when the case is linked already (a redelivered case.assigned)."""
-        doc = {"_id": case.case_id, **self._fields(case), "outbox": outbox_map(events)}
-        try:
-            await self.cases.insert_one(doc)
-            return True
-        except DuplicateKeyError:
-            return False
-
-    async def save(self, case: InstallationCase, events: list[Envelope]) -> None:
-        """Call with the case's lock held (KeyedLocks.hold(case_id))."""
-        await self.cases.update_one({"_id": case.case_id}, {"$set": {**self._fields(case), **outbox_fields(events)}})
+        await self.aggregates.collection.create_index(
+            [("project_id", ASCENDING), ("received_at", DESCENDING), ("_id", ASCENDING)])
+        await self.aggregates.collection.create_index([("serial_no", ASCENDING)])
+        await self.aggregates.collection.create_index([("received_at", DESCENDING), ("_id", ASCENDING)])
 
     async def find(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[list[InstallationCase], int]:
-        total = await self.cases.count_documents(query)
-        cursor = (
-            self.cases.find(query, {"outbox": 0}).sort([("received_at", DESCENDING), ("_id", ASCENDING)])
-            .skip(skip).limit(limit)
-        )
-        return [self._case(d) async for d in cursor], total
-
-    def outbox(self, publisher: Any, locks: KeyedLocks) -> Outbox:
-        return Outbox(self.cases, publisher, locks)
+        total = await self.aggregates.count(query)
+        found = await self.aggregates.find(query, sort=[("received_at", DESCENDING), ("_id", ASCENDING)],
+                                           skip=skip, limit=limit)
+        return found, total

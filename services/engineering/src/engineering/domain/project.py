@@ -74,7 +74,7 @@ def _quantity_text(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-# Amounts are kept as exact decimal strings (FerretDB v1 has no decimal128; floats would drift).
+# Amounts are kept as exact decimal strings (readable by any client; floats would drift).
 Money = Annotated[Decimal, PlainSerializer(money_text, return_type=str)]
 Quantity = Annotated[Decimal, PlainSerializer(_quantity_text, return_type=str)]
 

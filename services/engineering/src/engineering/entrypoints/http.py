@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Header, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from engineering import bootstrap
@@ -44,6 +43,7 @@ from engineering.handlers import (
     record_maintenance,
 )
 from shared.http.auth import Principal, require_roles
+from shared.http.commands import IdempotencyKey, change_key
 from shared.reference import canonical_product, normalise_phone, normalise_serial
 from shared.service import service_app
 
@@ -302,9 +302,23 @@ def _gate_refused(exc: GateClosed) -> HTTPException:
     )
 
 
-async def _change(request: Request, project_id: str, operation: Any) -> Project:
+async def _change(
+    request: Request, project_id: str, principal: Principal, idempotency_key: str | None, body: BaseModel | None,
+    operation: Any, *, result_of: Any = None,
+) -> Project:
+    project, _ = await _changed(request, project_id, principal, idempotency_key, body, operation, result_of=result_of)
+    return project
+
+
+async def _changed(
+    request: Request, project_id: str, principal: Principal, idempotency_key: str | None, body: BaseModel | None,
+    operation: Any, *, result_of: Any = None,
+) -> tuple[Project, Any]:
+    """A command on a project: the domain's refusals become 409/422/404; a retry under the same
+    Idempotency-Key answers as the first attempt."""
+    key = change_key(principal, idempotency_key, action=f"{request.method} {request.url.path}", body=body)
     try:
-        return await change_project(_e(request), project_id, operation)
+        return await change_project(_e(request), project_id, operation, key=key, result_of=result_of)
     except GateClosed as exc:
         raise _gate_refused(exc) from exc
     except IllegalTransition as exc:
@@ -336,7 +350,7 @@ def _case_summary(case: InstallationCase) -> dict[str, Any]:
 
 async def _view(request: Request, project: Project, principal: Principal) -> dict[str, Any]:
     e = _e(request)
-    cases, _ = await e.cases.find({"project_id": project.project_id}, skip=0, limit=200)
+    cases, _ = await e.case_queries.find({"project_id": project.project_id}, skip=0, limit=200)
     return project_view(project, role=principal.role, min_installers=e.min_installers,
                         today=china_today(_now(request)), cases=[_case_summary(c) for c in cases])
 
@@ -351,12 +365,15 @@ projects = APIRouter(prefix="/v1/projects", tags=["projects"])
 
 
 @projects.post("", status_code=201, summary="中标立项: open a project for a won bid (publishes project.opened)")
-async def open_(request: Request, body: ProjectIn, principal: Actor) -> dict[str, Any]:
+async def open_(
+    request: Request, body: ProjectIn, principal: Actor, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
     try:
         project = await create_project(
             _e(request), project_id=body.project_id, client=body.client, site=body.site, supervisor=body.supervisor,
             design_unit=body.design_unit, units=[Unit(serial_no=u.serial_no, model=u.model) for u in body.units],
             contract_value=body.contract_value, bid_won_on=body.bid_won_on, note=body.note, by=principal.id,
+            key=change_key(principal, idempotency_key, action="open project", body=body),
         )
     except InvalidInput as exc:
         raise HTTPException(422, detail=str(exc)) from exc
@@ -386,7 +403,7 @@ async def list_projects(
             query["serials"] = normalise_serial(serial_no)
         except ValueError as exc:
             raise HTTPException(422, detail=f"serial_no: {exc}") from exc
-    found, total = await e.projects.find(query, skip=(page - 1) * page_size, limit=page_size)
+    found, total = await e.project_queries.find(query, skip=(page - 1) * page_size, limit=page_size)
     return {
         "items": [summary_view(p, role=principal.role, min_installers=e.min_installers) for p in found],
         "page": page,
@@ -410,16 +427,16 @@ async def checklist(request: Request, project_id: ProjectId, principal: Reader) 
 
 
 @projects.post("/{project_id}/quotes", status_code=201, summary="An installer's quote (R-EN-1)")
-async def add_quote(request: Request, project_id: ProjectId, body: QuoteIn, principal: Actor) -> dict[str, Any]:
+async def add_quote(request: Request, project_id: ProjectId, body: QuoteIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, lambda p: p.add_quote(
+    project, quote_id = await _changed(request, project_id, principal, idempotency_key, body, lambda p: p.add_quote(
         installer=body.installer, contracting_mode=body.contracting_mode,
         items=[QuotedLine(**line.model_dump()) for line in body.items], scope=body.scope,
         drawings_signed_off=body.drawings_signed_off, schedule=body.schedule.to_domain(),
         requirements=body.requirements, payment_terms=body.payment_terms, maintenance_terms=body.maintenance_terms,
         quoted_on=_day(body.quoted_on, request), by=principal.id, now=now,
-    ))
-    return {"quote_id": project.quotes[-1].quote_id, "project": await _view(request, project, principal)}
+    ), result_of=lambda p: p.quotes[-1].quote_id)
+    return {"quote_id": quote_id, "project": await _view(request, project, principal)}
 
 
 @projects.get("/{project_id}/comparison", summary="The quotes side by side (比价); prices for engineering, management")
@@ -429,25 +446,25 @@ async def comparison(request: Request, project_id: ProjectId, principal: Reader)
 
 
 @projects.post("/{project_id}/submission", summary="呈报: submit the comparison to management (needs enough installers)")
-async def submit(request: Request, project_id: ProjectId, principal: Actor) -> dict[str, Any]:
+async def submit(request: Request, project_id: ProjectId, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     now, n = _now(request), _e(request).min_installers
-    project = await _change(request, project_id,
+    project = await _change(request, project_id, principal, idempotency_key, None,
                             lambda p: p.submit_for_decision(min_installers=n, by=principal.id, now=now))
     return await _view(request, project, principal)
 
 
 @projects.post("/{project_id}/decision", summary="Management: the chosen quote and the reason")
-async def decide(request: Request, project_id: ProjectId, body: DecisionIn, principal: Decider) -> dict[str, Any]:
+async def decide(request: Request, project_id: ProjectId, body: DecisionIn, principal: Decider, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id,
+    project = await _change(request, project_id, principal, idempotency_key, body,
                             lambda p: p.decide(quote_id=body.quote_id, reason=body.reason, by=principal.id, now=now))
     return await _view(request, project, principal)
 
 
 @projects.post("/{project_id}/contract", summary="The contract signed with the chosen installer")
-async def contract(request: Request, project_id: ProjectId, body: ContractIn, principal: Actor) -> dict[str, Any]:
+async def contract(request: Request, project_id: ProjectId, body: ContractIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, lambda p: p.record_contract(
+    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_contract(
         contract_no=body.contract_no, signed_on=body.signed_on, amount=body.amount,
         schedule=body.schedule.to_domain() if body.schedule else None, document=body.document, by=principal.id, now=now,
     ))
@@ -458,17 +475,17 @@ async def contract(request: Request, project_id: ProjectId, body: ContractIn, pr
 
 
 @projects.put("/{project_id}/site-lead", summary="Name the site lead (施工现场项目负责人)")
-async def site_lead(request: Request, project_id: ProjectId, body: PersonIn, principal: Actor) -> dict[str, Any]:
+async def site_lead(request: Request, project_id: ProjectId, body: PersonIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, lambda p: p.name_site_lead(
+    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.name_site_lead(
         name=body.name, title=body.title, phone=body.phone, by=principal.id, now=now))
     return await _view(request, project, principal)
 
 
 @projects.post("/{project_id}/surveys", status_code=201, summary="A joint site survey: findings, plan for obstacles")
-async def survey(request: Request, project_id: ProjectId, body: SurveyIn, principal: Actor) -> dict[str, Any]:
+async def survey(request: Request, project_id: ProjectId, body: SurveyIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, lambda p: p.record_survey(
+    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_survey(
         surveyed_on=body.surveyed_on, participants=body.participants, findings=body.findings,
         obstacle_plan=body.obstacle_plan, by=principal.id, now=now))
     return await _view(request, project, principal)
@@ -476,28 +493,28 @@ async def survey(request: Request, project_id: ProjectId, body: SurveyIn, princi
 
 @projects.put("/{project_id}/contacts/{party}", summary="The contact at the client (甲方) or the supervisor (监理)")
 async def contact(
-    request: Request, project_id: ProjectId, party: Party, body: PersonIn, principal: Actor
+    request: Request, project_id: ProjectId, party: Party, body: PersonIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, lambda p: p.record_contact(
+    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_contact(
         party=party, name=body.name, title=body.title, phone=body.phone, by=principal.id, now=now))
     return await _view(request, project, principal)
 
 
 @projects.put("/{project_id}/paperwork/{item}", summary="One item of the entry paperwork submitted to the supervisor")
 async def paperwork(
-    request: Request, project_id: ProjectId, item: PaperworkItem, body: PaperworkIn, principal: Actor
+    request: Request, project_id: ProjectId, item: PaperworkItem, body: PaperworkIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, lambda p: p.record_paperwork(
+    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_paperwork(
         item=item, document=body.document, submitted_on=body.submitted_on, note=body.note, by=principal.id, now=now))
     return await _view(request, project, principal)
 
 
 @projects.post("/{project_id}/works-start", summary="开工: only when every preparation item is in")
-async def start_works(request: Request, project_id: ProjectId, body: WorksStartIn, principal: Actor) -> dict[str, Any]:
+async def start_works(request: Request, project_id: ProjectId, body: WorksStartIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id,
+    project = await _change(request, project_id, principal, idempotency_key, body,
                             lambda p: p.start_works(started_on=body.started_on, by=principal.id, now=now))
     return await _view(request, project, principal)
 
@@ -506,9 +523,9 @@ async def start_works(request: Request, project_id: ProjectId, body: WorksStartI
 
 
 @projects.post("/{project_id}/progress", status_code=201, summary="Progress against the contract's schedule")
-async def progress(request: Request, project_id: ProjectId, body: ProgressIn, principal: Actor) -> dict[str, Any]:
+async def progress(request: Request, project_id: ProjectId, body: ProgressIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, lambda p: p.record_progress(
+    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_progress(
         on=body.on, percent_complete=body.percent_complete, work_done=body.work_done, note=body.note,
         by=principal.id, now=now))
     return await _view(request, project, principal)
@@ -516,13 +533,13 @@ async def progress(request: Request, project_id: ProjectId, body: ProgressIn, pr
 
 @projects.post("/{project_id}/materials", status_code=201, summary="Material on site, declared to the supervisor")
 async def declare_material(
-    request: Request, project_id: ProjectId, body: MaterialIn, principal: Actor
+    request: Request, project_id: ProjectId, body: MaterialIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, lambda p: p.declare_material(
+    project, material_id = await _changed(request, project_id, principal, idempotency_key, body, lambda p: p.declare_material(
         name=body.name, spec=body.spec, quantity=body.quantity, unit=body.unit, certificate=body.certificate,
-        by=principal.id, now=now))
-    return {"material_id": project.materials[-1].material_id, "project": await _view(request, project, principal)}
+        by=principal.id, now=now), result_of=lambda p: p.materials[-1].material_id)
+    return {"material_id": material_id, "project": await _view(request, project, principal)}
 
 
 MaterialId = Annotated[str, Path(pattern=r"^M-\d+$")]
@@ -531,10 +548,10 @@ MaterialId = Annotated[str, Path(pattern=r"^M-\d+$")]
 @projects.post("/{project_id}/materials/{material_id}/inspection",
                summary="The supervisor accepted (or rejected) the material")
 async def inspect_material(
-    request: Request, project_id: ProjectId, material_id: MaterialId, body: InspectionIn, principal: Actor
+    request: Request, project_id: ProjectId, material_id: MaterialId, body: InspectionIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, lambda p: p.inspect_material(
+    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.inspect_material(
         material_id=material_id, result=body.result, inspected_by=body.inspected_by, inspected_on=body.inspected_on,
         document=body.document, note=body.note, by=principal.id, now=now))
     return await _view(request, project, principal)
@@ -543,36 +560,34 @@ async def inspect_material(
 @projects.post("/{project_id}/materials/{material_id}/uses", status_code=201,
                summary="Material used (refused unless the supervisor accepted it)")
 async def use_material(
-    request: Request, project_id: ProjectId, material_id: MaterialId, body: MaterialUseIn, principal: Actor
+    request: Request, project_id: ProjectId, material_id: MaterialId, body: MaterialUseIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, lambda p: p.use_material(
+    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.use_material(
         material_id=material_id, quantity=body.quantity, used_on=body.used_on, location=body.location,
         by=principal.id, now=now))
     return await _view(request, project, principal)
 
 
 @projects.post("/{project_id}/instructions", status_code=201, summary="An instruction from the client (建设单位指令)")
-async def instruction(request: Request, project_id: ProjectId, body: InstructionIn, principal: Actor) -> dict[str, Any]:
+async def instruction(request: Request, project_id: ProjectId, body: InstructionIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, lambda p: p.record_instruction(
+    project, instruction_id = await _changed(request, project_id, principal, idempotency_key, body, lambda p: p.record_instruction(
         received_on=body.received_on, given_by=body.given_by, instruction=body.instruction, document=body.document,
-        action_taken=body.action_taken, by=principal.id, now=now))
-    return {"instruction_id": project.instructions[-1].instruction_id,
-            "project": await _view(request, project, principal)}
+        action_taken=body.action_taken, by=principal.id, now=now), result_of=lambda p: p.instructions[-1].instruction_id)
+    return {"instruction_id": instruction_id, "project": await _view(request, project, principal)}
 
 
 @projects.post("/{project_id}/rectifications", status_code=201,
                summary="A rectification ordered by the supervisor or the authorities (blocks acceptance while open)")
 async def rectification(
-    request: Request, project_id: ProjectId, body: RectificationIn, principal: Actor
+    request: Request, project_id: ProjectId, body: RectificationIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, lambda p: p.order_rectification(
+    project, rectification_id = await _changed(request, project_id, principal, idempotency_key, body, lambda p: p.order_rectification(
         ordered_by=body.ordered_by, ordered_on=body.ordered_on, issue=body.issue, document=body.document,
-        by=principal.id, now=now))
-    return {"rectification_id": project.rectifications[-1].rectification_id,
-            "project": await _view(request, project, principal)}
+        by=principal.id, now=now), result_of=lambda p: p.rectifications[-1].rectification_id)
+    return {"rectification_id": rectification_id, "project": await _view(request, project, principal)}
 
 
 @projects.post("/{project_id}/rectifications/{rectification_id}/closure", summary="A rectification done (整改完毕)")
@@ -582,9 +597,10 @@ async def close_rectification(
     rectification_id: Annotated[str, Path(pattern=r"^R-\d+$")],
     body: ClosureIn,
     principal: Actor,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, lambda p: p.close_rectification(
+    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.close_rectification(
         rectification_id=rectification_id, closed_on=body.closed_on, document=body.document, by=principal.id, now=now))
     return await _view(request, project, principal)
 
@@ -594,10 +610,10 @@ async def close_rectification(
 
 @projects.put("/{project_id}/preconditions/{condition}", summary="One of the four conditions of acceptance, met")
 async def precondition(
-    request: Request, project_id: ProjectId, condition: Condition, body: PreconditionIn, principal: Actor
+    request: Request, project_id: ProjectId, condition: Condition, body: PreconditionIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, lambda p: p.record_precondition(
+    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_precondition(
         condition=condition, met_on=body.met_on, document=body.document, note=body.note, by=principal.id, now=now))
     return await _view(request, project, principal)
 
@@ -612,27 +628,28 @@ async def acceptance_step(
     step: Literal["self_check", "application", "supervisor_signed", "client_signed"],
     body: StepIn,
     principal: Actor,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     now, done_on = _now(request), _day(body.done_on, request)
-    project = await _change(request, project_id, lambda p: p.record_step(
+    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_step(
         step, done_on=done_on, document=body.document, performed_by=body.performed_by, note=body.note,
         design_unit_document=body.design_unit_document, by=principal.id, now=now))
     return await _view(request, project, principal)
 
 
 @projects.post("/{project_id}/settlement", summary="The settlement statement and payment request to the client")
-async def settlement(request: Request, project_id: ProjectId, body: SettlementIn, principal: Actor) -> dict[str, Any]:
+async def settlement(request: Request, project_id: ProjectId, body: SettlementIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     now, done_on = _now(request), _day(body.done_on, request)
-    project = await _change(request, project_id, lambda p: p.record_step(
+    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_step(
         "settlement", done_on=done_on, document=body.statement, performed_by=None, note=body.note,
         payment_request=body.payment_request, amount=body.amount, by=principal.id, now=now))
     return await _view(request, project, principal)
 
 
 @projects.post("/{project_id}/archive", summary="The completion records archived (竣工资料归档)")
-async def archive(request: Request, project_id: ProjectId, body: ArchiveIn, principal: Actor) -> dict[str, Any]:
+async def archive(request: Request, project_id: ProjectId, body: ArchiveIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     now, done_on = _now(request), _day(body.done_on, request)
-    project = await _change(request, project_id, lambda p: p.record_step(
+    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_step(
         "archive", done_on=done_on, document=body.document, performed_by=None, note=body.note, by=principal.id,
         now=now))
     return await _view(request, project, principal)
@@ -647,8 +664,7 @@ async def _case_view(request: Request, case: InstallationCase, principal: Princi
     view = case.model_dump(mode="json")
     project = None
     if case.project_id:
-        found = await _e(request).projects.get(case.project_id)
-        project = found[0] if found else None
+        project = await _e(request).projects.get(case.project_id)
     view["project"] = None
     if project is not None:
         accepted_on = project.accepted_on
@@ -670,7 +686,7 @@ async def list_cases(
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
     query: dict[str, Any] = {"project_id": None} if unlinked else ({"project_id": project_id} if project_id else {})
-    found, total = await _e(request).cases.find(query, skip=(page - 1) * page_size, limit=page_size)
+    found, total = await _e(request).case_queries.find(query, skip=(page - 1) * page_size, limit=page_size)
     return {"items": [c.model_dump(mode="json") for c in found], "page": page, "page_size": page_size, "total": total}
 
 
@@ -689,12 +705,12 @@ async def maintenance(
     case_id: CaseId,
     body: MaintenanceIn,
     principal: Actor,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    record_id = idempotency_key or f"W-{uuid.uuid4().hex[:12]}"
     try:
-        case = await record_maintenance(_e(request), case_id, record_id=record_id, work_done=body.work_done,
-                                        done_on=body.done_on, note=body.note, by=principal.id)
+        case, record_id = await record_maintenance(
+            _e(request), case_id, work_done=body.work_done, done_on=body.done_on, note=body.note, by=principal.id,
+            key=change_key(principal, idempotency_key, action=f"maintenance {case_id}", body=body))
     except CaseNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
     except InvalidInput as exc:

@@ -43,7 +43,7 @@ class SubmissionRepository:
             "received_at": received_at,
         }
         try:
-            # A plain insert is the common case and twice as fast as findAndModify on FerretDB.
+            # A plain insert: the common case, one round trip; the unique _id settles a race.
             await self._submissions.insert_one(doc)
             created = True
         except DuplicateKeyError:

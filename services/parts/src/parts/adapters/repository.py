@@ -1,5 +1,11 @@
 """Parts' records: case context, key-part requests, stock, price lists, quotes, purchase requests,
-repairers, and the audit of every price read."""
+repairers, and the audit of every price read.
+
+Requests, quotes and purchase requests change only through the unit of work (shared.unit_of_work).
+Stock moves are a ledger: each movement is a document of its own (its id makes a retried movement
+a no-op) and the count on hand changes by an atomic conditional `$inc` in the same transaction, so
+it never goes below zero, whatever replica moves it.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +20,9 @@ from pymongo.errors import DuplicateKeyError
 
 from parts.domain.pricing import PriceList
 from parts.domain.request import PartsRequest
-from shared.aggregates import AggregateStore
 from shared.contracts.parts import QuoteLine
-from shared.locks import KeyedLocks
 from shared.mongo import bson_safe
+from shared.unit_of_work import Aggregates, Store, Transaction
 
 
 class CaseContext(BaseModel):
@@ -64,14 +69,27 @@ class PurchaseRequest(BaseModel):
     history: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class StockShort(Exception):
+    """A movement out that would take the stock below zero."""
+
+
 class PartsRepository:
-    def __init__(self, db: AsyncDatabase, publisher: Any) -> None:
-        self.locks = KeyedLocks()
+    def __init__(
+        self,
+        db: AsyncDatabase,
+        store: Store,
+        *,
+        requests: Aggregates[PartsRequest],
+        quotes: Aggregates[Quote],
+        purchases: Aggregates[PurchaseRequest],
+    ) -> None:
+        self.store = store
         self.cases = db["cases"]
-        self.requests = AggregateStore(db["requests"], PartsRequest, "request_id", publisher, self.locks)
-        self.quotes = AggregateStore(db["quotes"], Quote, "quote_id", publisher, self.locks)
-        self.purchases = AggregateStore(db["purchase_requests"], PurchaseRequest, "request_id", publisher, self.locks)
+        self.requests = requests
+        self.quotes = quotes
+        self.purchases = purchases
         self.stock = db["stock"]
+        self.stock_moves = db["stock_moves"]
         self.price_lists = db["price_lists"]
         self.repairers = db["repairers"]
         self.price_reads = db["price_reads"]
@@ -81,6 +99,8 @@ class PartsRepository:
         await self.requests.collection.create_index([("state", ASCENDING), ("deadline", ASCENDING)])
         await self.quotes.collection.create_index([("case_id", ASCENDING)])
         await self.price_reads.create_index([("at", DESCENDING)])
+        await self.purchases.collection.create_index([("status", ASCENDING), ("requested_at", DESCENDING)])
+        await self.stock_moves.create_index([("item", ASCENDING), ("at", DESCENDING)])
 
     # -------------------------------------------------------------- case context
 
@@ -101,21 +121,35 @@ class PartsRepository:
         doc = await self.stock.find_one({"_id": item})
         return int(doc["on_hand"]) if doc else 0
 
-    async def adjust_stock(self, item: str, delta: int, *, reason: str, by: str, at: datetime, name: str | None) -> int:
-        async with self.locks.hold(f"stock:{item}"):
-            current = await self.on_hand(item)
-            if current + delta < 0:
-                raise ValueError(f"stock of {item} would go below zero ({current} on hand, change {delta})")
-            update: dict[str, Any] = {
-                "$set": {"on_hand": current + delta},
-                "$push": {"adjustments": bson_safe({"delta": delta, "reason": reason, "by": by, "at": at})},
-            }
-            if name:
-                update["$set"]["name"] = name
-            doc = await self.stock.find_one_and_update(
-                {"_id": item}, update, upsert=True, return_document=ReturnDocument.AFTER
-            )
-            return int(doc["on_hand"])
+    async def move_stock(
+        self, item: str, delta: int, *, move_id: str, reason: str, by: str, at: datetime, name: str | None,
+        tx: Transaction | None = None,
+    ) -> int:
+        """Move stock in (delta > 0) or out, once per `move_id`; returns what is on hand after it."""
+        if tx is None:
+            return await self.store.transaction(
+                lambda t: self.move_stock(item, delta, move_id=move_id, reason=reason, by=by, at=at, name=name, tx=t))
+        session = tx.session
+        if await self.stock_moves.find_one({"_id": move_id}, session=session) is not None:
+            return await self.on_hand(item)  # a retried movement: it happened already
+        await self.stock_moves.insert_one(
+            bson_safe({"_id": move_id, "item": item, "delta": delta, "reason": reason, "by": by, "at": at}),
+            session=session)
+        update: dict[str, Any] = {"$inc": {"on_hand": delta}}
+        if name:
+            update["$set"] = {"name": name}
+        if delta >= 0:
+            doc = await self.stock.find_one_and_update({"_id": item}, update, upsert=True, session=session,
+                                                       return_document=ReturnDocument.AFTER)
+        else:
+            # The store checks the count and changes it in one step: no replica can oversell.
+            doc = await self.stock.find_one_and_update({"_id": item, "on_hand": {"$gte": -delta}}, update,
+                                                       session=session, return_document=ReturnDocument.AFTER)
+            if doc is None:
+                current = await self.stock.find_one({"_id": item}, session=session)
+                raise StockShort(f"stock of {item} would go below zero "
+                                 f"({(current or {}).get('on_hand', 0)} on hand, change {delta})")
+        return int(doc["on_hand"])
 
     # -------------------------------------------------------------- price lists
 

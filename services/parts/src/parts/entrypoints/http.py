@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -15,12 +16,22 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from parts import bootstrap
 from parts.adapters.repair_record import TITLE_EN, TITLE_ZH, FontMissing, record_rows, render_pdf
+from parts.adapters.repository import StockShort
 from parts.config import PartsSettings
 from parts.domain.pricing import PRICE_ROLES, NotPriced, PriceEntry, PriceList, Wanted, in_effect
 from parts.domain.request import PartsRequest, RepairDone, Shipment, StepRefused
-from parts.handlers import Parts, QuoteRefused, open_request, quote_consumables, quote_repair, step
-from shared.aggregates import NotFound
+from parts.handlers import (
+    Parts,
+    PurchaseClosed,
+    QuoteRefused,
+    advance_request,
+    open_request,
+    quote_consumables,
+    quote_repair,
+    update_purchase,
+)
 from shared.http.auth import Principal, require_roles
+from shared.http.commands import IdempotencyKey, change_key
 from shared.periods import china_date
 from shared.service import service_app
 
@@ -136,14 +147,15 @@ async def _request(request: Request, request_id: str, principal: Principal) -> P
     return req
 
 
-async def _step(request: Request, request_id: str, principal: Principal, operation: Any) -> dict[str, Any]:
+async def _step(
+    request: Request, request_id: str, principal: Principal, operation: Any, *, key: str | None, body: BaseModel
+) -> dict[str, Any]:
     await _request(request, request_id, principal)
     try:
-        req = await _p(request).repo.requests.change(request_id, step(_p(request), operation))
+        req = await advance_request(_p(request), request_id, operation, key=change_key(
+            principal, key, action=f"{request.url.path.rsplit('/', 1)[-1]} {request_id}", body=body))
     except StepRefused as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail={"message": str(exc), "state": exc.state}) from exc
-    except NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"parts request {request_id} not found") from exc
     return request_view(req, principal)
 
 
@@ -169,12 +181,14 @@ async def list_requests(
 
 
 @requests_router.post("", status_code=201, summary="Open a key-part request by hand (usually warranty does)")
-async def post_request(request: Request, body: OpenIn, principal: Annotated[Principal, require_roles("specialist", "manager")]):
+async def post_request(request: Request, body: OpenIn, principal: Annotated[Principal, require_roles("specialist", "manager")],
+                       idempotency_key: IdempotencyKey = None):
     p = _p(request)
     ctx = await p.repo.context(body.case_id)
     if ctx is None:
         raise HTTPException(422, detail=f"case_id: {body.case_id} is not known to parts (no assignment seen)")
-    req = await open_request(p, ctx, body.part, chargeable=body.chargeable, by=principal.id, cause=None)
+    req = await open_request(p, ctx, body.part, chargeable=body.chargeable, by=principal.id, cause=None,
+                             key=change_key(principal, idempotency_key, action="open parts request", body=body))
     return request_view(req, principal)
 
 
@@ -189,7 +203,8 @@ async def get_request(
 
 
 @requests_router.post("/{request_id}/local-sourcing", summary="Path A: found locally, or not (then path B)")
-async def local_sourcing(request: Request, request_id: str, body: LocalReportIn, principal: FieldWorker):
+async def local_sourcing(request: Request, request_id: str, body: LocalReportIn, principal: FieldWorker,
+                         idempotency_key: IdempotencyKey = None):
     p = _p(request)
     return await _step(
         request,
@@ -199,25 +214,32 @@ async def local_sourcing(request: Request, request_id: str, body: LocalReportIn,
             found=body.found, by=principal.id, now=now, supplier=p.suppliers.get(r.part, ""),
             source=body.source, price_paid=body.price_paid, receipt_no=body.receipt_no,
         ),
+        key=idempotency_key, body=body,
     )
 
 
 @requests_router.post("/{request_id}/rma", summary="Path B: the supplier's RMA number")
-async def rma(request: Request, request_id: str, body: RmaIn, principal: Annotated[Principal, require_roles("specialist", "manager")]):
+async def rma(request: Request, request_id: str, body: RmaIn,
+              principal: Annotated[Principal, require_roles("specialist", "manager")], idempotency_key: IdempotencyKey = None):
     return await _step(request, request_id, principal,
-                       lambda r, now: r.confirm_rma(rma_no=body.rma_no, supplier=body.supplier, by=principal.id, now=now))
+                       lambda r, now: r.confirm_rma(rma_no=body.rma_no, supplier=body.supplier, by=principal.id, now=now),
+                       key=idempotency_key, body=body)
 
 
 @requests_router.post("/{request_id}/shipments", summary="Path B: defective part back, good part out")
-async def shipments(request: Request, request_id: str, body: ShipmentIn, principal: FieldWorker):
+async def shipments(request: Request, request_id: str, body: ShipmentIn, principal: FieldWorker,
+                    idempotency_key: IdempotencyKey = None):
     return await _step(request, request_id, principal,
-                       lambda r, now: r.ship(Shipment(**body.model_dump(), by=principal.id, at=now)))
+                       lambda r, now: r.ship(Shipment(**body.model_dump(), by=principal.id, at=now)),
+                       key=idempotency_key, body=body)
 
 
 @requests_router.post("/{request_id}/repair", summary="The on-site repair is done (the record form follows)")
-async def repair(request: Request, request_id: str, body: RepairIn, principal: FieldWorker):
+async def repair(request: Request, request_id: str, body: RepairIn, principal: FieldWorker,
+                 idempotency_key: IdempotencyKey = None):
     return await _step(request, request_id, principal,
-                       lambda r, now: r.record_repair(RepairDone(**body.model_dump(), by=principal.id), now=now))
+                       lambda r, now: r.record_repair(RepairDone(**body.model_dump(), by=principal.id), now=now),
+                       key=idempotency_key, body=body)
 
 
 async def _record(request: Request, request_id: str, principal: Principal) -> tuple[PartsRequest, list]:
@@ -274,13 +296,17 @@ async def get_stock(request: Request, principal: Staff) -> dict[str, Any]:
 
 
 @money.post("/v1/stock/{item}/adjustments", summary="Adjust stock with a reason")
-async def adjust_stock(request: Request, item: str, body: StockAdjustIn, principal: StockKeeper) -> dict[str, Any]:
+async def adjust_stock(request: Request, item: str, body: StockAdjustIn, principal: StockKeeper,
+                       idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     p = _p(request)
+    key = change_key(principal, idempotency_key, action=f"stock {item}", body=body)
+    move_id = key.derived_id("MV-", 16) if key else f"MV-{uuid.uuid4().hex[:16].upper()}"
     try:
-        on_hand = await p.repo.adjust_stock(item, body.delta, reason=body.reason, by=principal.id, at=p.clock(), name=body.name)
-    except ValueError as exc:
+        on_hand = await p.repo.move_stock(item, body.delta, move_id=move_id, reason=body.reason, by=principal.id,
+                                          at=p.clock(), name=body.name)
+    except StockShort as exc:
         raise HTTPException(409, detail=str(exc)) from exc
-    return {"item": item, "on_hand": on_hand}
+    return {"item": item, "on_hand": on_hand, "move_id": move_id}
 
 
 @money.get("/v1/price-lists", summary="Price lists with effective dates (finance and specialists only)")
@@ -307,7 +333,8 @@ async def price_reads(request: Request, principal: Finance) -> dict[str, Any]:
 
 
 @money.post("/v1/quotes", status_code=201, summary="The assigned specialist quotes the customer")
-async def post_quote(request: Request, body: QuoteIn, principal: Specialist) -> dict[str, Any]:
+async def post_quote(request: Request, body: QuoteIn, principal: Specialist,
+                     idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     p = _p(request)
     ctx = await p.repo.context(body.case_id)
     if ctx is None:
@@ -316,15 +343,17 @@ async def post_quote(request: Request, body: QuoteIn, principal: Specialist) -> 
         raise HTTPException(403, detail=f"only the case's specialist ({ctx.specialist_id}) may quote it (§三.2.4 注)")
     if bool(body.items) == bool(body.repair_request_id):
         raise HTTPException(422, detail="items: give either consumable items or a repair_request_id")
+    key = change_key(principal, idempotency_key, action="quote", body=body)
     try:
         if body.repair_request_id:
             req = await p.repo.requests.get(body.repair_request_id)
             if req is None or req.case_id != body.case_id:
                 raise HTTPException(422, detail="repair_request_id: not a parts request of this case")
-            quote = await quote_repair(p, req, by=principal.id)
+            quote = await quote_repair(p, req, by=principal.id, key=key)
             result: dict[str, Any] = {"quote": quote, "purchase_requests": []}
         else:
-            result = await quote_consumables(p, body.case_id, [Wanted(i.item, i.quantity) for i in body.items], by=principal.id)
+            result = await quote_consumables(p, body.case_id, [Wanted(i.item, i.quantity) for i in body.items],
+                                             by=principal.id, key=key)
     except NotPriced as exc:
         raise HTTPException(422, detail=f"items: {exc}") from exc
     except QuoteRefused as exc:
@@ -355,25 +384,14 @@ async def list_purchases(
 
 
 @money.post("/v1/purchase-requests/{request_id}/status", summary="Purchasing: ordered, or received (stock goes up)")
-async def purchase_status(request: Request, request_id: str, body: PurchaseStatusIn, principal: Purchasing):
-    p = _p(request)
-    now = p.clock()
-
-    def update(req: Any) -> list:
-        if req.status == "received":
-            raise HTTPException(409, detail=f"purchase request {request_id} was received already")
-        req.status = body.status
-        req.expected_by = body.expected_by or req.expected_by
-        req.history.append({"status": body.status, "by": principal.id, "at": now})
-        return []
-
+async def purchase_status(request: Request, request_id: str, body: PurchaseStatusIn, principal: Purchasing,
+                          idempotency_key: IdempotencyKey = None):
     try:
-        req = await p.repo.purchases.change(request_id, update)
-    except NotFound as exc:
-        raise HTTPException(404, detail=f"purchase request {request_id} not found") from exc
-    if body.status == "received":
-        await p.repo.adjust_stock(req.item, req.quantity, reason=f"received for {request_id}", by=principal.id,
-                                  at=now, name=None)
+        req = await update_purchase(
+            _p(request), request_id, status=body.status, expected_by=body.expected_by, by=principal.id,
+            key=change_key(principal, idempotency_key, action=f"purchase status {request_id}", body=body))
+    except PurchaseClosed as exc:
+        raise HTTPException(409, detail=str(exc)) from exc
     return req.model_dump(mode="json")
 
 

@@ -1,7 +1,7 @@
 """Warranty's records: unit registrations from accepted installations, and the warranty side of cases.
 
-Writes to one case go through the per-case lock (see shared.locks); units and projects are written
-only by the engineering consumer, one event at a time.
+The warranty side of a case changes only through the unit of work (shared.unit_of_work). An accepted
+installation registers the project and every unit it lists in one transaction.
 """
 
 from __future__ import annotations
@@ -11,28 +11,30 @@ from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from shared.contracts.engineering import InstallationAccepted
-from shared.contracts.envelope import Envelope
-from shared.locks import KeyedLocks
 from shared.mongo import bson_safe
-from shared.outbox import Outbox, outbox_fields, outbox_map
+from shared.unit_of_work import Aggregates, Store, Transaction
 from warranty.domain.engine import Installation
 from warranty.domain.facts import CaseFacts
 
 
 class UnitRepository:
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: AsyncDatabase, store: Store) -> None:
         self.units = db["units"]
         self.projects = db["projects"]
+        self._store = store
 
     async def register_installation(self, accepted: InstallationAccepted, event_id: str) -> int:
-        """Register every unit of an accepted project (idempotent: the same event changes nothing twice)."""
+        """Register the project and every unit it lists, all or nothing (the same event changes nothing twice)."""
+        return await self._store.transaction(lambda tx: self._register(accepted, event_id, tx))
+
+    async def _register(self, accepted: InstallationAccepted, event_id: str, tx: Transaction) -> int:
         await self.projects.replace_one(
             {"_id": accepted.project_id},
             bson_safe({**accepted.model_dump(mode="python"), "event_id": event_id}),
             upsert=True,
+            session=tx.session,
         )
         registration = bson_safe(
             {
@@ -49,6 +51,7 @@ class UnitRepository:
                 {"_id": unit.serial_no},
                 {"$set": {"model": unit.model}, "$addToSet": {"registrations": registration}},
                 upsert=True,
+                session=tx.session,
             )
         return len(accepted.units)
 
@@ -70,40 +73,14 @@ class UnitRepository:
         return await self.units.find_one({"_id": serial_no})
 
 
-class CaseFactsRepository:
-    def __init__(self, db: AsyncDatabase, publisher: Any, locks: KeyedLocks) -> None:
-        self.cases = db["cases"]
-        self.locks = locks
-        self.outbox = Outbox(self.cases, publisher, locks)
+class CaseFactsQueries:
+    """The indexed reads over the warranty side of cases."""
+
+    def __init__(self, cases: Aggregates[CaseFacts]) -> None:
+        self.aggregates = cases
 
     async def ensure_indexes(self) -> None:
-        await self.cases.create_index([("serial_no", ASCENDING)])
-
-    async def insert(self, facts: CaseFacts, events: list[Envelope]) -> bool:
-        doc = {"_id": facts.case_id, **self._fields(facts), "outbox": outbox_map(events)}
-        try:
-            await self.cases.insert_one(doc)
-            return True
-        except DuplicateKeyError:
-            return False
-
-    async def get(self, case_id: str) -> CaseFacts | None:
-        doc = await self.cases.find_one({"_id": case_id}, {"outbox": 0})
-        return self._facts(doc) if doc else None
-
-    async def save(self, facts: CaseFacts, events: list[Envelope]) -> None:
-        """Call with the case's lock held (KeyedLocks.hold(case_id))."""
-        await self.cases.update_one({"_id": facts.case_id}, {"$set": {**self._fields(facts), **outbox_fields(events)}})
+        await self.aggregates.collection.create_index([("serial_no", ASCENDING)])
 
     async def for_serial(self, serial_no: str) -> list[CaseFacts]:
-        return [self._facts(d) async for d in self.cases.find({"serial_no": serial_no}, {"outbox": 0})]
-
-    @staticmethod
-    def _fields(facts: CaseFacts) -> dict[str, Any]:
-        doc = bson_safe(facts.model_dump(mode="python"))
-        doc.pop("case_id")
-        return doc
-
-    @staticmethod
-    def _facts(doc: dict[str, Any]) -> CaseFacts:
-        return CaseFacts.model_validate({**{k: v for k, v in doc.items() if k != "_id"}, "case_id": doc["_id"]})
+        return await self.aggregates.find({"serial_no": serial_no})

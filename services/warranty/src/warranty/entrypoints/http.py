@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Path, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.http.auth import Principal, require_roles
+from shared.http.commands import IdempotencyKey, change_key
 from shared.periods import china_date
 from shared.service import service_app
 from warranty import bootstrap
@@ -26,7 +27,7 @@ from warranty.domain.engine import (
     assess,
 )
 from warranty.domain.facts import ConfirmVia, RepairIn
-from warranty.handlers import CaseUnknown, Warranty, add_evidence
+from warranty.handlers import CaseUnknown, NotYourCase, Warranty, add_evidence
 
 Cause = Literal[EXCLUSIONS]  # type: ignore[valid-type]
 Part = Literal["motor", "control_board", "filter", "fan", "heat_exchanger", "sensor", "other"]
@@ -163,23 +164,21 @@ async def dry_run(request: Request, body: AssessIn, principal: Staff) -> dict[st
     status_code=201,
     summary="Add documents, a confirmed cause or repair history; the case is decided again",
 )
-async def post_evidence(request: Request, case_id: CaseId, body: EvidenceIn, principal: Staff) -> dict[str, Any]:
-    w = _w(request)
-    facts = await w.cases.get(case_id)
-    if facts is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not known to warranty")
-    if principal.role != "manager" and facts.specialist_id != principal.id:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            detail=f"only the assigned specialist ({facts.specialist_id}) or the manager may add evidence",
-        )
+async def post_evidence(
+    request: Request, case_id: CaseId, body: EvidenceIn, principal: Staff, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
     changes = body.changes()
     if not changes:
         raise HTTPException(422, detail="evidence: nothing to add (documents, cause, part, confirmation or history)")
     try:
-        facts = await add_evidence(w, case_id, changes, by=principal.id, note=body.note)
+        facts = await add_evidence(
+            _w(request), case_id, changes, by=principal.id, role=principal.role, note=body.note,
+            key=change_key(principal, idempotency_key, action=f"evidence {case_id}", body=body),
+        )
     except CaseUnknown as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    except NotYourCase as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
     return case_view(facts)
 
 
@@ -202,7 +201,7 @@ async def get_unit(request: Request, serial_no: str, principal: Staff) -> dict[s
     w = _w(request)
     serial = serial_no.replace(" ", "").upper()
     unit = await w.units.get(serial)
-    cases = sorted(await w.cases.for_serial(serial), key=lambda f: f.reported_on)
+    cases = sorted(await w.queries.for_serial(serial), key=lambda f: f.reported_on)
     if unit is None and not cases:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unit {serial} has no registration and no case")
     installation = await w.units.installation_for(serial, None)

@@ -1,0 +1,371 @@
+"""The one way every service changes its records: load → pure domain operation → one atomic
+conditional write of the aggregate with its outbox → publish after the write.
+
+- The write is conditional on the version that was read (`{_id, version}`), applied atomically by
+  the store: a change that lost a race to another replica is retried on the fresh document, so no
+  change ever overwrites another. In-process locks only spare this process pointless retries.
+- The events of a change go into the aggregate's outbox in the same write (shared.outbox) and are
+  published after it; whatever is not published then (Kafka down, a crash) the relay publishes later.
+  A committed change is reported as done whatever Kafka does.
+- A change can carry a key (the consumed event's id, or the caller's Idempotency-Key): the key is
+  recorded in the same write, and a change whose key is recorded already is not applied again, so a
+  redelivered event or a retried request changes nothing twice. The same key with another request
+  is refused (IdempotencyConflict).
+- Several aggregates changed together use `Store.transaction`: the writes commit together, the
+  events are published after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+from pydantic import BaseModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from shared.contracts.base import Contract
+from shared.contracts.envelope import Envelope, envelopes_for, utcnow
+from shared.kafka.consumer import TransientError
+from shared.kafka.publisher import EventPublisher
+from shared.locks import KeyedLocks
+from shared.logging import get_logger
+from shared.mongo import bson_safe
+from shared.outbox import OUTBOX, PENDING_SINCE, Outbox, outbox_entries, outbox_update
+
+log = get_logger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+Event = tuple[str, Contract] | Envelope
+"""What a domain operation returns for each thing that happened: (event type, payload), or an
+envelope it built itself when the aggregate must remember the event's id (a decision superseded)."""
+
+APPLIED = "applied"
+# Fields of the stored document that are the unit of work's, not the aggregate's.
+RESERVED = frozenset({"_id", "version", OUTBOX, PENDING_SINCE, APPLIED})
+
+
+class NotFound(LookupError):
+    def __init__(self, kind: str, item_id: str) -> None:
+        super().__init__(f"{kind} {item_id} does not exist")
+        self.item_id = item_id
+
+
+class IdempotencyConflict(Exception):
+    """An Idempotency-Key used before for a different request (the caller answers 409)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"Idempotency-Key {key!r} was used before with a different request")
+
+
+class ConcurrentChange(TransientError):
+    """Other writers kept changing the aggregate; worth retrying a little later (503, or redelivery)."""
+
+
+@dataclass(frozen=True)
+class ChangeKey:
+    """What makes a change happen once: a consumed event, or a caller's request under its key.
+
+    `key` is the caller's own (kept for the error message); `digest` is what is stored: a hash of who
+    asked and the key, so keys from different callers never collide and any string is a safe field
+    name. `fingerprint` identifies the request, so the same key with another request is refused.
+    """
+
+    key: str
+    digest: str
+    fingerprint: str = ""
+
+    @classmethod
+    def of_event(cls, event_id: uuid.UUID | str) -> ChangeKey:
+        return cls(key=str(event_id), digest=f"e{uuid.UUID(str(event_id)).hex}")
+
+    @classmethod
+    def of_request(cls, *, caller: str, key: str, request: Any) -> ChangeKey:
+        digest = hashlib.sha256(f"{caller}\x00{key}".encode()).hexdigest()[:32]
+        body = orjson.dumps(request, option=orjson.OPT_SORT_KEYS, default=str)
+        return cls(key=key, digest=f"r{digest}", fingerprint=hashlib.sha256(body).hexdigest()[:32])
+
+    def derived_id(self, prefix: str, length: int = 10) -> str:
+        """A stable id for the thing this request creates: the retry finds the same one."""
+        return f"{prefix}{self.digest[1:1 + length].upper()}"
+
+
+@dataclass(frozen=True)
+class Created(Generic[M]):
+    item: M
+    created: bool  # False: the id was taken already
+    replayed: bool = False  # ...by this very request, retried (its key is recorded there)
+
+
+@dataclass
+class Transaction:
+    """The session of a multi-document change and the publishing that waits for its commit."""
+
+    session: AsyncClientSession
+    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+class Store:
+    """A service's database, and multi-document transactions on it."""
+
+    def __init__(self, db: AsyncDatabase, *, attempts: int = 8) -> None:
+        self.db = db
+        self._attempts = attempts
+
+    async def transaction(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
+        """Run `work` in one transaction, retried as a whole on a write conflict; publish after commit."""
+        for attempt in range(self._attempts):
+            async with self.db.client.start_session() as session:
+                tx = Transaction(session)
+                try:
+                    async with await session.start_transaction():
+                        result = await work(tx)
+                except ConcurrentChange:
+                    await _backoff(attempt)
+                    continue
+                except PyMongoError as exc:
+                    if exc.has_error_label("TransientTransactionError"):
+                        await _backoff(attempt)
+                        continue
+                    raise
+            for publish in tx.after_commit:
+                await publish()
+            return result
+        raise ConcurrentChange("the transaction kept conflicting with other writers")
+
+
+class Aggregates(Generic[M]):
+    """The records of one kind of aggregate (a pydantic model) in one collection, and their changes.
+
+    `correlation` names the case (or project) an aggregate's events belong to; `query_fields` adds
+    fields computed from the aggregate for indexed queries (a case's next deadline), written with it.
+    """
+
+    def __init__(
+        self,
+        collection: AsyncCollection,
+        model: type[M],
+        *,
+        id_field: str,
+        producer: str,
+        publisher: EventPublisher,
+        correlation: Callable[[M], str] | None = None,
+        query_fields: Callable[[M], dict[str, Any]] | None = None,
+        kind: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        attempts: int = 8,
+    ) -> None:
+        self.collection = collection
+        self.model = model
+        self.id_field = id_field
+        self.producer = producer
+        self.kind = kind or model.__name__
+        self.outbox = Outbox(collection, publisher)
+        self.locks = KeyedLocks()
+        self._correlation = correlation or (lambda item: str(getattr(item, id_field)))
+        self._query_fields = query_fields
+        self._fields_of_model = frozenset(model.model_fields)
+        self._clock = clock
+        self._attempts = attempts
+
+    async def ensure_indexes(self) -> None:
+        await self.outbox.ensure_indexes()
+
+    # ------------------------------------------------------------------ reading
+
+    def _load(self, doc: dict[str, Any]) -> M:
+        data = {k: v for k, v in doc.items() if k in self._fields_of_model}
+        return self.model.model_validate({**data, self.id_field: doc["_id"]})
+
+    async def get(self, item_id: str) -> M | None:
+        doc = await self.collection.find_one({"_id": item_id}, {OUTBOX: 0, APPLIED: 0})
+        return self._load(doc) if doc else None
+
+    async def require(self, item_id: str) -> M:
+        item = await self.get(item_id)
+        if item is None:
+            raise NotFound(self.kind, item_id)
+        return item
+
+    async def find(
+        self, query: dict[str, Any], *, sort: list[tuple[str, int]] | None = None, skip: int = 0, limit: int = 0
+    ) -> list[M]:
+        cursor = self.collection.find(query, {OUTBOX: 0, APPLIED: 0})
+        if sort:
+            cursor = cursor.sort(sort)
+        if skip:
+            cursor = cursor.skip(skip)
+        if limit:
+            cursor = cursor.limit(limit)
+        return [self._load(d) async for d in cursor]
+
+    async def made_by(self, item_id: str, key: ChangeKey) -> M | None:
+        """The aggregate a request under `key` created, if it did; the same key with another request
+        is refused. For creations that must be looked up before a transaction starts."""
+        doc = await self.collection.find_one({"_id": item_id}, {OUTBOX: 0})
+        if doc is None:
+            return None
+        self._replayed(doc, key)
+        return self._load(doc)
+
+    async def count(self, query: dict[str, Any]) -> int:
+        return await self.collection.count_documents(query)
+
+    # ------------------------------------------------------------------ writing
+
+    def _fields(self, item: M) -> dict[str, Any]:
+        doc = bson_safe(item.model_dump(mode="python"))
+        doc.pop(self.id_field)
+        if self._query_fields is not None:
+            doc.update(bson_safe(self._query_fields(item)))
+        return doc
+
+    def _envelopes(self, item: M, events: Iterable[Event], cause: uuid.UUID | None, now: datetime) -> list[Envelope]:
+        events = list(events)
+        pairs = [e for e in events if not isinstance(e, Envelope)]
+        made = iter(envelopes_for(pairs, correlation_id=self._correlation(item), producer=self.producer,
+                                  now=now, cause=cause))
+        return [e if isinstance(e, Envelope) else next(made) for e in events]
+
+    def _replayed(self, doc: dict[str, Any], key: ChangeKey | None) -> bool:
+        """True when `key` was applied to this document already (the same request: nothing to do)."""
+        if key is None:
+            return False
+        seen = (doc.get(APPLIED) or {}).get(key.digest)
+        if seen is None:
+            return False
+        if seen.get("fingerprint", "") != key.fingerprint:
+            raise IdempotencyConflict(key.key)
+        return True
+
+    async def create(
+        self,
+        item: M,
+        events: Iterable[Event] = (),
+        *,
+        cause: uuid.UUID | None = None,
+        key: ChangeKey | None = None,
+        tx: Transaction | None = None,
+    ) -> Created[M]:
+        """Insert a new aggregate with its events. Its id taken already: the existing one is returned
+        (created=False; replayed=True when this key made it), its left-over events published, and the
+        same key with another request is refused. Inside a transaction a taken id aborts the
+        transaction (the store's rule), so look before creating there."""
+        now = self._clock()
+        item_id = getattr(item, self.id_field)
+        entries = outbox_entries(self._envelopes(item, events, cause, now), now=now)
+        doc: dict[str, Any] = {"_id": item_id, **self._fields(item), "version": 1, OUTBOX: entries,
+                               APPLIED: {key.digest: {"at": now, "fingerprint": key.fingerprint}} if key else {}}
+        if entries:
+            doc[PENDING_SINCE] = now
+        try:
+            await self.collection.insert_one(doc, session=tx.session if tx else None)
+        except DuplicateKeyError:
+            if tx is not None:
+                raise
+            existing = await self.collection.find_one({"_id": item_id})
+            if existing is None:  # the duplicate was on another unique index: a real conflict
+                raise
+            replayed = self._replayed(existing, key)
+            await self._after(tx, item_id, existing.get(OUTBOX) or {}, existing.get("version"))
+            return Created(self._load(existing), created=False, replayed=replayed)
+        await self._after(tx, item_id, entries, 1)
+        return Created(item, created=True)
+
+    async def change(
+        self,
+        item_id: str,
+        operation: Callable[[M], Iterable[Event]],
+        *,
+        cause: uuid.UUID | None = None,
+        key: ChangeKey | None = None,
+        tx: Transaction | None = None,
+    ) -> M:
+        """Apply a pure domain operation (it changes the aggregate and returns its events) and write
+        the result if nobody wrote since it was read; otherwise apply it again to the fresh aggregate.
+
+        A consumed event's id (`cause`) is its key unless another is given: redelivered, it changes
+        nothing. Domain errors raised by `operation` propagate unchanged and nothing is written.
+        """
+        item, _ = await self.change_recording(item_id, operation, None, cause=cause, key=key, tx=tx)
+        return item
+
+    async def change_recording(
+        self,
+        item_id: str,
+        operation: Callable[[M], Iterable[Event]],
+        result_of: Callable[[M], Any] | None,
+        *,
+        cause: uuid.UUID | None = None,
+        key: ChangeKey | None = None,
+        tx: Transaction | None = None,
+    ) -> tuple[M, Any]:
+        """`change`, also returning `result_of(changed aggregate)` (the id of a record it added),
+        which is kept with the key: a retried request gets the first attempt's result back."""
+        if key is None and cause is not None:
+            key = ChangeKey.of_event(cause)
+        session = tx.session if tx else None
+        for attempt in range(self._attempts):
+            # The lock (this process only) spans the write and the publish, so the next writer here
+            # finds the outbox emptied instead of publishing the same events again.
+            async with self.locks.hold(item_id):
+                doc = await self.collection.find_one({"_id": item_id}, session=session)
+                if doc is None:
+                    raise NotFound(self.kind, item_id)
+                pending, version = doc.get(OUTBOX) or {}, doc["version"]
+                now = self._clock()
+                left = self.outbox.left_behind(pending, now)
+                if self._replayed(doc, key):
+                    assert key is not None
+                    await self._after(tx, item_id, left, version if len(left) == len(pending) else None)
+                    return self._load(doc), doc[APPLIED][key.digest].get("result")
+                item = self._load(doc)
+                entries = outbox_entries(self._envelopes(item, operation(item), cause, now), now=now)
+                result = result_of(item) if result_of else None
+                applied = {f"{APPLIED}.{key.digest}": {"at": now, "fingerprint": key.fingerprint, "result": result}
+                           } if key else {}
+                update = _merge({"$set": {**self._fields(item), "version": version + 1, **applied}},
+                                outbox_update(entries, now))
+                written = await self.collection.update_one({"_id": item_id, "version": version}, update,
+                                                           session=session)
+                if written.matched_count == 1:
+                    # What an earlier change left unpublished goes out first, in the order it was written;
+                    # what a concurrent writer elsewhere has just written is theirs to publish.
+                    whole = len(left) == len(pending)
+                    await self._after(tx, item_id, {**left, **entries}, version + 1 if whole else None)
+                    return item, result
+            if tx is not None:
+                raise ConcurrentChange(f"{self.kind} {item_id} changed during the transaction")
+            await _backoff(attempt)
+        raise ConcurrentChange(f"{self.kind} {item_id} kept changing under us")
+
+    async def _after(self, tx: Transaction | None, item_id: str, entries: dict[str, Any], version: int | None) -> None:
+        if not entries:
+            return
+        if tx is None:
+            await self.outbox.publish_quietly(item_id, entries, version)
+        else:
+            tx.after_commit.append(lambda: self.outbox.publish_quietly(item_id, entries, version))
+
+
+def _merge(*updates: dict[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for update in updates:
+        for op, fields in update.items():
+            merged.setdefault(op, {}).update(fields)
+    return merged
+
+
+async def _backoff(attempt: int) -> None:
+    # Two writers of one aggregate collide rarely; a short, growing pause keeps them from colliding again.
+    await asyncio.sleep(min(0.005 * 2**attempt, 0.2))

@@ -1,0 +1,197 @@
+"""The unit of work on the real store and broker: no change lost to a race, no event lost to a crash
+or an outage, nothing done twice for a redelivery or a retried request."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, Field
+from pymongo import AsyncMongoClient
+
+from shared.config import ServiceSettings
+from shared.contracts.complaints import ComplaintReceived
+from shared.contracts.envelope import Envelope, make_envelope, utcnow
+from shared.contracts.registry import load_registry
+from shared.kafka.publisher import EventPublisher, PublishFailed
+from shared.outbox import outbox_entries
+from shared.testing.fixtures import eventually
+from shared.testing.kafka import read_topic
+from shared.unit_of_work import Aggregates, ChangeKey, IdempotencyConflict, Store, Transaction
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = load_registry().get("intake.complaints.v1").events[0].examples[0]["payload"]
+
+
+class Tally(BaseModel):
+    """A stand-in aggregate: a count, and the notes of every change that made it."""
+
+    tally_id: str
+    n: int = 0
+    notes: list[str] = Field(default_factory=list)
+
+
+def _event(tally_id: str, note: str) -> tuple[str, ComplaintReceived]:
+    return "complaint.received", ComplaintReceived.model_validate({**EXAMPLE, "case_id": tally_id, "description": note})
+
+
+def bump(note: str):
+    def operation(t: Tally) -> list[Any]:
+        t.n += 1
+        t.notes.append(note)
+        return [_event(t.tally_id, note)]
+
+    return operation
+
+
+class SwitchablePublisher:
+    """The real publisher behind a switch that makes it fail the way a broker outage does."""
+
+    def __init__(self, real: EventPublisher) -> None:
+        self.real = real
+        self.down = False
+
+    async def publish(self, envelope: Envelope) -> Any:
+        if self.down:
+            raise PublishFailed("broker unreachable (switched off by the test)")
+        return await self.real.publish(envelope)
+
+
+class Kit:
+    def __init__(self, isolation: Any) -> None:
+        self.settings = isolation.settings(ServiceSettings, service_name="intake")
+        self.publisher = EventPublisher(self.settings)
+        self.switch = SwitchablePublisher(self.publisher)
+        self.mongo: AsyncMongoClient = AsyncMongoClient(self.settings.mongodb_url, tz_aware=True)
+        self.db = self.mongo[self.settings.mongodb_database]
+        self.topic = isolation.topic("intake.complaints.v1")
+
+    def replica(self) -> Aggregates[Tally]:
+        """One service instance's view of the collection (its own locks, as on another machine)."""
+        return Aggregates(self.db["tallies"], Tally, id_field="tally_id", producer="intake",
+                          publisher=self.switch)  # type: ignore[arg-type]
+
+    async def read(self, count: int) -> list[Envelope]:
+        records = await read_topic(self.settings.kafka_bootstrap_servers, self.topic,
+                                   until=lambda r: len(r) >= count, settle_s=0.7)
+        return [r.envelope() for r in records]
+
+
+@pytest.fixture
+async def kit(isolation):
+    k = Kit(isolation)
+    await k.publisher.start()
+    await k.replica().ensure_indexes()
+    yield k
+    await k.mongo.close()
+    await k.publisher.stop()
+
+
+async def test_a_change_is_written_with_its_event_published_once_and_the_outbox_emptied(kit) -> None:
+    tallies = kit.replica()
+    await tallies.create(Tally(tally_id="YD-UOW0000001"))
+    changed = await tallies.change("YD-UOW0000001", bump("第一次"))
+    assert changed.n == 1
+    events = await kit.read(1)
+    assert [e.payload["description"] for e in events] == ["第一次"]
+    doc = await kit.db["tallies"].find_one({"_id": "YD-UOW0000001"})
+    assert doc["outbox"] == {} and "outbox_at" not in doc and doc["version"] == 2
+
+
+async def test_two_replicas_changing_one_aggregate_lose_nothing(kit) -> None:
+    """The guarantee is the store's conditional write: each replica has its own locks."""
+    first, second = kit.replica(), kit.replica()
+    await first.create(Tally(tally_id="YD-UOW0000002"))
+
+    async def writer(agg: Aggregates[Tally], name: str) -> None:
+        for i in range(25):
+            await agg.change("YD-UOW0000002", bump(f"{name}-{i}"))
+
+    await asyncio.gather(writer(first, "a"), writer(second, "b"), writer(first, "c"), writer(second, "d"))
+    final = await first.get("YD-UOW0000002")
+    assert final is not None and final.n == 100 and len(set(final.notes)) == 100
+    events = await kit.read(100)
+    assert sorted(e.payload["description"] for e in events) == sorted(final.notes)
+
+
+async def test_a_change_committed_while_kafka_is_down_succeeds_and_is_published_later_once(kit) -> None:
+    tallies = kit.replica()
+    await tallies.create(Tally(tally_id="YD-UOW0000003"))
+    kit.switch.down = True
+    changed = await tallies.change("YD-UOW0000003", bump("断网时写入"))  # answers: the change is committed
+    assert changed.n == 1
+    doc = await kit.db["tallies"].find_one({"_id": "YD-UOW0000003"})
+    assert len(doc["outbox"]) == 1 and doc["outbox_at"] is not None
+
+    kit.switch.down = False
+    tallies.outbox.grace = timedelta(0)  # the test need not wait out the grace of a fresh write
+    relay = asyncio.create_task(tallies.outbox.relay_forever(interval_s=0.2))
+    try:
+        events = await kit.read(1)
+        await asyncio.sleep(0.6)  # a few more relay rounds: nothing is published twice
+        assert [e.payload["description"] for e in await kit.read(1)] == ["断网时写入"]
+        assert len(events) == 1
+        doc = await eventually(lambda: _published(kit, "YD-UOW0000003"))
+        assert doc["outbox"] == {}
+    finally:
+        relay.cancel()
+
+
+async def test_events_a_crash_left_behind_go_out_in_order_before_the_next_changes(kit) -> None:
+    tallies = kit.replica()
+    first, second = (make_envelope(_event("YD-UOW0000004", text)[1], event_type="complaint.received",
+                                   schema_version=1, correlation_id="YD-UOW0000004", producer="intake")
+                     for text in ("第一条", "第二条"))
+    # As a writer that crashed a minute ago right after its write: the events are in, none published.
+    entries = outbox_entries([first, second], now=utcnow() - timedelta(minutes=1))
+    await kit.db["tallies"].insert_one({"_id": "YD-UOW0000004", "n": 0, "notes": [], "version": 1,
+                                        "outbox": entries, "outbox_at": next(iter(entries.values()))["added_at"]})
+    await tallies.change("YD-UOW0000004", bump("第三条"))
+    events = await kit.read(3)
+    assert [e.payload["description"] for e in events] == ["第一条", "第二条", "第三条"]
+
+
+async def test_a_redelivered_event_and_a_retried_request_change_nothing_twice(kit) -> None:
+    tallies = kit.replica()
+    await tallies.create(Tally(tally_id="YD-UOW0000005"))
+    cause = uuid.uuid4()
+    await tallies.change("YD-UOW0000005", bump("from an event"), cause=cause)
+    await tallies.change("YD-UOW0000005", bump("from an event"), cause=cause)  # redelivered
+    key = ChangeKey.of_request(caller="sp-liu", key="retry-1", request={"note": "by hand"})
+    first, made = await tallies.change_recording("YD-UOW0000005", bump("by hand"), lambda t: t.n, key=key)
+    again, result = await tallies.change_recording("YD-UOW0000005", bump("by hand"), lambda t: t.n, key=key)
+    assert first.n == again.n == 2 and made == result == 2  # the first attempt's result, not a new one
+    other = ChangeKey.of_request(caller="sp-liu", key="retry-1", request={"note": "something else"})
+    with pytest.raises(IdempotencyConflict):
+        await tallies.change("YD-UOW0000005", bump("something else"), key=other)
+    assert len(await kit.read(2)) == 2
+
+
+async def test_a_transaction_commits_every_aggregate_or_none_and_publishes_after_commit(kit) -> None:
+    tallies, store = kit.replica(), Store(kit.db)
+
+    async def half_done(tx: Transaction) -> None:
+        await tallies.create(Tally(tally_id="YD-UOW0000006"), [_event("YD-UOW0000006", "甲")], tx=tx)
+        await tallies.create(Tally(tally_id="YD-UOW0000007"), [_event("YD-UOW0000007", "乙")], tx=tx)
+        raise RuntimeError("refused half way")
+
+    with pytest.raises(RuntimeError):
+        await store.transaction(half_done)
+    assert await tallies.get("YD-UOW0000006") is None and await tallies.get("YD-UOW0000007") is None
+
+    async def whole(tx: Transaction) -> None:
+        await tallies.create(Tally(tally_id="YD-UOW0000006"), [_event("YD-UOW0000006", "甲")], tx=tx)
+        await tallies.create(Tally(tally_id="YD-UOW0000007"), [_event("YD-UOW0000007", "乙")], tx=tx)
+
+    await store.transaction(whole)
+    events = await kit.read(2)
+    assert sorted(e.payload["description"] for e in events) == ["乙", "甲"]
+
+
+async def _published(kit: Kit, doc_id: str) -> dict | None:
+    doc = await kit.db["tallies"].find_one({"_id": doc_id})
+    return doc if doc is not None and doc.get("outbox") == {} and "outbox_at" not in doc else None
