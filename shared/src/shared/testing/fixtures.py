@@ -229,3 +229,13 @@ class Bus:
     async def close(self) -> None:
         for publisher in self.publishers.values():
             await publisher.stop()
+
+
+def unreachable_kafka() -> str:
+    """A bootstrap address with nothing listening: connecting is refused at once, as to a stopped broker."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
