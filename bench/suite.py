@@ -21,7 +21,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = ROOT / "deploy/local/stack.sh"
-LOCAL = ROOT / ".local"
+LOCAL = Path(os.environ.get("YINGDE_LOCAL_DIR", ROOT / ".local"))
 
 
 def free_port() -> int:

@@ -199,3 +199,76 @@ def test_a_service_may_only_handle_events_it_is_registered_for() -> None:
     )
     with pytest.raises(ValueError, match="not a registered consumer"):
         consumer_intake.handle("complaint.received", lambda env, payload: None)
+
+
+# ------------------------------------------------------------------------------------------ batches
+
+
+def _batch(n: int) -> tuple[list[ConsumedMessage], list[uuid.UUID]]:
+    msgs, ids = [], []
+    for i in range(n):
+        value, headers, event_id = _complaint_value(case_id=f"YD-7K3M9QX2{i:02d}")
+        msgs.append(ConsumedMessage("p.intake.complaints.v1", 0, i, f"YD-7K3M9QX2{i:02d}".encode(), value, headers))
+        ids.append(event_id)
+    return msgs, ids
+
+
+async def test_a_batch_goes_to_the_batch_handler_in_order_and_poison_is_dead_lettered_beside_it() -> None:
+    consumer, publisher = _consumer()
+    batches: list[list[str]] = []
+
+    async def one(env, payload):
+        raise AssertionError("a healthy batch is not handled one at a time")
+
+    async def many(items):
+        batches.append([p.case_id for _env, p in items])
+        return []
+
+    consumer.handle("complaint.received", one, batch=many)
+    msgs, _ = _batch(4)
+    msgs.insert(2, _message(b"\x00garbage"))
+    assert await consumer.process_batch(msgs) == "processed"
+    # The poison message does not split the run: the valid four are one batch, in order.
+    assert batches == [[f"YD-7K3M9QX2{i:02d}" for i in range(4)]]
+    assert [topic for topic, *_ in publisher.sent] == ["p.dispatch.dead-letters.v1"]
+
+
+async def test_a_failed_batch_falls_back_to_one_at_a_time_where_the_culprit_alone_is_dead_lettered() -> None:
+    consumer, publisher = _consumer()
+    handled: list[str] = []
+
+    async def one(env, payload):
+        if payload.case_id.endswith("02"):
+            raise InvalidMessage("contradicts the case")
+        handled.append(payload.case_id)
+
+    async def many(items):
+        raise InvalidMessage("one of them contradicts its case")
+
+    consumer.handle("complaint.received", one, batch=many)
+    msgs, ids = _batch(4)
+    assert await consumer.process_batch(msgs) == "processed"
+    assert handled == ["YD-7K3M9QX200", "YD-7K3M9QX201", "YD-7K3M9QX203"]
+    [(_topic, key, _value, headers)] = publisher.sent
+    assert key == b"YD-7K3M9QX202" and headers["original_event_id"] == str(ids[2]).encode()
+
+
+async def test_events_a_batch_leaves_are_handled_one_at_a_time_and_an_outage_is_retried_first() -> None:
+    consumer, _ = _consumer()
+    handled: list[str] = []
+    calls = 0
+
+    async def one(env, payload):
+        handled.append(payload.case_id)
+
+    async def many(items):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise AutoReconnect("store restarting")
+        return [env for env, p in items if p.case_id.endswith("01")]
+
+    consumer.handle("complaint.received", one, batch=many)
+    msgs, _ = _batch(3)
+    assert await consumer.process_batch(msgs) == "processed"
+    assert calls == 2 and handled == ["YD-7K3M9QX201"]

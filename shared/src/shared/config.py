@@ -70,6 +70,14 @@ class ServiceSettings(BaseSettings):
         default=8, ge=1, le=64,
         description="Events handled at once on topics whose handlers allow it (see EventConsumer.handle).",
     )
+    consumer_batch_max: int = Field(
+        default=200, ge=1, le=5000,
+        description="Most events a batch handler takes at once (topics whose handlers work in batches).",
+    )
+    consumer_batch_wait_s: float = Field(
+        default=0.01, gt=0, le=5,
+        description="Longest wait to fill a batch before handling what is there (adds at most this latency).",
+    )
     run_consumers: bool = Field(
         default=True, description="Run this instance's Kafka consumers (False: HTTP only)."
     )

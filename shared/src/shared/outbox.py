@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
@@ -91,6 +91,40 @@ class Outbox:
         # Someone wrote since: clear the mark only if nothing is left to publish.
         await self.collection.update_one({"_id": doc_id, OUTBOX: {}}, {"$unset": {PENDING_SINCE: ""}})
         return len(ordered)
+
+    async def publish_many(self, pending: list[tuple[Any, dict[str, Any], int | None]]) -> int:
+        """`publish` for the changes of a batch: one wait for every acknowledgement, one bulk write
+        that removes what went out. Each document's events keep their order."""
+        pending = [(doc_id, entries, version) for doc_id, entries, version in pending if entries]
+        if not pending:
+            return 0
+        ordered = [decode(entry["value"].encode()) for _doc_id, entries, _version in pending
+                   for _event_id, entry in sorted(entries.items(), key=lambda kv: kv[1].get("seq", ""))]
+        await self._publisher.publish_many(ordered)
+        whole = [(doc_id, entries, version) for doc_id, entries, version in pending if version is not None]
+        cleared = set()
+        if whole:
+            result = await self.collection.bulk_write(
+                [UpdateOne({"_id": doc_id, "version": version},
+                           {"$unset": {**{f"{OUTBOX}.{e}": "" for e in entries}, PENDING_SINCE: ""}})
+                 for doc_id, entries, version in whole], ordered=False)
+            if result.matched_count == len(whole):
+                cleared = {doc_id for doc_id, _e, _v in whole}
+        for doc_id, entries, _version in pending:
+            if doc_id in cleared:
+                continue
+            # Written since (or not the whole outbox): remove ours; the mark goes once it is empty.
+            await self.collection.update_one({"_id": doc_id}, {"$unset": {f"{OUTBOX}.{e}": "" for e in entries}})
+            await self.collection.update_one({"_id": doc_id, OUTBOX: {}}, {"$unset": {PENDING_SINCE: ""}})
+        return len(ordered)
+
+    async def publish_many_quietly(self, pending: list[tuple[Any, dict[str, Any], int | None]]) -> None:
+        """`publish_many` after committed changes: a failure is left to the relay, never raised."""
+        try:
+            await self.publish_many(pending)
+        except (PublishFailed, PyMongoError) as exc:
+            log.warning("changes saved, their events not yet published; the relay will",
+                        collection=self.collection.name, documents=len(pending), error=repr(exc))
 
     async def publish_quietly(self, doc_id: Any, entries: dict[str, Any], version: int | None) -> None:
         """Publish after a committed change: a failure is logged and left to the relay, never raised,

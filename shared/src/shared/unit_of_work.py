@@ -27,10 +27,11 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 from pydantic import BaseModel
+from pymongo import InsertOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from shared.contracts.base import Contract
 from shared.contracts.envelope import Envelope, envelopes_for, utcnow
@@ -348,6 +349,96 @@ class Aggregates(Generic[M]):
                 raise ConcurrentChange(f"{self.kind} {item_id} changed during the transaction")
             await _backoff(attempt)
         raise ConcurrentChange(f"{self.kind} {item_id} kept changing under us")
+
+    # ------------------------------------------------------------------ batches (consumers)
+
+    async def existing(self, item_ids: Iterable[str]) -> set[str]:
+        """Which of these ids exist: one indexed query for a batch."""
+        ids = list(set(item_ids))
+        return {d["_id"] async for d in self.collection.find({"_id": {"$in": ids}}, {"_id": 1})} if ids else set()
+
+    async def load_many(self, item_ids: Iterable[str]) -> dict[str, M]:
+        ids = list(set(item_ids))
+        if not ids:
+            return {}
+        cursor = self.collection.find({"_id": {"$in": ids}}, {OUTBOX: 0, APPLIED: 0})
+        return {d["_id"]: self._load(d) async for d in cursor}
+
+    async def create_many(self, items: list[tuple[M, list[Event], uuid.UUID | None]]) -> list[M]:
+        """`create` for a batch (item, its events, the consumed event that caused it): one insert,
+        one publish, one clean-up. Ids taken already are skipped (redeliveries); returns what was new."""
+        if not items:
+            return []
+        now = self._clock()
+        docs, entries_of = [], {}
+        for item, events, cause in items:
+            item_id = getattr(item, self.id_field)
+            entries = outbox_entries(self._envelopes(item, events, cause, now), now=now)
+            applied = {ChangeKey.of_event(cause).digest: {"at": now, "fingerprint": ""}} if cause else {}
+            doc = {"_id": item_id, **self._fields(item), "version": 1, OUTBOX: entries, APPLIED: applied}
+            if entries:
+                doc[PENDING_SINCE] = now
+            docs.append(doc)
+            entries_of[item_id] = entries
+        taken: set[int] = set()
+        try:
+            await self.collection.bulk_write([InsertOne(d) for d in docs], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            taken = {e["index"] for e in errors}
+        made = [item for i, (item, _e, _c) in enumerate(items) if i not in taken]
+        await self.outbox.publish_many_quietly(
+            [(doc["_id"], entries_of[doc["_id"]], 1) for i, doc in enumerate(docs) if i not in taken])
+        return made
+
+    async def change_many(self, changes: list[tuple[str, Callable[[M], Iterable[Event]], uuid.UUID]]) -> None:
+        """`change` for a batch of consumed events (aggregate id, operation, the event's id), in order:
+        one read, one bulk write of every aggregate changed, one publish. Changes of one aggregate are
+        applied one after another to it; an aggregate another writer changed meanwhile is done again
+        one change at a time on the fresh document, where the recorded event ids skip what landed."""
+        if not changes:
+            return
+        by_id: dict[str, list[tuple[Callable[[M], Iterable[Event]], uuid.UUID]]] = {}
+        for item_id, operation, cause in changes:
+            by_id.setdefault(item_id, []).append((operation, cause))
+        docs = {d["_id"]: d async for d in self.collection.find({"_id": {"$in": list(by_id)}})}
+        if missing := [i for i in by_id if i not in docs]:
+            raise NotFound(self.kind, missing[0])
+        now = self._clock()
+        writes, written = [], []
+        for item_id, ops in by_id.items():
+            doc = docs[item_id]
+            item, entries, applied = self._load(doc), {}, {}
+            for operation, cause in ops:
+                key = ChangeKey.of_event(cause)
+                if key.digest in (doc.get(APPLIED) or {}) or f"{APPLIED}.{key.digest}" in applied:
+                    continue  # redelivered: done already
+                entries |= outbox_entries(self._envelopes(item, operation(item), cause, now), now=now)
+                applied[f"{APPLIED}.{key.digest}"] = {"at": now, "fingerprint": ""}
+            if not applied:
+                continue
+            update = _merge({"$set": {**self._fields(item), "version": doc["version"] + 1, **applied}},
+                            outbox_update(entries, now))
+            writes.append(UpdateOne({"_id": item_id, "version": doc["version"]}, update))
+            pending = doc.get(OUTBOX) or {}
+            left = self.outbox.left_behind(pending, now)
+            written.append((item_id, doc["version"] + 1, {**left, **entries}, len(left) == len(pending)))
+        if not writes:
+            return
+        result = await self.collection.bulk_write(writes, ordered=False)
+        done = written
+        if result.matched_count != len(writes):
+            # Someone else wrote some of them: those are done again one change at a time.
+            current = {d["_id"]: d["version"] async for d in self.collection.find(
+                {"_id": {"$in": [w[0] for w in written]}}, {"version": 1})}
+            done = [w for w in written if current.get(w[0]) == w[1]]
+            for item_id, *_ in (w for w in written if current.get(w[0]) != w[1]):
+                for operation, cause in by_id[item_id]:
+                    await self.change(item_id, operation, cause=cause)
+        await self.outbox.publish_many_quietly(
+            [(item_id, entries, version if whole else None) for item_id, version, entries, whole in done])
 
     async def _after(self, tx: Transaction | None, item_id: str, entries: dict[str, Any], version: int | None) -> None:
         if not entries:

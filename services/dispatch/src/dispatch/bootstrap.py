@@ -16,10 +16,13 @@ from dispatch.domain.targets import TargetPolicy
 from dispatch.handlers import (
     Dispatch,
     on_complaint_received,
+    on_complaints_received,
     on_engineering_case_event,
     on_own_event,
+    on_own_events,
     on_parts_event,
     on_warranty_decided,
+    on_warranty_decisions,
     scan_deadlines,
 )
 from shared.contracts.registry import load_registry
@@ -56,12 +59,14 @@ async def wire(runtime: ServiceRuntime) -> None:
         log.warning("store not ready at start-up; indexes and roster seed skipped", error=repr(exc))
 
     consumer = runtime.consumer
-    # One complaint.received per case, and timeline entries keyed by event id: order cannot matter,
-    # so these topics are handled several events at a time (the store's round trips dominate).
-    consumer.handle("complaint.received", partial(on_complaint_received, d=d), concurrency=settings.consumer_concurrency)
+    # The busy topics are handled in batches (one read, one write, one publish for what is waiting);
+    # each handler keeps the one-event way too, which a failed batch falls back to.
+    consumer.handle("complaint.received", partial(on_complaint_received, d=d),
+                    batch=partial(on_complaints_received, d=d))
+    own_events = partial(on_own_events, d=d)
     for spec in load_registry().get("dispatch.cases.v1").events:
-        consumer.handle(spec.type, partial(on_own_event, d=d), concurrency=settings.consumer_concurrency)
-    consumer.handle("warranty.decided", partial(on_warranty_decided, d=d))
+        consumer.handle(spec.type, partial(on_own_event, d=d), batch=own_events)
+    consumer.handle("warranty.decided", partial(on_warranty_decided, d=d), batch=partial(on_warranty_decisions, d=d))
     for spec in load_registry().get("parts.requests.v1").events:
         consumer.handle(spec.type, partial(on_parts_event, d=d))
     for spec in load_registry().get("engineering.case-work.v1").events:

@@ -94,6 +94,23 @@ async def on_complaint_received(env: Envelope, complaint: ComplaintReceived, *, 
         log.info("case opened", case_id=case.case_id, department=case.department, assignee=case.assignee)
 
 
+async def on_complaints_received(batch: list[tuple[Envelope, ComplaintReceived]], *, d: Dispatch) -> None:
+    """`on_complaint_received` for what is waiting: one read, one insert, one publish for the batch."""
+    await _record_many(d, batch, "intake.complaints.v1")
+    known = await d.cases.existing(c.case_id for _env, c in batch)
+    now = d.clock()
+    new: dict[str, tuple[Case, list[Any], uuid.UUID]] = {}
+    for env, complaint in batch:
+        if complaint.case_id in known or complaint.case_id in new:
+            continue
+        case = open_case(complaint, event_id=str(env.event_id), department=department_for(complaint.category_guess.category),
+                         priority=priority_for(complaint), policy=d.policy)
+        new[case.case_id] = (case, await _auto_assign(d, case, now=now), env.event_id)
+    opened = await d.cases.create_many(list(new.values()))
+    if opened:
+        log.info("cases opened", count=len(opened))
+
+
 async def _auto_assign(d: Dispatch, case: Case, *, now: datetime) -> list[Event]:
     roster, workloads = await d.workload.current()
     choice = choose_specialist(
@@ -111,19 +128,36 @@ async def on_own_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
     await _record(d, env, "dispatch.cases.v1")
 
 
+async def on_own_events(batch: list[tuple[Envelope, Any]], *, d: Dispatch) -> None:
+    await _record_many(d, batch, "dispatch.cases.v1")
+
+
 async def on_warranty_decided(env: Envelope, decision: WarrantyDecided, *, d: Dispatch) -> None:
     """Show the latest decision on the case; an older decision never replaces a newer one."""
     await _require_case(d, env)
+    await d.cases.change(decision.case_id, _show_decision(env, decision), cause=env.event_id)
+    # The timeline entry last: once it shows, the case shows the decision too.
+    await _record(d, env, "warranty.decisions.v1")
 
+
+async def on_warranty_decisions(batch: list[tuple[Envelope, WarrantyDecided]], *, d: Dispatch) -> list[Envelope]:
+    """`on_warranty_decided` for a batch; a decision about a case not known yet is left for one at a
+    time (it waits there for its case), with every later decision of that case."""
+    known = await d.cases.existing(env.correlation_id for env, _ in batch)
+    ready = [(env, dec) for env, dec in batch if env.correlation_id in known]
+    await d.cases.change_many([(dec.case_id, _show_decision(env, dec), env.event_id) for env, dec in ready])
+    await _record_many(d, ready, "warranty.decisions.v1")
+    return [env for env, _ in batch if env.correlation_id not in known]
+
+
+def _show_decision(env: Envelope, decision: WarrantyDecided) -> Callable[[Case], list[Event]]:
     def apply(case: Case) -> list[Event]:
         current = case.warranty
         if current is None or current.get("decided_at") is None or current["decided_at"] <= decision.decided_at:
             case.warranty = {**decision.model_dump(mode="python"), "event_id": str(env.event_id)}
         return []
 
-    await d.cases.change(decision.case_id, apply, cause=env.event_id)
-    # The timeline entry last: once it shows, the case shows the decision too.
-    await _record(d, env, "warranty.decisions.v1")
+    return apply
 
 
 _PARTS_STATE = {
@@ -181,6 +215,11 @@ async def _require_case(d: Dispatch, env: Envelope) -> None:
     raise InvalidMessage(
         f"case {env.correlation_id} unknown {age:.0f}s after {env.event_type} (grace {d.unknown_case_grace_s:.0f}s)"
     )
+
+
+async def _record_many(d: Dispatch, batch: list[tuple[Envelope, Any]], topic: str) -> None:
+    await d.timeline.add_many([(env, topic, summary_of(env.event_type, payload)) for env, payload in batch],
+                              recorded_at=d.clock())
 
 
 async def _record(d: Dispatch, env: Envelope, topic: str) -> None:

@@ -10,7 +10,13 @@ from warranty.adapters.repository import CaseFactsQueries, UnitRepository
 from warranty.config import WarrantySettings
 from warranty.domain.facts import CaseFacts
 from warranty.domain.rules import RuleBook
-from warranty.handlers import Warranty, on_case_assigned, on_case_changed, on_installation_accepted
+from warranty.handlers import (
+    Warranty,
+    on_case_assigned,
+    on_case_changed,
+    on_cases_assigned,
+    on_installation_accepted,
+)
 
 log = get_logger(__name__)
 
@@ -31,10 +37,10 @@ async def wire(runtime: ServiceRuntime) -> None:
     except Exception as exc:
         log.warning("store not ready at start-up; indexes skipped", error=repr(exc))
     consumer = runtime.consumer
-    # Several cases at once: the store's round trips dominate. One case's events are safe out of order:
-    # a later assignment finds the case decided, and a change before its assignment waits for it.
-    n = settings.consumer_concurrency
-    consumer.handle("case.assigned", partial(on_case_assigned, w=w), concurrency=n)
-    consumer.handle("case.reassigned", partial(on_case_changed, w=w), concurrency=n)
-    consumer.handle("case.triaged", partial(on_case_changed, w=w), concurrency=n)
+    # New cases are decided in batches (one read, one insert, one publish for what is waiting); the
+    # rarer reassignments and triages one at a time, in order with them.
+    cases_assigned = partial(on_cases_assigned, w=w)
+    consumer.handle("case.assigned", partial(on_case_assigned, w=w), batch=cases_assigned)
+    consumer.handle("case.reassigned", partial(on_case_changed, w=w), batch=cases_assigned)
+    consumer.handle("case.triaged", partial(on_case_changed, w=w), batch=cases_assigned)
     consumer.handle("installation.accepted", partial(on_installation_accepted, w=w))

@@ -98,8 +98,40 @@ async def on_case_assigned(env: Envelope, assigned: CaseAssigned, *, w: Warranty
     """Decide every case it can; the decision asks for evidence otherwise (R-WA-6). Idempotent."""
     if await w.cases.get(assigned.case_id) is not None:
         return  # a redelivery: decided already (the relay publishes whatever is left)
+    facts = _facts_of(assigned)
+    installation = await w.units.installation_for(facts.serial_no, facts.project_ref)
+    decision = _first_decision(w, env, facts, installation)
+    if (await w.cases.create(facts, [decision], cause=env.event_id)).created:
+        log.info("warranty decided", case_id=facts.case_id, decision=facts.decisions[-1]["decision"])
+
+
+async def on_cases_assigned(batch: list[tuple[Envelope, Any]], *, w: Warranty) -> list[Envelope]:
+    """Decide a batch of newly assigned cases: one read of what is known, one of the units' installations,
+    one insert, one publish. Reassignments and triages in the batch go one at a time, in order."""
+    firsts = [(env, a) for env, a in batch if isinstance(a, CaseAssigned)]
+    known = await w.cases.existing(a.case_id for _, a in firsts)
+    fresh = {a.case_id: (env, _facts_of(a)) for env, a in firsts if a.case_id not in known}
+    installations = await w.units.installations_for(
+        [(f.serial_no, f.project_ref) for _env, f in fresh.values()])
+    made = [(facts, [_first_decision(w, env, facts, installations.get((facts.serial_no, facts.project_ref)))],
+             env.event_id) for env, facts in fresh.values()]
+    if made:
+        await w.cases.create_many(made)
+        log.info("warranty decided", cases=len(made))
+    return [env for env, a in batch if not isinstance(a, CaseAssigned)]
+
+
+def _first_decision(w: Warranty, env: Envelope, facts: CaseFacts, installation: Any) -> Envelope:
+    a = decide(w, facts, installation)
+    decision = decision_event(facts, a, now=w.clock(), event_id=derived_event_id(env.event_id, "warranty.decided"),
+                              cause=env.event_id)
+    _remember(facts, decision, a)
+    return decision
+
+
+def _facts_of(assigned: CaseAssigned) -> CaseFacts:
     p = assigned.product
-    facts = CaseFacts(
+    return CaseFacts(
         case_id=assigned.case_id,
         specialist_id=assigned.specialist_id,
         department=assigned.department,
@@ -113,13 +145,6 @@ async def on_case_assigned(env: Envelope, assigned: CaseAssigned, *, w: Warranty
         part=part_named_in(assigned.description),
         reported_on=china_date(assigned.received_at),
     )
-    installation = await w.units.installation_for(facts.serial_no, facts.project_ref)
-    a = decide(w, facts, installation)
-    decision = decision_event(facts, a, now=w.clock(), event_id=derived_event_id(env.event_id, "warranty.decided"),
-                              cause=env.event_id)
-    _remember(facts, decision, a)
-    if (await w.cases.create(facts, [decision], cause=env.event_id)).created:
-        log.info("warranty decided", case_id=facts.case_id, decision=a.decision, remedy=a.remedy)
 
 
 async def on_case_changed(env: Envelope, payload: Any, *, w: Warranty) -> None:

@@ -47,6 +47,9 @@ from shared.metrics import EVENTS_CONSUMED, EVENTS_RETRIED, HANDLER_SECONDS
 log = get_logger(__name__)
 
 Handler = Callable[[Envelope, Any], Awaitable[None]]
+# Handles a run of consecutive events of one type at once; returns the events it left for one at a
+# time (each with every later event of the same case, so per-case order holds).
+BatchHandler = Callable[[list[tuple[Envelope, Any]]], Awaitable[list[Envelope] | None]]
 
 
 class TransientError(Exception):
@@ -101,6 +104,15 @@ class _Route:
     handler: Handler
     model: type[Contract]
     concurrency: int = 1
+    batch: BatchHandler | None = None
+
+
+@dataclass
+class _Parsed:
+    msg: ConsumedMessage
+    envelope: Envelope
+    route: _Route
+    payload: Any
 
 
 @dataclass
@@ -146,19 +158,26 @@ class EventConsumer:
 
     # ------------------------------------------------------------------ wiring
 
-    def handle(self, event_type: str, handler: Handler, *, concurrency: int = 1) -> None:
+    def handle(
+        self, event_type: str, handler: Handler, *, concurrency: int = 1, batch: BatchHandler | None = None
+    ) -> None:
         """Route every version of `event_type` that this service consumes to `handler`.
 
         `concurrency` > 1 handles that many events of the topic at once, in any order; offsets are
         still committed only up to the last event handled without a gap. Use it only where the order
         of one case's events on the topic cannot matter (one event per case, idempotent inserts).
+
+        `batch` handles what is waiting on the topic together (one read, one write, one publish for
+        many events) and must keep each case's events in order; `handler` remains the way for one
+        event at a time, which a batch falls back to when it fails. A topic with a batch handler is
+        read in batches (`consumer_batch_max` events, waiting at most `consumer_batch_wait_s`).
         """
         topic = self._registry.topic_of(event_type)
         if self._service not in topic.consumers:
             raise ValueError(f"{self._service} is not a registered consumer of {topic.name} ({event_type})")
         for spec in topic.events:
             if spec.type == event_type:
-                self._routes[(topic.name, event_type)] = _Route(handler, spec.payload_model, concurrency)
+                self._routes[(topic.name, event_type)] = _Route(handler, spec.payload_model, concurrency, batch)
 
     @property
     def topics(self) -> tuple[TopicSpec, ...]:
@@ -208,8 +227,12 @@ class EventConsumer:
         )
         for spec in self.topics:
             channel = app.topic(s.topic(spec.name), key_type=bytes, value_type=bytes, partitions=spec.partitions)
+            routes = [r for (t, _), r in self._routes.items() if t == spec.name]
+            if any(r.batch for r in routes):
+                app.agent(channel, name=f"{self._service}.{spec.name}")(self._batch_agent_body())
+                continue
             # A topic is handled in order unless every route on it allows more (see handle()).
-            concurrency = min(r.concurrency for (t, _), r in self._routes.items() if t == spec.name)
+            concurrency = min(r.concurrency for r in routes)
             app.agent(channel, name=f"{self._service}.{spec.name}", concurrency=concurrency)(self._agent_body())
         return app
 
@@ -226,12 +249,52 @@ class EventConsumer:
 
         return agent
 
+    def _batch_agent_body(self) -> Callable[[Any], Awaitable[None]]:
+        s = self._settings
+
+        async def agent(stream: Any) -> None:
+            # faust acks a batch's events only once this body asks for the next batch.
+            async for events in stream.take_events(s.consumer_batch_max, s.consumer_batch_wait_s):
+                batch = [ConsumedMessage(e.message.topic, e.message.partition, e.message.offset, e.message.key,
+                                         e.message.value, tuple(e.message.headers or ())) for e in events]
+                if await self.process_batch(batch) == "halted":
+                    await asyncio.Event().wait()
+
+        return agent
+
     # ------------------------------------------------------------------ processing
 
     async def process(self, msg: ConsumedMessage) -> str:
         """Handle one message to a final outcome; returns it. Never raises (see module docstring)."""
+        parsed = await self._admit(msg)
+        if isinstance(parsed, str):
+            return parsed
+        return await self._handle_one(parsed)
+
+    async def process_batch(self, msgs: list[ConsumedMessage]) -> str:
+        """Handle messages in order, runs of one batch-handled type together; "halted" if it stopped."""
+        runs: list[list[_Parsed]] = []
+        for msg in msgs:
+            parsed = await self._admit(msg)
+            if isinstance(parsed, str):
+                continue
+            # One batch handler may take several types (a timeline records them all alike).
+            if runs and parsed.route.batch is not None and runs[-1][0].route.batch is parsed.route.batch:
+                runs[-1].append(parsed)
+            else:
+                runs.append([parsed])
+        for run in runs:
+            if len(run) > 1:
+                outcome = await self._handle_run(run)
+            else:
+                outcome = await self._handle_one(run[0])
+            if outcome == "halted":
+                return "halted"
+        return "processed"
+
+    async def _admit(self, msg: ConsumedMessage) -> _Parsed | str:
+        """Parse a message; what cannot be handled (invalid, not ours) gets its outcome here."""
         logical_topic = msg.topic.removeprefix(self._settings.topic_prefix)
-        ctx = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset, "key": _text(msg.key)}
         try:
             envelope, route, payload = self._parse(logical_topic, msg)
         except InvalidMessage as exc:
@@ -243,14 +306,58 @@ class EventConsumer:
             # A type on this topic that other consumers care about; not ours.
             self._count(logical_topic, envelope.event_type, "ignored")
             return "ignored"
-        ctx.update(event_id=str(envelope.event_id), event_type=envelope.event_type)
+        return _Parsed(msg, envelope, route, payload)
+
+    async def _handle_one(self, p: _Parsed) -> str:
+        msg, envelope = p.msg, p.envelope
+        ctx = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset, "key": _text(msg.key),
+               "event_id": str(envelope.event_id), "event_type": envelope.event_type}
         started = time.perf_counter()
-        outcome = await self._run_with_retries(msg, envelope, route, payload, ctx)
+        outcome = await self._run_with_retries(msg, envelope, p.route, p.payload, ctx)
         HANDLER_SECONDS.labels(self._service, envelope.event_type).observe(time.perf_counter() - started)
-        self._count(logical_topic, envelope.event_type, outcome)
+        self._count(msg.topic.removeprefix(self._settings.topic_prefix), envelope.event_type, outcome)
         if outcome != "halted":
             self._check_poison(invalid=outcome == "dead_lettered")
         return outcome
+
+    async def _handle_run(self, run: list[_Parsed]) -> str:
+        """A run of one type through its batch handler. A store or broker outage is retried (a short
+        budget); anything else, or an outage that lasts, goes one event at a time, where every event
+        gets the full policy (retries, dead letters) of its own."""
+        batch = run[0].route.batch
+        assert batch is not None
+        p = self._policy
+        delay, deadline = p.first_delay_s, time.monotonic() + min(p.transient_budget_s, 30.0)
+        started = time.perf_counter()
+        while True:
+            try:
+                left = await batch([(x.envelope, x.payload) for x in run]) or []
+                break
+            except TRANSIENT_ERRORS as exc:
+                EVENTS_RETRIED.labels(self._service, run[0].msg.topic, type(exc).__name__).inc()
+                if time.monotonic() + delay > deadline:
+                    left = [x.envelope for x in run]
+                    break
+                log.warning("transient error in a batch, retrying", topic=run[0].msg.topic, events=len(run),
+                            error=repr(exc), retry_in_s=round(delay, 2))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, p.max_delay_s)
+            except Exception as exc:
+                log.warning("batch failed; handling its events one at a time", topic=run[0].msg.topic,
+                            events=len(run), error=repr(exc))
+                left = [x.envelope for x in run]
+                break
+        per_event = (time.perf_counter() - started) / len(run)
+        left_ids = {e.event_id for e in left}
+        for x in run:
+            if x.envelope.event_id in left_ids:
+                if await self._handle_one(x) == "halted":
+                    return "halted"
+                continue
+            HANDLER_SECONDS.labels(self._service, x.envelope.event_type).observe(per_event)
+            self._count(x.msg.topic.removeprefix(self._settings.topic_prefix), x.envelope.event_type, "processed")
+            self._check_poison(invalid=False)
+        return "processed"
 
     def _parse(self, logical_topic: str, msg: ConsumedMessage) -> tuple[Envelope, _Route | None, Any]:
         envelope = decode(msg.value)

@@ -12,7 +12,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from dispatch.domain.case import OPEN_STATUSES, Case
 from dispatch.domain.routing import Specialist
@@ -73,24 +73,36 @@ class TimelineRepository:
     async def ensure_indexes(self) -> None:
         await self.entries.create_index([("case_id", ASCENDING), ("occurred_at", ASCENDING)])
 
+    @staticmethod
+    def _entry(envelope: Envelope, topic: str, summary: str, recorded_at: datetime) -> dict[str, Any]:
+        return {
+            "_id": str(envelope.event_id),
+            "case_id": envelope.correlation_id,
+            "event_type": envelope.event_type,
+            "occurred_at": envelope.occurred_at,
+            "recorded_at": recorded_at,
+            "producer": envelope.producer,
+            "topic": topic,
+            "summary": summary,
+            "payload": bson_safe(envelope.payload),
+        }
+
     async def add(self, envelope: Envelope, *, topic: str, summary: str, recorded_at: datetime) -> bool:
         try:
-            await self.entries.insert_one(
-                {
-                    "_id": str(envelope.event_id),
-                    "case_id": envelope.correlation_id,
-                    "event_type": envelope.event_type,
-                    "occurred_at": envelope.occurred_at,
-                    "recorded_at": recorded_at,
-                    "producer": envelope.producer,
-                    "topic": topic,
-                    "summary": summary,
-                    "payload": bson_safe(envelope.payload),
-                }
-            )
+            await self.entries.insert_one(self._entry(envelope, topic, summary, recorded_at))
             return True
         except DuplicateKeyError:
             return False
+
+    async def add_many(self, entries: list[tuple[Envelope, str, str]], *, recorded_at: datetime) -> None:
+        """(event, topic, summary) for a batch: one unordered insert; an event seen before is skipped."""
+        if not entries:
+            return
+        try:
+            await self.entries.insert_many([self._entry(e, t, s, recorded_at) for e, t, s in entries], ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
 
     async def for_case(self, case_id: str) -> list[dict[str, Any]]:
         cursor = self.entries.find({"case_id": case_id}).sort([("occurred_at", ASCENDING), ("recorded_at", ASCENDING)])

@@ -69,6 +69,24 @@ class UnitRepository:
                 return Installation(date.fromisoformat(project["accepted_on"]), project_ref)
         return None
 
+    async def installations_for(
+        self, wanted: list[tuple[str | None, str | None]]
+    ) -> dict[tuple[str | None, str | None], Installation]:
+        """`installation_for` for a batch of (serial, project named): two indexed reads in all."""
+        serials = list({s for s, _ in wanted if s})
+        units = {u["_id"]: u async for u in self.units.find({"_id": {"$in": serials}})} if serials else {}
+        refs = list({r for _, r in wanted if r})
+        projects = {p["_id"]: p async for p in self.projects.find({"_id": {"$in": refs}})} if refs else {}
+        found: dict[tuple[str | None, str | None], Installation] = {}
+        for serial, ref in wanted:
+            regs = [r for r in units.get(serial, {}).get("registrations", []) if r.get("source") == "installation"]
+            if regs:
+                latest = max(regs, key=lambda r: r["accepted_on"])
+                found[(serial, ref)] = Installation(date.fromisoformat(latest["accepted_on"]), latest["project_id"])
+            elif ref in projects:
+                found[(serial, ref)] = Installation(date.fromisoformat(projects[ref]["accepted_on"]), ref)
+        return found
+
     async def get(self, serial_no: str) -> dict[str, Any] | None:
         return await self.units.find_one({"_id": serial_no})
 
