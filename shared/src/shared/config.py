@@ -32,9 +32,6 @@ class ServiceSettings(BaseSettings):
     kafka_replication_factor: int = Field(
         default=1, ge=1, description="Replication factor of topics this service creates (3 in production)."
     )
-    kafka_commit_interval_s: float = Field(
-        default=1.0, gt=0, description="How often consumers commit the offsets of processed events."
-    )
     kafka_session_timeout_s: float = Field(
         default=10.0,
         ge=6,
@@ -66,17 +63,9 @@ class ServiceSettings(BaseSettings):
         description="How often the relay publishes events a crash or a Kafka outage left in an outbox "
         "(writers publish at once; this is one indexed query per aggregate collection).",
     )
-    consumer_concurrency: int = Field(
-        default=8, ge=1, le=64,
-        description="Events handled at once on topics whose handlers allow it (see EventConsumer.handle).",
-    )
     consumer_batch_max: int = Field(
         default=200, ge=1, le=5000,
-        description="Most events a batch handler takes at once (topics whose handlers work in batches).",
-    )
-    consumer_batch_wait_s: float = Field(
-        default=0.01, gt=0, le=5,
-        description="Longest wait to fill a batch before handling what is there (adds at most this latency).",
+        description="Most records a consumer takes from Kafka at once (what is waiting, up to this).",
     )
     run_consumers: bool = Field(
         default=True, description="Run this instance's Kafka consumers (False: HTTP only)."

@@ -1,7 +1,11 @@
-"""The consumer pattern: faust agents that never lose a message to an exception.
+"""The consumer pattern: one aiokafka consumer per service that never loses a message to an exception.
 
-Faust acks a message whose handler raised, so nothing may escape an agent. Every message goes
-through `EventConsumer.process`, which decides its fate once:
+It takes what is waiting (`getmany`) and hands each topic's records to a task of their own (a batch
+handler takes a run of them at once; otherwise partitions go side by side, each in order). Those
+partitions are paused until the task is done, then their offsets are committed and they resume: a
+topic waiting for something (an event about a case whose complaint is still on its way) never holds
+up another topic. Every message goes through `EventConsumer.process` (or `process_batch`), which
+decides its fate once:
 
 - invalid (unreadable, unknown type, payload failing its model): to the dead letters at once;
 - transient (store or broker unreachable): retried with exponential backoff for a time budget,
@@ -12,22 +16,23 @@ through `EventConsumer.process`, which decides its fate once:
 
 The offset of a message is committed only after its handler finished (or its dead letter was
 acknowledged by Kafka), so a crash at any point redelivers it; handlers are therefore idempotent.
+A rebalance waits for the batch in hand and its commit, so a partition moves on with its offsets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import faust
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
     KafkaConnectionError,
     KafkaTimeoutError,
     NotLeaderForPartitionError,
@@ -103,7 +108,6 @@ class ConsumedMessage:
 class _Route:
     handler: Handler
     model: type[Contract]
-    concurrency: int = 1
     batch: BatchHandler | None = None
 
 
@@ -134,7 +138,7 @@ def _default_on_fatal(exc: BaseException) -> None:
 
 
 class EventConsumer:
-    """Routes the event types a service consumes to its handlers, one faust agent per topic."""
+    """Routes the event types a service consumes to its handlers; one consumer group per service."""
 
     def __init__(
         self,
@@ -152,32 +156,29 @@ class EventConsumer:
         self._policy = policy or RetryPolicy()
         self._on_fatal = on_fatal
         self._routes: dict[tuple[str, str], _Route] = {}
-        self._app: faust.App | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        # Batches being handled (their partitions paused); a rebalance waits for them.
+        self._in_hand: set[asyncio.Task[str]] = set()
         self._poison = _PoisonMeter(self._policy.poison_window)
         self.fatal_error: BaseException | None = None
 
     # ------------------------------------------------------------------ wiring
 
-    def handle(
-        self, event_type: str, handler: Handler, *, concurrency: int = 1, batch: BatchHandler | None = None
-    ) -> None:
+    def handle(self, event_type: str, handler: Handler, *, batch: BatchHandler | None = None) -> None:
         """Route every version of `event_type` that this service consumes to `handler`.
 
-        `concurrency` > 1 handles that many events of the topic at once, in any order; offsets are
-        still committed only up to the last event handled without a gap. Use it only where the order
-        of one case's events on the topic cannot matter (one event per case, idempotent inserts).
-
-        `batch` handles what is waiting on the topic together (one read, one write, one publish for
-        many events) and must keep each case's events in order; `handler` remains the way for one
-        event at a time, which a batch falls back to when it fails. A topic with a batch handler is
-        read in batches (`consumer_batch_max` events, waiting at most `consumer_batch_wait_s`).
+        Without `batch`, a topic's partitions are handled side by side, each in order. With `batch`,
+        a run of consecutive events that share the batch handler goes to it at once (one read, one
+        write, one publish for all); it must keep each case's events in order. `handler` remains the
+        way for one event at a time, which a failed batch falls back to.
         """
         topic = self._registry.topic_of(event_type)
         if self._service not in topic.consumers:
             raise ValueError(f"{self._service} is not a registered consumer of {topic.name} ({event_type})")
         for spec in topic.events:
             if spec.type == event_type:
-                self._routes[(topic.name, event_type)] = _Route(handler, spec.payload_model, concurrency, batch)
+                self._routes[(topic.name, event_type)] = _Route(handler, spec.payload_model, batch)
 
     @property
     def topics(self) -> tuple[TopicSpec, ...]:
@@ -188,79 +189,89 @@ class EventConsumer:
     def dead_letter_topic(self) -> str:
         return self._settings.topic(self._registry.dead_letter_topic(self._service).name)
 
+    @property
+    def group(self) -> str:
+        return f"{self._settings.topic_prefix}{self._service}"
+
     async def start(self) -> None:
         if not self._routes:
             return
-        await ensure_topics(self._settings, [*self.topics, self._registry.dead_letter_topic(self._service)])
-        self._app = self._build_app()
-        await self._app.start()
-        log.info("consumer started", group=self._app.conf.id, topics=[t.name for t in self.topics])
+        s = self._settings
+        await ensure_topics(s, [*self.topics, self._registry.dead_letter_topic(self._service)])
+        session_ms = int(s.kafka_session_timeout_s * 1000)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap_servers,
+            group_id=self.group,
+            client_id=f"{self._service}-consumer",
+            enable_auto_commit=False,  # committed by hand, after the handlers
+            auto_offset_reset="earliest",
+            session_timeout_ms=session_ms,
+            heartbeat_interval_ms=session_ms // 3,
+            # A handler may retry an outage for the whole transient budget before the next poll.
+            max_poll_interval_ms=int((self._policy.transient_budget_s + 120) * 1000),
+            max_poll_records=s.consumer_batch_max,
+        )
+        consumer.subscribe([s.topic(t.name) for t in self.topics], listener=_WaitForBatch(self))
+        await consumer.start()
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._run(consumer), name=f"{self._service}-consumer")
+        log.info("consumer started", group=self.group, topics=[t.name for t in self.topics])
 
     async def stop(self) -> None:
-        if self._app is not None:
-            app, self._app = self._app, None
-            await app.stop()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        for work in list(self._in_hand):
+            work.cancel()
+        await asyncio.gather(*self._in_hand, return_exceptions=True)
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop()
 
-    def _build_app(self) -> faust.App:
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
         s = self._settings
-        faust_dirs = Path(tempfile.gettempdir()) / "yingde-faust"
-        faust_dirs.mkdir(parents=True, exist_ok=True)
-        app = faust.App(
-            f"{s.topic_prefix}{self._service}",
-            broker=[f"kafka://{h.strip()}" for h in s.kafka_bootstrap_servers.split(",")],
-            value_serializer="raw",
-            key_serializer="raw",
-            store="memory://",
-            # faust makes a data directory even for in-memory tables; keep it out of the working tree.
-            datadir=str(faust_dirs / f"{s.topic_prefix}{self._service}"),
-            web_enabled=False,
-            autodiscover=False,
-            # Topics come from the registry (ensure_topics), never from faust's own declarations.
-            topic_allow_declare=False,
-            topic_disable_leader=True,
-            consumer_auto_offset_reset="earliest",
-            broker_commit_interval=s.kafka_commit_interval_s,
-            # faust waits 60 s by default before a dead member's partitions are reassigned.
-            broker_session_timeout=s.kafka_session_timeout_s,
-            broker_heartbeat_interval=s.kafka_session_timeout_s / 3,
-            producer_acks=-1,
-        )
-        for spec in self.topics:
-            channel = app.topic(s.topic(spec.name), key_type=bytes, value_type=bytes, partitions=spec.partitions)
-            routes = [r for (t, _), r in self._routes.items() if t == spec.name]
-            if any(r.batch for r in routes):
-                app.agent(channel, name=f"{self._service}.{spec.name}")(self._batch_agent_body())
-                continue
-            # A topic is handled in order unless every route on it allows more (see handle()).
-            concurrency = min(r.concurrency for r in routes)
-            app.agent(channel, name=f"{self._service}.{spec.name}", concurrency=concurrency)(self._agent_body())
-        return app
+        while True:
+            # What is waiting (at most consumer_batch_max records) on partitions not in hand.
+            fetched = await consumer.getmany(timeout_ms=500, max_records=s.consumer_batch_max)
+            by_topic: dict[str, dict[TopicPartition, list[ConsumedMessage]]] = {}
+            for tp, records in sorted(fetched.items(), key=lambda kv: (kv[0].topic, kv[0].partition)):
+                by_topic.setdefault(tp.topic, {})[tp] = [
+                    ConsumedMessage(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
+                    for r in records]
+            for topic, partitions in by_topic.items():
+                consumer.pause(*partitions)
+                work = asyncio.create_task(self._work(consumer, topic, partitions), name=f"{self.group} {topic}")
+                self._in_hand.add(work)
+                work.add_done_callback(self._in_hand.discard)
 
-    def _agent_body(self) -> Callable[[Any], Awaitable[None]]:
-        async def agent(stream: Any) -> None:
-            async for event in stream.events():
-                m = event.message
-                outcome = await self.process(
-                    ConsumedMessage(m.topic, m.partition, m.offset, m.key, m.value, tuple(m.headers or ()))
-                )
-                if outcome == "halted":
-                    # Never return to the stream: returning would ack this message.
-                    await asyncio.Event().wait()
+    async def _work(self, consumer: AIOKafkaConsumer, topic: str,
+                    partitions: dict[TopicPartition, list[ConsumedMessage]]) -> str:
+        """Handle one topic's records, then commit them and take more from those partitions."""
+        outcome = await self._handle_topic(topic, list(partitions.values()))
+        if outcome == "halted":
+            # Never commit nor resume: redelivered after the fix (on_fatal stops the process).
+            return outcome
+        await self._commit(consumer, {tp: records[-1].offset + 1 for tp, records in partitions.items()})
+        owned = consumer.assignment()
+        consumer.resume(*(tp for tp in partitions if tp in owned))
+        return outcome
 
-        return agent
+    async def _handle_topic(self, topic: str, partitions: list[list[ConsumedMessage]]) -> str:
+        logical = topic.removeprefix(self._settings.topic_prefix)
+        if any(r.batch for (t, _), r in self._routes.items() if t == logical):
+            # One run across the partitions (each still in order), so the batch handler gets them all.
+            return await self.process_batch([m for part in partitions for m in part])
+        outcomes = await asyncio.gather(*(self.process_batch(part) for part in partitions))
+        return "halted" if "halted" in outcomes else "processed"
 
-    def _batch_agent_body(self) -> Callable[[Any], Awaitable[None]]:
-        s = self._settings
-
-        async def agent(stream: Any) -> None:
-            # faust acks a batch's events only once this body asks for the next batch.
-            async for events in stream.take_events(s.consumer_batch_max, s.consumer_batch_wait_s):
-                batch = [ConsumedMessage(e.message.topic, e.message.partition, e.message.offset, e.message.key,
-                                         e.message.value, tuple(e.message.headers or ())) for e in events]
-                if await self.process_batch(batch) == "halted":
-                    await asyncio.Event().wait()
-
-        return agent
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The partitions moved to another member during the batch: it redelivers from the last
+            # commit, and the handlers are idempotent.
+            log.warning("offsets not committed (rebalanced meanwhile); the new owner redelivers", error=repr(exc))
 
     # ------------------------------------------------------------------ processing
 
@@ -465,6 +476,19 @@ class EventConsumer:
 
 
 _DLQ_KEYS = {"exc_class", "exc_msg", "service", "attempts", "failed_at"}
+
+
+class _WaitForBatch(ConsumerRebalanceListener):
+    """Partitions are taken away only once the batches in hand are handled and committed."""
+
+    def __init__(self, consumer: EventConsumer) -> None:
+        self._owner = consumer
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await asyncio.gather(*self._owner._in_hand, return_exceptions=True)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("partitions assigned", group=self._owner.group, partitions=len(assigned))
 
 
 def _header(msg: ConsumedMessage, name: str) -> str | None:

@@ -85,7 +85,6 @@ class Isolation:
             "topic_prefix": self.prefix,
             "credentials_file": self.credentials,
             "log_json": False,
-            "kafka_commit_interval_s": 0.5,
         }
         values.update(overrides)
         self.databases.add(values["mongodb_database"])
