@@ -63,6 +63,11 @@ class ServiceSettings(BaseSettings):
         description="How often the relay publishes events a crash or a Kafka outage left in an outbox "
         "(writers publish at once; this is one indexed query per aggregate collection).",
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=50, ge=1, le=5000,
+        description="How long the broker holds a consumer's fetch when nothing is waiting: the latency "
+        "a hop may add, against 1000/this fetches a second per idle consumer.",
+    )
     consumer_batch_max: int = Field(
         default=200, ge=1, le=5000,
         description="Most records a consumer takes from Kafka at once (what is waiting, up to this).",

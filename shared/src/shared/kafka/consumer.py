@@ -210,6 +210,9 @@ class EventConsumer:
             # A handler may retry an outage for the whole transient budget before the next poll.
             max_poll_interval_ms=int((self._policy.transient_budget_s + 120) * 1000),
             max_poll_records=s.consumer_batch_max,
+            # The broker holds an idle fetch this long. Partitions resumed after a batch join only the
+            # next fetch, so this bounds what each hop adds to a case's way through the suite.
+            fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
         )
         consumer.subscribe([s.topic(t.name) for t in self.topics], listener=_WaitForBatch(self))
         await consumer.start()
