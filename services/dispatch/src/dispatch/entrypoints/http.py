@@ -18,6 +18,7 @@ from dispatch.domain.stats import GroupBy, Period, case_stats
 from dispatch.handlers import CaseNotFound, Dispatch, change_case
 from shared.contracts.cases import DEPARTMENTS, Department, Outcome, Priority
 from shared.contracts.complaints import Category, Channel
+from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
 from shared.logging import mask_phone
 from shared.reference import normalise_phone, normalise_serial
@@ -164,7 +165,7 @@ def case_view(case: Case, timeline: list[dict[str, Any]], principal: Principal, 
     return view
 
 
-cases = APIRouter(prefix="/v1/cases", tags=["cases"])
+cases = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=JsonRoute)
 
 
 @cases.get("/{case_id}", summary="One case: status, assignee, targets, warranty, parts and the timeline")
@@ -351,7 +352,7 @@ async def follow_up(request: Request, case_id: CaseId, body: FollowUpIn, princip
     return case_view(case, [], principal, now)
 
 
-public = APIRouter(prefix="/v1/public", tags=["the customer"])
+public = APIRouter(prefix="/v1/public", tags=["the customer"], route_class=JsonRoute)
 
 _STATUS_ZH = {
     "received": "已受理", "assigned": "已分派专员", "in_progress": "处理中", "resolved": "已解决",
@@ -383,7 +384,7 @@ async def public_case(
     }
 
 
-other = APIRouter(tags=["follow-ups, statistics, roster"])
+other = APIRouter(tags=["follow-ups, statistics, roster"], route_class=JsonRoute)
 
 
 @other.get("/v1/follow-ups/due", summary="Follow-up visits due (and overdue) for closed cases")

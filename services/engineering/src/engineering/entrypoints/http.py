@@ -43,6 +43,7 @@ from engineering.handlers import (
     get_project,
     record_maintenance,
 )
+from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
 from shared.reference import canonical_product, normalise_phone, normalise_serial
 from shared.service import service_app
@@ -347,7 +348,7 @@ def _day(value: date | None, request: Request) -> date:
 
 # ------------------------------------------------------------------------------------------- projects
 
-projects = APIRouter(prefix="/v1/projects", tags=["projects"])
+projects = APIRouter(prefix="/v1/projects", tags=["projects"], route_class=JsonRoute)
 
 
 @projects.post("", status_code=201, summary="中标立项: open a project for a won bid (publishes project.opened)")
@@ -640,7 +641,7 @@ async def archive(request: Request, project_id: ProjectId, body: ArchiveIn, prin
 
 # ------------------------------------------------------------------------------------------- installation complaints
 
-cases = APIRouter(prefix="/v1/installation-cases", tags=["installation complaints"])
+cases = APIRouter(prefix="/v1/installation-cases", tags=["installation complaints"], route_class=JsonRoute)
 
 
 async def _case_view(request: Request, case: InstallationCase, principal: Principal) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from operations import bootstrap
 from operations.config import OperationsSettings
 from operations.handlers import Selection, replay, replay_log
+from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
 from shared.service import service_app
 
@@ -61,7 +62,7 @@ async def lag_report(ops: bootstrap.Operations) -> list[dict[str, Any]]:
     return [r | {"trend": ops.sampler.trend(r["group"], r["topic"], r["partition"])} for r in rows]
 
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=JsonRoute)
 
 
 @router.get("/", response_class=HTMLResponse, summary="The operations page")

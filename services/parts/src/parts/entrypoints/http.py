@@ -20,6 +20,7 @@ from parts.domain.pricing import PRICE_ROLES, NotPriced, PriceEntry, PriceList, 
 from parts.domain.request import PartsRequest, RepairDone, Shipment, StepRefused
 from parts.handlers import Parts, QuoteRefused, open_request, quote_consumables, quote_repair, step
 from shared.aggregates import NotFound
+from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
 from shared.periods import china_date
 from shared.service import service_app
@@ -147,7 +148,7 @@ async def _step(request: Request, request_id: str, principal: Principal, operati
     return request_view(req, principal)
 
 
-requests_router = APIRouter(prefix="/v1/parts-requests", tags=["key parts (R-PA-1)"])
+requests_router = APIRouter(prefix="/v1/parts-requests", tags=["key parts (R-PA-1)"], route_class=JsonRoute)
 
 
 @requests_router.get("", summary="Parts requests (a regional manager sees those asked of them)")
@@ -264,7 +265,7 @@ async def repair_record_pdf(request: Request, request_id: str, principal: Record
                     headers={"Content-Disposition": f'inline; filename="repair-record-{req.request_id}.pdf"'})
 
 
-money = APIRouter(tags=["stock, prices and quotes (R-PA-3, R-PA-4)"])
+money = APIRouter(tags=["stock, prices and quotes (R-PA-3, R-PA-4)"], route_class=JsonRoute)
 
 
 @money.get("/v1/stock", summary="Consumables on hand (no prices)")

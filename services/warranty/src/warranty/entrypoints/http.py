@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
 from shared.periods import china_date
 from shared.service import service_app
@@ -138,7 +139,7 @@ def assessment_view(a: Assessment) -> dict[str, Any]:
     }
 
 
-router = APIRouter(tags=["warranty"])
+router = APIRouter(tags=["warranty"], route_class=JsonRoute)
 
 
 @router.post("/v1/warranty/assess", summary="The decision engine as a dry run: no record, no event")
