@@ -13,6 +13,7 @@ from shared.http.app import MAX_HEADERS_TOTAL_BYTES
 
 # The request line and every header; the app checks each header and their count (HeaderLimits).
 MAX_HEAD_BYTES = MAX_HEADERS_TOTAL_BYTES + 16 * 1024
+LINGER_S = 2.0
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -50,11 +51,20 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         head += [b"content-type: application/json\r\n", b"content-length: ", str(len(body)).encode(), b"\r\n",
                  b"connection: close\r\n\r\n", body]
         self.transport.write(b"".join(head))
-        self.transport.close()
+        # A lingering close: the answer, then our end shut, what still arrives read and dropped for a
+        # moment. Closing at once with unread data would reset the connection, and a reset makes the
+        # client's stack drop the answer it has not read yet.
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
         self._refused = True
+        self.loop.call_later(LINGER_S, self.transport.close)
 
 
 def server_config(app: Any, *, host: str, port: int, **options: Any) -> uvicorn.Config:
-    """uvicorn's configuration for a service app (also used by the tests that serve over real HTTP)."""
+    """uvicorn's configuration for a service app (also used by the tests that serve over real HTTP).
+    X-Forwarded-For is trusted from no one unless `forwarded_allow_ips` names the proxies (uvicorn
+    alone would trust any caller on the host)."""
+    options.setdefault("proxy_headers", False)
+    options.setdefault("forwarded_allow_ips", [])
     return uvicorn.Config(app, host=host, port=port, http=BoundedHttpToolsProtocol, log_config=None,
                           access_log=False, **options)
