@@ -23,7 +23,7 @@ from shared.http.app import JsonRoute, create_service_app
 from shared.http.server import MAX_HEAD_BYTES
 from shared.logging import configure_logging
 from shared.runner import server_for
-from shared.testing.fixtures import serving
+from shared.testing.fixtures import eventually, serving
 
 COMPLAINT = {"name": "王", "phone": "13900005555", "description": "电机异响"}
 
@@ -242,8 +242,7 @@ async def test_no_proxy_is_trusted_by_default() -> None:
     server = uvicorn.Server(server_for(_app(), settings))
     task = asyncio.create_task(server.serve())
     try:
-        while not server.started:
-            await asyncio.sleep(0.05)
+        await eventually(lambda: server.started, timeout_s=30, interval_s=0.05)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             res = await client.get("/client", headers={"X-Forwarded-For": "203.0.113.9"})
     finally:
