@@ -143,12 +143,20 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
         return Response(status_code=exc.status_code, headers=exc.headers)
     detail: Any = exc.detail
     context: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = []
     if isinstance(detail, dict):
         context = {k: v for k, v in detail.items() if k not in ("message", "detail", "errors")}
+        errors = list(detail.get("errors") or [])
         detail = detail.get("message") or detail.get("detail") or ""
     elif not isinstance(detail, str):
         detail = str(detail)
-    return problem(exc.status_code, detail, headers=exc.headers, **context)
+    return problem(exc.status_code, detail, errors=errors, headers=exc.headers, **context)
+
+
+def invalid(field: str, message: str, type_: str = "value_error") -> HTTPException:
+    """A 422 naming one field, as a request validation error would name it."""
+    return HTTPException(422, detail={"message": f"invalid request: {field}: {message}",
+                                      "errors": [{"field": field, "message": message, "type": type_}]})
 
 
 def with_problem_responses(schema: dict[str, Any]) -> dict[str, Any]:

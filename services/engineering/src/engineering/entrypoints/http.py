@@ -45,6 +45,7 @@ from engineering.handlers import (
 )
 from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
+from shared.http.paging import Page, PageSize
 from shared.reference import canonical_product, normalise_phone, normalise_serial
 from shared.service import service_app
 
@@ -373,8 +374,8 @@ async def list_projects(
     status_: Annotated[Literal[STATUSES] | None, Query(alias="status")] = None,  # type: ignore[valid-type]
     serial_no: Annotated[str | None, Query(max_length=60)] = None,
     client: Annotated[str | None, Query(max_length=200)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    page: Page = 1,
+    page_size: PageSize = 20,
 ) -> dict[str, Any]:
     e = _e(request)
     query: dict[str, Any] = {}
@@ -667,8 +668,8 @@ async def list_cases(
     principal: Reader,
     project_id: Annotated[str | None, Query(pattern=PROJECT_ID)] = None,
     unlinked: bool = False,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    page: Page = 1,
+    page_size: PageSize = 20,
 ) -> dict[str, Any]:
     query: dict[str, Any] = {"project_id": None} if unlinked else ({"project_id": project_id} if project_id else {})
     found, total = await _e(request).cases.find(query, skip=(page - 1) * page_size, limit=page_size)
