@@ -210,3 +210,11 @@ async def test_acceptance_registers_the_units_in_warranty(engineering, warranty,
     assert {c["basis"] for c in payload["warranty"]} == {"acceptance"}
     codes = [r["code"] for r in payload["reasons"]]
     assert "within_installed_equipment_warranty" in codes and "missing_documents" not in codes
+
+
+@pytest.mark.parametrize("path", ["/v1/projects", "/v1/installation-cases"])
+@pytest.mark.parametrize("params", [{"page": 2**63}, {"page": 10**30}, {"page_size": 101}])
+async def test_paging_out_of_bounds_is_422_naming_it(engineering, keys, path, params) -> None:
+    res = await engineering.get(path, params=params, headers=keys["engineering"])
+    assert res.status_code == 422
+    assert [e["field"] for e in res.json()["errors"]] == list(params)
