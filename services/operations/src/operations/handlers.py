@@ -30,10 +30,43 @@ class Selection:
         return f"{self.dead_letter_topic}:{self.partition}:{self.offset}"
 
 
+class InvalidSelection(Exception):
+    """Some chosen dead letters do not exist: nothing was read or replayed."""
+
+    def __init__(self, problems: list[tuple[int, str, str]]) -> None:
+        super().__init__("; ".join(f"#{i} {field}: {message}" for i, field, message in problems))
+        self.problems = problems  # (index in the request, field, message)
+
+
+def check_selections(chosen: list[Selection], bounds: dict[str, dict[int, tuple[int, int]]]) -> list[tuple[int, str, str]]:
+    """What is wrong with each selection, against the dead-letter topics as Kafka has them now."""
+    problems: list[tuple[int, str, str]] = []
+    for i, sel in enumerate(chosen):
+        parts = bounds.get(sel.dead_letter_topic)
+        if parts is None:
+            problems.append((i, "dead_letter_topic", f"no dead-letter topic {sel.dead_letter_topic} "
+                                                     f"(there are: {', '.join(sorted(bounds)) or 'none yet'})"))
+        elif sel.partition not in parts:
+            problems.append((i, "partition", f"{sel.dead_letter_topic} has partitions 0 to {max(parts)}"))
+        else:
+            first, end = parts[sel.partition]
+            if not first <= sel.offset < end:
+                held = f"offsets {first} to {end - 1}" if end > first else "nothing"
+                problems.append((i, "offset", f"partition {sel.partition} of {sel.dead_letter_topic} holds {held}"))
+    return problems
+
+
 async def replay(
     view: KafkaView, publisher: EventPublisher, replays: AsyncCollection, chosen: list[Selection], *, by: str
 ) -> list[dict[str, Any]]:
-    """Each dead letter is replayed at most once: a second request for it reports the first replay."""
+    """Each dead letter is replayed at most once: a second request for it reports the first replay.
+
+    Every selection is checked against the topics' partitions and offsets before anything is read:
+    reading a topic or partition that does not exist would wait on the broker for each one.
+    """
+    problems = check_selections(chosen, await view.dead_letter_bounds())
+    if problems:
+        raise InvalidSelection(problems)
     results: list[dict[str, Any]] = []
     for sel in chosen:
         now = datetime.now(UTC)

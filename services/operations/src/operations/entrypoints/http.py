@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from operations import bootstrap
 from operations.config import OperationsSettings
-from operations.handlers import Selection, replay, replay_log
+from operations.handlers import InvalidSelection, Selection, replay, replay_log
 from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
 from shared.service import service_app
@@ -24,9 +24,9 @@ Operator = Annotated[Principal, require_roles("operations")]
 
 class SelectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dead_letter_topic: str = Field(pattern=r"^[a-z]+\.dead-letters\.v\d+$")
-    partition: int = Field(ge=0)
-    offset: int = Field(ge=0)
+    dead_letter_topic: str = Field(pattern=r"^[a-z]+\.dead-letters\.v\d+$", max_length=100)
+    partition: int = Field(ge=0, le=2**31 - 1)
+    offset: int = Field(ge=0, le=2**63 - 1)
 
 
 class ReplayIn(BaseModel):
@@ -101,7 +101,13 @@ async def dead_letters(request: Request, principal: Watcher, service: str | None
 async def post_replay(request: Request, body: ReplayIn, principal: Operator) -> dict[str, Any]:
     runtime = request.app.state.runtime
     chosen = [Selection(s.dead_letter_topic, s.partition, s.offset) for s in body.dead_letters]
-    return {"results": await replay(_ops(request).view, runtime.publisher, runtime.db["replays"], chosen, by=principal.id)}
+    try:
+        results = await replay(_ops(request).view, runtime.publisher, runtime.db["replays"], chosen, by=principal.id)
+    except InvalidSelection as exc:
+        errors = [{"field": f"dead_letters.{i}.{field}", "message": message, "type": "not_found"}
+                  for i, field, message in exc.problems]
+        raise HTTPException(422, detail={"message": f"nothing replayed: {exc}", "errors": errors}) from exc
+    return {"results": results}
 
 
 @router.get("/v1/replays", summary="What was replayed, by whom, when")
