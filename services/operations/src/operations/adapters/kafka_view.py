@@ -6,6 +6,7 @@ groups' committed offsets against the end offsets, dead letters from the dead-le
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ class KafkaView:
                 out[spec.name] = {tp.partition: (starts[tp], ends[tp]) for tp in tps}
             return out
         finally:
-            await consumer.stop()
+            await _stop(consumer)
 
     async def average_sizes(self, per_partition: int = 20) -> dict[str, float]:
         """Mean value size of the last few messages of each topic (bytes)."""
@@ -80,7 +81,7 @@ class KafkaView:
                         count += 1
                 sizes[name] = total / count if count else 0.0
         finally:
-            await consumer.stop()
+            await _stop(consumer)
         return sizes
 
     async def groups(self) -> list[str]:
@@ -149,7 +150,7 @@ class KafkaView:
                         }
                     )
         finally:
-            await consumer.stop()
+            await _stop(consumer)
             await admin.close()
         return rows
 
@@ -188,7 +189,7 @@ class KafkaView:
                         }
                     )
         finally:
-            await consumer.stop()
+            await _stop(consumer)
         return out
 
     async def dead_letter_bounds(self) -> dict[str, dict[int, tuple[int, int]]]:
@@ -206,7 +207,7 @@ class KafkaView:
             records = await _drain(consumer, tp, offset + 1)
             return records[0] if records else None
         finally:
-            await consumer.stop()
+            await _stop(consumer)
 
     async def case_events(self, case_id: str, limit: int = 500) -> list[dict[str, Any]]:
         """Every event of one case on every topic keyed by case, in time order (the last `limit`).
@@ -250,7 +251,7 @@ class KafkaView:
             consumer.seek(tp, start)
             return [r for r in await _drain(consumer, tp, end) if r.key == key]
         finally:
-            await consumer.stop()
+            await _stop(consumer)
 
 
 # Producers' clocks differ a little: events about a case are read from this long before its complaint.
@@ -266,6 +267,17 @@ def _case_event(topic: str, r: Any) -> dict[str, Any]:
     return {"topic": topic, "offset": r.offset, "event_type": env.event_type, "event_id": str(env.event_id),
             "occurred_at": env.occurred_at.isoformat(), "producer": env.producer,
             "causation_id": str(env.causation_id) if env.causation_id else None}
+
+
+async def _stop(consumer: AIOKafkaConsumer) -> None:
+    """Stop a short-lived consumer. aiokafka's stop() soon after start() can raise the CancelledError
+    of its own offsets task; only a cancellation of the caller is passed on."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
 
 
 async def _drain(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, idle_s: float = 10.0) -> list[Any]:
