@@ -22,7 +22,8 @@ from typing import Any
 
 from operations.adapters.kafka_view import KafkaView, Sampler
 from operations.config import OperationsSettings
-from operations.handlers import InvalidSelection, Selection, replay
+from operations.handlers import Selection, replay
+from operations.selections import InvalidSelection
 from shared.kafka.publisher import EventPublisher
 from shared.mongo import connect, database
 

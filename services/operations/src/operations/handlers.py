@@ -10,6 +10,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from operations.adapters.kafka_view import KafkaView
+from operations.selections import InvalidSelection, check_selections
 from shared.kafka.publisher import EventPublisher
 from shared.logging import get_logger
 
@@ -28,32 +29,6 @@ class Selection:
     @property
     def replay_id(self) -> str:
         return f"{self.dead_letter_topic}:{self.partition}:{self.offset}"
-
-
-class InvalidSelection(Exception):
-    """Some chosen dead letters do not exist: nothing was read or replayed."""
-
-    def __init__(self, problems: list[tuple[int, str, str]]) -> None:
-        super().__init__("; ".join(f"#{i} {field}: {message}" for i, field, message in problems))
-        self.problems = problems  # (index in the request, field, message)
-
-
-def check_selections(chosen: list[Selection], bounds: dict[str, dict[int, tuple[int, int]]]) -> list[tuple[int, str, str]]:
-    """What is wrong with each selection, against the dead-letter topics as Kafka has them now."""
-    problems: list[tuple[int, str, str]] = []
-    for i, sel in enumerate(chosen):
-        parts = bounds.get(sel.dead_letter_topic)
-        if parts is None:
-            problems.append((i, "dead_letter_topic", f"no dead-letter topic {sel.dead_letter_topic} "
-                                                     f"(there are: {', '.join(sorted(bounds)) or 'none yet'})"))
-        elif sel.partition not in parts:
-            problems.append((i, "partition", f"{sel.dead_letter_topic} has partitions 0 to {max(parts)}"))
-        else:
-            first, end = parts[sel.partition]
-            if not first <= sel.offset < end:
-                held = f"offsets {first} to {end - 1}" if end > first else "nothing"
-                problems.append((i, "offset", f"partition {sel.partition} of {sel.dead_letter_topic} holds {held}"))
-    return problems
 
 
 async def replay(

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from operations import bootstrap
 from operations.config import OperationsSettings
-from operations.handlers import InvalidSelection, Selection, replay, replay_log
+from operations.handlers import Selection, replay, replay_log
+from operations.selections import InvalidSelection
 from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
 from shared.service import service_app
