@@ -86,3 +86,29 @@ async def test_the_live_feed_hands_each_event_to_the_browsers_watching_its_case(
     feed.unwatch("YD-AAAAAAAAAA", mine)
     feed.close_all()
     assert feed.watching == 1 and await other.get() is None
+
+
+async def test_a_call_to_a_service_carries_the_pages_request_id() -> None:
+    import uuid
+
+    import httpx
+
+    from console.adapters.services import ServiceClient
+    from shared import requestid
+
+    seen: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("X-Request-ID"))
+        return httpx.Response(200, json={})
+
+    client = ServiceClient("dispatch", "http://dispatch", timeout_s=5, transport=httpx.MockTransport(answer))
+    given = uuid.uuid4()
+    token = requestid.serving(given)
+    try:
+        await client.call("GET", "/v1/cases", key="k")
+    finally:
+        requestid.done(token)
+    await client.call("GET", "/v1/cases", key="k")
+    await client.close()
+    assert seen == [str(given), None]

@@ -55,7 +55,9 @@ class ServiceSettings(BaseSettings):
         default=None, description="API keys as JSON in one variable (production: from the secret store)."
     )
     forwarded_allow_ips: str = Field(
-        default="127.0.0.1", description="Proxies whose X-Forwarded-For is trusted (comma-separated, or *)."
+        default="",
+        description="Proxies whose X-Forwarded-For is trusted (comma-separated addresses or networks, or *). "
+        "None by default: each deployment names its own proxies.",
     )
     outbox_relay_interval_s: float = Field(
         default=2.0,

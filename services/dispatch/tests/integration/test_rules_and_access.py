@@ -158,3 +158,80 @@ async def test_the_customer_status_page_shows_replies_only_with_the_right_phone(
     unknown = await dispatch.get("/v1/public/cases/YD-0000000000", params={"phone_last4": "5678"})
     assert wrong.status_code == unknown.status_code == 404 and wrong.json() == unknown.json()
     assert (await dispatch.get(f"/v1/public/cases/{case_id}", params={"phone_last4": "56"})).status_code == 422
+
+
+MORE_KEYS = {
+    "management": {"X-API-Key": "dev-staff-management-1b6f3a8e52"},
+    "operations": {"X-API-Key": "dev-staff-operations-7c2e9d4b16"},
+    "purchasing": {"X-API-Key": "dev-staff-purchasing-3f9a5b7c20"},
+    "front_desk": {"X-API-Key": "dev-staff-front-desk-5a8b2c6e94"},
+}
+
+
+async def test_only_those_who_see_phones_search_by_phone(dispatch, events, keys, case_status) -> None:
+    """A search by phone tells whose number it is: open to the manager, the front desk and, among
+    their own cases, the assignee; refused to every other role."""
+    mine, other = new_case_id(), new_case_id()
+    await events.complaint(mine)  # south_china product fault: sp-liu's
+    await events.complaint(other, region="north_china")  # sp-ma's
+    await case_status(dispatch, mine, "assigned", keys["manager"])
+    await case_status(dispatch, other, "assigned", keys["manager"])
+    phone = {"phone": "138 1234 5678"}
+    all_keys = keys | MORE_KEYS
+
+    async def found(role: str) -> tuple[int, set[str]]:
+        res = await dispatch.get("/v1/cases", params=phone, headers=all_keys[role])
+        return res.status_code, {c["case_id"] for c in res.json().get("items", [])}
+
+    for role in ("manager", "front_desk", "hotline"):
+        assert await found(role) == (200, {mine, other}), role
+    assert await found("specialist") == (200, {mine})
+    for role in ("finance", "management", "operations", "purchasing", "dealer", "regional_manager"):
+        status, _ = await found(role)
+        assert status == 403, role
+    refused = await dispatch.get("/v1/cases", params=phone, headers=all_keys["finance"])
+    assert "phone" in refused.json()["detail"]
+    # Without a phone the same roles still list cases (the phone masked).
+    listed = await dispatch.get("/v1/cases", headers=all_keys["finance"])
+    assert listed.status_code == 200 and {c["customer"]["phone"] for c in listed.json()["items"]} == {"***5678"}
+
+
+async def test_a_roster_leaving_a_department_unstaffed_is_409(dispatch, keys) -> None:
+    roster = (await dispatch.get("/v1/specialists", headers=keys["manager"])).json()["items"]
+    fields = ("specialist_id", "name", "department", "skills", "regions", "active")
+    quality_only = [{k: s[k] for k in fields} for s in roster if s["department"] == "quality"]
+    res = await dispatch.put("/v1/specialists", json=quality_only, headers=keys["manager"])
+    assert res.status_code == 409
+    assert res.json()["departments"] == ["engineering_installation"]
+    assert "engineering_installation" in res.json()["detail"]
+    everyone_inactive = [{k: s[k] for k in fields} | {"active": s["department"] != "quality"} for s in roster]
+    assert (await dispatch.put("/v1/specialists", json=everyone_inactive, headers=keys["manager"])).status_code == 409
+
+    # One at a time: the last active engineer cannot be deactivated or moved, the others can.
+    engineers = [s for s in roster if s["department"] == "engineering_installation" and s["active"]]
+    *others, last = engineers
+    for s in others:
+        res = await dispatch.put(f"/v1/specialists/{s['specialist_id']}",
+                                 json={k: s[k] for k in fields} | {"active": False}, headers=keys["manager"])
+        assert res.status_code == 200
+    body = {k: last[k] for k in fields}
+    assert (await dispatch.put(f"/v1/specialists/{last['specialist_id']}", json=body | {"active": False},
+                               headers=keys["manager"])).status_code == 409
+    assert (await dispatch.put(f"/v1/specialists/{last['specialist_id']}", json=body | {"department": "quality"},
+                               headers=keys["manager"])).status_code == 409
+    after = (await dispatch.get("/v1/specialists", headers=keys["manager"])).json()["items"]
+    assert [s["specialist_id"] for s in after if s["department"] == "engineering_installation" and s["active"]] == [
+        last["specialist_id"]]
+
+
+@pytest.mark.parametrize("params", [{"page": 2**63}, {"page": 10**30}, {"page": 10_001}, {"page_size": 101},
+                                    {"page": 0}])
+async def test_paging_out_of_bounds_is_422_naming_it(dispatch, keys, params) -> None:
+    res = await dispatch.get("/v1/cases", params=params, headers=keys["manager"])
+    assert res.status_code == 422
+    assert [e["field"] for e in res.json()["errors"]] == list(params)
+
+
+async def test_the_last_page_allowed_is_an_empty_page(dispatch, keys) -> None:
+    res = await dispatch.get("/v1/cases", params={"page": 10_000, "page_size": 100}, headers=keys["manager"])
+    assert res.status_code == 200 and res.json()["items"] == []

@@ -26,7 +26,7 @@ def ago(days: int) -> str:
 
 def missing(res) -> list[str]:
     assert res.status_code == 409, res.text
-    return [m["item"] for m in res.json()["detail"]["missing"]]
+    return [m["item"] for m in res.json()["missing"]]
 
 
 async def test_the_lifecycle_over_http_publishes_its_events(engineering, drive, bus, keys) -> None:
@@ -55,7 +55,7 @@ async def test_the_lifecycle_over_http_publishes_its_events(engineering, drive, 
     assert fourth["quote_id"] == "Q-4" and fourth["project"]["installers"] == [
         "广州甲安装工程有限公司", "佛山乙机电安装公司", "深圳丙净化工程公司"]
     assert (await engineering.post(f"/v1/projects/{pid}/decision", headers=keys["management"],
-                                   json={"quote_id": "Q-2", "reason": "最低价"})).json()["detail"]["gate"] == "quotes_complete"
+                                   json={"quote_id": "Q-2", "reason": "最低价"})).json()["gate"] == "quotes_complete"
     await drive.call("POST", f"/v1/projects/{pid}/submission")
 
     compared = await drive.call("GET", f"/v1/projects/{pid}/comparison", role="management")
@@ -107,7 +107,7 @@ async def test_the_lifecycle_over_http_publishes_its_events(engineering, drive, 
     early = await engineering.post(f"/v1/projects/{pid}/acceptance/supervisor_signed", headers=keys["engineering"],
                                    json={"document": "监理签章.pdf"})
     assert missing(early) == ["step.self_check", "step.application"]
-    assert "the foreman's application" in early.json()["detail"]["message"]
+    assert "the foreman's application" in early.json()["detail"]
     accepted = await drive.accept(pid)
     assert accepted["status"] == "accepted" and accepted["accepted_on"] == china_today().isoformat()
     await drive.call("POST", f"/v1/projects/{pid}/settlement", {
@@ -210,3 +210,11 @@ async def test_acceptance_registers_the_units_in_warranty(engineering, warranty,
     assert {c["basis"] for c in payload["warranty"]} == {"acceptance"}
     codes = [r["code"] for r in payload["reasons"]]
     assert "within_installed_equipment_warranty" in codes and "missing_documents" not in codes
+
+
+@pytest.mark.parametrize("path", ["/v1/projects", "/v1/installation-cases"])
+@pytest.mark.parametrize("params", [{"page": 2**63}, {"page": 10**30}, {"page_size": 101}])
+async def test_paging_out_of_bounds_is_422_naming_it(engineering, keys, path, params) -> None:
+    res = await engineering.get(path, params=params, headers=keys["engineering"])
+    assert res.status_code == 422
+    assert [e["field"] for e in res.json()["errors"]] == list(params)

@@ -58,7 +58,8 @@ async def accept_complaint(
 
     With a key (header, or the channel's own reference such as a dealer's ticket id) the same body
     always gets the same case id and event id, so a retry after any failure cannot become a second
-    case; a different body under a used key is a conflict. A replay republishes that same event.
+    case; a different body under a used key is a conflict. A replay of an acknowledged complaint
+    answers what was recorded and publishes nothing.
     """
     key = idempotency_key or submission.submission_reference()
     if key is None:
@@ -76,11 +77,17 @@ async def accept_complaint(
         raise StoreUnavailable(str(exc)) from exc
     if record.body_sha256 != fingerprint:
         raise IdempotencyConflict(key, record.case_id)
-    # Published again even on a replay: the same event id, so consumers see one complaint; and a
-    # first attempt that crashed or timed out between reserving and the broker's ack is completed by
-    # its retry. The reservation is never released on a failed publish: a timed-out send may still
-    # have been written, and a retry under a fresh case id would then become a second case.
+    if record.published:
+        return Accepted(record.case_id, replayed=True)  # the recorded answer; Kafka has the event once
+    # Not yet acknowledged: a first attempt that crashed or timed out between reserving and the broker's
+    # ack is completed by its retry, under the same event id. The reservation is never released on a
+    # failed publish: a timed-out send may still have been written, and a retry under a fresh case id
+    # would then become a second case.
     await _publish(submission, original, record.case_id, record.event_id, record.received_at, publisher)
+    try:
+        await submissions.mark_published(scoped_key, utcnow())
+    except PyMongoError as exc:  # the complaint is in Kafka; a later replay only republishes the same id
+        log.warning("could not record the publish", case_id=record.case_id, error=repr(exc))
     return Accepted(record.case_id, replayed=not record.created_now)
 
 

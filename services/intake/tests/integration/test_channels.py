@@ -78,3 +78,13 @@ async def test_online_form_needs_no_key(intake, complaints) -> None:
     c = ComplaintReceived.model_validate(record.envelope().payload)
     assert c.channel == "online" and c.category_guess.category == "consumable"
     assert c.product.serial_no == "XF3502311000042"
+
+
+async def test_the_complaint_names_the_request_that_caused_it(intake, complaints) -> None:
+    request_id = uuid.uuid4()
+    res = await intake.post("/v1/complaints/online", headers={"X-Request-ID": str(request_id)},
+                            json={"name": "王", "phone": "13900005555", "description": "电机异响"})
+    assert res.status_code == 202 and res.headers["X-Request-ID"] == str(request_id)
+    [record] = await complaints(1)
+    assert record.envelope().causation_id == request_id
+    assert record.headers["causation_id"] == str(request_id).encode()

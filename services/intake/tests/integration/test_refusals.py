@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from intake.entrypoints.http import create_app
@@ -104,3 +106,57 @@ async def test_refused_requests_publish_nothing(intake, complaints, keys, dealer
     ok = await intake.post("/v1/complaints/dealer", json=dealer_body(), headers=keys["dealer"])
     records = await complaints(1, settle_s=1.0)
     assert [r.key for r in records] == [ok.json()["case_id"].encode()]
+
+
+ONLINE = {"name": "王", "phone": "13900005555", "description": "电机异响"}
+
+
+async def test_a_complaint_with_a_byte_order_mark_is_accepted_on_every_channel(intake, complaints, keys, dealer_body,
+                                                                             hotline_body) -> None:
+    """The body is parsed once; the BOM of RFC 8259 §8.1 is ignored, and `original` is what was posted."""
+    posts = [("online", ONLINE, {}), ("hotline", hotline_body(), keys["hotline"]),
+             ("dealer", dealer_body(), keys["dealer"])]
+    accepted = []
+    for channel, body, headers in posts:
+        raw = b"\xef\xbb\xbf" + json.dumps(body, ensure_ascii=False).encode()
+        res = await intake.post(f"/v1/complaints/{channel}", content=raw,
+                                headers=headers | {"Content-Type": "application/json"})
+        assert res.status_code == 202, res.text
+        accepted.append(res.json()["case_id"])
+    records = await complaints(3, settle_s=1.0)
+    originals = {r.envelope().correlation_id: r.envelope().payload["original"] for r in records}
+    assert originals[accepted[0]] == ONLINE
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+async def test_a_complaint_in_utf16_or_utf32_is_415_naming_the_encoding(intake, complaints, keys, encoding) -> None:
+    raw = json.dumps(ONLINE, ensure_ascii=False).encode(encoding)
+    res = await intake.post("/v1/complaints/online", content=raw, headers={"Content-Type": "application/json"})
+    assert res.status_code == 415
+    assert encoding.upper()[:6] in res.json()["detail"] and "UTF-8" in res.json()["detail"]
+    assert await complaints(0, settle_s=0.5) == []
+
+
+@pytest.mark.parametrize(
+    ("product", "bound"),
+    [({"purchase_date": "0001-01-01"}, "2019-03-01"),
+     ({"model": "YD-XF1000", "serial_no": "XF1K2501000007", "purchase_date": "2021-01-01"}, "2021-06-01")],
+)
+async def test_a_purchase_before_the_model_was_launched_is_422(intake, keys, dealer_body, product, bound) -> None:
+    body = dealer_body()
+    body["product"] |= product
+    res = await intake.post("/v1/complaints/dealer", json=body, headers=keys["dealer"])
+    assert res.status_code == 422
+    [error] = res.json()["errors"]
+    assert error["field"] == "product.purchase_date" and bound in error["message"]
+
+
+async def test_a_streamed_body_over_64_kb_is_413(intake) -> None:
+    async def chunks():
+        yield b'{"name": "\xe7\x8e\x8b", "phone": "13900005555", "description": "'
+        for _ in range(70):
+            yield b"x" * 1024
+        yield b'"}'
+
+    res = await intake.post("/v1/complaints/online", content=chunks(), headers={"Content-Type": "application/json"})
+    assert res.status_code == 413 and "larger than" in res.json()["detail"]

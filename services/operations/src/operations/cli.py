@@ -23,6 +23,7 @@ from typing import Any
 from operations.adapters.kafka_view import KafkaView, Sampler
 from operations.config import OperationsSettings
 from operations.handlers import Selection, replay
+from operations.selections import InvalidSelection
 from shared.kafka.publisher import EventPublisher
 from shared.mongo import connect, database
 
@@ -50,7 +51,8 @@ async def _run(args: argparse.Namespace) -> int:
                      "msg/s": f"{rates.get(n, 0):.1f}", "avg bytes": round(sizes.get(n, 0))} for n, p in offsets.items()]
             print(_table(rows, ["topic", "partitions", "messages", "msg/s", "avg bytes"]))
         else:
-            rows = [r | {"trend": sampler.trend(r["group"], r["topic"], r["partition"])} for r in await view.lag()]
+            rows = [r | {"trend": sampler.trend(r["group"], r["topic"], r["partition"]),
+                         "committed": "-" if r["committed"] is None else r["committed"]} for r in await view.lag()]
             print(_table(rows, ["group", "topic", "partition", "committed", "end", "lag", "trend"]))
             print(f"total lag: {sum(r['lag'] for r in rows)}")
         return 0
@@ -79,6 +81,12 @@ async def _run(args: argparse.Namespace) -> int:
         try:
             results = await replay(view, publisher, database(mongo, settings)["replays"], chosen,
                                    by=f"cli:{getpass.getuser()}")
+        except InvalidSelection as exc:
+            for i, field, message in exc.problems:
+                print(f"{args.dead_letters[i] if i < len(args.dead_letters) else i}: {field}: {message}",
+                      file=sys.stderr)
+            print("nothing replayed", file=sys.stderr)
+            return 2
         finally:
             await publisher.stop()
             await mongo.close()

@@ -10,6 +10,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from operations.adapters.kafka_view import KafkaView
+from operations.selections import InvalidSelection, check_selections
 from shared.kafka.publisher import EventPublisher
 from shared.logging import get_logger
 
@@ -33,7 +34,14 @@ class Selection:
 async def replay(
     view: KafkaView, publisher: EventPublisher, replays: AsyncCollection, chosen: list[Selection], *, by: str
 ) -> list[dict[str, Any]]:
-    """Each dead letter is replayed at most once: a second request for it reports the first replay."""
+    """Each dead letter is replayed at most once: a second request for it reports the first replay.
+
+    Every selection is checked against the topics' partitions and offsets before anything is read:
+    reading a topic or partition that does not exist would wait on the broker for each one.
+    """
+    problems = check_selections(chosen, await view.dead_letter_bounds())
+    if problems:
+        raise InvalidSelection(problems)
     results: list[dict[str, Any]] = []
     for sel in chosen:
         now = datetime.now(UTC)

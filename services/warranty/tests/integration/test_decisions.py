@@ -173,3 +173,36 @@ async def test_the_same_assignment_delivered_twice_decides_once(warranty, bus, k
     assert records[0].envelope().causation_id == env.event_id
     facts = (await warranty.get("/v1/cases/YD-TWICE00001", headers=keys["manager"])).json()
     assert len(facts["decisions"]) == 1
+
+
+async def test_sale_dates_before_the_model_was_launched_are_422(warranty, bus, keys) -> None:
+    """No warranty is decided on a year-1 purchase: a sale date before the catalogue's launch of the
+    model is refused, naming the field, in the dry run and in a case's evidence."""
+    body = {"product": {"model": "YD-XF250", "purchase_date": "0001-01-01", "invoice_no": "1"},
+            "fault": {"kind": "hardware", "part": "motor", "reported_on": "2026-11-25"}}
+    res = await warranty.post("/v1/warranty/assess", json=body, headers=keys["specialist"])
+    assert res.status_code == 422
+    assert [(e["field"], "2019-03-01" in e["message"]) for e in res.json()["errors"]] == [
+        ("product.purchase_date", True)]
+
+    from shared.contracts.cases import CaseAssigned
+    from shared.contracts.registry import load_registry
+
+    example = load_registry().get("dispatch.cases.v1").events[0].examples[0]["payload"]
+    unit = example["product"] | {"model": "YD-XF1000", "serial_no": "XF1K2501000007", "purchase_date": None}
+    assigned = CaseAssigned.model_validate(example | {"case_id": "YD-LAUNCH0001", "product": unit})
+    await bus.publish("dispatch", make_envelope(assigned, event_type="case.assigned", schema_version=1,
+                                                correlation_id="YD-LAUNCH0001", producer="dispatch"))
+
+    async def known():
+        return (await warranty.get("/v1/cases/YD-LAUNCH0001", headers=keys["manager"])).status_code == 200
+
+    await eventually(known, timeout_s=30)
+    early = {"documents": {"invoice_no": "44001234", "invoice_date": "2021-01-01"}}
+    res = await warranty.post("/v1/cases/YD-LAUNCH0001/evidence", json=early, headers=keys["manager"])
+    assert res.status_code == 422
+    [error] = res.json()["errors"]
+    assert error["field"] == "documents.invoice_date" and "YD-XF1000" in error["message"]
+    fine = {"documents": {"invoice_no": "44001234", "invoice_date": "2025-02-01"}}
+    assert (await warranty.post("/v1/cases/YD-LAUNCH0001/evidence", json=fine,
+                                headers=keys["manager"])).status_code == 201

@@ -10,6 +10,7 @@ import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.contracts.base import Contract
+from shared.requestid import current_request_id
 
 # Namespace for event ids derived from another event: re-handling the same cause yields the same id,
 # so a consumer that republishes after a crash produces a duplicate its own consumers recognise.
@@ -61,13 +62,14 @@ def make_envelope(
     causation_id: uuid.UUID | None = None,
     occurred_at: datetime | None = None,
 ) -> Envelope:
+    """An event; without a cause of its own, the HTTP request being served caused it."""
     return Envelope(
         event_id=event_id or new_event_id(),
         event_type=event_type,
         schema_version=schema_version,
         occurred_at=occurred_at or utcnow(),
         correlation_id=correlation_id,
-        causation_id=causation_id,
+        causation_id=causation_id or current_request_id(),
         producer=producer,
         payload=payload.model_dump(mode="json"),
     )
@@ -83,7 +85,9 @@ def envelopes_for(
     schema_version: int = 1,
 ) -> list[Envelope]:
     """Envelopes for the events of one change. Caused by a consumed event, their ids derive from it,
-    so handling that event again after a crash republishes the same ids, which consumers recognise."""
+    so handling that event again after a crash republishes the same ids, which consumers recognise.
+    Caused by an HTTP request, the request id is their causation_id (never their ids' seed: two
+    changes in one request must not share an id)."""
     return [
         make_envelope(
             payload,
@@ -105,13 +109,16 @@ def encode(envelope: Envelope) -> bytes:
 
 def headers_for(envelope: Envelope) -> list[tuple[str, bytes]]:
     """Kafka headers: routing and tracing without parsing the value."""
-    return [
+    headers = [
         ("event_type", envelope.event_type.encode()),
         ("event_id", str(envelope.event_id).encode()),
         ("schema_version", str(envelope.schema_version).encode()),
         ("correlation_id", envelope.correlation_id.encode()),
         ("content-type", CONTENT_TYPE),
     ]
+    if envelope.causation_id is not None:
+        headers.append(("causation_id", str(envelope.causation_id).encode()))
+    return headers
 
 
 def decode(raw: bytes | None) -> Envelope:

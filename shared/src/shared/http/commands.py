@@ -9,6 +9,7 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from shared.http.app import problem
 from shared.http.auth import Principal
 from shared.unit_of_work import ChangeKey, ConcurrentChange, IdempotencyConflict, NotFound
 
@@ -38,14 +39,13 @@ def install_change_errors(app: FastAPI) -> None:
     """404, 409 and 503 for what the unit of work refuses, with a message a caller can act on."""
 
     async def not_found(_request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return problem(404, str(exc))
 
     async def conflict(_request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+        return problem(409, str(exc))
 
     async def busy(_request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": f"{exc}; nothing was changed, retry"}, status_code=503,
-                            headers={"Retry-After": "1"})
+        return problem(503, f"{exc}; nothing was changed, retry", headers={"Retry-After": "1"})
 
     app.add_exception_handler(NotFound, not_found)
     app.add_exception_handler(IdempotencyConflict, conflict)

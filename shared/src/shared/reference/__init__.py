@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from importlib import resources
 
@@ -26,6 +27,7 @@ class Product:
     name_en: str
     serial_prefix: str | None
     key_parts: tuple[str, ...]
+    launched_on: date
 
 
 def _load(name: str) -> dict:
@@ -42,7 +44,8 @@ def regions() -> tuple[Region, ...]:
 @cache
 def products() -> tuple[Product, ...]:
     return tuple(
-        Product(p["model"], p["kind"], p["name_zh"], p["name_en"], p.get("serial_prefix"), tuple(p["key_parts"]))
+        Product(p["model"], p["kind"], p["name_zh"], p["name_en"], p.get("serial_prefix"), tuple(p["key_parts"]),
+                p["launched_on"])
         for p in _load("products.yaml")["products"]
     )
 
@@ -106,6 +109,19 @@ def product_of_serial(serial_no: str | None) -> Product | None:
     s = _squash(serial_no)
     matches = [p for p in products() if p.serial_prefix and s.startswith(p.serial_prefix.upper())]
     return max(matches, key=lambda p: len(p.serial_prefix or ""), default=None)
+
+
+def check_sale_date(day: date, model: str | None = None, serial_no: str | None = None) -> date:
+    """`day` as a purchase or invoice date: not before the model was launched (the catalogue's first
+    launch when the model is not known). Raises ValueError naming the bound."""
+    product = canonical_product(model) or product_of_serial(serial_no)
+    if product is not None and day < product.launched_on:
+        raise ValueError(f"{product.model} went on sale on {product.launched_on.isoformat()}; "
+                         f"{day.isoformat()} is before it")
+    first = min(p.launched_on for p in products())
+    if day < first:
+        raise ValueError(f"no Yingde product was on sale before {first.isoformat()}; {day.isoformat()} is before it")
+    return day
 
 
 # Phones and serials have one canonical form across the suite: intake writes it, dispatch searches by it.

@@ -14,6 +14,7 @@ import httpx
 
 from console.config import ConsoleSettings
 from shared.logging import get_logger
+from shared.requestid import current_request_id
 
 log = get_logger(__name__)
 
@@ -70,6 +71,10 @@ class ServiceClient:
         sent: dict[str, str] = dict(headers or {})
         if key:
             sent["X-API-Key"] = key
+        request_id = current_request_id()
+        if request_id is not None:
+            # The page's request id goes on: the service's events name it as their cause.
+            sent.setdefault("X-Request-ID", str(request_id))
         clean = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
         try:
             res = await self._client.request(method, path, params=clean or None, json=json, headers=sent)

@@ -200,21 +200,18 @@ def problem(api: Api) -> tuple[str, list[dict[str, str]]]:
     """A service's refusal as one line and, where it gave them, the items (what is missing, which field)."""
     zh, en = _STATUS_WORDS.get(api.status, ("操作未成功", "not done"))
     head = f"{zh} / {en} ({api.status})"
+    # Every service answers a refusal as a Problem: `detail`, the fields at fault in `errors`, and
+    # context such as what a gate still misses or the case's current status.
+    data = api.data if isinstance(api.data, dict) else {}
     detail = api.detail
     items: list[dict[str, str]] = []
-    message = ""
-    if isinstance(detail, dict):
-        message = str(detail.get("message", ""))
-        for m in detail.get("missing", []) or []:
-            items.append({"zh": str(m.get("zh", "")), "en": str(m.get("en", "")), "item": str(m.get("item", ""))})
-        if "current_status" in detail:
-            message += f" [{detail['current_status']}]"
-    elif isinstance(detail, str):
-        message = detail
-    elif isinstance(detail, list):
-        message = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail[:5])
-    if isinstance(api.data, dict) and isinstance(api.data.get("errors"), list):
-        for e in api.data["errors"][:10]:
+    message = detail if isinstance(detail, str) else ""
+    for m in data.get("missing", []) or []:
+        items.append({"zh": str(m.get("zh", "")), "en": str(m.get("en", "")), "item": str(m.get("item", ""))})
+    if "current_status" in data:
+        message += f" [{data['current_status']}]"
+    if isinstance(data.get("errors"), list):
+        for e in data["errors"][:10]:
             items.append({"zh": f"{e.get('field')}: {e.get('message')}", "en": "", "item": str(e.get("field", ""))})
     return (f"{head}: {message}" if message else head), items
 

@@ -7,6 +7,7 @@ from shared.http.auth import Principal
 
 READ_ALL = {"manager", "specialist", "engineering", "management", "operations", "front_desk", "finance", "purchasing"}
 ACTORS = {"specialist", "engineering"}
+PHONE_READERS = {"manager", "front_desk", "hotline"}
 
 
 def can_read(p: Principal, case: Case) -> bool:
@@ -37,4 +38,16 @@ def can_act(p: Principal, case: Case) -> bool:
 
 
 def sees_phone(p: Principal, case: Case) -> bool:
-    return p.role in ("manager", "front_desk", "hotline") or (p.role in ACTORS and case.assignee == p.id)
+    return p.role in PHONE_READERS or (p.role in ACTORS and case.assignee == p.id)
+
+
+def phone_search_scope(p: Principal) -> dict[str, str] | None:
+    """The cases `p` may search by phone: only those whose phone it may see (None: none at all).
+
+    A search by phone tells whose number it is, so it is open exactly as far as the phone itself.
+    """
+    if p.role in PHONE_READERS:
+        return {}
+    if p.role in ACTORS:
+        return {"assignee": p.id}
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from shared.contracts.cases import Department, Priority
+from shared.contracts.cases import DEPARTMENTS, Department, Priority
 from shared.contracts.complaints import Category, ComplaintReceived
 
 
@@ -17,6 +17,12 @@ class Specialist:
     skills: tuple[str, ...] = ()
     regions: tuple[str, ...] = field(default=(), metadata={"doc": "empty: serves every region"})
     active: bool = True
+
+
+def unstaffed_departments(roster: list[Specialist]) -> list[Department]:
+    """Departments without an active specialist: their complaints could be routed to no one."""
+    staffed = {s.department for s in roster if s.active}
+    return [d for d in DEPARTMENTS if d not in staffed]
 
 
 def department_for(category: Category) -> Department:

@@ -10,15 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from dispatch import bootstrap, handlers
 from dispatch.config import DispatchSettings
-from dispatch.domain.access import channel_scope, sees_phone
+from dispatch.domain.access import channel_scope, phone_search_scope, sees_phone
 from dispatch.domain.case import STATUSES, Case, IllegalTransition, MissingResolution, ReplyVia
-from dispatch.domain.routing import Specialist
+from dispatch.domain.routing import Specialist, unstaffed_departments
 from dispatch.domain.stats import GroupBy, Period, case_stats
 from dispatch.handlers import Dispatch, InvalidRequest, NotYourCase
 from shared.contracts.cases import DEPARTMENTS, Department, Outcome, Priority
 from shared.contracts.complaints import Category, Channel
+from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
 from shared.http.commands import IdempotencyKey, change_key
+from shared.http.paging import Page, PageSize
 from shared.logging import mask_phone
 from shared.reference import normalise_phone, normalise_serial
 from shared.service import service_app
@@ -158,7 +160,7 @@ def case_view(case: Case, timeline: list[dict[str, Any]], principal: Principal, 
     return view
 
 
-cases = APIRouter(prefix="/v1/cases", tags=["cases"])
+cases = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=JsonRoute)
 
 
 @cases.get("/{case_id}", summary="One case: status, assignee, targets, warranty, parts and the timeline")
@@ -183,8 +185,8 @@ async def list_cases(
     breached: bool | None = None,
     phone: Annotated[str | None, Query(max_length=30)] = None,
     serial_no: Annotated[str | None, Query(max_length=40)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    page: Page = 1,
+    page_size: PageSize = 20,
 ) -> dict[str, Any]:
     query: dict[str, Any] = {}
     if status_:
@@ -200,6 +202,14 @@ async def list_cases(
             query[name] = value
     if breached is not None:
         query["breaches"] = {"$ne": {}} if breached else {}
+    if phone:
+        phone_scope = phone_search_scope(principal)
+        if phone_scope is None:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"role {principal.role!r} may not search by phone: it would tell whose number it is",
+            )
+        query.update(phone_scope)
     try:
         if phone:
             query["customer.phone"] = normalise_phone(phone)
@@ -282,7 +292,7 @@ async def follow_up(
     return case_view(case, [], principal, _now(request))
 
 
-public = APIRouter(prefix="/v1/public", tags=["the customer"])
+public = APIRouter(prefix="/v1/public", tags=["the customer"], route_class=JsonRoute)
 
 _STATUS_ZH = {
     "received": "已受理", "assigned": "已分派专员", "in_progress": "处理中", "resolved": "已解决",
@@ -313,7 +323,7 @@ async def public_case(
     }
 
 
-other = APIRouter(tags=["follow-ups, statistics, roster"])
+other = APIRouter(tags=["follow-ups, statistics, roster"], route_class=JsonRoute)
 
 
 @other.get("/v1/follow-ups/due", summary="Follow-up visits due (and overdue) for closed cases")
@@ -391,22 +401,44 @@ async def list_specialists(request: Request, principal: Annotated[Principal, req
     }
 
 
-@other.put("/v1/specialists", summary="Manager: replace the roster (those left out become inactive)")
+def _refuse_unstaffed(roster: list[Specialist]) -> None:
+    """409 for a roster that would leave a department with no active specialist to route to."""
+    unstaffed = unstaffed_departments(roster)
+    if unstaffed:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail={
+                "message": f"the roster would leave {', '.join(unstaffed)} without an active specialist; "
+                "keep at least one active specialist in every department",
+                "departments": unstaffed,
+            },
+        )
+
+
+ROSTER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The change would leave a department without an active specialist."}
+}
+
+
+@other.put("/v1/specialists", responses=ROSTER_RESPONSES, summary="Manager: replace the roster (those left out become inactive)")
 async def put_specialists(request: Request, body: list[SpecialistIn], principal: Manager) -> dict[str, Any]:
     ids = [s.specialist_id for s in body]
     if len(ids) != len(set(ids)):
         raise HTTPException(422, detail="specialist_id: each specialist may appear once")
+    _refuse_unstaffed([s.to_domain() for s in body])  # those left out become inactive
     await _d(request).roster.replace_all([s.to_domain() for s in body])
     _d(request).workload.invalidate()
     return await list_specialists(request, principal)
 
 
-@other.put("/v1/specialists/{specialist_id}", summary="Manager: add or change one specialist")
+@other.put("/v1/specialists/{specialist_id}", responses=ROSTER_RESPONSES, summary="Manager: add or change one specialist")
 async def put_specialist(
     request: Request, specialist_id: str, body: SpecialistIn, principal: Manager
 ) -> dict[str, Any]:
     if body.specialist_id != specialist_id:
         raise HTTPException(422, detail="specialist_id: the body names another specialist than the path")
+    others = [s for s in await _d(request).roster.all() if s.specialist_id != specialist_id]
+    _refuse_unstaffed([*others, body.to_domain()])
     await _d(request).roster.upsert(body.to_domain())
     _d(request).workload.invalidate()
     return await list_specialists(request, principal)

@@ -42,8 +42,10 @@ from engineering.handlers import (
     get_project,
     record_maintenance,
 )
+from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
 from shared.http.commands import IdempotencyKey, change_key
+from shared.http.paging import Page, PageSize
 from shared.reference import canonical_product, normalise_phone, normalise_serial
 from shared.service import service_app
 
@@ -361,7 +363,7 @@ def _day(value: date | None, request: Request) -> date:
 
 # ------------------------------------------------------------------------------------------- projects
 
-projects = APIRouter(prefix="/v1/projects", tags=["projects"])
+projects = APIRouter(prefix="/v1/projects", tags=["projects"], route_class=JsonRoute)
 
 
 @projects.post("", status_code=201, summary="中标立项: open a project for a won bid (publishes project.opened)")
@@ -389,8 +391,8 @@ async def list_projects(
     status_: Annotated[Literal[STATUSES] | None, Query(alias="status")] = None,  # type: ignore[valid-type]
     serial_no: Annotated[str | None, Query(max_length=60)] = None,
     client: Annotated[str | None, Query(max_length=200)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    page: Page = 1,
+    page_size: PageSize = 20,
 ) -> dict[str, Any]:
     e = _e(request)
     query: dict[str, Any] = {}
@@ -657,7 +659,7 @@ async def archive(request: Request, project_id: ProjectId, body: ArchiveIn, prin
 
 # ------------------------------------------------------------------------------------------- installation complaints
 
-cases = APIRouter(prefix="/v1/installation-cases", tags=["installation complaints"])
+cases = APIRouter(prefix="/v1/installation-cases", tags=["installation complaints"], route_class=JsonRoute)
 
 
 async def _case_view(request: Request, case: InstallationCase, principal: Principal) -> dict[str, Any]:
@@ -682,8 +684,8 @@ async def list_cases(
     principal: Reader,
     project_id: Annotated[str | None, Query(pattern=PROJECT_ID)] = None,
     unlinked: bool = False,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    page: Page = 1,
+    page_size: PageSize = 20,
 ) -> dict[str, Any]:
     query: dict[str, Any] = {"project_id": None} if unlinked else ({"project_id": project_id} if project_id else {})
     found, total = await _e(request).case_queries.find(query, skip=(page - 1) * page_size, limit=page_size)

@@ -18,14 +18,15 @@ class Submission:
     event_id: uuid.UUID
     received_at: datetime
     created_now: bool
+    published: bool = False
 
 
 class SubmissionRepository:
     """One document per (channel, principal, idempotency key); `_id` is that triple.
 
-    The document is written once and never updated nor deleted (not even when the publish failed: a
-    timed-out send may have reached the broker after all). A replay republishes the very same event (same
-    case id, same event id), which consumers recognise, so no "published" flag needs a second write.
+    The document is never deleted (not even when the publish failed: a timed-out send may have reached
+    the broker after all). Once the broker acknowledged the event it is marked published, and a replay
+    reads that answer instead of publishing again; until then a replay republishes the same event.
     """
 
     def __init__(self, db: AsyncDatabase) -> None:
@@ -56,4 +57,8 @@ class SubmissionRepository:
             event_id=uuid.UUID(doc["event_id"]),
             received_at=doc["received_at"],
             created_now=created,
+            published=doc.get("published_at") is not None,
         )
+
+    async def mark_published(self, key: str, at: datetime) -> None:
+        await self._submissions.update_one({"_id": key}, {"$set": {"published_at": at}})

@@ -9,7 +9,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from intake.domain.normalise import (
     guess_category,
@@ -19,7 +27,7 @@ from intake.domain.normalise import (
     not_in_future,
 )
 from shared.contracts.complaints import Channel, ComplaintReceived, Customer, ProductInfo, Submitter
-from shared.reference import normalise_phone, normalise_serial, region_of_address
+from shared.reference import check_sale_date, normalise_phone, normalise_serial, region_of_address
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[\w\-.:/]+$")]
@@ -30,7 +38,7 @@ Model = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=4000)]
 InvoiceNo = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
-PurchaseDate = Annotated[date, AfterValidator(not_in_future)]
+PurchaseDate = Annotated[date, AfterValidator(not_in_future), AfterValidator(check_sale_date)]
 LocalTime = Annotated[datetime, AfterValidator(local_datetime)]
 
 
@@ -64,12 +72,19 @@ class ProductHint(BaseModel):
     serial_no: Serial | None = None
 
 
+def _launched_before(day: date | None, info: ValidationInfo) -> date | None:
+    """A purchase date no earlier than the launch of the model (or serial) given beside it."""
+    return check_sale_date(day, info.data.get("model"), info.data.get("serial_no")) if day else day
+
+
 class ManagerProduct(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     model: Model
     serial_no: Serial | None = None
     purchase_date: PurchaseDate | None = None
     invoice_no: InvoiceNo | None = None
+
+    _purchase_after_launch = field_validator("purchase_date")(_launched_before)
 
 
 class DealerProduct(BaseModel):
@@ -79,6 +94,8 @@ class DealerProduct(BaseModel):
     purchase_date: PurchaseDate
     invoice_no: InvoiceNo
     service_card_stamped: bool = Field(description="Whether the customer holds the dealer-stamped service card.")
+
+    _purchase_after_launch = field_validator("purchase_date")(_launched_before)
 
 
 def _product(

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-import orjson
 import segno
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, status
 from fastapi import Path as PathParam
@@ -25,6 +24,7 @@ from intake.domain.channels import (
     RegionalManagerReport,
 )
 from intake.handlers import IdempotencyConflict, StoreUnavailable, accept_complaint
+from shared.http.app import JsonRoute
 from shared.http.auth import Principal, api_key_header, authorize
 from shared.kafka.publisher import PublishFailed
 from shared.reference import normalise_serial
@@ -80,7 +80,7 @@ def _channel_principal(*roles: str) -> Any:
 
 async def _accept(request: Request, submission: ChannelInput, idempotency_key: str | None) -> JSONResponse:
     intake = _intake(request)
-    original = orjson.loads(await request.body())
+    original = await request.json()  # the one parse FastAPI already made (JsonRoute), not a second one
     try:
         accepted = await accept_complaint(
             submission,
@@ -115,7 +115,7 @@ ACCEPTED_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"description": "Kafka or the store is unavailable; nothing was accepted. Retry with the same key."},
 }
 
-complaints = APIRouter(prefix="/v1/complaints", tags=["complaints"])
+complaints = APIRouter(prefix="/v1/complaints", tags=["complaints"], route_class=JsonRoute)
 
 
 @complaints.post(
@@ -172,7 +172,7 @@ async def post_online(request: Request, body: OnlineSubmission, idempotency_key:
     return await _accept(request, body, idempotency_key)
 
 
-pages = APIRouter(tags=["public page"])
+pages = APIRouter(tags=["public page"], route_class=JsonRoute)
 
 
 @pages.get("/", response_class=HTMLResponse, summary="The public complaint page (Chinese first)")

@@ -6,6 +6,7 @@ groups' committed offsets against the end offsets, dead letters from the dead-le
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Gauge
 
@@ -58,7 +60,7 @@ class KafkaView:
                 out[spec.name] = {tp.partition: (starts[tp], ends[tp]) for tp in tps}
             return out
         finally:
-            await consumer.stop()
+            await _stop(consumer)
 
     async def average_sizes(self, per_partition: int = 20) -> dict[str, float]:
         """Mean value size of the last few messages of each topic (bytes)."""
@@ -79,7 +81,7 @@ class KafkaView:
                         count += 1
                 sizes[name] = total / count if count else 0.0
         finally:
-            await consumer.stop()
+            await _stop(consumer)
         return sizes
 
     async def groups(self) -> list[str]:
@@ -92,20 +94,49 @@ class KafkaView:
         services = {c for t in self.registry.topics for c in t.consumers} | {t.owner for t in self.registry.topics}
         return sorted(g[0] for g in listed if g[0].startswith(self.prefix) and g[0].removeprefix(self.prefix) in services)
 
+    async def assigned(self, groups: list[str]) -> dict[str, set[TopicPartition]]:
+        """The partitions each group's live members hold now (as Kafka's consumer-group tool shows them)."""
+        if not groups:
+            return {}
+        admin = await self._admin()
+        try:
+            responses = await admin.describe_consumer_groups(groups)
+        finally:
+            await admin.close()
+        out: dict[str, set[TopicPartition]] = {}
+        for response in responses:
+            for group in response.to_object()["groups"]:
+                held = out.setdefault(group["group"], set())
+                if group["protocol_type"] != "consumer":
+                    continue
+                for member in group["members"]:
+                    if member["member_assignment"]:
+                        held.update(ConsumerProtocolMemberAssignment.decode(member["member_assignment"]).partitions())
+        return out
+
     async def lag(self) -> list[dict[str, Any]]:
-        """Per group, topic and partition: committed offset, end offset, lag."""
+        """Per group, topic and partition: committed offset, end offset, lag.
+
+        Every partition a group has committed on or holds now: a partition held but never committed
+        (a consumer stuck on its first message) lags by everything in it, and shows no committed offset.
+        """
+        groups = await self.groups()
+        held = await self.assigned(groups)
         admin = await self._admin()
         consumer = await self._consumer()
         rows: list[dict[str, Any]] = []
         try:
-            for group in await self.groups():
-                committed = await admin.list_consumer_group_offsets(group)
-                wanted = [tp for tp in committed if tp.topic.startswith(self.prefix)]
+            for group in groups:
+                committed = {tp: meta.offset for tp, meta in (await admin.list_consumer_group_offsets(group)).items()
+                             if meta.offset >= 0}
+                wanted = sorted({tp for tp in (*committed, *held.get(group, ())) if tp.topic.startswith(self.prefix)},
+                                key=lambda t: (t.topic, t.partition))
                 if not wanted:
                     continue
                 ends = await consumer.end_offsets(wanted)
-                for tp in sorted(wanted, key=lambda t: (t.topic, t.partition)):
-                    offset = committed[tp].offset
+                starts = await consumer.beginning_offsets(wanted)
+                for tp in wanted:
+                    offset = committed.get(tp)
                     rows.append(
                         {
                             "group": group.removeprefix(self.prefix),
@@ -113,56 +144,61 @@ class KafkaView:
                             "partition": tp.partition,
                             "committed": offset,
                             "end": ends[tp],
-                            "lag": max(0, ends[tp] - max(offset, 0)),
+                            # Without a commit, everything still in the partition waits.
+                            "lag": max(0, ends[tp] - (offset if offset is not None else starts[tp])),
+                            "assigned": tp in held.get(group, ()),
                         }
                     )
         finally:
-            await consumer.stop()
+            await _stop(consumer)
             await admin.close()
         return rows
 
     async def dead_letters(self, service: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        consumer = await self._consumer()
+        # Every topic's partitions first: once the consumer is assigned one, it knows no other topic.
+        bounds = await self.dead_letter_bounds()
+        held = [(spec, partition, first, end) for spec in self.registry.topics
+                if spec.name in bounds and (not service or spec.owner == service)
+                for partition, (first, end) in sorted(bounds[spec.name].items()) if end > first]
         out: list[dict[str, Any]] = []
+        if not held:
+            return out
+        consumer = await self._consumer()
         try:
-            await consumer._client.force_metadata_update()
-            for spec in self.registry.topics:
-                if not spec.dead_letters or (service and spec.owner != service):
-                    continue
-                name = self.physical(spec.name)
-                parts = consumer.partitions_for_topic(name) or set()
-                for partition in sorted(parts):
-                    tp = TopicPartition(name, partition)
-                    end = (await consumer.end_offsets([tp]))[tp]
-                    first = (await consumer.beginning_offsets([tp]))[tp]
-                    if end <= first:
-                        continue
-                    consumer.assign([tp])
-                    consumer.seek(tp, max(first, end - limit))
-                    for r in await _drain(consumer, tp, end):
-                        headers = {k: v.decode(errors="replace") for k, v in (r.headers or ())}
-                        out.append(
-                            {
-                                "dead_letter_topic": spec.name,
-                                "service": spec.owner,
-                                "partition": r.partition,
-                                "offset": r.offset,
-                                "key": r.key.decode(errors="replace") if r.key else None,
-                                "original_topic": headers.get("original_topic"),
-                                "original_offset": headers.get("original_offset"),
-                                "original_event_id": headers.get("original_event_id") or None,
-                                "exc_class": headers.get("exc_class"),
-                                "exc_msg": headers.get("exc_msg"),
-                                "attempts": headers.get("attempts"),
-                                "failed_at": headers.get("failed_at"),
-                                "size": len(r.value or b""),
-                            }
-                        )
+            for spec, partition, first, end in held:
+                tp = TopicPartition(self.physical(spec.name), partition)
+                consumer.assign([tp])
+                consumer.seek(tp, max(first, end - limit))
+                for r in await _drain(consumer, tp, end):
+                    headers = {k: v.decode(errors="replace") for k, v in (r.headers or ())}
+                    out.append(
+                        {
+                            "dead_letter_topic": spec.name,
+                            "service": spec.owner,
+                            "partition": r.partition,
+                            "offset": r.offset,
+                            "key": r.key.decode(errors="replace") if r.key else None,
+                            "original_topic": headers.get("original_topic"),
+                            "original_offset": headers.get("original_offset"),
+                            "original_event_id": headers.get("original_event_id") or None,
+                            "exc_class": headers.get("exc_class"),
+                            "exc_msg": headers.get("exc_msg"),
+                            "attempts": headers.get("attempts"),
+                            "failed_at": headers.get("failed_at"),
+                            "size": len(r.value or b""),
+                        }
+                    )
         finally:
-            await consumer.stop()
+            await _stop(consumer)
         return out
 
+    async def dead_letter_bounds(self) -> dict[str, dict[int, tuple[int, int]]]:
+        """Per dead-letter topic that exists: partition -> (first offset, end offset)."""
+        offsets = await self.end_offsets()
+        return {name: parts for name, parts in offsets.items() if self.registry.get(name).dead_letters}
+
     async def dead_letter_record(self, dlq_topic: str, partition: int, offset: int) -> Any:
+        """The dead letter at a position the caller has checked exists (see dead_letter_bounds)."""
         consumer = await self._consumer()
         try:
             tp = TopicPartition(self.physical(dlq_topic), partition)
@@ -171,52 +207,89 @@ class KafkaView:
             records = await _drain(consumer, tp, offset + 1)
             return records[0] if records else None
         finally:
-            await consumer.stop()
+            await _stop(consumer)
 
-    async def case_events(self, case_id: str, per_topic: int = 200) -> list[dict[str, Any]]:
-        """The last events of one case across every topic keyed by case, in time order."""
-        consumer = await self._consumer()
-        partitioner = DefaultPartitioner()
-        found: list[dict[str, Any]] = []
+    async def case_events(self, case_id: str, limit: int = 500) -> list[dict[str, Any]]:
+        """Every event of one case on every topic keyed by case, in time order (the last `limit`).
+
+        Each topic's events of the case are on the one partition Kafka's partitioner gives its key,
+        read whole: a case is found however many events of other cases came after it. The complaint
+        comes first, so once it is found the other topics are read from shortly before it.
+        """
         key = case_id.encode()
+        found: list[dict[str, Any]] = []
+        since_ms: int | None = None
+        specs = sorted((t for t in self.registry.topics if t.key == "case_id"),
+                       key=lambda t: t.name != "intake.complaints.v1")
+        for spec in specs:
+            records = await self._keyed(self.physical(spec.name), key, since_ms)
+            if spec.name == "intake.complaints.v1" and records:
+                since_ms = records[0].timestamp - _CLOCK_SKEW_MS
+            found.extend(_case_event(spec.name, r) for r in records)
+        return sorted(found, key=lambda e: (e["occurred_at"], e["topic"], e["offset"]))[-limit:]
+
+    async def _keyed(self, topic: str, key: bytes, since_ms: int | None) -> list[Any]:
+        """The records of `key` on `topic` (from `since_ms` on), read from the partition that holds it.
+
+        One consumer per topic: assign() narrows a consumer's metadata to the assigned topic, after
+        which partitions_for_topic() of the next topic answers None, and that topic was skipped
+        (a case showed its complaint and nothing else).
+        """
+        consumer = await self._consumer()
         try:
             await consumer._client.force_metadata_update()
-            for spec in self.registry.topics:
-                if spec.key != "case_id":
-                    continue
-                name = self.physical(spec.name)
-                parts = sorted(consumer.partitions_for_topic(name) or ())
-                if not parts:
-                    continue
-                # Kafka's own partitioner says where this key lives: read one partition, not the topic.
-                tp = TopicPartition(name, partitioner(key, parts, parts))
-                end = (await consumer.end_offsets([tp]))[tp]
-                first = (await consumer.beginning_offsets([tp]))[tp]
-                consumer.assign([tp])
-                consumer.seek(tp, max(first, end - per_topic))
-                for r in await _drain(consumer, tp, end):
-                    if r.key != key:
-                        continue
-                    try:
-                        env = decode(r.value)
-                        found.append({"topic": spec.name, "offset": r.offset, "event_type": env.event_type,
-                                      "event_id": str(env.event_id), "occurred_at": env.occurred_at.isoformat(),
-                                      "producer": env.producer})
-                    except InvalidMessage as exc:
-                        found.append({"topic": spec.name, "offset": r.offset, "event_type": "(unreadable)",
-                                      "error": str(exc), "occurred_at": ""})
+            parts = sorted(consumer.partitions_for_topic(topic) or ())
+            if not parts:
+                return []
+            tp = TopicPartition(topic, DefaultPartitioner()(key, parts, parts))
+            end = (await consumer.end_offsets([tp]))[tp]
+            start = (await consumer.beginning_offsets([tp]))[tp]
+            if since_ms is not None:
+                at = (await consumer.offsets_for_times({tp: since_ms}))[tp]
+                start = at.offset if at is not None else end
+            consumer.assign([tp])
+            consumer.seek(tp, start)
+            return [r for r in await _drain(consumer, tp, end) if r.key == key]
         finally:
-            await consumer.stop()
-        return sorted(found, key=lambda e: (e["occurred_at"], e["topic"], e["offset"]))
+            await _stop(consumer)
 
 
-async def _drain(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, timeout_s: float = 10.0) -> list[Any]:
-    """Read `tp` from its current position up to `end` (exclusive)."""
+# Producers' clocks differ a little: events about a case are read from this long before its complaint.
+_CLOCK_SKEW_MS = 3600 * 1000
+
+
+def _case_event(topic: str, r: Any) -> dict[str, Any]:
+    try:
+        env = decode(r.value)
+    except InvalidMessage as exc:
+        return {"topic": topic, "offset": r.offset, "event_type": "(unreadable)", "error": str(exc),
+                "occurred_at": ""}
+    return {"topic": topic, "offset": r.offset, "event_type": env.event_type, "event_id": str(env.event_id),
+            "occurred_at": env.occurred_at.isoformat(), "producer": env.producer,
+            "causation_id": str(env.causation_id) if env.causation_id else None}
+
+
+async def _stop(consumer: AIOKafkaConsumer) -> None:
+    """Stop a short-lived consumer. aiokafka's stop() soon after start() can raise the CancelledError
+    of its own offsets task; only a cancellation of the caller is passed on."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+
+
+async def _drain(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, idle_s: float = 10.0) -> list[Any]:
+    """Read `tp` from its current position up to `end` (exclusive), giving up only when nothing
+    arrives for `idle_s` (a long partition takes as long as it takes)."""
     out: list[Any] = []
-    deadline = time.monotonic() + timeout_s
-    while await consumer.position(tp) < end and time.monotonic() < deadline:
-        batch = await consumer.getmany(tp, timeout_ms=500)
-        out.extend(batch.get(tp, []))
+    idle_since = time.monotonic()
+    while await consumer.position(tp) < end and time.monotonic() - idle_since < idle_s:
+        batch = (await consumer.getmany(tp, timeout_ms=500)).get(tp, [])
+        if batch:
+            out.extend(batch)
+            idle_since = time.monotonic()
     return [r for r in out if r.offset < end]
 
 

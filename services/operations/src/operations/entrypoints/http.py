@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from operations import bootstrap
 from operations.config import OperationsSettings
 from operations.handlers import Selection, replay, replay_log
+from operations.selections import InvalidSelection
+from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
 from shared.service import service_app
 
@@ -23,9 +25,9 @@ Operator = Annotated[Principal, require_roles("operations")]
 
 class SelectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dead_letter_topic: str = Field(pattern=r"^[a-z]+\.dead-letters\.v\d+$")
-    partition: int = Field(ge=0)
-    offset: int = Field(ge=0)
+    dead_letter_topic: str = Field(pattern=r"^[a-z]+\.dead-letters\.v\d+$", max_length=100)
+    partition: int = Field(ge=0, le=2**31 - 1)
+    offset: int = Field(ge=0, le=2**63 - 1)
 
 
 class ReplayIn(BaseModel):
@@ -61,7 +63,7 @@ async def lag_report(ops: bootstrap.Operations) -> list[dict[str, Any]]:
     return [r | {"trend": ops.sampler.trend(r["group"], r["topic"], r["partition"])} for r in rows]
 
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=JsonRoute)
 
 
 @router.get("/", response_class=HTMLResponse, summary="The operations page")
@@ -100,7 +102,13 @@ async def dead_letters(request: Request, principal: Watcher, service: str | None
 async def post_replay(request: Request, body: ReplayIn, principal: Operator) -> dict[str, Any]:
     runtime = request.app.state.runtime
     chosen = [Selection(s.dead_letter_topic, s.partition, s.offset) for s in body.dead_letters]
-    return {"results": await replay(_ops(request).view, runtime.publisher, runtime.db["replays"], chosen, by=principal.id)}
+    try:
+        results = await replay(_ops(request).view, runtime.publisher, runtime.db["replays"], chosen, by=principal.id)
+    except InvalidSelection as exc:
+        errors = [{"field": f"dead_letters.{i}.{field}", "message": message, "type": "not_found"}
+                  for i, field, message in exc.problems]
+        raise HTTPException(422, detail={"message": f"nothing replayed: {exc}", "errors": errors}) from exc
+    return {"results": results}
 
 
 @router.get("/v1/replays", summary="What was replayed, by whom, when")

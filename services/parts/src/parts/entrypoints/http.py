@@ -30,6 +30,7 @@ from parts.handlers import (
     quote_repair,
     update_purchase,
 )
+from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
 from shared.http.commands import IdempotencyKey, change_key
 from shared.periods import china_date
@@ -159,7 +160,7 @@ async def _step(
     return request_view(req, principal)
 
 
-requests_router = APIRouter(prefix="/v1/parts-requests", tags=["key parts (R-PA-1)"])
+requests_router = APIRouter(prefix="/v1/parts-requests", tags=["key parts (R-PA-1)"], route_class=JsonRoute)
 
 
 @requests_router.get("", summary="Parts requests (a regional manager sees those asked of them)")
@@ -286,7 +287,7 @@ async def repair_record_pdf(request: Request, request_id: str, principal: Record
                     headers={"Content-Disposition": f'inline; filename="repair-record-{req.request_id}.pdf"'})
 
 
-money = APIRouter(tags=["stock, prices and quotes (R-PA-3, R-PA-4)"])
+money = APIRouter(tags=["stock, prices and quotes (R-PA-3, R-PA-4)"], route_class=JsonRoute)
 
 
 @money.get("/v1/stock", summary="Consumables on hand (no prices)")

@@ -7,11 +7,21 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Request, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
+from shared.http.app import JsonRoute, invalid
 from shared.http.auth import Principal, require_roles
 from shared.http.commands import IdempotencyKey, change_key
 from shared.periods import china_date
+from shared.reference import check_sale_date
 from shared.service import service_app
 from warranty import bootstrap
 from warranty.config import WarrantySettings
@@ -41,14 +51,26 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# A sale (purchase or invoice) date: not before the catalogue's first launch; the model's own launch
+# is checked where the model is known (beside it, or on the case).
+SaleDate = Annotated[date, AfterValidator(check_sale_date)]
+
+
+def _after_launch(day: date | None, info: ValidationInfo) -> date | None:
+    return check_sale_date(day, info.data.get("model"), info.data.get("serial_no")) if day else day
+
+
 class ProductIn(Body):
     serial_no: Annotated[str, StringConstraints(max_length=40)] | None = None
     model: Annotated[str, StringConstraints(max_length=40)] | None = None
-    purchase_date: date | None = Field(default=None, description="The sale date (7/15-day windows run from it).")
-    invoice_date: date | None = Field(default=None, description="The warranty runs from it; the sale date if absent.")
+    purchase_date: SaleDate | None = Field(default=None, description="The sale date (7/15-day windows run from it).")
+    invoice_date: SaleDate | None = Field(default=None,
+                                          description="The warranty runs from it; the sale date if absent.")
     invoice_no: Annotated[str, StringConstraints(max_length=40)] | None = None
     service_card_stamped: bool | None = None
     sale_recorded: bool = Field(default=False, description="A dealer's sale record proves the purchase date.")
+
+    _sale_after_launch = field_validator("purchase_date", "invoice_date")(_after_launch)
 
 
 class InstallationIn(Body):
@@ -78,8 +100,8 @@ class AssessIn(Body):
 
 class DocumentsIn(Body):
     invoice_no: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
-    invoice_date: date | None = None
-    purchase_date: date | None = None
+    invoice_date: SaleDate | None = None
+    purchase_date: SaleDate | None = None
     service_card_stamped: bool | None = None
 
 
@@ -139,7 +161,7 @@ def assessment_view(a: Assessment) -> dict[str, Any]:
     }
 
 
-router = APIRouter(tags=["warranty"])
+router = APIRouter(tags=["warranty"], route_class=JsonRoute)
 
 
 @router.post("/v1/warranty/assess", summary="The decision engine as a dry run: no record, no event")
@@ -167,6 +189,17 @@ async def dry_run(request: Request, body: AssessIn, principal: Staff) -> dict[st
 async def post_evidence(
     request: Request, case_id: CaseId, body: EvidenceIn, principal: Staff, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
+    w = _w(request)
+    facts = await w.cases.get(case_id)
+    if facts is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not known to warranty")
+    for name in ("purchase_date", "invoice_date"):
+        day = getattr(body.documents, name) if body.documents else None
+        try:
+            if day:
+                check_sale_date(day, facts.model, facts.serial_no)
+        except ValueError as exc:
+            raise invalid(f"documents.{name}", str(exc)) from exc
     changes = body.changes()
     if not changes:
         raise HTTPException(422, detail="evidence: nothing to add (documents, cause, part, confirmation or history)")
