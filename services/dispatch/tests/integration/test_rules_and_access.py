@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -222,6 +223,23 @@ async def test_a_roster_leaving_a_department_unstaffed_is_409(dispatch, keys) ->
     after = (await dispatch.get("/v1/specialists", headers=keys["manager"])).json()["items"]
     assert [s["specialist_id"] for s in after if s["department"] == "engineering_installation" and s["active"]] == [
         last["specialist_id"]]
+
+
+async def test_two_managers_deactivating_a_departments_last_two_at_once_leave_one(dispatch_settings, keys) -> None:
+    """Write skew: each change alone keeps the department staffed; together they would not. The roster
+    changes conflict in the store, and the second is checked again on what the first left."""
+    async with running(dispatch_app(dispatch_settings())) as first, running(dispatch_app(dispatch_settings())) as second:
+        roster = (await first.get("/v1/specialists", headers=keys["manager"])).json()["items"]
+        fields = ("specialist_id", "name", "department", "skills", "regions", "active")
+        engineers = [s for s in roster if s["department"] == "engineering_installation" and s["active"]]
+        assert len(engineers) == 2
+        answers = await asyncio.gather(*(
+            replica.put(f"/v1/specialists/{s['specialist_id']}", json={k: s[k] for k in fields} | {"active": False},
+                        headers=keys["manager"])
+            for replica, s in zip((first, second), engineers, strict=True)))
+        after = (await second.get("/v1/specialists", headers=keys["manager"])).json()["items"]
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    assert len([s for s in after if s["department"] == "engineering_installation" and s["active"]]) == 1
 
 
 @pytest.mark.parametrize("params", [{"page": 2**63}, {"page": 10**30}, {"page": 10_001}, {"page_size": 101},

@@ -6,6 +6,7 @@ outbox); this module adds the queries dispatch runs over them, each served by an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -119,11 +120,16 @@ class TimelineRepository:
 
 
 class RosterRepository:
+    """The specialists. A roster change reads, checks and writes in one transaction, and every change
+    bumps one shared document, so two changes at once conflict and the second is checked again on
+    what the first left (no write skew: two managers cannot each deactivate a department's last two)."""
+
     def __init__(self, db: AsyncDatabase, store: Store) -> None:
         self.specialists = db["specialists"]
+        self._changes = db["roster_changes"]
         self._store = store
 
-    async def all(self) -> list[Specialist]:
+    async def all(self, tx: Transaction | None = None) -> list[Specialist]:
         return [
             Specialist(
                 specialist_id=d["_id"],
@@ -133,7 +139,7 @@ class RosterRepository:
                 regions=tuple(d.get("regions", ())),
                 active=d.get("active", True),
             )
-            async for d in self.specialists.find({}).sort("_id", ASCENDING)
+            async for d in self.specialists.find({}, session=tx.session if tx else None).sort("_id", ASCENDING)
         ]
 
     async def upsert(self, specialist: Specialist, tx: Transaction | None = None) -> None:
@@ -142,16 +148,20 @@ class RosterRepository:
         doc["skills"], doc["regions"] = list(specialist.skills), list(specialist.regions)
         await self.specialists.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=tx.session if tx else None)
 
-    async def replace_all(self, roster: list[Specialist]) -> None:
-        """Upsert every given specialist; those left out are kept but made inactive (their cases stay
-        theirs). One transaction: routing never sees half of the new roster."""
+    async def change(
+        self, new_roster: Callable[[list[Specialist]], list[Specialist]], check: Callable[[list[Specialist]], None]
+    ) -> None:
+        """Apply `new_roster` to the current roster, let `check` refuse the result, write what changed."""
 
         async def work(tx: Transaction) -> None:
-            keep = [s.specialist_id for s in roster]
-            for s in roster:
-                await self.upsert(s, tx)
-            await self.specialists.update_many({"_id": {"$nin": keep}}, {"$set": {"active": False}},
-                                               session=tx.session)
+            current = await self.all(tx)
+            after = new_roster(current)
+            check(after)
+            before = {s.specialist_id: s for s in current}
+            for s in after:
+                if before.get(s.specialist_id) != s:
+                    await self.upsert(s, tx)
+            await self._changes.update_one({"_id": "roster"}, {"$inc": {"n": 1}}, upsert=True, session=tx.session)
 
         await self._store.transaction(work)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -425,8 +426,14 @@ async def put_specialists(request: Request, body: list[SpecialistIn], principal:
     ids = [s.specialist_id for s in body]
     if len(ids) != len(set(ids)):
         raise HTTPException(422, detail="specialist_id: each specialist may appear once")
-    _refuse_unstaffed([s.to_domain() for s in body])  # those left out become inactive
-    await _d(request).roster.replace_all([s.to_domain() for s in body])
+    given = {s.specialist_id: s.to_domain() for s in body}
+
+    def replaced(current: list[Specialist]) -> list[Specialist]:
+        # Those left out are kept but made inactive: their cases stay theirs.
+        left_out = [replace(s, active=False) for s in current if s.specialist_id not in given]
+        return [*given.values(), *left_out]
+
+    await _d(request).roster.change(replaced, _refuse_unstaffed)
     _d(request).workload.invalidate()
     return await list_specialists(request, principal)
 
@@ -437,9 +444,9 @@ async def put_specialist(
 ) -> dict[str, Any]:
     if body.specialist_id != specialist_id:
         raise HTTPException(422, detail="specialist_id: the body names another specialist than the path")
-    others = [s for s in await _d(request).roster.all() if s.specialist_id != specialist_id]
-    _refuse_unstaffed([*others, body.to_domain()])
-    await _d(request).roster.upsert(body.to_domain())
+    changed = body.to_domain()
+    await _d(request).roster.change(
+        lambda current: [*(s for s in current if s.specialist_id != specialist_id), changed], _refuse_unstaffed)
     _d(request).workload.invalidate()
     return await list_specialists(request, principal)
 
