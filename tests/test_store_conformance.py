@@ -190,6 +190,8 @@ async def test_every_hot_query_is_served_by_an_index(db) -> None:
         "cases of a phone": cases.find({"customer.phone": "+8613812345678"}),
         "cases of a unit": cases.find({"product.serial_no": "XF2502405001234"}),
         "statistics for a month": cases.find({"received_at": {"$gte": now - timedelta(days=31), "$lt": now}}),
+        "follow-ups due": cases.find({"status": "closed", "follow_up_due_on": {"$lte": "2026-12-01"}})
+        .sort("follow_up_due_on", 1),
         "timeline of a case": timeline.find({"case_id": "YD-0000000001"}).sort([("occurred_at", 1), ("recorded_at", 1)]),
         # warranty: a unit's history
         "a unit's cases (warranty)": c["warranty_cases"].collection.find({"serial_no": "XF2502405001234"}),

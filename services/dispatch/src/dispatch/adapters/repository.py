@@ -17,6 +17,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from dispatch.domain.case import OPEN_STATUSES, Case
 from dispatch.domain.routing import Specialist
+from dispatch.domain.stats import CaseFigures
 from shared.contracts.envelope import Envelope
 from shared.mongo import bson_safe
 from shared.unit_of_work import Aggregates, Store, Transaction
@@ -43,15 +44,29 @@ class CaseQueries:
         await self.cases.create_index([("customer.phone", ASCENDING)])
         await self.cases.create_index([("product.serial_no", ASCENDING)])
         await self.cases.create_index([("received_at", DESCENDING), ("_id", ASCENDING)])
+        await self.cases.create_index([("status", ASCENDING), ("follow_up_due_on", ASCENDING)])
 
     async def find(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[list[Case], int]:
-        total = await self.aggregates.count(query)
+        # Every case: the collection's own count, not a count of 100,000 documents per page.
+        total = await self.cases.estimated_document_count() if not query else await self.aggregates.count(query)
         found = await self.aggregates.find(query, sort=[("received_at", DESCENDING), ("_id", ASCENDING)],
                                            skip=skip, limit=limit)
         return found, total
 
     async def all_in(self, query: dict[str, Any]) -> list[Case]:
         return await self.aggregates.find(query)
+
+    async def figures(self, query: dict[str, Any]) -> list[CaseFigures]:
+        """The few fields statistics read, for every case matching `query` (a year: tens of thousands)."""
+        projection = dict.fromkeys(CaseFigures.FIELDS, 1)
+        return [CaseFigures.of_document(d) async for d in self.cases.find(query, projection)]
+
+    async def follow_ups_due(self, by: str, *, assignee: str | None) -> list[Case]:
+        """Closed cases whose follow-up visit falls due by the China date `by` (ISO), soonest first."""
+        query: dict[str, Any] = {"status": "closed", "follow_up_due_on": {"$lte": by}}
+        if assignee:
+            query["assignee"] = assignee
+        return await self.aggregates.find(query, sort=[("follow_up_due_on", ASCENDING)])
 
     async def due(self, now: datetime, limit: int = 500) -> list[str]:
         cursor = self.cases.find({"next_deadline": {"$lte": now}}, {"_id": 1}).limit(limit)

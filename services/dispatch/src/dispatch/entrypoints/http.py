@@ -340,7 +340,8 @@ async def follow_ups_due(
         query["assignee"] = principal.id  # a specialist sees their own visits to make
     elif assignee:
         query["assignee"] = assignee
-    due = [c for c in await _d(request).queries.all_in(query) if c.follow_up_due_on and c.follow_up_due_on <= today + timedelta(days=within_days)]
+    due = await _d(request).queries.follow_ups_due((today + timedelta(days=within_days)).isoformat(),
+                                                    assignee=query.get("assignee"))
     due.sort(key=lambda c: c.follow_up_due_on or today)
     return {
         "items": [
@@ -376,7 +377,7 @@ async def stats(
         span["$lt"] = datetime.combine(to + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     if span:
         query["received_at"] = span
-    found = await _d(request).queries.all_in(query)
+    found = await _d(request).queries.figures(query)
     return case_stats(found, now=_now(request), group_by=group_by, period=period) | {"from": from_, "to": to}
 
 
