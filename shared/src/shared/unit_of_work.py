@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -119,7 +120,7 @@ class Transaction:
 class Store:
     """A service's database, and multi-document transactions on it."""
 
-    def __init__(self, db: AsyncDatabase, *, attempts: int = 8) -> None:
+    def __init__(self, db: AsyncDatabase, *, attempts: int = 16) -> None:
         self.db = db
         self._attempts = attempts
 
@@ -458,5 +459,6 @@ def _merge(*updates: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _backoff(attempt: int) -> None:
-    # Two writers of one aggregate collide rarely; a short, growing pause keeps them from colliding again.
-    await asyncio.sleep(min(0.005 * 2**attempt, 0.2))
+    # Writers of one document collide rarely; a short, growing, random pause ("full jitter") keeps a
+    # crowd of them from colliding again in step, so each round lets at least one through.
+    await asyncio.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.25)))
