@@ -1,7 +1,6 @@
 /* 英德售后 console: small enhancements over server-rendered pages (every page works without them). */
 (function () {
   "use strict";
-  window.__consolePageId = window.__consolePageId || String(Date.now()) + Math.random();
 
   // --- Chinese first, English behind the toggle: flipped in place, remembered in a cookie.
   var toggle = document.getElementById("lang-toggle");
