@@ -78,19 +78,19 @@ async def test_a_failed_flush_is_retried_without_waiting_for_a_sweep(kit) -> Non
     relay = asyncio.create_task(outbox.relay_forever(interval_s=0.2, sweep_interval_s=3600))  # its one sweep finds nothing
     try:
         await asyncio.sleep(0.3)
-        event = _complaint("YD-OUTAGE0001", "断网时写入")
-        await cases.insert_one({"_id": "YD-OUTAGE0001", "outbox": {}})
-        await cases.update_one({"_id": "YD-OUTAGE0001"}, {"$set": outbox_fields([event])})
+        event = _complaint("YD-NETDWN0001", "断网时写入")
+        await cases.insert_one({"_id": "YD-NETDWN0001", "outbox": {}})
+        await cases.update_one({"_id": "YD-NETDWN0001"}, {"$set": outbox_fields([event])})
         switch.down = True
         with pytest.raises(PublishFailed):
-            await outbox.flush("YD-OUTAGE0001")
+            await outbox.flush("YD-NETDWN0001")
         assert outbox.unpublished == 1
 
         switch.down = False  # the broker is back: the next retry publishes, long before any sweep
         records = await read_topic(bootstrap, topic, until=lambda r: len(r) >= 1, settle_s=0.5)
         assert [r.envelope().event_id for r in records] == [event.event_id]
         await eventually(lambda: outbox.unpublished == 0 or None)
-        assert (await _emptied(cases, "YD-OUTAGE0001"))["outbox"] == {}
+        assert (await _emptied(cases, "YD-NETDWN0001"))["outbox"] == {}
     finally:
         relay.cancel()
 

@@ -7,8 +7,6 @@ customer reads the reply, and a case page follows another service's event withou
 
 from __future__ import annotations
 
-import random
-import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,13 +15,11 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from shared.contracts.ids import is_case_id
 from shared.testing.fixtures import eventually
+from shared.testing.identities import mobile_phone, serial_no
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-
-def a_phone() -> str:
-    return f"139{random.randrange(10**8):08d}"
 
 
 async def flash(page) -> str:
@@ -37,7 +33,7 @@ async def submit(page, selector: str) -> None:
 
 
 async def test_front_desk_takes_a_call_and_sees_the_callers_open_cases(suite, pages) -> None:
-    phone = a_phone()
+    phone = mobile_phone()
     page = await pages.new()
     await page.goto(f"{suite.console}/hotline")
     assert "/signin?next=" in page.url  # not signed in: the sign-in page, then back
@@ -51,7 +47,7 @@ async def test_front_desk_takes_a_call_and_sees_the_callers_open_cases(suite, pa
     await page.fill("#serial_no", "XF2502405001234")
     await submit(page, "#submit-call")
     case_id = (await page.text_content("#accepted-case") or "").strip()
-    assert re.fullmatch(r"YD-[0-9A-Z]{10}", case_id)
+    assert is_case_id(case_id)
     await suite.assigned(case_id)
 
     # The next call from the same phone: the open case shows while the caller is on the line.
@@ -65,7 +61,7 @@ async def test_front_desk_takes_a_call_and_sees_the_callers_open_cases(suite, pa
 
 
 async def test_manager_reassigns_a_case_with_a_reason(suite, pages) -> None:
-    case_id = await suite.hotline_case(phone=a_phone(), transcript="新风机开机后电机异响，风量变小")
+    case_id = await suite.hotline_case(phone=mobile_phone(), transcript="新风机开机后电机异响，风量变小")
     case = await suite.assigned(case_id)
     assert case["assignee"] == "sp-liu"
 
@@ -115,7 +111,7 @@ async def test_specialist_replies_quotes_and_closes(suite, pages, keys) -> None:
     await submit(purchasing, "#stock-form button[type=submit]")
     assert "YD-LX-H13-250" in await flash(purchasing)
 
-    phone = a_phone()
+    phone = mobile_phone()
     case_id = await suite.hotline_case(phone=phone, transcript="滤芯用了一年需要更换，想购买新的 H13 滤芯",
                                        product={"model": "YD-XF250", "serial_no": "XF2502405001234"})
     await suite.assigned(case_id, decided=True)
@@ -166,7 +162,7 @@ async def test_specialist_replies_quotes_and_closes(suite, pages, keys) -> None:
 
 
 async def test_dealer_sees_only_their_own_cases_and_no_prices(suite, pages) -> None:
-    others = await suite.hotline_case(phone=a_phone(), transcript="电机异响")
+    others = await suite.hotline_case(phone=mobile_phone(), transcript="电机异响")
     page = await pages.signed_in("dealer")
     await page.goto(f"{suite.console}/submit")
     ticket = f"T-{uuid.uuid4().hex[:8]}"
@@ -212,7 +208,7 @@ async def test_engineering_gate_refuses_with_what_is_missing(suite, pages, keys)
     await page.fill("#supervisor", "深圳某工程监理有限公司")
     await page.fill("#site", "深圳市南山区学府路 88 号")
     await page.fill("#contract_value", "1286000")
-    serial = f"XF1K25{random.randrange(10**8):08d}"
+    serial = serial_no("XF1K25")
     await page.fill("#units", f"YD-XF1000 | {serial}")
     await submit(page, "#open-project-form button[type=submit]")
     await page.wait_for_selector("#checklist")
@@ -269,7 +265,7 @@ async def test_engineering_gate_refuses_with_what_is_missing(suite, pages, keys)
 
 
 async def test_customer_status_page_shows_the_reply(suite, pages, keys) -> None:
-    phone = a_phone()
+    phone = mobile_phone()
     case_id = await suite.hotline_case(phone=phone, transcript="新风机遥控器没反应")
     await suite.assigned(case_id)
     res = await suite.api("dispatch").post(f"/v1/cases/{case_id}/replies", headers={"X-API-Key": keys["manager"]},
@@ -297,7 +293,7 @@ async def test_customer_status_page_shows_the_reply(suite, pages, keys) -> None:
 
 
 async def test_timeline_line_appears_without_reload_when_another_service_publishes(suite, pages, keys) -> None:
-    case_id = await suite.hotline_case(phone=a_phone(), transcript="新风机开机后电机异响",
+    case_id = await suite.hotline_case(phone=mobile_phone(), transcript="新风机开机后电机异响",
                                        product={"model": "YD-XF250", "serial_no": "XF2502405001234"})
     await suite.assigned(case_id, decided=True)
     page = await pages.signed_in("specialist", phone=True)
@@ -321,7 +317,7 @@ async def test_timeline_line_appears_without_reload_when_another_service_publish
 
 async def test_statistics_page_draws_the_charts(suite, pages, keys) -> None:
     # One more case taken all the way to a follow-up visit, so every chart has something to draw.
-    case_id = await suite.hotline_case(phone=a_phone(), transcript="新风机显示屏不亮")
+    case_id = await suite.hotline_case(phone=mobile_phone(), transcript="新风机显示屏不亮")
     await suite.assigned(case_id)
     manager = {"X-API-Key": keys["manager"]}
     dispatch = suite.api("dispatch")
@@ -343,7 +339,7 @@ async def test_statistics_page_draws_the_charts(suite, pages, keys) -> None:
 async def test_every_role_reaches_its_pages_and_the_repair_record_comes_through_the_console(suite, keys) -> None:
     """Without a browser: each role's pages render (200), other roles' pages refuse (403), the regional
     manager answers local sourcing, and the printable repair record is fetched with the user's key."""
-    case_id = await suite.hotline_case(phone=a_phone(), transcript="新风机开机后电机异响，风量明显变小",
+    case_id = await suite.hotline_case(phone=mobile_phone(), transcript="新风机开机后电机异响，风量明显变小",
                                        product={"model": "YD-XF250", "serial_no": "XF2502405001234"})
     await suite.assigned(case_id, decided=True)
     res = await suite.api("warranty").post(f"/v1/cases/{case_id}/evidence", headers={"X-API-Key": keys["manager"]},

@@ -8,10 +8,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from dispatch.entrypoints.http import create_app as dispatch_app
-from intake.domain.normalise import new_case_id
 from shared.contracts.envelope import make_envelope
 from shared.contracts.warranty import WarrantyDecided
 from shared.testing.fixtures import eventually, running
+from shared.testing.identities import new_case_id
 
 pytestmark = pytest.mark.integration
 

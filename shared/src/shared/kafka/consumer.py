@@ -40,6 +40,7 @@ from shared.contracts.base import Contract
 from shared.contracts.envelope import Envelope, InvalidMessage, decode, utcnow, validate_payload
 from shared.contracts.registry import TopicRegistry, TopicSpec, load_registry
 from shared.kafka.admin import ensure_topics
+from shared.kafka.dead_letters import dead_letter_headers, without_dead_letter_headers
 from shared.kafka.publisher import EventPublisher, PublishFailed
 from shared.logging import get_logger
 from shared.metrics import EVENTS_CONSUMED, EVENTS_RETRIED, HANDLER_SECONDS
@@ -308,18 +309,10 @@ class EventConsumer:
         self, msg: ConsumedMessage, exc: BaseException, *, attempts: int, event_id: str | None
     ) -> None:
         """Park the message, unchanged, with its cause; retried until Kafka acknowledges it."""
-        headers = [(k, v) for k, v in msg.headers if not k.startswith("original_") and k not in _DLQ_KEYS]
-        headers += [
-            ("original_topic", msg.topic.removeprefix(self._settings.topic_prefix).encode()),
-            ("original_partition", str(msg.partition).encode()),
-            ("original_offset", str(msg.offset).encode()),
-            ("original_event_id", (event_id or "").encode()),
-            ("exc_class", type(exc).__name__.encode()),
-            ("exc_msg", str(exc)[:2000].encode()),
-            ("service", self._service.encode()),
-            ("attempts", str(attempts).encode()),
-            ("failed_at", utcnow().isoformat().encode()),
-        ]
+        headers = without_dead_letter_headers(msg.headers) + dead_letter_headers(
+            topic=msg.topic.removeprefix(self._settings.topic_prefix), partition=msg.partition, offset=msg.offset,
+            event_id=event_id, exc=exc, service=self._service, attempts=attempts, failed_at=utcnow(),
+        )
         delay = self._policy.first_delay_s
         while True:
             try:
@@ -355,9 +348,6 @@ class EventConsumer:
 
     def _count(self, topic: str, event_type: str, outcome: str) -> None:
         EVENTS_CONSUMED.labels(self._service, topic, event_type, outcome).inc()
-
-
-_DLQ_KEYS = {"exc_class", "exc_msg", "service", "attempts", "failed_at"}
 
 
 def _header(msg: ConsumedMessage, name: str) -> str | None:

@@ -29,6 +29,7 @@ from shared.contracts.cases import (
     TargetName,
 )
 from shared.contracts.complaints import Category, Channel, ComplaintReceived, Customer, ProductInfo
+from shared.periods import china_date
 
 Status = Literal["received", "assigned", "in_progress", "resolved", "closed", "followed_up"]
 STATUSES: tuple[Status, ...] = ("received", "assigned", "in_progress", "resolved", "closed", "followed_up")
@@ -254,7 +255,7 @@ class Case(BaseModel):
         assert self.resolution is not None and self.outcome is not None
         self.status = "closed"
         self.closed_at = now
-        self.follow_up_due_on = now.date() + timedelta(days=follow_up_after_days)
+        self.follow_up_due_on = china_date(now) + timedelta(days=follow_up_after_days)  # the customer's calendar
         events.append(
             (
                 "case.closed",
@@ -308,7 +309,7 @@ class Case(BaseModel):
             self.status == "closed"
             and self.follow_up_due_on is not None
             and not self.follow_up_notified
-            and now.date() >= self.follow_up_due_on
+            and china_date(now) >= self.follow_up_due_on
         ):
             self.follow_up_notified = True
             events.append(
