@@ -6,7 +6,7 @@ Each operation changes the case and returns the events it causes (type, payload)
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,7 +29,7 @@ from shared.contracts.cases import (
     TargetName,
 )
 from shared.contracts.complaints import Category, Channel, ComplaintReceived, Customer, ProductInfo
-from shared.periods import china_date
+from shared.periods import CHINA, china_date
 
 Status = Literal["received", "assigned", "in_progress", "resolved", "closed", "followed_up"]
 STATUSES: tuple[Status, ...] = ("received", "assigned", "in_progress", "resolved", "closed", "followed_up")
@@ -136,7 +136,7 @@ class Case(BaseModel):
             moments = [d for n, d in self.targets.items() if self.milestone(n) is None and n not in self.breaches]
             return min(moments) if moments else None
         if self.status == "closed" and self.follow_up_due_on and not self.follow_up_notified:
-            return datetime.combine(self.follow_up_due_on, datetime.min.time(), tzinfo=UTC)
+            return datetime.combine(self.follow_up_due_on, datetime.min.time(), tzinfo=CHINA)  # its day starts in China
         return None
 
     # ------------------------------------------------------------------ transitions
