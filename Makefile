@@ -17,7 +17,7 @@ help:
 	@echo "make test      run the whole test suite on real backends"
 	@echo "make bench     the pipeline and intake against their baselines (not part of make test)"
 	@echo "make chaos     faults one at a time under load, then reconcile: nothing lost"
-	@echo "make contracts regenerate docs/asyncapi.yaml from the topic registry"
+	@echo "make contracts regenerate docs/asyncapi.yaml and docs/schemas/ from the topic registry and the payload models"
 
 up:
 ifeq ($(DOCKER_OK)$(YINGDE_NATIVE),yes)
@@ -68,3 +68,4 @@ chaos: install
 
 contracts: install
 	$(UV) run --frozen python -m shared.contracts.asyncapi --write
+	$(UV) run --frozen python -m shared.contracts.schemas --write

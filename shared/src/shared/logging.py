@@ -42,6 +42,22 @@ def _redact_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) ->
     return redact(event_dict)
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to the sys.stdout of the moment, like logging's own last-resort handler does for stderr.
+
+    A handler that kept the stream it was given at configuration goes on writing to it after its owner
+    closed it (pytest's capture of one test, a redirected stdout), and every later record then ends
+    in "--- Logging error --- ValueError: I/O operation on closed file".
+    """
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self) -> Any:  # type: ignore[override]
+        return sys.stdout
+
+
 def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -> None:
     """Route structlog and the standard logging module through one redacting JSON renderer."""
     shared_processors: list[Any] = [
@@ -68,7 +84,7 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         foreign_pre_chain=shared_processors,
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

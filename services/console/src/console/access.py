@@ -9,21 +9,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PRICE_ROLES = frozenset({"specialist", "finance"})
-PROJECT_PRICE_ROLES = frozenset({"engineering", "management"})
-CASE_READERS = frozenset({"manager", "specialist", "engineering", "management", "operations", "front_desk",
-                          "finance", "purchasing", "dealer", "regional_manager", "hotline"})
-CASE_ACTORS = frozenset({"manager", "specialist", "engineering"})  # the manager, or the assignee
-WARRANTY_READERS = frozenset({"manager", "specialist", "engineering", "management", "front_desk", "operations"})
-PARTS_READERS = frozenset({"manager", "specialist", "engineering", "finance", "purchasing", "management",
-                           "operations", "regional_manager"})
-STATS_READERS = frozenset({"manager", "management", "specialist", "operations", "engineering"})
-PROJECT_READERS = frozenset({"manager", "specialist", "finance", "purchasing", "engineering", "management",
-                             "operations", "front_desk"})
-STOCK_READERS = frozenset({"manager", "specialist", "engineering", "finance", "purchasing", "management", "operations"})
-STOCK_KEEPERS = frozenset({"purchasing", "specialist", "manager"})
-PURCHASE_READERS = frozenset({"purchasing", "manager", "specialist"})
-SOURCING = frozenset({"regional_manager", "specialist", "manager"})
+from shared import roles
+
+# The rules of the services behind each page (shared.roles), so a page never offers what its
+# service refuses.
+PRICE_ROLES = frozenset(roles.PRICE_READERS)
+PROJECT_PRICE_ROLES = frozenset(roles.PROJECT_PRICE_READERS)
+CASE_READERS = frozenset(roles.CASE_READERS)
+CASE_ACTORS = frozenset(roles.CASE_ACTORS)  # the manager, or the assignee
+WARRANTY_READERS = frozenset(roles.WARRANTY_READERS)
+PARTS_READERS = frozenset(roles.PARTS_READERS)
+STATS_READERS = frozenset(roles.STATS_READERS)
+PROJECT_READERS = frozenset(roles.PROJECT_READERS)
+STOCK_READERS = frozenset(roles.PARTS_STAFF)
+STOCK_KEEPERS = frozenset(roles.STOCK_KEEPERS)
+PURCHASE_READERS = frozenset(roles.PURCHASE_READERS)
+SOURCING = frozenset(roles.FIELD_WORKERS)
+REPAIR_RECORD_READERS = frozenset(roles.REPAIR_RECORD_READERS)
+# The console's own pages.
+HOTLINE_DESK = frozenset({"front_desk", "hotline"})  # call entry and the caller's open cases
+BOARD_READERS = frozenset({"manager", "management", "operations"})  # the triage board
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from dispatch.entrypoints.http import create_app as dispatch_app
-from intake.domain.normalise import new_case_id
 from shared.contracts.envelope import make_envelope
 from shared.contracts.warranty import WarrantyDecided
 from shared.testing.fixtures import eventually, running
+from shared.testing.identities import key_headers, new_case_id
 
 pytestmark = pytest.mark.integration
 
@@ -162,10 +162,10 @@ async def test_the_customer_status_page_shows_replies_only_with_the_right_phone(
 
 
 MORE_KEYS = {
-    "management": {"X-API-Key": "dev-staff-management-1b6f3a8e52"},
-    "operations": {"X-API-Key": "dev-staff-operations-7c2e9d4b16"},
-    "purchasing": {"X-API-Key": "dev-staff-purchasing-3f9a5b7c20"},
-    "front_desk": {"X-API-Key": "dev-staff-front-desk-5a8b2c6e94"},
+    "management": key_headers()["management"],
+    "operations": key_headers()["operations"],
+    "purchasing": key_headers()["purchasing"],
+    "front_desk": key_headers()["front_desk"],
 }
 
 

@@ -8,8 +8,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pypdf import PdfReader
 
-from intake.domain.normalise import new_case_id
 from shared.testing.fixtures import eventually, running
+from shared.testing.identities import new_case_id
 from shared.testing.kafka import read_topic
 
 pytestmark = pytest.mark.integration

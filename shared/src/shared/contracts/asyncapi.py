@@ -66,6 +66,12 @@ def build(registry: TopicRegistry) -> dict[str, Any]:
                     ]
                 },
                 "examples": [{"name": f"example_{i + 1}", "payload": x["payload"]} for i, x in enumerate(event.examples)],
+                "bindings": {
+                    "kafka": {
+                        "key": {"type": "string", "description": "payload." + ", else payload.".join(event.key)},
+                        "bindingVersion": "0.5.0",
+                    }
+                },
             }
             channel_messages[msg_id] = {"$ref": f"#/components/messages/{msg_id}"}
         channels[channel_id] = {

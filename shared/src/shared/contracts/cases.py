@@ -9,6 +9,7 @@ from pydantic import Field
 
 from shared.contracts.base import Contract
 from shared.contracts.complaints import Category, Channel, ProductInfo
+from shared.contracts.ids import CaseId
 
 Department = Literal["quality", "engineering_installation"]
 Priority = Literal["urgent", "high", "normal", "low"]
@@ -32,7 +33,7 @@ PRIORITIES: tuple[Priority, ...] = ("urgent", "high", "normal", "low")
 class CaseAssigned(Contract):
     """A specialist owns the case now; carries the case facts the other departments act on."""
 
-    case_id: str
+    case_id: CaseId
     specialist_id: str
     department: Department
     category: Category
@@ -51,7 +52,7 @@ class CaseAssigned(Contract):
 
 
 class CaseReassigned(Contract):
-    case_id: str
+    case_id: CaseId
     from_specialist_id: str | None
     to_specialist_id: str
     department: Department
@@ -62,7 +63,7 @@ class CaseReassigned(Contract):
 class CaseTriaged(Contract):
     """The manager corrected the category or priority (and with it, maybe, the department)."""
 
-    case_id: str
+    case_id: CaseId
     category: Category
     priority: Priority
     department: Department
@@ -73,7 +74,7 @@ class CaseTriaged(Contract):
 class CaseReplied(Contract):
     """A result told to the customer, through the after-sales department only (R-DS-2)."""
 
-    case_id: str
+    case_id: CaseId
     reply_id: str
     message: str
     via: Literal["phone", "sms", "wechat", "email", "on_site", "channel"]
@@ -84,7 +85,7 @@ class CaseReplied(Contract):
 
 
 class CaseResolved(Contract):
-    case_id: str
+    case_id: CaseId
     resolution: str
     outcome: Outcome
     by: str
@@ -94,7 +95,7 @@ class CaseResolved(Contract):
 class CaseClosed(Contract):
     """结案: the case is closed; a follow-up visit becomes due."""
 
-    case_id: str
+    case_id: CaseId
     resolution: str
     outcome: Outcome
     closed_by: str
@@ -105,7 +106,7 @@ class CaseClosed(Contract):
 class CaseEscalated(Contract):
     """A time target was missed; the manager is told (R-DS-4)."""
 
-    case_id: str
+    case_id: CaseId
     target: TargetName
     due_at: datetime
     detected_at: datetime
@@ -115,7 +116,7 @@ class CaseEscalated(Contract):
 
 
 class FollowUpDue(Contract):
-    case_id: str
+    case_id: CaseId
     due_on: date
     assignee: str | None
 
@@ -123,7 +124,7 @@ class FollowUpDue(Contract):
 class CaseFollowedUp(Contract):
     """回访: the specialist's follow-up visit and the customer's satisfaction."""
 
-    case_id: str
+    case_id: CaseId
     visited_on: date
     satisfaction: int = Field(ge=1, le=5)
     notes: str

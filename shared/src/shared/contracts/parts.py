@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from shared.contracts.base import Contract
+from shared.contracts.ids import CaseId
 
 KeyPart = Literal["motor", "control_board"]
 Path = Literal["A", "B"]
@@ -19,7 +20,7 @@ Path = Literal["A", "B"]
 class PartsRequestOpened(Contract):
     """A key part is needed on a case: path A, local sourcing, starts with a deadline."""
 
-    case_id: str
+    case_id: CaseId
     request_id: str
     part: KeyPart
     model: str | None = None
@@ -32,7 +33,7 @@ class PartsRequestOpened(Contract):
 class LocalSourcingReported(Contract):
     """Path A's answer: found locally (with the source) or not found."""
 
-    case_id: str
+    case_id: CaseId
     request_id: str
     found: bool
     source: str | None = None
@@ -42,7 +43,7 @@ class LocalSourcingReported(Contract):
 class SupplierRmaOpened(Contract):
     """Path B: local sourcing failed or its deadline passed; the supplier is asked."""
 
-    case_id: str
+    case_id: CaseId
     request_id: str
     reason: Literal["not_found_locally", "local_deadline_passed"]
     supplier: str
@@ -51,7 +52,7 @@ class SupplierRmaOpened(Contract):
 
 
 class PartShipped(Contract):
-    case_id: str
+    case_id: CaseId
     request_id: str
     direction: Literal["defective_to_company", "good_part_to_field"]
     carrier: str
@@ -63,7 +64,7 @@ class PartShipped(Contract):
 class PartRepaired(Contract):
     """The repair is done on site; the repair record form can be printed."""
 
-    case_id: str
+    case_id: CaseId
     request_id: str
     path: Path
     technician: str
@@ -83,7 +84,7 @@ class QuoteLine(Contract):
 class QuoteIssued(Contract):
     """The quote the customer receives, issued by the assigned specialist only (R-PA-4)."""
 
-    case_id: str
+    case_id: CaseId
     quote_id: str
     lines: list[QuoteLine] = Field(min_length=1)
     total: Decimal
@@ -95,7 +96,7 @@ class QuoteIssued(Contract):
 class PurchaseRequested(Contract):
     """A consumable was out of stock: purchasing is told at once (R-PA-3)."""
 
-    case_id: str | None = None
+    case_id: CaseId | None = None
     request_id: str
     item: str
     model: str | None = None

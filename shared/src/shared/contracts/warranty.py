@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import Field
 
 from shared.contracts.base import Contract
+from shared.contracts.ids import CaseId
 
 Decision = Literal["covered", "chargeable", "needs_evidence"]
 Remedy = Literal[
@@ -41,7 +42,7 @@ class WarrantyClock(Contract):
 class WarrantyDecided(Contract):
     """The decision on a case, each rule that applied named with its reason."""
 
-    case_id: str
+    case_id: CaseId
     serial_no: str | None = None
     decision: Decision
     remedy: Remedy

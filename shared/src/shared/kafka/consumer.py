@@ -45,6 +45,7 @@ from shared.contracts.base import Contract
 from shared.contracts.envelope import Envelope, InvalidMessage, decode, utcnow, validate_payload
 from shared.contracts.registry import TopicRegistry, TopicSpec, load_registry
 from shared.kafka.admin import ensure_topics
+from shared.kafka.dead_letters import dead_letter_headers, without_dead_letter_headers
 from shared.kafka.publisher import EventPublisher, PublishFailed
 from shared.logging import get_logger
 from shared.metrics import EVENTS_CONSUMED, EVENTS_RETRIED, HANDLER_SECONDS
@@ -459,18 +460,10 @@ class EventConsumer:
         self, msg: ConsumedMessage, exc: BaseException, *, attempts: int, event_id: str | None
     ) -> None:
         """Park the message, unchanged, with its cause; retried until Kafka acknowledges it."""
-        headers = [(k, v) for k, v in msg.headers if not k.startswith("original_") and k not in _DLQ_KEYS]
-        headers += [
-            ("original_topic", msg.topic.removeprefix(self._settings.topic_prefix).encode()),
-            ("original_partition", str(msg.partition).encode()),
-            ("original_offset", str(msg.offset).encode()),
-            ("original_event_id", (event_id or "").encode()),
-            ("exc_class", type(exc).__name__.encode()),
-            ("exc_msg", str(exc)[:2000].encode()),
-            ("service", self._service.encode()),
-            ("attempts", str(attempts).encode()),
-            ("failed_at", utcnow().isoformat().encode()),
-        ]
+        headers = without_dead_letter_headers(msg.headers) + dead_letter_headers(
+            topic=msg.topic.removeprefix(self._settings.topic_prefix), partition=msg.partition, offset=msg.offset,
+            event_id=event_id, exc=exc, service=self._service, attempts=attempts, failed_at=utcnow(),
+        )
         delay = self._policy.first_delay_s
         while True:
             try:
@@ -508,9 +501,6 @@ class EventConsumer:
         EVENTS_CONSUMED.labels(self._service, topic, event_type, outcome).inc()
 
 
-_DLQ_KEYS = {"exc_class", "exc_msg", "service", "attempts", "failed_at"}
-
-
 class _WaitForBatch(ConsumerRebalanceListener):
     """Partitions are taken away only once the batches in hand are handled and committed."""
 
@@ -523,6 +513,7 @@ class _WaitForBatch(ConsumerRebalanceListener):
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self._owner._resume_after_rebalance()
         log.info("partitions assigned", group=self._owner.group, partitions=len(assigned))
+
 
 
 def _header(msg: ConsumedMessage, name: str) -> str | None:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from dispatch.domain.case import Case
 from shared.http.auth import Principal
-
-READ_ALL = {"manager", "specialist", "engineering", "management", "operations", "front_desk", "finance", "purchasing"}
-ACTORS = {"specialist", "engineering"}
-PHONE_READERS = {"manager", "front_desk", "hotline"}
+from shared.roles import CASE_ACTORS, PHONE_READERS, STAFF_ROLES
 
 
 def can_read(p: Principal, case: Case) -> bool:
     """Staff read every case; a dealer or regional manager only what came through their own channel."""
-    if p.role in READ_ALL:
+    if p.role in STAFF_ROLES:
         return True
     if p.role == "dealer":
         return case.channel == "dealer" and case.submitted_by == p.dealer_code
@@ -34,11 +31,11 @@ def channel_scope(p: Principal) -> dict[str, str] | None:
 
 def can_act(p: Principal, case: Case) -> bool:
     """The manager acts on every case; a specialist only on their own."""
-    return p.role == "manager" or (p.role in ACTORS and case.assignee == p.id)
+    return p.role == "manager" or (p.role in CASE_ACTORS and case.assignee == p.id)
 
 
 def sees_phone(p: Principal, case: Case) -> bool:
-    return p.role in PHONE_READERS or (p.role in ACTORS and case.assignee == p.id)
+    return p.role in PHONE_READERS or (p.role in CASE_ACTORS and case.assignee == p.id)
 
 
 def phone_search_scope(p: Principal) -> dict[str, str] | None:
@@ -48,6 +45,6 @@ def phone_search_scope(p: Principal) -> dict[str, str] | None:
     """
     if p.role in PHONE_READERS:
         return {}
-    if p.role in ACTORS:
+    if p.role in CASE_ACTORS:
         return {"assignee": p.id}
     return None

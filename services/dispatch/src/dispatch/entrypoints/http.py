@@ -18,21 +18,23 @@ from dispatch.domain.stats import GroupBy, Period, case_stats
 from dispatch.handlers import Dispatch, InvalidRequest, NotYourCase
 from shared.contracts.cases import DEPARTMENTS, Department, Outcome, Priority
 from shared.contracts.complaints import Category, Channel
+from shared.contracts.ids import CaseId
 from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
 from shared.http.commands import IdempotencyKey, change_key
 from shared.http.paging import Page, PageSize
 from shared.logging import mask_phone
+from shared.periods import china_date
 from shared.reference import normalise_phone, normalise_serial
+from shared.roles import CASE_ACTORS, CASE_READERS, STAFF_ROLES, STATS_READERS
 from shared.service import service_app
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)]
-CaseId = Annotated[str, Path(pattern=r"^YD-[0-9A-Z]{10}$", description="The case number, YD-…")]
+CaseIdPath = Annotated[CaseId, Path(description="The case number, YD-…")]
 
-STAFF = ("manager", "specialist", "engineering", "management", "operations", "front_desk", "finance", "purchasing")
-Reader = Annotated[Principal, require_roles(*STAFF, "dealer", "regional_manager", "hotline")]
-Actor = Annotated[Principal, require_roles("manager", "specialist", "engineering")]
+Reader = Annotated[Principal, require_roles(*CASE_READERS)]
+Actor = Annotated[Principal, require_roles(*CASE_ACTORS)]
 Manager = Annotated[Principal, require_roles("manager")]
 
 
@@ -165,7 +167,7 @@ cases = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=JsonRoute)
 
 
 @cases.get("/{case_id}", summary="One case: status, assignee, targets, warranty, parts and the timeline")
-async def get_case(request: Request, case_id: CaseId, principal: Reader) -> dict[str, Any]:
+async def get_case(request: Request, case_id: CaseIdPath, principal: Reader) -> dict[str, Any]:
     case = await _readable(request, case_id, principal)
     timeline = await _d(request).timeline.for_case(case_id)
     return case_view(case, timeline, principal, _now(request))
@@ -233,7 +235,7 @@ async def list_cases(
 
 @cases.post("/{case_id}/assignment", summary="Manager: assign or reassign, with the reason kept")
 async def assign(
-    request: Request, case_id: CaseId, body: AssignmentIn, principal: Manager, idempotency_key: IdempotencyKey = None
+    request: Request, case_id: CaseIdPath, body: AssignmentIn, principal: Manager, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     d = _d(request)
     case = await _refusals(handlers.assign_case(
@@ -244,7 +246,7 @@ async def assign(
 
 @cases.post("/{case_id}/triage", summary="Manager: correct category or priority (department follows)")
 async def triage(
-    request: Request, case_id: CaseId, body: TriageIn, principal: Manager, idempotency_key: IdempotencyKey = None
+    request: Request, case_id: CaseIdPath, body: TriageIn, principal: Manager, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     d = _d(request)
     case = await _refusals(handlers.triage_case(
@@ -255,7 +257,7 @@ async def triage(
 
 @cases.post("/{case_id}/replies", status_code=201, summary="Reply to the customer (the one outward window)")
 async def reply(
-    request: Request, case_id: CaseId, body: ReplyIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request, case_id: CaseIdPath, body: ReplyIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     case, reply_id = await _refusals(handlers.reply_to_customer(
         _d(request), case_id, message=body.message, via=body.via, by=principal,
@@ -265,7 +267,7 @@ async def reply(
 
 @cases.post("/{case_id}/resolution", summary="Record how the case was resolved")
 async def resolve(
-    request: Request, case_id: CaseId, body: ResolutionIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request, case_id: CaseIdPath, body: ResolutionIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     case = await _refusals(handlers.resolve_case(
         _d(request), case_id, resolution=body.resolution, outcome=body.outcome, by=principal,
@@ -275,7 +277,7 @@ async def resolve(
 
 @cases.post("/{case_id}/closure", summary="结案: close the case (needs a resolution and outcome)")
 async def close(
-    request: Request, case_id: CaseId, body: ClosureIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request, case_id: CaseIdPath, body: ClosureIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     case = await _refusals(handlers.close_case(
         _d(request), case_id, resolution=body.resolution, outcome=body.outcome, by=principal,
@@ -285,7 +287,7 @@ async def close(
 
 @cases.post("/{case_id}/follow-ups", status_code=201, summary="回访: record a follow-up visit")
 async def follow_up(
-    request: Request, case_id: CaseId, body: FollowUpIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request, case_id: CaseIdPath, body: FollowUpIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     case = await _refusals(handlers.record_follow_up(
         _d(request), case_id, visited_on=body.visited_on, satisfaction=body.satisfaction, notes=body.notes,
@@ -304,7 +306,7 @@ _STATUS_ZH = {
 @public.get("/cases/{case_id}", summary="The customer's status page: case number plus the phone's last four digits")
 async def public_case(
     request: Request,
-    case_id: CaseId,
+    case_id: CaseIdPath,
     phone_last4: Annotated[str, Query(pattern=r"^\d{4}$", description="The last four digits of the phone given.")],
 ) -> dict[str, Any]:
     """Only what the after-sales department told the customer: status and replies, nothing internal."""
@@ -334,7 +336,7 @@ async def follow_ups_due(
     within_days: Annotated[int, Query(ge=0, le=60)] = 0,
     assignee: str | None = None,
 ) -> dict[str, Any]:
-    today = _now(request).date()
+    today = china_date(_now(request))
     query: dict[str, Any] = {"status": "closed"}
     if principal.role != "manager":
         query["assignee"] = principal.id  # a specialist sees their own visits to make
@@ -363,7 +365,7 @@ async def follow_ups_due(
 @other.get("/v1/stats", summary="Counts, median/p90 times, satisfaction and open cases by age")
 async def stats(
     request: Request,
-    principal: Annotated[Principal, require_roles("manager", "management", "specialist", "operations", "engineering")],
+    principal: Annotated[Principal, require_roles(*STATS_READERS)],
     group_by: GroupBy = "channel",
     period: Period = "week",
     from_: Annotated[date | None, Query(alias="from")] = None,
@@ -382,7 +384,7 @@ async def stats(
 
 
 @other.get("/v1/specialists", summary="The roster, with each specialist's open workload")
-async def list_specialists(request: Request, principal: Annotated[Principal, require_roles(*STAFF)]) -> dict[str, Any]:
+async def list_specialists(request: Request, principal: Annotated[Principal, require_roles(*STAFF_ROLES)]) -> dict[str, Any]:
     d = _d(request)
     roster = await d.roster.all()
     workloads = await d.queries.open_workloads([s.specialist_id for s in roster])

@@ -6,17 +6,15 @@ Periods are counted by shared.periods.add_months, the function warranty's clocks
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
-from shared.periods import add_months, china_date
+from shared.periods import add_months
+from shared.periods import (
+    china_today as china_today,  # the one China clock; engineering's handlers import it here
+)
 
 # §二.3.4.2: 工程安装部分维保期为一年 (the installation work is maintained for one year from acceptance).
 MAINTENANCE_MONTHS = 12
-
-
-def china_today(now: datetime) -> date:
-    """The calendar day in China (shared.periods.china_date)."""
-    return china_date(now)
 
 
 def maintenance_year_end(accepted_on: date) -> date:

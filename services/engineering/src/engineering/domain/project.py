@@ -17,9 +17,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, PlainSerializer
 
-from engineering.domain.periods import china_today
 from shared.contracts.base import Contract
 from shared.contracts.engineering import InstallationAccepted, InstalledUnit, ProjectMilestone, ProjectOpened
+from shared.periods import china_today
 
 Status = Literal[
     "sourcing", "awaiting_decision", "contracting", "preparing", "in_works", "in_acceptance", "accepted", "archived"

@@ -14,9 +14,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from pydantic import BaseModel, Field
 
 from shared.contracts.parts import QuoteLine
+from shared.roles import PRICE_READERS
 
 # Only these roles may ever see a cost or list price; every other role gets 403.
-PRICE_ROLES = ("finance", "specialist")
+PRICE_ROLES = PRICE_READERS
 FREIGHT_ITEM = "freight"
 
 

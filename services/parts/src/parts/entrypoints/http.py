@@ -30,24 +30,32 @@ from parts.handlers import (
     quote_repair,
     update_purchase,
 )
+from shared.contracts.ids import CaseId
 from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
 from shared.http.commands import IdempotencyKey, change_key
 from shared.periods import china_date
+from shared.roles import (
+    FIELD_WORKERS,
+    PARTS_READERS,
+    PARTS_STAFF,
+    PURCHASE_READERS,
+    REPAIR_RECORD_READERS,
+    STOCK_KEEPERS,
+)
 from shared.service import service_app
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Long = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 
-STAFF = ("manager", "specialist", "engineering", "finance", "purchasing", "management", "operations")
-Staff = Annotated[Principal, require_roles(*STAFF)]
+Staff = Annotated[Principal, require_roles(*PARTS_STAFF)]
 # The regional manager sources parts locally (path A) and repairs on site; never sees prices.
-FieldWorker = Annotated[Principal, require_roles("specialist", "manager", "regional_manager")]
+FieldWorker = Annotated[Principal, require_roles(*FIELD_WORKERS)]
 PriceReader = Annotated[Principal, require_roles(*PRICE_ROLES)]
 Finance = Annotated[Principal, require_roles("finance")]
 Specialist = Annotated[Principal, require_roles("specialist")]
-StockKeeper = Annotated[Principal, require_roles("purchasing", "specialist", "manager")]
+StockKeeper = Annotated[Principal, require_roles(*STOCK_KEEPERS)]
 Purchasing = Annotated[Principal, require_roles("purchasing")]
 
 
@@ -56,7 +64,7 @@ class Body(BaseModel):
 
 
 class OpenIn(Body):
-    case_id: Annotated[str, StringConstraints(pattern=r"^YD-[0-9A-Z]{10}$")]
+    case_id: CaseId
     part: Literal["motor", "control_board"]
     chargeable: bool = False
 
@@ -107,7 +115,7 @@ class QuoteItemIn(Body):
 
 
 class QuoteIn(Body):
-    case_id: Annotated[str, StringConstraints(pattern=r"^YD-[0-9A-Z]{10}$")]
+    case_id: CaseId
     items: list[QuoteItemIn] = Field(default_factory=list)
     repair_request_id: str | None = Field(default=None, description="Quote an out-of-warranty key-part repair.")
 
@@ -166,7 +174,7 @@ requests_router = APIRouter(prefix="/v1/parts-requests", tags=["key parts (R-PA-
 @requests_router.get("", summary="Parts requests (a regional manager sees those asked of them)")
 async def list_requests(
     request: Request,
-    principal: Annotated[Principal, require_roles(*STAFF, "regional_manager")],
+    principal: Annotated[Principal, require_roles(*PARTS_READERS)],
     case_id: str | None = None,
     state: str | None = None,
 ) -> dict[str, Any]:
@@ -195,7 +203,7 @@ async def post_request(request: Request, body: OpenIn, principal: Annotated[Prin
 
 @requests_router.get("/{request_id}", summary="One request with every step, who and when")
 async def get_request(
-    request: Request, request_id: str, principal: Annotated[Principal, require_roles(*STAFF, "regional_manager")]
+    request: Request, request_id: str, principal: Annotated[Principal, require_roles(*PARTS_READERS)]
 ) -> dict[str, Any]:
     req = await _request(request, request_id, principal)
     if principal.role in PRICE_ROLES and req.local_price_paid is not None:
@@ -260,7 +268,7 @@ async def _record(request: Request, request_id: str, principal: Principal) -> tu
     return req, record_rows(req, ctx, charges=charges)
 
 
-RecordReader = Annotated[Principal, require_roles("specialist", "manager", "finance", "engineering", "regional_manager")]
+RecordReader = Annotated[Principal, require_roles(*REPAIR_RECORD_READERS)]
 
 
 @requests_router.get("/{request_id}/repair-record", response_class=HTMLResponse,
@@ -376,7 +384,7 @@ async def list_quotes(request: Request, principal: PriceReader, case_id: str) ->
 
 @money.get("/v1/purchase-requests", summary="What purchasing must sample or stock")
 async def list_purchases(
-    request: Request, principal: Annotated[Principal, require_roles("purchasing", "manager", "specialist")],
+    request: Request, principal: Annotated[Principal, require_roles(*PURCHASE_READERS)],
     status_: Annotated[str | None, Query(alias="status")] = None,
 ) -> dict[str, Any]:
     query = {"status": status_} if status_ else {}

@@ -17,11 +17,13 @@ from pydantic import (
     field_validator,
 )
 
+from shared.contracts.ids import CaseId
 from shared.http.app import JsonRoute, invalid
 from shared.http.auth import Principal, require_roles
 from shared.http.commands import IdempotencyKey, change_key
 from shared.periods import china_date
 from shared.reference import check_sale_date
+from shared.roles import WARRANTY_READERS
 from shared.service import service_app
 from warranty import bootstrap
 from warranty.config import WarrantySettings
@@ -41,10 +43,8 @@ from warranty.handlers import CaseUnknown, NotYourCase, Warranty, add_evidence
 
 Cause = Literal[EXCLUSIONS]  # type: ignore[valid-type]
 Part = Literal["motor", "control_board", "filter", "fan", "heat_exchanger", "sensor", "other"]
-CaseId = Annotated[str, Path(pattern=r"^YD-[0-9A-Z]{10}$")]
-Staff = Annotated[
-    Principal, require_roles("manager", "specialist", "engineering", "management", "front_desk", "operations")
-]
+CaseIdPath = Annotated[CaseId, Path(description="The case number, YD-…")]
+Staff = Annotated[Principal, require_roles(*WARRANTY_READERS)]
 
 
 class Body(BaseModel):
@@ -187,7 +187,7 @@ async def dry_run(request: Request, body: AssessIn, principal: Staff) -> dict[st
     summary="Add documents, a confirmed cause or repair history; the case is decided again",
 )
 async def post_evidence(
-    request: Request, case_id: CaseId, body: EvidenceIn, principal: Staff, idempotency_key: IdempotencyKey = None
+    request: Request, case_id: CaseIdPath, body: EvidenceIn, principal: Staff, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     w = _w(request)
     facts = await w.cases.get(case_id)
@@ -222,7 +222,7 @@ def case_view(facts: Any) -> dict[str, Any]:
 
 
 @router.get("/v1/cases/{case_id}", summary="The warranty side of a case: facts, evidence, decisions")
-async def get_case(request: Request, case_id: CaseId, principal: Staff) -> dict[str, Any]:
+async def get_case(request: Request, case_id: CaseIdPath, principal: Staff) -> dict[str, Any]:
     facts = await _w(request).cases.get(case_id)
     if facts is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not known to warranty")
