@@ -81,7 +81,8 @@ install_uv() {
 install_python() {
   install_uv
   log "syncing the Python workspace (uv.lock)"
-  UV_PYTHON_DOWNLOADS=never "$TOOLS/bin/uv" sync --frozen --python python3.11 --quiet
+  # --locked: a pyproject.toml changed without `uv lock` fails here instead of running unlocked.
+  UV_PYTHON_DOWNLOADS=never "$TOOLS/bin/uv" sync --locked --python python3.11 --quiet
 }
 
 install_kafka() {

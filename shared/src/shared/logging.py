@@ -39,7 +39,8 @@ def redact(value: Any) -> Any:
 
 
 def _redact_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    return redact(event_dict)
+    redacted: dict[str, Any] = redact(event_dict)
+    return redacted
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -54,7 +55,7 @@ class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         logging.Handler.__init__(self)
 
     @property
-    def stream(self) -> Any:  # type: ignore[override]
+    def stream(self) -> Any:
         return sys.stdout
 
 
@@ -96,4 +97,5 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
+    return logger

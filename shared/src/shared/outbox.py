@@ -25,6 +25,7 @@ from pymongo.errors import PyMongoError
 from shared.contracts.envelope import Envelope, decode, encode, utcnow
 from shared.kafka.publisher import EventPublisher, PublishFailed
 from shared.logging import get_logger
+from shared.mongo import Document
 
 log = get_logger(__name__)
 
@@ -55,7 +56,7 @@ def outbox_update(entries: dict[str, Any], now: datetime) -> dict[str, Any]:
 class Outbox:
     """Publishes the pending events of one collection's documents, and relays what was left behind."""
 
-    def __init__(self, collection: AsyncCollection, publisher: EventPublisher, *, grace_s: float = 2.0) -> None:
+    def __init__(self, collection: AsyncCollection[Document], publisher: EventPublisher, *, grace_s: float = 2.0) -> None:
         self.collection = collection
         self._publisher = publisher
         # A document written this recently is being published by its writer; the relay leaves it be.

@@ -23,7 +23,7 @@ from shared.http.commands import install_change_errors
 from shared.kafka.consumer import EventConsumer, RetryPolicy
 from shared.kafka.publisher import EventPublisher, PublishFailed
 from shared.logging import get_logger
-from shared.mongo import connect, database, ping
+from shared.mongo import Document, connect, database, ping
 from shared.unit_of_work import Aggregates, M, Store
 
 log = get_logger(__name__)
@@ -39,8 +39,8 @@ class ServiceRuntime:
     ) -> None:
         self.settings = settings
         self.credentials: Credentials = load_credentials(settings)  # refuses placeholders in production
-        self.mongo: AsyncMongoClient = connect(settings)
-        self.db: AsyncDatabase = database(self.mongo, settings)
+        self.mongo: AsyncMongoClient[Document] = connect(settings)
+        self.db: AsyncDatabase[Document] = database(self.mongo, settings)
         self.store = Store(self.db)
         self.publisher = EventPublisher(settings)
         kwargs: dict[str, Any] = {"publisher": self.publisher, "policy": retry_policy}

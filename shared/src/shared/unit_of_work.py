@@ -40,7 +40,7 @@ from shared.kafka.consumer import TransientError
 from shared.kafka.publisher import EventPublisher
 from shared.locks import KeyedLocks
 from shared.logging import get_logger
-from shared.mongo import bson_safe
+from shared.mongo import Document, bson_safe
 from shared.outbox import OUTBOX, PENDING_SINCE, Outbox, outbox_entries, outbox_update
 
 log = get_logger(__name__)
@@ -120,7 +120,7 @@ class Transaction:
 class Store:
     """A service's database, and multi-document transactions on it."""
 
-    def __init__(self, db: AsyncDatabase, *, attempts: int = 16) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, attempts: int = 16) -> None:
         self.db = db
         self._attempts = attempts
 
@@ -155,7 +155,7 @@ class Aggregates(Generic[M]):
 
     def __init__(
         self,
-        collection: AsyncCollection,
+        collection: AsyncCollection[Document],
         model: type[M],
         *,
         id_field: str,
@@ -226,7 +226,7 @@ class Aggregates(Generic[M]):
     # ------------------------------------------------------------------ writing
 
     def _fields(self, item: M) -> dict[str, Any]:
-        doc = bson_safe(item.model_dump(mode="python"))
+        doc: dict[str, Any] = bson_safe(item.model_dump(mode="python"))
         doc.pop(self.id_field)
         if self._query_fields is not None:
             doc.update(bson_safe(self._query_fields(item)))
@@ -411,7 +411,9 @@ class Aggregates(Generic[M]):
         writes, written = [], []
         for item_id, ops in by_id.items():
             doc = docs[item_id]
-            item, entries, applied = self._load(doc), {}, {}
+            item = self._load(doc)
+            entries: dict[str, Any] = {}
+            applied: dict[str, Any] = {}
             for operation, cause in ops:
                 key = ChangeKey.of_event(cause)
                 if key.digest in (doc.get(APPLIED) or {}) or f"{APPLIED}.{key.digest}" in applied:

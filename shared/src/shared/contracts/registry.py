@@ -13,12 +13,14 @@ import yaml
 
 from shared.contracts.base import Contract
 
+ContractType = type[Contract]  # `type` is a field name below, so the builtin gets a name of its own
+
 
 @dataclass(frozen=True)
 class EventSpec:
     type: str
     schema_version: int
-    payload_model: type[Contract]
+    payload_model: ContractType
     examples: tuple[dict[str, Any], ...] = ()
     # The payload fields the message key is taken from: the first one set (the topic's key by default).
     key: tuple[str, ...] = ()

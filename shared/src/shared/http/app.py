@@ -150,13 +150,14 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
         detail = detail.get("message") or detail.get("detail") or ""
     elif not isinstance(detail, str):
         detail = str(detail)
-    return problem(exc.status_code, detail, errors=errors, headers=exc.headers, **context)
+    return problem(exc.status_code, detail, errors=errors, headers=dict(exc.headers or {}) or None, **context)
 
 
 def invalid(field: str, message: str, type_: str = "value_error") -> HTTPException:
     """A 422 naming one field, as a request validation error would name it."""
-    return HTTPException(422, detail={"message": f"invalid request: {field}: {message}",
-                                      "errors": [{"field": field, "message": message, "type": type_}]})
+    detail: Any = {"message": f"invalid request: {field}: {message}",
+                   "errors": [{"field": field, "message": message, "type": type_}]}
+    return HTTPException(422, detail=detail)
 
 
 def with_problem_responses(schema: dict[str, Any]) -> dict[str, Any]:

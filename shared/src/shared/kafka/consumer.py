@@ -501,7 +501,7 @@ class EventConsumer:
         EVENTS_CONSUMED.labels(self._service, topic, event_type, outcome).inc()
 
 
-class _WaitForBatch(ConsumerRebalanceListener):
+class _WaitForBatch(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no types
     """Partitions are taken away only once the batches in hand are handled and committed."""
 
     def __init__(self, consumer: EventConsumer) -> None:

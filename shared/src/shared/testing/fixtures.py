@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
 from shared.config import ServiceSettings
+from shared.mongo import Document
 from shared.testing.backends import Backends, BackendUnavailable, repo_root, start_backends, verify
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -119,7 +120,7 @@ class Isolation:
             await self._cleanup()
 
     async def _cleanup(self) -> None:
-        client: AsyncMongoClient = AsyncMongoClient(self.backends.mongodb_url, serverSelectionTimeoutMS=5000)
+        client: AsyncMongoClient[Document] = AsyncMongoClient(self.backends.mongodb_url, serverSelectionTimeoutMS=5000)
         try:
             for name in self.databases:
                 await client.drop_database(name)

@@ -31,7 +31,8 @@ __all__ = [
 @cache
 def _credentials() -> dict[str, Any]:
     path = repo_root() / "deploy" / "local" / "dev-credentials.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    credentials: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return credentials
 
 
 def _entries() -> dict[str, dict[str, Any]]:

@@ -113,8 +113,8 @@ def _block(cases: list[CaseFigures]) -> dict[str, Any]:
 
 def case_stats(
     cases: Iterable[Case | CaseFigures], *, now: datetime, group_by: GroupBy = "channel", period: Period = "week"
-) -> dict:
-    cases = [c if isinstance(c, CaseFigures) else CaseFigures.of(c) for c in cases]
+) -> dict[str, Any]:
+    rows = [c if isinstance(c, CaseFigures) else CaseFigures.of(c) for c in cases]
     key: Callable[[CaseFigures], str] = {
         "channel": lambda c: c.channel,
         "category": lambda c: c.category,
@@ -124,10 +124,10 @@ def case_stats(
         "period": lambda c: _period_key(c.received_at, period),
     }[group_by]
     groups: dict[str, list[CaseFigures]] = defaultdict(list)
-    for c in cases:
+    for c in rows:
         groups[key(c)].append(c)
     open_by_age = {label: 0 for label, _ in AGE_BUCKETS}
-    for c in cases:
+    for c in rows:
         if c.is_open:
             age_days = (now - c.received_at).total_seconds() / 86400
             label = next(label for label, limit in AGE_BUCKETS if age_days < limit)
@@ -135,7 +135,7 @@ def case_stats(
     return {
         "group_by": group_by,
         "period": period if group_by == "period" else None,
-        "overall": _block(cases),
+        "overall": _block(rows),
         "groups": [{"key": k, **_block(v)} for k, v in sorted(groups.items())],
         "open_by_age": open_by_age,
     }

@@ -10,7 +10,9 @@ _TARGET_ZH = {"assign": "分派", "first_reply": "首次答复", "close": "结�
 
 def summary_of(event_type: str, p: Any) -> str:
     """A short bilingual line for the timeline; unknown types fall back to the type name."""
-    g = lambda name, default=None: getattr(p, name, default)  # noqa: E731
+    def g(name: str, default: Any = None) -> Any:
+        return getattr(p, name, default)
+
     match event_type:
         case "complaint.received":
             return f"受理投诉（{_CHANNEL_ZH.get(g('channel'), g('channel'))}） / complaint received via {g('channel')}"

@@ -109,7 +109,7 @@ def _product(
     return ProductInfo(
         model=match.model,
         model_as_given=match.as_given,
-        kind=match.kind,  # type: ignore[arg-type]
+        kind=match.kind,
         serial_no=serial_no,
         purchase_date=purchase_date,
         invoice_no=invoice_no,

@@ -140,7 +140,7 @@ class PartsRequest(BaseModel):
         return [
             (
                 "parts.rma_opened",
-                SupplierRmaOpened(case_id=self.case_id, request_id=self.request_id, reason=reason,  # type: ignore[arg-type]
+                SupplierRmaOpened(case_id=self.case_id, request_id=self.request_id, reason=reason,
                                   supplier=supplier, by=by),
             )
         ]
@@ -155,7 +155,7 @@ class PartsRequest(BaseModel):
         return [
             (
                 "parts.rma_opened",
-                SupplierRmaOpened(case_id=self.case_id, request_id=self.request_id, reason=self.rma_reason,  # type: ignore[arg-type]
+                SupplierRmaOpened(case_id=self.case_id, request_id=self.request_id, reason=self.rma_reason,
                                   supplier=self.supplier or "", rma_no=rma_no, by=by),
             )
         ]
