@@ -334,6 +334,12 @@ async def test_statistics_page_draws_the_charts(suite, pages, keys) -> None:
         res = await dispatch.post(path, headers=manager, json=body)
         assert res.status_code in (200, 201), res.text
 
+    async def counted() -> bool:
+        # Statistics read figures dispatch brings up to date from its own events, just after each change.
+        figures = (await dispatch.get("/v1/stats", headers=manager)).json()["overall"]
+        return figures["count"] >= 2 and figures["satisfaction"]["n"] >= 1
+
+    await eventually(counted)
     page = await pages.signed_in("manager")
     await page.goto(f"{suite.console}/stats")
     assert await page.locator("svg.chart").count() >= 7

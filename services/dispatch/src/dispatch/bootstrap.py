@@ -7,7 +7,13 @@ from functools import partial
 
 import yaml
 
-from dispatch.adapters.repository import CaseQueries, RosterRepository, TimelineRepository, case_query_fields
+from dispatch.adapters.repository import (
+    CaseFiguresByDay,
+    CaseQueries,
+    RosterRepository,
+    TimelineRepository,
+    case_query_fields,
+)
 from dispatch.adapters.workload import WorkloadBoard
 from dispatch.config import DispatchSettings
 from dispatch.domain.case import Case
@@ -42,6 +48,7 @@ async def wire(runtime: ServiceRuntime) -> None:
     d = Dispatch(
         cases=cases,
         queries=queries,
+        figures=CaseFiguresByDay(runtime.db, cases),
         timeline=TimelineRepository(runtime.db),
         roster=roster,
         workload=WorkloadBoard(roster, queries),
@@ -78,6 +85,13 @@ async def wire(runtime: ServiceRuntime) -> None:
             await asyncio.sleep(settings.scan_interval_s)
 
     runtime.background("deadline-scanner", scanner)
+
+    async def figures_for_statistics() -> None:
+        rebuilt = await d.figures.rebuild_if_missing()
+        if rebuilt:
+            log.info("figures for statistics rebuilt from the cases", cases=rebuilt)
+
+    runtime.background("figures-by-day", figures_for_statistics)
 
 
 async def _seed_roster(d: Dispatch, settings: DispatchSettings) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from dispatch.adapters.repository import CaseQueries, RosterRepository, TimelineRepository
+from dispatch.adapters.repository import CaseFiguresByDay, CaseQueries, RosterRepository, TimelineRepository
 from dispatch.adapters.workload import WorkloadBoard
 from dispatch.domain.access import can_act, can_read
 from dispatch.domain.case import Case, Event, ReplyVia, open_case
@@ -64,6 +64,7 @@ class Dispatch:
 
     cases: Aggregates[Case]
     queries: CaseQueries
+    figures: CaseFiguresByDay
     timeline: TimelineRepository
     roster: RosterRepository
     policy: TargetPolicy
@@ -92,6 +93,7 @@ async def on_complaint_received(env: Envelope, complaint: ComplaintReceived, *, 
     events = await _auto_assign(d, case, now=d.clock())
     if (await d.cases.create(case, events, cause=env.event_id)).created:
         log.info("case opened", case_id=case.case_id, department=case.department, assignee=case.assignee)
+        await d.figures.record_cases([case.case_id])
 
 
 async def on_complaints_received(batch: list[tuple[Envelope, ComplaintReceived]], *, d: Dispatch) -> None:
@@ -109,6 +111,7 @@ async def on_complaints_received(batch: list[tuple[Envelope, ComplaintReceived]]
     opened = await d.cases.create_many(list(new.values()))
     if opened:
         log.info("cases opened", count=len(opened))
+        await d.figures.record_cases([c.case_id for c in opened])
 
 
 async def _auto_assign(d: Dispatch, case: Case, *, now: datetime) -> list[Event]:
@@ -124,12 +127,15 @@ async def _auto_assign(d: Dispatch, case: Case, *, now: datetime) -> list[Event]
 
 
 async def on_own_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
-    """Dispatch's own events come back through Kafka into the timeline, like everyone else's."""
+    """Dispatch's own events come back through Kafka into the timeline, like everyone else's, and
+    bring the case's figures for statistics up to date."""
     await _record(d, env, "dispatch.cases.v1")
+    await d.figures.record_cases([env.correlation_id])
 
 
 async def on_own_events(batch: list[tuple[Envelope, Any]], *, d: Dispatch) -> None:
     await _record_many(d, batch, "dispatch.cases.v1")
+    await d.figures.record_cases([env.correlation_id for env, _ in batch])
 
 
 async def on_warranty_decided(env: Envelope, decision: WarrantyDecided, *, d: Dispatch) -> None:

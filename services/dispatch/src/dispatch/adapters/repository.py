@@ -6,12 +6,13 @@ outbox); this module adds the queries dispatch runs over them, each served by an
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -19,7 +20,8 @@ from dispatch.domain.case import OPEN_STATUSES, Case
 from dispatch.domain.routing import Specialist
 from dispatch.domain.stats import CaseFigures
 from shared.contracts.envelope import Envelope
-from shared.mongo import bson_safe
+from shared.mongo import Document, bson_safe
+from shared.periods import china_date
 from shared.unit_of_work import Aggregates, Store, Transaction
 
 
@@ -28,12 +30,27 @@ def case_query_fields(case: Case) -> dict[str, Any]:
     return {"next_deadline": case.next_deadline()}
 
 
-class CaseQueries:
-    """The indexed reads over dispatch's cases (the manager's board, a specialist's cases, the scan)."""
+NEWEST_FIRST = [("received_at", DESCENDING), ("_id", ASCENDING)]
+# The first week of cases is read first; each further window back doubles, to the company's start.
+FIRST_WINDOW = timedelta(days=7)
+EARLIEST = datetime(2015, 1, 1, tzinfo=UTC)
+# Filters that pick a handful of cases (a customer's, a unit's): read as they are, no windows.
+SELECTIVE = ("customer.phone", "product.serial_no")
 
-    def __init__(self, cases: Aggregates[Case]) -> None:
+
+class CaseQueries:
+    """The indexed reads over dispatch's cases (the manager's board, a specialist's cases, the scan).
+
+    Lists are read newest first in closed windows of `received_at` that double until the page is
+    full: a store that gathers every match before it applies a limit (SecantusDB does) then reads
+    about one page's worth of cases instead of all of them; on MongoDB it costs a few cheap queries.
+    """
+
+    def __init__(self, cases: Aggregates[Case], clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.aggregates = cases
         self.cases = cases.collection
+        self._clock = clock
+        self._counted: dict[str, tuple[float, int]] = {}
 
     async def ensure_indexes(self) -> None:
         # Lists are paged newest first with the id as tie-break: indexes in that order serve the page
@@ -47,11 +64,35 @@ class CaseQueries:
         await self.cases.create_index([("status", ASCENDING), ("follow_up_due_on", ASCENDING)])
 
     async def find(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[list[Case], int]:
-        # Every case: the collection's own count, not a count of 100,000 documents per page.
-        total = await self.cases.estimated_document_count() if not query else await self.aggregates.count(query)
-        found = await self.aggregates.find(query, sort=[("received_at", DESCENDING), ("_id", ASCENDING)],
-                                           skip=skip, limit=limit)
-        return found, total
+        total = await self.count(query)
+        if "received_at" in query or any(field in query for field in SELECTIVE):
+            return await self.aggregates.find(query, sort=NEWEST_FIRST, skip=skip, limit=limit), total
+        return (await self._newest(query, skip + limit))[skip:], total
+
+    async def _newest(self, query: dict[str, Any], wanted: int) -> list[Case]:
+        found: list[Case] = []
+        upper, span = self._clock() + timedelta(days=1), FIRST_WINDOW
+        while len(found) < wanted and upper > EARLIEST:
+            lower = max(upper - span, EARLIEST)
+            found += await self.aggregates.find({**query, "received_at": {"$gte": lower, "$lt": upper}},
+                                                sort=NEWEST_FIRST, limit=wanted - len(found))
+            upper, span = lower, span * 2
+        return found
+
+    async def count(self, query: dict[str, Any]) -> int:
+        """How many cases match. A large count is kept for a few seconds: the total above a list need
+        not be exact to the second, and counting 100,000 cases on every page turn would be."""
+        key = repr(sorted(query.items()))
+        cached = self._counted.get(key)
+        if cached and time.monotonic() - cached[0] < 10:
+            return cached[1]
+        n = (await self.cases.estimated_document_count() if not query
+             else (await self.cases.database.command("count", self.cases.name, query=query))["n"])
+        if n >= 2000:
+            if len(self._counted) > 256:
+                self._counted.clear()
+            self._counted[key] = (time.monotonic(), n)
+        return int(n)
 
     async def all_in(self, query: dict[str, Any]) -> list[Case]:
         return await self.aggregates.find(query)
@@ -78,6 +119,55 @@ class CaseQueries:
             {"$group": {"_id": "$assignee", "n": {"$sum": 1}}},
         ]
         return {d["_id"]: d["n"] async for d in await self.cases.aggregate(pipeline)}
+
+
+class CaseFiguresByDay:
+    """What statistics read, kept by the China day a case was received: one small document a day with
+    a row per case, so a year of statistics reads 365 documents, not 50,000 cases. Kept current by
+    dispatch's own events (and the cases it opens); rebuilt from the cases when it is missing."""
+
+    def __init__(self, db: AsyncDatabase[Document], cases: Aggregates[Case]) -> None:
+        self.days = db["case_figures_by_day"]
+        self._cases = cases.collection
+
+    async def record(self, figures: list[tuple[str, CaseFigures]]) -> None:
+        """(case id, figures) of cases that changed: each row written to its day, once per case."""
+        if figures:
+            await self.days.bulk_write([
+                UpdateOne({"_id": china_date(f.received_at).isoformat()},
+                          {"$set": {f"rows.{case_id}": f.as_row()}}, upsert=True)
+                for case_id, f in dict(figures).items()], ordered=False)
+
+    async def record_cases(self, case_ids: list[str]) -> None:
+        projection = dict.fromkeys(CaseFigures.FIELDS, 1)
+        found = [(d["_id"], CaseFigures.of_document(d)) async for d in
+                 self._cases.find({"_id": {"$in": list(set(case_ids))}}, projection)]
+        await self.record(found)
+
+    async def between(self, first: date | None, last: date | None) -> list[CaseFigures]:
+        """Every case received from `first` to `last` (China days, both included; None: no bound)."""
+        span: dict[str, str] = {}
+        if first:
+            span["$gte"] = first.isoformat()
+        if last:
+            span["$lte"] = last.isoformat()
+        cursor = self.days.find({"_id": span} if span else {})
+        return [CaseFigures.of_row(row) async for day in cursor for row in (day.get("rows") or {}).values()]
+
+    async def rebuild_if_missing(self) -> int:
+        """Build the days from the cases when there are cases and no days (a new store, an upgrade)."""
+        if await self.days.find_one({}, {"_id": 1}) is not None or await self._cases.find_one({}, {"_id": 1}) is None:
+            return 0
+        projection = dict.fromkeys(CaseFigures.FIELDS, 1)
+        batch: list[tuple[str, CaseFigures]] = []
+        n = 0
+        async for d in self._cases.find({}, projection):
+            batch.append((d["_id"], CaseFigures.of_document(d)))
+            if len(batch) >= 2000:
+                await self.record(batch)
+                n, batch = n + len(batch), []
+        await self.record(batch)
+        return n + len(batch)
 
 
 class TimelineRepository:

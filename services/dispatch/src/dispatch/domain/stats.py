@@ -47,6 +47,16 @@ class CaseFigures:
                    case.received_at, case.assigned_at, case.first_reply_at, case.closed_at, bool(case.breaches),
                    case.follow_ups[0].satisfaction if case.follow_ups else None)
 
+    def as_row(self) -> list[Any]:
+        """Compact, for the figures kept by day."""
+        return [self.channel, self.category, self.region, self.assignee, self.department, self.status,
+                self.received_at, self.assigned_at, self.first_reply_at, self.closed_at, self.breached,
+                self.first_satisfaction]
+
+    @classmethod
+    def of_row(cls, row: list[Any]) -> CaseFigures:
+        return cls(*row)
+
     @classmethod
     def of_document(cls, doc: dict[str, Any]) -> CaseFigures:
         """From a stored case read with the projection of FIELDS."""
