@@ -59,6 +59,7 @@ test-unit: install
 
 bench: bench-intake
 	$(UV) run --locked python -m bench.pipeline $(PIPELINE_ARGS)
+	$(UV) run --locked python -m bench.reads $(READS_ARGS)
 
 bench-intake:
 	@bash $(STACK) install --bench
