@@ -64,6 +64,8 @@ def decision_event(
         key_part=a.key_part,
         charge_hint=a.charge_hint,
         depreciation_rate=a.depreciation_rate,
+        freight_both_ways=a.freight_both_ways,
+        earlier_repairs=a.earlier_repairs,
         rule_set=a.rule_set,
         supersedes=uuid.UUID(supersedes) if supersedes else None,
         decided_at=now,
@@ -86,6 +88,8 @@ def _remember(facts: CaseFacts, env: Envelope, a: Assessment) -> None:
             "event_id": str(env.event_id),
             "decision": a.decision,
             "remedy": a.remedy,
+            "options": list(a.options),
+            "key_part": a.key_part,
             "reasons": [r.code for r in a.reasons],
             "rule_set": a.rule_set,
             "decided_at": env.occurred_at,
@@ -143,7 +147,8 @@ def _facts_of(assigned: CaseAssigned) -> CaseFacts:
         service_card_stamped=p.service_card_stamped,
         fault_kind=KIND_OF_CATEGORY[assigned.category],
         part=part_named_in(assigned.description),
-        reported_on=china_date(assigned.received_at),
+        # The 三包 windows count to the day the customer reported it (the call, the day told to the dealer).
+        reported_on=china_date(assigned.reported_at or assigned.received_at),
     )
 
 

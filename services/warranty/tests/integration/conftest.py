@@ -23,6 +23,8 @@ KEYS = {
     "engineering": {"X-API-Key": "dev-staff-engineering-8d4c1e6a93"},  # eng-wu
     "dealer": {"X-API-Key": "dev-dealer-5d1c8a3f7e2b9406"},
     "regional_manager": {"X-API-Key": "dev-regional-manager-2b8e4f1a9c"},
+    "hotline": {"X-API-Key": "dev-hotline-7f3a9c2e51b84d06"},
+    "finance": {"X-API-Key": "dev-staff-finance-6e2b8c1d47"},
 }
 
 

@@ -55,6 +55,9 @@ class WarrantyDecided(Contract):
     depreciation_rate: float | None = Field(
         default=None, ge=0, le=1, description="Share of a replacement's cost charged for the unit's age."
     )
+    freight_both_ways: bool = Field(
+        default=False, description="The customer pays freight both ways (权益 2.7: only past the warranty period).")
+    earlier_repairs: int = Field(default=0, ge=0, description="Repairs of the unit within its period before this case.")
     rule_set: str = Field(description="Version of the rule set that decided.")
     supersedes: UUID | None = Field(default=None, description="The earlier decision this one replaces.")
     decided_at: datetime

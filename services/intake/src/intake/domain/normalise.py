@@ -49,6 +49,12 @@ def not_in_future(value: date) -> date:
     return value
 
 
+def reported_not_in_future(value: date) -> date:
+    if value > datetime.now(CHINA_TZ).date():
+        raise ValueError("the day the customer reported it is in the future")
+    return value
+
+
 @dataclass(frozen=True)
 class ModelMatch:
     model: str | None

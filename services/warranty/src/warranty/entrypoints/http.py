@@ -122,6 +122,9 @@ class EvidenceIn(Body):
     sale_recorded: bool | None = None
     confirmation: ConfirmationIn | None = None
     history: HistoryIn | None = None
+    reported_on: date | None = Field(
+        default=None, description="The day the customer reported the fault, when the case has it wrong "
+        "(the 三包 7/15-day windows count to it).")
     note: Annotated[str, StringConstraints(max_length=2000)] = ""
 
     def changes(self) -> dict[str, Any]:
@@ -130,7 +133,7 @@ class EvidenceIn(Body):
             out |= self.documents.model_dump(exclude_none=True)
         if self.cause is not None:
             out["cause"] = None if self.cause == "none" else self.cause
-        for name in ("part", "fault_kind", "remote_update_possible", "sale_recorded"):
+        for name in ("part", "fault_kind", "remote_update_possible", "sale_recorded", "reported_on"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         if self.confirmation:
@@ -157,6 +160,8 @@ def assessment_view(a: Assessment) -> dict[str, Any]:
         "key_part": a.key_part,
         "charge_hint": a.charge_hint,
         "depreciation_rate": a.depreciation_rate,
+        "freight_both_ways": a.freight_both_ways,
+        "earlier_repairs": a.earlier_repairs,
         "rule_set": a.rule_set,
     }
 
@@ -200,6 +205,8 @@ async def post_evidence(
                 check_sale_date(day, facts.model, facts.serial_no)
         except ValueError as exc:
             raise invalid(f"documents.{name}", str(exc)) from exc
+    if body.reported_on and body.reported_on > china_date(w.clock()):
+        raise invalid("reported_on", "the day the customer reported it is in the future")
     changes = body.changes()
     if not changes:
         raise HTTPException(422, detail="evidence: nothing to add (documents, cause, part, confirmation or history)")
