@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from shared.contracts.cases import CaseAssigned, CaseReassigned, CaseTriaged
+from shared.contracts.cases import CaseAssigned, CaseClosed, CaseReassigned, CaseTriaged
 from shared.contracts.engineering import InstallationAccepted
 from shared.contracts.envelope import Envelope, derived_event_id, make_envelope
+from shared.contracts.parts import PartRepaired, PartsRequestOpened, RepairRecorded, SupplierRmaOpened
 from shared.contracts.warranty import WarrantyClock, WarrantyDecided
 from shared.kafka.consumer import TransientError
 from shared.logging import get_logger
@@ -18,8 +19,9 @@ from shared.periods import china_date
 from shared.unit_of_work import Aggregates, ChangeKey, NotFound
 from warranty.adapters.repository import CaseFactsQueries, UnitRepository
 from warranty.domain.engine import Assessment, assess
-from warranty.domain.facts import KIND_OF_CATEGORY, CaseFacts, part_named_in
+from warranty.domain.facts import KIND_OF_CATEGORY, SALE_FIELDS, CaseFacts, part_named_in
 from warranty.domain.rules import RuleBook
+from warranty.domain.unit import Sale, Unit, UnitRepair
 
 log = get_logger(__name__)
 
@@ -41,12 +43,15 @@ class Warranty:
     cases: Aggregates[CaseFacts]
     queries: CaseFactsQueries
     rules: RuleBook
+    unknown_case_grace_s: float = 120
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
-def decide(w: Warranty, facts: CaseFacts, installation: Any) -> Assessment:
-    product, fault, history, inst = facts.engine_input(installation)
-    return assess(product, fault, w.rules.for_day(china_date(w.clock())), installation=inst, history=history)
+def decide(w: Warranty, facts: CaseFacts, installation: Any, unit: Unit | None = None) -> Assessment:
+    """The decision from the unit's record and the case's facts, by the rule set in effect today."""
+    today = china_date(w.clock())
+    product, fault, history, inst = facts.engine_input(installation, unit)
+    return assess(product, fault, w.rules.for_day(today), installation=inst, history=history, today=today)
 
 
 def decision_event(
@@ -104,7 +109,8 @@ async def on_case_assigned(env: Envelope, assigned: CaseAssigned, *, w: Warranty
         return  # a redelivery: decided already (the relay publishes whatever is left)
     facts = _facts_of(assigned)
     installation = await w.units.installation_for(facts.serial_no, facts.project_ref)
-    decision = _first_decision(w, env, facts, installation)
+    unit = await w.units.get(facts.serial_no) if facts.serial_no else None
+    decision = _first_decision(w, env, facts, installation, unit)
     if (await w.cases.create(facts, [decision], cause=env.event_id)).created:
         log.info("warranty decided", case_id=facts.case_id, decision=facts.decisions[-1]["decision"])
 
@@ -117,7 +123,9 @@ async def on_cases_assigned(batch: list[tuple[Envelope, Any]], *, w: Warranty) -
     fresh = {a.case_id: (env, _facts_of(a)) for env, a in firsts if a.case_id not in known}
     installations = await w.units.installations_for(
         [(f.serial_no, f.project_ref) for _env, f in fresh.values()])
-    made = [(facts, [_first_decision(w, env, facts, installations.get((facts.serial_no, facts.project_ref)))],
+    units = await w.units.load_many([f.serial_no for _env, f in fresh.values()])
+    made = [(facts, [_first_decision(w, env, facts, installations.get((facts.serial_no, facts.project_ref)),
+                                     units.get(facts.serial_no or ""))],
              env.event_id) for env, facts in fresh.values()]
     if made:
         await w.cases.create_many(made)
@@ -125,8 +133,8 @@ async def on_cases_assigned(batch: list[tuple[Envelope, Any]], *, w: Warranty) -
     return [env for env, a in batch if not isinstance(a, CaseAssigned)]
 
 
-def _first_decision(w: Warranty, env: Envelope, facts: CaseFacts, installation: Any) -> Envelope:
-    a = decide(w, facts, installation)
+def _first_decision(w: Warranty, env: Envelope, facts: CaseFacts, installation: Any, unit: Unit | None) -> Envelope:
+    a = decide(w, facts, installation, unit)
     decision = decision_event(facts, a, now=w.clock(), event_id=derived_event_id(env.event_id, "warranty.decided"),
                               cause=env.event_id)
     _remember(facts, decision, a)
@@ -139,6 +147,10 @@ def _facts_of(assigned: CaseAssigned) -> CaseFacts:
         case_id=assigned.case_id,
         specialist_id=assigned.specialist_id,
         department=assigned.department,
+        channel=assigned.channel,
+        submitted_by=assigned.submitted_by or (assigned.dealer_code if assigned.channel == "dealer" else None),
+        dealer_code=assigned.dealer_code,
+        phone_last4=assigned.customer_phone[-4:] if assigned.customer_phone else None,
         serial_no=p.serial_no,
         model=p.model,
         project_ref=assigned.project_ref,
@@ -159,6 +171,7 @@ async def on_case_changed(env: Envelope, payload: Any, *, w: Warranty) -> None:
         # case.assigned comes first on the topic, but several events are handled at once: wait for it.
         raise TransientError(f"case {env.correlation_id}: {env.event_type} before its case.assigned; waiting")
     installation = await w.units.installation_for(facts.serial_no, facts.project_ref)
+    unit = await w.units.get(facts.serial_no) if facts.serial_no else None
 
     def apply(facts: CaseFacts) -> list[Envelope]:
         if isinstance(payload, CaseReassigned):
@@ -168,14 +181,15 @@ async def on_case_changed(env: Envelope, payload: Any, *, w: Warranty) -> None:
             facts.department = payload.department
             if kind != facts.fault_kind:
                 facts.fault_kind = kind
-                return [_redecide(w, facts, installation, cause=env.event_id)]
+                return [_redecide(w, facts, installation, unit, cause=env.event_id)]
         return []
 
     await w.cases.change(env.correlation_id, apply, cause=env.event_id)
 
 
-def _redecide(w: Warranty, facts: CaseFacts, installation: Any, *, cause: uuid.UUID | None) -> Envelope:
-    a = decide(w, facts, installation)
+def _redecide(w: Warranty, facts: CaseFacts, installation: Any, unit: Unit | None, *,
+              cause: uuid.UUID | None) -> Envelope:
+    a = decide(w, facts, installation, unit)
     event_id = derived_event_id(cause, "warranty.decided") if cause else None
     env = decision_event(facts, a, now=w.clock(), event_id=event_id, cause=cause)
     _remember(facts, env, a)
@@ -193,14 +207,16 @@ async def add_evidence(
     if current is None:
         raise CaseUnknown(case_id)
     installation = await w.units.installation_for(current.serial_no, current.project_ref)
+    unit = await w.units.get(current.serial_no) if current.serial_no else None
 
     def apply(facts: CaseFacts) -> list[Envelope]:
         if role != "manager" and facts.specialist_id != by:
             raise NotYourCase(facts)
         for name, value in changes.items():
             setattr(facts, name, value)
+        facts.corrected = sorted(set(facts.corrected) | {n for n in changes if n in SALE_FIELDS})
         facts.evidence.append({"by": by, "at": w.clock(), "changes": changes, "note": note})
-        return [_redecide(w, facts, installation, cause=None)]
+        return [_redecide(w, facts, installation, unit, cause=None)]
 
     return await w.cases.change(case_id, apply, key=key)
 
@@ -209,3 +225,121 @@ async def on_installation_accepted(env: Envelope, accepted: InstallationAccepted
     """Acceptance starts the equipment and workmanship clocks of every unit (R-EN-5)."""
     count = await w.units.register_installation(accepted, str(env.event_id))
     log.info("installation registered", project_id=accepted.project_id, units=count, accepted_on=str(accepted.accepted_on))
+
+
+# ------------------------------------------------------------------------------ the unit's history
+
+
+async def _case_of(w: Warranty, env: Envelope) -> CaseFacts:
+    """The case an event is about; an event that overtook its case.assigned waits for it a while."""
+    facts = await w.cases.get(env.correlation_id)
+    if facts is None:
+        age = (w.clock() - env.occurred_at).total_seconds()
+        if age < w.unknown_case_grace_s:
+            raise TransientError(f"case {env.correlation_id}: {env.event_type} before its case.assigned; waiting")
+        raise CaseUnknown(env.correlation_id)
+    return facts
+
+
+async def on_parts_request_opened(env: Envelope, opened: PartsRequestOpened, *, w: Warranty) -> None:
+    """A key part is being sourced: the unit is in repair since the fault was reported (30-day rule)."""
+    await _case_of(w, env)
+
+    def apply(facts: CaseFacts) -> list[Envelope]:
+        facts.repair_pending_since = facts.repair_pending_since or facts.reported_on
+        return []
+
+    await w.cases.change(env.correlation_id, apply, cause=env.event_id)
+
+
+async def on_rma_opened(env: Envelope, rma: SupplierRmaOpened, *, w: Warranty) -> None:
+    """Local sourcing failed: the repair waits for the supplier's part (the 90-day rule, not the 30-day one)."""
+    await _case_of(w, env)
+
+    def apply(facts: CaseFacts) -> list[Envelope]:
+        facts.repair_pending_since = facts.repair_pending_since or facts.reported_on
+        facts.waiting_for_parts = True
+        return []
+
+    await w.cases.change(env.correlation_id, apply, cause=env.event_id)
+
+
+async def on_part_repaired(env: Envelope, repaired: PartRepaired, *, w: Warranty) -> None:
+    await _repaired(w, env, repair_id=repaired.request_id, parts=[repaired.part] if repaired.part else [],
+                    repaired_on=repaired.repaired_on, source="parts.repaired")
+
+
+async def on_repair_recorded(env: Envelope, recorded: RepairRecorded, *, w: Warranty) -> None:
+    await _repaired(w, env, repair_id=recorded.request_id or recorded.record_id, parts=recorded.parts,
+                    repaired_on=recorded.repaired_on, source="repair.recorded", record_id=recorded.record_id)
+
+
+async def _repaired(w: Warranty, env: Envelope, *, repair_id: str, parts: list[str], repaired_on: date,
+                    source: str, record_id: str | None = None) -> None:
+    """A repair on the case: into the unit's history with its days in repair (R-WA-7), and the case's
+    pending repair ends. Told twice (parts.repaired, then its record) it is one repair."""
+    facts = await _case_of(w, env)
+    if facts.serial_no:
+        repair = UnitRepair(repair_id=repair_id, case_id=facts.case_id, part=parts[0] if parts else facts.part,
+                            reported_on=facts.reported_on, repaired_on=repaired_on,
+                            days=max(0, (repaired_on - facts.reported_on).days), source=source,  # type: ignore[arg-type]
+                            record_id=record_id)
+        await w.units.change(facts.serial_no, facts.model, lambda u: u.record_repair(repair, at=env.occurred_at),
+                             cause=env.event_id)
+
+    def apply(facts: CaseFacts) -> list[Envelope]:
+        facts.repaired_on = facts.repaired_on or repaired_on
+        return []
+
+    await w.cases.change(facts.case_id, apply, cause=env.event_id)
+
+
+async def on_case_closed(env: Envelope, closed: CaseClosed, *, w: Warranty) -> None:
+    """结案: a case closed as repaired is a repair of the unit even when no part was replaced."""
+    facts = await _case_of(w, env)
+    closed_on = china_date(closed.closed_at)
+    if closed.outcome == "repaired" and facts.serial_no:
+        repair = UnitRepair(repair_id=f"close:{facts.case_id}", case_id=facts.case_id, part=facts.part,
+                            reported_on=facts.reported_on, repaired_on=facts.repaired_on or closed_on,
+                            days=max(0, ((facts.repaired_on or closed_on) - facts.reported_on).days),
+                            source="case.closed")
+        await w.units.change(facts.serial_no, facts.model, lambda u: u.record_repair(repair, at=env.occurred_at),
+                             cause=env.event_id)
+
+    def apply(facts: CaseFacts) -> list[Envelope]:
+        facts.closed_on, facts.outcome = closed_on, closed.outcome
+        return []
+
+    await w.cases.change(facts.case_id, apply, cause=env.event_id)
+
+
+async def scan_overdue_repairs(w: Warranty) -> int:
+    """Cases whose repair is past 30 days (the repairer's fault) or 90 (for want of parts) are decided
+    again: a free exchange (三包). Each rule re-decides a case once."""
+    today = china_date(w.clock())
+    rules = w.rules.for_day(today)
+    changed = 0
+    for due in await w.queries.repairs_to_check(today):
+        installation = await w.units.installation_for(due.serial_no, due.project_ref)
+        unit = await w.units.get(due.serial_no) if due.serial_no else None
+
+        def apply(facts: CaseFacts, installation: Any = installation, unit: Unit | None = unit) -> list[Envelope]:
+            check = facts.repair_check_on(rules.repair_days_limit, rules.parts_wait_days_limit)
+            if check is None or check > today:
+                return []
+            facts.overdue_decided.append("sanbao_parts_unavailable" if facts.waiting_for_parts
+                                         else "sanbao_repair_overdue")
+            return [_redecide(w, facts, installation, unit, cause=None)]
+
+        await w.cases.change(due.case_id, apply)
+        changed += 1
+    return changed
+
+
+# ------------------------------------------------------------------------------ sales and activations
+
+
+async def register_sale(w: Warranty, serial_no: str, sale: Sale, *, model: str | None,
+                        key: ChangeKey | None = None) -> Unit:
+    """A dealer's sale record, or the customer's activation: proof of the purchase for every later case."""
+    return await w.units.change(serial_no, model, lambda u: u.register_sale(sale, model=model), key=key)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared.periods import add_months
-from warranty.domain.engine import Fault, History, Installation, Product, Repair, assess
+from warranty.domain.engine import Fault, History, Installation, PendingRepair, Product, Repair, assess
 from warranty.domain.rules import RuleBook
 
 RULES_DIR = Path(__import__("warranty").__file__).parent / "rulesets"
@@ -300,3 +300,29 @@ def test_rule_sets_are_chosen_by_date() -> None:
 def test_a_consumable_needs_no_confirmation_before_its_quote() -> None:
     a = assess(product(), fault("2025-05-01", kind="consumable", confirmed=False), RULES)
     assert (a.decision, a.remedy, codes(a)) == ("chargeable", "consumable_quote", ["consumable_not_covered"])
+
+
+@pytest.mark.parametrize(
+    ("since", "waiting", "remedy", "code"),
+    [
+        ("2025-05-01", False, "free_repair", "free_repair_in_warranty"),  # day 30: not yet
+        ("2025-04-30", False, "exchange", "sanbao_repair_overdue"),  # day 31, the repairer's fault
+        ("2025-04-30", True, "free_repair", "free_repair_in_warranty"),  # waiting for parts: the 90-day rule
+        ("2025-03-02", True, "free_repair", "free_repair_in_warranty"),  # day 90
+        ("2025-03-01", True, "exchange", "sanbao_parts_unavailable"),  # day 91
+    ],
+)
+def test_a_repair_overdue_30_days_or_90_for_parts_is_a_free_exchange(since, waiting, remedy, code) -> None:
+    history = History(pending_repair=PendingRepair(date.fromisoformat(since), waiting))
+    a = assess(product("2025-01-10"), fault("2025-04-20", part="motor"), RULES, history=history,
+               today=date(2025, 5, 31))
+    assert (a.decision, a.remedy) == ("covered", remedy) and code in codes(a)
+    if remedy == "exchange":
+        assert a.options == ["exchange"]
+
+
+def test_a_unit_returned_or_exchanged_has_no_warranty_of_its_own() -> None:
+    returned = assess(product(), fault("2025-05-01"), RULES, history=History(returned_on=date(2025, 4, 1)))
+    assert (returned.decision, codes(returned)) == ("needs_evidence", ["unit_returned"])
+    old = assess(product(), fault("2025-05-01"), RULES, history=History(exchanged_for="XF2502504000001"))
+    assert codes(old) == ["unit_exchanged"] and "XF2502504000001" in old.reasons[0].message_en
