@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from shared.attachments import AttachmentStore
+from shared.http.ratelimit import RateLimiter
 from shared.logging import get_logger
 from shared.periods import china_date
 from shared.service import ServiceRuntime
@@ -50,11 +52,15 @@ async def wire(runtime: ServiceRuntime) -> None:
         queries=CaseFactsQueries(cases),
         rules=rules,
         unknown_case_grace_s=settings.unknown_case_grace_s,
+        public_rate_limit=settings.public_rate_limit,
     )
     runtime.components["warranty"] = w
+    runtime.components["attachments"] = AttachmentStore(runtime.db)
+    runtime.components["limiter"] = RateLimiter()
     try:
         await w.queries.ensure_indexes()
         await w.units.ensure_indexes()
+        await runtime.components["attachments"].ensure_indexes()
     except Exception as exc:
         log.warning("store not ready at start-up; indexes skipped", error=repr(exc))
     consumer = runtime.consumer

@@ -21,3 +21,5 @@ class WarrantySettings(ServiceSettings):
         default=120, gt=0, description="How long an event about a case not yet assigned waits before dead letters.")
     overdue_scan_interval_s: float = Field(
         default=3600, gt=0, description="How often repairs past 30 (or, waiting for parts, 90) days are re-decided.")
+    public_rate_limit: str = Field(
+        default="30/minute", description="Uploads and activations from the public pages, per address.")

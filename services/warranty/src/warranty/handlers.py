@@ -44,6 +44,7 @@ class Warranty:
     queries: CaseFactsQueries
     rules: RuleBook
     unknown_case_grace_s: float = 120
+    public_rate_limit: str = "30/minute"
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
@@ -213,6 +214,8 @@ async def add_evidence(
         if role != "manager" and facts.specialist_id != by:
             raise NotYourCase(facts)
         for name, value in changes.items():
+            if name == "attachments":
+                value = [*facts.attachments, *(a for a in value if a not in facts.attachments)]
             setattr(facts, name, value)
         facts.corrected = sorted(set(facts.corrected) | {n for n in changes if n in SALE_FIELDS})
         facts.evidence.append({"by": by, "at": w.clock(), "changes": changes, "note": note})

@@ -72,6 +72,7 @@ class CaseFacts(BaseModel):
     invoice_attached: bool = False
     service_card_attached: bool = False
     cause_evidenced: bool = False
+    attachments: list[str] = Field(default_factory=list, description="Files cited as evidence.")
     corrected: list[str] = Field(default_factory=list, description="Facts set by evidence: they win over the unit's.")
     repair_pending_since: date | None = None
     waiting_for_parts: bool = False

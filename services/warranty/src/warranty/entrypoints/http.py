@@ -17,6 +17,7 @@ from pydantic import (
     field_validator,
 )
 
+from shared.attachments import MAX_BYTES, UPLOAD_OVERHEAD_BYTES
 from shared.http.app import JsonRoute, invalid
 from shared.http.auth import Principal, require_roles
 from shared.http.commands import IdempotencyKey, change_key
@@ -39,6 +40,7 @@ from warranty.domain.engine import (
 )
 from warranty.domain.facts import CaseFacts, ConfirmVia, RepairIn
 from warranty.domain.unit import Sale, Unit, UnitRefused
+from warranty.entrypoints import attachments
 from warranty.handlers import CaseUnknown, NotYourCase, Warranty, add_evidence, register_sale
 
 Cause = Literal[EXCLUSIONS]  # type: ignore[valid-type]
@@ -127,6 +129,10 @@ class EvidenceIn(Body):
     reported_on: date | None = Field(
         default=None, description="The day the customer reported the fault, when the case has it wrong "
         "(the 三包 7/15-day windows count to it).")
+    attachments: list[Annotated[str, StringConstraints(pattern=r"^F-[0-9A-Z]{16}$")]] = Field(
+        default_factory=list, max_length=20,
+        description="Files on the case or its unit that prove something: an invoice or service card stands for "
+        "the document, a damage photo, voltage reading or signed form backs the cause found.")
     note: Annotated[str, StringConstraints(max_length=2000)] = ""
 
     def changes(self) -> dict[str, Any]:
@@ -209,9 +215,10 @@ async def post_evidence(
             raise invalid(f"documents.{name}", str(exc)) from exc
     if body.reported_on and body.reported_on > china_date(w.clock()):
         raise invalid("reported_on", "the day the customer reported it is in the future")
-    changes = body.changes()
+    changes = body.changes() | await _attached(request, facts, body.attachments)
     if not changes:
-        raise HTTPException(422, detail="evidence: nothing to add (documents, cause, part, confirmation or history)")
+        raise HTTPException(422, detail="evidence: nothing to add (documents, cause, part, confirmation, history "
+                                        "or attachments)")
     try:
         facts = await add_evidence(
             _w(request), case_id, changes, by=principal.id, role=principal.role, note=body.note,
@@ -222,6 +229,27 @@ async def post_evidence(
     except NotYourCase as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
     return case_view(facts)
+
+
+# What a file of each kind proves, as evidence on a case.
+PROVES = {"invoice": "invoice_attached", "service_card": "service_card_attached", "damage": "cause_evidenced",
+          "voltage_reading": "cause_evidenced", "signed_form": "cause_evidenced"}
+
+
+async def _attached(request: Request, facts: CaseFacts, ids: list[str]) -> dict[str, Any]:
+    """The facts the cited files prove; each must be on this case or its unit (422 naming it otherwise)."""
+    store = request.app.state.runtime.components["attachments"]
+    changes: dict[str, Any] = {}
+    for i, attachment_id in enumerate(ids):
+        found = await store.get(attachment_id)
+        owners = {("case", facts.case_id), ("unit", facts.serial_no)}
+        if found is None or (found.owner_kind, found.owner_id) not in owners:
+            raise invalid(f"attachments.{i}", f"{attachment_id} is not a file of this case or its unit")
+        if found.kind in PROVES:
+            changes[PROVES[found.kind]] = True
+    if ids:
+        changes["attachments"] = ids
+    return changes
 
 
 def case_view(facts: Any) -> dict[str, Any]:
@@ -362,6 +390,7 @@ def create_app(settings: WarrantySettings | None = None) -> FastAPI:
             "workmanship), the exclusions of the regulation, the national 7/15-day and repaired-twice rules, "
             "each decision naming every rule that applied and the rule-set version that decided."
         ),
-        routers=[router],
+        routers=[router, attachments.router, attachments.public],
         wire=bootstrap.wire,
+        uploads=(attachments.UPLOAD_PATHS, MAX_BYTES + UPLOAD_OVERHEAD_BYTES),
     )
