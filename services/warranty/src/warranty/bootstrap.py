@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from pymongo import ASCENDING
+
 from shared.attachments import AttachmentStore
 from shared.http.ratelimit import RateLimiter
 from shared.logging import get_logger
@@ -15,6 +17,7 @@ from shared.service import ServiceRuntime
 from warranty.adapters.repository import CaseFactsQueries, UnitRepository
 from warranty.config import WarrantySettings
 from warranty.domain.facts import CaseFacts
+from warranty.domain.remedy import Remedy
 from warranty.domain.rules import RuleBook
 from warranty.domain.unit import Unit
 from warranty.handlers import (
@@ -26,6 +29,7 @@ from warranty.handlers import (
     on_installation_accepted,
     on_part_repaired,
     on_parts_request_opened,
+    on_quote_issued,
     on_repair_recorded,
     on_rma_opened,
     scan_overdue_repairs,
@@ -46,7 +50,11 @@ async def wire(runtime: ServiceRuntime) -> None:
 
     cases = runtime.aggregates("cases", CaseFacts, id_field="case_id", kind="case", query_fields=scan_fields)
     units = runtime.aggregates("units", Unit, id_field="serial_no", kind="unit")
+    remedies = runtime.aggregates("remedies", Remedy, id_field="remedy_id", kind="remedy",
+                                  correlation=lambda r: r.case_id)
     w = Warranty(
+        remedies=remedies,
+        store=runtime.store,
         units=UnitRepository(units, runtime.db, runtime.store),
         cases=cases,
         queries=CaseFactsQueries(cases),
@@ -61,6 +69,7 @@ async def wire(runtime: ServiceRuntime) -> None:
         await w.queries.ensure_indexes()
         await w.units.ensure_indexes()
         await runtime.components["attachments"].ensure_indexes()
+        await remedies.collection.create_index([("case_id", ASCENDING)])
     except Exception as exc:
         log.warning("store not ready at start-up; indexes skipped", error=repr(exc))
     consumer = runtime.consumer
@@ -77,6 +86,7 @@ async def wire(runtime: ServiceRuntime) -> None:
     consumer.handle("parts.rma_opened", partial(on_rma_opened, w=w))
     consumer.handle("parts.repaired", partial(on_part_repaired, w=w))
     consumer.handle("repair.recorded", partial(on_repair_recorded, w=w))
+    consumer.handle("quote.issued", partial(on_quote_issued, w=w))
 
     async def overdue_repairs() -> None:
         while True:

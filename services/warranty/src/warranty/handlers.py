@@ -11,17 +11,24 @@ from typing import Any
 from shared.contracts.cases import CaseAssigned, CaseClosed, CaseReassigned, CaseTriaged
 from shared.contracts.engineering import InstallationAccepted
 from shared.contracts.envelope import Envelope, derived_event_id, make_envelope
-from shared.contracts.parts import PartRepaired, PartsRequestOpened, RepairRecorded, SupplierRmaOpened
+from shared.contracts.parts import (
+    PartRepaired,
+    PartsRequestOpened,
+    QuoteIssued,
+    RepairRecorded,
+    SupplierRmaOpened,
+)
 from shared.contracts.warranty import WarrantyClock, WarrantyDecided
 from shared.kafka.consumer import TransientError
 from shared.logging import get_logger
 from shared.periods import china_date
-from shared.unit_of_work import Aggregates, ChangeKey, NotFound
+from shared.unit_of_work import Aggregates, ChangeKey, NotFound, Store, Transaction
 from warranty.adapters.repository import CaseFactsQueries, UnitRepository
 from warranty.domain.engine import Assessment, assess
 from warranty.domain.facts import KIND_OF_CATEGORY, SALE_FIELDS, CaseFacts, part_named_in
+from warranty.domain.remedy import QUOTED, Remedy, RemedyKind, RemedyRefused, StepName, remedy_choices
 from warranty.domain.rules import RuleBook
-from warranty.domain.unit import Sale, Unit, UnitRepair
+from warranty.domain.unit import Sale, Unit, UnitRefused, UnitRepair
 
 log = get_logger(__name__)
 
@@ -43,6 +50,8 @@ class Warranty:
     cases: Aggregates[CaseFacts]
     queries: CaseFactsQueries
     rules: RuleBook
+    remedies: Aggregates[Remedy]
+    store: Store
     unknown_case_grace_s: float = 120
     public_rate_limit: str = "30/minute"
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -295,6 +304,12 @@ async def _repaired(w: Warranty, env: Envelope, *, repair_id: str, parts: list[s
         return []
 
     await w.cases.change(facts.case_id, apply, cause=env.event_id)
+    # A repair remedy under way ends with the repair (a paid one only once the customer agreed).
+    for remedy in await w.remedies.find({"case_id": facts.case_id, "status": "open"}):
+        if remedy.allows("repaired"):
+            await w.remedies.change(remedy.remedy_id, lambda r: r.progress(
+                "repaired", by="parts", at=env.occurred_at, on=repaired_on, public={"repair": repair_id})
+                if r.allows("repaired") else [], cause=env.event_id)
 
 
 async def on_case_closed(env: Envelope, closed: CaseClosed, *, w: Warranty) -> None:
@@ -346,3 +361,133 @@ async def register_sale(w: Warranty, serial_no: str, sale: Sale, *, model: str |
                         key: ChangeKey | None = None) -> Unit:
     """A dealer's sale record, or the customer's activation: proof of the purchase for every later case."""
     return await w.units.change(serial_no, model, lambda u: u.register_sale(sale, model=model), key=key)
+
+
+# ------------------------------------------------------------------------------ remedies (R-WA-8)
+
+
+class RemedyInvalid(Exception):
+    """A remedy request that can never succeed as given; the message starts with the field at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+async def choose_remedy(w: Warranty, facts: CaseFacts, remedy: RemedyKind, *, by: str, via: str | None, note: str,
+                        key: ChangeKey | None = None) -> Remedy:
+    """The customer's choice among the options the decision offers; one remedy at a time on a case."""
+    decision = facts.decisions[-1] if facts.decisions else None
+    if decision is None or decision["decision"] == "needs_evidence":
+        raise RemedyRefused(f"case {facts.case_id} has no decision to carry out yet (it needs evidence)")
+    choices = remedy_choices(decision)
+    if remedy not in choices:
+        raise RemedyInvalid("remedy", f"the decision offers {', '.join(choices) or 'nothing to choose'}")
+    earlier = await w.remedies.find({"case_id": facts.case_id})
+    if any(r.status == "open" for r in earlier):
+        raise RemedyRefused(f"case {facts.case_id} has a remedy under way; cancel it before choosing another")
+    if key is not None:
+        remedy_id = key.derived_id("RM-")
+    else:
+        # One choice per decision (and per cancelled one before it): a double submission is one remedy.
+        seed = f"{facts.case_id}:{decision['event_id']}:{len(earlier)}"
+        remedy_id = f"RM-{uuid.uuid5(uuid.NAMESPACE_OID, seed).hex[:10].upper()}"
+    now = w.clock()
+    item = Remedy(remedy_id=remedy_id, case_id=facts.case_id, serial_no=facts.serial_no, remedy=remedy,
+                  options=list(decision.get("options") or []), decision_event_id=decision["event_id"], chosen_by=by,
+                  chosen_at=now, via=via, note=note)
+    made = await w.remedies.create(item, [item.chosen_event()], key=key)
+    if not made.created and not made.replayed and made.item.remedy != remedy:
+        raise RemedyRefused(f"case {facts.case_id} has a {made.item.remedy} chosen already")
+    return made.item
+
+
+async def progress_remedy(w: Warranty, remedy: Remedy, step: StepName, *, by: str, on: date,
+                          detail: dict[str, Any], key: ChangeKey | None = None) -> Remedy:
+    """One step of a remedy. An exchange's new unit and a return's goods change the units in the same
+    transaction: the old unit is closed, the new one starts its own clock."""
+    now = w.clock()
+    public = {k: v for k, v in detail.items() if k != "amount"}
+    if step == "refunded":
+        detail = await _refund(w, remedy, detail)
+    if step == "new_unit_issued":
+        return await w.store.transaction(lambda tx: _issue_new_unit(w, remedy, detail, by=by, on=on, key=key, tx=tx))
+    if step == "goods_received" and remedy.remedy == "return":
+        async def back(tx: Transaction) -> Remedy:
+            changed = await w.remedies.change(remedy.remedy_id, lambda r: r.progress(
+                step, by=by, at=now, on=on, detail=detail, public=public), key=key, tx=tx)
+            await w.units.change(remedy.serial_no or "", None,
+                                 lambda u: u.returned(on=on, case_id=remedy.case_id, at=now), key=key, tx=tx)
+            return changed
+
+        if not remedy.serial_no:
+            raise RemedyInvalid("step", "the case names no unit to take back")
+        return await w.store.transaction(back)
+
+    def apply(r: Remedy) -> list[Any]:
+        if step == "refunded":
+            r.refund_amount = detail["amount"]
+        if step == "quote_issued":
+            r.quote_id = detail.get("quote_id")
+        return r.progress(step, by=by, at=now, on=on, detail={k: str(v) for k, v in detail.items()}, public=public)
+
+    return await w.remedies.change(remedy.remedy_id, apply, key=key)
+
+
+async def _refund(w: Warranty, remedy: Remedy, detail: dict[str, Any]) -> dict[str, Any]:
+    """A return is refunded at the invoice price (三包): the one recorded with the sale, or the one given."""
+    unit = await w.units.get(remedy.serial_no) if remedy.serial_no else None
+    known = unit.sale.invoice_amount if unit and unit.sale else None
+    given = detail.get("amount")
+    if given is None and known is None:
+        raise RemedyInvalid("amount", "the invoice price is not recorded with the sale: give it from the invoice")
+    if given is not None and known is not None and given != known:
+        raise RemedyInvalid("amount", "a return is refunded at the invoice price recorded with the sale")
+    return detail | {"amount": given if given is not None else known}
+
+
+async def _issue_new_unit(w: Warranty, remedy: Remedy, detail: dict[str, Any], *, by: str, on: date,
+                          key: ChangeKey | None, tx: Transaction) -> Remedy:
+    old_serial, new_serial = remedy.serial_no, detail.get("new_serial")
+    if not old_serial:
+        raise RemedyInvalid("step", "the case names no unit to exchange")
+    if not new_serial or new_serial == old_serial:
+        raise RemedyInvalid("new_serial", "an exchange issues a unit with a new serial number")
+    now = w.clock()
+    old = await w.units.change(old_serial, None, lambda u: u.exchange_out(new_serial, on=on, case_id=remedy.case_id,
+                                                                          at=now), key=key, tx=tx)
+    new_model = Unit.new(new_serial).model
+    if old.model and new_model != old.model:
+        raise RemedyInvalid("new_serial", f"an exchange is the same model ({old.model}); {new_serial} is "
+                                          f"{new_model or 'no model in the catalogue'}")
+    try:
+        await w.units.change(new_serial, old.model, lambda u: u.exchange_in(old, on=on, case_id=remedy.case_id,
+                                                                            at=now), key=key, tx=tx)
+    except UnitRefused as exc:
+        raise RemedyInvalid("new_serial", str(exc)) from exc
+
+    def apply(r: Remedy) -> list[Any]:
+        r.new_serial = new_serial
+        return r.progress("new_unit_issued", by=by, at=now, on=on, detail={"new_serial": new_serial},
+                          public={"new_serial": new_serial, "old_serial": old_serial})
+
+    return await w.remedies.change(remedy.remedy_id, apply, key=key, tx=tx)
+
+
+async def cancel_remedy(w: Warranty, remedy_id: str, *, reason: str, by: str, key: ChangeKey | None = None) -> Remedy:
+    return await w.remedies.change(remedy_id, lambda r: r.cancel(reason=reason, by=by, at=w.clock()), key=key)
+
+
+async def on_quote_issued(env: Envelope, quote: QuoteIssued, *, w: Warranty) -> None:
+    """The specialist's quote for a remedy (parts): the remedy can now be agreed. No amount is kept here."""
+    if not quote.remedy_id or await w.remedies.get(quote.remedy_id) is None:
+        return
+
+    def apply(r: Remedy) -> list[Any]:
+        if r.remedy not in QUOTED or not r.allows("quote_issued"):
+            return []
+        r.quote_id = quote.quote_id
+        return r.progress("quote_issued", by=quote.issued_by, at=env.occurred_at, on=china_date(env.occurred_at),
+                          detail={"quote_id": quote.quote_id}, public={"quote_id": quote.quote_id})
+
+    await w.remedies.change(quote.remedy_id, apply, cause=env.event_id)

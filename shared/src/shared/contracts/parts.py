@@ -98,6 +98,8 @@ class QuoteIssued(Contract):
 
     case_id: str
     quote_id: str
+    kind: str | None = Field(default=None, description="consumables, repair, replacement, installation_maintenance.")
+    remedy_id: str | None = Field(default=None, description="The remedy this quote is for (warranty.remedies.v1).")
     lines: list[QuoteLine] = Field(min_length=1)
     total: Decimal
     currency: Literal["CNY"] = "CNY"

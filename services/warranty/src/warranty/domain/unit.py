@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -32,6 +33,8 @@ class Sale(BaseModel):
     dealer_code: str | None = None
     invoice_no: str | None = None
     invoice_date: date | None = None
+    invoice_amount: Decimal | None = Field(default=None, description="The invoice price (a return refunds it). "
+                                           "Confidential: finance and the specialist only.")
     purchase_date: date | None = None
     service_card_no: str | None = None
     service_card_stamped: bool | None = None
@@ -186,7 +189,8 @@ class Unit(BaseModel):
 
 
 def _facts(sale: Sale) -> tuple[Any, ...]:
-    return (sale.invoice_no, sale.invoice_date, sale.purchase_date, sale.service_card_no, sale.service_card_stamped)
+    return (sale.invoice_no, sale.invoice_date, sale.invoice_amount, sale.purchase_date, sale.service_card_no,
+            sale.service_card_stamped)
 
 
 def batch_of(serial_no: str) -> str | None:

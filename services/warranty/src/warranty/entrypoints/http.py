@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Request, status
@@ -40,7 +41,7 @@ from warranty.domain.engine import (
 )
 from warranty.domain.facts import CaseFacts, ConfirmVia, RepairIn
 from warranty.domain.unit import Sale, Unit, UnitRefused
-from warranty.entrypoints import attachments
+from warranty.entrypoints import attachments, remedies
 from warranty.handlers import CaseUnknown, NotYourCase, Warranty, add_evidence, register_sale
 
 Cause = Literal[EXCLUSIONS]  # type: ignore[valid-type]
@@ -299,6 +300,8 @@ async def get_unit(request: Request, serial_no: SerialNo, principal: Staff) -> d
     record = unit.model_dump(mode="json") if unit else Unit.new(serial).model_dump(mode="json")
     if record.get("sale") and principal.role not in PHONE_READERS:
         record["sale"].pop("customer_phone", None)
+    if record.get("sale") and principal.role not in remedies.PRICE_ROLES:
+        record["sale"].pop("invoice_amount", None)
     entries = [e for e in record.pop("history")]
     for f in cases:
         entries.append({"on": str(f.reported_on), "at": None, "kind": "case_reported", "case_id": f.case_id,
@@ -330,6 +333,8 @@ class SaleIn(Body):
     model: Annotated[str, StringConstraints(max_length=40)] | None = None
     invoice_no: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     invoice_date: SaleDate
+    invoice_amount: Decimal | None = Field(default=None, ge=0, le=10_000_000, decimal_places=2,
+                                           description="The invoice price: what a return refunds.")
     purchase_date: SaleDate | None = Field(default=None, description="The day of the sale; the invoice date if absent.")
     service_card_no: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
     service_card_stamped: bool = Field(default=True, description="The dealer stamped the service card.")
@@ -360,7 +365,8 @@ async def post_sale(request: Request, serial_no: SerialNo, body: SaleIn,
     if body.model and catalogue is None:
         raise invalid("model", f"{body.model} is not in the catalogue")
     sale = Sale(source="dealer", dealer_code=principal.dealer_code, invoice_no=body.invoice_no,
-                invoice_date=body.invoice_date, purchase_date=body.purchase_date or body.invoice_date,
+                invoice_date=body.invoice_date, invoice_amount=body.invoice_amount,
+                purchase_date=body.purchase_date or body.invoice_date,
                 service_card_no=body.service_card_no, service_card_stamped=body.service_card_stamped,
                 recorded_by=principal.id, recorded_at=w.clock())
     try:
@@ -390,7 +396,7 @@ def create_app(settings: WarrantySettings | None = None) -> FastAPI:
             "workmanship), the exclusions of the regulation, the national 7/15-day and repaired-twice rules, "
             "each decision naming every rule that applied and the rule-set version that decided."
         ),
-        routers=[router, attachments.router, attachments.public],
+        routers=[router, attachments.router, attachments.public, remedies.router],
         wire=bootstrap.wire,
         uploads=(attachments.UPLOAD_PATHS, MAX_BYTES + UPLOAD_OVERHEAD_BYTES),
     )
