@@ -335,9 +335,18 @@ RecordReader = Annotated[Principal, require_roles("specialist", "manager", "fina
 async def _record_by_request(request: Request, request_id: str, principal: Principal) -> RepairRecord:
     req = await _request(request, request_id, principal)
     found = await _p(request).repo.records.find({"request_id": req.request_id}, limit=1)
-    if not found:
-        raise HTTPException(404, detail=f"parts request {request_id} has no repair recorded yet")
-    return found[0]
+    if found:
+        return found[0]
+    # Not repaired yet: the form to take on site, the case's facts filled in and the repair left blank.
+    ctx = await _p(request).repo.context(req.case_id) or CaseContext(case_id=req.case_id)
+    return RepairRecord.model_construct(
+        record_id="（未维修 / not yet repaired）", case_id=req.case_id, request_id=req.request_id,
+        serial_no=ctx.serial_no, model=ctx.model or req.model, customer_name=ctx.customer_name,
+        customer_phone=ctx.customer_phone, customer_address=ctx.customer_address, dealer_code=ctx.dealer_code,
+        reported_on=None, repaired_on="—", technician="", fault_found="", cause="",
+        parts=[PartUsed(part=req.part)], labour="", labour_hours=Decimal(0), earlier_repairs=ctx.earlier_repairs,
+        warranty=None, chargeable=req.chargeable, customer_signature=None, technician_signature=None,
+        signed_form_attachment=None)
 
 
 async def _record(request: Request, record_id: str, principal: Principal) -> RepairRecord:
