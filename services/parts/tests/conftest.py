@@ -48,6 +48,14 @@ class Scenario(Bus):
         return await self.publish("dispatch", make_envelope(payload, event_type="case.assigned", schema_version=1,
                                                             correlation_id=case_id, producer="dispatch"))
 
+    async def remedy(self, case_id: str, remedy_id: str, remedy: str) -> Envelope:
+        from shared.contracts.warranty import RemedyChosen
+
+        payload = RemedyChosen(case_id=case_id, remedy_id=remedy_id, remedy=remedy, chosen_by="sp-liu",
+                               chosen_at=datetime.now(UTC))
+        return await self.publish("warranty", make_envelope(payload, event_type="remedy.chosen", schema_version=1,
+                                                            correlation_id=case_id, producer="warranty"))
+
     async def decided(self, case_id: str, **changes: Any) -> Envelope:
         payload = WarrantyDecided.model_validate(DECIDED | {"case_id": case_id, "decided_at": datetime.now(UTC)} | changes)
         return await self.publish("warranty", make_envelope(payload, event_type="warranty.decided", schema_version=1,
@@ -110,6 +118,10 @@ def price_list(version: str = f"v-{uuid.uuid4().hex[:6]}") -> dict[str, Any]:
             "YD-LX-C-600": {"cost": "90.00", "list_price": "158.00", "name": "活性炭复合滤网"},
             "motor": {"cost": "320.00", "list_price": "520.00", "name": "电机"},
             "freight": {"cost": "18.00", "list_price": "25.00", "name": "运费"},
+            "fan": {"cost": "120.00", "list_price": "210.00", "name": "风机"},
+            "labour_hour": {"cost": "40.00", "list_price": "80.00", "name": "维修人工（每小时）"},
+            "installation_labour_hour": {"cost": "60.00", "list_price": "120.00", "name": "工程维护人工（每小时）"},
+            "YD-XF250": {"cost": "2000.00", "list_price": "3980.00", "name": "全热交换新风机 250"},
         },
     }
 

@@ -136,6 +136,7 @@ def service_app(
     wire: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
     max_body_bytes: int = 256 * 1024,
     runtime_factory: Callable[[ServiceSettings], ServiceRuntime] = ServiceRuntime,
+    uploads: tuple[str, int] | None = None,
 ) -> FastAPI:
     """The FastAPI app of a service, with the runtime on `app.state.runtime` while it runs."""
 
@@ -159,6 +160,7 @@ def service_app(
         lifespan=lifespan,
         readiness=lambda a: a.state.runtime.readiness(),
         max_body_bytes=max_body_bytes,
+        uploads=uploads,
     )
     install_change_errors(app)
     for router in routers:

@@ -61,7 +61,8 @@ class EngineeringBus(Bus):
         payload = CaseAssigned.model_validate(
             ASSIGNED | {"case_id": case_id, "department": "engineering_installation", "category": "installation",
                         "specialist_id": "eng-wu", "description": "风管接口漏水", "product": product,
-                        "received_at": datetime.now(UTC).isoformat()} | changes
+                        "received_at": datetime.now(UTC).isoformat(), "reported_at": datetime.now(UTC).isoformat()}
+            | changes
         )
         env = make_envelope(payload, event_type="case.assigned", schema_version=1, correlation_id=case_id,
                             producer="dispatch")

@@ -9,12 +9,13 @@ import pytest
 from shared.contracts.cases import CaseAssigned, CaseReassigned
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.registry import load_registry
-from shared.testing.fakes import FakeAggregates
+from shared.testing.fakes import FakeAggregates, FakeStore
 from shared.testing.identities import new_case_id
 from shared.unit_of_work import ChangeKey
 from warranty.config import WarrantySettings
 from warranty.domain.engine import Installation
 from warranty.domain.facts import CaseFacts
+from warranty.domain.remedy import Remedy
 from warranty.domain.rules import RuleBook
 from warranty.handlers import (
     NotYourCase,
@@ -30,17 +31,27 @@ RULES = RuleBook.from_directory(WarrantySettings.model_fields["rulesets_dir"].de
 
 
 class NoInstallations:
+    """Units with no accepted installation and no record of their own."""
+
     async def installation_for(self, serial_no: str | None, project_ref: str | None) -> Installation | None:
         return None
 
     async def installations_for(self, wanted: list[Any]) -> dict[Any, Installation]:
         return {}
 
+    async def get(self, serial_no: str | None) -> None:
+        return None
+
+    async def load_many(self, serials: Any) -> dict[str, Any]:
+        return {}
+
 
 @pytest.fixture
 def w() -> Warranty:
     cases: FakeAggregates[CaseFacts] = FakeAggregates(CaseFacts, id_field="case_id", producer="warranty", kind="case")
-    return Warranty(units=NoInstallations(), cases=cases, queries=None, rules=RULES)  # type: ignore[arg-type]
+    remedies: FakeAggregates[Remedy] = FakeAggregates(Remedy, id_field="remedy_id", producer="warranty")
+    return Warranty(units=NoInstallations(), cases=cases, queries=None, rules=RULES,  # type: ignore[arg-type]
+                    remedies=remedies, store=FakeStore())  # type: ignore[arg-type]
 
 
 def assigned(case_id: str, specialist: str = "sp-liu") -> tuple[Envelope, CaseAssigned]:

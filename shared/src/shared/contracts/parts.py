@@ -66,11 +66,24 @@ class PartRepaired(Contract):
 
     case_id: CaseId
     request_id: str
+    part: KeyPart | None = Field(default=None, description="The key part replaced.")
     path: Path
     technician: str
     repaired_on: date
     old_serial: str | None = None
     new_serial: str | None = None
+
+
+class RepairRecorded(Contract):
+    """A repair record form (附件 1) was filled in for a repair on the case: every repair has one (R-PA-2).
+    Warranty adds the repair to the unit's history; a case whose outcome is a repair closes only with one."""
+
+    case_id: CaseId
+    record_id: str
+    request_id: str | None = Field(default=None, description="The key-part request repaired, when there was one.")
+    serial_no: str | None = None
+    parts: list[str] = Field(default_factory=list, description="Parts replaced (motor, control_board, fan...).")
+    repaired_on: date
 
 
 class QuoteLine(Contract):
@@ -86,6 +99,8 @@ class QuoteIssued(Contract):
 
     case_id: CaseId
     quote_id: str
+    kind: str | None = Field(default=None, description="consumables, repair, replacement, installation_maintenance.")
+    remedy_id: str | None = Field(default=None, description="The remedy this quote is for (warranty.remedies.v1).")
     lines: list[QuoteLine] = Field(min_length=1)
     total: Decimal
     currency: Literal["CNY"] = "CNY"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import email.message
+import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -78,11 +79,14 @@ def create_service_app(
     readiness: Callable[[FastAPI], Sequence[ReadinessCheck]],
     max_body_bytes: int = 64 * 1024,
     version: str = "0.1.0",
+    uploads: tuple[str, int] | None = None,
 ) -> FastAPI:
+    """`uploads`: (a regular expression of paths, their body limit) for routes that take files."""
     app = ServiceApi(title=title, description=description, version=version, lifespan=lifespan)
     app.router.route_class = JsonRoute
     # Added innermost first: the request id is outermost, so even a 431 or 413 carries it.
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes,
+                       uploads=(re.compile(uploads[0]), uploads[1]) if uploads else None)
     app.add_middleware(HttpMetrics, service=service)
     app.add_middleware(HeaderLimits)
     app.add_middleware(RequestIds)
@@ -371,22 +375,26 @@ class BodySizeLimit:
     app's own read, FastAPI would turn it into a 400 that names no cause.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, uploads: tuple[re.Pattern[str], int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if self.uploads is not None and self.uploads[0].search(scope.get("path", "")):
+            limit = self.uploads[1]  # a route that takes files (it checks each file's own limit)
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
-                    too_big = int(value) > self.max_bytes
+                    too_big = int(value) > limit
                 except ValueError:
                     too_big = False
                 if too_big:
-                    await _refuse(send, 413, f"request body larger than {self.max_bytes} bytes")
+                    await _refuse(send, 413, f"request body larger than {limit} bytes")
                     return
         chunks: list[bytes] = []
         received = 0
@@ -399,8 +407,8 @@ class BodySizeLimit:
                 break
             chunk = message.get("body", b"")
             received += len(chunk)
-            if received > self.max_bytes:
-                await _refuse(send, 413, f"request body larger than {self.max_bytes} bytes")
+            if received > limit:
+                await _refuse(send, 413, f"request body larger than {limit} bytes")
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):

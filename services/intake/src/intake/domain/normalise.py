@@ -37,6 +37,12 @@ def not_in_future(value: date) -> date:
     return value
 
 
+def reported_not_in_future(value: date) -> date:
+    if value > china_today():
+        raise ValueError("the day the customer reported it is in the future")
+    return value
+
+
 @dataclass(frozen=True)
 class ModelMatch:
     model: str | None

@@ -187,7 +187,7 @@ class PartsRequest(BaseModel):
         return [
             (
                 "parts.repaired",
-                PartRepaired(case_id=self.case_id, request_id=self.request_id, path=self.path,
+                PartRepaired(case_id=self.case_id, request_id=self.request_id, part=self.part, path=self.path,
                              technician=repair.technician, repaired_on=repair.repaired_on,
                              old_serial=repair.old_serial, new_serial=repair.new_serial),
             )
