@@ -164,6 +164,7 @@ class EventConsumer:
         self._working: dict[str, asyncio.Task[str]] = {}
         self._rebalancing = False
         self._halted = False
+        self._stopping = False
         self._poison = _PoisonMeter(self._policy.poison_window)
         self.fatal_error: BaseException | None = None
 
@@ -224,14 +225,16 @@ class EventConsumer:
         log.info("consumer started", group=self.group, topics=[t.name for t in self.topics])
 
     async def stop(self) -> None:
+        self._stopping = True  # no worker starts from here on, not even from a finishing one
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        working = list(self._working.values())
-        for work in working:
-            work.cancel()
-        await asyncio.gather(*working, return_exceptions=True)
+        while self._working:
+            working = list(self._working.values())
+            for work in working:
+                work.cancel()
+            await asyncio.gather(*working, return_exceptions=True)
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await consumer.stop()
@@ -252,7 +255,7 @@ class EventConsumer:
 
     def _take(self, consumer: AIOKafkaConsumer, topic: str) -> None:
         """Start the topic's worker on everything waiting for it, unless it is busy."""
-        if topic in self._working or self._rebalancing or self._halted:
+        if topic in self._working or self._rebalancing or self._halted or self._stopping:
             return
         batch = self._waiting.pop(topic, None)
         if not batch:
