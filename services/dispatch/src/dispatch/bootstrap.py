@@ -61,6 +61,7 @@ async def wire(runtime: ServiceRuntime) -> None:
     try:
         await queries.ensure_indexes()
         await d.timeline.ensure_indexes()
+        await d.figures.ensure_indexes()
         await _seed_roster(d, settings)
     except Exception as exc:
         log.warning("store not ready at start-up; indexes and roster seed skipped", error=repr(exc))
@@ -90,6 +91,9 @@ async def wire(runtime: ServiceRuntime) -> None:
         rebuilt = await d.figures.rebuild_if_missing()
         if rebuilt:
             log.info("figures for statistics rebuilt from the cases", cases=rebuilt)
+        while True:  # fold each day that changed into its day document
+            await d.figures.compact()
+            await asyncio.sleep(settings.figures_compact_interval_s)
 
     runtime.background("figures-by-day", figures_for_statistics)
 

@@ -33,3 +33,8 @@ class DispatchSettings(ServiceSettings):
         gt=0,
         description="An event about a case not yet known is retried while younger than this, then dead-lettered.",
     )
+    figures_compact_interval_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the days whose cases changed are folded into one document each, for statistics.",
+    )

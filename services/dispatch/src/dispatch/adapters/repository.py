@@ -12,7 +12,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo import ASCENDING, DESCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -122,27 +122,54 @@ class CaseQueries:
 
 
 class CaseFiguresByDay:
-    """What statistics read, kept by the China day a case was received: one small document a day with
-    a row per case, so a year of statistics reads 365 documents, not 50,000 cases. Kept current by
-    dispatch's own events (and the cases it opens); rebuilt from the cases when it is missing."""
+    """What statistics read, without reading the cases: a small document per case (`case_figures`,
+    written on every change, whatever the burst) and, for days no case changed in since, one document
+    per China day with all of that day's rows (`case_figures_by_day`, compacted in the background).
+
+    A year of statistics then reads 365 day documents, plus the few days still changing row by row.
+    Kept current by dispatch's own events and the cases it opens; rebuilt from the cases when missing.
+    """
 
     def __init__(self, db: AsyncDatabase[Document], cases: Aggregates[Case]) -> None:
+        self.rows = db["case_figures"]
         self.days = db["case_figures_by_day"]
+        self.dirty = db["case_figures_dirty_days"]
         self._cases = cases.collection
 
+    async def ensure_indexes(self) -> None:
+        await self.rows.create_index([("day", ASCENDING)])
+
     async def record(self, figures: list[tuple[str, CaseFigures]]) -> None:
-        """(case id, figures) of cases that changed: each row written to its day, once per case."""
-        if figures:
-            await self.days.bulk_write([
-                UpdateOne({"_id": china_date(f.received_at).isoformat()},
-                          {"$set": {f"rows.{case_id}": f.as_row()}}, upsert=True)
-                for case_id, f in dict(figures).items()], ordered=False)
+        """(case id, figures) of cases that changed: their rows written, their days marked for compaction."""
+        if not figures:
+            return
+        latest = dict(figures)
+        days = {china_date(f.received_at).isoformat() for f in latest.values()}
+        await self.rows.bulk_write([
+            ReplaceOne({"_id": case_id}, {"day": china_date(f.received_at).isoformat(), "row": f.as_row()},
+                       upsert=True) for case_id, f in latest.items()], ordered=False)
+        await self.dirty.bulk_write([UpdateOne({"_id": day}, {"$set": {"at": datetime.now(UTC)}}, upsert=True)
+                                     for day in days], ordered=False)
 
     async def record_cases(self, case_ids: list[str]) -> None:
         projection = dict.fromkeys(CaseFigures.FIELDS, 1)
         found = [(d["_id"], CaseFigures.of_document(d)) async for d in
                  self._cases.find({"_id": {"$in": list(set(case_ids))}}, projection)]
         await self.record(found)
+
+    async def compact(self, limit: int = 60) -> int:
+        """Fold the rows of days that changed into their day documents; returns the days folded.
+
+        The mark is taken off before the day is read: a row written meanwhile marks the day again, so
+        it is folded once more next time instead of being missed."""
+        folded = 0
+        async for mark in self.dirty.find({}).limit(limit):
+            day = mark["_id"]
+            await self.dirty.delete_one({"_id": day, "at": mark["at"]})
+            rows = [d["row"] async for d in self.rows.find({"day": day}, {"row": 1})]
+            await self.days.replace_one({"_id": day}, {"rows": rows, "folded_at": datetime.now(UTC)}, upsert=True)
+            folded += 1
+        return folded
 
     async def between(self, first: date | None, last: date | None) -> list[CaseFigures]:
         """Every case received from `first` to `last` (China days, both included; None: no bound)."""
@@ -151,12 +178,16 @@ class CaseFiguresByDay:
             span["$gte"] = first.isoformat()
         if last:
             span["$lte"] = last.isoformat()
-        cursor = self.days.find({"_id": span} if span else {})
-        return [CaseFigures.of_row(row) async for day in cursor for row in (day.get("rows") or {}).values()]
+        changing = {d["_id"] async for d in self.dirty.find({"_id": span} if span else {}, {"_id": 1})}
+        found = [CaseFigures.of_row(row) async for day in self.days.find({"_id": span} if span else {})
+                 if day["_id"] not in changing for row in day.get("rows") or ()]
+        for day in sorted(changing):
+            found += [CaseFigures.of_row(d["row"]) async for d in self.rows.find({"day": day}, {"row": 1})]
+        return found
 
     async def rebuild_if_missing(self) -> int:
-        """Build the days from the cases when there are cases and no days (a new store, an upgrade)."""
-        if await self.days.find_one({}, {"_id": 1}) is not None or await self._cases.find_one({}, {"_id": 1}) is None:
+        """Build the rows from the cases when there are cases and no rows (a new store, an upgrade)."""
+        if await self.rows.find_one({}, {"_id": 1}) is not None or await self._cases.find_one({}, {"_id": 1}) is None:
             return 0
         projection = dict.fromkeys(CaseFigures.FIELDS, 1)
         batch: list[tuple[str, CaseFigures]] = []
