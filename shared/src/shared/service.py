@@ -107,6 +107,12 @@ class ServiceRuntime:
             await asyncio.wait_for(self.consumer.stop(), 30)
         except TimeoutError:
             log.error("consumer did not stop within 30 s; leaving it")
+        for agg in self._aggregates:
+            try:  # what was published is removed from the documents before the store goes
+                await asyncio.wait_for(agg.outbox.flush(), 10)
+            except Exception as exc:
+                log.warning("published events not removed at shutdown; the relay may publish them again",
+                            error=repr(exc))
         await self.publisher.stop()
         await self.mongo.close()
 

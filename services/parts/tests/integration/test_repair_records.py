@@ -55,7 +55,8 @@ async def test_a_repair_without_a_key_part_has_its_record_with_every_field(parts
 
     events = await scenario.parts_events(case_id, lambda rs: any(r.headers["event_type"] == b"repair.recorded"
                                                                  for r in rs))
-    [env] = [r.envelope() for r in events if r.envelope().event_type == "repair.recorded"]
+    found = [r.envelope() for r in events if r.envelope().event_type == "repair.recorded"]
+    [env] = found
     assert env.payload == {"case_id": case_id, "record_id": record["record_id"], "request_id": None,
                            "serial_no": "XF2502405001234", "parts": ["fan"], "repaired_on": "2026-11-26"}
     unknown = await parts.post("/v1/repair-records", json=body | {"case_id": "YD-0000000000"}, headers=keys["specialist"])
