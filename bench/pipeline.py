@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 
 import aiohttp
@@ -22,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient, UpdateOne
 
-from bench.suite import ROOT, Suite, cleanup, stack
+from bench.suite import ROOT, Suite, cleanup, component_pid, stack
 from operations.adapters.kafka_view import KafkaView
 
 HOTLINE = {"X-API-Key": "dev-hotline-7f3a9c2e51b84d06"}
@@ -119,6 +121,40 @@ async def step(suite: Suite, decisions: Decisions, rate: float, seconds: float, 
         "p50_ms": pct(0.5),
         "p99_ms": pct(0.99),
         "max_ms": round(arrived[-1] * 1000, 1) if arrived else None,
+        "cases": sorted(intended),
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def hops(suite: Suite, cases: set[str]) -> dict[str, dict[str, float]]:
+    """Where a complaint's time goes: from intake's acceptance to dispatch's assignment, and from the
+    assignment to warranty's decision (the events' own times), p50/p99 in ms."""
+    from shared.testing.kafka import read_topic
+
+    def times(topic: str, event_type: str) -> Awaitable[list]:
+        return read_topic(suite.bootstrap, f"{suite.prefix}{topic}", settle_s=1.0,
+                          until=lambda rs: len([r for r in rs if r.headers.get("event_type") == event_type.encode()])
+                          >= len(cases))
+
+    received = {r.key.decode(): r.envelope().occurred_at for r in await times("intake.complaints.v1", "complaint.received")}
+    assigned = {r.key.decode(): r.envelope().occurred_at for r in await times("dispatch.cases.v1", "case.assigned")
+                if r.headers.get("event_type") == b"case.assigned"}
+    decided = {r.key.decode(): r.envelope().occurred_at for r in await times("warranty.decisions.v1", "warranty.decided")}
+
+    def pct(values: list[float]) -> dict[str, float]:
+        values.sort()
+        return {"p50_ms": round(values[len(values) // 2] * 1000, 1),
+                "p99_ms": round(values[min(len(values) - 1, int(len(values) * 0.99))] * 1000, 1)} if values else {}
+
+    return {
+        "accepted → assigned (intake, Kafka, dispatch)": pct([(assigned[c] - received[c]).total_seconds()
+                                                              for c in cases if c in assigned and c in received]),
+        "assigned → decided (Kafka, warranty)": pct([(decided[c] - assigned[c]).total_seconds()
+                                                     for c in cases if c in decided and c in assigned]),
     }
 
 
@@ -211,7 +247,13 @@ async def run(args: argparse.Namespace) -> int:
             await asyncio.sleep(1)
         print(f"  backlog before the steady run: {'drained' if lag == 0 else f'{lag} events left'} "
               f"after {time.monotonic() - drain_started:.0f}s", flush=True)
+        pids = {s: suite.first(s).process.pid for s in ("intake", "dispatch", "warranty")}  # type: ignore[union-attr]
+        pids |= {"kafka": component_pid("kafka"), "store": component_pid("store"), "load generator": os.getpid()}
+        before, started = {k: cpu_seconds(p) for k, p in pids.items()}, time.monotonic()
         steady = await step(suite, decisions, half, args.seconds * 2, args.drain, offset)
+        elapsed = time.monotonic() - started
+        steady["cpu_share_of_a_core"] = {k: round((cpu_seconds(p) - before[k]) / elapsed, 3) for k, p in pids.items()}
+        steady["hops"] = await hops(suite, set(steady["cases"]))
         offset += steady["sent"]
     finally:
         await decisions.stop()
@@ -228,6 +270,9 @@ async def run(args: argparse.Namespace) -> int:
     print(f"highest rate that kept up: {pipeline_rate}/s (steps of {args.seconds}s, drain {args.drain}s)")
     print(f"at half that ({half:.1f}/s for {args.seconds * 2}s): p50 {steady['p50_ms']} ms, p99 {steady['p99_ms']} ms, "
           f"max {steady['max_ms']} ms, decided {steady['decided']}/{steady['accepted']}")
+    for hop, figures in steady.get("hops", {}).items():
+        print(f"  {hop}: p50 {figures.get('p50_ms')} ms, p99 {figures.get('p99_ms')} ms")
+    print(f"  CPU, share of one core, during it: {steady.get('cpu_share_of_a_core')}")
     print(f"raw aiokafka, same broker: produce {raw['produce_per_s']}/s, consume {raw['consume_per_s']}/s")
     print(f"store bulk upserts ({store['store']}): {store['upserts_per_s']}/s")
     print("ratios:")
@@ -236,8 +281,10 @@ async def run(args: argparse.Namespace) -> int:
     print(f"  pipeline / store upserts   {pipeline_rate / store['upserts_per_s']:.4f}")
     out = ROOT / "bench/results" / f"pipeline-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    for result in (*steps, steady):
+        result.pop("cases", None)
     out.write_text(json.dumps({"steps": steps, "steady": steady, "raw": raw, "store": store,
-                               "highest_rate": pipeline_rate}, indent=2))
+                               "highest_rate": pipeline_rate}, indent=2, default=str))
     print(f"written to {out.relative_to(ROOT)}")
     return 0
 
