@@ -93,7 +93,8 @@ async def on_complaint_received(env: Envelope, complaint: ComplaintReceived, *, 
     events = await _auto_assign(d, case, now=d.clock())
     if (await d.cases.create(case, events, cause=env.event_id)).created:
         log.info("case opened", case_id=case.case_id, department=case.department, assignee=case.assignee)
-        await d.figures.record_cases([case.case_id])
+        if case.assignee is None:  # an assigned case's figures come with its case.assigned
+            await d.figures.record_cases([case.case_id])
 
 
 async def on_complaints_received(batch: list[tuple[Envelope, ComplaintReceived]], *, d: Dispatch) -> None:
@@ -111,7 +112,8 @@ async def on_complaints_received(batch: list[tuple[Envelope, ComplaintReceived]]
     opened = await d.cases.create_many(list(new.values()))
     if opened:
         log.info("cases opened", count=len(opened))
-        await d.figures.record_cases([c.case_id for c in opened])
+        # An assigned case's figures come with its case.assigned, read back like every own event.
+        await d.figures.record_cases([c.case_id for c in opened if c.assignee is None])
 
 
 async def _auto_assign(d: Dispatch, case: Case, *, now: datetime) -> list[Event]:

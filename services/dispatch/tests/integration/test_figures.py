@@ -22,7 +22,7 @@ def figures(received_at: datetime, status: str = "assigned") -> CaseFigures:
                        received_at, None, None, False, None)
 
 
-async def test_rows_are_read_live_until_folded_and_a_later_change_is_read_again(isolation) -> None:
+async def test_recent_days_are_read_row_by_row_older_days_folded_and_a_later_change_read_again(isolation) -> None:
     client: AsyncMongoClient = AsyncMongoClient(isolation.backends.mongodb_url, tz_aware=True)
     db = client[f"t{isolation.unique}_figures"]
     isolation.databases.add(db.name)
@@ -35,15 +35,19 @@ async def test_rows_are_read_live_until_folded_and_a_later_change_is_read_again(
         await store.record([(ids[0], figures(today)), (ids[1], figures(today)),
                             (ids[2], figures(today - timedelta(days=40)))])
         month = (china_date(today) - timedelta(days=30), china_date(today))
-        assert len(await store.between(*month)) == 2  # read row by row: the days are not folded yet
-        assert await store.compact() == 2
-        assert len(await store.between(*month)) == 2 and len(await store.between(None, None)) == 3
-        assert await db["case_figures_dirty_days"].count_documents({}) == 0
+        assert len(await store.between(*month)) == 2
+        assert len(await store.between(None, None)) == 3  # the old day is marked: read row by row until folded
+        assert await db["case_figures_dirty_days"].count_documents({}) == 1  # today's changes mark nothing
 
-        await store.record([(ids[0], figures(today, status="closed"))])  # a later change re-marks its day
-        statuses = sorted(f.status for f in await store.between(*month))
-        assert statuses == ["assigned", "closed"]
         await store.compact()
-        assert sorted(f.status for f in await store.between(*month)) == ["assigned", "closed"]
+        assert await db["case_figures_dirty_days"].count_documents({}) == 0
+        assert len(await store.between(None, None)) == 3 and len(await store.between(*month)) == 2
+
+        await store.record([(ids[2], figures(today - timedelta(days=40), status="closed"))])  # a later change
+        assert sorted(f.status for f in await store.between(None, None)) == ["assigned", "assigned", "closed"]
+        await store.compact()
+        assert sorted(f.status for f in await store.between(None, None)) == ["assigned", "assigned", "closed"]
+        old = (china_date(today) - timedelta(days=60), china_date(today) - timedelta(days=20))
+        assert [f.status for f in await store.between(*old)] == ["closed"]
     finally:
         await client.close()

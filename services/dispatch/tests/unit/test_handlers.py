@@ -111,7 +111,7 @@ async def test_a_complaint_opens_one_case_assigned_by_the_rules_however_often_it
     case = await d.cases.require(payload.case_id)
     assert (case.status, case.department, case.assignee) == ("assigned", "quality", "sp-liu")
     assert [e.event_type for e in d.cases.published] == ["case.assigned"]
-    assert d.figures.recorded == [payload.case_id]
+    assert d.figures.recorded == []  # an assigned case's figures come with its case.assigned, read back
 
 
 async def test_a_batch_of_complaints_opens_each_case_once_and_spreads_them_by_load(d) -> None:

@@ -123,33 +123,44 @@ class CaseQueries:
 
 class CaseFiguresByDay:
     """What statistics read, without reading the cases: a small document per case (`case_figures`,
-    written on every change, whatever the burst) and, for days no case changed in since, one document
-    per China day with all of that day's rows (`case_figures_by_day`, compacted in the background).
+    written on every change, whatever the burst) and, for older days, one document per China day with
+    all of that day's rows (`case_figures_by_day`, folded in the background).
 
-    A year of statistics then reads 365 day documents, plus the few days still changing row by row.
-    Kept current by dispatch's own events and the cases it opens; rebuilt from the cases when missing.
+    The last `RECENT_DAYS` days are read row by row: their cases change all the time, and marking
+    them on every change would cost a write each. A change to an older case marks its day, which is
+    then folded again. A year of statistics reads about 365 day documents and a week of rows.
+    Kept current by dispatch's own events; rebuilt from the cases when missing.
     """
 
-    def __init__(self, db: AsyncDatabase[Document], cases: Aggregates[Case]) -> None:
+    RECENT_DAYS = 7
+
+    def __init__(self, db: AsyncDatabase[Document], cases: Aggregates[Case],
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.rows = db["case_figures"]
         self.days = db["case_figures_by_day"]
         self.dirty = db["case_figures_dirty_days"]
         self._cases = cases.collection
+        self._clock = clock
 
     async def ensure_indexes(self) -> None:
         await self.rows.create_index([("day", ASCENDING)])
 
+    def _first_recent_day(self) -> date:
+        return china_date(self._clock()) - timedelta(days=self.RECENT_DAYS - 1)
+
     async def record(self, figures: list[tuple[str, CaseFigures]]) -> None:
-        """(case id, figures) of cases that changed: their rows written, their days marked for compaction."""
+        """(case id, figures) of cases that changed: their rows written, older days marked for folding."""
         if not figures:
             return
         latest = dict(figures)
-        days = {china_date(f.received_at).isoformat() for f in latest.values()}
+        recent = self._first_recent_day()
+        older = {day for f in latest.values() if (day := china_date(f.received_at)) < recent}
         await self.rows.bulk_write([
             ReplaceOne({"_id": case_id}, {"day": china_date(f.received_at).isoformat(), "row": f.as_row()},
                        upsert=True) for case_id, f in latest.items()], ordered=False)
-        await self.dirty.bulk_write([UpdateOne({"_id": day}, {"$set": {"at": datetime.now(UTC)}}, upsert=True)
-                                     for day in days], ordered=False)
+        if older:
+            await self.dirty.bulk_write([UpdateOne({"_id": day.isoformat()}, {"$set": {"at": self._clock()}},
+                                                   upsert=True) for day in older], ordered=False)
 
     async def record_cases(self, case_ids: list[str]) -> None:
         projection = dict.fromkeys(CaseFigures.FIELDS, 1)
@@ -158,35 +169,46 @@ class CaseFiguresByDay:
         await self.record(found)
 
     async def compact(self, limit: int = 60) -> int:
-        """Fold the rows of days that changed into their day documents; returns the days folded.
+        """Fold the days that changed, and the days just leaving the recent ones, into their day
+        documents; returns the days folded.
 
-        The mark is taken off before the day is read: a row written meanwhile marks the day again, so
+        A mark is taken off before its day is read: a row written meanwhile marks the day again, so
         it is folded once more next time instead of being missed."""
-        folded = 0
-        async for mark in self.dirty.find({}).limit(limit):
-            day = mark["_id"]
-            await self.dirty.delete_one({"_id": day, "at": mark["at"]})
+        recent = self._first_recent_day()
+        leaving = [(recent - timedelta(days=n)).isoformat() for n in (1, 2)]
+        marks = [m async for m in self.dirty.find({}).limit(limit)]
+        for mark in marks:
+            await self.dirty.delete_one({"_id": mark["_id"], "at": mark["at"]})
+        for day in sorted({*(m["_id"] for m in marks), *leaving}):
             rows = [d["row"] async for d in self.rows.find({"day": day}, {"row": 1})]
-            await self.days.replace_one({"_id": day}, {"rows": rows, "folded_at": datetime.now(UTC)}, upsert=True)
-            folded += 1
-        return folded
+            await self.days.replace_one({"_id": day}, {"rows": rows, "folded_at": self._clock()}, upsert=True)
+        return len(marks) + len(leaving)
 
     async def between(self, first: date | None, last: date | None) -> list[CaseFigures]:
         """Every case received from `first` to `last` (China days, both included; None: no bound)."""
+        recent = self._first_recent_day().isoformat()
+        lo, hi = first.isoformat() if first else None, last.isoformat() if last else None
         span: dict[str, str] = {}
-        if first:
-            span["$gte"] = first.isoformat()
-        if last:
-            span["$lte"] = last.isoformat()
+        if lo:
+            span["$gte"] = lo
+        if hi:
+            span["$lte"] = hi
         changing = {d["_id"] async for d in self.dirty.find({"_id": span} if span else {}, {"_id": 1})}
-        found = [CaseFigures.of_row(row) async for day in self.days.find({"_id": span} if span else {})
+        folded_span = {**span, "$lt": recent} if not hi or hi >= recent else span
+        found = [CaseFigures.of_row(row) async for day in self.days.find({"_id": folded_span})
                  if day["_id"] not in changing for row in day.get("rows") or ()]
-        for day in sorted(changing):
+        live_days = sorted(changing)
+        if not hi or hi >= recent:
+            live_from = max(lo or recent, recent)
+            live_span = {"$gte": live_from, **({"$lte": hi} if hi else {})}
+            found += [CaseFigures.of_row(d["row"]) async for d in self.rows.find({"day": live_span}, {"row": 1})]
+        for day in live_days:
             found += [CaseFigures.of_row(d["row"]) async for d in self.rows.find({"day": day}, {"row": 1})]
         return found
 
     async def rebuild_if_missing(self) -> int:
-        """Build the rows from the cases when there are cases and no rows (a new store, an upgrade)."""
+        """Build the rows from the cases when there are cases and no rows (a new store, an upgrade),
+        and fold every older day."""
         if await self.rows.find_one({}, {"_id": 1}) is not None or await self._cases.find_one({}, {"_id": 1}) is None:
             return 0
         projection = dict.fromkeys(CaseFigures.FIELDS, 1)
@@ -198,6 +220,8 @@ class CaseFiguresByDay:
                 await self.record(batch)
                 n, batch = n + len(batch), []
         await self.record(batch)
+        while await self.dirty.find_one({}, {"_id": 1}) is not None:
+            await self.compact(limit=500)
         return n + len(batch)
 
 
