@@ -102,12 +102,13 @@ class CaseQueries:
         projection = dict.fromkeys(CaseFigures.FIELDS, 1)
         return [CaseFigures.of_document(d) async for d in self.cases.find(query, projection)]
 
-    async def follow_ups_due(self, by: str, *, assignee: str | None) -> list[Case]:
-        """Closed cases whose follow-up visit falls due by the China date `by` (ISO), soonest first."""
+    async def follow_ups_due(self, by: str, *, assignee: str | None, limit: int = 200) -> list[Case]:
+        """Closed cases whose follow-up visit falls due by the China date `by` (ISO), soonest first
+        (the first `limit`: a list to work through, not an archive)."""
         query: dict[str, Any] = {"status": "closed", "follow_up_due_on": {"$lte": by}}
         if assignee:
             query["assignee"] = assignee
-        return await self.aggregates.find(query, sort=[("follow_up_due_on", ASCENDING)])
+        return await self.aggregates.find(query, sort=[("follow_up_due_on", ASCENDING)], limit=limit)
 
     async def due(self, now: datetime, limit: int = 500) -> list[str]:
         cursor = self.cases.find({"next_deadline": {"$lte": now}}, {"_id": 1}).limit(limit)
