@@ -60,13 +60,13 @@ class ServiceSettings(BaseSettings):
         "None by default: each deployment names its own proxies.",
     )
     outbox_relay_interval_s: float = Field(
-        default=2.0,
+        default=5.0,
         gt=0,
         description="How often the relay publishes events a crash or a Kafka outage left in an outbox "
         "(writers publish at once; this is one indexed query per aggregate collection).",
     )
     kafka_fetch_max_wait_ms: int = Field(
-        default=500, ge=1, le=5000,
+        default=2000, ge=1, le=10000,
         description="How long the broker holds a consumer's fetch when nothing arrives (it answers at "
         "once when something does): 1000/this fetches a second per idle consumer.",
     )
