@@ -16,7 +16,7 @@ from typing import Any
 
 from dispatch.adapters.repository import CaseQueries, RosterRepository, TimelineRepository
 from dispatch.adapters.workload import WorkloadBoard
-from dispatch.domain.access import can_act, can_read
+from dispatch.domain.access import can_act, can_answer, can_read
 from dispatch.domain.case import Case, Event, ReplyVia, open_case
 from dispatch.domain.routing import Specialist, choose_specialist, department_for, priority_for
 from dispatch.domain.targets import TargetPolicy
@@ -48,6 +48,19 @@ class NotYourCase(Exception):
     def __init__(self, case: Case) -> None:
         super().__init__(f"case {case.case_id} is assigned to {case.assignee or 'nobody'}; "
                          "only they or the manager may act on it")
+
+
+class NotTheWindow(Exception):
+    """§一.2: only the quality after-sales department answers the customer and closes a case."""
+
+    def __init__(self, case: Case, by: Principal) -> None:
+        who = case.window or "the specialist the manager names"
+        if by.role == "engineering":
+            message = (f"only the quality after-sales department replies to customers and closes cases (§一.2); "
+                       f"engineering records its installation work on the case, and {who} answers the customer")
+        else:
+            message = f"case {case.case_id} is answered by {who}; only they or the manager reply, close and follow up"
+        super().__init__(message)
 
 
 class InvalidRequest(Exception):
@@ -113,14 +126,29 @@ async def on_complaints_received(batch: list[tuple[Envelope, ComplaintReceived]]
 
 async def _auto_assign(d: Dispatch, case: Case, *, now: datetime) -> list[Event]:
     roster, workloads = await d.workload.current()
+    events = _name_window(d, case, roster, workloads, by="auto")
     choice = choose_specialist(
         roster, department=case.department, category=case.category, region=case.region, workloads=workloads
     )
     if choice is None:
         log.warning("no active specialist in the department: left for the manager", case_id=case.case_id)
+        return events
+    d.workload.assigned(choice.specialist.specialist_id)
+    return events + case.assign(choice.specialist.specialist_id, by="auto", reason=choice.reason, now=now)
+
+
+def _name_window(d: Dispatch, case: Case, roster: list[Specialist], workloads: dict[str, int], *, by: str,
+                 reason: str = "") -> list[Event]:
+    """A case another department works still answers the customer through a quality specialist (§一.2)."""
+    if case.department == "quality" or case.liaison is not None:
+        return []
+    choice = choose_specialist(roster, department="quality", category=case.category, region=case.region,
+                               workloads=workloads)
+    if choice is None:
         return []
     d.workload.assigned(choice.specialist.specialist_id)
-    return case.assign(choice.specialist.specialist_id, by="auto", reason=choice.reason, now=now)
+    why = f"answers the customer for the {case.department} department; {choice.reason}"
+    return case.assign_liaison(choice.specialist.specialist_id, by=by, reason=f"{reason}; {why}" if reason else why)
 
 
 async def on_own_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
@@ -253,6 +281,20 @@ async def _act(
     return await d.cases.change(case_id, guarded, key=key)
 
 
+async def _answer(
+    d: Dispatch, case_id: str, by: Principal, operation: Callable[[Case], list[Event]], key: ChangeKey | None
+) -> Case:
+    """A command that tells the customer something or ends the case: the one outward window (§一.2)."""
+    await readable_case(d, case_id, by)
+
+    def guarded(case: Case) -> list[Event]:
+        if not can_answer(by, case):
+            raise NotTheWindow(case, by)
+        return operation(case)
+
+    return await d.cases.change(case_id, guarded, key=key)
+
+
 async def assign_case(
     d: Dispatch, case_id: str, *, specialist_id: str, reason: str, by: Principal, key: ChangeKey | None = None
 ) -> Case:
@@ -273,6 +315,23 @@ async def assign_case(
     return await _act(d, case_id, by, op, key)
 
 
+async def name_liaison(
+    d: Dispatch, case_id: str, *, specialist_id: str, reason: str, by: Principal, key: ChangeKey | None = None
+) -> Case:
+    """Manager: the quality specialist who answers the customer on another department's case."""
+    specialist = {s.specialist_id: s for s in await d.roster.all()}.get(specialist_id)
+    if specialist is None or not specialist.active or specialist.department != "quality":
+        raise NotAssignable(f"specialist_id: {specialist_id} is not an active quality after-sales specialist")
+
+    def op(case: Case) -> list[Event]:
+        if case.department == "quality":
+            raise NotAssignable("specialist_id: the quality department's own cases are answered by their assignee; "
+                                "reassign the case instead")
+        return case.assign_liaison(specialist_id, by=by.id, reason=reason)
+
+    return await _act(d, case_id, by, op, key)
+
+
 async def triage_case(
     d: Dispatch, case_id: str, *, category: Category | None, priority: Priority | None, reason: str,
     by: Principal, key: ChangeKey | None = None,
@@ -282,9 +341,11 @@ async def triage_case(
     new_category = category or current.category
     department: Department = department_for(new_category)
     choice = None
+    roster: list[Specialist] = []
+    workloads: dict[str, int] = {}
     if department != current.department:
         # case.assigned then tells that department everything about it (engineering learns the unit).
-        roster: list[Specialist] = await d.roster.all()
+        roster = await d.roster.all()
         workloads = await d.queries.open_workloads([s.specialist_id for s in roster])
         choice = choose_specialist(roster, department=department, category=new_category, region=current.region,
                                    workloads=workloads)
@@ -296,6 +357,10 @@ async def triage_case(
                              by=by.id, reason=reason, policy=d.policy)
         if moved:
             case.assignee = None  # the old department's specialist no longer owns it
+            if department == "quality":
+                case.liaison = None  # the quality specialist assigned answers the customer himself
+            else:
+                events += _name_window(d, case, roster, workloads, by=by.id, reason=reason)
             if choice is not None:
                 events += case.assign(choice.specialist.specialist_id, by=by.id,
                                       reason=f"{reason}; {choice.reason}", now=now)
@@ -310,8 +375,8 @@ async def reply_to_customer(
     """The one outward window: what the customer is told. A retried request adds no second reply."""
     reply_id = key.derived_id("R-", 12) if key else f"R-{uuid.uuid4().hex[:12].upper()}"
     now = d.clock()
-    case = await _act(d, case_id, by,
-                      lambda c: c.reply(reply_id=reply_id, message=message, via=via, by=by.id, now=now), key)
+    case = await _answer(d, case_id, by,
+                         lambda c: c.reply(reply_id=reply_id, message=message, via=via, by=by.id, now=now), key)
     return case, reply_id
 
 
@@ -329,8 +394,8 @@ async def close_case(
 ) -> Case:
     """结案; from in progress it needs the resolution and outcome."""
     now = d.clock()
-    return await _act(d, case_id, by, lambda c: c.close(resolution=resolution, outcome=outcome, by=by.id, now=now,
-                                                        follow_up_after_days=d.policy.follow_up_after_days), key)
+    return await _answer(d, case_id, by, lambda c: c.close(resolution=resolution, outcome=outcome, by=by.id, now=now,
+                                                           follow_up_after_days=d.policy.follow_up_after_days), key)
 
 
 async def record_follow_up(
@@ -341,7 +406,7 @@ async def record_follow_up(
     now = d.clock()
     if visited_on > now.date() + timedelta(days=1):
         raise InvalidRequest("visited_on: a visit cannot be recorded before it happens")
-    return await _act(d, case_id, by, lambda c: c.record_follow_up(
+    return await _answer(d, case_id, by, lambda c: c.record_follow_up(
         visited_on=visited_on, satisfaction=satisfaction, notes=notes, by=by.id, now=now), key)
 
 

@@ -166,5 +166,7 @@ async def test_triage_moves_a_case_to_engineering(dispatch, events, keys, case_s
     assert (first.envelope().payload["department"], second.envelope().payload["department"]) == (
         "quality", "engineering_installation")
     assert second.envelope().payload["product"]["serial_no"] == "XF2502405001234"
-    denied = await dispatch.post(f"/v1/cases/{case_id}/replies", json={"message": "x"}, headers=keys["specialist"])
-    assert denied.status_code == 403  # sp-liu no longer owns it
+    # sp-liu no longer owns it, but still answers the customer for engineering (§一.2, the one window).
+    assert res.json()["answered_by"] == "sp-liu"
+    denied = await dispatch.post(f"/v1/cases/{case_id}/replies", json={"message": "x"}, headers=keys["engineering"])
+    assert denied.status_code == 403

@@ -48,6 +48,11 @@ class CaseAssigned(Contract):
     received_at: datetime
     assigned_by: str = Field(description="'auto' for the routing rules, else the manager's staff id.")
     reason: str = Field(description="Why this specialist: the rule that chose them, or the manager's words.")
+    liaison_id: str | None = Field(
+        default=None,
+        description="For a case worked by another department (installation): the quality after-sales specialist "
+        "who answers the customer and closes it (§一.2, the one outward window).",
+    )
 
 
 class CaseReassigned(Contract):
@@ -55,6 +60,15 @@ class CaseReassigned(Contract):
     from_specialist_id: str | None
     to_specialist_id: str
     department: Department
+    by: str
+    reason: str
+
+
+class CaseLiaisonAssigned(Contract):
+    """The quality after-sales specialist who answers the customer on a case another department works (§一.2)."""
+
+    case_id: str
+    specialist_id: str
     by: str
     reason: str
 

@@ -216,7 +216,10 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
         calls["parts"] = s.parts.get("/v1/parts-requests", key=k, params={"case_id": case_id})
     if access.sees_prices(user.role):
         calls["quotes"] = s.parts.get("/v1/quotes", key=k, params={"case_id": case_id})
-    is_actor = user.role == "manager" or (user.role in access.CASE_ACTORS and case.get("assignee") == user.id)
+    is_actor = user.role == "manager" or (user.role in access.CASE_ACTORS
+                                          and user.id in (case.get("assignee"), case.get("liaison")))
+    # §一.2: only the quality after-sales department answers the customer and closes the case.
+    can_answer = user.role == "manager" or (user.role == "specialist" and case.get("answered_by") == user.id)
     if user.role == "manager":
         calls["roster"] = s.dispatch.get("/v1/specialists", key=k)
     if user.role == "specialist" and is_actor:
@@ -245,6 +248,7 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
         "price_items": price_items,
         "stock": stock,
         "is_actor": is_actor,
+        "can_answer": can_answer,
         "can_evidence": user.role == "manager" or (user.role in access.WARRANTY_READERS and is_actor),
         "can_quote": user.role == "specialist" and is_actor,
         "record_reader": user.role in ("specialist", "manager", "finance", "engineering", "regional_manager"),

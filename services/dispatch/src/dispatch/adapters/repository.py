@@ -38,6 +38,7 @@ class CaseQueries:
         # straight from the index instead of sorting every match.
         await self.cases.create_index([("status", ASCENDING), ("received_at", DESCENDING), ("_id", ASCENDING)])
         await self.cases.create_index([("assignee", ASCENDING), ("status", ASCENDING)])
+        await self.cases.create_index([("liaison", ASCENDING), ("status", ASCENDING)])
         await self.cases.create_index([("next_deadline", ASCENDING)])
         await self.cases.create_index([("customer.phone", ASCENDING)])
         await self.cases.create_index([("product.serial_no", ASCENDING)])
@@ -57,11 +58,16 @@ class CaseQueries:
         return [d["_id"] async for d in cursor]
 
     async def open_workloads(self, specialist_ids: list[str]) -> dict[str, int]:
-        pipeline = [
-            {"$match": {"status": {"$in": list(OPEN_STATUSES)}, "assignee": {"$in": specialist_ids}}},
-            {"$group": {"_id": "$assignee", "n": {"$sum": 1}}},
-        ]
-        return {d["_id"]: d["n"] async for d in await self.cases.aggregate(pipeline)}
+        """Open cases per specialist: those they own, and those they answer the customer on."""
+        loads: dict[str, int] = {}
+        for holder in ("assignee", "liaison"):
+            pipeline = [
+                {"$match": {"status": {"$in": list(OPEN_STATUSES)}, holder: {"$in": specialist_ids}}},
+                {"$group": {"_id": f"${holder}", "n": {"$sum": 1}}},
+            ]
+            async for d in await self.cases.aggregate(pipeline):
+                loads[d["_id"]] = loads.get(d["_id"], 0) + d["n"]
+        return loads
 
 
 class TimelineRepository:

@@ -18,6 +18,7 @@ from shared.contracts.cases import (
     CaseClosed,
     CaseEscalated,
     CaseFollowedUp,
+    CaseLiaisonAssigned,
     CaseReassigned,
     CaseReplied,
     CaseResolved,
@@ -95,6 +96,11 @@ class Case(BaseModel):
     closed_at: datetime | None = None
     followed_up_at: datetime | None = None
     assignee: str | None = None
+    liaison: str | None = Field(
+        default=None,
+        description="On a case another department works (installation): the quality after-sales specialist who "
+        "answers the customer and closes it. The quality department's own cases are answered by their assignee.",
+    )
     assignments: list[Assignment] = Field(default_factory=list)
     targets: dict[str, datetime] = Field(default_factory=dict)
     breaches: dict[str, datetime] = Field(default_factory=dict)
@@ -113,6 +119,11 @@ class Case(BaseModel):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def window(self) -> str | None:
+        """Who answers the customer (§一.2: the quality after-sales department is the one outward window)."""
+        return self.assignee if self.department == "quality" else self.liaison
 
     def milestone(self, target: str) -> datetime | None:
         return {"assign": self.assigned_at, "first_reply": self.first_reply_at, "close": self.closed_at}[target]
@@ -188,7 +199,17 @@ class Case(BaseModel):
             received_at=self.received_at,
             assigned_by=by,
             reason=reason,
+            liaison_id=self.liaison,
         )
+
+    def assign_liaison(self, specialist_id: str, *, by: str, reason: str) -> list[Event]:
+        """The quality specialist who answers the customer on a case another department works."""
+        self._require("name who answers the customer", *OPEN_STATUSES)
+        if self.liaison == specialist_id:
+            return []
+        self.liaison = specialist_id
+        return [("case.liaison_assigned", CaseLiaisonAssigned(case_id=self.case_id, specialist_id=specialist_id,
+                                                                by=by, reason=reason))]
 
     def triage(
         self, *, category: Category, priority: Priority, department: Department, by: str, reason: str, policy: TargetPolicy

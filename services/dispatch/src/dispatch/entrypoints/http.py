@@ -14,7 +14,7 @@ from dispatch.domain.access import channel_scope, phone_search_scope, sees_phone
 from dispatch.domain.case import STATUSES, Case, IllegalTransition, MissingResolution, ReplyVia
 from dispatch.domain.routing import Specialist, unstaffed_departments
 from dispatch.domain.stats import GroupBy, Period, case_stats
-from dispatch.handlers import Dispatch, InvalidRequest, NotYourCase
+from dispatch.handlers import Dispatch, InvalidRequest, NotTheWindow, NotYourCase
 from shared.contracts.cases import DEPARTMENTS, Department, Outcome, Priority
 from shared.contracts.complaints import Category, Channel
 from shared.http.app import JsonRoute
@@ -102,7 +102,7 @@ async def _refusals(command: Any) -> Any:
     except handlers.CaseNotFound as exc:
         # Not found and not yours look the same to a channel: no probing of other dealers' case numbers.
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {exc.item_id} not found") from exc
-    except NotYourCase as exc:
+    except (NotYourCase, NotTheWindow) as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
     except IllegalTransition as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail={"message": str(exc), "current_status": exc.current}) from exc
@@ -120,6 +120,7 @@ def summary_view(case: Case, principal: Principal, now: datetime) -> dict[str, A
         "department": case.department,
         "priority": case.priority,
         "assignee": case.assignee,
+        "answered_by": case.window,
         "region": case.region,
         "customer": {"name": case.customer.name, "phone": phone, "address": case.customer.address},
         "product": case.product.model_dump(mode="json"),
@@ -137,6 +138,7 @@ def case_view(case: Case, timeline: list[dict[str, Any]], principal: Principal, 
         "project_ref": case.project_ref,
         "description": case.description,
         "category_evidence": case.category_evidence,
+        "liaison": case.liaison,
         "assignments": [a.model_dump() for a in case.assignments],
         "replies": [r.model_dump() for r in case.replies],
         "resolution": case.resolution,
@@ -155,7 +157,7 @@ def case_view(case: Case, timeline: list[dict[str, Any]], principal: Principal, 
     }
     if channel_reader:
         # A channel sees the replies the after-sales department sent, not the internal workings.
-        for internal in ("assignments", "category_evidence", "timeline", "parts_actions", "warranty"):
+        for internal in ("assignments", "category_evidence", "timeline", "parts_actions", "warranty", "liaison"):
             view.pop(internal)
     return view
 
@@ -241,6 +243,17 @@ async def assign(
     return case_view(case, await d.timeline.for_case(case_id), principal, _now(request))
 
 
+@cases.post("/{case_id}/liaison", summary="Manager: the quality specialist who answers the customer on an installation case")
+async def liaison(
+    request: Request, case_id: CaseId, body: AssignmentIn, principal: Manager, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    d = _d(request)
+    case = await _refusals(handlers.name_liaison(
+        d, case_id, specialist_id=body.specialist_id, reason=body.reason, by=principal,
+        key=change_key(principal, idempotency_key, action=f"liaison {case_id}", body=body)))
+    return case_view(case, await d.timeline.for_case(case_id), principal, _now(request))
+
+
 @cases.post("/{case_id}/triage", summary="Manager: correct category or priority (department follows)")
 async def triage(
     request: Request, case_id: CaseId, body: TriageIn, principal: Manager, idempotency_key: IdempotencyKey = None
@@ -252,7 +265,8 @@ async def triage(
     return case_view(case, await d.timeline.for_case(case_id), principal, _now(request))
 
 
-@cases.post("/{case_id}/replies", status_code=201, summary="Reply to the customer (the one outward window)")
+@cases.post("/{case_id}/replies", status_code=201,
+            summary="Reply to the customer: the quality after-sales department only (the one outward window, §一.2)")
 async def reply(
     request: Request, case_id: CaseId, body: ReplyIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
@@ -272,7 +286,8 @@ async def resolve(
     return case_view(case, [], principal, _now(request))
 
 
-@cases.post("/{case_id}/closure", summary="结案: close the case (needs a resolution and outcome)")
+@cases.post("/{case_id}/closure",
+            summary="结案: close the case (the quality after-sales department only; needs a resolution and outcome)")
 async def close(
     request: Request, case_id: CaseId, body: ClosureIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
@@ -336,7 +351,7 @@ async def follow_ups_due(
     today = _now(request).date()
     query: dict[str, Any] = {"status": "closed"}
     if principal.role != "manager":
-        query["assignee"] = principal.id  # a specialist sees their own visits to make
+        query["$or"] = [{"assignee": principal.id}, {"liaison": principal.id}]  # their own visits to make
     elif assignee:
         query["assignee"] = assignee
     due = [c for c in await _d(request).queries.all_in(query) if c.follow_up_due_on and c.follow_up_due_on <= today + timedelta(days=within_days)]
