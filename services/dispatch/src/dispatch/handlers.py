@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from dispatch.adapters.repository import CaseQueries, RosterRepository, TimelineRepository
@@ -30,6 +30,7 @@ from shared.http.auth import Principal
 from shared.http.ratelimit import RateLimiter
 from shared.kafka.consumer import TransientError
 from shared.logging import get_logger
+from shared.periods import china_date
 from shared.unit_of_work import Aggregates, ChangeKey, NotFound
 
 log = get_logger(__name__)
@@ -404,7 +405,7 @@ async def record_follow_up(
 ) -> Case:
     """回访 after closure."""
     now = d.clock()
-    if visited_on > now.date() + timedelta(days=1):
+    if visited_on > china_date(now):  # the visit's day in China, where it was made
         raise InvalidRequest("visited_on: a visit cannot be recorded before it happens")
     return await _answer(d, case_id, by, lambda c: c.record_follow_up(
         visited_on=visited_on, satisfaction=satisfaction, notes=notes, by=by.id, now=now), key)

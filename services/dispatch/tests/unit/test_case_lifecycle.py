@@ -10,6 +10,7 @@ from dispatch.domain.case import Case, IllegalTransition, MissingResolution, ope
 from dispatch.domain.targets import TargetPolicy
 from shared.contracts.complaints import ComplaintReceived
 from shared.contracts.registry import load_registry
+from shared.periods import CHINA
 
 EXAMPLE = load_registry().get("intake.complaints.v1").events[0].examples[0]["payload"]
 T0 = datetime(2026, 11, 20, 2, 15, tzinfo=UTC)
@@ -119,8 +120,22 @@ def test_follow_up_becomes_due_once_after_closure() -> None:
     case.assign("sp-liu", by="auto", reason="r", now=T0)
     case.reply(reply_id="R-1", message="m", via="phone", by="sp-liu", now=T0)
     case.close(resolution="r", outcome="repaired", by="sp-liu", now=T0, follow_up_after_days=7)
-    assert case.next_deadline() == datetime(2026, 11, 27, tzinfo=UTC)
+    assert case.next_deadline() == datetime(2026, 11, 27, tzinfo=CHINA)  # from the start of the day in China
     assert case.check_deadlines(T0 + timedelta(days=6)) == []
     [(t, e)] = case.check_deadlines(T0 + timedelta(days=7))
     assert t == "case.follow_up_due" and e.due_on == date(2026, 11, 27)
     assert case.check_deadlines(T0 + timedelta(days=8)) == [] and case.next_deadline() is None
+
+
+def test_a_case_closed_early_in_the_china_morning_is_visited_a_week_after_that_china_day() -> None:
+    """Closed 2026-11-20 23:30 UTC = 2026-11-21 07:30 in China: the visit is due 2026-11-28, not the 27th."""
+    case = new_case()
+    case.assign("sp-liu", by="auto", reason="r", now=T0)
+    case.reply(reply_id="R-1", message="m", via="phone", by="sp-liu", now=T0)
+    closed_at = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+    [(_, _), (_, closed)] = case.close(resolution="r", outcome="advice_given", by="sp-liu", now=closed_at,
+                                       follow_up_after_days=7)
+    assert closed.follow_up_due_on == date(2026, 11, 28)
+    assert case.check_deadlines(datetime(2026, 11, 27, 15, 59, tzinfo=UTC)) == []  # 23:59 on the 27th in China
+    [(t, _)] = case.check_deadlines(datetime(2026, 11, 27, 16, 0, tzinfo=UTC))  # 00:00 on the 28th in China
+    assert t == "case.follow_up_due"

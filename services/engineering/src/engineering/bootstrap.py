@@ -14,6 +14,7 @@ from engineering.domain.case_work import InstallationCase
 from engineering.domain.project import Project
 from engineering.handlers import Engineering, on_case_assigned
 from shared.logging import get_logger
+from shared.rulesets import PeriodBook
 from shared.service import ServiceRuntime
 
 log = get_logger(__name__)
@@ -32,6 +33,7 @@ async def wire(runtime: ServiceRuntime) -> None:
         cases=cases,
         case_queries=InstallationCaseQueries(cases),
         min_installers=settings.min_installer_quotes,
+        periods=PeriodBook.from_directory(settings.rulesets_dir),  # a bad rule set stops the start-up
     )
     runtime.components["engineering"] = e
     try:

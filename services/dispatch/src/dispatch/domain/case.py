@@ -6,7 +6,7 @@ Each operation changes the case and returns the events it causes (type, payload)
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +30,7 @@ from shared.contracts.cases import (
     TargetName,
 )
 from shared.contracts.complaints import Category, Channel, ComplaintReceived, Customer, ProductInfo
+from shared.periods import CHINA, china_date
 
 Status = Literal["received", "assigned", "in_progress", "resolved", "closed", "followed_up"]
 STATUSES: tuple[Status, ...] = ("received", "assigned", "in_progress", "resolved", "closed", "followed_up")
@@ -146,7 +147,8 @@ class Case(BaseModel):
             moments = [d for n, d in self.targets.items() if self.milestone(n) is None and n not in self.breaches]
             return min(moments) if moments else None
         if self.status == "closed" and self.follow_up_due_on and not self.follow_up_notified:
-            return datetime.combine(self.follow_up_due_on, datetime.min.time(), tzinfo=UTC)
+            # Due from the start of that day in China, where the visit is made.
+            return datetime.combine(self.follow_up_due_on, datetime.min.time(), tzinfo=CHINA)
         return None
 
     # ------------------------------------------------------------------ transitions
@@ -275,7 +277,7 @@ class Case(BaseModel):
         assert self.resolution is not None and self.outcome is not None
         self.status = "closed"
         self.closed_at = now
-        self.follow_up_due_on = now.date() + timedelta(days=follow_up_after_days)
+        self.follow_up_due_on = china_date(now) + timedelta(days=follow_up_after_days)
         events.append(
             (
                 "case.closed",
@@ -329,7 +331,7 @@ class Case(BaseModel):
             self.status == "closed"
             and self.follow_up_due_on is not None
             and not self.follow_up_notified
-            and now.date() >= self.follow_up_due_on
+            and china_date(now) >= self.follow_up_due_on
         ):
             self.follow_up_notified = True
             events.append(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request, status
@@ -22,6 +22,7 @@ from shared.http.auth import Principal, require_roles
 from shared.http.commands import IdempotencyKey, change_key
 from shared.http.paging import Page, PageSize
 from shared.logging import mask_phone
+from shared.periods import CHINA, china_date
 from shared.reference import normalise_phone, normalise_serial
 from shared.service import service_app
 
@@ -348,7 +349,7 @@ async def follow_ups_due(
     within_days: Annotated[int, Query(ge=0, le=60)] = 0,
     assignee: str | None = None,
 ) -> dict[str, Any]:
-    today = _now(request).date()
+    today = china_date(_now(request))
     query: dict[str, Any] = {"status": "closed"}
     if principal.role != "manager":
         query["$or"] = [{"assignee": principal.id}, {"liaison": principal.id}]  # their own visits to make
@@ -385,9 +386,9 @@ async def stats(
     query: dict[str, Any] = {}
     span: dict[str, Any] = {}
     if from_:
-        span["$gte"] = datetime.combine(from_, datetime.min.time(), tzinfo=UTC)
+        span["$gte"] = datetime.combine(from_, datetime.min.time(), tzinfo=CHINA)  # days as counted in China
     if to:
-        span["$lt"] = datetime.combine(to + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+        span["$lt"] = datetime.combine(to + timedelta(days=1), datetime.min.time(), tzinfo=CHINA)
     if span:
         query["received_at"] = span
     found = await _d(request).queries.all_in(query)

@@ -13,7 +13,7 @@ from engineering import bootstrap
 from engineering.config import EngineeringSettings
 from engineering.domain.access import ACTORS, DECIDERS, READERS, for_role
 from engineering.domain.case_work import InstallationCase
-from engineering.domain.periods import china_today, maintenance_year_end
+from engineering.domain.periods import china_today, maintenance_months, maintenance_year_end
 from engineering.domain.project import (
     STATUSES,
     Condition,
@@ -673,7 +673,9 @@ async def _case_view(request: Request, case: InstallationCase, principal: Princi
         view["project"] = for_role({
             "project_id": project.project_id, "client": project.client, "site": project.site,
             "status": project.status, "accepted_on": accepted_on,
-            "maintenance_year_ends_on": maintenance_year_end(accepted_on) if accepted_on else None,
+            "maintenance_year_ends_on": maintenance_year_end(
+                accepted_on, maintenance_months(_e(request).periods, china_today(_e(request).clock())))
+            if accepted_on else None,
         }, principal.role)
     return view
 

@@ -11,7 +11,7 @@ Rules apply in this order, and every one that applies adds a reason:
      outside it: paid repair, parts at cost and freight both ways;
   6. until the fault is confirmed with customer and dealer (§三.2.1) the decision is needs_evidence,
      with the outcome it would have shown.
-All numbers come from the rule set (rulesets/*.yaml).
+All numbers come from the rule set (shared/src/shared/rulesets/*.yaml).
 """
 
 from __future__ import annotations
