@@ -7,11 +7,17 @@ from functools import partial
 
 import yaml
 
-from dispatch.adapters.repository import CaseQueries, RosterRepository, TimelineRepository, case_query_fields
+from dispatch.adapters.repository import (
+    CaseQueries,
+    RosterRepository,
+    SettingsRepository,
+    TimelineRepository,
+    case_query_fields,
+)
 from dispatch.adapters.workload import WorkloadBoard
 from dispatch.config import DispatchSettings
 from dispatch.domain.case import Case
-from dispatch.domain.routing import Specialist
+from dispatch.domain.routing import AssignmentPolicy, Specialist
 from dispatch.domain.targets import TargetPolicy
 from dispatch.handlers import (
     Dispatch,
@@ -39,12 +45,16 @@ async def wire(runtime: ServiceRuntime) -> None:
     cases = runtime.aggregates("cases", Case, id_field="case_id", query_fields=case_query_fields, kind="case")
     queries = CaseQueries(cases)
     roster = RosterRepository(runtime.db, runtime.store)
+    settings_repo = SettingsRepository(runtime.db)
+    policy = yaml.safe_load(settings.policy_file.read_text(encoding="utf-8"))
+    assignment = AssignmentPolicy.model_validate(policy["assignment"])  # a bad file stops the start-up
     d = Dispatch(
         cases=cases,
         queries=queries,
         timeline=TimelineRepository(runtime.db),
         roster=roster,
-        workload=WorkloadBoard(roster, queries),
+        settings=settings_repo,
+        workload=WorkloadBoard(roster, queries, settings_repo, default_policy=assignment),
         policy=TargetPolicy.from_file(settings.targets_file),
         unknown_case_grace_s=settings.unknown_case_grace_s,
         limiter=RateLimiter(),
@@ -55,6 +65,7 @@ async def wire(runtime: ServiceRuntime) -> None:
         await queries.ensure_indexes()
         await d.timeline.ensure_indexes()
         await _seed_roster(d, settings)
+        await settings_repo.seed_assignment(assignment)
     except Exception as exc:
         log.warning("store not ready at start-up; indexes and roster seed skipped", error=repr(exc))
 
@@ -86,6 +97,7 @@ async def _seed_roster(d: Dispatch, settings: DispatchSettings) -> None:
     data = yaml.safe_load(settings.roster_seed_file.read_text(encoding="utf-8"))
     for s in data["specialists"]:
         await d.roster.upsert(
-            Specialist(s["specialist_id"], s["name"], s["department"], tuple(s["skills"]), tuple(s["regions"]), s["active"])
+            Specialist(s["specialist_id"], s["name"], s["department"], tuple(s["skills"]), tuple(s["regions"]),
+                       s["active"])
         )
     log.info("roster seeded", specialists=len(data["specialists"]))

@@ -19,6 +19,12 @@ class DispatchSettings(ServiceSettings):
         validation_alias=AliasChoices("DISPATCH_TARGETS_FILE", "TARGETS_FILE"),
         description="Time targets per category and priority, and the follow-up delay.",
     )
+    policy_file: Path = Field(
+        default=_HERE / "policy.yaml",
+        validation_alias=AliasChoices("DISPATCH_POLICY_FILE", "POLICY_FILE"),
+        description="Assignment settings (seed of the manager's settings) and closure rules: repeat links, "
+        "reopening on low satisfaction, follow-up escalation.",
+    )
     roster_seed_file: Path | None = Field(
         default=_HERE / "roster.seed.yaml",
         validation_alias=AliasChoices("DISPATCH_ROSTER_SEED_FILE", "ROSTER_SEED_FILE"),

@@ -14,11 +14,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from dispatch.adapters.repository import CaseQueries, RosterRepository, TimelineRepository
+from dispatch.adapters.repository import CaseQueries, RosterRepository, SettingsRepository, TimelineRepository
 from dispatch.adapters.workload import WorkloadBoard
 from dispatch.domain.access import can_act, can_answer, can_read
 from dispatch.domain.case import Case, Event, ReplyVia, open_case
-from dispatch.domain.routing import Specialist, choose_specialist, department_for, priority_for
+from dispatch.domain.routing import (
+    AssignmentPolicy,
+    Specialist,
+    choose_specialist,
+    department_for,
+    priority_for,
+)
 from dispatch.domain.targets import TargetPolicy
 from dispatch.domain.timeline import summary_of
 from shared.contracts.cases import Department, Outcome, Priority
@@ -80,6 +86,7 @@ class Dispatch:
     queries: CaseQueries
     timeline: TimelineRepository
     roster: RosterRepository
+    settings: SettingsRepository
     policy: TargetPolicy
     unknown_case_grace_s: float
     workload: WorkloadBoard
@@ -125,26 +132,33 @@ async def on_complaints_received(batch: list[tuple[Envelope, ComplaintReceived]]
         log.info("cases opened", count=len(opened))
 
 
-async def _auto_assign(d: Dispatch, case: Case, *, now: datetime) -> list[Event]:
-    roster, workloads = await d.workload.current()
-    events = _name_window(d, case, roster, workloads, by="auto")
+async def _auto_assign(d: Dispatch, case: Case, *, now: datetime, prefer: str | None = None) -> list[Event]:
+    """Route a new case: the window, then the specialist the rules choose, assigned at once or proposed
+    to the manager, as the manager's settings say for its channel and category."""
+    roster, workloads, policy = await d.workload.current()
+    today = china_date(now)
+    case.watched = case.channel in policy.watch_channels
+    events = _name_window(d, case, roster, workloads, by="auto", policy=policy, today=today)
     choice = choose_specialist(
-        roster, department=case.department, category=case.category, region=case.region, workloads=workloads
+        roster, department=case.department, category=case.category, region=case.region, workloads=workloads,
+        ceiling=policy.ceiling, today=today, prefer=prefer,
     )
     if choice is None:
-        log.warning("no active specialist in the department: left for the manager", case_id=case.case_id)
+        log.warning("no available specialist in the department: left for the manager", case_id=case.case_id)
         return events
     d.workload.assigned(choice.specialist.specialist_id)
+    if policy.mode_for(case.channel, case.category) == "confirm":
+        return events + case.propose(choice.specialist.specialist_id, reason=choice.reason, now=now)
     return events + case.assign(choice.specialist.specialist_id, by="auto", reason=choice.reason, now=now)
 
 
 def _name_window(d: Dispatch, case: Case, roster: list[Specialist], workloads: dict[str, int], *, by: str,
-                 reason: str = "") -> list[Event]:
+                 policy: AssignmentPolicy, today: date, reason: str = "") -> list[Event]:
     """A case another department works still answers the customer through a quality specialist (§一.2)."""
     if case.department == "quality" or case.liaison is not None:
         return []
     choice = choose_specialist(roster, department="quality", category=case.category, region=case.region,
-                               workloads=workloads)
+                               workloads=workloads, ceiling=policy.ceiling, today=today)
     if choice is None:
         return []
     d.workload.assigned(choice.specialist.specialist_id)
@@ -301,9 +315,9 @@ async def assign_case(
 ) -> Case:
     """Manager: assign or reassign to an active specialist of the case's department, reason kept."""
     specialist = {s.specialist_id: s for s in await d.roster.all()}.get(specialist_id)
-    if specialist is None or not specialist.active:
-        raise NotAssignable(f"specialist_id: {specialist_id} is not an active specialist")
     now = d.clock()
+    if specialist is None or not specialist.available(china_date(now)):
+        raise NotAssignable(f"specialist_id: {specialist_id} is not an active specialist at work today")
 
     def op(case: Case) -> list[Event]:
         if specialist.department != case.department:
@@ -312,6 +326,46 @@ async def assign_case(
         if case.assignee == specialist_id:
             return []
         return case.assign(specialist_id, by=by.id, reason=reason, now=now)
+
+    return await _act(d, case_id, by, op, key)
+
+
+class NothingProposed(Exception):
+    """A confirmation for a case that has no proposal waiting (assigned already, or never proposed)."""
+
+    def __init__(self, case: Case) -> None:
+        super().__init__(f"case {case.case_id} has no proposal waiting for confirmation "
+                         f"(it is {case.status}, assigned to {case.assignee or 'nobody'})")
+        self.current = case.status
+
+
+async def confirm_proposal(
+    d: Dispatch, case_id: str, *, specialist_id: str | None, reason: str | None, by: Principal,
+    key: ChangeKey | None = None,
+) -> Case:
+    """Manager: forward the case to the proposed specialist, or to another one with a reason (§一.1)."""
+    roster = {s.specialist_id: s for s in await d.roster.all()}
+    now = d.clock()
+    if specialist_id is not None:
+        chosen = roster.get(specialist_id)
+        if chosen is None or not chosen.available(china_date(now)):
+            raise NotAssignable(f"specialist_id: {specialist_id} is not an active specialist at work today")
+
+    def op(case: Case) -> list[Event]:
+        if case.proposal is None or case.assignee is not None:
+            raise NothingProposed(case)
+        proposed = case.proposal
+        target = specialist_id or proposed.specialist_id
+        if target == proposed.specialist_id:
+            why = f"confirmed the proposal ({proposed.reason})" + (f"; {reason}" if reason else "")
+        else:
+            if roster[target].department != case.department:
+                raise NotAssignable(f"specialist_id: {target} works in {roster[target].department}, the case is "
+                                    f"for {case.department}; triage the case first")
+            if not reason:
+                raise InvalidRequest("reason: choosing another specialist than the proposal needs a reason")
+            why = f"{reason} (instead of the proposed {proposed.specialist_id})"
+        return case.assign(target, by=by.id, reason=why, now=now)
 
     return await _act(d, case_id, by, op, key)
 
@@ -344,13 +398,15 @@ async def triage_case(
     choice = None
     roster: list[Specialist] = []
     workloads: dict[str, int] = {}
+    now = d.clock()
+    today = china_date(now)
+    policy = (await d.workload.current())[2]
     if department != current.department:
         # case.assigned then tells that department everything about it (engineering learns the unit).
         roster = await d.roster.all()
         workloads = await d.queries.open_workloads([s.specialist_id for s in roster])
         choice = choose_specialist(roster, department=department, category=new_category, region=current.region,
-                                   workloads=workloads)
-    now = d.clock()
+                                   workloads=workloads, ceiling=policy.ceiling, today=today)
 
     def op(case: Case) -> list[Event]:
         moved = department != case.department
@@ -361,7 +417,8 @@ async def triage_case(
             if department == "quality":
                 case.liaison = None  # the quality specialist assigned answers the customer himself
             else:
-                events += _name_window(d, case, roster, workloads, by=by.id, reason=reason)
+                events += _name_window(d, case, roster, workloads, by=by.id, reason=reason, policy=policy,
+                                       today=today)
             if choice is not None:
                 events += case.assign(choice.specialist.specialist_id, by=by.id,
                                       reason=f"{reason}; {choice.reason}", now=now)

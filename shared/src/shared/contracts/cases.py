@@ -55,6 +55,19 @@ class CaseAssigned(Contract):
     )
 
 
+class CaseAssignmentProposed(Contract):
+    """The rules chose a specialist, and this channel and category wait for the manager's confirmation
+    (§一.1: the quality after-sales manager collects, sorts and forwards each complaint)."""
+
+    case_id: str
+    specialist_id: str
+    department: Department
+    category: Category
+    channel: Channel
+    reason: str
+    proposed_at: datetime
+
+
 class CaseReassigned(Contract):
     case_id: str
     from_specialist_id: str | None

@@ -126,21 +126,33 @@ async def triage_board(request: Request) -> Response:
     user = require(request, ("manager", "management", "operations"))
     d = console_of(request).services.dispatch
     k = user.key
-    unassigned, breached, open_, roster = await asyncio.gather(
+    proposed, unassigned, breached, watched, open_, roster = await asyncio.gather(
+        d.get("/v1/cases", key=k, params={"proposed": "true", "open": "true", "page_size": PAGE_SIZE}),
         d.get("/v1/cases", key=k, params={"unassigned": "true", "open": "true", "page_size": PAGE_SIZE}),
         d.get("/v1/cases", key=k, params={"breached": "true", "open": "true", "page_size": PAGE_SIZE}),
+        d.get("/v1/cases", key=k, params={"watched": "true", "open": "true", "page_size": PAGE_SIZE}),
         d.get("/v1/cases", key=k, params={"open": "true", "page_size": PAGE_SIZE}),
         d.get("/v1/specialists", key=k),
     )
     specialists = _items(roster)
+    # A proposal is also unassigned: it shows once, in the column where the manager confirms it.
+    waiting = {c["case_id"] for c in _items(proposed)}
+    unassigned_only = unassigned
+    if unassigned.ok:
+        kept = [c for c in _items(unassigned) if c["case_id"] not in waiting]
+        left_out = len(_items(unassigned)) - len(kept)
+        unassigned_only = Api(unassigned.status, (unassigned.data or {}) | {
+            "items": kept, "total": (unassigned.data or {}).get("total", 0) - left_out})
     return render(request, "triage.html", {
         "columns": [
-            ("unassigned", "待分派", "New / unassigned", unassigned),
+            ("proposed", "待确认分派", "Proposals to confirm", proposed),
+            ("unassigned", "待分派", "New / unassigned", unassigned_only),
             ("breached", "超时 / 已升级", "Breaching targets / escalated", breached),
+            ("watched", "网络投诉全程跟进", "Watch list (online, to closure)", watched),
             ("open", "全部未结", "All open", open_),
         ],
         "specialists": specialists,
-        "errors": [problem(a)[0] for a in (unassigned, breached, open_, roster) if not a.ok],
+        "errors": [problem(a)[0] for a in (proposed, unassigned, breached, watched, open_, roster) if not a.ok],
         "items": _items,
     }, user=user)
 
@@ -326,6 +338,21 @@ async def post_assignment(request: Request, case_id: CaseId) -> Response:
         json={"specialist_id": form.get("specialist_id", ""), "reason": form.get("reason", "")})
     back = form.get("back") if form.get("back") in ("/triage",) else _case_url(case_id)
     return after(api, back, f"已分派给 {form.get('specialist_id')}", f"assigned to {form.get('specialist_id')}")
+
+
+@router.post("/cases/{case_id}/confirmation")
+async def post_confirmation(request: Request, case_id: CaseId) -> Response:
+    """The manager forwards a proposed case: to the proposed specialist, or to another with a reason."""
+    user = require(request, ("manager",))
+    form = await form_of(request)
+    body = {k: form[k] for k in ("specialist_id", "reason") if form.get(k)}
+    if body.get("specialist_id") == form.get("proposed"):
+        body.pop("specialist_id")  # the proposal itself: confirmed as it stands
+    api = await console_of(request).services.dispatch.post(
+        f"/v1/cases/{case_id}/proposal/confirmation", key=user.key, json=body,
+        headers={"Idempotency-Key": form.get("idempotency_key") or new_key("confirm")})
+    who = form.get("specialist_id") or form.get("proposed") or ""
+    return after(api, "/triage", f"已确认分派给 {who}", f"forwarded to {who}")
 
 
 @router.post("/cases/{case_id}/replies")

@@ -7,7 +7,7 @@ outbox); this module adds the queries dispatch runs over them, each served by an
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -15,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from dispatch.domain.case import OPEN_STATUSES, Case
-from dispatch.domain.routing import Specialist
+from dispatch.domain.routing import AssignmentPolicy, Specialist
 from shared.contracts.envelope import Envelope
 from shared.mongo import bson_safe
 from shared.unit_of_work import Aggregates, Store, Transaction
@@ -58,11 +58,12 @@ class CaseQueries:
         return [d["_id"] async for d in cursor]
 
     async def open_workloads(self, specialist_ids: list[str]) -> dict[str, int]:
-        """Open cases per specialist: those they own, and those they answer the customer on."""
+        """Open cases per specialist: those they own, those they answer the customer on, those proposed to them."""
         loads: dict[str, int] = {}
-        for holder in ("assignee", "liaison"):
+        # A proposal waiting for the manager counts for whom it proposes: a burst of proposals spreads too.
+        for holder, extra in (("assignee", {}), ("liaison", {}), ("proposal.specialist_id", {"assignee": None})):
             pipeline = [
-                {"$match": {"status": {"$in": list(OPEN_STATUSES)}, holder: {"$in": specialist_ids}}},
+                {"$match": {"status": {"$in": list(OPEN_STATUSES)}, holder: {"$in": specialist_ids}, **extra}},
                 {"$group": {"_id": f"${holder}", "n": {"$sum": 1}}},
             ]
             async for d in await self.cases.aggregate(pipeline):
@@ -138,6 +139,7 @@ class RosterRepository:
                 skills=tuple(d.get("skills", ())),
                 regions=tuple(d.get("regions", ())),
                 active=d.get("active", True),
+                absent_until=date.fromisoformat(d["absent_until"]) if d.get("absent_until") else None,
             )
             async for d in self.specialists.find({}).sort("_id", ASCENDING)
         ]
@@ -146,6 +148,7 @@ class RosterRepository:
         doc = asdict(specialist)
         doc["_id"] = doc.pop("specialist_id")
         doc["skills"], doc["regions"] = list(specialist.skills), list(specialist.regions)
+        doc["absent_until"] = specialist.absent_until.isoformat() if specialist.absent_until else None
         await self.specialists.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=tx.session if tx else None)
 
     async def replace_all(self, roster: list[Specialist]) -> None:
@@ -163,3 +166,24 @@ class RosterRepository:
 
     async def is_empty(self) -> bool:
         return await self.specialists.count_documents({}, limit=1) == 0
+
+
+class SettingsRepository:
+    """The manager's assignment settings: one document, replaced as a whole, with who changed it when."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.settings = db["settings"]
+
+    async def assignment(self) -> AssignmentPolicy | None:
+        doc = await self.settings.find_one({"_id": "assignment"})
+        return AssignmentPolicy.model_validate(doc["policy"]) if doc else None
+
+    async def put_assignment(self, policy: AssignmentPolicy, *, by: str, at: datetime) -> None:
+        await self.settings.replace_one({"_id": "assignment"},
+                                        {"_id": "assignment", "policy": policy.model_dump(), "by": by, "at": at},
+                                        upsert=True)
+
+    async def seed_assignment(self, policy: AssignmentPolicy) -> None:
+        """On a fresh store only: the file's settings, until the manager changes them."""
+        await self.settings.update_one({"_id": "assignment"},
+                                       {"$setOnInsert": {"policy": policy.model_dump(), "by": "seed"}}, upsert=True)

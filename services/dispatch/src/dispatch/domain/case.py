@@ -15,6 +15,7 @@ from dispatch.domain.targets import TargetPolicy
 from shared.contracts.base import Contract
 from shared.contracts.cases import (
     CaseAssigned,
+    CaseAssignmentProposed,
     CaseClosed,
     CaseEscalated,
     CaseFollowedUp,
@@ -53,6 +54,14 @@ class IllegalTransition(Exception):
 class Assignment(BaseModel):
     specialist_id: str
     by: str
+    reason: str
+    at: datetime
+
+
+class Proposal(BaseModel):
+    """The specialist the rules chose, waiting for the manager's confirmation."""
+
+    specialist_id: str
     reason: str
     at: datetime
 
@@ -103,6 +112,8 @@ class Case(BaseModel):
         "answers the customer and closes it. The quality department's own cases are answered by their assignee.",
     )
     assignments: list[Assignment] = Field(default_factory=list)
+    proposal: Proposal | None = None
+    watched: bool = Field(default=False, description="On the manager's watch list until closure (§一.1.4).")
     targets: dict[str, datetime] = Field(default_factory=dict)
     breaches: dict[str, datetime] = Field(default_factory=dict)
     replies: list[Reply] = Field(default_factory=list)
@@ -157,9 +168,18 @@ class Case(BaseModel):
         if self.status not in allowed:
             raise IllegalTransition(self.case_id, self.status, action, allowed)
 
+    def propose(self, specialist_id: str, *, reason: str, now: datetime) -> list[Event]:
+        """The rules' choice, left for the manager to confirm; the case stays received meanwhile."""
+        self._require("propose a specialist", "received")
+        self.proposal = Proposal(specialist_id=specialist_id, reason=reason, at=now)
+        return [("case.assignment_proposed", CaseAssignmentProposed(
+            case_id=self.case_id, specialist_id=specialist_id, department=self.department, category=self.category,
+            channel=self.channel, reason=reason, proposed_at=now))]
+
     def assign(self, specialist_id: str, *, by: str, reason: str, now: datetime) -> list[Event]:
         """First assignment (received → assigned) or a reassignment while the case is open."""
         self._require("assign", *OPEN_STATUSES)
+        self.proposal = None
         previous = self.assignee
         self.assignments.append(Assignment(specialist_id=specialist_id, by=by, reason=reason, at=now))
         self.assignee = specialist_id

@@ -12,9 +12,9 @@ from dispatch import bootstrap, handlers
 from dispatch.config import DispatchSettings
 from dispatch.domain.access import channel_scope, phone_search_scope, sees_phone
 from dispatch.domain.case import STATUSES, Case, IllegalTransition, MissingResolution, ReplyVia
-from dispatch.domain.routing import Specialist, unstaffed_departments
+from dispatch.domain.routing import AssignmentPolicy, Specialist, unstaffed_departments
 from dispatch.domain.stats import GroupBy, Period, case_stats
-from dispatch.handlers import Dispatch, InvalidRequest, NotTheWindow, NotYourCase
+from dispatch.handlers import Dispatch, InvalidRequest, NothingProposed, NotTheWindow, NotYourCase
 from shared.contracts.cases import DEPARTMENTS, Department, Outcome, Priority
 from shared.contracts.complaints import Category, Channel
 from shared.http.app import JsonRoute
@@ -43,6 +43,12 @@ class Body(BaseModel):
 class AssignmentIn(Body):
     specialist_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     reason: Reason
+
+
+class ConfirmationIn(Body):
+    specialist_id: Annotated[str | None, StringConstraints(min_length=1, max_length=40)] = Field(
+        default=None, description="Another specialist than the one proposed (then a reason is needed).")
+    reason: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)] = None
 
 
 class TriageIn(Body):
@@ -79,9 +85,12 @@ class SpecialistIn(Body):
     skills: list[Category] = Field(default_factory=list)
     regions: list[str] = Field(default_factory=list, description="Region codes; empty serves every region.")
     active: bool = True
+    absent_until: date | None = Field(default=None, description="Away through this day (China): routing gives "
+                                      "them nothing meanwhile.")
 
     def to_domain(self) -> Specialist:
-        return Specialist(self.specialist_id, self.name, self.department, tuple(self.skills), tuple(self.regions), self.active)
+        return Specialist(self.specialist_id, self.name, self.department, tuple(self.skills), tuple(self.regions),
+                          self.active, self.absent_until)
 
 
 def _d(request: Request) -> Dispatch:
@@ -105,7 +114,7 @@ async def _refusals(command: Any) -> Any:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {exc.item_id} not found") from exc
     except (NotYourCase, NotTheWindow) as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
-    except IllegalTransition as exc:
+    except (IllegalTransition, NothingProposed) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail={"message": str(exc), "current_status": exc.current}) from exc
     except (MissingResolution, InvalidRequest) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
@@ -122,6 +131,8 @@ def summary_view(case: Case, principal: Principal, now: datetime) -> dict[str, A
         "priority": case.priority,
         "assignee": case.assignee,
         "answered_by": case.window,
+        "proposal": case.proposal.model_dump() if case.proposal else None,
+        "watched": case.watched,
         "region": case.region,
         "customer": {"name": case.customer.name, "phone": phone, "address": case.customer.address},
         "product": case.product.model_dump(mode="json"),
@@ -186,6 +197,8 @@ async def list_cases(
     department: Department | None = None,
     region: str | None = None,
     breached: bool | None = None,
+    watched: Annotated[bool | None, Query(description="On the manager's watch list (open online complaints).")] = None,
+    proposed: Annotated[bool, Query(description="Waiting for the manager to confirm the proposed specialist.")] = False,
     phone: Annotated[str | None, Query(max_length=30)] = None,
     serial_no: Annotated[str | None, Query(max_length=40)] = None,
     page: Page = 1,
@@ -205,6 +218,11 @@ async def list_cases(
             query[name] = value
     if breached is not None:
         query["breaches"] = {"$ne": {}} if breached else {}
+    if watched is not None:
+        query["watched"] = watched
+    if proposed:
+        query["assignee"] = None
+        query["proposal"] = {"$ne": None}
     if phone:
         phone_scope = phone_search_scope(principal)
         if phone_scope is None:
@@ -241,6 +259,18 @@ async def assign(
     case = await _refusals(handlers.assign_case(
         d, case_id, specialist_id=body.specialist_id, reason=body.reason, by=principal,
         key=change_key(principal, idempotency_key, action=f"assign {case_id}", body=body)))
+    return case_view(case, await d.timeline.for_case(case_id), principal, _now(request))
+
+
+@cases.post("/{case_id}/proposal/confirmation",
+            summary="Manager: forward the case to the proposed specialist (or another, with a reason)")
+async def confirm(
+    request: Request, case_id: CaseId, body: ConfirmationIn, principal: Manager, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    d = _d(request)
+    case = await _refusals(handlers.confirm_proposal(
+        d, case_id, specialist_id=body.specialist_id, reason=body.reason, by=principal,
+        key=change_key(principal, idempotency_key, action=f"confirm {case_id}", body=body)))
     return case_view(case, await d.timeline.for_case(case_id), principal, _now(request))
 
 
@@ -409,6 +439,7 @@ async def list_specialists(request: Request, principal: Annotated[Principal, req
                 "skills": list(s.skills),
                 "regions": list(s.regions),
                 "active": s.active,
+                "absent_until": s.absent_until,
                 "open_cases": workloads.get(s.specialist_id, 0),
             }
             for s in roster
@@ -458,6 +489,22 @@ async def put_specialist(
     await _d(request).roster.upsert(body.to_domain())
     _d(request).workload.invalidate()
     return await list_specialists(request, principal)
+
+
+@other.get("/v1/settings/assignment", summary="The manager's assignment settings: auto or confirm per channel "
+            "and category, the watch list, the ceiling of open work")
+async def get_assignment_settings(
+    request: Request, principal: Annotated[Principal, require_roles("manager", "management", "operations")]
+) -> dict[str, Any]:
+    return (await _d(request).workload.current())[2].model_dump()
+
+
+@other.put("/v1/settings/assignment", summary="Manager: change the assignment settings (whole document)")
+async def put_assignment_settings(request: Request, body: AssignmentPolicy, principal: Manager) -> dict[str, Any]:
+    d = _d(request)
+    await d.settings.put_assignment(body, by=principal.id, at=_now(request))
+    d.workload.invalidate()
+    return body.model_dump()
 
 
 def create_app(settings: DispatchSettings | None = None) -> FastAPI:
