@@ -17,6 +17,7 @@ from dispatch.adapters.repository import (
 from dispatch.adapters.workload import WorkloadBoard
 from dispatch.config import DispatchSettings
 from dispatch.domain.case import Case
+from dispatch.domain.closure import ClosurePolicy
 from dispatch.domain.routing import AssignmentPolicy, Specialist
 from dispatch.domain.targets import TargetPolicy
 from dispatch.handlers import (
@@ -27,6 +28,7 @@ from dispatch.handlers import (
     on_own_event,
     on_own_events,
     on_parts_event,
+    on_remedy_event,
     on_warranty_decided,
     on_warranty_decisions,
     scan_deadlines,
@@ -56,6 +58,7 @@ async def wire(runtime: ServiceRuntime) -> None:
         settings=settings_repo,
         workload=WorkloadBoard(roster, queries, settings_repo, default_policy=assignment),
         policy=TargetPolicy.from_file(settings.targets_file),
+        closure=ClosurePolicy.from_mapping(policy["closure"]),
         unknown_case_grace_s=settings.unknown_case_grace_s,
         limiter=RateLimiter(),
         public_rate_limit=settings.public_rate_limit,
@@ -80,6 +83,8 @@ async def wire(runtime: ServiceRuntime) -> None:
     consumer.handle("warranty.decided", partial(on_warranty_decided, d=d), batch=partial(on_warranty_decisions, d=d))
     for spec in load_registry().get("parts.requests.v1").events:
         consumer.handle(spec.type, partial(on_parts_event, d=d))
+    for spec in load_registry().get("warranty.remedies.v1").events:
+        consumer.handle(spec.type, partial(on_remedy_event, d=d))
     for spec in load_registry().get("engineering.case-work.v1").events:
         consumer.handle(spec.type, partial(on_engineering_case_event, d=d))
 

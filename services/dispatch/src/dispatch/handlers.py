@@ -18,6 +18,7 @@ from dispatch.adapters.repository import CaseQueries, RosterRepository, Settings
 from dispatch.adapters.workload import WorkloadBoard
 from dispatch.domain.access import can_act, can_answer, can_read
 from dispatch.domain.case import Case, Event, ReplyVia, open_case
+from dispatch.domain.closure import ClosurePolicy
 from dispatch.domain.routing import (
     AssignmentPolicy,
     Specialist,
@@ -88,6 +89,7 @@ class Dispatch:
     roster: RosterRepository
     settings: SettingsRepository
     policy: TargetPolicy
+    closure: ClosurePolicy
     unknown_case_grace_s: float
     workload: WorkloadBoard
     limiter: RateLimiter
@@ -99,7 +101,8 @@ class Dispatch:
 
 
 async def on_complaint_received(env: Envelope, complaint: ComplaintReceived, *, d: Dispatch) -> None:
-    """Open the case, route it to a department and assign a specialist (R-DS-1). Idempotent."""
+    """Open the case, link it to an earlier case about the same unit, route it to a department and
+    assign a specialist (R-DS-1, R-DS-5). Idempotent."""
     await _record(d, env, "intake.complaints.v1")
     if await d.cases.get(complaint.case_id) is not None:
         return  # a redelivery: the case and its events exist (the relay publishes what is left)
@@ -110,7 +113,10 @@ async def on_complaint_received(env: Envelope, complaint: ComplaintReceived, *, 
         priority=priority_for(complaint),
         policy=d.policy,
     )
-    events = await _auto_assign(d, case, now=d.clock())
+    now = d.clock()
+    earlier = await d.queries.with_serials([case.product.serial_no] if case.product.serial_no else [])
+    events = _link_repeat(d, case, earlier.get(case.product.serial_no or "", []), now=now)
+    events += await _auto_assign(d, case, now=now)
     if (await d.cases.create(case, events, cause=env.event_id)).created:
         log.info("case opened", case_id=case.case_id, department=case.department, assignee=case.assignee)
 
@@ -120,19 +126,45 @@ async def on_complaints_received(batch: list[tuple[Envelope, ComplaintReceived]]
     await _record_many(d, batch, "intake.complaints.v1")
     known = await d.cases.existing(c.case_id for _env, c in batch)
     now = d.clock()
+    earlier = await d.queries.with_serials({c.product.serial_no for _e, c in batch if c.product.serial_no})
     new: dict[str, tuple[Case, list[Any], uuid.UUID]] = {}
     for env, complaint in batch:
         if complaint.case_id in known or complaint.case_id in new:
             continue
         case = open_case(complaint, event_id=str(env.event_id), department=department_for(complaint.category_guess.category),
                          priority=priority_for(complaint), policy=d.policy)
-        new[case.case_id] = (case, await _auto_assign(d, case, now=now), env.event_id)
+        same_unit = earlier.setdefault(case.product.serial_no, []) if case.product.serial_no else []
+        events = _link_repeat(d, case, same_unit, now=now)
+        events += await _auto_assign(d, case, now=now)
+        new[case.case_id] = (case, events, env.event_id)
+        same_unit.append(case)  # a later complaint in this very batch links to this one
     opened = await d.cases.create_many(list(new.values()))
     if opened:
         log.info("cases opened", count=len(opened))
 
 
-async def _auto_assign(d: Dispatch, case: Case, *, now: datetime, prefer: str | None = None) -> list[Event]:
+def _link_repeat(d: Dispatch, case: Case, same_unit: list[Case], *, now: datetime) -> list[Event]:
+    """A new complaint about a unit with a case within `repeat_within_days` (of its closure, or while it
+    is open) is tied to the latest such case, and is at least of high priority (a repeat fault)."""
+    received_on = china_date(case.received_at)
+    linked: tuple[int, Case] | None = None
+    for other in same_unit:
+        if other.case_id == case.case_id or other.received_at > case.received_at:
+            continue
+        ended = None if other.is_open else other.closed_at or other.followed_up_at
+        days = max(0, (received_on - china_date(ended)).days) if ended else 0
+        if days <= d.closure.repeat_within_days and (linked is None or other.received_at > linked[1].received_at):
+            linked = (days, other)
+    if linked is None:
+        return []
+    days, other = linked
+    if case.priority in ("normal", "low"):
+        case.priority = "high"
+        case.targets = d.policy.due_dates(case.category, case.priority, case.received_at)
+    return case.link(other.case_id, days_since=days)
+
+
+async def _auto_assign(d: Dispatch, case: Case, *, now: datetime) -> list[Event]:
     """Route a new case: the window, then the specialist the rules choose, assigned at once or proposed
     to the manager, as the manager's settings say for its channel and category."""
     roster, workloads, policy = await d.workload.current()
@@ -141,7 +173,7 @@ async def _auto_assign(d: Dispatch, case: Case, *, now: datetime, prefer: str | 
     events = _name_window(d, case, roster, workloads, by="auto", policy=policy, today=today)
     choice = choose_specialist(
         roster, department=case.department, category=case.category, region=case.region, workloads=workloads,
-        ceiling=policy.ceiling, today=today, prefer=prefer,
+        ceiling=policy.ceiling, today=today,
     )
     if choice is None:
         log.warning("no available specialist in the department: left for the manager", case_id=case.case_id)
@@ -217,6 +249,9 @@ async def on_parts_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
     request_id = getattr(payload, "request_id", None)
 
     def apply(case: Case) -> list[Event]:
+        if env.event_type == "repair.recorded":
+            _add_repair_record(case, payload.record_id, payload.request_id, payload.repaired_on)
+            return []
         if request_id is None or env.event_type == "quote.issued":
             return []
         action = dict(case.parts_actions.get(request_id, {"request_id": request_id}))
@@ -232,6 +267,9 @@ async def on_parts_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
                 action["state"] = "good_part_shipped"
         elif env.event_type == "purchase.requested":
             action |= {"item": payload.item, "quantity": payload.quantity}
+        elif env.event_type == "parts.repaired":
+            # The request's repair fills in its repair record form (printable from parts).
+            _add_repair_record(case, f"parts:{request_id}", request_id, payload.repaired_on)
         if env.event_type in _PARTS_STATE:
             action["state"] = _PARTS_STATE[env.event_type]
         action["updated_at"] = env.occurred_at
@@ -240,6 +278,34 @@ async def on_parts_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
 
     await d.cases.change(env.correlation_id, apply, cause=env.event_id)
     await _record(d, env, "parts.requests.v1")
+
+
+async def on_remedy_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
+    """A remedy chosen, carried out or cancelled (warranty.remedies.v1): closure waits for it to end."""
+    await _require_case(d, env)
+
+    def apply(case: Case) -> list[Event]:
+        remedy = dict(case.remedies.get(payload.remedy_id, {"remedy_id": payload.remedy_id}))
+        if env.event_type == "remedy.chosen":
+            # A late chosen never reopens a remedy that ended already (events of one case come in order,
+            # but a replayed one may not).
+            remedy |= {"remedy": payload.remedy, "chosen_by": payload.chosen_by, "chosen_at": payload.chosen_at}
+            remedy.setdefault("state", "chosen")
+        elif env.event_type == "remedy.completed":
+            remedy |= {"remedy": payload.remedy, "state": "completed", "completed_at": payload.completed_at}
+        else:
+            remedy |= {"state": "cancelled", "reason": payload.reason}
+        case.remedies[payload.remedy_id] = remedy
+        return []
+
+    await d.cases.change(env.correlation_id, apply, cause=env.event_id)
+    await _record(d, env, "warranty.remedies.v1")
+
+
+def _add_repair_record(case: Case, record_id: str, request_id: str | None, repaired_on: date) -> None:
+    if not any(r["record_id"] == record_id for r in case.repair_records):
+        case.repair_records.append({"record_id": record_id, "request_id": request_id,
+                                    "repaired_on": repaired_on.isoformat()})
 
 
 async def on_engineering_case_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
@@ -446,26 +512,66 @@ async def resolve_case(
                       lambda c: c.resolve(resolution=resolution, outcome=outcome, by=by.id, now=now), key)
 
 
+class OverrideRefused(Exception):
+    """Only the manager closes a case although items are open (R-DS-5)."""
+
+
 async def close_case(
     d: Dispatch, case_id: str, *, resolution: str | None, outcome: Outcome | None, by: Principal,
-    key: ChangeKey | None = None,
+    override_reason: str | None = None, key: ChangeKey | None = None,
 ) -> Case:
-    """结案; from in progress it needs the resolution and outcome."""
+    """结案: when nothing is open on the case (closure.open_items), or by the manager with a reason."""
+    if override_reason and by.role != "manager":
+        raise OverrideRefused("override_reason: only the quality after-sales manager closes a case with items open")
     now = d.clock()
-    return await _answer(d, case_id, by, lambda c: c.close(resolution=resolution, outcome=outcome, by=by.id, now=now,
-                                                           follow_up_after_days=d.policy.follow_up_after_days), key)
+    return await _answer(d, case_id, by, lambda c: c.close(
+        resolution=resolution, outcome=outcome, by=by.id, now=now, follow_up_after_days=d.policy.follow_up_after_days,
+        follow_up_overdue_after_days=d.closure.follow_up_overdue_after_days, override_reason=override_reason), key)
 
 
 async def record_follow_up(
     d: Dispatch, case_id: str, *, visited_on: date, satisfaction: int, notes: str, by: Principal,
     key: ChangeKey | None = None,
 ) -> Case:
-    """回访 after closure."""
+    """回访 after closure; a satisfaction of `reopen_at_satisfaction` or less reopens the case."""
     now = d.clock()
     if visited_on > china_date(now):  # the visit's day in China, where it was made
         raise InvalidRequest("visited_on: a visit cannot be recorded before it happens")
     return await _answer(d, case_id, by, lambda c: c.record_follow_up(
-        visited_on=visited_on, satisfaction=satisfaction, notes=notes, by=by.id, now=now), key)
+        visited_on=visited_on, satisfaction=satisfaction, notes=notes, by=by.id, now=now,
+        reopen_at_satisfaction=d.closure.reopen_at_satisfaction, policy=d.policy), key)
+
+
+# Who passes on a customer's request to reopen: the channels the customer reaches us through.
+CUSTOMER_CHANNELS = ("hotline", "front_desk", "dealer", "regional_manager")
+
+
+async def reopen_case(
+    d: Dispatch, case_id: str, *, reason: str, by: Principal, key: ChangeKey | None = None
+) -> Case:
+    """Reopen a closed case at the customer's request (through a channel, or the specialist who answers
+    the case), or by the manager. A dealer or regional manager only for a case they raised."""
+    await readable_case(d, case_id, by)  # a channel reads only its own cases
+    now = d.clock()
+
+    def op(case: Case) -> list[Event]:
+        if by.role not in CUSTOMER_CHANNELS and not can_answer(by, case):
+            raise NotTheWindow(case, by)
+        trigger = "manager" if by.role == "manager" else "customer_request"
+        return case.reopen(trigger=trigger, reason=reason, by=by.id, now=now, policy=d.policy)
+
+    return await d.cases.change(case_id, op, key=key)
+
+
+async def reopen_by_customer(d: Dispatch, case_id: str, *, phone_last4: str, reason: str) -> Case | None:
+    """The customer's own request on the status page (the online channel): the case number and the
+    phone's last four digits, as for reading it. None when they do not match."""
+    case = await d.cases.get(case_id)
+    if case is None or not case.customer.phone.endswith(phone_last4):
+        return None
+    now = d.clock()
+    return await d.cases.change(case_id, lambda c: c.reopen(
+        trigger="customer_request", reason=reason, by="customer", now=now, policy=d.policy))
 
 
 async def scan_deadlines(d: Dispatch) -> int:

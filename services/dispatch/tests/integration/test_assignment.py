@@ -86,7 +86,9 @@ async def test_a_burst_from_one_region_is_spread_over_the_department(dispatch_se
     policy = policy_file(tmp_path, max_open_per_specialist=10, max_team_share=0.5, share_applies_from=6)
     async with running(dispatch_app(dispatch_settings(policy_file=policy))) as client:
         ids = [new_case_id() for _ in range(60)]
-        await asyncio.gather(*(events.complaint(case_id) for case_id in ids))  # 广东, product faults
+        # 广东, product faults, sixty different units
+        await asyncio.gather(*(events.complaint(case_id, product={"model": "YD-XF250", "serial_no": f"XF250240500{i:04d}"})
+                               for i, case_id in enumerate(ids)))
 
         async def all_assigned():
             res = await client.get("/v1/specialists", headers=keys["manager"])

@@ -142,16 +142,6 @@ def test_absent_and_inactive_specialists_get_nothing() -> None:
     assert choose_specialist(inactive, department="quality", category="software", region=None, workloads={}) is None
 
 
-def test_the_specialist_of_the_earlier_case_comes_first_under_the_ceiling() -> None:
-    choice = choose_specialist(SEED, department="quality", category="product_fault", region="south_china",
-                               workloads={}, prefer="sp-ma")
-    assert choice is not None and choice.specialist.specialist_id == "sp-ma"
-    assert "handled this unit's earlier case" in choice.reason
-    full = choose_specialist(SEED, department="quality", category="product_fault", region="south_china",
-                             workloads={"sp-ma": 3}, prefer="sp-ma", ceiling=Ceiling(max_open=3))
-    assert full is not None and full.specialist.specialist_id == "sp-liu"
-
-
 def test_the_managers_mode_per_channel_and_category() -> None:
     policy = AssignmentPolicy(modes={"*": {"*": "auto", "installation": "confirm"},
                                      "online": {"*": "confirm", "consumable": "auto"}})

@@ -127,6 +127,42 @@ class CaseClosed(Contract):
     closed_by: str
     closed_at: datetime
     follow_up_due_on: date
+    override_reason: str | None = Field(
+        default=None, description="The manager closed it although items were open (R-DS-5), and why.")
+    open_items: list[str] = Field(default_factory=list, description="What was still open when the manager closed it.")
+
+
+ReopenTrigger = Literal["low_satisfaction", "customer_request", "manager"]
+
+
+class CaseReopened(Contract):
+    """A closed case is open again (R-DS-5): a follow-up satisfaction of 1-2, or the customer's request."""
+
+    case_id: str
+    trigger: ReopenTrigger
+    reason: str
+    by: str
+    reopened_at: datetime
+    satisfaction: int | None = Field(default=None, ge=1, le=5)
+    times: int = Field(ge=1, description="How many times this case has been reopened.")
+
+
+class CaseLinked(Contract):
+    """A new complaint about a unit that had a case within the configured days: linked to that case."""
+
+    case_id: str
+    earlier_case_id: str
+    serial_no: str
+    days_since: int = Field(ge=0, description="Days from the earlier case's closure (or receipt, if open).")
+
+
+class FollowUpOverdue(Contract):
+    """A follow-up visit was not made in time: the manager is told (R-DS-5)."""
+
+    case_id: str
+    due_on: date
+    overdue_days: int
+    assignee: str | None
 
 
 class CaseEscalated(Contract):

@@ -72,6 +72,15 @@ class PartRepaired(Contract):
     new_serial: str | None = None
 
 
+class RepairRecorded(Contract):
+    """A repair record form (《产品(设备)售后服务维修记录单》, R-PA-2) was filled in for the case."""
+
+    case_id: str
+    record_id: str
+    request_id: str | None = Field(default=None, description="The key-part request it belongs to, if any.")
+    repaired_on: date
+
+
 class QuoteLine(Contract):
     item: str
     description: str

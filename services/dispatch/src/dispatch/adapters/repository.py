@@ -6,6 +6,7 @@ outbox); this module adds the queries dispatch runs over them, each served by an
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
@@ -42,6 +43,7 @@ class CaseQueries:
         await self.cases.create_index([("next_deadline", ASCENDING)])
         await self.cases.create_index([("customer.phone", ASCENDING)])
         await self.cases.create_index([("product.serial_no", ASCENDING)])
+        await self.cases.create_index([("linked_to", ASCENDING)], sparse=True)
         await self.cases.create_index([("received_at", DESCENDING), ("_id", ASCENDING)])
 
     async def find(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[list[Case], int]:
@@ -52,6 +54,21 @@ class CaseQueries:
 
     async def all_in(self, query: dict[str, Any]) -> list[Case]:
         return await self.aggregates.find(query)
+
+    async def with_serials(self, serials: Iterable[str]) -> dict[str, list[Case]]:
+        """Every case about these units (indexed by serial number), oldest first per unit."""
+        wanted = sorted(set(serials))
+        out: dict[str, list[Case]] = {}
+        if not wanted:
+            return out
+        for case in await self.aggregates.find({"product.serial_no": {"$in": wanted}},
+                                               sort=[("received_at", ASCENDING)]):
+            out.setdefault(case.product.serial_no or "", []).append(case)
+        return out
+
+    async def repeats_of(self, case_id: str) -> list[str]:
+        """Later complaints about the same unit linked to this case."""
+        return [d["_id"] async for d in self.cases.find({"linked_to": case_id}, {"_id": 1}).sort("received_at", 1)]
 
     async def due(self, now: datetime, limit: int = 500) -> list[str]:
         cursor = self.cases.find({"next_deadline": {"$lte": now}}, {"_id": 1}).limit(limit)

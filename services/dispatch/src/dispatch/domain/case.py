@@ -1,6 +1,9 @@
 """The case: one record that tells anyone where a complaint stands, and the moves it may make.
 
-Status moves only along received → assigned → in progress → resolved → closed → followed up.
+Status moves only along received → assigned → in progress → resolved → closed → followed up; a
+closed (or followed-up) case may be reopened (low satisfaction at the follow-up visit, or the
+customer's request), and a reopened case works like one in progress until it closes again. A case
+closes only when nothing is open on it (dispatch.domain.closure), or by the manager with a reason.
 Each operation changes the case and returns the events it causes (type, payload); it never does I/O.
 """
 
@@ -11,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dispatch.domain.closure import ClosureRefused, OpenItem, open_items
 from dispatch.domain.targets import TargetPolicy
 from shared.contracts.base import Contract
 from shared.contracts.cases import (
@@ -20,22 +24,27 @@ from shared.contracts.cases import (
     CaseEscalated,
     CaseFollowedUp,
     CaseLiaisonAssigned,
+    CaseLinked,
     CaseReassigned,
+    CaseReopened,
     CaseReplied,
     CaseResolved,
     CaseTriaged,
     Department,
     FollowUpDue,
+    FollowUpOverdue,
     Outcome,
     Priority,
+    ReopenTrigger,
     TargetName,
 )
 from shared.contracts.complaints import Category, Channel, ComplaintReceived, Customer, ProductInfo
 from shared.periods import CHINA, china_date
 
-Status = Literal["received", "assigned", "in_progress", "resolved", "closed", "followed_up"]
-STATUSES: tuple[Status, ...] = ("received", "assigned", "in_progress", "resolved", "closed", "followed_up")
-OPEN_STATUSES: tuple[Status, ...] = ("received", "assigned", "in_progress", "resolved")
+Status = Literal["received", "assigned", "in_progress", "resolved", "closed", "followed_up", "reopened"]
+STATUSES: tuple[Status, ...] = ("received", "assigned", "in_progress", "resolved", "closed", "followed_up", "reopened")
+OPEN_STATUSES: tuple[Status, ...] = ("received", "assigned", "in_progress", "resolved", "reopened")
+WORKING: tuple[Status, ...] = ("in_progress", "reopened")  # being worked: replies, resolution, closure
 ReplyVia = Literal["phone", "sms", "wechat", "email", "on_site", "channel"]
 
 Event = tuple[str, Contract]
@@ -71,6 +80,26 @@ class Reply(BaseModel):
     message: str
     via: ReplyVia
     by: str
+    at: datetime
+
+
+class Reopening(BaseModel):
+    """One reopening, with what the case had been closed with (the history is kept)."""
+
+    at: datetime
+    by: str
+    trigger: ReopenTrigger
+    reason: str
+    satisfaction: int | None = None
+    previous_closed_at: datetime | None = None
+    previous_resolution: str | None = None
+    previous_outcome: Outcome | None = None
+
+
+class ClosureOverride(BaseModel):
+    by: str
+    reason: str
+    open_items: list[dict[str, str]]
     at: datetime
 
 
@@ -121,9 +150,18 @@ class Case(BaseModel):
     outcome: Outcome | None = None
     follow_up_due_on: date | None = None
     follow_up_notified: bool = False
+    follow_up_escalate_on: date | None = Field(default=None, description="Escalated to the manager from this day "
+                                               "(China) when no visit was made.")
+    follow_up_escalated: bool = False
     follow_ups: list[Visit] = Field(default_factory=list)
     warranty: dict[str, Any] | None = Field(default=None, description="The latest warranty decision.")
     parts_actions: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    remedies: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Remedies by id (warranty).")
+    repair_records: list[dict[str, Any]] = Field(default_factory=list, description="Repair record forms filled in.")
+    closure_override: ClosureOverride | None = None
+    reopenings: list[Reopening] = Field(default_factory=list)
+    linked_to: str | None = Field(default=None, description="An earlier case about the same unit (a repeat).")
+    linked_days_since: int | None = None
     source_event_id: str
 
     # ------------------------------------------------------------------ derived views
@@ -160,6 +198,8 @@ class Case(BaseModel):
         if self.status == "closed" and self.follow_up_due_on and not self.follow_up_notified:
             # Due from the start of that day in China, where the visit is made.
             return datetime.combine(self.follow_up_due_on, datetime.min.time(), tzinfo=CHINA)
+        if self.status == "closed" and self.follow_up_escalate_on and not self.follow_up_escalated:
+            return datetime.combine(self.follow_up_escalate_on, datetime.min.time(), tzinfo=CHINA)
         return None
 
     # ------------------------------------------------------------------ transitions
@@ -252,7 +292,7 @@ class Case(BaseModel):
 
     def reply(self, *, reply_id: str, message: str, via: ReplyVia, by: str, now: datetime) -> list[Event]:
         """A result told to the customer; the first one starts the work (assigned → in progress)."""
-        self._require("reply to the customer", "assigned", "in_progress", "resolved")
+        self._require("reply to the customer", "assigned", "in_progress", "resolved", "reopened")
         self.replies.append(Reply(reply_id=reply_id, message=message, via=via, by=by, at=now))
         self.first_reply_at = self.first_reply_at or now
         if self.status == "assigned":
@@ -274,7 +314,7 @@ class Case(BaseModel):
         ]
 
     def resolve(self, *, resolution: str, outcome: Outcome, by: str, now: datetime) -> list[Event]:
-        self._require("record a resolution", "in_progress")
+        self._require("record a resolution", *WORKING)
         self.status = "resolved"
         self.resolution, self.outcome, self.resolved_at = resolution, outcome, now
         return [
@@ -282,14 +322,21 @@ class Case(BaseModel):
         ]
 
     def close(
-        self, *, resolution: str | None, outcome: Outcome | None, by: str, now: datetime, follow_up_after_days: int
+        self, *, resolution: str | None, outcome: Outcome | None, by: str, now: datetime, follow_up_after_days: int,
+        follow_up_overdue_after_days: int = 3, override_reason: str | None = None,
     ) -> list[Event]:
-        """结案. From in progress it needs the resolution and outcome and passes through resolved."""
-        self._require("close", "in_progress", "resolved")
+        """结案. Being worked (in progress, reopened) it needs the resolution and outcome and passes through
+        resolved. Anything still open on the case (closure.open_items) refuses it, unless the manager
+        closes with `override_reason` (the handler lets only the manager give one)."""
+        self._require("close", "in_progress", "resolved", "reopened")
+        if self.status in WORKING and (not resolution or not outcome):
+            raise MissingResolution(self.case_id)
+        still_open: list[OpenItem] = open_items(self, outcome or self.outcome)
+        if still_open and not override_reason:
+            raise ClosureRefused(self.case_id, still_open)
         events: list[Event] = []
-        if self.status == "in_progress":
-            if not resolution or not outcome:
-                raise MissingResolution(self.case_id)
+        if self.status in WORKING:
+            assert resolution is not None and outcome is not None
             events += self.resolve(resolution=resolution, outcome=outcome, by=by, now=now)
         elif resolution or outcome:
             self.resolution = resolution or self.resolution
@@ -297,7 +344,12 @@ class Case(BaseModel):
         assert self.resolution is not None and self.outcome is not None
         self.status = "closed"
         self.closed_at = now
+        self.closure_override = ClosureOverride(by=by, reason=override_reason, open_items=[
+            i.as_dict() for i in still_open], at=now) if still_open and override_reason else None
         self.follow_up_due_on = china_date(now) + timedelta(days=follow_up_after_days)
+        self.follow_up_notified = False
+        self.follow_up_escalate_on = self.follow_up_due_on + timedelta(days=follow_up_overdue_after_days)
+        self.follow_up_escalated = False
         events.append(
             (
                 "case.closed",
@@ -308,23 +360,65 @@ class Case(BaseModel):
                     closed_by=by,
                     closed_at=now,
                     follow_up_due_on=self.follow_up_due_on,
+                    override_reason=override_reason if still_open else None,
+                    open_items=[i.item for i in still_open] if override_reason else [],
                 ),
             )
         )
         return events
 
-    def record_follow_up(self, *, visited_on: date, satisfaction: int, notes: str, by: str, now: datetime) -> list[Event]:
-        """回访 after closure: closed → followed up (further visits are kept too)."""
+    def reopen(
+        self, *, trigger: ReopenTrigger, reason: str, by: str, now: datetime, policy: TargetPolicy,
+        satisfaction: int | None = None,
+    ) -> list[Event]:
+        """Open a closed case again; what it was closed with stays in its history. A fresh close target
+        runs from now."""
+        self._require("reopen", "closed", "followed_up")
+        self.reopenings.append(Reopening(at=now, by=by, trigger=trigger, reason=reason, satisfaction=satisfaction,
+                                         previous_closed_at=self.closed_at, previous_resolution=self.resolution,
+                                         previous_outcome=self.outcome))
+        self.status = "reopened"
+        self.closed_at = self.resolved_at = None
+        self.resolution = self.outcome = None
+        self.follow_up_due_on = self.follow_up_escalate_on = None
+        self.follow_up_notified = self.follow_up_escalated = False
+        self.closure_override = None
+        close_hours = policy.hours(self.category, self.priority).get("close")
+        if close_hours:
+            self.targets["close"] = now + timedelta(hours=close_hours)
+            self.breaches.pop("close", None)
+        return [("case.reopened", CaseReopened(case_id=self.case_id, trigger=trigger, reason=reason, by=by,
+                                               reopened_at=now, satisfaction=satisfaction,
+                                               times=len(self.reopenings)))]
+
+    def link(self, earlier_case_id: str, *, days_since: int) -> list[Event]:
+        """A repeat complaint about the same unit: tied to the earlier case, and at least high priority."""
+        self.linked_to, self.linked_days_since = earlier_case_id, days_since
+        return [("case.linked", CaseLinked(case_id=self.case_id, earlier_case_id=earlier_case_id,
+                                           serial_no=self.product.serial_no or "", days_since=days_since))]
+
+    def record_follow_up(
+        self, *, visited_on: date, satisfaction: int, notes: str, by: str, now: datetime,
+        reopen_at_satisfaction: int = 0, policy: TargetPolicy | None = None,
+    ) -> list[Event]:
+        """回访 after closure: closed → followed up (further visits are kept too). A satisfaction at or
+        below `reopen_at_satisfaction` reopens the case at once."""
         self._require("record a follow-up visit", "closed", "followed_up")
         self.follow_ups.append(Visit(visited_on=visited_on, satisfaction=satisfaction, notes=notes, by=by, recorded_at=now))
         self.status = "followed_up"
         self.followed_up_at = self.followed_up_at or now
-        return [
+        events: list[Event] = [
             (
                 "case.followed_up",
                 CaseFollowedUp(case_id=self.case_id, visited_on=visited_on, satisfaction=satisfaction, notes=notes, by=by),
             )
         ]
+        if satisfaction <= reopen_at_satisfaction and policy is not None:
+            reason = f"回访满意度 {satisfaction} 分 / satisfaction {satisfaction} at the follow-up visit" + (
+                f"：{notes}" if notes else "")
+            events += self.reopen(trigger="low_satisfaction", reason=reason, by=by, now=now, policy=policy,
+                                  satisfaction=satisfaction)
+        return events
 
     def check_deadlines(self, now: datetime) -> list[Event]:
         """Escalate each missed target once; announce a follow-up visit once it is due."""
@@ -357,12 +451,23 @@ class Case(BaseModel):
             events.append(
                 ("case.follow_up_due", FollowUpDue(case_id=self.case_id, due_on=self.follow_up_due_on, assignee=self.assignee))
             )
+        if (
+            self.status == "closed"
+            and self.follow_up_due_on is not None
+            and self.follow_up_escalate_on is not None
+            and not self.follow_up_escalated
+            and china_date(now) >= self.follow_up_escalate_on
+        ):
+            self.follow_up_escalated = True
+            events.append(("case.follow_up_overdue", FollowUpOverdue(
+                case_id=self.case_id, due_on=self.follow_up_due_on,
+                overdue_days=(china_date(now) - self.follow_up_due_on).days, assignee=self.window)))
         return events
 
 
 class MissingResolution(Exception):
     def __init__(self, case_id: str) -> None:
-        super().__init__(f"case {case_id} is in progress: closing it needs a resolution and an outcome")
+        super().__init__(f"case {case_id} is being worked: closing it needs a resolution and an outcome")
 
 
 def _target(name: str) -> TargetName:

@@ -126,15 +126,14 @@ class Choice:
 
 def choose_specialist(
     roster: list[Specialist], *, department: Department, category: Category, region: str | None,
-    workloads: dict[str, int], ceiling: Ceiling | None = None, today: date | None = None, prefer: str | None = None,
+    workloads: dict[str, int], ceiling: Ceiling | None = None, today: date | None = None,
 ) -> Choice | None:
     """Department first (a must; only who is active and not away), then the ceiling of open work, then
     skill, then region, then the lowest open workload.
 
     Region and skill are preferences weighed against load: a specialist at the ceiling (too many open
     cases, or too large a share of the team's) is passed over for an eligible colleague; when everyone
-    is at it, the lowest workload takes the case. `prefer` (the specialist of an earlier case about the
-    same unit) comes first among those under the ceiling.
+    is at it, the lowest workload takes the case.
     """
     ceiling = ceiling or Ceiling()
     candidates = [s for s in roster if s.department == department and s.available(today)]
@@ -149,12 +148,12 @@ def choose_specialist(
         # A specialist named for the region beats one who covers every region (empty list).
         return 2 if region and region in s.regions else 1 if not s.regions else 0
 
-    def preference(s: Specialist) -> tuple[int, int, int, int, str]:
-        return (int(s.specialist_id != prefer), -int(category in s.skills), -local(s), load(s), s.specialist_id)
+    def preference(s: Specialist) -> tuple[int, int, int, str]:
+        return (-int(category in s.skills), -local(s), load(s), s.specialist_id)
 
     over = {s.specialist_id: ceiling.over(load(s), team) for s in candidates}
 
-    def rank(s: Specialist) -> tuple[int, int, tuple[int, int, int, int, str]]:
+    def rank(s: Specialist) -> tuple[int, int, tuple[int, int, int, str]]:
         at_ceiling = over[s.specialist_id] is not None
         return (int(at_ceiling), load(s) if at_ceiling else 0, preference(s))
 
@@ -169,8 +168,6 @@ def choose_specialist(
         where,
         f"{load(best)} open cases",
     ]
-    if prefer and best.specialist_id == prefer:
-        parts.insert(1, "handled this unit's earlier case")
     passed = [s for s in sorted(candidates, key=preference) if preference(s) < preference(best)]
     if over[best.specialist_id] is not None:
         parts.append(f"everyone eligible is at the ceiling ({over[best.specialist_id]}): the lowest workload")

@@ -25,6 +25,9 @@ def summary_of(event_type: str, p: Any) -> str:
         case "case.resolved":
             return f"已解决（{g('outcome')}）：{g('resolution')} / resolved"
         case "case.closed":
+            if g("override_reason"):
+                return (f"经理结案（仍有未完成事项：{'；'.join(g('open_items') or [])}），理由：{g('override_reason')}"
+                        f" / closed by the manager with items open")
             return f"结案（{g('outcome')}），回访日 {g('follow_up_due_on')} / closed"
         case "case.escalated":
             target = g("target")
@@ -45,10 +48,32 @@ def summary_of(event_type: str, p: Any) -> str:
         case "parts.repaired":
             return f"现场维修完成（{g('technician')}） / repaired on site, path {g('path')}"
         case "quote.issued":
-            # No amount: the timeline is read by roles that may not see prices (R-PA-4).
-            return f"报价单 {g('quote_id')} 已发给客户，有效期至 {g('valid_until')} / quote issued to the customer"
+            # No amount: the timeline is read by roles that may not see prices (R-PA-4). Issued, not sent:
+            # the message that takes it to the customer shows when it was sent (notification.sent).
+            return f"报价单 {g('quote_id')} 已出具，有效期至 {g('valid_until')} / quote issued"
         case "purchase.requested":
             return f"缺货，已通知采购：{g('item')} × {g('quantity')} / purchase requested"
+        case "case.assignment_proposed":
+            return f"建议分派给 {g('specialist_id')}，待经理确认（{g('reason')}） / proposed, waiting for the manager"
+        case "case.liaison_assigned":
+            return f"由品质售后 {g('specialist_id')} 负责答复客户 / {g('specialist_id')} answers the customer"
+        case "case.reopened":
+            why = {"low_satisfaction": "回访不满意", "customer_request": "客户要求", "manager": "经理"}.get(
+                g("trigger"), g("trigger"))
+            return f"重新打开（{why}，第 {g('times')} 次）：{g('reason')} / reopened ({g('trigger')})"
+        case "case.linked":
+            return (f"同一机器 {g('serial_no')} 的重复投诉，关联案件 {g('earlier_case_id')}（相隔 {g('days_since')} 天）"
+                    f" / repeat complaint, linked to {g('earlier_case_id')}")
+        case "case.follow_up_overdue":
+            return f"回访逾期 {g('overdue_days')} 天，已上报经理 / follow-up overdue, escalated to the manager"
+        case "remedy.chosen":
+            return f"选定补救措施：{g('remedy')}（{g('chosen_by')}） / remedy chosen: {g('remedy')}"
+        case "remedy.completed":
+            return f"补救措施已完成：{g('remedy')} / remedy carried out: {g('remedy')}"
+        case "remedy.cancelled":
+            return f"补救措施取消：{g('reason')} / remedy cancelled"
+        case "repair.recorded":
+            return f"维修记录单 {g('record_id')} 已填写（{g('repaired_on')}） / repair record filled in"
         case "installation.case_linked":
             return f"关联工程项目 {g('project_id') or '（无）'} / linked to installation project"
         case "installation.maintenance_recorded":

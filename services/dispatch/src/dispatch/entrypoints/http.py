@@ -11,10 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from dispatch import bootstrap, handlers
 from dispatch.config import DispatchSettings
 from dispatch.domain.access import channel_scope, phone_search_scope, sees_phone
-from dispatch.domain.case import STATUSES, Case, IllegalTransition, MissingResolution, ReplyVia
+from dispatch.domain.case import OPEN_STATUSES, STATUSES, Case, IllegalTransition, MissingResolution, ReplyVia
+from dispatch.domain.closure import ClosureRefused, open_items
 from dispatch.domain.routing import AssignmentPolicy, Specialist, unstaffed_departments
 from dispatch.domain.stats import GroupBy, Period, case_stats
-from dispatch.handlers import Dispatch, InvalidRequest, NothingProposed, NotTheWindow, NotYourCase
+from dispatch.handlers import (
+    Dispatch,
+    InvalidRequest,
+    NothingProposed,
+    NotTheWindow,
+    NotYourCase,
+    OverrideRefused,
+)
 from shared.contracts.cases import DEPARTMENTS, Department, Outcome, Priority
 from shared.contracts.complaints import Category, Channel
 from shared.http.app import JsonRoute
@@ -68,8 +76,20 @@ class ResolutionIn(Body):
 
 
 class ClosureIn(Body):
-    resolution: Text | None = Field(default=None, description="Required when the case is still in progress.")
-    outcome: Outcome | None = Field(default=None, description="Required when the case is still in progress.")
+    resolution: Text | None = Field(default=None, description="Required while the case is being worked.")
+    outcome: Outcome | None = Field(default=None, description="Required while the case is being worked.")
+    override_reason: Reason | None = Field(
+        default=None, description="Manager only: close although the warranty decision, a parts request, a remedy or "
+        "the repair record is still open (R-DS-5); the reason is kept on the case.")
+
+
+class ReopenIn(Body):
+    reason: Reason = Field(description="What the customer asked, in their words.")
+
+
+class PublicReopenIn(Body):
+    phone_last4: Annotated[str, StringConstraints(pattern=r"^\d{4}$")]
+    reason: Reason
 
 
 class FollowUpIn(Body):
@@ -112,8 +132,11 @@ async def _refusals(command: Any) -> Any:
     except handlers.CaseNotFound as exc:
         # Not found and not yours look the same to a channel: no probing of other dealers' case numbers.
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {exc.item_id} not found") from exc
-    except (NotYourCase, NotTheWindow) as exc:
+    except (NotYourCase, NotTheWindow, OverrideRefused) as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
+    except ClosureRefused as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail={
+            "message": str(exc), "current_status": "open items", "missing": [i.as_dict() for i in exc.items]}) from exc
     except (IllegalTransition, NothingProposed) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail={"message": str(exc), "current_status": exc.current}) from exc
     except (MissingResolution, InvalidRequest) as exc:
@@ -165,11 +188,19 @@ def case_view(case: Case, timeline: list[dict[str, Any]], principal: Principal, 
         "follow_up": {"due_on": case.follow_up_due_on, "visits": [v.model_dump() for v in case.follow_ups]},
         "warranty": case.warranty,
         "parts_actions": [a for a in case.parts_actions.values() if a.get("state") not in ("repaired", "closed")],
+        "remedies": list(case.remedies.values()),
+        "repair_records": case.repair_records,
+        "open_items": [i.as_dict() for i in open_items(case, case.outcome)] if case.is_open else [],
+        "closure_override": case.closure_override.model_dump() if case.closure_override else None,
+        "reopenings": [r.model_dump() for r in case.reopenings],
+        "linked_to": case.linked_to,
+        "linked_days_since": case.linked_days_since,
         "timeline": timeline,
     }
     if channel_reader:
         # A channel sees the replies the after-sales department sent, not the internal workings.
-        for internal in ("assignments", "category_evidence", "timeline", "parts_actions", "warranty", "liaison"):
+        for internal in ("assignments", "category_evidence", "timeline", "parts_actions", "warranty", "liaison",
+                         "remedies", "repair_records", "open_items", "closure_override", "reopenings", "proposal"):
             view.pop(internal)
     return view
 
@@ -181,7 +212,10 @@ cases = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=JsonRoute)
 async def get_case(request: Request, case_id: CaseId, principal: Reader) -> dict[str, Any]:
     case = await _readable(request, case_id, principal)
     timeline = await _d(request).timeline.for_case(case_id)
-    return case_view(case, timeline, principal, _now(request))
+    view = case_view(case, timeline, principal, _now(request))
+    if "timeline" in view:
+        view["repeats"] = await _d(request).queries.repeats_of(case_id)
+    return view
 
 
 @cases.get("", summary="Cases, filtered and paged (newest first)")
@@ -208,7 +242,7 @@ async def list_cases(
     if status_:
         query["status"] = status_
     elif open_only:
-        query["status"] = {"$in": ["received", "assigned", "in_progress", "resolved"]}
+        query["status"] = {"$in": list(OPEN_STATUSES)}
     if unassigned:
         query["assignee"] = None
     elif assignee:
@@ -324,7 +358,23 @@ async def close(
 ) -> dict[str, Any]:
     case = await _refusals(handlers.close_case(
         _d(request), case_id, resolution=body.resolution, outcome=body.outcome, by=principal,
+        override_reason=body.override_reason,
         key=change_key(principal, idempotency_key, action=f"close {case_id}", body=body)))
+    return case_view(case, [], principal, _now(request))
+
+
+@cases.post("/{case_id}/reopening", responses={409: {"description": "The case is not closed."}},
+            summary="Reopen a closed case at the customer's request (channels, the specialist) or by the manager")
+async def reopen(
+    request: Request, case_id: CaseId, body: ReopenIn,
+    principal: Annotated[Principal, require_roles("manager", "specialist", "front_desk", "hotline", "dealer",
+                                                  "regional_manager")],
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    d = _d(request)
+    case = await _refusals(handlers.reopen_case(
+        d, case_id, reason=body.reason, by=principal,
+        key=change_key(principal, idempotency_key, action=f"reopen {case_id}", body=body)))
     return case_view(case, [], principal, _now(request))
 
 
@@ -342,7 +392,7 @@ public = APIRouter(prefix="/v1/public", tags=["the customer"], route_class=JsonR
 
 _STATUS_ZH = {
     "received": "已受理", "assigned": "已分派专员", "in_progress": "处理中", "resolved": "已解决",
-    "closed": "已结案", "followed_up": "已回访",
+    "closed": "已结案", "followed_up": "已回访", "reopened": "已重新打开",
 }
 
 
@@ -367,6 +417,20 @@ async def public_case(
         "replies": [{"message": r.message, "at": r.at} for r in case.replies],
         "closed_at": case.closed_at,
     }
+
+
+@public.post("/cases/{case_id}/reopening", summary="The customer asks to reopen a closed case (case number and "
+             "the phone's last four digits)")
+async def public_reopen(request: Request, case_id: CaseId, body: PublicReopenIn) -> dict[str, Any]:
+    d = _d(request)
+    await d.limiter.hit(d.public_rate_limit, "public-case", request.client.host if request.client else "?")
+    try:
+        case = await handlers.reopen_by_customer(d, case_id, phone_last4=body.phone_last4, reason=body.reason)
+    except IllegalTransition as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail={"message": str(exc), "current_status": exc.current}) from exc
+    if case is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no case with this number and phone")
+    return {"case_id": case.case_id, "status": case.status, "status_zh": _STATUS_ZH[case.status]}
 
 
 other = APIRouter(tags=["follow-ups, statistics, roster"], route_class=JsonRoute)
@@ -395,6 +459,7 @@ async def follow_ups_due(
                 "customer": c.customer.name,
                 "due_on": c.follow_up_due_on,
                 "overdue_days": max(0, (today - c.follow_up_due_on).days) if c.follow_up_due_on else 0,
+                "escalated": c.follow_up_escalated,
                 "closed_at": c.closed_at,
                 "outcome": c.outcome,
             }
