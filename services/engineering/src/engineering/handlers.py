@@ -23,6 +23,7 @@ from engineering.domain.periods import china_today, maintenance_months
 from engineering.domain.project import Event, Project, Unit, open_project
 from shared.contracts.cases import CaseAssigned
 from shared.contracts.envelope import Envelope
+from shared.kafka.consumer import TransientError
 from shared.logging import get_logger
 from shared.rulesets import PeriodBook
 from shared.unit_of_work import Aggregates, ChangeKey, NotFound, Store, Transaction
@@ -67,6 +68,8 @@ class Engineering:
     cases: Aggregates[InstallationCase]
     case_queries: InstallationCaseQueries
     min_installers: int
+    visit_every_months: int = 3
+    visit_grace_days: int = 7
     periods: PeriodBook = field(default_factory=PeriodBook.from_directory)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -184,3 +187,27 @@ async def record_maintenance(
         maintenance_months=months,
     ), key=key)
     return changed, record_id
+
+
+# ------------------------------------------------------------------------------------------- maintenance visits
+
+
+async def scan_maintenance_visits(e: Engineering) -> int:
+    """Planned maintenance visits not made in time are escalated, once each (maintenance.visit_missed)."""
+    now = e.clock()
+    today = china_today(now)
+    raised = 0
+    for project_id in await e.project_queries.visits_to_check(today):
+        found: list[Event] = []
+
+        def check(p: Project, found: list[Event] = found) -> list[Event]:
+            found[:] = p.check_visits(today=today, grace_days=e.visit_grace_days, now=now)
+            return found
+
+        try:
+            # Two replicas' scans: the version check lets one win; the other finds nothing left to do.
+            await e.projects.change(project_id, check)
+        except (TransientError, NotFound):
+            continue
+        raised += len(found)
+    return raised
