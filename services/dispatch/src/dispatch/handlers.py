@@ -264,7 +264,16 @@ async def on_parts_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
         elif env.event_type == "parts.shipped":
             action.setdefault("shipments", []).append(f"{payload.direction}: {payload.carrier} {payload.tracking_no}")
             if payload.direction == "good_part_to_field":
-                action["state"] = "good_part_shipped"
+                action |= {"state": "good_part_shipped", "field_recipient": payload.to}
+        elif env.event_type == "parts.arrived":
+            action.setdefault("arrived", {})[payload.leg] = payload.arrived_on.isoformat()
+            if payload.leg == "good_part_in_field":
+                action["state"] = "good_part_received"
+        elif env.event_type == "parts.leg_overdue":
+            # Escalated to the manager (§三.2.3B 及时): shown on the case until the leg is done.
+            overdue = action.setdefault("overdue", [])
+            if payload.leg not in overdue:
+                overdue.append(payload.leg)
         elif env.event_type == "purchase.requested":
             action |= {"item": payload.item, "quantity": payload.quantity}
         elif env.event_type == "parts.repaired":

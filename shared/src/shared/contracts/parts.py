@@ -50,14 +50,43 @@ class SupplierRmaOpened(Contract):
     by: str
 
 
+Direction = Literal["defective_to_company", "defective_to_supplier", "good_part_to_field"]
+Leg = Literal["rma", "defective_at_company", "defective_at_supplier", "good_part_in_field"]
+
+
 class PartShipped(Contract):
+    """Path B's shipments: the defective part to the company and on to the supplier, the good part to
+    the dealer or regional manager who repairs on site (`to`)."""
+
     case_id: str
     request_id: str
-    direction: Literal["defective_to_company", "good_part_to_field"]
+    direction: Direction
     carrier: str
     tracking_no: str
     to: str
     by: str
+
+
+class PartArrived(Contract):
+    """A leg of path B confirmed: the defective part at the company or at the supplier, the good part in
+    the field (confirmed by the dealer or regional manager who received it)."""
+
+    case_id: str
+    request_id: str
+    leg: Literal["defective_at_company", "defective_at_supplier", "good_part_in_field"]
+    confirmed_by: str
+    arrived_on: date
+
+
+class PartsLegOverdue(Contract):
+    """A leg of path B passed its deadline (及时/第一时间, §三.2.3B): escalated to the quality after-sales manager."""
+
+    case_id: str
+    request_id: str
+    leg: Leg
+    due_at: datetime
+    detected_at: datetime
+    waiting_on: str = Field(description="Who the leg waits for: the supplier, the field, the company.")
 
 
 class PartRepaired(Contract):

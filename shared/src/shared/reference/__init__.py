@@ -17,6 +17,7 @@ class Region:
     name_zh: str
     name_en: str
     provinces: tuple[str, ...]
+    regional_manager: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,14 @@ def _load(name: str) -> dict:
 @cache
 def regions() -> tuple[Region, ...]:
     return tuple(
-        Region(r["code"], r["name_zh"], r["name_en"], tuple(r["provinces"])) for r in _load("regions.yaml")["regions"]
+        Region(r["code"], r["name_zh"], r["name_en"], tuple(r["provinces"]), r.get("regional_manager"))
+        for r in _load("regions.yaml")["regions"]
     )
+
+
+def regional_manager_gaps(known: tuple[Region, ...] | None = None) -> list[Region]:
+    """Regions without a regional manager: no one to source a part locally or repair on site there."""
+    return [r for r in (known if known is not None else regions()) if not r.regional_manager]
 
 
 @cache

@@ -45,6 +45,12 @@ def summary_of(event_type: str, p: Any) -> str:
             return f"供应商返修 {g('supplier')} RMA {g('rma_no') or '—'} / supplier RMA ({g('reason')})"
         case "parts.shipped":
             return f"发货 {g('direction')}：{g('carrier')} {g('tracking_no')} / shipped"
+        case "parts.arrived":
+            where = {"defective_at_company": "故障件已到公司", "defective_at_supplier": "故障件已到供应商",
+                     "good_part_in_field": "良品已送达经销商/区域经理"}.get(g("leg"), g("leg"))
+            return f"{where}（{g('confirmed_by')} 确认，{g('arrived_on')}） / arrived: {g('leg')}"
+        case "parts.leg_overdue":
+            return f"配件环节超时：{g('leg')}，待 {g('waiting_on')}，已上报经理 / path B leg overdue: {g('leg')}"
         case "parts.repaired":
             return f"现场维修完成（{g('technician')}） / repaired on site, path {g('path')}"
         case "quote.issued":

@@ -42,8 +42,10 @@ Long = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 STAFF = ("manager", "specialist", "engineering", "finance", "purchasing", "management", "operations")
 Staff = Annotated[Principal, require_roles(*STAFF)]
-# The regional manager sources parts locally (path A) and repairs on site; never sees prices.
-FieldWorker = Annotated[Principal, require_roles("specialist", "manager", "regional_manager")]
+# The regional manager sources parts locally (path A); the dealer or regional manager who receives the good
+# part repairs on site (path B). Neither ever sees a price.
+FieldWorker = Annotated[Principal, require_roles("specialist", "manager", "regional_manager", "dealer")]
+FIELD_ROLES = ("regional_manager", "dealer")
 PriceReader = Annotated[Principal, require_roles(*PRICE_ROLES)]
 Finance = Annotated[Principal, require_roles("finance")]
 Specialist = Annotated[Principal, require_roles("specialist")]
@@ -74,10 +76,16 @@ class RmaIn(Body):
 
 
 class ShipmentIn(Body):
-    direction: Literal["defective_to_company", "good_part_to_field"]
+    direction: Literal["defective_to_company", "defective_to_supplier", "good_part_to_field"]
     carrier: Short
     tracking_no: Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=40)]
-    to: Short = Field(description="The company for a defective part; the dealer or regional manager for a good one.")
+    to: Short = Field(description="The company, or the supplier, for a defective part; the dealer code or regional "
+                      "manager id for the good one (they then see the request and repair on site).")
+
+
+class ArrivalIn(Body):
+    leg: Literal["defective_at_company", "defective_at_supplier", "good_part_in_field"]
+    arrived_on: date | None = Field(default=None, description="The day it arrived (default: today, China).")
 
 
 class RepairIn(Body):
@@ -138,12 +146,32 @@ def request_view(req: PartsRequest, principal: Principal) -> dict[str, Any]:
     data = req.model_dump(mode="json")
     if principal.role not in PRICE_ROLES:
         data.pop("local_price_paid")
+    if principal.role in FIELD_ROLES:
+        data.pop("local_receipt_no")  # the local purchase's paperwork is the office's
     return data
+
+
+def field_scope(principal: Principal) -> dict[str, Any] | None:
+    """The requests a dealer or regional manager works: asked to source it (path A), or receiving the
+    good part (path B). None for staff, who see every request."""
+    if principal.role == "regional_manager":
+        return {"$or": [{"sourcing_by": principal.manager_id}, {"field_recipient": principal.manager_id}]}
+    if principal.role == "dealer":
+        return {"field_recipient": principal.dealer_code}
+    return None
+
+
+def _works_on(principal: Principal, req: PartsRequest) -> bool:
+    if principal.role == "regional_manager":
+        return principal.manager_id in (req.sourcing_by, req.field_recipient)
+    if principal.role == "dealer":
+        return req.field_recipient == principal.dealer_code
+    return True
 
 
 async def _request(request: Request, request_id: str, principal: Principal) -> PartsRequest:
     req = await _p(request).repo.requests.get(request_id)
-    if req is None or (principal.role == "regional_manager" and req.sourcing_by != principal.manager_id):
+    if req is None or not _works_on(principal, req):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"parts request {request_id} not found")
     return req
 
@@ -163,10 +191,11 @@ async def _step(
 requests_router = APIRouter(prefix="/v1/parts-requests", tags=["key parts (R-PA-1)"], route_class=JsonRoute)
 
 
-@requests_router.get("", summary="Parts requests (a regional manager sees those asked of them)")
+@requests_router.get("", summary="Parts requests (a regional manager or dealer sees those asked of them or sent "
+                     "to them, without prices)")
 async def list_requests(
     request: Request,
-    principal: Annotated[Principal, require_roles(*STAFF, "regional_manager")],
+    principal: Annotated[Principal, require_roles(*STAFF, *FIELD_ROLES)],
     case_id: str | None = None,
     state: str | None = None,
 ) -> dict[str, Any]:
@@ -175,8 +204,8 @@ async def list_requests(
         query["case_id"] = case_id
     if state:
         query["state"] = state
-    if principal.role == "regional_manager":
-        query["sourcing_by"] = principal.manager_id
+    if (scope := field_scope(principal)) is not None:
+        query.update(scope)
     items = await _p(request).repo.requests.find(query, sort=[("opened_at", -1)], limit=200)
     return {"items": [request_view(r, principal) for r in items]}
 
@@ -195,7 +224,7 @@ async def post_request(request: Request, body: OpenIn, principal: Annotated[Prin
 
 @requests_router.get("/{request_id}", summary="One request with every step, who and when")
 async def get_request(
-    request: Request, request_id: str, principal: Annotated[Principal, require_roles(*STAFF, "regional_manager")]
+    request: Request, request_id: str, principal: Annotated[Principal, require_roles(*STAFF, *FIELD_ROLES)]
 ) -> dict[str, Any]:
     req = await _request(request, request_id, principal)
     if principal.role in PRICE_ROLES and req.local_price_paid is not None:
@@ -227,11 +256,28 @@ async def rma(request: Request, request_id: str, body: RmaIn,
                        key=idempotency_key, body=body)
 
 
-@requests_router.post("/{request_id}/shipments", summary="Path B: defective part back, good part out")
+@requests_router.post("/{request_id}/shipments", summary="Path B: defective part back (to the company, then the "
+                      "supplier), good part out to the field")
 async def shipments(request: Request, request_id: str, body: ShipmentIn, principal: FieldWorker,
                     idempotency_key: IdempotencyKey = None):
+    if principal.role == "dealer" and body.direction != "defective_to_company":
+        raise HTTPException(403, detail="direction: a dealer sends the defective part back; the company ships the rest")
     return await _step(request, request_id, principal,
                        lambda r, now: r.ship(Shipment(**body.model_dump(), by=principal.id, at=now)),
+                       key=idempotency_key, body=body)
+
+
+@requests_router.post("/{request_id}/arrivals", summary="Path B: a part arrived - at the company, at the supplier, "
+                      "or in the field (the dealer or regional manager who received it confirms)")
+async def arrivals(request: Request, request_id: str, body: ArrivalIn, principal: FieldWorker,
+                   idempotency_key: IdempotencyKey = None):
+    if principal.role in FIELD_ROLES and body.leg != "good_part_in_field":
+        raise HTTPException(403, detail=f"leg: the company confirms {body.leg}; the field confirms the good part")
+    p = _p(request)
+    arrived_on = body.arrived_on or china_date(p.clock())
+    return await _step(request, request_id, principal,
+                       lambda r, now: r.confirm_arrival(leg=body.leg, arrived_on=arrived_on,
+                                                        by=principal.id, now=now),
                        key=idempotency_key, body=body)
 
 
@@ -260,7 +306,7 @@ async def _record(request: Request, request_id: str, principal: Principal) -> tu
     return req, record_rows(req, ctx, charges=charges)
 
 
-RecordReader = Annotated[Principal, require_roles("specialist", "manager", "finance", "engineering", "regional_manager")]
+RecordReader = Annotated[Principal, require_roles("specialist", "manager", "finance", "engineering", *FIELD_ROLES)]
 
 
 @requests_router.get("/{request_id}/repair-record", response_class=HTMLResponse,
