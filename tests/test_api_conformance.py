@@ -26,6 +26,8 @@ from engineering.config import EngineeringSettings
 from engineering.entrypoints.http import create_app as engineering_app
 from intake.config import IntakeSettings
 from intake.entrypoints.http import create_app as intake_app
+from notifications.config import NotificationsSettings
+from notifications.entrypoints.http import create_app as notifications_app
 from operations.config import OperationsSettings
 from operations.entrypoints.http import create_app as operations_app
 from parts.config import PartsSettings
@@ -51,6 +53,7 @@ SERVICES: dict[str, tuple[type[ServiceSettings], Callable[..., Any], str]] = {
     "engineering": (EngineeringSettings, engineering_app, "dev-staff-engineering-8d4c1e6a93"),
     "operations": (OperationsSettings, operations_app, "dev-staff-operations-7c2e9d4b16"),
     "console": (ConsoleSettings, console_app, "dev-staff-manager-91c4e7a2d3"),
+    "notifications": (NotificationsSettings, notifications_app, "dev-staff-operations-7c2e9d4b16"),
 }
 
 

@@ -25,6 +25,7 @@ from dispatch.handlers import (
     on_complaint_received,
     on_complaints_received,
     on_engineering_case_event,
+    on_notification,
     on_own_event,
     on_own_events,
     on_parts_event,
@@ -85,6 +86,8 @@ async def wire(runtime: ServiceRuntime) -> None:
         consumer.handle(spec.type, partial(on_parts_event, d=d))
     for spec in load_registry().get("warranty.remedies.v1").events:
         consumer.handle(spec.type, partial(on_remedy_event, d=d))
+    for spec in load_registry().get("notifications.messages.v1").events:
+        consumer.handle(spec.type, partial(on_notification, d=d))
     for spec in load_registry().get("engineering.case-work.v1").events:
         consumer.handle(spec.type, partial(on_engineering_case_event, d=d))
 

@@ -311,6 +311,17 @@ async def on_remedy_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
     await _record(d, env, "warranty.remedies.v1")
 
 
+async def on_notification(env: Envelope, payload: Any, *, d: Dispatch) -> None:
+    """A message reached the customer, or failed: the case shows it (a reply only once it was sent)."""
+    await _require_case(d, env)
+    sent = env.event_type == "notification.sent"
+    await d.cases.change(env.correlation_id, lambda c: c.message_delivered(
+        kind=payload.kind, reference=payload.reference, state="sent" if sent else "failed", channel=payload.channel,
+        at=payload.sent_at if sent else payload.failed_at, message_id=payload.message_id,
+        reason=None if sent else payload.reason), cause=env.event_id)
+    await _record(d, env, "notifications.messages.v1")
+
+
 def _add_repair_record(case: Case, record_id: str, request_id: str | None, repaired_on: date) -> None:
     if not any(r["record_id"] == record_id for r in case.repair_records):
         case.repair_records.append({"record_id": record_id, "request_id": request_id,

@@ -75,12 +75,22 @@ class Proposal(BaseModel):
     at: datetime
 
 
+MESSAGE_VIAS = ("sms", "wechat")  # sent by notifications; the other ways were told by the specialist
+
+
 class Reply(BaseModel):
     reply_id: str
     message: str
     via: ReplyVia
     by: str
     at: datetime
+    delivery: dict[str, Any] | None = Field(
+        default=None, description="pending / sent / failed for a message notifications sends (SMS, WeChat); told "
+        "when the specialist told it by phone, on site or through the channel.")
+
+    @property
+    def reached_the_customer(self) -> bool:
+        return self.delivery is None or self.delivery.get("state") in ("sent", "told")
 
 
 class Reopening(BaseModel):
@@ -293,7 +303,8 @@ class Case(BaseModel):
     def reply(self, *, reply_id: str, message: str, via: ReplyVia, by: str, now: datetime) -> list[Event]:
         """A result told to the customer; the first one starts the work (assigned → in progress)."""
         self._require("reply to the customer", "assigned", "in_progress", "resolved", "reopened")
-        self.replies.append(Reply(reply_id=reply_id, message=message, via=via, by=by, at=now))
+        delivery = {"state": "pending", "channel": via} if via in MESSAGE_VIAS else {"state": "told", "channel": via}
+        self.replies.append(Reply(reply_id=reply_id, message=message, via=via, by=by, at=now, delivery=delivery))
         self.first_reply_at = self.first_reply_at or now
         if self.status == "assigned":
             self.status = "in_progress"
@@ -390,6 +401,17 @@ class Case(BaseModel):
         return [("case.reopened", CaseReopened(case_id=self.case_id, trigger=trigger, reason=reason, by=by,
                                                reopened_at=now, satisfaction=satisfaction,
                                                times=len(self.reopenings)))]
+
+    def message_delivered(self, *, kind: str, reference: str, state: str, channel: str, at: datetime,
+                          message_id: str, reason: str | None = None) -> list[Event]:
+        """What notifications reports about a message: a reply shows whether it reached the customer."""
+        if kind != "reply":
+            return []
+        for reply in self.replies:
+            if reply.reply_id == reference and (reply.delivery or {}).get("state") != "sent":
+                reply.delivery = {"state": state, "channel": channel, "at": at, "message_id": message_id,
+                                  **({"reason": reason} if reason else {})}
+        return []
 
     def link(self, earlier_case_id: str, *, days_since: int) -> list[Event]:
         """A repeat complaint about the same unit: tied to the earlier case, and at least high priority."""

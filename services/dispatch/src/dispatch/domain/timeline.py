@@ -80,6 +80,14 @@ def summary_of(event_type: str, p: Any) -> str:
             return f"补救措施取消：{g('reason')} / remedy cancelled"
         case "repair.recorded":
             return f"维修记录单 {g('record_id')} 已填写（{g('repaired_on')}） / repair record filled in"
+        case "notification.sent":
+            what = {"reply": "答复", "quote": "报价单", "remedy_chosen": "处理方式", "remedy_completed": "办理完成通知",
+                    "follow_up_request": "回访邀请"}.get(g("kind"), g("kind"))
+            how = "短信" if g("channel") == "sms" else "微信"
+            return f"{what}已通过{how}发给客户（{g('reference')}） / {g('kind')} sent to the customer by {g('channel')}"
+        case "notification.failed":
+            return (f"发给客户的消息未能送达（{g('kind')} {g('reference')}，{g('attempts')} 次）：{g('reason')}"
+                    f" / message to the customer failed")
         case "installation.case_linked":
             return f"关联工程项目 {g('project_id') or '（无）'} / linked to installation project"
         case "installation.maintenance_recorded":

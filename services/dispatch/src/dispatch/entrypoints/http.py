@@ -414,7 +414,8 @@ async def public_case(
         "status": case.status,
         "status_zh": _STATUS_ZH[case.status],
         "received_at": case.received_at,
-        "replies": [{"message": r.message, "at": r.at} for r in case.replies],
+        # Only what reached the customer: a message is shown once it was sent (R-DS-6).
+        "replies": [{"message": r.message, "at": r.at} for r in case.replies if r.reached_the_customer],
         "closed_at": case.closed_at,
     }
 
