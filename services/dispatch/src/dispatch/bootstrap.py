@@ -7,8 +7,10 @@ from functools import partial
 
 import yaml
 
+from dispatch.adapters.reports import FontMissing
 from dispatch.adapters.repository import (
     CaseQueries,
+    ReportRepository,
     RosterRepository,
     SettingsRepository,
     TimelineRepository,
@@ -33,6 +35,7 @@ from dispatch.handlers import (
     on_warranty_decided,
     on_warranty_decisions,
     scan_deadlines,
+    scheduled_report,
 )
 from shared.contracts.registry import load_registry
 from shared.http.ratelimit import RateLimiter
@@ -60,6 +63,8 @@ async def wire(runtime: ServiceRuntime) -> None:
         workload=WorkloadBoard(roster, queries, settings_repo, default_policy=assignment),
         policy=TargetPolicy.from_file(settings.targets_file),
         closure=ClosurePolicy.from_mapping(policy["closure"]),
+        reports=ReportRepository(runtime.db),
+        quality_pdf_font=settings.quality_pdf_font,
         unknown_case_grace_s=settings.unknown_case_grace_s,
         limiter=RateLimiter(),
         public_rate_limit=settings.public_rate_limit,
@@ -97,6 +102,16 @@ async def wire(runtime: ServiceRuntime) -> None:
             await asyncio.sleep(settings.scan_interval_s)
 
     runtime.background("deadline-scanner", scanner)
+
+    async def reports() -> None:
+        while True:
+            try:
+                await scheduled_report(d)
+            except FontMissing as exc:
+                log.error("monthly report not generated", error=str(exc))
+            await asyncio.sleep(settings.report_check_interval_s)
+
+    runtime.background("monthly-quality-report", reports)
 
 
 async def _seed_roster(d: Dispatch, settings: DispatchSettings) -> None:

@@ -39,3 +39,11 @@ class DispatchSettings(ServiceSettings):
         gt=0,
         description="An event about a case not yet known is retried while younger than this, then dead-lettered.",
     )
+    quality_pdf_font: Path = Field(
+        default=Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+        validation_alias=AliasChoices("QUALITY_PDF_FONT", "PDF_FONT"),
+        description="A TrueType font with Chinese glyphs, embedded in the quality department's monthly report.",
+    )
+    report_check_interval_s: float = Field(
+        default=3600, gt=0, description="How often the monthly report of the month just ended is looked for "
+        "(generated once, from the first day of the month, China time).")

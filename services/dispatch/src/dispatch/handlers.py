@@ -11,14 +11,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from dispatch.adapters.repository import CaseQueries, RosterRepository, SettingsRepository, TimelineRepository
+from dispatch.adapters.reports import monthly_pdf
+from dispatch.adapters.repository import (
+    CaseQueries,
+    ReportRepository,
+    RosterRepository,
+    SettingsRepository,
+    TimelineRepository,
+)
 from dispatch.adapters.workload import WorkloadBoard
 from dispatch.domain.access import can_act, can_answer, can_read
 from dispatch.domain.case import Case, Event, ReplyVia, open_case
 from dispatch.domain.closure import ClosurePolicy
+from dispatch.domain.quality import FaultRow, fault_rows
 from dispatch.domain.routing import (
     AssignmentPolicy,
     Specialist,
@@ -37,7 +46,7 @@ from shared.http.auth import Principal
 from shared.http.ratelimit import RateLimiter
 from shared.kafka.consumer import TransientError
 from shared.logging import get_logger
-from shared.periods import china_date
+from shared.periods import CHINA, add_months, china_date
 from shared.unit_of_work import Aggregates, ChangeKey, NotFound
 
 log = get_logger(__name__)
@@ -90,6 +99,8 @@ class Dispatch:
     settings: SettingsRepository
     policy: TargetPolicy
     closure: ClosurePolicy
+    reports: ReportRepository
+    quality_pdf_font: Path
     unknown_case_grace_s: float
     workload: WorkloadBoard
     limiter: RateLimiter
@@ -256,7 +267,8 @@ async def on_parts_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
             return []
         action = dict(case.parts_actions.get(request_id, {"request_id": request_id}))
         if env.event_type == "parts.request_opened":
-            action |= {"part": payload.part, "path": "A", "sourcing_by": payload.sourcing_by, "deadline": payload.deadline}
+            action |= {"part": payload.part, "path": "A", "sourcing_by": payload.sourcing_by, "deadline": payload.deadline,
+                       "opened_at": env.occurred_at}
         elif env.event_type == "parts.local_sourcing_reported":
             action["state"] = "sourced_locally" if payload.found else action.get("state")
         elif env.event_type == "parts.rma_opened":
@@ -279,6 +291,7 @@ async def on_parts_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
         elif env.event_type == "parts.repaired":
             # The request's repair fills in its repair record form (printable from parts).
             _add_repair_record(case, f"parts:{request_id}", request_id, payload.repaired_on)
+            action |= {"repaired_on": payload.repaired_on.isoformat(), "path": payload.path}
         if env.event_type in _PARTS_STATE:
             action["state"] = _PARTS_STATE[env.event_type]
         action["updated_at"] = env.occurred_at
@@ -613,3 +626,61 @@ async def scan_deadlines(d: Dispatch) -> int:
             continue  # the next scan sees it again
         raised += len(found)
     return raised
+
+
+# ------------------------------------------------------------------------------------------- quality figures
+
+
+async def quality_rows(d: Dispatch, start: date, end: date) -> list[FaultRow]:
+    """The fault cases received from `start` to `end`, China dates, both included (an indexed range)."""
+    span = {"$gte": datetime.combine(start, datetime.min.time(), tzinfo=CHINA),
+            "$lt": datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=CHINA)}
+    return fault_rows(await d.queries.all_in({"received_at": span}), start=start, end=end)
+
+
+class InvalidMonth(InvalidRequest):
+    pass
+
+
+def month_span(month: str, today: date) -> tuple[date, date]:
+    """The first and last day of a month given as YYYY-MM; refused when it has not begun."""
+    try:
+        start = date.fromisoformat(f"{month}-01")
+    except ValueError as exc:
+        raise InvalidMonth(f"month: {month!r} is not a month (YYYY-MM)") from exc
+    if start > today:
+        raise InvalidMonth(f"month: {month} has not begun")
+    return start, add_months(start, 1) - timedelta(days=1)
+
+
+async def monthly_report(d: Dispatch, month: str, *, by: str, refresh: bool = False) -> bytes:
+    """The month's report: as kept for an ended month (unless `refresh`), else generated now. An ended
+    month's report is kept; the running month's is generated on each request and not kept."""
+    today = china_date(d.clock())
+    start, end = month_span(month, today)
+    ended = end < today
+    if ended and not refresh and (stored := await d.reports.stored(month)) is not None:
+        return bytes(stored["pdf"])
+    rows = await quality_rows(d, start, min(end, today))
+    now = d.clock()
+    pdf = monthly_pdf(rows, month=month, start=start, end=end, font=d.quality_pdf_font, generated_at=now, by=by)
+    if ended:
+        await d.reports.store(month, pdf, generated_at=now, by=by, faults=len(rows), replace=True)
+    return pdf
+
+
+async def scheduled_report(d: Dispatch) -> str | None:
+    """From the first day of a month (China), the month just ended gets its report, once."""
+    today = china_date(d.clock())
+    month = add_months(today.replace(day=1), -1).strftime("%Y-%m")
+    if await d.reports.stored(month) is not None:
+        return None
+    start, end = month_span(month, today)
+    rows = await quality_rows(d, start, end)
+    now = d.clock()
+    pdf = monthly_pdf(rows, month=month, start=start, end=end, font=d.quality_pdf_font, generated_at=now,
+                      by="scheduled")
+    if await d.reports.store(month, pdf, generated_at=now, by="scheduled", faults=len(rows), replace=False):
+        log.info("monthly quality report generated", month=month, faults=len(rows))
+        return month
+    return None

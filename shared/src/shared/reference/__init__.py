@@ -118,6 +118,18 @@ def product_of_serial(serial_no: str | None) -> Product | None:
     return max(matches, key=lambda p: len(p.serial_prefix or ""), default=None)
 
 
+def production_batch(serial_no: str | None) -> str | None:
+    """The production batch a serial number names: the year and month after the model's prefix
+    (XF250 2405 001234 → 2024-05; see products.yaml). None when the serial does not follow the layout."""
+    product = product_of_serial(serial_no)
+    if product is None or not product.serial_prefix or not serial_no:
+        return None
+    match = re.match(r"(\d{2})(\d{2})\d", _squash(serial_no)[len(product.serial_prefix):])
+    if match is None or not 1 <= int(match.group(2)) <= 12:
+        return None
+    return f"20{match.group(1)}-{match.group(2)}"
+
+
 def check_sale_date(day: date, model: str | None = None, serial_no: str | None = None) -> date:
     """`day` as a purchase or invoice date: not before the model was launched (the catalogue's first
     launch when the model is not known). Raises ValueError naming the bound."""

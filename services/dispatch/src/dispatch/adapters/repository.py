@@ -204,3 +204,31 @@ class SettingsRepository:
         """On a fresh store only: the file's settings, until the manager changes them."""
         await self.settings.update_one({"_id": "assignment"},
                                        {"$setOnInsert": {"policy": policy.model_dump(), "by": "seed"}}, upsert=True)
+
+
+class ReportRepository:
+    """The quality department's monthly reports (PDF), one per month, kept as generated."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.reports = db["quality_reports"]
+
+    async def stored(self, month: str) -> dict[str, Any] | None:
+        return await self.reports.find_one({"_id": month})
+
+    async def store(self, month: str, pdf: bytes, *, generated_at: datetime, by: str, faults: int,
+                    replace: bool) -> bool:
+        """Keep the month's report; the scheduled run keeps the first (another instance may be at it too)."""
+        doc = {"_id": month, "pdf": pdf, "generated_at": generated_at, "by": by, "faults": faults,
+               "bytes": len(pdf)}
+        if replace:
+            await self.reports.replace_one({"_id": month}, doc, upsert=True)
+            return True
+        try:
+            await self.reports.insert_one(doc)
+            return True
+        except DuplicateKeyError:
+            return False
+
+    async def months(self) -> list[dict[str, Any]]:
+        cursor = self.reports.find({}, {"pdf": 0}).sort("_id", DESCENDING)
+        return [{"month": d["_id"], **{k: v for k, v in d.items() if k != "_id"}} async for d in cursor]

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from dispatch import bootstrap, handlers
+from dispatch.adapters.reports import FontMissing, to_csv, to_xlsx
 from dispatch.config import DispatchSettings
 from dispatch.domain.access import channel_scope, phone_search_scope, sees_phone
 from dispatch.domain.case import OPEN_STATUSES, STATUSES, Case, IllegalTransition, MissingResolution, ReplyVia
 from dispatch.domain.closure import ClosureRefused, open_items
+from dispatch.domain.quality import Dimension, figures, repeat_units
 from dispatch.domain.routing import AssignmentPolicy, Specialist, unstaffed_departments
 from dispatch.domain.stats import GroupBy, Period, case_stats
 from dispatch.handlers import (
@@ -557,6 +559,87 @@ async def put_specialist(
     return await list_specialists(request, principal)
 
 
+quality = APIRouter(prefix="/v1/quality", tags=["the quality department's figures (R-DS-7)"], route_class=JsonRoute)
+QualityReader = Annotated[Principal, require_roles("manager", "management", "specialist", "operations", "engineering")]
+Month = Annotated[str, Path(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]
+
+
+async def _span(request: Request, from_: date | None, to: date | None) -> tuple[date, date]:
+    """The period asked for (China dates); by default this month so far."""
+    today = china_date(_now(request))
+    start, end = from_ or today.replace(day=1), to or today
+    if start > end:
+        raise HTTPException(422, detail="from: the period starts after it ends")
+    return start, end
+
+
+@quality.get("/figures", summary="Fault counts and shares by model, part, cause, exclusion, dealer, region or "
+             "production batch; units failing again, days in repair, path A vs B, satisfaction")
+async def quality_figures(
+    request: Request, principal: QualityReader, by: Dimension = "model",
+    from_: Annotated[date | None, Query(alias="from")] = None, to: date | None = None,
+) -> dict[str, Any]:
+    start, end = await _span(request, from_, to)
+    rows = await handlers.quality_rows(_d(request), start, end)
+    return figures(rows, by=by) | {"from": start, "to": end}
+
+
+@quality.get("/repeat-units", summary="Units with more than one fault in the period (failing again)")
+async def quality_repeats(
+    request: Request, principal: QualityReader,
+    from_: Annotated[date | None, Query(alias="from")] = None, to: date | None = None,
+) -> dict[str, Any]:
+    start, end = await _span(request, from_, to)
+    return {"items": repeat_units(await handlers.quality_rows(_d(request), start, end)), "from": start, "to": end}
+
+
+def _download(content: bytes, media_type: str, filename: str) -> Response:
+    return Response(content, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
+@quality.get("/export.csv", response_class=Response, summary="Every fault of the period, one line each (CSV)")
+async def quality_csv(
+    request: Request, principal: QualityReader,
+    from_: Annotated[date | None, Query(alias="from")] = None, to: date | None = None,
+) -> Response:
+    start, end = await _span(request, from_, to)
+    rows = await handlers.quality_rows(_d(request), start, end)
+    return _download(to_csv(rows), "text/csv; charset=utf-8", f"yingde-faults-{start}-{end}.csv")
+
+
+@quality.get("/export.xlsx", response_class=Response, summary="The figures by every dimension, the repeat units "
+             "and every fault (XLSX)")
+async def quality_xlsx(
+    request: Request, principal: QualityReader,
+    from_: Annotated[date | None, Query(alias="from")] = None, to: date | None = None,
+) -> Response:
+    start, end = await _span(request, from_, to)
+    rows = await handlers.quality_rows(_d(request), start, end)
+    return _download(to_xlsx(rows, start=start, end=end),
+                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                     f"yingde-quality-{start}-{end}.xlsx")
+
+
+@quality.get("/reports", summary="The monthly reports kept (one per ended month; generated on the 1st)")
+async def quality_reports(request: Request, principal: QualityReader) -> dict[str, Any]:
+    return {"items": await _d(request).reports.months()}
+
+
+@quality.get("/reports/{month}.pdf", response_class=Response,
+             responses={503: {"description": "No Chinese font to render the report with."}},
+             summary="The monthly report as a PDF (Chinese, charts included): kept for an ended month, generated "
+             "on demand (refresh=true regenerates it)")
+async def quality_report_pdf(request: Request, month: Month, principal: QualityReader, refresh: bool = False
+                             ) -> Response:
+    try:
+        pdf = await _refusals(handlers.monthly_report(_d(request), month, by=principal.id, refresh=refresh))
+    except FontMissing as exc:
+        raise HTTPException(503, detail=str(exc)) from exc
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="yingde-quality-{month}.pdf"'})
+
+
 @other.get("/v1/settings/assignment", summary="The manager's assignment settings: auto or confirm per channel "
             "and category, the watch list, the ceiling of open work")
 async def get_assignment_settings(
@@ -582,6 +665,6 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
             "The quality after-sales manager's desk: every complaint becomes a case, is routed to a department "
             "and a specialist, answered through one outward window, closed (结案) and followed up (回访)."
         ),
-        routers=[cases, public, other],
+        routers=[cases, public, other, quality],
         wire=bootstrap.wire,
     )
