@@ -166,8 +166,9 @@ def worked(**changes) -> Case:
 def test_closure_names_everything_still_open() -> None:
     case = worked(settled=False)
     case.warranty = {"decision": "needs_evidence", "remedy": "none"}
-    case.parts_actions = {"PR-1": {"request_id": "PR-1", "state": "supplier_rma"},
-                          "PR-0": {"request_id": "PR-0", "state": "repaired"}}
+    case.parts_actions = {"PR-1": {"request_id": "PR-1", "part": "motor", "state": "supplier_rma"},
+                          "PR-0": {"request_id": "PR-0", "part": "motor", "state": "repaired"},
+                          "PUR-1": {"request_id": "PUR-1", "item": "YD-LX-C-600", "state": "purchase_requested"}}
     case.remedies = {"RM-1": {"remedy": "exchange", "state": "chosen"}, "RM-0": {"remedy": "return", "state": "cancelled"}}
     with pytest.raises(ClosureRefused) as refused:
         case.close(resolution="换电机", outcome="repaired", by="sp-liu", now=T0, follow_up_after_days=7)

@@ -37,6 +37,7 @@ CASE_ID = r"^YD-[0-9A-Z]{10}$"
 CaseId = Annotated[str, Path(pattern=CASE_ID)]
 SafeId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][\w\-.]{0,60}$")]
 HOTLINE_ROLES = ("front_desk", "hotline")
+MESSAGE_READERS = ("manager", "specialist", "operations", "management", "front_desk")
 PAGE_SIZE = 50
 
 
@@ -234,6 +235,8 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
     can_answer = user.role == "manager" or (user.role == "specialist" and case.get("answered_by") == user.id)
     if user.role == "manager":
         calls["roster"] = s.dispatch.get("/v1/specialists", key=k)
+    if user.role in MESSAGE_READERS:
+        calls["messages"] = s.notifications.get("/v1/messages", key=k, params={"case_id": case_id})
     if user.role == "specialist" and is_actor:
         calls["prices"] = s.parts.get("/v1/price-lists", key=k)
         calls["stock"] = s.parts.get("/v1/stock", key=k)
@@ -265,6 +268,9 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
         "can_quote": user.role == "specialist" and is_actor,
         "record_reader": user.role in ("specialist", "manager", "finance", "engineering", "regional_manager"),
         "reply_key": new_key("reply"),
+        "messages": _items(results["messages"]) if "messages" in results else None,
+        "can_reopen": case.get("status") in ("closed", "followed_up") and user.role in access.REOPENERS
+        and (user.role != "specialist" or case.get("answered_by") == user.id),
     }
 
 
@@ -370,9 +376,19 @@ async def post_reply(request: Request, case_id: CaseId) -> Response:
 async def post_closure(request: Request, case_id: CaseId) -> Response:
     user = require(request, access.CASE_ACTORS)
     form = await form_of(request)
-    body = {k: form[k] for k in ("resolution", "outcome") if form.get(k)}
+    body = {k: form[k] for k in ("resolution", "outcome", "override_reason") if form.get(k)}
     api = await console_of(request).services.dispatch.post(f"/v1/cases/{case_id}/closure", key=user.key, json=body)
     return after(api, _case_url(case_id), "已结案", "case closed")
+
+
+@router.post("/cases/{case_id}/reopening")
+async def post_reopening(request: Request, case_id: CaseId) -> Response:
+    user = require(request, access.REOPENERS)
+    form = await form_of(request)
+    api = await console_of(request).services.dispatch.post(
+        f"/v1/cases/{case_id}/reopening", key=user.key, json={"reason": form.get("reason", "")},
+        headers={"Idempotency-Key": form.get("idempotency_key") or new_key("reopen")})
+    return after(api, _case_url(case_id), "案件已重新打开", "case reopened")
 
 
 @router.post("/cases/{case_id}/follow-ups")

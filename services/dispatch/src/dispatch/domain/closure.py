@@ -69,7 +69,9 @@ def open_items(case: Case, outcome: str | None) -> list[OpenItem]:
         items.append(OpenItem("warranty: needs_evidence", "保修判定尚缺证据（needs_evidence），请补充证据",
                               "the warranty decision still needs evidence"))
     for request_id, action in sorted(case.parts_actions.items()):
-        if action.get("state") not in ENDED_PARTS_STATES:
+        # Key-part requests (R-PA-1) are the case's own work; a purchase request restocks the company's
+        # consumables (the customer was told when to expect the item) and keeps no case open.
+        if action.get("part") and action.get("state") not in ENDED_PARTS_STATES:
             items.append(OpenItem(f"parts request {request_id}: {action.get('state') or 'open'}",
                                   f"配件申请 {request_id} 未完成（{action.get('state') or 'open'}）",
                                   f"parts request {request_id} is still {action.get('state') or 'open'}"))
