@@ -136,7 +136,6 @@ EVENT: dict[str, Pair] = {
     "quote.issued": ("报价单已出具", "quote issued"),
     "case.reopened": ("重新打开", "reopened"),
     "case.assignment_proposed": ("建议分派，待经理确认", "proposed, waiting for the manager"),
-    "case.linked": ("关联同一机器的早前案件", "linked to an earlier case of the unit"),
     "case.follow_up_overdue": ("回访逾期，已上报经理", "follow-up overdue"),
     "notification.sent": ("消息已送达客户", "message sent to the customer"),
     "notification.failed": ("消息发送失败", "message failed"),

@@ -112,8 +112,7 @@ class Dispatch:
 
 
 async def on_complaint_received(env: Envelope, complaint: ComplaintReceived, *, d: Dispatch) -> None:
-    """Open the case, link it to an earlier case about the same unit, route it to a department and
-    assign a specialist (R-DS-1, R-DS-5). Idempotent."""
+    """Open the case, route it to a department and assign a specialist (R-DS-1). Idempotent."""
     await _record(d, env, "intake.complaints.v1")
     if await d.cases.get(complaint.case_id) is not None:
         return  # a redelivery: the case and its events exist (the relay publishes what is left)
@@ -124,10 +123,7 @@ async def on_complaint_received(env: Envelope, complaint: ComplaintReceived, *, 
         priority=priority_for(complaint),
         policy=d.policy,
     )
-    now = d.clock()
-    earlier = await d.queries.with_serials([case.product.serial_no] if case.product.serial_no else [])
-    events = _link_repeat(d, case, earlier.get(case.product.serial_no or "", []), now=now)
-    events += await _auto_assign(d, case, now=now)
+    events = await _auto_assign(d, case, now=d.clock())
     if (await d.cases.create(case, events, cause=env.event_id)).created:
         log.info("case opened", case_id=case.case_id, department=case.department, assignee=case.assignee)
 
@@ -137,42 +133,16 @@ async def on_complaints_received(batch: list[tuple[Envelope, ComplaintReceived]]
     await _record_many(d, batch, "intake.complaints.v1")
     known = await d.cases.existing(c.case_id for _env, c in batch)
     now = d.clock()
-    earlier = await d.queries.with_serials({c.product.serial_no for _e, c in batch if c.product.serial_no})
     new: dict[str, tuple[Case, list[Any], uuid.UUID]] = {}
     for env, complaint in batch:
         if complaint.case_id in known or complaint.case_id in new:
             continue
         case = open_case(complaint, event_id=str(env.event_id), department=department_for(complaint.category_guess.category),
                          priority=priority_for(complaint), policy=d.policy)
-        same_unit = earlier.setdefault(case.product.serial_no, []) if case.product.serial_no else []
-        events = _link_repeat(d, case, same_unit, now=now)
-        events += await _auto_assign(d, case, now=now)
-        new[case.case_id] = (case, events, env.event_id)
-        same_unit.append(case)  # a later complaint in this very batch links to this one
+        new[case.case_id] = (case, await _auto_assign(d, case, now=now), env.event_id)
     opened = await d.cases.create_many(list(new.values()))
     if opened:
         log.info("cases opened", count=len(opened))
-
-
-def _link_repeat(d: Dispatch, case: Case, same_unit: list[Case], *, now: datetime) -> list[Event]:
-    """A new complaint about a unit with a case within `repeat_within_days` (of its closure, or while it
-    is open) is tied to the latest such case, and is at least of high priority (a repeat fault)."""
-    received_on = china_date(case.received_at)
-    linked: tuple[int, Case] | None = None
-    for other in same_unit:
-        if other.case_id == case.case_id or other.received_at > case.received_at:
-            continue
-        ended = None if other.is_open else other.closed_at or other.followed_up_at
-        days = max(0, (received_on - china_date(ended)).days) if ended else 0
-        if days <= d.closure.repeat_within_days and (linked is None or other.received_at > linked[1].received_at):
-            linked = (days, other)
-    if linked is None:
-        return []
-    days, other = linked
-    if case.priority in ("normal", "low"):
-        case.priority = "high"
-        case.targets = d.policy.due_dates(case.category, case.priority, case.received_at)
-    return case.link(other.case_id, days_since=days)
 
 
 async def _auto_assign(d: Dispatch, case: Case, *, now: datetime) -> list[Event]:

@@ -147,15 +147,6 @@ class CaseReopened(Contract):
     times: int = Field(ge=1, description="How many times this case has been reopened.")
 
 
-class CaseLinked(Contract):
-    """A new complaint about a unit that had a case within the configured days: linked to that case."""
-
-    case_id: str
-    earlier_case_id: str
-    serial_no: str
-    days_since: int = Field(ge=0, description="Days from the earlier case's closure (or receipt, if open).")
-
-
 class FollowUpOverdue(Contract):
     """A follow-up visit was not made in time: the manager is told (R-DS-5)."""
 

@@ -43,7 +43,6 @@ class CaseQueries:
         await self.cases.create_index([("next_deadline", ASCENDING)])
         await self.cases.create_index([("customer.phone", ASCENDING)])
         await self.cases.create_index([("product.serial_no", ASCENDING)])
-        await self.cases.create_index([("linked_to", ASCENDING)], sparse=True)
         await self.cases.create_index([("received_at", DESCENDING), ("_id", ASCENDING)])
 
     async def find(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[list[Case], int]:
@@ -65,10 +64,6 @@ class CaseQueries:
                                                sort=[("received_at", ASCENDING)]):
             out.setdefault(case.product.serial_no or "", []).append(case)
         return out
-
-    async def repeats_of(self, case_id: str) -> list[str]:
-        """Later complaints about the same unit linked to this case."""
-        return [d["_id"] async for d in self.cases.find({"linked_to": case_id}, {"_id": 1}).sort("received_at", 1)]
 
     async def due(self, now: datetime, limit: int = 500) -> list[str]:
         cursor = self.cases.find({"next_deadline": {"$lte": now}}, {"_id": 1}).limit(limit)

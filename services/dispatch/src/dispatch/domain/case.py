@@ -24,7 +24,6 @@ from shared.contracts.cases import (
     CaseEscalated,
     CaseFollowedUp,
     CaseLiaisonAssigned,
-    CaseLinked,
     CaseReassigned,
     CaseReopened,
     CaseReplied,
@@ -170,8 +169,6 @@ class Case(BaseModel):
     repair_records: list[dict[str, Any]] = Field(default_factory=list, description="Repair record forms filled in.")
     closure_override: ClosureOverride | None = None
     reopenings: list[Reopening] = Field(default_factory=list)
-    linked_to: str | None = Field(default=None, description="An earlier case about the same unit (a repeat).")
-    linked_days_since: int | None = None
     source_event_id: str
 
     # ------------------------------------------------------------------ derived views
@@ -412,12 +409,6 @@ class Case(BaseModel):
                 reply.delivery = {"state": state, "channel": channel, "at": at, "message_id": message_id,
                                   **({"reason": reason} if reason else {})}
         return []
-
-    def link(self, earlier_case_id: str, *, days_since: int) -> list[Event]:
-        """A repeat complaint about the same unit: tied to the earlier case, and at least high priority."""
-        self.linked_to, self.linked_days_since = earlier_case_id, days_since
-        return [("case.linked", CaseLinked(case_id=self.case_id, earlier_case_id=earlier_case_id,
-                                           serial_no=self.product.serial_no or "", days_since=days_since))]
 
     def record_follow_up(
         self, *, visited_on: date, satisfaction: int, notes: str, by: str, now: datetime,

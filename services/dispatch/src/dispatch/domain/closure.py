@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shared.periods import china_date
+
 if TYPE_CHECKING:
     from dispatch.domain.case import Case
 
@@ -84,3 +86,38 @@ def open_items(case: Case, outcome: str | None) -> list[OpenItem]:
         items.append(OpenItem("repair record", "结论为维修，但尚无《产品(设备)售后服务维修记录单》",
                               "the outcome is a repair but no repair record form is in"))
     return items
+
+
+def repeat_links(case: Case, same_unit: list[Case], *, within_days: int) -> dict[str, Any]:
+    """A complaint about a unit that had a case within `within_days` (of that case's closure, or while it
+    was open) is a repeat, linked to the latest such case; and the later complaints linked to this one.
+
+    Worked out from the cases of the unit whenever the case is read, never frozen when it was opened:
+    complaints about one unit arriving together (or handled by two replicas at once) link the same way
+    whatever order they were handled in."""
+    earlier = _earlier_case(case, same_unit, within_days)
+    return {
+        "linked_to": earlier[0].case_id if earlier else None,
+        "linked_days_since": earlier[1] if earlier else None,
+        "repeats": [c.case_id for c in sorted(same_unit, key=_order)
+                    if c.case_id != case.case_id and (e := _earlier_case(c, same_unit, within_days)) is not None
+                    and e[0].case_id == case.case_id],
+    }
+
+
+def _order(c: Case) -> tuple[Any, str]:
+    return (c.received_at, c.case_id)
+
+
+def _earlier_case(case: Case, same_unit: list[Case], within_days: int) -> tuple[Case, int] | None:
+    found: tuple[Case, int] | None = None
+    received_on = china_date(case.received_at)
+    for other in same_unit:
+        if other.case_id == case.case_id or _order(other) >= _order(case):
+            continue
+        # Closed before this complaint came: days since; still open then (or now): 0.
+        ended = other.closed_at if other.closed_at is not None and other.closed_at <= case.received_at else None
+        days = max(0, (received_on - china_date(ended)).days) if ended else 0
+        if days <= within_days and (found is None or _order(other) > _order(found[0])):
+            found = (other, days)
+    return found

@@ -67,9 +67,6 @@ def summary_of(event_type: str, p: Any) -> str:
             why = {"low_satisfaction": "回访不满意", "customer_request": "客户要求", "manager": "经理"}.get(
                 g("trigger"), g("trigger"))
             return f"重新打开（{why}，第 {g('times')} 次）：{g('reason')} / reopened ({g('trigger')})"
-        case "case.linked":
-            return (f"同一机器 {g('serial_no')} 的重复投诉，关联案件 {g('earlier_case_id')}（相隔 {g('days_since')} 天）"
-                    f" / repeat complaint, linked to {g('earlier_case_id')}")
         case "case.follow_up_overdue":
             return f"回访逾期 {g('overdue_days')} 天，已上报经理 / follow-up overdue, escalated to the manager"
         case "remedy.chosen":

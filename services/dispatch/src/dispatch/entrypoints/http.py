@@ -13,7 +13,7 @@ from dispatch.adapters.reports import FontMissing, to_csv, to_xlsx
 from dispatch.config import DispatchSettings
 from dispatch.domain.access import channel_scope, phone_search_scope, sees_phone
 from dispatch.domain.case import OPEN_STATUSES, STATUSES, Case, IllegalTransition, MissingResolution, ReplyVia
-from dispatch.domain.closure import ClosureRefused, open_items
+from dispatch.domain.closure import ClosureRefused, open_items, repeat_links
 from dispatch.domain.quality import Dimension, figures, repeat_units
 from dispatch.domain.routing import AssignmentPolicy, Specialist, unstaffed_departments
 from dispatch.domain.stats import GroupBy, Period, case_stats
@@ -195,8 +195,6 @@ def case_view(case: Case, timeline: list[dict[str, Any]], principal: Principal, 
         "open_items": [i.as_dict() for i in open_items(case, case.outcome)] if case.is_open else [],
         "closure_override": case.closure_override.model_dump() if case.closure_override else None,
         "reopenings": [r.model_dump() for r in case.reopenings],
-        "linked_to": case.linked_to,
-        "linked_days_since": case.linked_days_since,
         "timeline": timeline,
     }
     if channel_reader:
@@ -215,8 +213,12 @@ async def get_case(request: Request, case_id: CaseId, principal: Reader) -> dict
     case = await _readable(request, case_id, principal)
     timeline = await _d(request).timeline.for_case(case_id)
     view = case_view(case, timeline, principal, _now(request))
-    if "timeline" in view:
-        view["repeats"] = await _d(request).queries.repeats_of(case_id)
+    if "timeline" in view and case.product.serial_no:
+        d = _d(request)
+        same_unit = (await d.queries.with_serials([case.product.serial_no])).get(case.product.serial_no, [])
+        view |= repeat_links(case, same_unit, within_days=d.closure.repeat_within_days)
+    elif "timeline" in view:
+        view |= {"linked_to": None, "linked_days_since": None, "repeats": []}
     return view
 
 
