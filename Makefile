@@ -17,7 +17,7 @@ help:
 	@echo "make test      run the whole test suite on real backends"
 	@echo "make bench     the pipeline and intake against their baselines (not part of make test)"
 	@echo "make chaos     faults one at a time under load, then reconcile: nothing lost"
-	@echo "make contracts regenerate docs/asyncapi.yaml from the topic registry"
+	@echo "make contracts regenerate docs/asyncapi.yaml and docs/schemas/ from the topic registry and the payload models"
 
 up:
 ifeq ($(DOCKER_OK)$(YINGDE_NATIVE),yes)
@@ -45,26 +45,30 @@ install:
 	@bash $(STACK) install --browser
 
 # Backends: KAFKA_BOOTSTRAP_SERVERS + MONGODB_URL when set, else testcontainers when Docker answers,
-# else the native stack (started once per session by the test fixtures, left running for the next run).
+# else the native stack: reused when `make up` runs it, otherwise started for the session and stopped after.
 test: install lint
-	$(UV) run --frozen pytest $(PYTEST_ARGS)
+	$(UV) run --locked pytest $(PYTEST_ARGS)
 
+# Lint, then types: strict on the shared library and on every domain/ package (where the rules live).
 lint:
-	$(UV) run --frozen ruff check shared services bench tests
+	$(UV) run --locked ruff check shared services bench tests
+	$(UV) run --locked mypy shared/src/shared $(wildcard services/*/src/*/domain)
 
 test-unit: install
-	$(UV) run --frozen pytest -m "not integration and not browser" $(PYTEST_ARGS)
+	$(UV) run --locked pytest -m "not integration and not browser" $(PYTEST_ARGS)
 
 bench: bench-intake
-	$(UV) run --frozen python -m bench.pipeline $(PIPELINE_ARGS)
+	$(UV) run --locked python -m bench.pipeline $(PIPELINE_ARGS)
+	$(UV) run --locked python -m bench.reads $(READS_ARGS)
 
 bench-intake:
 	@bash $(STACK) install --bench
 	@bash $(STACK) up infra >/dev/null
-	$(UV) run --frozen python bench/intake_bench.py $(BENCH_ARGS)
+	$(UV) run --locked python bench/intake_bench.py $(BENCH_ARGS)
 
 chaos: install
-	$(UV) run --frozen python -m bench.chaos $(CHAOS_ARGS)
+	$(UV) run --locked python -m bench.chaos $(CHAOS_ARGS)
 
 contracts: install
-	$(UV) run --frozen python -m shared.contracts.asyncapi --write
+	$(UV) run --locked python -m shared.contracts.asyncapi --write
+	$(UV) run --locked python -m shared.contracts.schemas --write

@@ -34,6 +34,7 @@ from parts.config import PartsSettings
 from parts.entrypoints.http import create_app as parts_app
 from shared.config import ServiceSettings
 from shared.testing.fixtures import Isolation, eventually, serving
+from shared.testing.identities import api_key
 from warranty.config import WarrantySettings
 from warranty.entrypoints.http import create_app as warranty_app
 
@@ -46,14 +47,14 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 
 # service -> (settings, app factory, the key it is tried with: the role that reaches deepest)
 SERVICES: dict[str, tuple[type[ServiceSettings], Callable[..., Any], str]] = {
-    "intake": (IntakeSettings, intake_app, "dev-hotline-7f3a9c2e51b84d06"),
-    "dispatch": (DispatchSettings, dispatch_app, "dev-staff-manager-91c4e7a2d3"),
-    "warranty": (WarrantySettings, warranty_app, "dev-staff-manager-91c4e7a2d3"),
-    "parts": (PartsSettings, parts_app, "dev-staff-specialist-4a7d2e9f10"),
-    "engineering": (EngineeringSettings, engineering_app, "dev-staff-engineering-8d4c1e6a93"),
-    "operations": (OperationsSettings, operations_app, "dev-staff-operations-7c2e9d4b16"),
-    "console": (ConsoleSettings, console_app, "dev-staff-manager-91c4e7a2d3"),
-    "notifications": (NotificationsSettings, notifications_app, "dev-staff-operations-7c2e9d4b16"),
+    "intake": (IntakeSettings, intake_app, api_key("hotline")),
+    "dispatch": (DispatchSettings, dispatch_app, api_key("manager")),
+    "warranty": (WarrantySettings, warranty_app, api_key("manager")),
+    "parts": (PartsSettings, parts_app, api_key("specialist")),
+    "engineering": (EngineeringSettings, engineering_app, api_key("engineering")),
+    "operations": (OperationsSettings, operations_app, api_key("operations")),
+    "console": (ConsoleSettings, console_app, api_key("manager")),
+    "notifications": (NotificationsSettings, notifications_app, api_key("operations")),
 }
 
 

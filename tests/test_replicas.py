@@ -28,6 +28,7 @@ from shared.contracts.envelope import make_envelope
 from shared.contracts.registry import load_registry
 from shared.kafka.publisher import EventPublisher
 from shared.testing.fixtures import Isolation, eventually, running
+from shared.testing.identities import key_headers
 from shared.testing.kafka import read_topic
 from warranty.config import WarrantySettings
 from warranty.entrypoints.http import create_app as warranty_app
@@ -37,8 +38,8 @@ from .test_scale_out import _members
 pytestmark = pytest.mark.integration
 
 EXAMPLE = load_registry().get("intake.complaints.v1").events[0].examples[0]["payload"]
-MANAGER = {"X-API-Key": "dev-staff-manager-91c4e7a2d3"}
-PURCHASING = {"X-API-Key": "dev-staff-purchasing-3f9a5b7c20"}
+MANAGER = key_headers()["manager"]
+PURCHASING = key_headers()["purchasing"]
 CASES, ROUNDS, STOCK = 4, 6, 8
 REASSIGN_TO = ("sp-huang", "sp-ma", "sp-huang")  # each case, in this order: the last one holds
 

@@ -11,13 +11,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from dispatch.config import DispatchSettings
 from dispatch.entrypoints.http import create_app as dispatch_app
-from intake.domain.normalise import new_case_id
 from shared.config import ServiceSettings
 from shared.contracts.complaints import ComplaintReceived
 from shared.contracts.envelope import make_envelope
 from shared.contracts.registry import load_registry
 from shared.kafka.publisher import EventPublisher
 from shared.testing.fixtures import eventually, running
+from shared.testing.identities import key_headers, new_case_id
 from shared.testing.kafka import read_topic
 from warranty.config import WarrantySettings
 from warranty.entrypoints.http import create_app as warranty_app
@@ -25,7 +25,7 @@ from warranty.entrypoints.http import create_app as warranty_app
 pytestmark = pytest.mark.integration
 
 EXAMPLE = load_registry().get("intake.complaints.v1").events[0].examples[0]["payload"]
-MANAGER = {"X-API-Key": "dev-staff-manager-91c4e7a2d3"}
+MANAGER = key_headers()["manager"]
 CASES = 24
 
 

@@ -27,6 +27,7 @@ from engineering.adapters.repository import InstallationCaseQueries, ProjectQuer
 from engineering.domain.case_work import InstallationCase
 from engineering.domain.project import Project
 from parts.adapters.repository import PartsRepository, PurchaseRequest, Quote
+from parts.domain.repair_record import RepairRecord
 from parts.domain.request import PartsRequest
 from shared.unit_of_work import Aggregates, Store
 from warranty.adapters.repository import CaseFactsQueries
@@ -156,6 +157,7 @@ async def _service_indexes(db: AsyncDatabase) -> dict[str, Aggregates[Any]]:
         "parts_requests": agg("parts_requests", PartsRequest, "request_id"),
         "quotes": agg("quotes", Quote, "quote_id"),
         "purchases": agg("purchases", PurchaseRequest, "request_id"),
+        "repair_records": agg("repair_records", RepairRecord, "record_id"),
         "projects": agg("projects", Project, "project_id"),
         "installation_cases": agg("installation_cases", InstallationCase, "case_id"),
     }
@@ -165,7 +167,7 @@ async def _service_indexes(db: AsyncDatabase) -> dict[str, Aggregates[Any]]:
     await TimelineRepository(db).ensure_indexes()
     await CaseFactsQueries(found["warranty_cases"]).ensure_indexes()
     await PartsRepository(db, Store(db), requests=found["parts_requests"], quotes=found["quotes"],
-                          purchases=found["purchases"]).ensure_indexes()
+                          purchases=found["purchases"], records=found["repair_records"]).ensure_indexes()
     await ProjectQueries(db, found["projects"]).ensure_indexes()
     await InstallationCaseQueries(found["installation_cases"]).ensure_indexes()
     for a in found.values():
@@ -190,6 +192,8 @@ async def test_every_hot_query_is_served_by_an_index(db) -> None:
         "cases of a phone": cases.find({"customer.phone": "+8613812345678"}),
         "cases of a unit": cases.find({"product.serial_no": "XF2502405001234"}),
         "statistics for a month": cases.find({"received_at": {"$gte": now - timedelta(days=31), "$lt": now}}),
+        "follow-ups due": cases.find({"status": "closed", "follow_up_due_on": {"$lte": "2026-12-01"}})
+        .sort("follow_up_due_on", 1),
         "timeline of a case": timeline.find({"case_id": "YD-0000000001"}).sort([("occurred_at", 1), ("recorded_at", 1)]),
         # warranty: a unit's history
         "a unit's cases (warranty)": c["warranty_cases"].collection.find({"serial_no": "XF2502405001234"}),

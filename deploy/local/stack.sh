@@ -82,7 +82,8 @@ install_uv() {
 install_python() {
   install_uv
   log "syncing the Python workspace (uv.lock)"
-  UV_PYTHON_DOWNLOADS=never "$TOOLS/bin/uv" sync --frozen --python python3.11 --quiet
+  # --locked: a pyproject.toml changed without `uv lock` fails here instead of running unlocked.
+  UV_PYTHON_DOWNLOADS=never "$TOOLS/bin/uv" sync --locked --python python3.11 --quiet
 }
 
 install_kafka() {
@@ -212,6 +213,11 @@ start_service() {
   port_open "$port" && die "port $port ($name) is taken by something this stack did not start"
   [[ -f "$LOGS/$name.log" ]] && mv "$LOGS/$name.log" "$LOGS/$name.log.1"
   log "starting $name on :$port"
+  # The console calls dispatch's customer status lookup on behalf of customers: locally it is the one
+  # trusted proxy there, so dispatch limits each customer's address, not the console's.
+  local trusted=""
+  [[ "$name" == "dispatch" ]] && trusted="${FORWARDED_ALLOW_IPS:-127.0.0.1}"
+  FORWARDED_ALLOW_IPS="$trusted" \
   APP_ENV="${APP_ENV:-development}" \
   KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}" \
   MONGODB_URL="${MONGODB_URL:-mongodb://127.0.0.1:$MONGO_PORT/}" \

@@ -8,6 +8,7 @@ import pytest
 
 from shared.config import ServiceSettings
 from shared.http.auth import Credentials, CredentialsError, load_credentials
+from shared.testing.identities import api_key
 
 
 def _settings(tmp_path, env: str, data: dict) -> ServiceSettings:
@@ -18,11 +19,11 @@ def _settings(tmp_path, env: str, data: dict) -> ServiceSettings:
 
 def test_dev_file_loads_in_development(dev_credentials_file) -> None:
     creds = load_credentials(ServiceSettings(service_name="x", credentials_file=dev_credentials_file))
-    dealer = creds.lookup("dev-dealer-5d1c8a3f7e2b9406")
+    dealer = creds.lookup(api_key("dealer"))
     assert dealer is not None and dealer.role == "dealer" and dealer.dealer_code == "D-GZ-001"
-    manager = creds.lookup("dev-regional-manager-2b8e4f1a9c")
+    manager = creds.lookup(api_key("regional_manager"))
     assert manager is not None and manager.manager_id == "RM-SOUTH-01"
-    staff = creds.lookup("dev-staff-finance-6e2b8c1d47")
+    staff = creds.lookup(api_key("finance"))
     assert staff is not None and staff.role == "finance" and staff.is_staff
     assert creds.lookup("nope") is None and creds.lookup(None) is None
 

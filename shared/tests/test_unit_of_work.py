@@ -60,6 +60,11 @@ class SwitchablePublisher:
             raise PublishFailed("broker unreachable (switched off by the test)")
         return await self.real.publish(envelope)
 
+    async def publish_many(self, envelopes: list[Envelope]) -> None:
+        if self.down:
+            raise PublishFailed("broker unreachable (switched off by the test)")
+        await self.real.publish_many(envelopes)
+
 
 class Kit:
     def __init__(self, isolation: Any) -> None:
@@ -93,26 +98,27 @@ async def kit(isolation):
 
 async def test_a_change_is_written_with_its_event_published_once_and_the_outbox_emptied(kit) -> None:
     tallies = kit.replica()
-    await tallies.create(Tally(tally_id="YD-UOW0000001"))
-    changed = await tallies.change("YD-UOW0000001", bump("第一次"))
+    await tallies.create(Tally(tally_id="YD-W0RK000001"))
+    changed = await tallies.change("YD-W0RK000001", bump("第一次"))
     assert changed.n == 1
     events = await kit.read(1)
     assert [e.payload["description"] for e in events] == ["第一次"]
-    doc = await kit.db["tallies"].find_one({"_id": "YD-UOW0000001"})
+    await tallies.outbox.flush()  # the removal of what went out follows the publish by a moment
+    doc = await kit.db["tallies"].find_one({"_id": "YD-W0RK000001"})
     assert doc["outbox"] == {} and "outbox_at" not in doc and doc["version"] == 2
 
 
 async def test_two_replicas_changing_one_aggregate_lose_nothing(kit) -> None:
     """The guarantee is the store's conditional write: each replica has its own locks."""
     first, second = kit.replica(), kit.replica()
-    await first.create(Tally(tally_id="YD-UOW0000002"))
+    await first.create(Tally(tally_id="YD-W0RK000002"))
 
     async def writer(agg: Aggregates[Tally], name: str) -> None:
         for i in range(25):
-            await agg.change("YD-UOW0000002", bump(f"{name}-{i}"))
+            await agg.change("YD-W0RK000002", bump(f"{name}-{i}"))
 
     await asyncio.gather(writer(first, "a"), writer(second, "b"), writer(first, "c"), writer(second, "d"))
-    final = await first.get("YD-UOW0000002")
+    final = await first.get("YD-W0RK000002")
     assert final is not None and final.n == 100 and len(set(final.notes)) == 100
     events = await kit.read(100)
     assert sorted(e.payload["description"] for e in events) == sorted(final.notes)
@@ -120,11 +126,11 @@ async def test_two_replicas_changing_one_aggregate_lose_nothing(kit) -> None:
 
 async def test_a_change_committed_while_kafka_is_down_succeeds_and_is_published_later_once(kit) -> None:
     tallies = kit.replica()
-    await tallies.create(Tally(tally_id="YD-UOW0000003"))
+    await tallies.create(Tally(tally_id="YD-W0RK000003"))
     kit.switch.down = True
-    changed = await tallies.change("YD-UOW0000003", bump("断网时写入"))  # answers: the change is committed
+    changed = await tallies.change("YD-W0RK000003", bump("断网时写入"))  # answers: the change is committed
     assert changed.n == 1
-    doc = await kit.db["tallies"].find_one({"_id": "YD-UOW0000003"})
+    doc = await kit.db["tallies"].find_one({"_id": "YD-W0RK000003"})
     assert len(doc["outbox"]) == 1 and doc["outbox_at"] is not None
 
     kit.switch.down = False
@@ -135,7 +141,7 @@ async def test_a_change_committed_while_kafka_is_down_succeeds_and_is_published_
         await asyncio.sleep(0.6)  # a few more relay rounds: nothing is published twice
         assert [e.payload["description"] for e in await kit.read(1)] == ["断网时写入"]
         assert len(events) == 1
-        doc = await eventually(lambda: _published(kit, "YD-UOW0000003"))
+        doc = await eventually(lambda: _published(kit, "YD-W0RK000003"))
         assert doc["outbox"] == {}
     finally:
         relay.cancel()
@@ -143,31 +149,31 @@ async def test_a_change_committed_while_kafka_is_down_succeeds_and_is_published_
 
 async def test_events_a_crash_left_behind_go_out_in_order_before_the_next_changes(kit) -> None:
     tallies = kit.replica()
-    first, second = (make_envelope(_event("YD-UOW0000004", text)[1], event_type="complaint.received",
-                                   schema_version=1, correlation_id="YD-UOW0000004", producer="intake")
+    first, second = (make_envelope(_event("YD-W0RK000004", text)[1], event_type="complaint.received",
+                                   schema_version=1, correlation_id="YD-W0RK000004", producer="intake")
                      for text in ("第一条", "第二条"))
     # As a writer that crashed a minute ago right after its write: the events are in, none published.
     entries = outbox_entries([first, second], now=utcnow() - timedelta(minutes=1))
-    await kit.db["tallies"].insert_one({"_id": "YD-UOW0000004", "n": 0, "notes": [], "version": 1,
+    await kit.db["tallies"].insert_one({"_id": "YD-W0RK000004", "n": 0, "notes": [], "version": 1,
                                         "outbox": entries, "outbox_at": next(iter(entries.values()))["added_at"]})
-    await tallies.change("YD-UOW0000004", bump("第三条"))
+    await tallies.change("YD-W0RK000004", bump("第三条"))
     events = await kit.read(3)
     assert [e.payload["description"] for e in events] == ["第一条", "第二条", "第三条"]
 
 
 async def test_a_redelivered_event_and_a_retried_request_change_nothing_twice(kit) -> None:
     tallies = kit.replica()
-    await tallies.create(Tally(tally_id="YD-UOW0000005"))
+    await tallies.create(Tally(tally_id="YD-W0RK000005"))
     cause = uuid.uuid4()
-    await tallies.change("YD-UOW0000005", bump("from an event"), cause=cause)
-    await tallies.change("YD-UOW0000005", bump("from an event"), cause=cause)  # redelivered
+    await tallies.change("YD-W0RK000005", bump("from an event"), cause=cause)
+    await tallies.change("YD-W0RK000005", bump("from an event"), cause=cause)  # redelivered
     key = ChangeKey.of_request(caller="sp-liu", key="retry-1", request={"note": "by hand"})
-    first, made = await tallies.change_recording("YD-UOW0000005", bump("by hand"), lambda t: t.n, key=key)
-    again, result = await tallies.change_recording("YD-UOW0000005", bump("by hand"), lambda t: t.n, key=key)
+    first, made = await tallies.change_recording("YD-W0RK000005", bump("by hand"), lambda t: t.n, key=key)
+    again, result = await tallies.change_recording("YD-W0RK000005", bump("by hand"), lambda t: t.n, key=key)
     assert first.n == again.n == 2 and made == result == 2  # the first attempt's result, not a new one
     other = ChangeKey.of_request(caller="sp-liu", key="retry-1", request={"note": "something else"})
     with pytest.raises(IdempotencyConflict):
-        await tallies.change("YD-UOW0000005", bump("something else"), key=other)
+        await tallies.change("YD-W0RK000005", bump("something else"), key=other)
     assert len(await kit.read(2)) == 2
 
 
@@ -175,17 +181,17 @@ async def test_a_transaction_commits_every_aggregate_or_none_and_publishes_after
     tallies, store = kit.replica(), Store(kit.db)
 
     async def half_done(tx: Transaction) -> None:
-        await tallies.create(Tally(tally_id="YD-UOW0000006"), [_event("YD-UOW0000006", "甲")], tx=tx)
-        await tallies.create(Tally(tally_id="YD-UOW0000007"), [_event("YD-UOW0000007", "乙")], tx=tx)
+        await tallies.create(Tally(tally_id="YD-W0RK000006"), [_event("YD-W0RK000006", "甲")], tx=tx)
+        await tallies.create(Tally(tally_id="YD-W0RK000007"), [_event("YD-W0RK000007", "乙")], tx=tx)
         raise RuntimeError("refused half way")
 
     with pytest.raises(RuntimeError):
         await store.transaction(half_done)
-    assert await tallies.get("YD-UOW0000006") is None and await tallies.get("YD-UOW0000007") is None
+    assert await tallies.get("YD-W0RK000006") is None and await tallies.get("YD-W0RK000007") is None
 
     async def whole(tx: Transaction) -> None:
-        await tallies.create(Tally(tally_id="YD-UOW0000006"), [_event("YD-UOW0000006", "甲")], tx=tx)
-        await tallies.create(Tally(tally_id="YD-UOW0000007"), [_event("YD-UOW0000007", "乙")], tx=tx)
+        await tallies.create(Tally(tally_id="YD-W0RK000006"), [_event("YD-W0RK000006", "甲")], tx=tx)
+        await tallies.create(Tally(tally_id="YD-W0RK000007"), [_event("YD-W0RK000007", "乙")], tx=tx)
 
     await store.transaction(whole)
     events = await kit.read(2)

@@ -31,21 +31,11 @@ from parts.config import PartsSettings
 from parts.entrypoints.http import create_app as parts_app
 from shared.testing.backends import Backends, repo_root
 from shared.testing.fixtures import Isolation, bounded, eventually, serving, started
+from shared.testing.identities import api_keys, idempotency_key
 from warranty.config import WarrantySettings
 from warranty.entrypoints.http import create_app as warranty_app
 
-KEYS = {
-    "manager": "dev-staff-manager-91c4e7a2d3",  # mgr-chen
-    "specialist": "dev-staff-specialist-4a7d2e9f10",  # sp-liu
-    "finance": "dev-staff-finance-6e2b8c1d47",
-    "purchasing": "dev-staff-purchasing-3f9a5b7c20",
-    "engineering": "dev-staff-engineering-8d4c1e6a93",  # eng-wu
-    "management": "dev-staff-management-1b6f3a8e52",
-    "front_desk": "dev-staff-front-desk-5a8b2c6e94",  # fd-he
-    "dealer": "dev-dealer-5d1c8a3f7e2b9406",  # D-GZ-001
-    "regional_manager": "dev-regional-manager-2b8e4f1a9c",  # RM-SOUTH-01
-    "hotline": "dev-hotline-7f3a9c2e51b84d06",
-}
+KEYS = api_keys()  # deploy/local/dev-credentials.json, by role
 SCREENSHOTS = repo_root() / "docs" / "screenshots"
 
 
@@ -66,7 +56,7 @@ class Suite:
         if product:
             body["product"] = product
         res = await self.api("intake").post("/v1/complaints/hotline", json=body, headers={
-            "X-API-Key": KEYS[key], "Idempotency-Key": f"t-{uuid.uuid4().hex}"})
+            "X-API-Key": KEYS[key], "Idempotency-Key": idempotency_key()})
         assert res.status_code == 202, res.text
         return res.json()["case_id"]
 

@@ -17,11 +17,12 @@ from console.entrypoints.office import parse_price_lines
 from console.entrypoints.stats import recent_periods
 from console.session import sign, unsign
 from shared.contracts.envelope import Envelope, encode
+from shared.testing.identities import api_key
 
 
 def test_the_cookie_holds_the_key_only_while_signed_and_fresh() -> None:
-    value = sign("dev-staff-manager-91c4e7a2d3", "s" * 40, now=1_000_000)
-    assert unsign(value, "s" * 40, max_age_s=3600, now=1_000_100) == "dev-staff-manager-91c4e7a2d3"
+    value = sign(api_key("manager"), "s" * 40, now=1_000_000)
+    assert unsign(value, "s" * 40, max_age_s=3600, now=1_000_100) == api_key("manager")
     assert unsign(value, "t" * 40, max_age_s=3600, now=1_000_100) is None  # another secret
     assert unsign(value, "s" * 40, max_age_s=3600, now=1_004_000) is None  # expired
     encoded, issued, mac = value.split(".")

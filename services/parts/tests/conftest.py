@@ -12,7 +12,6 @@ import pytest
 
 from dispatch.config import DispatchSettings
 from dispatch.entrypoints.http import create_app as dispatch_app
-from intake.domain.normalise import new_case_id
 from parts.config import PartsSettings
 from parts.entrypoints.http import create_app as parts_app
 from shared.contracts.cases import CaseAssigned
@@ -21,20 +20,10 @@ from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.registry import load_registry
 from shared.contracts.warranty import WarrantyDecided
 from shared.testing.fixtures import Bus, Isolation, eventually, running
+from shared.testing.identities import key_headers, new_case_id
 from shared.testing.kafka import Record
 
-KEYS = {
-    "manager": {"X-API-Key": "dev-staff-manager-91c4e7a2d3"},
-    "specialist": {"X-API-Key": "dev-staff-specialist-4a7d2e9f10"},  # sp-liu
-    "finance": {"X-API-Key": "dev-staff-finance-6e2b8c1d47"},
-    "purchasing": {"X-API-Key": "dev-staff-purchasing-3f9a5b7c20"},
-    "engineering": {"X-API-Key": "dev-staff-engineering-8d4c1e6a93"},
-    "management": {"X-API-Key": "dev-staff-management-1b6f3a8e52"},
-    "operations": {"X-API-Key": "dev-staff-operations-7c2e9d4b16"},
-    "dealer": {"X-API-Key": "dev-dealer-5d1c8a3f7e2b9406"},
-    "regional_manager": {"X-API-Key": "dev-regional-manager-2b8e4f1a9c"},  # RM-SOUTH-01
-    "hotline": {"X-API-Key": "dev-hotline-7f3a9c2e51b84d06"},
-}
+KEYS = key_headers()  # deploy/local/dev-credentials.json, by role
 REG = load_registry()
 COMPLAINT = REG.get("intake.complaints.v1").events[0].examples[0]["payload"]
 ASSIGNED = REG.get("dispatch.cases.v1").events[0].examples[0]["payload"]
@@ -58,6 +47,14 @@ class Scenario(Bus):
         payload = CaseAssigned.model_validate(ASSIGNED | {"case_id": case_id, "specialist_id": specialist})
         return await self.publish("dispatch", make_envelope(payload, event_type="case.assigned", schema_version=1,
                                                             correlation_id=case_id, producer="dispatch"))
+
+    async def remedy(self, case_id: str, remedy_id: str, remedy: str) -> Envelope:
+        from shared.contracts.warranty import RemedyChosen
+
+        payload = RemedyChosen(case_id=case_id, remedy_id=remedy_id, remedy=remedy, chosen_by="sp-liu",
+                               chosen_at=datetime.now(UTC))
+        return await self.publish("warranty", make_envelope(payload, event_type="remedy.chosen", schema_version=1,
+                                                            correlation_id=case_id, producer="warranty"))
 
     async def decided(self, case_id: str, **changes: Any) -> Envelope:
         payload = WarrantyDecided.model_validate(DECIDED | {"case_id": case_id, "decided_at": datetime.now(UTC)} | changes)
@@ -121,6 +118,10 @@ def price_list(version: str = f"v-{uuid.uuid4().hex[:6]}") -> dict[str, Any]:
             "YD-LX-C-600": {"cost": "90.00", "list_price": "158.00", "name": "活性炭复合滤网"},
             "motor": {"cost": "320.00", "list_price": "520.00", "name": "电机"},
             "freight": {"cost": "18.00", "list_price": "25.00", "name": "运费"},
+            "fan": {"cost": "120.00", "list_price": "210.00", "name": "风机"},
+            "labour_hour": {"cost": "40.00", "list_price": "80.00", "name": "维修人工（每小时）"},
+            "installation_labour_hour": {"cost": "60.00", "list_price": "120.00", "name": "工程维护人工（每小时）"},
+            "YD-XF250": {"cost": "2000.00", "list_price": "3980.00", "name": "全热交换新风机 250"},
         },
     }
 

@@ -66,9 +66,9 @@ class ServiceSettings(BaseSettings):
         "(writers publish at once; this is one indexed query per aggregate collection).",
     )
     kafka_fetch_max_wait_ms: int = Field(
-        default=50, ge=1, le=5000,
-        description="How long the broker holds a consumer's fetch when nothing is waiting: the latency "
-        "a hop may add, against 1000/this fetches a second per idle consumer.",
+        default=500, ge=1, le=5000,
+        description="How long the broker holds a consumer's fetch when nothing arrives (it answers at "
+        "once when something does): 1000/this fetches a second per idle consumer.",
     )
     consumer_batch_max: int = Field(
         default=200, ge=1, le=5000,

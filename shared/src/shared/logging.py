@@ -39,7 +39,24 @@ def redact(value: Any) -> Any:
 
 
 def _redact_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    return redact(event_dict)
+    redacted: dict[str, Any] = redact(event_dict)
+    return redacted
+
+
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to the sys.stdout of the moment, like logging's own last-resort handler does for stderr.
+
+    A handler that kept the stream it was given at configuration goes on writing to it after its owner
+    closed it (pytest's capture of one test, a redirected stdout), and every later record then ends
+    in "--- Logging error --- ValueError: I/O operation on closed file".
+    """
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
 
 
 def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -> None:
@@ -68,7 +85,7 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         foreign_pre_chain=shared_processors,
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -80,4 +97,5 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
+    return logger

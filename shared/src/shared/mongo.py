@@ -19,8 +19,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.config import ServiceSettings
 
+Document = dict[str, Any]
+"""A stored document as the driver returns it."""
 
-def connect(settings: ServiceSettings) -> AsyncMongoClient:
+
+def connect(settings: ServiceSettings) -> AsyncMongoClient[Document]:
     """A client that fails fast when the store is unreachable (callers map that to 503 or a retry)."""
     timeout_ms = int(settings.mongodb_timeout_s * 1000)
     return AsyncMongoClient(
@@ -34,11 +37,11 @@ def connect(settings: ServiceSettings) -> AsyncMongoClient:
     )
 
 
-def database(client: AsyncMongoClient, settings: ServiceSettings) -> AsyncDatabase:
+def database(client: AsyncMongoClient[Document], settings: ServiceSettings) -> AsyncDatabase[Document]:
     return client[settings.database_name]
 
 
-async def ping(client: AsyncMongoClient, timeout_s: float = 2.0) -> bool:
+async def ping(client: AsyncMongoClient[Document], timeout_s: float = 2.0) -> bool:
     try:
         await asyncio.wait_for(client.admin.command("ping"), timeout_s)
         return True

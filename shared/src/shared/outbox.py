@@ -25,6 +25,7 @@ from pymongo.errors import PyMongoError
 from shared.contracts.envelope import Envelope, decode, encode, utcnow
 from shared.kafka.publisher import EventPublisher, PublishFailed
 from shared.logging import get_logger
+from shared.mongo import Document
 
 log = get_logger(__name__)
 
@@ -53,13 +54,22 @@ def outbox_update(entries: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 
 class Outbox:
-    """Publishes the pending events of one collection's documents, and relays what was left behind."""
+    """Publishes the pending events of one collection's documents, and relays what was left behind.
 
-    def __init__(self, collection: AsyncCollection, publisher: EventPublisher, *, grace_s: float = 2.0) -> None:
+    What went out is removed from the documents shortly after, many documents in one bulk write
+    (`clear_after_s`), not one write per change: under load that halves the store's writes. A crash
+    before the removal only means the relay publishes those events again, with the same ids.
+    """
+
+    def __init__(self, collection: AsyncCollection[Document], publisher: EventPublisher, *, grace_s: float = 2.0,
+                 clear_after_s: float = 0.1) -> None:
         self.collection = collection
         self._publisher = publisher
         # A document written this recently is being published by its writer; the relay leaves it be.
         self.grace = timedelta(seconds=grace_s)
+        self._clear_after_s = clear_after_s
+        self._to_clear: list[tuple[Any, list[str], int | None]] = []
+        self._clearing: asyncio.Task[None] | None = None
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([(PENDING_SINCE, ASCENDING)], sparse=True)
@@ -71,52 +81,65 @@ class Outbox:
         return {k: e for k, e in entries.items() if e.get("added_at") is None or e["added_at"] <= cutoff}
 
     async def publish(self, doc_id: Any, entries: dict[str, Any], version: int | None) -> int:
-        """Publish `entries` in the order they were written, then remove them from the document.
+        """Publish `entries` in the order they were written; their removal follows (see the class).
 
         `version`, when given, says `entries` are the whole outbox as of that version: if nobody wrote
         the document since, one write removes them with the document's pending mark. Otherwise the
         mark goes only once the outbox is empty, so the relay still finds what others left.
         """
-        ordered = sorted(entries.items(), key=lambda kv: kv[1].get("seq", ""))
-        for _event_id, entry in ordered:
-            await self._publisher.publish(decode(entry["value"].encode()))
-        unset = {f"{OUTBOX}.{event_id}": "" for event_id in entries}
-        if version is not None:
-            done = await self.collection.update_one({"_id": doc_id, "version": version},
-                                                    {"$unset": {**unset, PENDING_SINCE: ""}})
-            if done.matched_count:
-                return len(ordered)
-        if unset:
-            await self.collection.update_one({"_id": doc_id}, {"$unset": unset})
-        # Someone wrote since: clear the mark only if nothing is left to publish.
-        await self.collection.update_one({"_id": doc_id, OUTBOX: {}}, {"$unset": {PENDING_SINCE: ""}})
-        return len(ordered)
+        return await self.publish_many([(doc_id, entries, version)])
 
     async def publish_many(self, pending: list[tuple[Any, dict[str, Any], int | None]]) -> int:
-        """`publish` for the changes of a batch: one wait for every acknowledgement, one bulk write
-        that removes what went out. Each document's events keep their order."""
+        """Publish the changes of a batch with one wait for every acknowledgement; each document's
+        events keep their order."""
         pending = [(doc_id, entries, version) for doc_id, entries, version in pending if entries]
         if not pending:
             return 0
         ordered = [decode(entry["value"].encode()) for _doc_id, entries, _version in pending
                    for _event_id, entry in sorted(entries.items(), key=lambda kv: kv[1].get("seq", ""))]
         await self._publisher.publish_many(ordered)
-        whole = [(doc_id, entries, version) for doc_id, entries, version in pending if version is not None]
-        cleared = set()
-        if whole:
-            result = await self.collection.bulk_write(
-                [UpdateOne({"_id": doc_id, "version": version},
-                           {"$unset": {**{f"{OUTBOX}.{e}": "" for e in entries}, PENDING_SINCE: ""}})
-                 for doc_id, entries, version in whole], ordered=False)
-            if result.matched_count == len(whole):
-                cleared = {doc_id for doc_id, _e, _v in whole}
-        for doc_id, entries, _version in pending:
-            if doc_id in cleared:
-                continue
-            # Written since (or not the whole outbox): remove ours; the mark goes once it is empty.
-            await self.collection.update_one({"_id": doc_id}, {"$unset": {f"{OUTBOX}.{e}": "" for e in entries}})
-            await self.collection.update_one({"_id": doc_id, OUTBOX: {}}, {"$unset": {PENDING_SINCE: ""}})
+        self._to_clear += [(doc_id, list(entries), version) for doc_id, entries, version in pending]
+        if self._clearing is None or self._clearing.done():
+            self._clearing = asyncio.create_task(self._clear_soon(), name=f"outbox-clear:{self.collection.name}")
         return len(ordered)
+
+    async def _clear_soon(self) -> None:
+        await asyncio.sleep(self._clear_after_s)
+        while self._to_clear:
+            batch, self._to_clear = self._to_clear, []
+            try:
+                await self.clear(batch)
+            except PyMongoError as exc:
+                log.warning("published events not yet removed; the relay may publish them again (same ids)",
+                            collection=self.collection.name, documents=len(batch), error=repr(exc))
+
+    async def flush(self) -> None:
+        """Wait until what was published is removed (shutdown, tests)."""
+        while self._clearing is not None and not self._clearing.done():
+            await self._clearing
+
+    async def clear(self, published: list[tuple[Any, list[str], int | None]]) -> None:
+        """Remove published entries: where the document is still at the version they were read at, with
+        its pending mark in the same write; elsewhere the entries alone, and the mark once it is empty."""
+        whole = [(doc_id, ids, version) for doc_id, ids, version in published if version is not None]
+        cleared: set[Any] = set()
+        if whole:
+            await self.collection.bulk_write(
+                [UpdateOne({"_id": doc_id, "version": version},
+                           {"$unset": {**{f"{OUTBOX}.{e}": "" for e in ids}, PENDING_SINCE: ""}})
+                 for doc_id, ids, version in whole], ordered=False)
+            # Which of them matched is not reported per write: look at what is still marked.
+            marked = {d["_id"] async for d in self.collection.find(
+                {"_id": {"$in": [doc_id for doc_id, _i, _v in whole]}, PENDING_SINCE: {"$exists": True}}, {"_id": 1})}
+            cleared = {doc_id for doc_id, _i, _v in whole if doc_id not in marked}
+        rest = [(doc_id, ids) for doc_id, ids, _v in published if doc_id not in cleared]
+        if rest:
+            await self.collection.bulk_write(
+                [UpdateOne({"_id": doc_id}, {"$unset": {f"{OUTBOX}.{e}": "" for e in ids}}) for doc_id, ids in rest],
+                ordered=False)
+            await self.collection.bulk_write(
+                [UpdateOne({"_id": doc_id, OUTBOX: {}}, {"$unset": {PENDING_SINCE: ""}}) for doc_id, _ids in rest],
+                ordered=False)
 
     async def publish_many_quietly(self, pending: list[tuple[Any, dict[str, Any], int | None]]) -> None:
         """`publish_many` after committed changes: a failure is left to the relay, never raised."""
@@ -129,13 +152,7 @@ class Outbox:
     async def publish_quietly(self, doc_id: Any, entries: dict[str, Any], version: int | None) -> None:
         """Publish after a committed change: a failure is logged and left to the relay, never raised,
         because the change itself is done and its caller must hear so."""
-        if not entries:
-            return
-        try:
-            await self.publish(doc_id, entries, version)
-        except (PublishFailed, PyMongoError) as exc:
-            log.warning("change saved, its events not yet published; the relay will",
-                        collection=self.collection.name, id=str(doc_id), error=repr(exc))
+        await self.publish_many_quietly([(doc_id, entries, version)])
 
     async def relay_once(self, limit: int = 500) -> int:
         """Publish what earlier writes left behind (a crash, Kafka down); returns how many went out."""
@@ -143,7 +160,11 @@ class Outbox:
         cursor = self.collection.find({PENDING_SINCE: {"$lte": cutoff}}, {OUTBOX: 1, "version": 1})
         sent = 0
         async for doc in cursor.sort(PENDING_SINCE, ASCENDING).limit(limit):
-            sent += await self.publish(doc["_id"], doc.get(OUTBOX) or {}, doc.get("version"))
+            if doc.get(OUTBOX):
+                sent += await self.publish(doc["_id"], doc[OUTBOX], doc.get("version"))
+            else:  # published, its removal done, the mark left by a writer that raced it
+                await self.collection.update_one({"_id": doc["_id"], OUTBOX: {}}, {"$unset": {PENDING_SINCE: ""}})
+        await self.flush()
         return sent
 
     async def relay_forever(self, interval_s: float) -> None:

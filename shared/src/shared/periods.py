@@ -1,4 +1,5 @@
-"""Calendar rules every service counts the same way: periods in months, and the day in China.
+"""Calendar rules every service counts the same way: periods in months, and the day in China (the one
+clock zone of the platform: CHINA, china_date, china_today).
 
 A period of N months ends on the day with the start's number N months later, or on that month's last
 day when it has none (民法典 第二百零一、二百零二条: the first day is not counted, the corresponding day
@@ -9,9 +10,10 @@ clocks and engineering's maintenance year use this one function, so they can nev
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+# China keeps one time zone, without daylight saving: UTC+8 all year.
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
@@ -25,3 +27,8 @@ def add_months(start: date, months: int) -> date:
 def china_date(moment: datetime) -> date:
     """The calendar day in China: documents are dated there, whatever the server's clock zone."""
     return moment.astimezone(CHINA).date()
+
+
+def china_today(now: datetime | None = None) -> date:
+    """Today in China, by `now` (a service's injectable clock) or else the system clock."""
+    return china_date(now or datetime.now(UTC))

@@ -23,7 +23,7 @@ from shared.http.commands import install_change_errors
 from shared.kafka.consumer import EventConsumer, RetryPolicy
 from shared.kafka.publisher import EventPublisher, PublishFailed
 from shared.logging import get_logger
-from shared.mongo import connect, database, ping
+from shared.mongo import Document, connect, database, ping
 from shared.unit_of_work import Aggregates, M, Store
 
 log = get_logger(__name__)
@@ -39,8 +39,8 @@ class ServiceRuntime:
     ) -> None:
         self.settings = settings
         self.credentials: Credentials = load_credentials(settings)  # refuses placeholders in production
-        self.mongo: AsyncMongoClient = connect(settings)
-        self.db: AsyncDatabase = database(self.mongo, settings)
+        self.mongo: AsyncMongoClient[Document] = connect(settings)
+        self.db: AsyncDatabase[Document] = database(self.mongo, settings)
         self.store = Store(self.db)
         self.publisher = EventPublisher(settings)
         kwargs: dict[str, Any] = {"publisher": self.publisher, "policy": retry_policy}
@@ -107,6 +107,12 @@ class ServiceRuntime:
             await asyncio.wait_for(self.consumer.stop(), 30)
         except TimeoutError:
             log.error("consumer did not stop within 30 s; leaving it")
+        for agg in self._aggregates:
+            try:  # what was published is removed from the documents before the store goes
+                await asyncio.wait_for(agg.outbox.flush(), 10)
+            except Exception as exc:
+                log.warning("published events not removed at shutdown; the relay may publish them again",
+                            error=repr(exc))
         await self.publisher.stop()
         await self.mongo.close()
 
@@ -136,6 +142,7 @@ def service_app(
     wire: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
     max_body_bytes: int = 256 * 1024,
     runtime_factory: Callable[[ServiceSettings], ServiceRuntime] = ServiceRuntime,
+    uploads: tuple[str, int] | None = None,
 ) -> FastAPI:
     """The FastAPI app of a service, with the runtime on `app.state.runtime` while it runs."""
 
@@ -159,6 +166,7 @@ def service_app(
         lifespan=lifespan,
         readiness=lambda a: a.state.runtime.readiness(),
         max_body_bytes=max_body_bytes,
+        uploads=uploads,
     )
     install_change_errors(app)
     for router in routers:

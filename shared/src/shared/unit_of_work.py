@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from shared.kafka.consumer import TransientError
 from shared.kafka.publisher import EventPublisher
 from shared.locks import KeyedLocks
 from shared.logging import get_logger
-from shared.mongo import bson_safe
+from shared.mongo import Document, bson_safe
 from shared.outbox import OUTBOX, PENDING_SINCE, Outbox, outbox_entries, outbox_update
 
 log = get_logger(__name__)
@@ -119,7 +120,7 @@ class Transaction:
 class Store:
     """A service's database, and multi-document transactions on it."""
 
-    def __init__(self, db: AsyncDatabase, *, attempts: int = 8) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, attempts: int = 16) -> None:
         self.db = db
         self._attempts = attempts
 
@@ -154,7 +155,7 @@ class Aggregates(Generic[M]):
 
     def __init__(
         self,
-        collection: AsyncCollection,
+        collection: AsyncCollection[Document],
         model: type[M],
         *,
         id_field: str,
@@ -225,7 +226,7 @@ class Aggregates(Generic[M]):
     # ------------------------------------------------------------------ writing
 
     def _fields(self, item: M) -> dict[str, Any]:
-        doc = bson_safe(item.model_dump(mode="python"))
+        doc: dict[str, Any] = bson_safe(item.model_dump(mode="python"))
         doc.pop(self.id_field)
         if self._query_fields is not None:
             doc.update(bson_safe(self._query_fields(item)))
@@ -278,7 +279,11 @@ class Aggregates(Generic[M]):
             if existing is None:  # the duplicate was on another unique index: a real conflict
                 raise
             replayed = self._replayed(existing, key)
-            await self._after(tx, item_id, existing.get(OUTBOX) or {}, existing.get("version"))
+            # Only what an earlier attempt left: events written a moment ago are being published by
+            # their writer (or their removal is on its way), and publishing them again would duplicate.
+            pending = existing.get(OUTBOX) or {}
+            left = self.outbox.left_behind(pending, now)
+            await self._after(tx, item_id, left, existing.get("version") if len(left) == len(pending) else None)
             return Created(self._load(existing), created=False, replayed=replayed)
         await self._after(tx, item_id, entries, 1)
         return Created(item, created=True)
@@ -410,7 +415,9 @@ class Aggregates(Generic[M]):
         writes, written = [], []
         for item_id, ops in by_id.items():
             doc = docs[item_id]
-            item, entries, applied = self._load(doc), {}, {}
+            item = self._load(doc)
+            entries: dict[str, Any] = {}
+            applied: dict[str, Any] = {}
             for operation, cause in ops:
                 key = ChangeKey.of_event(cause)
                 if key.digest in (doc.get(APPLIED) or {}) or f"{APPLIED}.{key.digest}" in applied:
@@ -458,5 +465,6 @@ def _merge(*updates: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _backoff(attempt: int) -> None:
-    # Two writers of one aggregate collide rarely; a short, growing pause keeps them from colliding again.
-    await asyncio.sleep(min(0.005 * 2**attempt, 0.2))
+    # Writers of one document collide rarely; a short, growing, random pause ("full jitter") keeps a
+    # crowd of them from colliding again in step, so each round lets at least one through.
+    await asyncio.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.25)))

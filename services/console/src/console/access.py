@@ -9,25 +9,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PRICE_ROLES = frozenset({"specialist", "finance"})
-PROJECT_PRICE_ROLES = frozenset({"engineering", "management"})
-CASE_READERS = frozenset({"manager", "specialist", "engineering", "management", "operations", "front_desk",
-                          "finance", "purchasing", "dealer", "regional_manager", "hotline"})
-CASE_ACTORS = frozenset({"manager", "specialist", "engineering"})  # the manager, or the assignee
-WARRANTY_READERS = frozenset({"manager", "specialist", "engineering", "management", "front_desk", "operations"})
-PARTS_READERS = frozenset({"manager", "specialist", "engineering", "finance", "purchasing", "management",
-                           "operations", "regional_manager"})
-STATS_READERS = frozenset({"manager", "management", "specialist", "operations", "engineering"})
-QUALITY_READERS = frozenset({"manager", "management", "specialist", "operations"})  # 品质部's figures
+from shared import roles
+
+# The rules of the services behind each page (shared.roles), so a page never offers what its
+# service refuses.
+PRICE_ROLES = frozenset(roles.PRICE_READERS)
+PROJECT_PRICE_ROLES = frozenset(roles.PROJECT_PRICE_READERS)
+CASE_READERS = frozenset(roles.CASE_READERS)
+CASE_ACTORS = frozenset(roles.CASE_ACTORS)  # the manager, or the assignee
+WARRANTY_READERS = frozenset(roles.WARRANTY_READERS)
+PARTS_READERS = frozenset(roles.PARTS_READERS)
+STATS_READERS = frozenset(roles.STATS_READERS)
+QUALITY_READERS = frozenset(roles.QUALITY_READERS)  # 品质部's figures
 # Who passes a customer's request to reopen a closed case on (dispatch decides; this only shows the form).
-REOPENERS = frozenset({"manager", "specialist", "front_desk", "hotline", "dealer", "regional_manager"})
-PROJECT_READERS = frozenset({"manager", "specialist", "finance", "purchasing", "engineering", "management",
-                             "operations", "front_desk"})
-STOCK_READERS = frozenset({"manager", "specialist", "engineering", "finance", "purchasing", "management", "operations"})
-STOCK_KEEPERS = frozenset({"purchasing", "specialist", "manager"})
-PURCHASE_READERS = frozenset({"purchasing", "manager", "specialist"})
-SOURCING = frozenset({"regional_manager", "specialist", "manager"})
-FIELD = frozenset({"dealer", "regional_manager"})  # receive the good part and repair on site (path B)
+REOPENERS = frozenset(roles.CASE_REOPENERS)
+MESSAGE_READERS = frozenset(roles.MESSAGE_READERS)  # what was sent to the customer (notifications)
+PROJECT_READERS = frozenset(roles.PROJECT_READERS)
+STOCK_READERS = frozenset(roles.PARTS_STAFF)
+STOCK_KEEPERS = frozenset(roles.STOCK_KEEPERS)
+PURCHASE_READERS = frozenset(roles.PURCHASE_READERS)
+SOURCING = frozenset(roles.FIELD_WORKERS)
+FIELD = frozenset(roles.FIELD_RECIPIENTS)  # receive the good part and repair on site (path B)
+REPAIR_RECORD_READERS = frozenset(roles.REPAIR_RECORD_READERS)
+# The console's own pages.
+HOTLINE_DESK = frozenset({"front_desk", "hotline"})  # call entry and the caller's open cases
+BOARD_READERS = frozenset({"manager", "management", "operations"})  # the triage board
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ NAV.update({
     "hotline": (_HOTLINE, _CASES),
     "manager": (_TRIAGE, _CASES, _STATS, _QUALITY, _STOCK, _PURCHASES),
     "specialist": (_MY, _CASES, _STOCK, _PRICES, _STATS, _QUALITY),
-    "engineering": (_PROJECTS, _MY, _CASES, _STATS),
+    "engineering": (_PROJECTS, _MY, _CASES, _STATS, _QUALITY),
     "management": (_PROJECTS, _STATS, _QUALITY, _CASES),
     "finance": (_PRICES, _STOCK, _CASES),
     "purchasing": (_PURCHASES, _STOCK, _CASES),

@@ -9,6 +9,7 @@ import yaml
 
 from dispatch.adapters.reports import FontMissing
 from dispatch.adapters.repository import (
+    CaseFiguresByDay,
     CaseQueries,
     ReportRepository,
     RosterRepository,
@@ -57,6 +58,7 @@ async def wire(runtime: ServiceRuntime) -> None:
     d = Dispatch(
         cases=cases,
         queries=queries,
+        figures=CaseFiguresByDay(runtime.db, cases),
         timeline=TimelineRepository(runtime.db),
         roster=roster,
         settings=settings_repo,
@@ -73,6 +75,7 @@ async def wire(runtime: ServiceRuntime) -> None:
     try:
         await queries.ensure_indexes()
         await d.timeline.ensure_indexes()
+        await d.figures.ensure_indexes()
         await _seed_roster(d, settings)
         await settings_repo.seed_assignment(assignment)
     except Exception as exc:
@@ -112,6 +115,16 @@ async def wire(runtime: ServiceRuntime) -> None:
             await asyncio.sleep(settings.report_check_interval_s)
 
     runtime.background("monthly-quality-report", reports)
+
+    async def figures_for_statistics() -> None:
+        rebuilt = await d.figures.rebuild_if_missing()
+        if rebuilt:
+            log.info("figures for statistics rebuilt from the cases", cases=rebuilt)
+        while True:  # fold each day that changed into its day document
+            await d.figures.compact()
+            await asyncio.sleep(settings.figures_compact_interval_s)
+
+    runtime.background("figures-by-day", figures_for_statistics)
 
 
 async def _seed_roster(d: Dispatch, settings: DispatchSettings) -> None:

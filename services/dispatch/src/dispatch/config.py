@@ -47,3 +47,8 @@ class DispatchSettings(ServiceSettings):
     report_check_interval_s: float = Field(
         default=3600, gt=0, description="How often the monthly report of the month just ended is looked for "
         "(generated once, from the first day of the month, China time).")
+    figures_compact_interval_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the days whose cases changed are folded into one document each, for statistics.",
+    )

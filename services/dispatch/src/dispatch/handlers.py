@@ -17,6 +17,7 @@ from typing import Any
 
 from dispatch.adapters.reports import monthly_pdf
 from dispatch.adapters.repository import (
+    CaseFiguresByDay,
     CaseQueries,
     ReportRepository,
     RosterRepository,
@@ -26,7 +27,7 @@ from dispatch.adapters.repository import (
 from dispatch.adapters.workload import WorkloadBoard
 from dispatch.domain.access import can_act, can_answer, can_read
 from dispatch.domain.case import Case, Event, ReplyVia, open_case
-from dispatch.domain.closure import ClosurePolicy
+from dispatch.domain.closure import ENDED_REMEDY_STATES, ClosurePolicy
 from dispatch.domain.quality import FaultRow, fault_rows
 from dispatch.domain.routing import (
     AssignmentPolicy,
@@ -94,6 +95,7 @@ class Dispatch:
 
     cases: Aggregates[Case]
     queries: CaseQueries
+    figures: CaseFiguresByDay
     timeline: TimelineRepository
     roster: RosterRepository
     settings: SettingsRepository
@@ -126,6 +128,7 @@ async def on_complaint_received(env: Envelope, complaint: ComplaintReceived, *, 
     events = await _auto_assign(d, case, now=d.clock())
     if (await d.cases.create(case, events, cause=env.event_id)).created:
         log.info("case opened", case_id=case.case_id, department=case.department, assignee=case.assignee)
+        await d.figures.record_cases([case.case_id])
 
 
 async def on_complaints_received(batch: list[tuple[Envelope, ComplaintReceived]], *, d: Dispatch) -> None:
@@ -143,6 +146,7 @@ async def on_complaints_received(batch: list[tuple[Envelope, ComplaintReceived]]
     opened = await d.cases.create_many(list(new.values()))
     if opened:
         log.info("cases opened", count=len(opened))
+        await d.figures.record_cases([c.case_id for c in opened])
 
 
 async def _auto_assign(d: Dispatch, case: Case, *, now: datetime) -> list[Event]:
@@ -180,12 +184,15 @@ def _name_window(d: Dispatch, case: Case, roster: list[Specialist], workloads: d
 
 
 async def on_own_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
-    """Dispatch's own events come back through Kafka into the timeline, like everyone else's."""
+    """Dispatch's own events come back through Kafka into the timeline, like everyone else's, and
+    bring the case's figures for statistics up to date."""
     await _record(d, env, "dispatch.cases.v1")
+    await d.figures.record_cases([env.correlation_id])
 
 
 async def on_own_events(batch: list[tuple[Envelope, Any]], *, d: Dispatch) -> None:
     await _record_many(d, batch, "dispatch.cases.v1")
+    await d.figures.record_cases([env.correlation_id for env, _ in batch])
 
 
 async def on_warranty_decided(env: Envelope, decision: WarrantyDecided, *, d: Dispatch) -> None:
@@ -278,15 +285,25 @@ async def on_remedy_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
 
     def apply(case: Case) -> list[Event]:
         remedy = dict(case.remedies.get(payload.remedy_id, {"remedy_id": payload.remedy_id}))
+        ended = remedy.get("state") in ENDED_REMEDY_STATES
         if env.event_type == "remedy.chosen":
             # A late chosen never reopens a remedy that ended already (events of one case come in order,
             # but a replayed one may not).
             remedy |= {"remedy": payload.remedy, "chosen_by": payload.chosen_by, "chosen_at": payload.chosen_at}
             remedy.setdefault("state", "chosen")
+        elif env.event_type == "remedy.progressed":
+            # A step done (goods received, new unit issued, quote agreed...): still open until it completes.
+            steps = remedy.setdefault("steps", [])
+            if payload.step not in steps:
+                steps.append(payload.step)
+            remedy |= {"remedy": payload.remedy, "last_step": payload.step, "last_step_on": payload.done_on}
+            if not ended:
+                remedy["state"] = "in_progress"
         elif env.event_type == "remedy.completed":
             remedy |= {"remedy": payload.remedy, "state": "completed", "completed_at": payload.completed_at}
         else:
-            remedy |= {"state": "cancelled", "reason": payload.reason}
+            remedy |= {"remedy": payload.remedy, "state": "cancelled", "reason": payload.reason,
+                       "cancelled_at": payload.cancelled_at}
         case.remedies[payload.remedy_id] = remedy
         return []
 
@@ -306,9 +323,18 @@ async def on_notification(env: Envelope, payload: Any, *, d: Dispatch) -> None:
 
 
 def _add_repair_record(case: Case, record_id: str, request_id: str | None, repaired_on: date) -> None:
-    if not any(r["record_id"] == record_id for r in case.repair_records):
-        case.repair_records.append({"record_id": record_id, "request_id": request_id,
-                                    "repaired_on": repaired_on.isoformat()})
+    """A repair's record on the case, once. A key-part repair is known by its parts.repaired (the
+    request's placeholder, `parts:<request>`) and by the repair.recorded of the record parts writes with
+    it: the real record replaces the placeholder, and a placeholder after it adds nothing."""
+    records = case.repair_records
+    if any(r["record_id"] == record_id for r in records):
+        return
+    if request_id is not None:
+        if record_id.startswith("parts:") and any(r.get("request_id") == request_id for r in records):
+            return
+        records[:] = [r for r in records if not (r.get("request_id") == request_id
+                                                 and str(r["record_id"]).startswith("parts:"))]
+    records.append({"record_id": record_id, "request_id": request_id, "repaired_on": repaired_on.isoformat()})
 
 
 async def on_engineering_case_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
@@ -566,15 +592,17 @@ async def reopen_case(
     return await d.cases.change(case_id, op, key=key)
 
 
-async def reopen_by_customer(d: Dispatch, case_id: str, *, phone_last4: str, reason: str) -> Case | None:
+async def reopen_by_customer(d: Dispatch, case_id: str, *, phone_last4: str, reason: str,
+                             key: ChangeKey | None = None) -> Case | None:
     """The customer's own request on the status page (the online channel): the case number and the
-    phone's last four digits, as for reading it. None when they do not match."""
+    phone's last four digits, as for reading it. None when they do not match. A retried request under
+    the same Idempotency-Key reopens nothing twice."""
     case = await d.cases.get(case_id)
     if case is None or not case.customer.phone.endswith(phone_last4):
         return None
     now = d.clock()
     return await d.cases.change(case_id, lambda c: c.reopen(
-        trigger="customer_request", reason=reason, by="customer", now=now, policy=d.policy))
+        trigger="customer_request", reason=reason, by="customer", now=now, policy=d.policy), key=key)
 
 
 async def scan_deadlines(d: Dispatch) -> int:

@@ -17,17 +17,10 @@ from intake.entrypoints.http import create_app as intake_app
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.registry import load_registry
 from shared.testing.fixtures import Bus, Isolation, eventually, running
+from shared.testing.identities import key_headers
 from shared.testing.kafka import Record
 
-KEYS = {
-    "manager": {"X-API-Key": "dev-staff-manager-91c4e7a2d3"},
-    "specialist": {"X-API-Key": "dev-staff-specialist-4a7d2e9f10"},  # sp-liu
-    "engineering": {"X-API-Key": "dev-staff-engineering-8d4c1e6a93"},  # eng-wu
-    "dealer": {"X-API-Key": "dev-dealer-5d1c8a3f7e2b9406"},  # D-GZ-001
-    "regional_manager": {"X-API-Key": "dev-regional-manager-2b8e4f1a9c"},
-    "finance": {"X-API-Key": "dev-staff-finance-6e2b8c1d47"},
-    "hotline": {"X-API-Key": "dev-hotline-7f3a9c2e51b84d06"},
-}
+KEYS = key_headers()  # deploy/local/dev-credentials.json, by role
 EXAMPLE = load_registry().get("intake.complaints.v1").events[0].examples[0]["payload"]
 
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from intake.domain.normalise import new_case_id
 from shared.contracts.cases import CaseAssigned
+from shared.testing.identities import new_case_id
 
 pytestmark = pytest.mark.integration
 

@@ -9,6 +9,7 @@ from dispatch.domain.stats import case_stats, percentile
 from dispatch.domain.targets import TargetPolicy
 from shared.contracts.complaints import ComplaintReceived
 from shared.contracts.registry import load_registry
+from shared.testing.identities import new_case_id
 
 EXAMPLE = load_registry().get("intake.complaints.v1").events[0].examples[0]["payload"]
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -19,7 +20,7 @@ def case_at(received: datetime, channel: str, *, assign_h: float | None = None, 
             satisfaction: int | None = None) -> Case:
     c = open_case(
         ComplaintReceived.model_validate({**EXAMPLE, "received_at": received.isoformat(), "channel": channel,
-                                          "case_id": f"YD-{received:%H%M%S}{channel[:4].upper()}"}),
+                                          "case_id": new_case_id()}),
         event_id="e", department="quality", priority="normal", policy=POLICY,
     )
     if assign_h is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -15,24 +14,19 @@ from engineering.entrypoints.http import create_app as engineering_app
 from shared.contracts.cases import CaseAssigned
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.registry import load_registry
+from shared.periods import china_today
 from shared.testing.fixtures import Bus, Isolation, running
+from shared.testing.identities import key_headers
 from shared.testing.kafka import Record
 from warranty.config import WarrantySettings
 from warranty.entrypoints.http import create_app as warranty_app
 
-KEYS = {
-    "engineering": {"X-API-Key": "dev-staff-engineering-8d4c1e6a93"},  # eng-wu
-    "management": {"X-API-Key": "dev-staff-management-1b6f3a8e52"},  # gm-zhou
-    "specialist": {"X-API-Key": "dev-staff-specialist-4a7d2e9f10"},  # sp-liu
-    "manager": {"X-API-Key": "dev-staff-manager-91c4e7a2d3"},
-    "dealer": {"X-API-Key": "dev-dealer-5d1c8a3f7e2b9406"},  # D-GZ-001
-    "regional_manager": {"X-API-Key": "dev-regional-manager-2b8e4f1a9c"},
-}
+KEYS = key_headers()  # deploy/local/dev-credentials.json, by role
 ASSIGNED = load_registry().get("dispatch.cases.v1").events[0].examples[0]["payload"]
 
 
 def today() -> date:
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return china_today()
 
 
 def ago(days: int) -> str:
@@ -67,7 +61,8 @@ class EngineeringBus(Bus):
         payload = CaseAssigned.model_validate(
             ASSIGNED | {"case_id": case_id, "department": "engineering_installation", "category": "installation",
                         "specialist_id": "eng-wu", "description": "风管接口漏水", "product": product,
-                        "received_at": datetime.now(UTC).isoformat()} | changes
+                        "received_at": datetime.now(UTC).isoformat(), "reported_at": datetime.now(UTC).isoformat()}
+            | changes
         )
         env = make_envelope(payload, event_type="case.assigned", schema_version=1, correlation_id=case_id,
                             producer="dispatch")

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 
+from shared.periods import china_today
 from shared.testing.fixtures import eventually
+from shared.testing.identities import new_case_id
 
 pytestmark = pytest.mark.integration
 
 PRICES = ("1286000", "9600.70", "880.00", "860.00", "65.40", "98765.40")
-
-
-def china_today():
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 def ago(days: int) -> str:
@@ -201,11 +198,12 @@ async def test_acceptance_registers_the_units_in_warranty(engineering, warranty,
     assert clocks["installation_workmanship"]["basis"] == "acceptance"
 
     # A complaint about that unit, without invoice or service card: decided on the acceptance, no documents asked.
-    await bus.assigned("YD-ACCEPT0001", department="quality", category="product_fault", specialist_id="sp-liu",
+    case_id = new_case_id()
+    await bus.assigned(case_id, department="quality", category="product_fault", specialist_id="sp-liu",
                        description="机组主板报错停机",
                        product={"serial_no": "XF1K2501000007", "model": "YD-XF1000", "purchase_date": None,
                                 "invoice_no": None, "service_card_stamped": None})
-    [decision] = await bus.keyed("warranty.decisions.v1", "YD-ACCEPT0001", lambda rs: len(rs) >= 1)
+    [decision] = await bus.keyed("warranty.decisions.v1", case_id, lambda rs: len(rs) >= 1)
     payload = decision.envelope().payload
     assert {c["basis"] for c in payload["warranty"]} == {"acceptance"}
     codes = [r["code"] for r in payload["reasons"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.async_api import expect
 
 from intake.config import IntakeSettings
 from intake.entrypoints.http import create_app
@@ -68,9 +69,7 @@ async def test_errors_show_beside_their_field_and_english_toggle_works(page_url,
     await page.fill("#phone", "12345")
     await page.fill("#description", "filter needs replacing")
     await page.click("#submit")
-    await page.wait_for_function(
-        "document.querySelector('.field-error[data-for=\"phone\"]').textContent.length > 0", timeout=15000
-    )
-    assert "Chinese mobile" in (await page.text_content('.field-error[data-for="phone"]') or "")
+    # intake's answer arrives asynchronously: wait on what the page shows (no script evaluated)
+    await expect(page.locator('.field-error[data-for="phone"]')).to_contain_text("Chinese mobile", timeout=15000)
     assert await page.get_attribute("#phone", "aria-invalid") == "true"
     await context.close()

@@ -11,15 +11,10 @@ import pytest
 from intake.config import IntakeSettings
 from intake.entrypoints.http import create_app
 from shared.testing.fixtures import Isolation, running
+from shared.testing.identities import key_headers
 from shared.testing.kafka import Record, read_topic
 
-KEYS = {
-    "hotline": {"X-API-Key": "dev-hotline-7f3a9c2e51b84d06"},
-    "dealer": {"X-API-Key": "dev-dealer-5d1c8a3f7e2b9406"},
-    "regional_manager": {"X-API-Key": "dev-regional-manager-2b8e4f1a9c"},
-    "specialist": {"X-API-Key": "dev-staff-specialist-4a7d2e9f10"},
-    "front_desk": {"X-API-Key": "dev-staff-front-desk-5a8b2c6e94"},
-}
+KEYS = key_headers()  # deploy/local/dev-credentials.json, by role
 
 
 @pytest.fixture

@@ -201,3 +201,17 @@ def test_fingerprint_ignores_key_order_and_spacing() -> None:
     b = DealerTicket.model_validate(dict(reversed(list(_dealer(description=" 新风机开机后电机异响，风量明显变小 ").items()))))
     assert body_fingerprint(a) == body_fingerprint(b)
     assert body_fingerprint(a) != body_fingerprint(DealerTicket.model_validate(_dealer(description="不一样的描述")))
+
+
+def test_clause_1_1_3_a_dealer_ticket_without_documents_is_forwarded() -> None:
+    """§一.1.3: every complaint a dealer receives goes to the quality after-sales manager; the serial,
+    the purchase date and the documents are warranty's question, not a reason to refuse the ticket."""
+    raw = _dealer(product={"model": "YD-XF250"}, reported_on="2026-11-20")
+    c = DealerTicket.model_validate(raw).to_complaint(case_id="YD-0000000005", received_at=RECEIVED, original=raw)
+    assert (c.product.serial_no, c.product.purchase_date, c.product.invoice_no) == (None, None, None)
+    assert c.product.service_card_stamped is None
+    # The day the customer told the dealer, China time: the 三包 windows count to it.
+    assert c.reported_at is not None and c.reported_at.date() == date(2026, 11, 20)
+    assert c.reported_at.utcoffset().total_seconds() == 8 * 3600
+    with pytest.raises(ValidationError):
+        DealerTicket.model_validate(_dealer(reported_on="2999-01-01"))

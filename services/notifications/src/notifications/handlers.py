@@ -22,9 +22,10 @@ from notifications.domain.message import Message, NotDue, QuietHours
 from shared.contracts.complaints import ComplaintReceived
 from shared.contracts.envelope import Envelope, InvalidMessage, derived_event_id, encode, utcnow
 from shared.kafka.consumer import TransientError
+from shared.kafka.dead_letters import dead_letter_headers
 from shared.kafka.publisher import EventPublisher, PublishFailed
 from shared.logging import get_logger
-from shared.unit_of_work import Aggregates, NotFound
+from shared.unit_of_work import Aggregates, ChangeKey, NotFound
 
 log = get_logger(__name__)
 
@@ -45,6 +46,10 @@ class Notifications:
     lease_s: float
     unknown_case_grace_s: float
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+class DeliveryFailed(Exception):
+    """A message its channel would not deliver: the cause its dead letter names."""
 
 
 def message_id_for(event_id: uuid.UUID, kind: str) -> str:
@@ -144,17 +149,12 @@ async def dead_letter_failed(n: Notifications) -> None:
     operations lists it, and its replay re-arms the message. Retried on the next pass if Kafka is down."""
     for message in await n.repo.waiting_for_dead_letters():
         env = Envelope.model_validate(message.source_event)
-        headers = [
-            ("original_topic", message.source_topic.encode()),
-            ("original_partition", b"-1"),
-            ("original_offset", b"-1"),
-            ("original_event_id", str(env.event_id).encode()),
-            ("exc_class", b"DeliveryFailed"),
-            ("exc_msg", f"{message.kind} {message.message_id} by {message.channel}: {message.last_error}"[:2000].encode()),
-            ("service", b"notifications"),
-            ("attempts", str(message.attempts).encode()),
-            ("failed_at", (message.failed_at or utcnow()).isoformat().encode()),
-        ]
+        # The headers every consumer's dead letter carries (shared.kafka.dead_letters): operations lists
+        # and replays it like any other; no partition or offset of its own (-1).
+        headers = dead_letter_headers(
+            topic=message.source_topic, partition=-1, offset=-1, event_id=str(env.event_id),
+            exc=DeliveryFailed(f"{message.kind} {message.message_id} by {message.channel}: {message.last_error}"),
+            service="notifications", attempts=message.attempts, failed_at=message.failed_at or utcnow())
         try:
             await n.publisher.send(n.dead_letter_topic, message.case_id.encode(), encode(env), headers)
         except PublishFailed:
@@ -172,8 +172,9 @@ class NotFailed(Exception):
         self.current = message.state
 
 
-async def retry_message(n: Notifications, message_id: str) -> Message:
-    """Operations: try a failed message again (as a replay of its dead letter would)."""
+async def retry_message(n: Notifications, message_id: str, *, key: ChangeKey | None = None) -> Message:
+    """Operations: try a failed message again (as a replay of its dead letter would). A retried request
+    under the same Idempotency-Key re-arms nothing twice and answers as the first time."""
     now = n.clock()
 
     def op(m: Message) -> list[Any]:
@@ -181,4 +182,4 @@ async def retry_message(n: Notifications, message_id: str) -> Message:
             raise NotFailed(m)
         return m.rearm(now=now, quiet=n.quiet)
 
-    return await n.messages.change(message_id, op)
+    return await n.messages.change(message_id, op, key=key)

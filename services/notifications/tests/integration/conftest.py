@@ -17,14 +17,12 @@ from notifications.entrypoints.http import create_app
 from shared.contracts.envelope import Envelope, make_envelope
 from shared.contracts.registry import load_registry
 from shared.testing.fixtures import Bus, Isolation, eventually, running, serving
+from shared.testing.identities import key_headers
 from shared.testing.kafka import Record
 
 REG = load_registry()
 COMPLAINT = REG.get("intake.complaints.v1").events[0].examples[0]["payload"]  # phone +8613812345678
-KEYS = {"manager": {"X-API-Key": "dev-staff-manager-91c4e7a2d3"},
-        "operations": {"X-API-Key": "dev-staff-operations-7c2e9d4b16"},
-        "specialist": {"X-API-Key": "dev-staff-specialist-4a7d2e9f10"},
-        "dealer": {"X-API-Key": "dev-dealer-5d1c8a3f7e2b9406"}}
+KEYS = key_headers()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ providers' request signing (R-DS-6)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,14 +13,15 @@ from notifications.domain.compose import Contact, compose
 from notifications.domain.message import Message, NotDue, QuietHours, backoff
 from shared.contracts.cases import CaseFollowedUp, CaseReplied, FollowUpDue
 from shared.contracts.parts import QuoteIssued
-from shared.contracts.remedies import RemedyChosen
+from shared.contracts.warranty import RemedyChosen
+from shared.periods import CHINA
 
 NIGHT = QuietHours.parse("21:00-08:00")
 CONTACT = Contact(case_id="YD-7K3M9QX2AB", phone="+8613812345678", name="王女士")
 
 
 def china(hour: int, minute: int = 0, day: int = 20) -> datetime:
-    return datetime(2026, 11, day, hour, minute, tzinfo=UTC) - timedelta(hours=8)
+    return datetime(2026, 11, day, hour, minute, tzinfo=CHINA)
 
 
 @pytest.mark.parametrize(("moment", "held"), [

@@ -11,14 +11,11 @@ from pymongo.errors import DuplicateKeyError
 
 from operations.adapters.kafka_view import KafkaView
 from operations.selections import InvalidSelection, check_selections
+from shared.kafka.dead_letters import without_dead_letter_headers
 from shared.kafka.publisher import EventPublisher
 from shared.logging import get_logger
 
 log = get_logger(__name__)
-
-# Headers the consumer added when it dead-lettered the message; the replayed message goes without them.
-_DLQ_HEADERS = {"exc_class", "exc_msg", "service", "attempts", "failed_at"}
-
 
 @dataclass(frozen=True)
 class Selection:
@@ -59,7 +56,8 @@ async def replay(
             await replays.delete_one({"_id": sel.replay_id, "state": "pending"})
             results.append({"replay_id": sel.replay_id, "result": "not_found"})
             continue
-        headers = [(k, v) for k, v in (record.headers or ()) if k not in _DLQ_HEADERS and not k.startswith("original_")]
+        # The replayed message goes without the headers the consumer added when it dead-lettered it.
+        headers = without_dead_letter_headers(record.headers or ())
         original = dict(record.headers or ()).get("original_topic", b"").decode()
         if not original:
             results.append({"replay_id": sel.replay_id, "result": "no_original_topic"})

@@ -15,7 +15,6 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from dispatch.config import DispatchSettings
 from dispatch.entrypoints.http import create_app as dispatch_app
-from intake.domain.normalise import new_case_id
 from operations.adapters.kafka_view import KafkaView
 from operations.config import OperationsSettings
 from operations.entrypoints.http import create_app as ops_app
@@ -27,13 +26,12 @@ from shared.contracts.warranty import WarrantyDecided
 from shared.kafka.publisher import EventPublisher
 from shared.testing.backends import repo_root
 from shared.testing.fixtures import eventually, running
+from shared.testing.identities import key_headers, new_case_id
 from shared.testing.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 
-OPS = {"X-API-Key": "dev-staff-operations-7c2e9d4b16"}
-MANAGER = {"X-API-Key": "dev-staff-manager-91c4e7a2d3"}
-DEALER = {"X-API-Key": "dev-dealer-5d1c8a3f7e2b9406"}
+OPS, MANAGER, DEALER = (key_headers()[role] for role in ("operations", "manager", "dealer"))
 REG = load_registry()
 COMPLAINT = REG.get("intake.complaints.v1").events[0].examples[0]["payload"]
 DECIDED = REG.get("warranty.decisions.v1").events[0].examples[0]["payload"]

@@ -8,10 +8,11 @@ from operations.config import OperationsSettings
 from operations.entrypoints.http import create_app as ops_app
 from shared.reference import Region, regional_manager_gaps, regions
 from shared.testing.fixtures import running
+from shared.testing.identities import key_headers
 
 pytestmark = pytest.mark.integration
 
-OPS = {"X-API-Key": "dev-staff-operations-7c2e9d4b16"}
+OPS = key_headers()["operations"]
 
 
 def test_a_region_without_a_manager_is_a_gap() -> None:

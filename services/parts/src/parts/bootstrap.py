@@ -9,8 +9,17 @@ import yaml
 
 from parts.adapters.repository import PartsRepository, PurchaseRequest, Quote, request_query_fields
 from parts.config import PartsSettings
+from parts.domain.repair_record import RepairRecord
 from parts.domain.request import LegHours, PartsRequest
-from parts.handlers import Parts, on_case_assigned, on_case_reassigned, on_warranty_decided, scan_deadlines
+from parts.handlers import (
+    Parts,
+    on_case_assigned,
+    on_case_reassigned,
+    on_remedy_chosen,
+    on_remedy_ended,
+    on_warranty_decided,
+    scan_deadlines,
+)
 from shared.logging import get_logger
 from shared.reference import regions
 from shared.service import ServiceRuntime
@@ -32,6 +41,8 @@ async def wire(runtime: ServiceRuntime) -> None:
                                       correlation=lambda q: q.case_id),
             purchases=runtime.aggregates("purchase_requests", PurchaseRequest, id_field="request_id",
                                          kind="purchase request", correlation=lambda p: p.case_id or p.request_id),
+            records=runtime.aggregates("repair_records", RepairRecord, id_field="record_id", kind="repair record",
+                                       correlation=lambda r: r.case_id),
         ),
         # Every region's manager, from the reference data every service shares (gaps show on the ops page).
         regional_managers={r.code: r.regional_manager for r in regions() if r.regional_manager},
@@ -55,6 +66,9 @@ async def wire(runtime: ServiceRuntime) -> None:
     runtime.consumer.handle("case.assigned", partial(on_case_assigned, parts=parts))
     runtime.consumer.handle("case.reassigned", partial(on_case_reassigned, parts=parts))
     runtime.consumer.handle("warranty.decided", partial(on_warranty_decided, parts=parts))
+    runtime.consumer.handle("remedy.chosen", partial(on_remedy_chosen, parts=parts))
+    runtime.consumer.handle("remedy.completed", partial(on_remedy_ended, parts=parts))
+    runtime.consumer.handle("remedy.cancelled", partial(on_remedy_ended, parts=parts))
 
     async def deadlines() -> None:
         while True:

@@ -12,17 +12,28 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from parts.adapters.repository import CaseContext, PartsRepository, PurchaseRequest, Quote
-from parts.domain.pricing import PriceList, Wanted, consumable_lines, in_effect, repair_lines, total
+from parts.domain.pricing import (
+    PriceList,
+    Wanted,
+    consumable_lines,
+    in_effect,
+    installation_lines,
+    paid_repair_lines,
+    replacement_lines,
+    total,
+)
+from parts.domain.repair_record import PartUsed, RepairRecord, Signature
 from parts.domain.request import LegHours, PartsRequest, Step
 from shared.contracts.base import Contract
 from shared.contracts.cases import CaseAssigned, CaseReassigned
 from shared.contracts.envelope import Envelope, derived_event_id
 from shared.contracts.parts import PurchaseRequested, QuoteIssued
-from shared.contracts.warranty import WarrantyDecided
+from shared.contracts.warranty import RemedyCancelled, RemedyChosen, RemedyCompleted, WarrantyDecided
 from shared.kafka.consumer import TransientError
 from shared.logging import get_logger
 from shared.periods import china_date
@@ -66,6 +77,8 @@ async def on_case_assigned(env: Envelope, a: CaseAssigned, *, parts: Parts) -> N
             "invoice_no": p.invoice_no,
             "description": a.description,
             "received_at": a.received_at,
+            "reported_at": a.reported_at,
+            "customer_phone": a.customer_phone,
         },
     )
 
@@ -82,7 +95,9 @@ async def on_warranty_decided(env: Envelope, d: WarrantyDecided, *, parts: Parts
         if age < parts.unknown_case_grace_s:
             raise TransientError(f"case {d.case_id}'s assignment not seen yet; waiting")
         ctx = CaseContext(case_id=d.case_id)  # source without a region: the specialist names someone
-    await parts.repo.update_context(d.case_id, {"decision": d.decision, "remedy": d.remedy, "key_part": d.key_part})
+    await parts.repo.update_context(d.case_id, {
+        "decision": d.decision, "remedy": d.remedy, "key_part": d.key_part, "freight_both_ways": d.freight_both_ways,
+        "depreciation_rate": d.depreciation_rate, "earlier_repairs": d.earlier_repairs})
     if d.decision == "needs_evidence" or d.remedy not in NEEDS_A_PART or d.key_part not in ("motor", "control_board"):
         return
     chargeable = d.decision == "chargeable"
@@ -256,23 +271,73 @@ def _told(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-async def quote_repair(parts: Parts, request: PartsRequest, *, by: str, key: ChangeKey | None = None) -> Quote:
-    """Out of warranty: the part at cost and freight both ways, paid by the customer."""
+async def quote_repair(parts: Parts, request: PartsRequest, *, by: str, key: ChangeKey | None = None,
+                       labour_hours: Decimal = Decimal(0), remedy_id: str | None = None) -> Quote:
+    """A chargeable key-part repair: the part at cost, labour by the rate card, freight both ways only where
+    the decision puts it on the customer (权益 2.7: past the period)."""
     if not request.chargeable:
         raise QuoteRefused(f"{request.request_id} is under warranty: nothing to charge")
+    ctx = await parts.repo.context(request.case_id)
+    freight = ctx.freight_both_ways if ctx else True
+    return await _quote(parts, request.case_id, "repair", lambda prices: paid_repair_lines(
+        prices, [request.part], labour_hours, freight=freight), by=by, key=key, remedy_id=remedy_id)
+
+
+QUOTE_OF_REMEDY = {"paid_repair": "repair", "replacement": "replacement",
+                   "paid_installation_maintenance": "installation_maintenance"}
+
+
+async def quote_remedy(
+    parts: Parts, ctx: CaseContext, remedy_id: str, *, by: str, key: ChangeKey | None = None,
+    parts_used: list[str] = (), labour_hours: Decimal = Decimal(0), replacement_item: str | None = None,
+    materials: list[Wanted] = (),  # type: ignore[assignment]
+) -> Quote:
+    """The quote a remedy needs (R-WA-8): a paid repair (any part at cost, labour, freight only past the
+    period), a replacement (the new product's cost times the depreciation decided), or paid installation
+    maintenance (labour and materials). Warranty learns of it from quote.issued and waits for the agreement."""
+    kind = ctx.remedies.get(remedy_id)
+    if kind is None:
+        raise QuoteRefused(f"remedy {remedy_id} is not an open remedy of case {ctx.case_id}")
+    if kind not in QUOTE_OF_REMEDY:
+        raise QuoteRefused(f"a {kind} is free: nothing to quote")
+    if kind == "replacement":
+        if not replacement_item:
+            raise QuoteInvalid("replacement_item", "a replacement names the product (its price-list item)")
+        rate = ctx.depreciation_rate if ctx.depreciation_rate is not None else 1.0
+        return await _quote(parts, ctx.case_id, "replacement", lambda prices: replacement_lines(
+            prices, replacement_item, rate), by=by, key=key, remedy_id=remedy_id)
+    if kind == "paid_repair":
+        if not parts_used and not labour_hours:
+            raise QuoteInvalid("parts", "a paid repair quotes parts, labour hours or both")
+        return await _quote(parts, ctx.case_id, "repair", lambda prices: paid_repair_lines(
+            prices, list(parts_used), labour_hours, freight=ctx.freight_both_ways), by=by, key=key, remedy_id=remedy_id)
+    if not labour_hours:
+        raise QuoteInvalid("labour_hours", "installation maintenance quotes its labour hours")
+    return await _quote(parts, ctx.case_id, "installation_maintenance", lambda prices: installation_lines(
+        prices, labour_hours, list(materials)), by=by, key=key, remedy_id=remedy_id)
+
+
+class QuoteInvalid(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+async def _quote(parts: Parts, case_id: str, kind: str, lines_of: Callable[[PriceList], list], *, by: str,
+                 key: ChangeKey | None, remedy_id: str | None) -> Quote:
     quote_id = key.derived_id("Q-") if key else f"Q-{uuid.uuid4().hex[:10].upper()}"
     if key is not None and (earlier := await parts.repo.quotes.made_by(quote_id, key)) is not None:
         return earlier
     prices = await price_list_today(parts)
     if prices is None:
         raise QuoteRefused("finance has no price list in effect today")
-    return await _issue(parts, quote_id, request.case_id, "repair", repair_lines(prices, request.part), prices,
-                        by=by, now=parts.clock(), key=key)
+    return await _issue(parts, quote_id, case_id, kind, lines_of(prices), prices, by=by, now=parts.clock(), key=key,
+                        remedy_id=remedy_id)
 
 
 async def _issue(
     parts: Parts, quote_id: str, case_id: str, kind: str, lines: list, prices: PriceList, *, by: str, now: datetime,
-    key: ChangeKey | None, tx: Transaction | None = None,
+    key: ChangeKey | None, tx: Transaction | None = None, remedy_id: str | None = None,
 ) -> Quote:
     quote = Quote(
         quote_id=quote_id,
@@ -284,9 +349,10 @@ async def _issue(
         issued_by=by,
         issued_at=now,
         price_list=prices.version,
+        remedy_id=remedy_id,
     )
-    event = QuoteIssued(case_id=case_id, quote_id=quote.quote_id, lines=lines, total=quote.total,
-                        valid_until=quote.valid_until, issued_by=by)
+    event = QuoteIssued(case_id=case_id, quote_id=quote.quote_id, kind=kind, remedy_id=remedy_id, lines=lines,
+                        total=quote.total, valid_until=quote.valid_until, issued_by=by)
     return (await parts.repo.quotes.create(quote, [("quote.issued", event)], key=key, tx=tx)).item
 
 
@@ -329,3 +395,71 @@ async def update_purchase(
         return req
 
     return await parts.repo.store.transaction(receive)
+
+
+# ------------------------------------------------------------------------------------ remedies
+
+
+async def on_remedy_chosen(env: Envelope, chosen: RemedyChosen, *, parts: Parts) -> None:
+    """An open remedy may be quoted by the case's specialist."""
+    await parts.repo.update_context(chosen.case_id, {f"remedies.{chosen.remedy_id}": chosen.remedy})
+
+
+async def on_remedy_ended(env: Envelope, ended: RemedyCompleted | RemedyCancelled, *, parts: Parts) -> None:
+    await parts.repo.unset_context(ended.case_id, f"remedies.{ended.remedy_id}")
+
+
+# ------------------------------------------------------------------------------------ repair records
+
+
+class RecordRefused(Exception):
+    pass
+
+
+async def record_repair(
+    parts: Parts, ctx: CaseContext, *, request: PartsRequest | None, repaired_on: date, technician: str,
+    fault_found: str, cause: str, parts_used: list[PartUsed], labour: str, labour_hours: Decimal,
+    customer_signature: Signature | None, technician_signature: Signature | None, attachment: str | None,
+    by: str, key: ChangeKey | None = None, tx: Transaction | None = None,
+) -> RepairRecord:
+    """The repair record of one repair (附件 1), from the request repaired (if a key part was) and the case:
+    repair.recorded tells warranty (the unit's history) and dispatch (the case may close)."""
+    now = parts.clock()
+    if key is not None:
+        record_id = key.derived_id("RR-")
+    elif request is not None:
+        record_id = f"RR-{request.request_id.removeprefix('PR-')}"
+    else:
+        record_id = f"RR-{uuid.uuid4().hex[:10].upper()}"
+    reported = china_date(ctx.reported_at or ctx.received_at) if (ctx.reported_at or ctx.received_at) else None
+    record = RepairRecord(
+        record_id=record_id, case_id=ctx.case_id, request_id=request.request_id if request else None,
+        serial_no=ctx.serial_no, model=ctx.model or (request.model if request else None),
+        customer_name=ctx.customer_name, customer_phone=ctx.customer_phone, customer_address=ctx.customer_address,
+        dealer_code=ctx.dealer_code, reported_on=reported, repaired_on=repaired_on, technician=technician,
+        fault_found=fault_found, cause=cause, parts=parts_used, labour=labour, labour_hours=labour_hours,
+        earlier_repairs=ctx.earlier_repairs, warranty=f"{ctx.decision or '—'} / {ctx.remedy or '—'}",
+        chargeable=bool(request.chargeable) if request else ctx.decision == "chargeable",
+        customer_signature=customer_signature, technician_signature=technician_signature,
+        signed_form_attachment=attachment, recorded_by=by, recorded_at=now)
+    made = await parts.repo.records.create(record, [record.recorded_event()], key=key, tx=tx)
+    return made.item
+
+
+async def repair_with_record(parts: Parts, request_id: str, operation: Callable[[PartsRequest, datetime], list],
+                             record_of: Callable[[PartsRequest, CaseContext], Any], *,
+                             key: ChangeKey | None = None) -> tuple[PartsRequest, RepairRecord]:
+    """A key-part repair and its record, written together."""
+    current = await parts.repo.requests.require(request_id)
+    ctx = await parts.repo.context(current.case_id) or CaseContext(case_id=current.case_id)
+    if key is not None:
+        earlier = await parts.repo.records.made_by(key.derived_id("RR-"), key)
+        if earlier is not None:
+            return current, earlier
+
+    async def work(tx: Transaction) -> tuple[PartsRequest, RepairRecord]:
+        now = parts.clock()
+        req = await parts.repo.requests.change(request_id, lambda r: operation(r, now), key=key, tx=tx)
+        return req, await record_of(req, ctx, tx)
+
+    return await parts.repo.store.transaction(work)

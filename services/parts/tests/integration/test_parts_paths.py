@@ -8,8 +8,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pypdf import PdfReader
 
-from intake.domain.normalise import new_case_id
 from shared.testing.fixtures import eventually, running
+from shared.testing.identities import new_case_id
 from shared.testing.kafka import read_topic
 
 pytestmark = pytest.mark.integration
@@ -48,10 +48,10 @@ async def test_a_motor_decision_opens_a_request_that_dispatch_shows(parts, dispa
         "new_serial": "M-0932", "fault_found": "电机轴承损坏异响", "cause": "轴承磨损"})
     assert res.status_code == 200 and res.json()["state"] == "repaired"
 
-    events = await scenario.parts_events(case_id, lambda rs: any(r.headers["event_type"] == b"parts.repaired" for r in rs))
+    events = await scenario.parts_events(case_id, lambda rs: any(r.headers["event_type"] == b"repair.recorded" for r in rs))
     assert [r.headers["event_type"].decode() for r in events] == [
         "parts.request_opened", "parts.local_sourcing_reported", "parts.rma_opened", "parts.rma_opened",
-        "parts.shipped", "parts.shipped", "parts.arrived", "parts.repaired"]  # the repair confirms the good part arrived
+        "parts.shipped", "parts.shipped", "parts.arrived", "parts.repaired", "repair.recorded"]  # the repair confirms the good part arrived
     for r in events:
         assert b"price" not in r.value  # no price leaves parts except in a customer's quote
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from intake.domain.normalise import new_case_id
 from shared.testing.fixtures import eventually
+from shared.testing.identities import new_case_id
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,7 @@ async def test_only_the_assigned_specialist_issues_a_quote(parts, scenario, keys
 
 async def test_out_of_warranty_repair_quotes_cost_plus_freight(open_request, parts, keys, prices) -> None:
     await parts.post("/v1/price-lists", json=prices(), headers=keys["finance"])
-    case_id, req = await open_request(decision="chargeable", remedy="paid_repair")
+    case_id, req = await open_request(decision="chargeable", remedy="paid_repair", freight_both_ways=True)
     assert req["chargeable"] is True
     res = await parts.post("/v1/quotes", json={"case_id": case_id, "repair_request_id": req["request_id"]},
                            headers=keys["specialist"])
@@ -102,3 +102,47 @@ async def test_local_price_paid_is_hidden_from_other_roles(open_request, parts, 
     assert seen["local_price_paid"] == "300.00"
     log = (await parts.get("/v1/price-reads", headers=keys["finance"])).json()["items"]
     assert any(e["who"] == "fin-zhao" and req["request_id"] in e["what"] for e in log)
+
+
+async def test_rights_2_7_an_excluded_cause_in_the_period_is_quoted_without_freight(open_request, parts, keys,
+                                                                                   prices) -> None:
+    """权益 2.7 puts freight both ways on the customer only past the period: within it, an excluded cause pays
+    the part at cost and the labour at finance's rate card, no freight."""
+    await parts.post("/v1/price-lists", json=prices(), headers=keys["finance"])
+    case_id, req = await open_request(decision="chargeable", remedy="paid_repair", freight_both_ways=False)
+    res = await parts.post("/v1/quotes", headers=keys["specialist"],
+                           json={"case_id": case_id, "repair_request_id": req["request_id"], "labour_hours": "1.5"})
+    assert [(line["item"], line["amount"]) for line in res.json()["quote"]["lines"]] == [
+        ("motor", "320.00"), ("labour_hour", "120.00")]
+
+
+async def test_remedies_are_quoted_repair_parts_labour_and_replacement_depreciation(
+        open_request, parts, scenario, keys, prices) -> None:
+    await parts.post("/v1/price-lists", json=prices(), headers=keys["finance"])
+    case_id, _req = await open_request(decision="chargeable", remedy="paid_repair", depreciation_rate=0.35,
+                                       freight_both_ways=True)
+    body = {"case_id": case_id, "remedy_id": "RM-000000000A", "parts": ["fan"], "labour_hours": "2"}
+    unknown = await parts.post("/v1/quotes", json=body, headers=keys["specialist"])
+    assert unknown.status_code == 409  # no such remedy open on the case
+    await scenario.remedy(case_id, "RM-000000000A", "paid_repair")
+    await scenario.remedy(case_id, "RM-000000000B", "replacement")
+
+    async def quoted():
+        res = await parts.post("/v1/quotes", json=body, headers=keys["specialist"])
+        return res if res.status_code == 201 else None
+
+    res = await eventually(quoted)
+    quote = res.json()["quote"]
+    assert [(line["item"], line["amount"]) for line in quote["lines"]] == [
+        ("fan", "120.00"), ("labour_hour", "160.00"), ("freight", "50.00")]
+    assert quote["remedy_id"] == "RM-000000000A"
+    body = {"case_id": case_id, "remedy_id": "RM-000000000B", "replacement_item": "YD-XF250"}
+    replacement = await eventually(quoted)
+    assert [(line["item"], line["amount"]) for line in replacement.json()["quote"]["lines"]] == [("YD-XF250", "700.00")]
+    assert (await parts.post("/v1/quotes", json=body, headers=keys["manager"])).status_code == 403
+    assert (await parts.post("/v1/quotes", json=body | {"replacement_item": None},
+                             headers=keys["specialist"])).status_code == 422
+    events = await scenario.parts_events(case_id, lambda rs: sum(r.headers["event_type"] == b"quote.issued"
+                                                                 for r in rs) >= 2)
+    issued = [r.envelope().payload for r in events if r.envelope().event_type == "quote.issued"]
+    assert {q["remedy_id"] for q in issued} == {"RM-000000000A", "RM-000000000B"}

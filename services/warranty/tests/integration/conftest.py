@@ -13,17 +13,12 @@ from dispatch.entrypoints.http import create_app as dispatch_app
 from intake.config import IntakeSettings
 from intake.entrypoints.http import create_app as intake_app
 from shared.testing.fixtures import Bus, Isolation, running
+from shared.testing.identities import key_headers
 from shared.testing.kafka import Record
 from warranty.config import WarrantySettings
 from warranty.entrypoints.http import create_app as warranty_app
 
-KEYS = {
-    "manager": {"X-API-Key": "dev-staff-manager-91c4e7a2d3"},
-    "specialist": {"X-API-Key": "dev-staff-specialist-4a7d2e9f10"},  # sp-liu
-    "engineering": {"X-API-Key": "dev-staff-engineering-8d4c1e6a93"},  # eng-wu
-    "dealer": {"X-API-Key": "dev-dealer-5d1c8a3f7e2b9406"},
-    "regional_manager": {"X-API-Key": "dev-regional-manager-2b8e4f1a9c"},
-}
+KEYS = key_headers()  # deploy/local/dev-credentials.json, by role
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaProducer
 from shared.contracts.engineering import InstallationAccepted
 from shared.contracts.envelope import make_envelope
 from shared.testing.fixtures import eventually
+from shared.testing.identities import new_case_id
 from shared.testing.kafka import read_topic
 
 pytestmark = pytest.mark.integration
@@ -162,16 +163,17 @@ async def test_the_same_assignment_delivered_twice_decides_once(warranty, bus, k
     from shared.contracts.registry import load_registry
 
     example = load_registry().get("dispatch.cases.v1").events[0].examples[0]["payload"]
-    assigned = CaseAssigned.model_validate(example | {"case_id": "YD-TWICE00001"})
-    env = make_envelope(assigned, event_type="case.assigned", schema_version=1, correlation_id="YD-TWICE00001",
+    case_id = new_case_id()
+    assigned = CaseAssigned.model_validate(example | {"case_id": case_id})
+    env = make_envelope(assigned, event_type="case.assigned", schema_version=1, correlation_id=case_id,
                         producer="dispatch")
     await bus.publish("dispatch", env)
     await bus.publish("dispatch", env)
     # Both deliveries share a partition; give the second time to be handled before counting.
-    records = await bus.decisions("YD-TWICE00001", 1, settle_s=3.0)
+    records = await bus.decisions(case_id, 1, settle_s=3.0)
     assert len({r.envelope().event_id for r in records}) == 1
     assert records[0].envelope().causation_id == env.event_id
-    facts = (await warranty.get("/v1/cases/YD-TWICE00001", headers=keys["manager"])).json()
+    facts = (await warranty.get(f"/v1/cases/{case_id}", headers=keys["manager"])).json()
     assert len(facts["decisions"]) == 1
 
 
@@ -190,19 +192,19 @@ async def test_sale_dates_before_the_model_was_launched_are_422(warranty, bus, k
 
     example = load_registry().get("dispatch.cases.v1").events[0].examples[0]["payload"]
     unit = example["product"] | {"model": "YD-XF1000", "serial_no": "XF1K2501000007", "purchase_date": None}
-    assigned = CaseAssigned.model_validate(example | {"case_id": "YD-LAUNCH0001", "product": unit})
+    assigned = CaseAssigned.model_validate(example | {"case_id": "YD-2AWNCH0001", "product": unit})
     await bus.publish("dispatch", make_envelope(assigned, event_type="case.assigned", schema_version=1,
-                                                correlation_id="YD-LAUNCH0001", producer="dispatch"))
+                                                correlation_id="YD-2AWNCH0001", producer="dispatch"))
 
     async def known():
-        return (await warranty.get("/v1/cases/YD-LAUNCH0001", headers=keys["manager"])).status_code == 200
+        return (await warranty.get("/v1/cases/YD-2AWNCH0001", headers=keys["manager"])).status_code == 200
 
     await eventually(known, timeout_s=30)
     early = {"documents": {"invoice_no": "44001234", "invoice_date": "2021-01-01"}}
-    res = await warranty.post("/v1/cases/YD-LAUNCH0001/evidence", json=early, headers=keys["manager"])
+    res = await warranty.post("/v1/cases/YD-2AWNCH0001/evidence", json=early, headers=keys["manager"])
     assert res.status_code == 422
     [error] = res.json()["errors"]
     assert error["field"] == "documents.invoice_date" and "YD-XF1000" in error["message"]
     fine = {"documents": {"invoice_no": "44001234", "invoice_date": "2025-02-01"}}
-    assert (await warranty.post("/v1/cases/YD-LAUNCH0001/evidence", json=fine,
+    assert (await warranty.post("/v1/cases/YD-2AWNCH0001/evidence", json=fine,
                                 headers=keys["manager"])).status_code == 201

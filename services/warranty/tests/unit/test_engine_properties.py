@@ -8,7 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.rulesets import RULESETS_DIR
-from warranty.domain.engine import EXCLUSIONS, Fault, History, Installation, Product, Repair, assess
+from warranty.domain.engine import (
+    EXCLUSIONS,
+    Fault,
+    History,
+    Installation,
+    PendingRepair,
+    Product,
+    Repair,
+    assess,
+)
 from warranty.domain.rules import RuleBook
 
 RULES = RuleBook.from_directory(RULESETS_DIR).for_day(date(2026, 11, 26))
@@ -27,8 +36,12 @@ installations = st.none() | st.builds(Installation, accepted_on=days)
 histories = st.builds(
     History,
     repairs=st.lists(st.builds(Repair, on=days, part=st.sampled_from([None, "motor", "control_board"]),
-                               days=st.integers(0, 60)), max_size=4).map(tuple),
+                               days=st.integers(0, 60), case_id=st.none() | st.sampled_from(["YD-1", "YD-2"])),
+                     max_size=4).map(tuple),
     exchange_date=st.none() | days,
+    pending_repair=st.none() | st.builds(PendingRepair, since=days, waiting_for_parts=st.booleans()),
+    exchanged_for=st.none() | st.just("XF2502405009999"),
+    returned_on=st.none() | days,
 )
 faults = st.builds(
     Fault,
@@ -38,6 +51,7 @@ faults = st.builds(
     cause=st.none() | st.sampled_from(EXCLUSIONS),
     remote_update_possible=st.none() | st.booleans(),
     confirmed=st.booleans(),
+    cause_evidenced=st.booleans(),
 )
 
 
@@ -60,6 +74,8 @@ def test_covered_on_a_day_means_covered_on_every_earlier_day_of_the_clock(p, i, 
     if a.decision != "covered":
         return
     # The clock that decided: the installation's when the unit came with one, else the product's.
+    if a.remedy == "ota_update":
+        return  # a free remote update whatever the date or the documents (§三.2.2A)
     by_kind = {c.kind: c for c in a.clocks}
     clock = by_kind.get("installed_equipment") or by_kind["product"]
     assert clock.covers(day) or kind == "software"

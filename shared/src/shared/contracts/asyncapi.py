@@ -22,7 +22,8 @@ DOC_PATH = Path("docs") / "asyncapi.yaml"
 def _ref_fix(schema: dict[str, Any], prefix: str) -> dict[str, Any]:
     """Pydantic's $defs become AsyncAPI components; rewrite their references."""
     text = yaml.safe_dump(schema, allow_unicode=True, sort_keys=True)
-    return yaml.safe_load(text.replace("#/$defs/", f"#/components/schemas/{prefix}"))
+    fixed: dict[str, Any] = yaml.safe_load(text.replace("#/$defs/", f"#/components/schemas/{prefix}"))
+    return fixed
 
 
 def build(registry: TopicRegistry) -> dict[str, Any]:
@@ -66,6 +67,12 @@ def build(registry: TopicRegistry) -> dict[str, Any]:
                     ]
                 },
                 "examples": [{"name": f"example_{i + 1}", "payload": x["payload"]} for i, x in enumerate(event.examples)],
+                "bindings": {
+                    "kafka": {
+                        "key": {"type": "string", "description": "payload." + ", else payload.".join(event.key)},
+                        "bindingVersion": "0.5.0",
+                    }
+                },
             }
             channel_messages[msg_id] = {"$ref": f"#/components/messages/{msg_id}"}
         channels[channel_id] = {

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from shared.contracts.base import Contract
 from shared.contracts.complaints import Category, Channel, ProductInfo
+from shared.contracts.ids import CaseId
 
 Department = Literal["quality", "engineering_installation"]
 Priority = Literal["urgent", "high", "normal", "low"]
@@ -32,7 +33,7 @@ PRIORITIES: tuple[Priority, ...] = ("urgent", "high", "normal", "low")
 class CaseAssigned(Contract):
     """A specialist owns the case now; carries the case facts the other departments act on."""
 
-    case_id: str
+    case_id: CaseId
     specialist_id: str
     department: Department
     category: Category
@@ -45,7 +46,15 @@ class CaseAssigned(Contract):
     description: str
     customer_name: str
     customer_address: str | None = None
+    customer_phone: str | None = Field(
+        default=None, description="E.164. Personal data, never logged: for staff copies of the repair record and "
+        "for the customer's own access to the case (the phone's last four digits).")
+    submitted_by: str | None = Field(
+        default=None, description="Who raised it on its channel (dealer code, manager id...): who else may read it.")
     received_at: datetime
+    reported_at: datetime | None = Field(
+        default=None, description="When the customer reported it (the call, the day told to the dealer); "
+        "the 三包 7/15-day windows count to it.")
     assigned_by: str = Field(description="'auto' for the routing rules, else the manager's staff id.")
     reason: str = Field(description="Why this specialist: the rule that chose them, or the manager's words.")
     liaison_id: str | None = Field(
@@ -59,7 +68,7 @@ class CaseAssignmentProposed(Contract):
     """The rules chose a specialist, and this channel and category wait for the manager's confirmation
     (§一.1: the quality after-sales manager collects, sorts and forwards each complaint)."""
 
-    case_id: str
+    case_id: CaseId
     specialist_id: str
     department: Department
     category: Category
@@ -69,7 +78,7 @@ class CaseAssignmentProposed(Contract):
 
 
 class CaseReassigned(Contract):
-    case_id: str
+    case_id: CaseId
     from_specialist_id: str | None
     to_specialist_id: str
     department: Department
@@ -80,7 +89,7 @@ class CaseReassigned(Contract):
 class CaseLiaisonAssigned(Contract):
     """The quality after-sales specialist who answers the customer on a case another department works (§一.2)."""
 
-    case_id: str
+    case_id: CaseId
     specialist_id: str
     by: str
     reason: str
@@ -89,7 +98,7 @@ class CaseLiaisonAssigned(Contract):
 class CaseTriaged(Contract):
     """The manager corrected the category or priority (and with it, maybe, the department)."""
 
-    case_id: str
+    case_id: CaseId
     category: Category
     priority: Priority
     department: Department
@@ -100,7 +109,7 @@ class CaseTriaged(Contract):
 class CaseReplied(Contract):
     """A result told to the customer, through the after-sales department only (R-DS-2)."""
 
-    case_id: str
+    case_id: CaseId
     reply_id: str
     message: str
     via: Literal["phone", "sms", "wechat", "email", "on_site", "channel"]
@@ -111,7 +120,7 @@ class CaseReplied(Contract):
 
 
 class CaseResolved(Contract):
-    case_id: str
+    case_id: CaseId
     resolution: str
     outcome: Outcome
     by: str
@@ -121,7 +130,7 @@ class CaseResolved(Contract):
 class CaseClosed(Contract):
     """结案: the case is closed; a follow-up visit becomes due."""
 
-    case_id: str
+    case_id: CaseId
     resolution: str
     outcome: Outcome
     closed_by: str
@@ -138,7 +147,7 @@ ReopenTrigger = Literal["low_satisfaction", "customer_request", "manager"]
 class CaseReopened(Contract):
     """A closed case is open again (R-DS-5): a follow-up satisfaction of 1-2, or the customer's request."""
 
-    case_id: str
+    case_id: CaseId
     trigger: ReopenTrigger
     reason: str
     by: str
@@ -150,7 +159,7 @@ class CaseReopened(Contract):
 class FollowUpOverdue(Contract):
     """A follow-up visit was not made in time: the manager is told (R-DS-5)."""
 
-    case_id: str
+    case_id: CaseId
     due_on: date
     overdue_days: int
     assignee: str | None
@@ -159,7 +168,7 @@ class FollowUpOverdue(Contract):
 class CaseEscalated(Contract):
     """A time target was missed; the manager is told (R-DS-4)."""
 
-    case_id: str
+    case_id: CaseId
     target: TargetName
     due_at: datetime
     detected_at: datetime
@@ -169,7 +178,7 @@ class CaseEscalated(Contract):
 
 
 class FollowUpDue(Contract):
-    case_id: str
+    case_id: CaseId
     due_on: date
     assignee: str | None
 
@@ -177,7 +186,7 @@ class FollowUpDue(Contract):
 class CaseFollowedUp(Contract):
     """回访: the specialist's follow-up visit and the customer's satisfaction."""
 
-    case_id: str
+    case_id: CaseId
     visited_on: date
     satisfaction: int = Field(ge=1, le=5)
     notes: str

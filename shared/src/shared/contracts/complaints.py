@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from shared.contracts.base import Contract
+from shared.contracts.ids import CaseId
 
 Channel = Literal["hotline", "regional_manager", "dealer", "online"]
 Category = Literal["installation", "product_fault", "consumable", "software"]
@@ -50,7 +51,7 @@ class Submitter(Contract):
 class ComplaintReceived(Contract):
     """A complaint as the quality after-sales manager's queue receives it, whatever its channel."""
 
-    case_id: str = Field(description="Case number given at intake (YD-…); the key of every later event.")
+    case_id: CaseId = Field(description="Case number given at intake (YD-…); the key of every later event.")
     channel: Channel
     received_at: datetime
     reported_at: datetime | None = Field(default=None, description="When the customer reported it (time of call).")

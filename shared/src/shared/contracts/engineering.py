@@ -7,6 +7,7 @@ from datetime import date
 from pydantic import Field
 
 from shared.contracts.base import Contract
+from shared.contracts.ids import CaseId
 
 
 class InstalledUnit(Contract):
@@ -50,7 +51,7 @@ class ProjectMilestone(Contract):
 class InstallationCaseLinked(Contract):
     """An installation complaint was tied to the project that installed the unit."""
 
-    case_id: str
+    case_id: CaseId
     project_id: str | None = Field(description="None when no project installed this unit.")
     serial_no: str | None = None
     linked_by: str
@@ -59,7 +60,7 @@ class InstallationCaseLinked(Contract):
 class InstallationMaintenanceRecorded(Contract):
     """Maintenance work done on an installation complaint (§二.3.4.2)."""
 
-    case_id: str
+    case_id: CaseId
     project_id: str | None = None
     work_done: str
     within_maintenance_year: bool | None = None

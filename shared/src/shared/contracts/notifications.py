@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from shared.contracts.base import Contract
+from shared.contracts.ids import CaseId
 
 MessageKind = Literal["reply", "quote", "remedy_chosen", "remedy_completed", "follow_up_request"]
 MessageChannel = Literal["sms", "wechat"]
@@ -20,7 +21,7 @@ MessageChannel = Literal["sms", "wechat"]
 class NotificationSent(Contract):
     """The provider accepted the message for the customer (SMS or WeChat template message)."""
 
-    case_id: str
+    case_id: CaseId
     message_id: str
     kind: MessageKind
     reference: str = Field(description="What it carried: the reply id, quote id, remedy id or follow-up due day.")
@@ -32,7 +33,7 @@ class NotificationSent(Contract):
 class NotificationFailed(Contract):
     """Every attempt failed (or the provider refused it for good): the message is dead-lettered."""
 
-    case_id: str
+    case_id: CaseId
     message_id: str
     kind: MessageKind
     reference: str

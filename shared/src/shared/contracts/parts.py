@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from shared.contracts.base import Contract
+from shared.contracts.ids import CaseId
 
 KeyPart = Literal["motor", "control_board"]
 Path = Literal["A", "B"]
@@ -19,7 +20,7 @@ Path = Literal["A", "B"]
 class PartsRequestOpened(Contract):
     """A key part is needed on a case: path A, local sourcing, starts with a deadline."""
 
-    case_id: str
+    case_id: CaseId
     request_id: str
     part: KeyPart
     model: str | None = None
@@ -32,7 +33,7 @@ class PartsRequestOpened(Contract):
 class LocalSourcingReported(Contract):
     """Path A's answer: found locally (with the source) or not found."""
 
-    case_id: str
+    case_id: CaseId
     request_id: str
     found: bool
     source: str | None = None
@@ -42,7 +43,7 @@ class LocalSourcingReported(Contract):
 class SupplierRmaOpened(Contract):
     """Path B: local sourcing failed or its deadline passed; the supplier is asked."""
 
-    case_id: str
+    case_id: CaseId
     request_id: str
     reason: Literal["not_found_locally", "local_deadline_passed"]
     supplier: str
@@ -54,11 +55,26 @@ Direction = Literal["defective_to_company", "defective_to_supplier", "good_part_
 Leg = Literal["rma", "defective_at_company", "defective_at_supplier", "good_part_in_field"]
 
 
+# Path B's shipments, schema_version 1: the defective part to the company, the good part to the field
+# (published as it was; parts now publishes version 2).
 class PartShipped(Contract):
-    """Path B's shipments: the defective part to the company and on to the supplier, the good part to
-    the dealer or regional manager who repairs on site (`to`)."""
+    case_id: CaseId
+    request_id: str
+    direction: Literal["defective_to_company", "good_part_to_field"]
+    carrier: str
+    tracking_no: str
+    to: str
+    by: str
 
-    case_id: str
+
+class PartShippedV2(Contract):
+    """Path B's shipments (schema_version 2): the defective part to the company and on to the supplier,
+    the good part to the dealer or regional manager who repairs on site (`to`). Version 1 had no
+    shipment to the supplier; a consumer of version 2 reads version 1 too."""
+
+    SCHEMA_VERSION = 2
+
+    case_id: CaseId
     request_id: str
     direction: Direction
     carrier: str
@@ -71,7 +87,7 @@ class PartArrived(Contract):
     """A leg of path B confirmed: the defective part at the company or at the supplier, the good part in
     the field (confirmed by the dealer or regional manager who received it)."""
 
-    case_id: str
+    case_id: CaseId
     request_id: str
     leg: Literal["defective_at_company", "defective_at_supplier", "good_part_in_field"]
     confirmed_by: str
@@ -81,7 +97,7 @@ class PartArrived(Contract):
 class PartsLegOverdue(Contract):
     """A leg of path B passed its deadline (及时/第一时间, §三.2.3B): escalated to the quality after-sales manager."""
 
-    case_id: str
+    case_id: CaseId
     request_id: str
     leg: Leg
     due_at: datetime
@@ -92,8 +108,9 @@ class PartsLegOverdue(Contract):
 class PartRepaired(Contract):
     """The repair is done on site; the repair record form can be printed."""
 
-    case_id: str
+    case_id: CaseId
     request_id: str
+    part: KeyPart | None = Field(default=None, description="The key part replaced.")
     path: Path
     technician: str
     repaired_on: date
@@ -102,11 +119,14 @@ class PartRepaired(Contract):
 
 
 class RepairRecorded(Contract):
-    """A repair record form (《产品(设备)售后服务维修记录单》, R-PA-2) was filled in for the case."""
+    """A repair record form (附件 1) was filled in for a repair on the case: every repair has one (R-PA-2).
+    Warranty adds the repair to the unit's history; a case whose outcome is a repair closes only with one."""
 
-    case_id: str
+    case_id: CaseId
     record_id: str
-    request_id: str | None = Field(default=None, description="The key-part request it belongs to, if any.")
+    request_id: str | None = Field(default=None, description="The key-part request repaired, when there was one.")
+    serial_no: str | None = None
+    parts: list[str] = Field(default_factory=list, description="Parts replaced (motor, control_board, fan...).")
     repaired_on: date
 
 
@@ -121,8 +141,10 @@ class QuoteLine(Contract):
 class QuoteIssued(Contract):
     """The quote the customer receives, issued by the assigned specialist only (R-PA-4)."""
 
-    case_id: str
+    case_id: CaseId
     quote_id: str
+    kind: str | None = Field(default=None, description="consumables, repair, replacement, installation_maintenance.")
+    remedy_id: str | None = Field(default=None, description="The remedy this quote is for (warranty.remedies.v1).")
     lines: list[QuoteLine] = Field(min_length=1)
     total: Decimal
     currency: Literal["CNY"] = "CNY"
@@ -133,7 +155,7 @@ class QuoteIssued(Contract):
 class PurchaseRequested(Contract):
     """A consumable was out of stock: purchasing is told at once (R-PA-3)."""
 
-    case_id: str | None = None
+    case_id: CaseId | None = None
     request_id: str
     item: str
     model: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -12,13 +13,25 @@ import yaml
 
 from shared.contracts.base import Contract
 
+ContractType = type[Contract]  # `type` is a field name below, so the builtin gets a name of its own
+
 
 @dataclass(frozen=True)
 class EventSpec:
     type: str
     schema_version: int
-    payload_model: type[Contract]
+    payload_model: ContractType
     examples: tuple[dict[str, Any], ...] = ()
+    # The payload fields the message key is taken from: the first one set (the topic's key by default).
+    key: tuple[str, ...] = ()
+
+    def key_of(self, payload: Mapping[str, Any]) -> str:
+        """The message key of an event with this payload, as the registry names it."""
+        for name in self.key:
+            value = payload.get(name)
+            if value not in (None, ""):
+                return str(value)
+        raise MissingKey(f"{self.type} v{self.schema_version} has none of its key fields set: {', '.join(self.key)}")
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,10 @@ class TopicSpec:
 
 class UnknownEventType(KeyError):
     pass
+
+
+class MissingKey(ValueError):
+    """An event without the payload field its topic is keyed by."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,10 @@ def _import_model(path: str) -> type[Contract]:
     return model
 
 
+def _key_fields(declared: str | list[str]) -> tuple[str, ...]:
+    return (declared,) if isinstance(declared, str) else tuple(declared)
+
+
 def parse_registry(data: dict[str, Any]) -> TopicRegistry:
     topics: list[TopicSpec] = []
     for t in data["topics"]:
@@ -102,6 +123,7 @@ def parse_registry(data: dict[str, Any]) -> TopicRegistry:
                 schema_version=int(e["schema_version"]),
                 payload_model=_import_model(e["payload"]),
                 examples=tuple(e.get("examples", ())),
+                key=_key_fields(e.get("key", t["key"])),
             )
             for e in t["events"]
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import email.message
+import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -78,11 +79,14 @@ def create_service_app(
     readiness: Callable[[FastAPI], Sequence[ReadinessCheck]],
     max_body_bytes: int = 64 * 1024,
     version: str = "0.1.0",
+    uploads: tuple[str, int] | None = None,
 ) -> FastAPI:
+    """`uploads`: (a regular expression of paths, their body limit) for routes that take files."""
     app = ServiceApi(title=title, description=description, version=version, lifespan=lifespan)
     app.router.route_class = JsonRoute
     # Added innermost first: the request id is outermost, so even a 431 or 413 carries it.
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes,
+                       uploads=(re.compile(uploads[0]), uploads[1]) if uploads else None)
     app.add_middleware(HttpMetrics, service=service)
     app.add_middleware(HeaderLimits)
     app.add_middleware(RequestIds)
@@ -150,13 +154,14 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
         detail = detail.get("message") or detail.get("detail") or ""
     elif not isinstance(detail, str):
         detail = str(detail)
-    return problem(exc.status_code, detail, errors=errors, headers=exc.headers, **context)
+    return problem(exc.status_code, detail, errors=errors, headers=dict(exc.headers or {}) or None, **context)
 
 
 def invalid(field: str, message: str, type_: str = "value_error") -> HTTPException:
     """A 422 naming one field, as a request validation error would name it."""
-    return HTTPException(422, detail={"message": f"invalid request: {field}: {message}",
-                                      "errors": [{"field": field, "message": message, "type": type_}]})
+    detail: Any = {"message": f"invalid request: {field}: {message}",
+                   "errors": [{"field": field, "message": message, "type": type_}]}
+    return HTTPException(422, detail=detail)
 
 
 def with_problem_responses(schema: dict[str, Any]) -> dict[str, Any]:
@@ -370,22 +375,26 @@ class BodySizeLimit:
     app's own read, FastAPI would turn it into a 400 that names no cause.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, uploads: tuple[re.Pattern[str], int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if self.uploads is not None and self.uploads[0].search(scope.get("path", "")):
+            limit = self.uploads[1]  # a route that takes files (it checks each file's own limit)
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
-                    too_big = int(value) > self.max_bytes
+                    too_big = int(value) > limit
                 except ValueError:
                     too_big = False
                 if too_big:
-                    await _refuse(send, 413, f"request body larger than {self.max_bytes} bytes")
+                    await _refuse(send, 413, f"request body larger than {limit} bytes")
                     return
         chunks: list[bytes] = []
         received = 0
@@ -398,8 +407,8 @@ class BodySizeLimit:
                 break
             chunk = message.get("body", b"")
             received += len(chunk)
-            if received > self.max_bytes:
-                await _refuse(send, 413, f"request body larger than {self.max_bytes} bytes")
+            if received > limit:
+                await _refuse(send, 413, f"request body larger than {limit} bytes")
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):

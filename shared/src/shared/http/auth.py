@@ -20,17 +20,8 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader
 
 from shared.config import ServiceSettings
+from shared.roles import STAFF_ROLES
 
-STAFF_ROLES = (
-    "manager",
-    "specialist",
-    "finance",
-    "purchasing",
-    "engineering",
-    "management",
-    "operations",
-    "front_desk",
-)
 _PLACEHOLDER = re.compile(r"^dev-|change-?me|placeholder|example|^test-", re.IGNORECASE)
 
 

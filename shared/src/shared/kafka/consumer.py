@@ -1,11 +1,11 @@
 """The consumer pattern: one aiokafka consumer per service that never loses a message to an exception.
 
-It takes what is waiting (`getmany`) and hands each topic's records to a task of their own (a batch
-handler takes a run of them at once; otherwise partitions go side by side, each in order). Those
-partitions are paused until the task is done, then their offsets are committed and they resume: a
-topic waiting for something (an event about a case whose complaint is still on its way) never holds
-up another topic. Every message goes through `EventConsumer.process` (or `process_batch`), which
-decides its fate once:
+It fetches continuously and hands each topic's records to one worker task per topic at a time: what
+arrives meanwhile waits, and the next batch is everything that waited (a batch handler takes a run of
+them at once; otherwise partitions go side by side, each in order). Offsets are committed after each
+batch. A topic waiting for something (an event about a case whose complaint is still on its way)
+never holds up another; a topic far behind stops fetching until its worker catches up. Every message
+goes through `EventConsumer.process` (or `process_batch`), which decides its fate once:
 
 - invalid (unreadable, unknown type, payload failing its model): to the dead letters at once;
 - transient (store or broker unreachable): retried with exponential backoff for a time budget,
@@ -45,6 +45,7 @@ from shared.contracts.base import Contract
 from shared.contracts.envelope import Envelope, InvalidMessage, decode, utcnow, validate_payload
 from shared.contracts.registry import TopicRegistry, TopicSpec, load_registry
 from shared.kafka.admin import ensure_topics
+from shared.kafka.dead_letters import dead_letter_headers, without_dead_letter_headers
 from shared.kafka.publisher import EventPublisher, PublishFailed
 from shared.logging import get_logger
 from shared.metrics import EVENTS_CONSUMED, EVENTS_RETRIED, HANDLER_SECONDS
@@ -158,8 +159,12 @@ class EventConsumer:
         self._routes: dict[tuple[str, str], _Route] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
-        # Batches being handled (their partitions paused); a rebalance waits for them.
-        self._in_hand: set[asyncio.Task[str]] = set()
+        # Fetched, not yet handled, by topic and partition (in offset order); one worker per topic.
+        self._waiting: dict[str, dict[TopicPartition, list[ConsumedMessage]]] = {}
+        self._working: dict[str, asyncio.Task[str]] = {}
+        self._rebalancing = False
+        self._halted = False
+        self._stopping = False
         self._poison = _PoisonMeter(self._policy.poison_window)
         self.fatal_error: BaseException | None = None
 
@@ -210,8 +215,7 @@ class EventConsumer:
             # A handler may retry an outage for the whole transient budget before the next poll.
             max_poll_interval_ms=int((self._policy.transient_budget_s + 120) * 1000),
             max_poll_records=s.consumer_batch_max,
-            # The broker holds an idle fetch this long. Partitions resumed after a batch join only the
-            # next fetch, so this bounds what each hop adds to a case's way through the suite.
+            # The broker answers a fetch as soon as a record arrives; this long when none does.
             fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
         )
         consumer.subscribe([s.topic(t.name) for t in self.topics], listener=_WaitForBatch(self))
@@ -221,13 +225,16 @@ class EventConsumer:
         log.info("consumer started", group=self.group, topics=[t.name for t in self.topics])
 
     async def stop(self) -> None:
+        self._stopping = True  # no worker starts from here on, not even from a finishing one
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        for work in list(self._in_hand):
-            work.cancel()
-        await asyncio.gather(*self._in_hand, return_exceptions=True)
+        while self._working:
+            working = list(self._working.values())
+            for work in working:
+                work.cancel()
+            await asyncio.gather(*working, return_exceptions=True)
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await consumer.stop()
@@ -235,30 +242,57 @@ class EventConsumer:
     async def _run(self, consumer: AIOKafkaConsumer) -> None:
         s = self._settings
         while True:
-            # What is waiting (at most consumer_batch_max records) on partitions not in hand.
-            fetched = await consumer.getmany(timeout_ms=500, max_records=s.consumer_batch_max)
-            by_topic: dict[str, dict[TopicPartition, list[ConsumedMessage]]] = {}
-            for tp, records in sorted(fetched.items(), key=lambda kv: (kv[0].topic, kv[0].partition)):
-                by_topic.setdefault(tp.topic, {})[tp] = [
+            fetched = await consumer.getmany(timeout_ms=1000, max_records=s.consumer_batch_max)
+            for tp, records in fetched.items():
+                self._waiting.setdefault(tp.topic, {}).setdefault(tp, []).extend(
                     ConsumedMessage(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
-                    for r in records]
-            for topic, partitions in by_topic.items():
-                consumer.pause(*partitions)
-                work = asyncio.create_task(self._work(consumer, topic, partitions), name=f"{self.group} {topic}")
-                self._in_hand.add(work)
-                work.add_done_callback(self._in_hand.discard)
+                    for r in records)
+            for topic in list(self._waiting):
+                self._take(consumer, topic)
+                waiting = self._waiting.get(topic, {})
+                if sum(map(len, waiting.values())) > 4 * s.consumer_batch_max:
+                    consumer.pause(*waiting)  # far behind: fetch no more until its worker catches up
+
+    def _take(self, consumer: AIOKafkaConsumer, topic: str) -> None:
+        """Start the topic's worker on everything waiting for it, unless it is busy."""
+        if topic in self._working or self._rebalancing or self._halted or self._stopping:
+            return
+        batch = self._waiting.pop(topic, None)
+        if not batch:
+            return
+        work = asyncio.create_task(self._work(consumer, topic, batch), name=f"{self.group} {topic}")
+        self._working[topic] = work
+        work.add_done_callback(lambda done: self._worked(consumer, topic, done))
+
+    def _worked(self, consumer: AIOKafkaConsumer, topic: str, done: asyncio.Task[str]) -> None:
+        self._working.pop(topic, None)
+        if done.cancelled():
+            return
+        if done.exception() is not None or done.result() == "halted":
+            # Nothing more is taken or committed: redelivered after the fix (on_fatal stops the process).
+            self._halted = True
+            return
+        owned = consumer.assignment()
+        consumer.resume(*(tp for tp in consumer.paused() if tp.topic == topic and tp in owned))
+        self._take(consumer, topic)  # what arrived meanwhile, at once
 
     async def _work(self, consumer: AIOKafkaConsumer, topic: str,
                     partitions: dict[TopicPartition, list[ConsumedMessage]]) -> str:
-        """Handle one topic's records, then commit them and take more from those partitions."""
+        """Handle one topic's records, then commit them."""
         outcome = await self._handle_topic(topic, list(partitions.values()))
-        if outcome == "halted":
-            # Never commit nor resume: redelivered after the fix (on_fatal stops the process).
-            return outcome
-        await self._commit(consumer, {tp: records[-1].offset + 1 for tp, records in partitions.items()})
-        owned = consumer.assignment()
-        consumer.resume(*(tp for tp in partitions if tp in owned))
+        if outcome != "halted":
+            await self._commit(consumer, {tp: records[-1].offset + 1 for tp, records in partitions.items()})
         return outcome
+
+    async def _settle_before_rebalance(self) -> None:
+        """A rebalance waits for the batches in hand and their commits; what was fetched and not yet
+        handled is dropped (the group's next owner fetches it again from the committed offsets)."""
+        self._rebalancing = True
+        await asyncio.gather(*self._working.values(), return_exceptions=True)
+        self._waiting.clear()
+
+    def _resume_after_rebalance(self) -> None:
+        self._rebalancing = False
 
     async def _handle_topic(self, topic: str, partitions: list[list[ConsumedMessage]]) -> str:
         logical = topic.removeprefix(self._settings.topic_prefix)
@@ -429,18 +463,10 @@ class EventConsumer:
         self, msg: ConsumedMessage, exc: BaseException, *, attempts: int, event_id: str | None
     ) -> None:
         """Park the message, unchanged, with its cause; retried until Kafka acknowledges it."""
-        headers = [(k, v) for k, v in msg.headers if not k.startswith("original_") and k not in _DLQ_KEYS]
-        headers += [
-            ("original_topic", msg.topic.removeprefix(self._settings.topic_prefix).encode()),
-            ("original_partition", str(msg.partition).encode()),
-            ("original_offset", str(msg.offset).encode()),
-            ("original_event_id", (event_id or "").encode()),
-            ("exc_class", type(exc).__name__.encode()),
-            ("exc_msg", str(exc)[:2000].encode()),
-            ("service", self._service.encode()),
-            ("attempts", str(attempts).encode()),
-            ("failed_at", utcnow().isoformat().encode()),
-        ]
+        headers = without_dead_letter_headers(msg.headers) + dead_letter_headers(
+            topic=msg.topic.removeprefix(self._settings.topic_prefix), partition=msg.partition, offset=msg.offset,
+            event_id=event_id, exc=exc, service=self._service, attempts=attempts, failed_at=utcnow(),
+        )
         delay = self._policy.first_delay_s
         while True:
             try:
@@ -478,20 +504,19 @@ class EventConsumer:
         EVENTS_CONSUMED.labels(self._service, topic, event_type, outcome).inc()
 
 
-_DLQ_KEYS = {"exc_class", "exc_msg", "service", "attempts", "failed_at"}
-
-
-class _WaitForBatch(ConsumerRebalanceListener):
+class _WaitForBatch(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no types
     """Partitions are taken away only once the batches in hand are handled and committed."""
 
     def __init__(self, consumer: EventConsumer) -> None:
         self._owner = consumer
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        await asyncio.gather(*self._owner._in_hand, return_exceptions=True)
+        await self._owner._settle_before_rebalance()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        self._owner._resume_after_rebalance()
         log.info("partitions assigned", group=self._owner.group, partitions=len(assigned))
+
 
 
 def _header(msg: ConsumedMessage, name: str) -> str | None:

@@ -11,7 +11,7 @@ from aiokafka.structs import RecordMetadata
 
 from shared.config import ServiceSettings
 from shared.contracts.envelope import Envelope, encode, headers_for
-from shared.contracts.registry import TopicRegistry, load_registry
+from shared.contracts.registry import MissingKey, TopicRegistry, UnknownEventType, load_registry
 from shared.kafka.admin import ensure_topics
 from shared.logging import get_logger
 from shared.metrics import EVENTS_PRODUCED
@@ -23,8 +23,13 @@ class PublishFailed(Exception):
     """The broker did not acknowledge the event in time; nothing may be reported as accepted."""
 
 
+class NotPublishable(ValueError):
+    """The registry does not let this service publish this event (a bug: nothing is retried)."""
+
+
 class EventPublisher:
-    """Publishes envelopes to the topic the registry names for their event type, keyed by case id.
+    """Publishes envelopes to the topic the registry names for their event type, keyed by the payload
+    field the registry names (the case id, the project id), and only the events this service owns.
 
     Starts lazily and retries its start on the next publish, so a service that came up while Kafka
     was down recovers on its own once the broker is back.
@@ -70,10 +75,32 @@ class EventPublisher:
         if producer is not None:
             await _quietly_stop(producer)
 
+    def route(self, envelope: Envelope) -> tuple[str, bytes]:
+        """The topic (without prefix) and message key of an event, as topics.yaml declares them.
+
+        Refuses an event version the registry does not list, and an event of a topic another
+        service owns: one writer per topic, and no event consumers have no schema for.
+        """
+        service = self._settings.service_name
+        try:
+            spec = self._registry.event_spec(envelope.event_type, envelope.schema_version)
+        except UnknownEventType as exc:
+            raise NotPublishable(f"{service} may not publish {exc.args[0]}: not in topics.yaml") from None
+        topic = self._registry.topic_of(envelope.event_type)
+        if topic.owner != service:
+            raise NotPublishable(
+                f"{service} may not publish {envelope.event_type}: {topic.name} belongs to {topic.owner} (topics.yaml)"
+            )
+        try:
+            key = spec.key_of(envelope.payload)
+        except MissingKey as exc:
+            raise NotPublishable(str(exc)) from None
+        return topic.name, key.encode()
+
     async def publish(self, envelope: Envelope) -> RecordMetadata:
         """Send and wait for the broker's acknowledgement (acks=all)."""
-        topic = self._settings.topic(self._registry.topic_of(envelope.event_type).name)
-        meta = await self.send(topic, envelope.correlation_id.encode(), encode(envelope), headers_for(envelope))
+        topic, key = self.route(envelope)
+        meta = await self.send(self._settings.topic(topic), key, encode(envelope), headers_for(envelope))
         EVENTS_PRODUCED.labels(self._settings.service_name, envelope.event_type).inc()
         return meta
 
@@ -82,17 +109,16 @@ class EventPublisher:
         instead of one per event. The idempotent producer keeps the order of each partition."""
         if not envelopes:
             return
+        routes = [self.route(envelope) for envelope in envelopes]  # refused before anything is sent
         if self._producer is None:
             await self.start()
         assert self._producer is not None
         try:
             async with asyncio.timeout(self._settings.kafka_ack_timeout_s + 1):
                 pending = []
-                for envelope in envelopes:
-                    topic = self._settings.topic(self._registry.topic_of(envelope.event_type).name)
+                for envelope, (topic, key) in zip(envelopes, routes, strict=True):
                     pending.append(await self._producer.send(
-                        topic, value=encode(envelope), key=envelope.correlation_id.encode(),
-                        headers=headers_for(envelope)))
+                        self._settings.topic(topic), value=encode(envelope), key=key, headers=headers_for(envelope)))
                 await asyncio.gather(*pending)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.warning("batch publish failed", events=len(envelopes), error=repr(exc))

@@ -18,6 +18,8 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
+from shared.mongo import Document
+
 
 class BackendUnavailable(RuntimeError):
     pass
@@ -55,7 +57,7 @@ def start_backends(stack: ExitStack) -> Backends:
         return Backends(kafka, mongo, "env")
     if os.environ.get("YINGDE_TEST_BACKEND", "auto") != "native" and docker_answers():
         return _containers(stack)
-    return _native()
+    return _native(stack)
 
 
 def _containers(stack: ExitStack) -> Backends:
@@ -67,16 +69,34 @@ def _containers(stack: ExitStack) -> Backends:
     return Backends(kafka.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers")
 
 
-def _native() -> Backends:
+def _stack_running(root: Path) -> bool:
+    """Kafka and the store of this checkout's native stack are up (`make up`, or an earlier session)."""
+    run = Path(os.environ.get("YINGDE_LOCAL_DIR", root / ".local")) / "run"
+    for component in ("kafka", "store"):
+        try:
+            os.kill(int((run / f"{component}.pid").read_text()), 0)
+        except (OSError, ValueError):
+            return False
+    return True
+
+
+def _native(stack: ExitStack) -> Backends:
+    """The native stack: reused when `make up` runs it (and left running), else started for this
+    session and stopped when it ends, so the machine is left as the session found it."""
     root = repo_root()
-    result = subprocess.run(
-        ["bash", str(root / "deploy/local/stack.sh"), "up", "infra"], capture_output=True, text=True, timeout=1800
-    )
+    script = str(root / "deploy/local/stack.sh")
+    reused = _stack_running(root)
+    result = subprocess.run(["bash", script, "up", "infra"], capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
         raise BackendUnavailable(
             f"the native stack did not start (deploy/local/stack.sh up infra):\n{result.stdout[-3000:]}"
             f"\n{result.stderr[-3000:]}"
         )
+    if reused:
+        print("\nnative stack: reusing the Kafka and store `make up` runs (left running)", flush=True)
+    else:
+        print("\nnative stack: started Kafka and the store for this session (stopped at its end)", flush=True)
+        stack.callback(subprocess.run, ["bash", script, "down"], capture_output=True, timeout=120)
     port_kafka = os.environ.get("KAFKA_PORT", "9092")
     port_mongo = os.environ.get("MONGO_PORT", "27017")
     return Backends(f"127.0.0.1:{port_kafka}", f"mongodb://127.0.0.1:{port_mongo}/", "native")
@@ -93,7 +113,7 @@ async def verify(backends: Backends, timeout_s: float = 60.0) -> None:
             await admin.close()
     except Exception as exc:
         raise BackendUnavailable(f"Kafka at {backends.kafka_bootstrap_servers} ({backends.source}): {exc!r}") from exc
-    client: AsyncMongoClient = AsyncMongoClient(backends.mongodb_url, serverSelectionTimeoutMS=int(timeout_s * 1000))
+    client: AsyncMongoClient[Document] = AsyncMongoClient(backends.mongodb_url, serverSelectionTimeoutMS=int(timeout_s * 1000))
     try:
         await client.admin.command("ping")
     except Exception as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager
@@ -22,6 +23,7 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
 from shared.config import ServiceSettings
+from shared.mongo import Document
 from shared.testing.backends import Backends, BackendUnavailable, repo_root, start_backends, verify
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -50,9 +52,29 @@ async def no_task_outlives_the_session(request: pytest.FixtureRequest) -> AsyncI
         _done, stuck = await asyncio.wait(left, timeout=15)
         if stuck:
             names = ", ".join(f"{t.get_name()} {t.get_coro()!r}" for t in stuck)
-            print(f"\nWARNING: {len(stuck)} task(s) ignored cancellation at session end: {names}", flush=True)
             # Every test has reported by now; closing the loop would wait on these forever.
+            _summary_before_exit(request.config, f"WARNING: {len(stuck)} task(s) ignored cancellation at session end: {names}")
             os._exit(1 if request.session.testsfailed else 0)
+
+
+def _summary_before_exit(config: pytest.Config, warning: str) -> None:
+    """os._exit skips pytest's own summary, and this teardown's output is captured: without this, a
+    failing run ended on a row of dots and an F, with no report of what failed."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if capture is not None:
+        capture.suspend_global_capture(in_=False)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        print(f"\n{warning}", file=sys.__stderr__, flush=True)
+        return
+    reporter.ensure_newline()
+    reporter.summary_failures()
+    reporter.summary_errors()
+    reporter.short_test_summary()
+    reporter.write_line("")
+    reporter.write_line(warning, yellow=True)
+    reporter.summary_stats()
+    reporter.flush()
 
 
 @pytest.fixture
@@ -98,7 +120,7 @@ class Isolation:
             await self._cleanup()
 
     async def _cleanup(self) -> None:
-        client: AsyncMongoClient = AsyncMongoClient(self.backends.mongodb_url, serverSelectionTimeoutMS=5000)
+        client: AsyncMongoClient[Document] = AsyncMongoClient(self.backends.mongodb_url, serverSelectionTimeoutMS=5000)
         try:
             for name in self.databases:
                 await client.drop_database(name)

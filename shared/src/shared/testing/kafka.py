@@ -76,7 +76,7 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str, timeout_s: float) 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
-        parts = consumer.partitions_for_topic(topic)
+        parts: set[int] | None = consumer.partitions_for_topic(topic)
         if parts:
             return parts
         if loop.time() > deadline:

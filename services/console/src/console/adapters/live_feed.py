@@ -14,7 +14,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -25,12 +24,12 @@ from shared.contracts.registry import load_registry
 from shared.kafka.admin import ensure_topics
 from shared.logging import get_logger
 from shared.metrics import EVENTS_CONSUMED
+from shared.periods import CHINA
 
 log = get_logger(__name__)
 
 WATCHED = ("dispatch.cases.v1", "warranty.decisions.v1", "parts.requests.v1", "engineering.case-work.v1")
 QUEUE_SIZE = 100
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)

@@ -28,16 +28,14 @@ from console.entrypoints.web import (
     require,
 )
 from console.session import User
+from shared.contracts.ids import CaseId, is_case_id
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
 router = APIRouter(include_in_schema=False)
-CASE_ID = r"^YD-[0-9A-Z]{10}$"
-CaseId = Annotated[str, Path(pattern=CASE_ID)]
+CaseIdPath = Annotated[CaseId, Path()]
 SafeId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][\w\-.]{0,60}$")]
-HOTLINE_ROLES = ("front_desk", "hotline")
-MESSAGE_READERS = ("manager", "specialist", "operations", "management", "front_desk")
 PAGE_SIZE = 50
 
 
@@ -73,14 +71,14 @@ def _hotline_values(form: dict[str, str] | None = None) -> dict[str, str]:
 
 @router.get("/hotline", response_class=HTMLResponse)
 async def hotline_page(request: Request) -> Response:
-    user = require(request, HOTLINE_ROLES)
+    user = require(request, access.HOTLINE_DESK)
     return render(request, "hotline.html", {"values": _hotline_values(), "found": {"asked": False}}, user=user)
 
 
 @router.post("/hotline/open-cases", response_class=HTMLResponse)
 async def hotline_lookup(request: Request) -> Response:
     """The open-cases panel alone, fetched by the page while the caller is still on the line."""
-    user = require(request, HOTLINE_ROLES)
+    user = require(request, access.HOTLINE_DESK)
     form = await form_of(request)
     found = await _open_cases(request, user, form.get("phone", ""), form.get("serial_no", ""))
     return render(request, "_open_cases.html", {"found": found}, user=user)
@@ -88,7 +86,7 @@ async def hotline_lookup(request: Request) -> Response:
 
 @router.post("/hotline", response_class=HTMLResponse)
 async def hotline_submit(request: Request) -> Response:
-    user = require(request, HOTLINE_ROLES)
+    user = require(request, access.HOTLINE_DESK)
     form = await form_of(request)
     values = _hotline_values(form)
     found = await _open_cases(request, user, values["phone"], values["serial_no"])
@@ -124,7 +122,7 @@ async def hotline_submit(request: Request) -> Response:
 
 @router.get("/triage", response_class=HTMLResponse)
 async def triage_board(request: Request) -> Response:
-    user = require(request, ("manager", "management", "operations"))
+    user = require(request, access.BOARD_READERS)
     d = console_of(request).services.dispatch
     k = user.key
     proposed, unassigned, breached, watched, open_, roster = await asyncio.gather(
@@ -235,7 +233,7 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
     can_answer = user.role == "manager" or (user.role == "specialist" and case.get("answered_by") == user.id)
     if user.role == "manager":
         calls["roster"] = s.dispatch.get("/v1/specialists", key=k)
-    if user.role in MESSAGE_READERS:
+    if user.role in access.MESSAGE_READERS:
         calls["messages"] = s.notifications.get("/v1/messages", key=k, params={"case_id": case_id})
     if user.role == "specialist" and is_actor:
         calls["prices"] = s.parts.get("/v1/price-lists", key=k)
@@ -275,7 +273,7 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-async def case_page(request: Request, case_id: CaseId) -> Response:
+async def case_page(request: Request, case_id: CaseIdPath) -> Response:
     user = require(request, access.CASE_READERS)
     ctx = await _case_context(request, user, case_id)
     if ctx is None:
@@ -284,7 +282,7 @@ async def case_page(request: Request, case_id: CaseId) -> Response:
 
 
 @router.get("/cases/{case_id}/live-region", response_class=HTMLResponse)
-async def case_live_region(request: Request, case_id: CaseId) -> Response:
+async def case_live_region(request: Request, case_id: CaseIdPath) -> Response:
     """The part of the case page that changes by itself (status, warranty, parts, replies, timeline)."""
     user = require(request, access.CASE_READERS)
     ctx = await _case_context(request, user, case_id)
@@ -294,7 +292,7 @@ async def case_live_region(request: Request, case_id: CaseId) -> Response:
 
 
 @router.get("/cases/{case_id}/live")
-async def case_live(request: Request, case_id: CaseId) -> Response:
+async def case_live(request: Request, case_id: CaseIdPath) -> Response:
     """Server-sent events: each event about this case as the console's Kafka feed sees it."""
     user = require(request, access.CASE_READERS)
     c = console_of(request)
@@ -336,7 +334,7 @@ def _case_url(case_id: str) -> str:
 
 
 @router.post("/cases/{case_id}/assignment")
-async def post_assignment(request: Request, case_id: CaseId) -> Response:
+async def post_assignment(request: Request, case_id: CaseIdPath) -> Response:
     user = require(request, ("manager",))
     form = await form_of(request)
     api = await console_of(request).services.dispatch.post(
@@ -347,7 +345,7 @@ async def post_assignment(request: Request, case_id: CaseId) -> Response:
 
 
 @router.post("/cases/{case_id}/confirmation")
-async def post_confirmation(request: Request, case_id: CaseId) -> Response:
+async def post_confirmation(request: Request, case_id: CaseIdPath) -> Response:
     """The manager forwards a proposed case: to the proposed specialist, or to another with a reason."""
     user = require(request, ("manager",))
     form = await form_of(request)
@@ -362,7 +360,7 @@ async def post_confirmation(request: Request, case_id: CaseId) -> Response:
 
 
 @router.post("/cases/{case_id}/replies")
-async def post_reply(request: Request, case_id: CaseId) -> Response:
+async def post_reply(request: Request, case_id: CaseIdPath) -> Response:
     user = require(request, access.CASE_ACTORS)
     form = await form_of(request)
     key = form.get("idempotency_key") or new_key("reply")
@@ -373,7 +371,7 @@ async def post_reply(request: Request, case_id: CaseId) -> Response:
 
 
 @router.post("/cases/{case_id}/closure")
-async def post_closure(request: Request, case_id: CaseId) -> Response:
+async def post_closure(request: Request, case_id: CaseIdPath) -> Response:
     user = require(request, access.CASE_ACTORS)
     form = await form_of(request)
     body = {k: form[k] for k in ("resolution", "outcome", "override_reason") if form.get(k)}
@@ -382,7 +380,7 @@ async def post_closure(request: Request, case_id: CaseId) -> Response:
 
 
 @router.post("/cases/{case_id}/reopening")
-async def post_reopening(request: Request, case_id: CaseId) -> Response:
+async def post_reopening(request: Request, case_id: CaseIdPath) -> Response:
     user = require(request, access.REOPENERS)
     form = await form_of(request)
     api = await console_of(request).services.dispatch.post(
@@ -392,7 +390,7 @@ async def post_reopening(request: Request, case_id: CaseId) -> Response:
 
 
 @router.post("/cases/{case_id}/follow-ups")
-async def post_follow_up(request: Request, case_id: CaseId) -> Response:
+async def post_follow_up(request: Request, case_id: CaseIdPath) -> Response:
     user = require(request, access.CASE_ACTORS)
     form = await form_of(request)
     body = {"visited_on": form.get("visited_on", ""), "satisfaction": form.get("satisfaction", ""),
@@ -402,7 +400,7 @@ async def post_follow_up(request: Request, case_id: CaseId) -> Response:
 
 
 @router.post("/cases/{case_id}/evidence")
-async def post_evidence(request: Request, case_id: CaseId) -> Response:
+async def post_evidence(request: Request, case_id: CaseIdPath) -> Response:
     user = require(request, access.WARRANTY_READERS)
     form = await form_of(request)
     body: dict[str, Any] = {"note": form.get("note", "")}
@@ -423,7 +421,7 @@ async def post_evidence(request: Request, case_id: CaseId) -> Response:
 
 
 @router.post("/cases/{case_id}/quotes")
-async def post_quote(request: Request, case_id: CaseId) -> Response:
+async def post_quote(request: Request, case_id: CaseIdPath) -> Response:
     user = require(request, ("specialist",))
     form = await form_lists(request)
     items = [{"item": i, "quantity": q} for i, q in zip(form.get("item", []), form.get("quantity", []), strict=False)
@@ -458,7 +456,7 @@ async def repair_record_pdf(request: Request, request_id: SafeId) -> Response:
 
 
 async def _proxy_record(request: Request, request_id: str, suffix: str) -> Response:
-    user = require(request, ("specialist", "manager", "finance", "engineering", "regional_manager"))
+    user = require(request, access.REPAIR_RECORD_READERS)
     api = await console_of(request).services.parts.get(
         f"/v1/parts-requests/{quote(request_id, safe='')}/repair-record{suffix}", key=user.key)
     if not api.ok:
@@ -493,7 +491,7 @@ async def status_lookup(request: Request) -> Response:
     case_id = form.get("case_id", "").strip().upper()
     last4 = form.get("phone_last4", "").strip()
     ctx: dict[str, Any] = {"values": {"case_id": case_id}, "intake_url": c.settings.intake_public_url}
-    if not re.match(CASE_ID, case_id) or not LAST4.match(last4):
+    if not is_case_id(case_id) or not LAST4.match(last4):
         return render(request, "status.html", ctx | {"error": "format"}, status=422)
     client_ip = request.client.host if request.client else "?"
     try:

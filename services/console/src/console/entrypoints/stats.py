@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from console import access, labels
 from console.charts import Bar, Series, hbars, stacked_columns
 from console.entrypoints.web import console_of, problem, render, require
-from shared.periods import china_date
+from shared.periods import china_today
 
 router = APIRouter(include_in_schema=False)
 PERIODS = {"day": 14, "week": 8, "month": 6}
@@ -66,7 +66,7 @@ async def stats_page(request: Request) -> Response:
     period = request.query_params.get("period", "week")
     period = period if period in PERIODS else "week"
     d = console_of(request).services.dispatch
-    periods = recent_periods(period, PERIODS[period], china_date(datetime.now(UTC)))
+    periods = recent_periods(period, PERIODS[period], china_today())  # dispatch counts days in China
     first, last = periods[0][1], periods[-1][2]
     span = {"from": first.isoformat(), "to": last.isoformat()}
     k = user.key

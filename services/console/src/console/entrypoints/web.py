@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -29,10 +28,10 @@ from console.session import (
     unsign,
     user_for,
 )
+from shared.periods import CHINA, china_today
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
-CHINA = ZoneInfo("Asia/Shanghai")
 # Scripts only from our own static folder; no inline script; the charts are inline SVG.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
@@ -71,7 +70,7 @@ def when(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def today_china() -> str:
-    return datetime.now(UTC).astimezone(CHINA).date().isoformat()
+    return china_today().isoformat()
 
 
 def now_china_local() -> str:

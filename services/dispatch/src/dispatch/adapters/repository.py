@@ -6,19 +6,22 @@ outbox); this module adds the queries dispatch runs over them, each served by an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from dispatch.domain.case import OPEN_STATUSES, Case
 from dispatch.domain.routing import AssignmentPolicy, Specialist
+from dispatch.domain.stats import CaseFigures
 from shared.contracts.envelope import Envelope
-from shared.mongo import bson_safe
+from shared.mongo import Document, bson_safe
+from shared.periods import china_date
 from shared.unit_of_work import Aggregates, Store, Transaction
 
 
@@ -27,12 +30,27 @@ def case_query_fields(case: Case) -> dict[str, Any]:
     return {"next_deadline": case.next_deadline()}
 
 
-class CaseQueries:
-    """The indexed reads over dispatch's cases (the manager's board, a specialist's cases, the scan)."""
+NEWEST_FIRST = [("received_at", DESCENDING), ("_id", ASCENDING)]
+# The first week of cases is read first; each further window back doubles, to the company's start.
+FIRST_WINDOW = timedelta(days=7)
+EARLIEST = datetime(2015, 1, 1, tzinfo=UTC)
+# Filters that pick a handful of cases (a customer's, a unit's): read as they are, no windows.
+SELECTIVE = ("customer.phone", "product.serial_no")
 
-    def __init__(self, cases: Aggregates[Case]) -> None:
+
+class CaseQueries:
+    """The indexed reads over dispatch's cases (the manager's board, a specialist's cases, the scan).
+
+    Lists are read newest first in closed windows of `received_at` that double until the page is
+    full: a store that gathers every match before it applies a limit (SecantusDB does) then reads
+    about one page's worth of cases instead of all of them; on MongoDB it costs a few cheap queries.
+    """
+
+    def __init__(self, cases: Aggregates[Case], clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.aggregates = cases
         self.cases = cases.collection
+        self._clock = clock
+        self._counted: dict[str, tuple[float, int]] = {}
 
     async def ensure_indexes(self) -> None:
         # Lists are paged newest first with the id as tie-break: indexes in that order serve the page
@@ -44,12 +62,38 @@ class CaseQueries:
         await self.cases.create_index([("customer.phone", ASCENDING)])
         await self.cases.create_index([("product.serial_no", ASCENDING)])
         await self.cases.create_index([("received_at", DESCENDING), ("_id", ASCENDING)])
+        await self.cases.create_index([("status", ASCENDING), ("follow_up_due_on", ASCENDING)])
 
     async def find(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[list[Case], int]:
-        total = await self.aggregates.count(query)
-        found = await self.aggregates.find(query, sort=[("received_at", DESCENDING), ("_id", ASCENDING)],
-                                           skip=skip, limit=limit)
-        return found, total
+        total = await self.count(query)
+        if "received_at" in query or any(field in query for field in SELECTIVE):
+            return await self.aggregates.find(query, sort=NEWEST_FIRST, skip=skip, limit=limit), total
+        return (await self._newest(query, skip + limit))[skip:], total
+
+    async def _newest(self, query: dict[str, Any], wanted: int) -> list[Case]:
+        found: list[Case] = []
+        upper, span = self._clock() + timedelta(days=1), FIRST_WINDOW
+        while len(found) < wanted and upper > EARLIEST:
+            lower = max(upper - span, EARLIEST)
+            found += await self.aggregates.find({**query, "received_at": {"$gte": lower, "$lt": upper}},
+                                                sort=NEWEST_FIRST, limit=wanted - len(found))
+            upper, span = lower, span * 2
+        return found
+
+    async def count(self, query: dict[str, Any]) -> int:
+        """How many cases match. A large count is kept for a few seconds: the total above a list need
+        not be exact to the second, and counting 100,000 cases on every page turn would be."""
+        key = repr(sorted(query.items()))
+        cached = self._counted.get(key)
+        if cached and time.monotonic() - cached[0] < 10:
+            return cached[1]
+        n = (await self.cases.estimated_document_count() if not query
+             else (await self.cases.database.command("count", self.cases.name, query=query))["n"])
+        if n >= 2000:
+            if len(self._counted) > 256:
+                self._counted.clear()
+            self._counted[key] = (time.monotonic(), n)
+        return int(n)
 
     async def all_in(self, query: dict[str, Any]) -> list[Case]:
         return await self.aggregates.find(query)
@@ -64,6 +108,21 @@ class CaseQueries:
                                                sort=[("received_at", ASCENDING)]):
             out.setdefault(case.product.serial_no or "", []).append(case)
         return out
+
+    async def figures(self, query: dict[str, Any]) -> list[CaseFigures]:
+        """The few fields statistics read, for every case matching `query` (a year: tens of thousands)."""
+        projection = dict.fromkeys(CaseFigures.FIELDS, 1)
+        return [CaseFigures.of_document(d) async for d in self.cases.find(query, projection)]
+
+    async def follow_ups_due(self, by: str, *, assignee: str | None, own: str | None = None) -> list[Case]:
+        """Closed cases whose follow-up visit falls due by the China date `by` (ISO), soonest first;
+        `own`: only those this specialist makes (as assignee, or as the one who answers the customer)."""
+        query: dict[str, Any] = {"status": "closed", "follow_up_due_on": {"$lte": by}}
+        if assignee:
+            query["assignee"] = assignee
+        if own:
+            query["$or"] = [{"assignee": own}, {"liaison": own}]
+        return await self.aggregates.find(query, sort=[("follow_up_due_on", ASCENDING)])
 
     async def due(self, now: datetime, limit: int = 500) -> list[str]:
         cursor = self.cases.find({"next_deadline": {"$lte": now}}, {"_id": 1}).limit(limit)
@@ -81,6 +140,86 @@ class CaseQueries:
             async for d in await self.cases.aggregate(pipeline):
                 loads[d["_id"]] = loads.get(d["_id"], 0) + d["n"]
         return loads
+
+
+class CaseFiguresByDay:
+    """What statistics read, without reading the cases: a small document per case (`case_figures`,
+    written on every change, whatever the burst) and, for days no case changed in since, one document
+    per China day with all of that day's rows (`case_figures_by_day`, compacted in the background).
+
+    A year of statistics then reads 365 day documents, plus the few days still changing row by row.
+    Kept current by dispatch's own events and the cases it opens; rebuilt from the cases when missing.
+    """
+
+    def __init__(self, db: AsyncDatabase[Document], cases: Aggregates[Case]) -> None:
+        self.rows = db["case_figures"]
+        self.days = db["case_figures_by_day"]
+        self.dirty = db["case_figures_dirty_days"]
+        self._cases = cases.collection
+
+    async def ensure_indexes(self) -> None:
+        await self.rows.create_index([("day", ASCENDING)])
+
+    async def record(self, figures: list[tuple[str, CaseFigures]]) -> None:
+        """(case id, figures) of cases that changed: their rows written, their days marked for compaction."""
+        if not figures:
+            return
+        latest = dict(figures)
+        days = {china_date(f.received_at).isoformat() for f in latest.values()}
+        await self.rows.bulk_write([
+            ReplaceOne({"_id": case_id}, {"day": china_date(f.received_at).isoformat(), "row": f.as_row()},
+                       upsert=True) for case_id, f in latest.items()], ordered=False)
+        await self.dirty.bulk_write([UpdateOne({"_id": day}, {"$set": {"at": datetime.now(UTC)}}, upsert=True)
+                                     for day in days], ordered=False)
+
+    async def record_cases(self, case_ids: list[str]) -> None:
+        projection = dict.fromkeys(CaseFigures.FIELDS, 1)
+        found = [(d["_id"], CaseFigures.of_document(d)) async for d in
+                 self._cases.find({"_id": {"$in": list(set(case_ids))}}, projection)]
+        await self.record(found)
+
+    async def compact(self, limit: int = 60) -> int:
+        """Fold the rows of days that changed into their day documents; returns the days folded.
+
+        The mark is taken off before the day is read: a row written meanwhile marks the day again, so
+        it is folded once more next time instead of being missed."""
+        folded = 0
+        async for mark in self.dirty.find({}).limit(limit):
+            day = mark["_id"]
+            await self.dirty.delete_one({"_id": day, "at": mark["at"]})
+            rows = [d["row"] async for d in self.rows.find({"day": day}, {"row": 1})]
+            await self.days.replace_one({"_id": day}, {"rows": rows, "folded_at": datetime.now(UTC)}, upsert=True)
+            folded += 1
+        return folded
+
+    async def between(self, first: date | None, last: date | None) -> list[CaseFigures]:
+        """Every case received from `first` to `last` (China days, both included; None: no bound)."""
+        span: dict[str, str] = {}
+        if first:
+            span["$gte"] = first.isoformat()
+        if last:
+            span["$lte"] = last.isoformat()
+        changing = {d["_id"] async for d in self.dirty.find({"_id": span} if span else {}, {"_id": 1})}
+        found = [CaseFigures.of_row(row) async for day in self.days.find({"_id": span} if span else {})
+                 if day["_id"] not in changing for row in day.get("rows") or ()]
+        for day in sorted(changing):
+            found += [CaseFigures.of_row(d["row"]) async for d in self.rows.find({"day": day}, {"row": 1})]
+        return found
+
+    async def rebuild_if_missing(self) -> int:
+        """Build the rows from the cases when there are cases and no rows (a new store, an upgrade)."""
+        if await self.rows.find_one({}, {"_id": 1}) is not None or await self._cases.find_one({}, {"_id": 1}) is None:
+            return 0
+        projection = dict.fromkeys(CaseFigures.FIELDS, 1)
+        batch: list[tuple[str, CaseFigures]] = []
+        n = 0
+        async for d in self._cases.find({}, projection):
+            batch.append((d["_id"], CaseFigures.of_document(d)))
+            if len(batch) >= 2000:
+                await self.record(batch)
+                n, batch = n + len(batch), []
+        await self.record(batch)
+        return n + len(batch)
 
 
 class TimelineRepository:
@@ -138,11 +277,16 @@ class TimelineRepository:
 
 
 class RosterRepository:
+    """The specialists. A roster change reads, checks and writes in one transaction, and every change
+    bumps one shared document, so two changes at once conflict and the second is checked again on
+    what the first left (no write skew: two managers cannot each deactivate a department's last two)."""
+
     def __init__(self, db: AsyncDatabase, store: Store) -> None:
         self.specialists = db["specialists"]
+        self._changes = db["roster_changes"]
         self._store = store
 
-    async def all(self) -> list[Specialist]:
+    async def all(self, tx: Transaction | None = None) -> list[Specialist]:
         return [
             Specialist(
                 specialist_id=d["_id"],
@@ -153,7 +297,7 @@ class RosterRepository:
                 active=d.get("active", True),
                 absent_until=date.fromisoformat(d["absent_until"]) if d.get("absent_until") else None,
             )
-            async for d in self.specialists.find({}).sort("_id", ASCENDING)
+            async for d in self.specialists.find({}, session=tx.session if tx else None).sort("_id", ASCENDING)
         ]
 
     async def upsert(self, specialist: Specialist, tx: Transaction | None = None) -> None:
@@ -163,16 +307,20 @@ class RosterRepository:
         doc["absent_until"] = specialist.absent_until.isoformat() if specialist.absent_until else None
         await self.specialists.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=tx.session if tx else None)
 
-    async def replace_all(self, roster: list[Specialist]) -> None:
-        """Upsert every given specialist; those left out are kept but made inactive (their cases stay
-        theirs). One transaction: routing never sees half of the new roster."""
+    async def change(
+        self, new_roster: Callable[[list[Specialist]], list[Specialist]], check: Callable[[list[Specialist]], None]
+    ) -> None:
+        """Apply `new_roster` to the current roster, let `check` refuse the result, write what changed."""
 
         async def work(tx: Transaction) -> None:
-            keep = [s.specialist_id for s in roster]
-            for s in roster:
-                await self.upsert(s, tx)
-            await self.specialists.update_many({"_id": {"$nin": keep}}, {"$set": {"active": False}},
-                                               session=tx.session)
+            current = await self.all(tx)
+            after = new_roster(current)
+            check(after)
+            before = {s.specialist_id: s for s in current}
+            for s in after:
+                if before.get(s.specialist_id) != s:
+                    await self.upsert(s, tx)
+            await self._changes.update_one({"_id": "roster"}, {"$inc": {"n": 1}}, upsert=True, session=tx.session)
 
         await self._store.transaction(work)
 

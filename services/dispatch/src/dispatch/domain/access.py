@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from dispatch.domain.case import Case
 from shared.http.auth import Principal
-
-READ_ALL = {"manager", "specialist", "engineering", "management", "operations", "front_desk", "finance", "purchasing"}
-ACTORS = {"specialist", "engineering"}
-PHONE_READERS = {"manager", "front_desk", "hotline"}
+from shared.roles import CASE_ACTORS, PHONE_READERS, STAFF_ROLES
 
 
 def can_read(p: Principal, case: Case) -> bool:
     """Staff read every case; a dealer or regional manager only what came through their own channel."""
-    if p.role in READ_ALL:
+    if p.role in STAFF_ROLES:
         return True
     if p.role == "dealer":
         return case.channel == "dealer" and case.submitted_by == p.dealer_code
@@ -35,7 +32,7 @@ def channel_scope(p: Principal) -> dict[str, str] | None:
 def can_act(p: Principal, case: Case) -> bool:
     """The manager acts on every case; a specialist only on their own (as assignee, or as the one who
     answers the customer on another department's case)."""
-    return p.role == "manager" or (p.role in ACTORS and p.id in (case.assignee, case.liaison))
+    return p.role == "manager" or (p.role in CASE_ACTORS and p.id in (case.assignee, case.liaison))
 
 
 def can_answer(p: Principal, case: Case) -> bool:
@@ -46,7 +43,7 @@ def can_answer(p: Principal, case: Case) -> bool:
 
 
 def sees_phone(p: Principal, case: Case) -> bool:
-    return p.role in PHONE_READERS or (p.role in ACTORS and p.id in (case.assignee, case.liaison))
+    return p.role in PHONE_READERS or (p.role in CASE_ACTORS and p.id in (case.assignee, case.liaison))
 
 
 def phone_search_scope(p: Principal) -> dict[str, object] | None:
@@ -56,6 +53,6 @@ def phone_search_scope(p: Principal) -> dict[str, object] | None:
     """
     if p.role in PHONE_READERS:
         return {}
-    if p.role in ACTORS:
+    if p.role in CASE_ACTORS:
         return {"$or": [{"assignee": p.id}, {"liaison": p.id}]}
     return None

@@ -138,6 +138,7 @@ class Case(BaseModel):
     product: ProductInfo
     description: str
     received_at: datetime
+    reported_at: datetime | None = None
     assigned_at: datetime | None = None
     first_reply_at: datetime | None = None
     resolved_at: datetime | None = None
@@ -265,7 +266,10 @@ class Case(BaseModel):
             description=self.description,
             customer_name=self.customer.name,
             customer_address=self.customer.address,
+            customer_phone=self.customer.phone,
+            submitted_by=self.submitted_by,
             received_at=self.received_at,
+            reported_at=self.reported_at,
             assigned_by=by,
             reason=reason,
             liaison_id=self.liaison,
@@ -506,6 +510,7 @@ def open_case(
         product=complaint.product,
         description=complaint.description,
         received_at=complaint.received_at,
+        reported_at=complaint.reported_at,
         targets=policy.due_dates(complaint.category_guess.category, priority, complaint.received_at),
         source_event_id=event_id,
     )

@@ -73,6 +73,14 @@ class Ceiling:
         return None
 
 
+def _auto_everywhere() -> dict[str, dict[str, Mode]]:
+    return {"*": {"*": "auto"}}
+
+
+def _online_watched() -> list[Channel]:
+    return ["online"]
+
+
 class AssignmentPolicy(BaseModel):
     """The manager's settings for routing (§一.1.1-1.4): per channel and category, assign at once or
     propose and wait for the manager's confirmation; which channels stay on the manager's watch list
@@ -81,12 +89,12 @@ class AssignmentPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     modes: dict[str, dict[str, Mode]] = Field(
-        default_factory=lambda: {"*": {"*": "auto"}},
+        default_factory=_auto_everywhere,
         description='channel → category → "auto" (assign at once) or "confirm" (propose, the manager confirms); '
         '"*" matches any; the most specific entry wins.',
     )
     watch_channels: list[Channel] = Field(
-        default_factory=lambda: ["online"],
+        default_factory=_online_watched,
         description="Complaints from these channels stay on the manager's watch list until closure (§一.1.4).",
     )
     max_open_per_specialist: int = Field(default=30, ge=1, le=10_000)

@@ -10,7 +10,9 @@ _TARGET_ZH = {"assign": "分派", "first_reply": "首次答复", "close": "结�
 
 def summary_of(event_type: str, p: Any) -> str:
     """A short bilingual line for the timeline; unknown types fall back to the type name."""
-    g = lambda name, default=None: getattr(p, name, default)  # noqa: E731
+    def g(name: str, default: Any = None) -> Any:
+        return getattr(p, name, default)
+
     match event_type:
         case "complaint.received":
             return f"受理投诉（{_CHANNEL_ZH.get(g('channel'), g('channel'))}） / complaint received via {g('channel')}"
@@ -71,6 +73,8 @@ def summary_of(event_type: str, p: Any) -> str:
             return f"回访逾期 {g('overdue_days')} 天，已上报经理 / follow-up overdue, escalated to the manager"
         case "remedy.chosen":
             return f"选定补救措施：{g('remedy')}（{g('chosen_by')}） / remedy chosen: {g('remedy')}"
+        case "remedy.progressed":
+            return f"补救措施进展：{g('remedy')} {g('step')}（{g('by')}） / remedy step: {g('step')}"
         case "remedy.completed":
             return f"补救措施已完成：{g('remedy')} / remedy carried out: {g('remedy')}"
         case "remedy.cancelled":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -27,22 +28,31 @@ from dispatch.handlers import (
 )
 from shared.contracts.cases import DEPARTMENTS, Department, Outcome, Priority
 from shared.contracts.complaints import Category, Channel
+from shared.contracts.ids import CaseId
 from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
 from shared.http.commands import IdempotencyKey, change_key
 from shared.http.paging import Page, PageSize
 from shared.logging import mask_phone
-from shared.periods import CHINA, china_date
+from shared.periods import china_date
 from shared.reference import normalise_phone, normalise_serial
+from shared.roles import (
+    CASE_ACTORS,
+    CASE_READERS,
+    CASE_REOPENERS,
+    QUALITY_READERS,
+    STAFF_ROLES,
+    STATS_READERS,
+)
 from shared.service import service_app
+from shared.unit_of_work import ChangeKey
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)]
-CaseId = Annotated[str, Path(pattern=r"^YD-[0-9A-Z]{10}$", description="The case number, YD-…")]
+CaseIdPath = Annotated[CaseId, Path(description="The case number, YD-…")]
 
-STAFF = ("manager", "specialist", "engineering", "management", "operations", "front_desk", "finance", "purchasing")
-Reader = Annotated[Principal, require_roles(*STAFF, "dealer", "regional_manager", "hotline")]
-Actor = Annotated[Principal, require_roles("manager", "specialist", "engineering")]
+Reader = Annotated[Principal, require_roles(*CASE_READERS)]
+Actor = Annotated[Principal, require_roles(*CASE_ACTORS)]
 Manager = Annotated[Principal, require_roles("manager")]
 
 
@@ -209,7 +219,7 @@ cases = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=JsonRoute)
 
 
 @cases.get("/{case_id}", summary="One case: status, assignee, targets, warranty, parts and the timeline")
-async def get_case(request: Request, case_id: CaseId, principal: Reader) -> dict[str, Any]:
+async def get_case(request: Request, case_id: CaseIdPath, principal: Reader) -> dict[str, Any]:
     case = await _readable(request, case_id, principal)
     timeline = await _d(request).timeline.for_case(case_id)
     view = case_view(case, timeline, principal, _now(request))
@@ -291,7 +301,7 @@ async def list_cases(
 
 @cases.post("/{case_id}/assignment", summary="Manager: assign or reassign, with the reason kept")
 async def assign(
-    request: Request, case_id: CaseId, body: AssignmentIn, principal: Manager, idempotency_key: IdempotencyKey = None
+    request: Request, case_id: CaseIdPath, body: AssignmentIn, principal: Manager, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     d = _d(request)
     case = await _refusals(handlers.assign_case(
@@ -303,7 +313,7 @@ async def assign(
 @cases.post("/{case_id}/proposal/confirmation",
             summary="Manager: forward the case to the proposed specialist (or another, with a reason)")
 async def confirm(
-    request: Request, case_id: CaseId, body: ConfirmationIn, principal: Manager, idempotency_key: IdempotencyKey = None
+    request: Request, case_id: CaseIdPath, body: ConfirmationIn, principal: Manager, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     d = _d(request)
     case = await _refusals(handlers.confirm_proposal(
@@ -314,7 +324,7 @@ async def confirm(
 
 @cases.post("/{case_id}/liaison", summary="Manager: the quality specialist who answers the customer on an installation case")
 async def liaison(
-    request: Request, case_id: CaseId, body: AssignmentIn, principal: Manager, idempotency_key: IdempotencyKey = None
+    request: Request, case_id: CaseIdPath, body: AssignmentIn, principal: Manager, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     d = _d(request)
     case = await _refusals(handlers.name_liaison(
@@ -325,7 +335,7 @@ async def liaison(
 
 @cases.post("/{case_id}/triage", summary="Manager: correct category or priority (department follows)")
 async def triage(
-    request: Request, case_id: CaseId, body: TriageIn, principal: Manager, idempotency_key: IdempotencyKey = None
+    request: Request, case_id: CaseIdPath, body: TriageIn, principal: Manager, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     d = _d(request)
     case = await _refusals(handlers.triage_case(
@@ -337,7 +347,7 @@ async def triage(
 @cases.post("/{case_id}/replies", status_code=201,
             summary="Reply to the customer: the quality after-sales department only (the one outward window, §一.2)")
 async def reply(
-    request: Request, case_id: CaseId, body: ReplyIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request, case_id: CaseIdPath, body: ReplyIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     case, reply_id = await _refusals(handlers.reply_to_customer(
         _d(request), case_id, message=body.message, via=body.via, by=principal,
@@ -347,7 +357,7 @@ async def reply(
 
 @cases.post("/{case_id}/resolution", summary="Record how the case was resolved")
 async def resolve(
-    request: Request, case_id: CaseId, body: ResolutionIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request, case_id: CaseIdPath, body: ResolutionIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     case = await _refusals(handlers.resolve_case(
         _d(request), case_id, resolution=body.resolution, outcome=body.outcome, by=principal,
@@ -358,7 +368,7 @@ async def resolve(
 @cases.post("/{case_id}/closure",
             summary="结案: close the case (the quality after-sales department only; needs a resolution and outcome)")
 async def close(
-    request: Request, case_id: CaseId, body: ClosureIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request, case_id: CaseIdPath, body: ClosureIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     case = await _refusals(handlers.close_case(
         _d(request), case_id, resolution=body.resolution, outcome=body.outcome, by=principal,
@@ -370,9 +380,8 @@ async def close(
 @cases.post("/{case_id}/reopening", responses={409: {"description": "The case is not closed."}},
             summary="Reopen a closed case at the customer's request (channels, the specialist) or by the manager")
 async def reopen(
-    request: Request, case_id: CaseId, body: ReopenIn,
-    principal: Annotated[Principal, require_roles("manager", "specialist", "front_desk", "hotline", "dealer",
-                                                  "regional_manager")],
+    request: Request, case_id: CaseIdPath, body: ReopenIn,
+    principal: Annotated[Principal, require_roles(*CASE_REOPENERS)],
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     d = _d(request)
@@ -384,7 +393,7 @@ async def reopen(
 
 @cases.post("/{case_id}/follow-ups", status_code=201, summary="回访: record a follow-up visit")
 async def follow_up(
-    request: Request, case_id: CaseId, body: FollowUpIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request, case_id: CaseIdPath, body: FollowUpIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     case = await _refusals(handlers.record_follow_up(
         _d(request), case_id, visited_on=body.visited_on, satisfaction=body.satisfaction, notes=body.notes,
@@ -403,7 +412,7 @@ _STATUS_ZH = {
 @public.get("/cases/{case_id}", summary="The customer's status page: case number plus the phone's last four digits")
 async def public_case(
     request: Request,
-    case_id: CaseId,
+    case_id: CaseIdPath,
     phone_last4: Annotated[str, Query(pattern=r"^\d{4}$", description="The last four digits of the phone given.")],
 ) -> dict[str, Any]:
     """Only what the after-sales department told the customer: status and replies, nothing internal."""
@@ -426,11 +435,16 @@ async def public_case(
 
 @public.post("/cases/{case_id}/reopening", summary="The customer asks to reopen a closed case (case number and "
              "the phone's last four digits)")
-async def public_reopen(request: Request, case_id: CaseId, body: PublicReopenIn) -> dict[str, Any]:
+async def public_reopen(request: Request, case_id: CaseIdPath, body: PublicReopenIn,
+                        idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     d = _d(request)
     await d.limiter.hit(d.public_rate_limit, "public-case", request.client.host if request.client else "?")
+    # The customer has no key of their own: the request is theirs by the case number it names.
+    key = None if idempotency_key is None else ChangeKey.of_request(
+        caller=f"customer:{case_id}", key=idempotency_key, request={"action": f"reopen {case_id}",
+                                                                    "body": body.model_dump(mode="json")})
     try:
-        case = await handlers.reopen_by_customer(d, case_id, phone_last4=body.phone_last4, reason=body.reason)
+        case = await handlers.reopen_by_customer(d, case_id, phone_last4=body.phone_last4, reason=body.reason, key=key)
     except IllegalTransition as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail={"message": str(exc), "current_status": exc.current}) from exc
     if case is None:
@@ -449,12 +463,10 @@ async def follow_ups_due(
     assignee: str | None = None,
 ) -> dict[str, Any]:
     today = china_date(_now(request))
-    query: dict[str, Any] = {"status": "closed"}
-    if principal.role != "manager":
-        query["$or"] = [{"assignee": principal.id}, {"liaison": principal.id}]  # their own visits to make
-    elif assignee:
-        query["assignee"] = assignee
-    due = [c for c in await _d(request).queries.all_in(query) if c.follow_up_due_on and c.follow_up_due_on <= today + timedelta(days=within_days)]
+    # A specialist sees their own visits to make (as assignee, or answering the customer for another department).
+    own = principal.id if principal.role != "manager" else None
+    due = await _d(request).queries.follow_ups_due((today + timedelta(days=within_days)).isoformat(),
+                                                    assignee=assignee if own is None else None, own=own)
     due.sort(key=lambda c: c.follow_up_due_on or today)
     return {
         "items": [
@@ -477,26 +489,19 @@ async def follow_ups_due(
 @other.get("/v1/stats", summary="Counts, median/p90 times, satisfaction and open cases by age")
 async def stats(
     request: Request,
-    principal: Annotated[Principal, require_roles("manager", "management", "specialist", "operations", "engineering")],
+    principal: Annotated[Principal, require_roles(*STATS_READERS)],
     group_by: GroupBy = "channel",
     period: Period = "week",
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None,
 ) -> dict[str, Any]:
-    query: dict[str, Any] = {}
-    span: dict[str, Any] = {}
-    if from_:
-        span["$gte"] = datetime.combine(from_, datetime.min.time(), tzinfo=CHINA)  # days as counted in China
-    if to:
-        span["$lt"] = datetime.combine(to + timedelta(days=1), datetime.min.time(), tzinfo=CHINA)
-    if span:
-        query["received_at"] = span
-    found = await _d(request).queries.all_in(query)
+    # From and to are days in China, both included, as the department counts them.
+    found = await _d(request).figures.between(from_, to)
     return case_stats(found, now=_now(request), group_by=group_by, period=period) | {"from": from_, "to": to}
 
 
 @other.get("/v1/specialists", summary="The roster, with each specialist's open workload")
-async def list_specialists(request: Request, principal: Annotated[Principal, require_roles(*STAFF)]) -> dict[str, Any]:
+async def list_specialists(request: Request, principal: Annotated[Principal, require_roles(*STAFF_ROLES)]) -> dict[str, Any]:
     d = _d(request)
     roster = await d.roster.all()
     workloads = await d.queries.open_workloads([s.specialist_id for s in roster])
@@ -542,8 +547,14 @@ async def put_specialists(request: Request, body: list[SpecialistIn], principal:
     ids = [s.specialist_id for s in body]
     if len(ids) != len(set(ids)):
         raise HTTPException(422, detail="specialist_id: each specialist may appear once")
-    _refuse_unstaffed([s.to_domain() for s in body])  # those left out become inactive
-    await _d(request).roster.replace_all([s.to_domain() for s in body])
+    given = {s.specialist_id: s.to_domain() for s in body}
+
+    def replaced(current: list[Specialist]) -> list[Specialist]:
+        # Those left out are kept but made inactive: their cases stay theirs.
+        left_out = [replace(s, active=False) for s in current if s.specialist_id not in given]
+        return [*given.values(), *left_out]
+
+    await _d(request).roster.change(replaced, _refuse_unstaffed)
     _d(request).workload.invalidate()
     return await list_specialists(request, principal)
 
@@ -554,15 +565,15 @@ async def put_specialist(
 ) -> dict[str, Any]:
     if body.specialist_id != specialist_id:
         raise HTTPException(422, detail="specialist_id: the body names another specialist than the path")
-    others = [s for s in await _d(request).roster.all() if s.specialist_id != specialist_id]
-    _refuse_unstaffed([*others, body.to_domain()])
-    await _d(request).roster.upsert(body.to_domain())
+    changed = body.to_domain()
+    await _d(request).roster.change(
+        lambda current: [*(s for s in current if s.specialist_id != specialist_id), changed], _refuse_unstaffed)
     _d(request).workload.invalidate()
     return await list_specialists(request, principal)
 
 
 quality = APIRouter(prefix="/v1/quality", tags=["the quality department's figures (R-DS-7)"], route_class=JsonRoute)
-QualityReader = Annotated[Principal, require_roles("manager", "management", "specialist", "operations", "engineering")]
+QualityReader = Annotated[Principal, require_roles(*QUALITY_READERS)]
 Month = Annotated[str, Path(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.http.auth import STAFF_ROLES
+from shared.roles import PROJECT_PRICE_READERS, PROJECT_READERS
 
-READERS: tuple[str, ...] = STAFF_ROLES
+READERS: tuple[str, ...] = PROJECT_READERS
 ACTORS: tuple[str, ...] = ("engineering",)
 DECIDERS: tuple[str, ...] = ("management",)
-PRICE_ROLES = frozenset({"engineering", "management"})
+PRICE_ROLES = frozenset(PROJECT_PRICE_READERS)
 # Every money field of the project is named one of these (a unit test holds the model to it), so
 # stripping them by name leaves no price behind, however deep.
 PRICE_FIELDS = frozenset({"contract_value", "unit_price", "amount", "total", "lowest_total", "price_difference"})

@@ -12,10 +12,11 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from engineering.domain.periods import china_today, within_maintenance_year
+from engineering.domain.periods import within_maintenance_year
 from engineering.domain.project import Event, InvalidInput, Project
 from shared.contracts.cases import CaseAssigned
 from shared.contracts.engineering import InstallationCaseLinked, InstallationMaintenanceRecorded
+from shared.periods import china_today
 
 ENGINEERING_DEPARTMENT = "engineering_installation"
 LINKED_BY = "engineering"

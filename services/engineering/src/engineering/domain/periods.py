@@ -8,15 +8,13 @@ too: accepted 2026-09-30, 12 months → maintained through 2027-09-30; 2024-02-2
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
-from shared.periods import add_months, china_date
+from shared.periods import add_months
+from shared.periods import (
+    china_today as china_today,  # the one China clock; engineering's handlers import it here
+)
 from shared.rulesets import PeriodBook
-
-
-def china_today(now: datetime) -> date:
-    """The calendar day in China (shared.periods.china_date)."""
-    return china_date(now)
 
 
 def maintenance_months(book: PeriodBook, on: date) -> int:

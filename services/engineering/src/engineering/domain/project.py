@@ -18,7 +18,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, PlainSerializer
 
 from engineering.domain.maintenance import PlannedVisit, plan_visits
-from engineering.domain.periods import china_today
 from shared.contracts.base import Contract
 from shared.contracts.engineering import (
     InstallationAccepted,
@@ -28,6 +27,7 @@ from shared.contracts.engineering import (
     ProjectMilestone,
     ProjectOpened,
 )
+from shared.periods import china_today
 
 Status = Literal[
     "sourcing", "awaiting_decision", "contracting", "preparing", "in_works", "in_acceptance", "accepted", "archived"

@@ -6,7 +6,7 @@ dates as it validates, so a bad field is a 422 that names it.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -25,8 +25,10 @@ from intake.domain.normalise import (
     match_model,
     normalise_region,
     not_in_future,
+    reported_not_in_future,
 )
 from shared.contracts.complaints import Channel, ComplaintReceived, Customer, ProductInfo, Submitter
+from shared.periods import CHINA
 from shared.reference import check_sale_date, normalise_phone, normalise_serial, region_of_address
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
@@ -40,6 +42,7 @@ Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 InvoiceNo = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 PurchaseDate = Annotated[date, AfterValidator(not_in_future), AfterValidator(check_sale_date)]
 LocalTime = Annotated[datetime, AfterValidator(local_datetime)]
+ReportedOn = Annotated[date, AfterValidator(reported_not_in_future)]
 
 
 class ChannelInput(BaseModel):
@@ -88,12 +91,16 @@ class ManagerProduct(BaseModel):
 
 
 class DealerProduct(BaseModel):
+    """What the dealer knows of the unit. Every complaint a dealer receives is forwarded (§一.1.3):
+    the serial, the purchase date and the documents are warranty's question, asked on the case."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     model: Model
-    serial_no: Serial
-    purchase_date: PurchaseDate
-    invoice_no: InvoiceNo
-    service_card_stamped: bool = Field(description="Whether the customer holds the dealer-stamped service card.")
+    serial_no: Serial | None = None
+    purchase_date: PurchaseDate | None = None
+    invoice_no: InvoiceNo | None = None
+    service_card_stamped: bool | None = Field(
+        default=None, description="Whether the customer holds the dealer-stamped service card.")
 
     _purchase_after_launch = field_validator("purchase_date")(_launched_before)
 
@@ -109,7 +116,7 @@ def _product(
     return ProductInfo(
         model=match.model,
         model_as_given=match.as_given,
-        kind=match.kind,  # type: ignore[arg-type]
+        kind=match.kind,
         serial_no=serial_no,
         purchase_date=purchase_date,
         invoice_no=invoice_no,
@@ -197,6 +204,9 @@ class DealerTicket(ChannelInput):
     region: Region | None = None
     product: DealerProduct
     description: Description
+    reported_on: ReportedOn | None = Field(
+        default=None, description="The day the customer reported the fault to the dealer (the 三包 7/15-day "
+        "windows count to it); the day intake received the ticket when absent.")
 
     def principal_id(self) -> str:
         return self.dealer_code
@@ -211,6 +221,7 @@ class DealerTicket(ChannelInput):
             case_id=case_id,
             channel=self.channel,
             received_at=received_at,
+            reported_at=datetime.combine(self.reported_on, time(), tzinfo=CHINA) if self.reported_on else None,
             submitted_by=Submitter(channel=self.channel, principal_id=self.dealer_code, reference=self.ticket_id),
             customer=Customer(**self.customer.model_dump()),
             region=self.region or _region_from(self.customer.address),

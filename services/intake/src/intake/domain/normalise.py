@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import re
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from shared.contracts.complaints import Category, CategoryGuess
+from shared.contracts.ids import CASE_ID_RE as CASE_ID_RE  # re-exported: intake issues the case numbers
+from shared.contracts.ids import new_case_id as new_case_id
+from shared.periods import CHINA, china_today
 from shared.reference import (
     canonical_product,
     canonical_region,
     product_of_serial,
     regions,
 )
-
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
-
-# Crockford base32 without I, L, O, U: unambiguous when a customer reads a case number aloud.
-_CASE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-CASE_ID_RE = re.compile(r"^YD-[0-9A-HJKMNP-TV-Z]{10}$")
-
-
-def new_case_id() -> str:
-    """YD- and 10 random characters (50 bits): collision-free for decades of complaints."""
-    bits = int.from_bytes(secrets.token_bytes(7)) >> 6  # 56 random bits, keep 50
-    return "YD-" + "".join(_CASE_ALPHABET[(bits >> shift) & 31] for shift in range(45, -1, -5))
 
 
 def normalise_region(raw: str) -> str:
@@ -40,12 +28,18 @@ def normalise_region(raw: str) -> str:
 
 def local_datetime(value: datetime) -> datetime:
     """Naive times from the front desk are China time."""
-    return value.replace(tzinfo=CHINA_TZ) if value.tzinfo is None else value
+    return value.replace(tzinfo=CHINA) if value.tzinfo is None else value
 
 
 def not_in_future(value: date) -> date:
-    if value > datetime.now(CHINA_TZ).date():
+    if value > china_today():
         raise ValueError("the purchase date is in the future")
+    return value
+
+
+def reported_not_in_future(value: date) -> date:
+    if value > china_today():
+        raise ValueError("the day the customer reported it is in the future")
     return value
 
 

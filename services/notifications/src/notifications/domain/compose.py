@@ -23,7 +23,7 @@ TEMPLATES: dict[MessageKind, str] = {
 }
 REMEDY_ZH = {
     "free_repair": "免费维修", "paid_repair": "付费维修", "ota_update": "远程升级", "replacement_with_depreciation": "折价换新",
-    "exchange": "换货", "return": "退货", "consumable_quote": "耗材报价", "installation_maintenance": "安装维护",
+    "exchange": "换货", "return": "退货", "replacement": "更换配件", "consumable_quote": "耗材报价", "installation_maintenance": "安装维护",
     "paid_installation_maintenance": "付费安装维护", "none": "无需处理",
 }
 SENT_VIAS = ("sms", "wechat")  # a reply by phone, on site, by email or through the channel was told already
@@ -58,14 +58,14 @@ def compose(event_type: str, payload: Any, contact: Contact) -> Draft | None:
         if payload.via not in SENT_VIAS:
             return None
         channel: MessageChannel = "sms"
+        to = contact.phone
         note = None
         if payload.via == "wechat":
             if contact.wechat_openid:
-                channel = "wechat"
+                channel, to = "wechat", contact.wechat_openid
             else:
                 note = "客户未绑定微信（无 openid），改以短信发送 / no WeChat openid: sent by SMS"
-        return Draft("reply", payload.reply_id, channel, contact.wechat_openid if channel == "wechat" else contact.phone,
-                     {"case_id": case_id, "message": payload.message}, note)
+        return Draft("reply", payload.reply_id, channel, to, {"case_id": case_id, "message": payload.message}, note)
     if event_type == "quote.issued":
         return Draft("quote", payload.quote_id, "sms", contact.phone, {
             "case_id": case_id, "quote_id": payload.quote_id, "total": f"{payload.total}",

@@ -11,13 +11,16 @@ from notifications import bootstrap
 from notifications.config import NotificationsSettings
 from notifications.domain.message import Message
 from notifications.handlers import NotFailed, Notifications, retry_message
+from shared.contracts.ids import CaseId
 from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
+from shared.http.commands import IdempotencyKey, change_key
 from shared.logging import mask_phone
+from shared.roles import MESSAGE_READERS, MESSAGE_RETRIERS
 from shared.service import service_app
 
-Reader = Annotated[Principal, require_roles("manager", "specialist", "operations", "management", "front_desk")]
-Operator = Annotated[Principal, require_roles("operations", "manager")]
+Reader = Annotated[Principal, require_roles(*MESSAGE_READERS)]
+Operator = Annotated[Principal, require_roles(*MESSAGE_RETRIERS)]
 MessageId = Annotated[str, Path(pattern=r"^MSG-[0-9A-F]{16}$")]
 
 
@@ -41,7 +44,7 @@ router = APIRouter(tags=["messages to the customer"], route_class=JsonRoute)
 
 @router.get("/v1/messages", summary="Messages to customers with their delivery state (newest first)")
 async def list_messages(
-    request: Request, principal: Reader, case_id: Annotated[str | None, Query(pattern=r"^YD-[0-9A-Z]{10}$")] = None,
+    request: Request, principal: Reader, case_id: Annotated[CaseId | None, Query(description="The case number, YD-…")] = None,
     state: Literal["pending", "sending", "sent", "failed"] | None = None,
 ) -> dict[str, Any]:
     query: dict[str, Any] = {}
@@ -61,9 +64,11 @@ async def get_message(request: Request, message_id: MessageId, principal: Reader
 
 
 @router.post("/v1/messages/{message_id}/retry", summary="Operations: try a failed message again")
-async def retry(request: Request, message_id: MessageId, principal: Operator) -> dict[str, Any]:
+async def retry(request: Request, message_id: MessageId, principal: Operator,
+                idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     try:
-        return message_view(await retry_message(_n(request), message_id))
+        return message_view(await retry_message(_n(request), message_id, key=change_key(
+            principal, idempotency_key, action=f"retry {message_id}")))
     except NotFailed as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail={"message": str(exc), "current_status": exc.current}) from exc
 
@@ -71,7 +76,7 @@ async def retry(request: Request, message_id: MessageId, principal: Operator) ->
 @router.get("/v1/local-deliveries", summary="What the local adapter recorded instead of sending (phones masked)")
 async def local_deliveries(
     request: Request, principal: Reader,
-    case_id: Annotated[str | None, Query(pattern=r"^YD-[0-9A-Z]{10}$")] = None,
+    case_id: Annotated[CaseId | None, Query(description="The case number, YD-…")] = None,
 ) -> dict[str, Any]:
     rows = await _n(request).repo.deliveries({"case_id": case_id} if case_id else {})
     return {"items": [{"message_id": r["_id"], "case_id": r["case_id"], "kind": r["kind"], "channel": r["channel"],

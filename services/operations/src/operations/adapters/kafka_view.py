@@ -35,7 +35,11 @@ class KafkaView:
 
     async def _consumer(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None)
-        await consumer.start()
+        try:
+            await consumer.start()
+        except BaseException:
+            await _stop(consumer)  # a start cut short (broker gone, caller cancelled) leaves nothing open
+            raise
         return consumer
 
     async def _admin(self) -> AIOKafkaAdminClient:

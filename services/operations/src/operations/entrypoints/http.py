@@ -17,10 +17,11 @@ from operations.selections import InvalidSelection
 from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
 from shared.reference import regional_manager_gaps, regions
+from shared.roles import OPERATIONS_WATCHERS
 from shared.service import service_app
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-Watcher = Annotated[Principal, require_roles("operations", "manager", "management")]
+Watcher = Annotated[Principal, require_roles(*OPERATIONS_WATCHERS)]
 Operator = Annotated[Principal, require_roles("operations")]
 
 

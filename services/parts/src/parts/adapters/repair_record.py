@@ -13,8 +13,6 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
-from shared.periods import china_date
-
 FONT = "YingdeCJK"
 TITLE_ZH = "产品(设备)售后服务维修记录单"
 TITLE_EN = "After-sales Service Repair Record"
@@ -92,34 +90,47 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines
 
 
-def record_rows(request: Any, ctx: Any, *, charges: str) -> list[tuple[str, str, str]]:
-    """The form's rows, from the parts request and what dispatch and warranty told parts about the case."""
-    repair = request.repair
-    parts_replaced = "—"
-    if repair:
-        parts_replaced = f"{request.part}：旧 old {repair.old_serial or '—'} → 新 new {repair.new_serial or '—'}"
+def record_rows(record: Any, ctx: Any, *, charges: str, path: str, show_phone: bool) -> list[tuple[str, str, str]]:
+    """The form's rows (附件 1), from the repair record and what dispatch and warranty told parts."""
+    parts_used = "；".join(
+        f"{p.part} ×{p.quantity}" + (f"：旧 old {p.old_serial or '—'} → 新 new {p.new_serial or '—'}"
+                                     if p.old_serial or p.new_serial else "") for p in record.parts) or "—"
+    signed = record.customer_signature
+    return [
+        ("受理编号", "Case no.", record.case_id),
+        ("维修记录单号", "Record no.", record.record_id),
+        ("维修单号", "Parts request", record.request_id or "—"),
+        ("客户", "Customer", record.customer_name or ctx.customer_name or "—"),
+        ("地址", "Address", record.customer_address or ctx.customer_address or "—"),
+        ("联系电话", "Phone", (record.customer_phone or "—") if show_phone else "（员工联 staff copy only）"),
+        ("经销商", "Dealer", record.dealer_code or ctx.dealer_code or "—"),
+        ("产品型号", "Model", record.model or ctx.model or "—"),
+        ("产品序列号", "Serial no.", record.serial_no or "—"),
+        ("购买日期 / 发票号", "Purchase date / invoice", f"{ctx.purchase_date or '—'} / {ctx.invoice_no or '—'}"),
+        ("客户反映", "Complaint", ctx.description or "—"),
+        ("检查发现的故障", "Fault found", record.fault_found),
+        ("故障原因", "Cause", record.cause),
+        ("更换配件", "Parts replaced", parts_used),
+        ("维修途径", "Path", path),
+        ("维修内容 / 工时", "Labour / hours", f"{record.labour or '—'} / {record.labour_hours} h"),
+        ("维修人员", "Technician", record.technician),
+        ("受理日期 / 维修日期", "Reported / repaired", f"{record.reported_on or '—'} / {record.repaired_on}"),
+        ("本机此前维修次数", "Earlier repairs of the unit", str(record.earlier_repairs)),
+        ("保修判定", "Warranty", record.warranty or f"{ctx.decision or '—'} / {ctx.remedy or '—'}"),
+        ("费用", "Charges", charges),
+        ("客户签字确认", "Customer's signature", f"{signed.name}（{signed.signed_on}）" if signed else ""),
+        ("维修人员签字", "Technician's signature",
+         f"{record.technician_signature.name}（{record.technician_signature.signed_on}）"
+         if record.technician_signature else ""),
+    ]
+
+
+def path_of(request: Any | None) -> str:
+    if request is None:
+        return "现场维修 / on-site repair (no key part)"
     path = "A 本地采购 / local sourcing" if request.path == "A" else "B 供应商返修 / supplier RMA"
     if request.path == "A" and request.local_source:
         path += f"（{request.local_source}）"
     if request.path == "B":
         path += f"（{request.supplier or ''} RMA {request.rma_no or '—'}）"
-    return [
-        ("受理编号", "Case no.", request.case_id),
-        ("维修单号", "Parts request", request.request_id),
-        ("客户", "Customer", ctx.customer_name or "—"),
-        ("地址", "Address", ctx.customer_address or "—"),
-        ("联系电话", "Phone", ""),
-        ("产品型号", "Model", ctx.model or request.model or "—"),
-        ("产品序列号", "Serial no.", ctx.serial_no or "—"),
-        ("购买日期 / 发票号", "Purchase date / invoice", f"{ctx.purchase_date or '—'} / {ctx.invoice_no or '—'}"),
-        ("客户反映", "Complaint", ctx.description or "—"),
-        ("检查发现的故障", "Fault found", repair.fault_found if repair else "—"),
-        ("故障原因", "Cause", repair.cause if repair else "—"),
-        ("更换配件", "Parts replaced", parts_replaced),
-        ("维修途径", "Path", path),
-        ("维修人员", "Technician", repair.technician if repair else "—"),
-        ("受理日期 / 维修日期", "Reported / repaired",
-         f"{china_date(ctx.received_at) if ctx.received_at else '—'} / {repair.repaired_on if repair else '—'}"),
-        ("保修判定", "Warranty", f"{ctx.decision or '—'} / {ctx.remedy or '—'}"),
-        ("费用", "Charges", charges),
-    ]
+    return path

@@ -19,6 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from parts.domain.pricing import PriceList
+from parts.domain.repair_record import RepairRecord
 from parts.domain.request import PartsRequest
 from shared.contracts.parts import QuoteLine
 from shared.mongo import bson_safe
@@ -43,6 +44,12 @@ class CaseContext(BaseModel):
     decision: str | None = None
     remedy: str | None = None
     key_part: str | None = None
+    customer_phone: str | None = None
+    reported_at: datetime | None = None
+    freight_both_ways: bool = False
+    depreciation_rate: float | None = None
+    earlier_repairs: int = 0
+    remedies: dict[str, str] = Field(default_factory=dict, description="Open remedies by id: their kind.")
 
 
 class Quote(BaseModel):
@@ -55,6 +62,7 @@ class Quote(BaseModel):
     issued_by: str
     issued_at: datetime
     price_list: str
+    remedy_id: str | None = None
 
 
 class PurchaseRequest(BaseModel):
@@ -82,12 +90,14 @@ class PartsRepository:
         requests: Aggregates[PartsRequest],
         quotes: Aggregates[Quote],
         purchases: Aggregates[PurchaseRequest],
+        records: Aggregates[RepairRecord],
     ) -> None:
         self.store = store
         self.cases = db["cases"]
         self.requests = requests
         self.quotes = quotes
         self.purchases = purchases
+        self.records = records
         self.stock = db["stock"]
         self.stock_moves = db["stock_moves"]
         self.price_lists = db["price_lists"]
@@ -104,6 +114,8 @@ class PartsRepository:
         await self.price_reads.create_index([("at", DESCENDING)])
         await self.purchases.collection.create_index([("status", ASCENDING), ("requested_at", DESCENDING)])
         await self.stock_moves.create_index([("item", ASCENDING), ("at", DESCENDING)])
+        await self.records.collection.create_index([("case_id", ASCENDING)])
+        await self.records.collection.create_index([("request_id", ASCENDING)], sparse=True)
 
     async def legs_due(self, now: datetime, limit: int = 500) -> list[str]:
         """Requests with a path B leg past its deadline and not yet escalated."""
@@ -119,6 +131,9 @@ class PartsRepository:
     async def update_context(self, case_id: str, fields: dict[str, Any]) -> None:
         # Only the dispatch and warranty consumers write here, one event at a time per case.
         await self.cases.update_one({"_id": case_id}, {"$set": bson_safe(fields)}, upsert=True)
+
+    async def unset_context(self, case_id: str, field: str) -> None:
+        await self.cases.update_one({"_id": case_id}, {"$unset": {field: ""}})
 
     # -------------------------------------------------------------- stock
 

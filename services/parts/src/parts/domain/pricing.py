@@ -14,9 +14,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from pydantic import BaseModel, Field
 
 from shared.contracts.parts import QuoteLine
+from shared.roles import PRICE_READERS
 
 # Only these roles may ever see a cost or list price; every other role gets 403.
-PRICE_ROLES = ("finance", "specialist")
+PRICE_ROLES = PRICE_READERS
 FREIGHT_ITEM = "freight"
 
 
@@ -87,3 +88,48 @@ def repair_lines(prices: PriceList, part: str) -> list[QuoteLine]:
 
 def total(lines: list[QuoteLine]) -> Decimal:
     return _money(sum((line.amount for line in lines), Decimal(0)))
+
+
+# Finance's rate card is part of the price list: labour per hour for repairs and for installation work.
+LABOUR_ITEM = "labour_hour"
+INSTALLATION_LABOUR_ITEM = "installation_labour_hour"
+
+
+def _need(prices: PriceList, items: list[str]) -> None:
+    missing = [i for i in items if i not in prices.items]
+    if missing:
+        raise NotPriced(missing)
+
+
+def paid_repair_lines(prices: PriceList, parts: list[str], labour_hours: Decimal, *, freight: bool) -> list[QuoteLine]:
+    """A paid repair: parts at cost, labour by finance's rate card, freight both ways only where the
+    regulation puts it on the customer (权益 2.7: past the warranty period)."""
+    _need(prices, [*parts, *([LABOUR_ITEM] if labour_hours else []), *([FREIGHT_ITEM] if freight else [])])
+    lines = [QuoteLine(item=p, description=f"{prices.items[p].name or p}（成本价 / at cost）", quantity=1,
+                       unit_price=_money(prices.items[p].cost), amount=_money(prices.items[p].cost)) for p in parts]
+    if labour_hours:
+        rate = prices.items[LABOUR_ITEM].list_price
+        lines.append(QuoteLine(item=LABOUR_ITEM, description=f"人工 {labour_hours} 小时 / labour, hours",
+                               quantity=1, unit_price=_money(rate * labour_hours), amount=_money(rate * labour_hours)))
+    if freight:
+        f = prices.items[FREIGHT_ITEM]
+        lines.append(QuoteLine(item=FREIGHT_ITEM, description="往返运费 / freight both ways", quantity=2,
+                               unit_price=_money(f.list_price), amount=_money(f.list_price * 2)))
+    return lines
+
+
+def replacement_lines(prices: PriceList, item: str, rate: float) -> list[QuoteLine]:
+    """A replacement (§三.2.2B): the new product's cost times the depreciation the rule set gives the old one."""
+    _need(prices, [item])
+    charge = _money(prices.items[item].cost * Decimal(str(rate)))
+    return [QuoteLine(item=item, description=f"{prices.items[item].name or item} 更换，折旧 {rate:.0%} / replacement, "
+                      f"{rate:.0%} depreciation", quantity=1, unit_price=charge, amount=charge)]
+
+
+def installation_lines(prices: PriceList, labour_hours: Decimal, materials: list[Wanted]) -> list[QuoteLine]:
+    """Paid installation maintenance (§二.3.4.2, past the maintenance year): labour and materials."""
+    _need(prices, [INSTALLATION_LABOUR_ITEM, *(m.item for m in materials)])
+    amount = _money(prices.items[INSTALLATION_LABOUR_ITEM].list_price * labour_hours)
+    labour = QuoteLine(item=INSTALLATION_LABOUR_ITEM, description=f"工程维护人工 {labour_hours} 小时 / installation "
+                       "labour, hours", quantity=1, unit_price=amount, amount=amount)
+    return [labour, *consumable_lines(prices, materials)]

@@ -32,7 +32,7 @@ from shared.contracts.parts import (
     LocalSourcingReported,
     PartArrived,
     PartRepaired,
-    PartShipped,
+    PartShippedV2,
     PartsLegOverdue,
     PartsRequestOpened,
     SupplierRmaOpened,
@@ -188,7 +188,7 @@ class PartsRequest(BaseModel):
         return [
             (
                 "parts.rma_opened",
-                SupplierRmaOpened(case_id=self.case_id, request_id=self.request_id, reason=reason,  # type: ignore[arg-type]
+                SupplierRmaOpened(case_id=self.case_id, request_id=self.request_id, reason=reason,
                                   supplier=supplier, by=by),
             )
         ]
@@ -206,7 +206,7 @@ class PartsRequest(BaseModel):
         return [
             (
                 "parts.rma_opened",
-                SupplierRmaOpened(case_id=self.case_id, request_id=self.request_id, reason=self.rma_reason,  # type: ignore[arg-type]
+                SupplierRmaOpened(case_id=self.case_id, request_id=self.request_id, reason=self.rma_reason,
                                   supplier=self.supplier or "", rma_no=rma_no, by=by),
             )
         ]
@@ -228,7 +228,7 @@ class PartsRequest(BaseModel):
         return [
             (
                 "parts.shipped",
-                PartShipped(case_id=self.case_id, request_id=self.request_id, direction=shipment.direction,
+                PartShippedV2(case_id=self.case_id, request_id=self.request_id, direction=shipment.direction,
                             carrier=shipment.carrier, tracking_no=shipment.tracking_no, to=shipment.to, by=shipment.by),
             )
         ]
@@ -247,7 +247,7 @@ class PartsRequest(BaseModel):
             self.legs["defective_at_supplier"] = LegDeadline(
                 leg="defective_at_supplier", due_at=now + timedelta(hours=self.hours.defective_at_supplier))
         self.steps.append(Step(step=f"arrived_{leg}", by=by, at=now, detail={"arrived_on": arrived_on.isoformat()}))
-        return [("parts.arrived", PartArrived(case_id=self.case_id, request_id=self.request_id, leg=leg,  # type: ignore[arg-type]
+        return [("parts.arrived", PartArrived(case_id=self.case_id, request_id=self.request_id, leg=leg,
                                               confirmed_by=by, arrived_on=arrived_on))]
 
     def overdue_legs(self, now: datetime) -> list[Event]:
@@ -292,7 +292,7 @@ class PartsRequest(BaseModel):
         return events + [
             (
                 "parts.repaired",
-                PartRepaired(case_id=self.case_id, request_id=self.request_id, path=self.path,
+                PartRepaired(case_id=self.case_id, request_id=self.request_id, part=self.part, path=self.path,
                              technician=repair.technician, repaired_on=repair.repaired_on,
                              old_serial=repair.old_serial, new_serial=repair.new_serial),
             )

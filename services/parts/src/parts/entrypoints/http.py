@@ -15,41 +15,56 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from parts import bootstrap
-from parts.adapters.repair_record import TITLE_EN, TITLE_ZH, FontMissing, record_rows, render_pdf
-from parts.adapters.repository import StockShort
+from parts.adapters.repair_record import TITLE_EN, TITLE_ZH, FontMissing, path_of, record_rows, render_pdf
+from parts.adapters.repository import CaseContext, StockShort
 from parts.config import PartsSettings
 from parts.domain.pricing import PRICE_ROLES, NotPriced, PriceEntry, PriceList, Wanted, in_effect
+from parts.domain.repair_record import PartUsed, RepairRecord, Signature
 from parts.domain.request import PartsRequest, RepairDone, Shipment, StepRefused
 from parts.handlers import (
     Parts,
     PurchaseClosed,
+    QuoteInvalid,
     QuoteRefused,
     advance_request,
     open_request,
     quote_consumables,
+    quote_remedy,
     quote_repair,
+    record_repair,
+    repair_with_record,
     update_purchase,
 )
-from shared.http.app import JsonRoute
+from shared.contracts.ids import CaseId
+from shared.http.app import JsonRoute, invalid
 from shared.http.auth import Principal, require_roles
 from shared.http.commands import IdempotencyKey, change_key
 from shared.periods import china_date
+from shared.roles import (
+    FIELD_RECIPIENTS,
+    FIELD_WORKERS,
+    PARTS_READERS,
+    PARTS_STAFF,
+    PURCHASE_READERS,
+    REPAIR_RECORD_READERS,
+    STOCK_KEEPERS,
+)
 from shared.service import service_app
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Long = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 
-STAFF = ("manager", "specialist", "engineering", "finance", "purchasing", "management", "operations")
-Staff = Annotated[Principal, require_roles(*STAFF)]
+Staff = Annotated[Principal, require_roles(*PARTS_STAFF)]
 # The regional manager sources parts locally (path A); the dealer or regional manager who receives the good
-# part repairs on site (path B). Neither ever sees a price.
-FieldWorker = Annotated[Principal, require_roles("specialist", "manager", "regional_manager", "dealer")]
-FIELD_ROLES = ("regional_manager", "dealer")
+# part confirms its receipt and repairs on site (path B). Neither ever sees a price.
+FieldWorker = Annotated[Principal, require_roles(*FIELD_WORKERS)]
+OnSite = Annotated[Principal, require_roles(*FIELD_WORKERS, *FIELD_RECIPIENTS)]
+FIELD_ROLES = ("regional_manager", "dealer")  # confined to the requests they work (field_scope)
 PriceReader = Annotated[Principal, require_roles(*PRICE_ROLES)]
 Finance = Annotated[Principal, require_roles("finance")]
 Specialist = Annotated[Principal, require_roles("specialist")]
-StockKeeper = Annotated[Principal, require_roles("purchasing", "specialist", "manager")]
+StockKeeper = Annotated[Principal, require_roles(*STOCK_KEEPERS)]
 Purchasing = Annotated[Principal, require_roles("purchasing")]
 
 
@@ -58,7 +73,7 @@ class Body(BaseModel):
 
 
 class OpenIn(Body):
-    case_id: Annotated[str, StringConstraints(pattern=r"^YD-[0-9A-Z]{10}$")]
+    case_id: CaseId
     part: Literal["motor", "control_board"]
     chargeable: bool = False
 
@@ -88,6 +103,11 @@ class ArrivalIn(Body):
     arrived_on: date | None = Field(default=None, description="The day it arrived (default: today, China).")
 
 
+class SignatureIn(Body):
+    name: Short
+    signed_on: date
+
+
 class RepairIn(Body):
     technician: Short
     repaired_on: date
@@ -95,6 +115,35 @@ class RepairIn(Body):
     new_serial: Short | None = None
     fault_found: Long
     cause: Long
+    labour: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = ""
+    labour_hours: Decimal = Field(default=Decimal(0), ge=0, le=200, decimal_places=1)
+    customer_signature: SignatureIn | None = None
+    technician_signature: SignatureIn | None = None
+    signed_form_attachment: Annotated[str, StringConstraints(pattern=r"^F-[0-9A-Z]{16}$")] | None = Field(
+        default=None, description="The photo of the signed paper form (a file on the case in warranty).")
+
+
+class PartUsedIn(Body):
+    part: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    old_serial: Short | None = None
+    new_serial: Short | None = None
+    quantity: int = Field(default=1, ge=1, le=100)
+
+
+class RecordIn(Body):
+    """A repair with no key-part request (a fan, a sensor, cleaning, an adjustment): its record all the same."""
+
+    case_id: CaseId
+    technician: Short
+    repaired_on: date
+    fault_found: Long
+    cause: Long
+    parts: list[PartUsedIn] = Field(default_factory=list, max_length=30)
+    labour: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = ""
+    labour_hours: Decimal = Field(default=Decimal(0), ge=0, le=200, decimal_places=1)
+    customer_signature: SignatureIn | None = None
+    technician_signature: SignatureIn | None = None
+    signed_form_attachment: Annotated[str, StringConstraints(pattern=r"^F-[0-9A-Z]{16}$")] | None = None
 
 
 class StockAdjustIn(Body):
@@ -115,9 +164,18 @@ class QuoteItemIn(Body):
 
 
 class QuoteIn(Body):
-    case_id: Annotated[str, StringConstraints(pattern=r"^YD-[0-9A-Z]{10}$")]
-    items: list[QuoteItemIn] = Field(default_factory=list)
-    repair_request_id: str | None = Field(default=None, description="Quote an out-of-warranty key-part repair.")
+    case_id: CaseId
+    items: list[QuoteItemIn] = Field(default_factory=list, description="Consumables; or a paid installation "
+                                     "maintenance's materials (with remedy_id).")
+    repair_request_id: str | None = Field(default=None, description="Quote a chargeable key-part repair.")
+    remedy_id: Annotated[str, StringConstraints(pattern=r"^RM-[0-9A-Z]{10}$")] | None = Field(
+        default=None, description="Quote a remedy: paid repair, replacement, paid installation maintenance.")
+    parts: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=30, description="A paid repair's parts (price-list items), at cost.")
+    labour_hours: Decimal = Field(default=Decimal(0), ge=0, le=200, decimal_places=1,
+                                  description="Hours at finance's rate card (labour_hour, installation_labour_hour).")
+    replacement_item: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = Field(
+        default=None, description="A replacement's product (its price-list item).")
 
 
 class PurchaseStatusIn(Body):
@@ -195,7 +253,7 @@ requests_router = APIRouter(prefix="/v1/parts-requests", tags=["key parts (R-PA-
                      "to them, without prices)")
 async def list_requests(
     request: Request,
-    principal: Annotated[Principal, require_roles(*STAFF, *FIELD_ROLES)],
+    principal: Annotated[Principal, require_roles(*PARTS_READERS, *FIELD_RECIPIENTS)],
     case_id: str | None = None,
     state: str | None = None,
 ) -> dict[str, Any]:
@@ -224,7 +282,7 @@ async def post_request(request: Request, body: OpenIn, principal: Annotated[Prin
 
 @requests_router.get("/{request_id}", summary="One request with every step, who and when")
 async def get_request(
-    request: Request, request_id: str, principal: Annotated[Principal, require_roles(*STAFF, *FIELD_ROLES)]
+    request: Request, request_id: str, principal: Annotated[Principal, require_roles(*PARTS_READERS, *FIELD_RECIPIENTS)]
 ) -> dict[str, Any]:
     req = await _request(request, request_id, principal)
     if principal.role in PRICE_ROLES and req.local_price_paid is not None:
@@ -258,7 +316,7 @@ async def rma(request: Request, request_id: str, body: RmaIn,
 
 @requests_router.post("/{request_id}/shipments", summary="Path B: defective part back (to the company, then the "
                       "supplier), good part out to the field")
-async def shipments(request: Request, request_id: str, body: ShipmentIn, principal: FieldWorker,
+async def shipments(request: Request, request_id: str, body: ShipmentIn, principal: OnSite,
                     idempotency_key: IdempotencyKey = None):
     if principal.role == "dealer" and body.direction != "defective_to_company":
         raise HTTPException(403, detail="direction: a dealer sends the defective part back; the company ships the rest")
@@ -269,7 +327,7 @@ async def shipments(request: Request, request_id: str, body: ShipmentIn, princip
 
 @requests_router.post("/{request_id}/arrivals", summary="Path B: a part arrived - at the company, at the supplier, "
                       "or in the field (the dealer or regional manager who received it confirms)")
-async def arrivals(request: Request, request_id: str, body: ArrivalIn, principal: FieldWorker,
+async def arrivals(request: Request, request_id: str, body: ArrivalIn, principal: OnSite,
                    idempotency_key: IdempotencyKey = None):
     if principal.role in FIELD_ROLES and body.leg != "good_part_in_field":
         raise HTTPException(403, detail=f"leg: the company confirms {body.leg}; the field confirms the good part")
@@ -282,55 +340,165 @@ async def arrivals(request: Request, request_id: str, body: ArrivalIn, principal
 
 
 @requests_router.post("/{request_id}/repair", summary="The on-site repair is done (the record form follows)")
-async def repair(request: Request, request_id: str, body: RepairIn, principal: FieldWorker,
+async def repair(request: Request, request_id: str, body: RepairIn, principal: OnSite,
                  idempotency_key: IdempotencyKey = None):
-    return await _step(request, request_id, principal,
-                       lambda r, now: r.record_repair(RepairDone(**body.model_dump(), by=principal.id), now=now),
-                       key=idempotency_key, body=body)
-
-
-async def _record(request: Request, request_id: str, principal: Principal) -> tuple[PartsRequest, list]:
     p = _p(request)
+    await _request(request, request_id, principal)
+    done = RepairDone(**body.model_dump(include={"technician", "repaired_on", "old_serial", "new_serial",
+                                                  "fault_found", "cause"}), by=principal.id)
+
+    async def record_of(req: PartsRequest, ctx: Any, tx: Any) -> Any:
+        used = [PartUsed(part=req.part, old_serial=body.old_serial, new_serial=body.new_serial)]
+        return await record_repair(p, ctx, request=req, parts_used=used, by=principal.id, key=key, tx=tx,
+                                   **_record_fields(body))
+
+    key = change_key(principal, idempotency_key, action=f"repair {request_id}", body=body)
+    try:
+        req, record = await repair_with_record(p, request_id, lambda r, now: r.record_repair(done, now=now),
+                                               record_of, key=key)
+    except StepRefused as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail={"message": str(exc), "state": exc.state}) from exc
+    return request_view(req, principal) | {"record_id": record.record_id}
+
+
+def _record_fields(body: RepairIn | RecordIn) -> dict[str, Any]:
+    return {"repaired_on": body.repaired_on, "technician": body.technician, "fault_found": body.fault_found,
+            "cause": body.cause, "labour": body.labour, "labour_hours": body.labour_hours,
+            "customer_signature": Signature(**body.customer_signature.model_dump()) if body.customer_signature else None,
+            "technician_signature": Signature(**body.technician_signature.model_dump())
+            if body.technician_signature else None,
+            "attachment": body.signed_form_attachment}
+
+
+async def _form(request: Request, record: RepairRecord, principal: Principal) -> list:
+    """The form's rows; the customer's phone only on staff copies, the charges in figures only for price roles."""
+    p = _p(request)
+    ctx = await p.repo.context(record.case_id) or CaseContext(case_id=record.case_id)
+    req = await p.repo.requests.get(record.request_id) if record.request_id else None
+    charges = "按报价单收费 / as quoted" if record.chargeable else "保修期内免费 / free under warranty"
+    if record.chargeable and principal.role in PRICE_ROLES:
+        quotes = await p.repo.quotes.find({"case_id": record.case_id, "kind": "repair"}, sort=[("issued_at", -1)])
+        if quotes:
+            await _audited(request, principal, f"repair record {record.record_id}: quote {quotes[0].quote_id}")
+            charges = f"{quotes[0].total} 元（报价单 {quotes[0].quote_id}）/ CNY {quotes[0].total}"
+    return record_rows(record, ctx, charges=charges, path=path_of(req), show_phone=principal.role in STAFF_COPY)
+
+
+STAFF_COPY = ("specialist", "manager")
+# Staff, and the regional manager or dealer who repaired on site (their own records only).
+RecordReader = Annotated[Principal, require_roles(*REPAIR_RECORD_READERS, *FIELD_RECIPIENTS)]
+
+
+async def _record_by_request(request: Request, request_id: str, principal: Principal) -> RepairRecord:
     req = await _request(request, request_id, principal)
-    ctx = await p.repo.context(req.case_id)
-    if ctx is None:
-        raise HTTPException(404, detail=f"case {req.case_id} not known to parts")
-    charges = "保修期内免费 / free under warranty"
-    if req.chargeable:
-        charges = "按报价单收费 / as quoted"
-        if principal.role in PRICE_ROLES:
-            quotes = await p.repo.quotes.find({"case_id": req.case_id, "kind": "repair"}, sort=[("issued_at", -1)])
-            if quotes:
-                await _audited(request, principal, f"repair record {request_id}: quote {quotes[0].quote_id}")
-                charges = f"{quotes[0].total} 元（报价单 {quotes[0].quote_id}）/ CNY {quotes[0].total}"
-    return req, record_rows(req, ctx, charges=charges)
+    found = await _p(request).repo.records.find({"request_id": req.request_id}, limit=1)
+    if found:
+        return found[0]
+    # Not repaired yet: the form to take on site, the case's facts filled in and the repair left blank.
+    ctx = await _p(request).repo.context(req.case_id) or CaseContext(case_id=req.case_id)
+    return RepairRecord.model_construct(
+        record_id="（未维修 / not yet repaired）", case_id=req.case_id, request_id=req.request_id,
+        serial_no=ctx.serial_no, model=ctx.model or req.model, customer_name=ctx.customer_name,
+        customer_phone=ctx.customer_phone, customer_address=ctx.customer_address, dealer_code=ctx.dealer_code,
+        reported_on=None, repaired_on="—", technician="", fault_found="", cause="",
+        parts=[PartUsed(part=req.part)], labour="", labour_hours=Decimal(0), earlier_repairs=ctx.earlier_repairs,
+        warranty=None, chargeable=req.chargeable, customer_signature=None, technician_signature=None,
+        signed_form_attachment=None)
 
 
-RecordReader = Annotated[Principal, require_roles("specialist", "manager", "finance", "engineering", *FIELD_ROLES)]
+async def _record(request: Request, record_id: str, principal: Principal) -> RepairRecord:
+    record = await _p(request).repo.records.get(record_id)
+    if record is None:
+        raise HTTPException(404, detail=f"repair record {record_id} not found")
+    if principal.role in FIELD_ROLES:
+        req = await _p(request).repo.requests.get(record.request_id) if record.request_id else None
+        if record.recorded_by != principal.id and (req is None or not _works_on(principal, req)):
+            raise HTTPException(404, detail=f"repair record {record_id} not found")
+    return record
+
+
+def _html(request: Request, record: RepairRecord, rows: list, pdf_href: str) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(
+        request, "repair_record.html",
+        {"rows": rows, "title_zh": TITLE_ZH, "title_en": TITLE_EN, "request_id": record.record_id,
+         "pdf_href": pdf_href, "footer": f"英德售后服务部 · {record.record_id} · {record.case_id}"})
+
+
+def _pdf(request: Request, record: RepairRecord, rows: list) -> Response:
+    try:
+        pdf = render_pdf(rows, font=_p(request).pdf_font, footer=f"英德售后服务部 · {record.record_id} · {record.case_id}")
+    except FontMissing as exc:
+        raise HTTPException(503, detail=str(exc)) from exc
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="repair-record-{record.record_id}.pdf"'})
 
 
 @requests_router.get("/{request_id}/repair-record", response_class=HTMLResponse,
-                     summary="《产品(设备)售后服务维修记录单》 as a printable page")
+                     summary="《产品(设备)售后服务维修记录单》 of this request's repair, as a printable page")
 async def repair_record_html(request: Request, request_id: str, principal: RecordReader) -> HTMLResponse:
-    req, rows = await _record(request, request_id, principal)
-    return TEMPLATES.TemplateResponse(
-        request,
-        "repair_record.html",
-        {"rows": rows, "title_zh": TITLE_ZH, "title_en": TITLE_EN, "request_id": req.request_id,
-         "pdf_href": f"/v1/parts-requests/{req.request_id}/repair-record.pdf",
-         "footer": f"英德售后服务部 · {req.request_id} · 状态 state: {req.state}"},
-    )
+    record = await _record_by_request(request, request_id, principal)
+    return _html(request, record, await _form(request, record, principal),
+                 f"/v1/parts-requests/{request_id}/repair-record.pdf")
 
 
 @requests_router.get("/{request_id}/repair-record.pdf", summary="The repair record as a PDF (Chinese, English beside)")
 async def repair_record_pdf(request: Request, request_id: str, principal: RecordReader) -> Response:
-    req, rows = await _record(request, request_id, principal)
-    try:
-        pdf = render_pdf(rows, font=_p(request).pdf_font, footer=f"英德售后服务部 · {req.request_id} · {req.state}")
-    except FontMissing as exc:
-        raise HTTPException(503, detail=str(exc)) from exc
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="repair-record-{req.request_id}.pdf"'})
+    record = await _record_by_request(request, request_id, principal)
+    return _pdf(request, record, await _form(request, record, principal))
+
+
+records_router = APIRouter(prefix="/v1/repair-records", tags=["repair records (R-PA-2)"], route_class=JsonRoute)
+
+
+@records_router.post("", status_code=201, summary="Record a repair without a key-part request (附件 1 for every repair)")
+async def post_record(request: Request, body: RecordIn, principal: FieldWorker,
+                      idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    p = _p(request)
+    ctx = await p.repo.context(body.case_id)
+    if ctx is None or ctx.specialist_id is None:
+        raise HTTPException(422, detail={"message": f"invalid request: case_id: {body.case_id} is not known to parts",
+                                         "errors": [{"field": "case_id", "message": "not known to parts",
+                                                     "type": "value_error"}]})
+    used = [PartUsed(**u.model_dump()) for u in body.parts]
+    record = await record_repair(p, ctx, request=None, parts_used=used, by=principal.id,
+                                 key=change_key(principal, idempotency_key, action="repair record", body=body),
+                                 **_record_fields(body))
+    return record_view(record, principal)
+
+
+def record_view(record: RepairRecord, principal: Principal) -> dict[str, Any]:
+    data = record.model_dump(mode="json")
+    if principal.role not in STAFF_COPY:
+        data.pop("customer_phone")
+    return data | {"form": f"/v1/repair-records/{record.record_id}/form"}
+
+
+@records_router.get("", summary="Repair records of a case")
+async def list_records(request: Request, principal: RecordReader, case_id: str) -> dict[str, Any]:
+    found = await _p(request).repo.records.find({"case_id": case_id}, sort=[("repaired_on", 1)])
+    if principal.role in FIELD_ROLES:
+        # Their own: what they recorded, or the repair of a request they work (sourced, or received the part).
+        requests = {r.request_id: r for r in await _p(request).repo.requests.find({"case_id": case_id})}
+        found = [r for r in found if r.recorded_by == principal.id
+                 or (r.request_id in requests and _works_on(principal, requests[r.request_id]))]
+    return {"items": [record_view(r, principal) for r in found]}
+
+
+@records_router.get("/{record_id}", summary="One repair record")
+async def get_record(request: Request, record_id: str, principal: RecordReader) -> dict[str, Any]:
+    return record_view(await _record(request, record_id, principal), principal)
+
+
+@records_router.get("/{record_id}/form", response_class=HTMLResponse, summary="The record as the printable form")
+async def record_form(request: Request, record_id: str, principal: RecordReader) -> HTMLResponse:
+    record = await _record(request, record_id, principal)
+    return _html(request, record, await _form(request, record, principal), f"/v1/repair-records/{record_id}/form.pdf")
+
+
+@records_router.get("/{record_id}/form.pdf", summary="The record as a PDF")
+async def record_pdf(request: Request, record_id: str, principal: RecordReader) -> Response:
+    record = await _record(request, record_id, principal)
+    return _pdf(request, record, await _form(request, record, principal))
 
 
 money = APIRouter(tags=["stock, prices and quotes (R-PA-3, R-PA-4)"], route_class=JsonRoute)
@@ -388,15 +556,20 @@ async def post_quote(request: Request, body: QuoteIn, principal: Specialist,
         raise HTTPException(422, detail=f"case_id: {body.case_id} is not known to parts")
     if ctx.specialist_id != principal.id:
         raise HTTPException(403, detail=f"only the case's specialist ({ctx.specialist_id}) may quote it (§三.2.4 注)")
-    if bool(body.items) == bool(body.repair_request_id):
-        raise HTTPException(422, detail="items: give either consumable items or a repair_request_id")
+    if not body.remedy_id and bool(body.items) == bool(body.repair_request_id):
+        raise HTTPException(422, detail="items: give consumable items, a repair_request_id or a remedy_id")
     key = change_key(principal, idempotency_key, action="quote", body=body)
     try:
-        if body.repair_request_id:
+        if body.remedy_id:
+            quote = await quote_remedy(p, ctx, body.remedy_id, by=principal.id, key=key, parts_used=body.parts,
+                                       labour_hours=body.labour_hours, replacement_item=body.replacement_item,
+                                       materials=[Wanted(i.item, i.quantity) for i in body.items])
+            result = {"quote": quote, "purchase_requests": []}
+        elif body.repair_request_id:
             req = await p.repo.requests.get(body.repair_request_id)
             if req is None or req.case_id != body.case_id:
                 raise HTTPException(422, detail="repair_request_id: not a parts request of this case")
-            quote = await quote_repair(p, req, by=principal.id, key=key)
+            quote = await quote_repair(p, req, by=principal.id, key=key, labour_hours=body.labour_hours)
             result: dict[str, Any] = {"quote": quote, "purchase_requests": []}
         else:
             result = await quote_consumables(p, body.case_id, [Wanted(i.item, i.quantity) for i in body.items],
@@ -405,6 +578,8 @@ async def post_quote(request: Request, body: QuoteIn, principal: Specialist,
         raise HTTPException(422, detail=f"items: {exc}") from exc
     except QuoteRefused as exc:
         raise HTTPException(409, detail=str(exc)) from exc
+    except QuoteInvalid as exc:
+        raise invalid(exc.field, exc.message) from exc
     await _audited(request, principal, f"quote for {body.case_id}")
     return {
         "quote": result["quote"].model_dump(mode="json") if result["quote"] else None,
@@ -422,7 +597,7 @@ async def list_quotes(request: Request, principal: PriceReader, case_id: str) ->
 
 @money.get("/v1/purchase-requests", summary="What purchasing must sample or stock")
 async def list_purchases(
-    request: Request, principal: Annotated[Principal, require_roles("purchasing", "manager", "specialist")],
+    request: Request, principal: Annotated[Principal, require_roles(*PURCHASE_READERS)],
     status_: Annotated[str | None, Query(alias="status")] = None,
 ) -> dict[str, Any]:
     query = {"status": status_} if status_ else {}
@@ -464,6 +639,6 @@ def create_app(settings: PartsSettings | None = None) -> FastAPI:
             "form; consumable stock, finance's price lists and the specialist's quotes; purchase requests. Prices are "
             "for finance and the specialist only, and every read of one is recorded."
         ),
-        routers=[requests_router, money],
+        routers=[requests_router, records_router, money],
         wire=bootstrap.wire,
     )

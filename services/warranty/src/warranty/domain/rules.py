@@ -22,6 +22,10 @@ class RuleSet:
     return_within_days: int
     exchange_within_days: int
     repairs_before_exchange: int
+    repair_days_limit: int
+    parts_wait_days_limit: int
+    burden_of_proof_months: int
+    voltage_exclusion_parts: tuple[str, ...]
     require_invoice: bool
     require_stamped_service_card: bool
     require_confirmation: bool
@@ -45,6 +49,10 @@ class RuleSet:
             return_within_days=int(sanbao["return_within_days"]),
             exchange_within_days=int(sanbao["exchange_within_days"]),
             repairs_before_exchange=int(sanbao["repairs_before_exchange"]),
+            repair_days_limit=int(sanbao["repair_days_limit"]),
+            parts_wait_days_limit=int(sanbao["parts_wait_days_limit"]),
+            burden_of_proof_months=int(d["burden_of_proof_months"]),
+            voltage_exclusion_parts=tuple(d["exclusions"]["voltage_damage_parts"]),
             require_invoice=bool(d["documents"]["require_invoice"]),
             require_stamped_service_card=bool(d["documents"]["require_stamped_service_card"]),
             require_confirmation=bool(d["confirmation"]["required"]),

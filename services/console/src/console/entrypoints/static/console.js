@@ -1,7 +1,6 @@
 /* 英德售后 console: small enhancements over server-rendered pages (every page works without them). */
 (function () {
   "use strict";
-  window.__consolePageId = window.__consolePageId || String(Date.now()) + Math.random();
 
   // --- Chinese first, English behind the toggle: flipped in place, remembered in a cookie.
   var toggle = document.getElementById("lang-toggle");
@@ -57,8 +56,13 @@
   var live = document.querySelector("[data-live-case]");
   if (live && window.EventSource) {
     var caseId = live.getAttribute("data-live-case");
-    var indicator = document.getElementById("live-status");
+    var connected = false;
     var timer = null;
+    // Looked up each time: a refresh replaces the region the indicator lives in.
+    var showConnected = function () {
+      var indicator = document.getElementById("live-status");
+      if (indicator) { indicator.classList.toggle("on", connected); }
+    };
 
     var merge = function (html) {
       var holder = document.createElement("div");
@@ -76,6 +80,7 @@
         });
       }
       current.replaceWith(fresh);
+      showConnected();
     };
     var refresh = function () {
       fetch("/cases/" + caseId + "/live-region", { credentials: "same-origin" })
@@ -108,7 +113,8 @@
 
     var source = new EventSource("/cases/" + caseId + "/live");
     source.addEventListener("ready", function () {
-      if (indicator) { indicator.classList.add("on"); }
+      connected = true;
+      showConnected();
       refresh(); // anything that happened between the page and the stream
     });
     source.addEventListener("case", function (msg) {
@@ -117,7 +123,7 @@
       if (ev.zh) { appendLine(ev); }
       soon();
     });
-    source.onerror = function () { if (indicator) { indicator.classList.remove("on"); } };
+    source.onerror = function () { connected = false; showConnected(); };
     window.addEventListener("pagehide", function () { source.close(); });
   }
 })();
