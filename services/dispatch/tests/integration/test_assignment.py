@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from dispatch.entrypoints.http import create_app as dispatch_app
-from intake.domain.normalise import new_case_id
 from shared.testing.fixtures import eventually, running
+from shared.testing.identities import new_case_id
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from intake.domain.normalise import new_case_id
+from shared.testing.identities import new_case_id
 
 pytestmark = pytest.mark.integration
 

@@ -4,14 +4,15 @@ dead-lettered where operations sees and replays them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from intake.domain.normalise import new_case_id
 from notifications.entrypoints.http import create_app
 from notifications.handlers import deliver_due
+from shared.periods import CHINA, china_today
 from shared.testing.fixtures import eventually, running
+from shared.testing.identities import new_case_id
 from shared.testing.kafka import read_topic
 
 pytestmark = pytest.mark.integration
@@ -136,7 +137,6 @@ async def test_the_case_shows_a_reply_once_it_was_sent(isolation, notifications_
     app = create_app(notifications_settings(quiet_hours="21:00-08:00"))
     async with running(dispatch_app(isolation.settings(DispatchSettings))) as dispatch, running(app):
         n = app.state.runtime.components["notifications"]
-        real_clock = n.clock
         n.clock = lambda: datetime(2026, 11, 20, 15, 30, tzinfo=UTC)  # 23:30 in China: the SMS waits
         case_id = new_case_id()
         await feed.complaint(case_id)
@@ -153,7 +153,9 @@ async def test_the_case_shows_a_reply_once_it_was_sent(isolation, notifications_
         public = (await dispatch.get(f"/v1/public/cases/{case_id}", params={"phone_last4": "5678"})).json()
         assert public["replies"] == []  # not sent yet: not shown to the customer
 
-        n.clock = real_clock  # morning came long ago
+        # Morning comes: noon tomorrow in China, past whatever the message waits for (whenever this runs).
+        noon = datetime.combine(china_today() + timedelta(days=1), time(12, 0), tzinfo=CHINA)
+        n.clock = lambda: noon
 
         async def sent():
             case = (await dispatch.get(f"/v1/cases/{case_id}", headers=keys["manager"])).json()

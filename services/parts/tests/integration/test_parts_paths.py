@@ -23,7 +23,7 @@ async def test_a_motor_decision_opens_a_request_that_dispatch_shows(parts, dispa
 
     async def shown():
         case = (await dispatch.get(f"/v1/cases/{case_id}", headers=keys["manager"])).json()
-        return case["parts_actions"] or None
+        return case.get("parts_actions") or None  # 404 until dispatch has opened the case
 
     [action] = await eventually(shown, timeout_s=30)
     assert (action["part"], action["state"], action["path"], action["sourcing_by"]) == (

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from intake.domain.normalise import new_case_id
 from parts.entrypoints.http import create_app
 from shared.testing.fixtures import eventually, running
+from shared.testing.identities import new_case_id
 
 pytestmark = pytest.mark.integration
 
