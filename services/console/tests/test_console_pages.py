@@ -524,7 +524,7 @@ async def test_the_quality_figures_page_draws_and_exports(suite, pages, keys) ->
     assert await page.locator("svg.chart").count() >= 8
     assert int(await page.text_content("#kpi-faults") or 0) >= 2
     assert await page.locator(f'#repeat-units tr[data-serial="{serial}"]').count() == 1  # failing again
-    assert int(await page.locator('#quality-table tr[data-key="2024-05"] .faults').text_content() or 0) >= 2
+    assert int(await page.locator('#quality-table tr[data-key="XF250-2405"] .faults').text_content() or 0) >= 2
     await pages.shot(page, "quality-figures")
 
     async with page.expect_download() as csv_download:

@@ -13,9 +13,9 @@ from pypdf import PdfReader
 
 from dispatch.entrypoints.http import create_app as dispatch_app
 from dispatch.handlers import scheduled_report
-from intake.domain.normalise import new_case_id
 from shared.periods import CHINA, add_months, china_date
 from shared.testing.fixtures import eventually, running
+from shared.testing.identities import new_case_id
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +61,7 @@ async def test_figures_exports_and_the_monthly_report(dispatch_settings, events,
             return body if body["overall"]["faults"] == 4 and body["overall"]["paths"]["B"]["repaired"] == 1 else None
 
         by_batch = await eventually(ready, timeout_s=30)
-        assert {g["key"]: g["faults"] for g in by_batch["groups"]} == {"2024-05": 3, "2023-11": 1}
+        assert {g["key"]: g["faults"] for g in by_batch["groups"]} == {"XF250-2405": 3, "XF350-2311": 1}
         assert by_batch["repeat_units"] == 1 and by_batch["overall"]["paths"]["B"]["mean_days"] == 3.0
         assert by_batch["overall"]["mean_days_in_repair"] == 3.0
         for by, expected in (("model", {"YD-XF250": 3, "YD-XF350": 1}),
@@ -86,14 +86,14 @@ async def test_figures_exports_and_the_monthly_report(dispatch_settings, events,
         book = load_workbook(io.BytesIO(xlsx.content))
         assert {"概览 Summary", "按型号", "按生产批次", "重复故障 Repeat units", "明细 Cases"} <= set(book.sheetnames)
         batch_sheet = [list(r) for r in book["按生产批次"].iter_rows(values_only=True)]
-        assert batch_sheet[1][:2] == ["2024-05", 3]
+        assert batch_sheet[1][:2] == ["XF250-2405", 3]
         assert [r[0] for r in book["重复故障 Repeat units"].iter_rows(min_row=2, values_only=True)] == ["XF2502405000001"]
 
         month = china_date(datetime.now(UTC)).strftime("%Y-%m")
         pdf = await client.get(f"/v1/quality/reports/{month}.pdf", headers=keys["manager"])
         assert pdf.headers["content-type"] == "application/pdf"
         text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
-        for expected in (f"品质部月度报告 {month}", "按型号的故障数", "YD-XF250", "2024-05", "XF2502405000001"):
+        for expected in (f"品质部月度报告 {month}", "按型号的故障数", "YD-XF250", "XF250-2405", "XF2502405000001"):
             assert expected in text, expected
         future = add_months(china_date(datetime.now(UTC)).replace(day=1), 2).strftime("%Y-%m")
         assert (await client.get(f"/v1/quality/reports/{future}.pdf", headers=keys["manager"])).status_code == 422

@@ -82,7 +82,7 @@ def test_only_the_periods_faults_count(rows) -> None:
     ("exclusion", {"none": 3, "voltage_damage": 1, "human_damage": 1}),
     ("dealer", {"D-GZ-001": 3, "D-SH-002": 1, "none": 1}),
     ("region", {"south_china": 3, "east_china": 1, "none": 1}),
-    ("batch", {"2024-05": 3, "2023-11": 1, "none": 1}),
+    ("batch", {"XF250-2405": 3, "XF350-2311": 1, "none": 1}),
 ])
 def test_fault_counts_and_shares_by_each_dimension(rows, by, expected) -> None:
     out = figures(rows, by=by)
@@ -102,5 +102,5 @@ def test_repeat_units_days_in_repair_paths_and_satisfaction(rows) -> None:
     assert overall["paths"]["A"] == {"requests": 1, "share": 0.3333, "repaired": 1, "mean_days": 2.0}
     assert overall["paths"]["B"] == {"requests": 2, "share": 0.6667, "repaired": 1, "mean_days": 10.0}
     assert overall["satisfaction"] == {"n": 4, "mean": 3.5}
-    may = next(g for g in out["groups"] if g["key"] == "2024-05")
+    may = next(g for g in out["groups"] if g["key"] == "XF250-2405")
     assert (may["faults"], may["repeat_units"], may["share"]) == (3, 1, 0.6)

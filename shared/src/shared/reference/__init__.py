@@ -121,15 +121,14 @@ def product_of_serial(serial_no: str | None) -> Product | None:
 
 
 def production_batch(serial_no: str | None) -> str | None:
-    """The production batch a serial number names: the year and month after the model's prefix
-    (XF250 2405 001234 → 2024-05; see products.yaml). None when the serial does not follow the layout."""
+    """The production batch a serial number names: the model's serial prefix and the production year and
+    month after it (XF250 2405 001234 → XF250-2405; see products.yaml). None when the serial does not
+    follow the layout. Warranty's unit record and the quality department's figures both read it."""
     product = product_of_serial(serial_no)
     if product is None or not product.serial_prefix or not serial_no:
         return None
-    match = re.match(r"(\d{2})(\d{2})\d", _squash(serial_no)[len(product.serial_prefix):])
-    if match is None or not 1 <= int(match.group(2)) <= 12:
-        return None
-    return f"20{match.group(1)}-{match.group(2)}"
+    match = re.match(r"(\d{2})(0[1-9]|1[0-2])", _squash(serial_no)[len(product.serial_prefix):])
+    return f"{product.serial_prefix}-{match.group(1)}{match.group(2)}" if match else None
 
 
 def check_sale_date(day: date, model: str | None = None, serial_no: str | None = None) -> date:
