@@ -73,9 +73,15 @@ async def wire(runtime: ServiceRuntime) -> None:
         runtime.consumer.handle(event_type, partial(on_customer_event, n=n, topic=topic))
 
     async def sender() -> None:
+        me = asyncio.current_task()
         try:
             while True:
                 await deliver_due(n)
+                if me is not None and me.cancelling():
+                    # Asked to stop while a pass was under way, and something below (a provider's HTTP
+                    # call, seen under test) swallowed the cancellation: stop all the same, or the
+                    # service's shutdown waits for this loop forever.
+                    raise asyncio.CancelledError
                 await asyncio.sleep(settings.delivery_interval_s)
         finally:
             await http.aclose()
