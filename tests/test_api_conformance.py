@@ -26,6 +26,8 @@ from engineering.config import EngineeringSettings
 from engineering.entrypoints.http import create_app as engineering_app
 from intake.config import IntakeSettings
 from intake.entrypoints.http import create_app as intake_app
+from notifications.config import NotificationsSettings
+from notifications.entrypoints.http import create_app as notifications_app
 from operations.config import OperationsSettings
 from operations.entrypoints.http import create_app as operations_app
 from parts.config import PartsSettings
@@ -52,6 +54,7 @@ SERVICES: dict[str, tuple[type[ServiceSettings], Callable[..., Any], str]] = {
     "engineering": (EngineeringSettings, engineering_app, api_key("engineering")),
     "operations": (OperationsSettings, operations_app, api_key("operations")),
     "console": (ConsoleSettings, console_app, api_key("manager")),
+    "notifications": (NotificationsSettings, notifications_app, api_key("operations")),
 }
 
 

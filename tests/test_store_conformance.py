@@ -194,6 +194,13 @@ async def test_every_hot_query_is_served_by_an_index(db) -> None:
         "statistics for a month": cases.find({"received_at": {"$gte": now - timedelta(days=31), "$lt": now}}),
         "follow-ups due": cases.find({"status": "closed", "follow_up_due_on": {"$lte": "2026-12-01"}})
         .sort("follow_up_due_on", 1),
+        "a specialist's follow-ups due (assignee or the one answering)": cases.find({
+            "status": "closed", "follow_up_due_on": {"$lte": "2026-12-01"},
+            "$or": [{"assignee": "sp-liu"}, {"liaison": "sp-liu"}]}).sort("follow_up_due_on", 1),
+        "cases of the units of a case page (repeat links)": cases.find(
+            {"product.serial_no": {"$in": ["XF2502405001234"]}}).sort("received_at", 1),
+        "cases a specialist answers for another department": cases.find(
+            {"liaison": "sp-liu", "status": {"$in": list(OPEN_STATUSES)}}),
         "timeline of a case": timeline.find({"case_id": "YD-0000000001"}).sort([("occurred_at", 1), ("recorded_at", 1)]),
         # warranty: a unit's history
         "a unit's cases (warranty)": c["warranty_cases"].collection.find({"serial_no": "XF2502405001234"}),
@@ -202,6 +209,9 @@ async def test_every_hot_query_is_served_by_an_index(db) -> None:
         "path A deadline scan": c["parts_requests"].collection.find({"state": "sourcing_locally",
                                                                      "deadline": {"$lt": now}}),
         "quotes of a case": c["quotes"].collection.find({"case_id": "YD-0000000001"}),
+        "path B legs due": c["parts_requests"].collection.find({"next_leg_due": {"$lte": now}}),
+        "requests a dealer receives the good part for": c["parts_requests"].collection.find(
+            {"field_recipient": "D-GZ-001"}),
         "open purchase requests": c["purchases"].collection.find({"status": "open"}).sort("requested_at", -1),
         # engineering: the project of a unit, projects by status, complaints of a project
         "the project of a unit": c["projects"].collection.find({"serials": "XF2502405001234"}),

@@ -31,12 +31,24 @@ SERVICES = [
     ("engineering", 8005, 1, 3),
     ("console", 8006, 1, 4),
     ("operations", 8007, 1, 1),
+    ("notifications", 8008, 1, 6),
 ]
 
 
 def meta(name: str, **labels: str) -> dict[str, Any]:
     return {"name": name, "namespace": NAMESPACE, "labels": {"app.kubernetes.io/part-of": "yingde-aftersales",
                                                              "app.kubernetes.io/name": name, **labels}}
+
+
+def notification_env() -> list[dict[str, Any]]:
+    """Notifications sends SMS through Alibaba Cloud in production (it refuses the local adapter there);
+    the keys, sign name and template codes come from the secret."""
+    from_secret = {"ALIYUN_SMS_ACCESS_KEY_ID": "aliyun-sms-access-key-id",
+                   "ALIYUN_SMS_ACCESS_KEY_SECRET": "aliyun-sms-access-key-secret",
+                   "ALIYUN_SMS_SIGN_NAME": "aliyun-sms-sign-name", "ALIYUN_SMS_TEMPLATES": "aliyun-sms-templates"}
+    return [{"name": "NOTIFY_SMS_PROVIDER", "value": "aliyun"}] + [
+        {"name": env, "valueFrom": {"secretKeyRef": {"name": "yingde-credentials", "key": key}}}
+        for env, key in from_secret.items()]
 
 
 def service_objects(name: str, port: int, min_replicas: int, max_replicas: int) -> list[dict[str, Any]]:
@@ -50,7 +62,8 @@ def service_objects(name: str, port: int, min_replicas: int, max_replicas: int) 
         "env": [{"name": "HTTP_PORT", "value": str(port)}, {"name": "HTTP_HOST", "value": "0.0.0.0"}]
         + ([{"name": "CONSOLE_SESSION_SECRET", "valueFrom": {"secretKeyRef": {"name": "yingde-credentials",
                                                                               "key": "console-session-secret"}}}]
-           if name == "console" else []),
+           if name == "console" else [])
+        + (notification_env() if name == "notifications" else []),
         "readinessProbe": probe,
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": port}, "periodSeconds": 20, "failureThreshold": 3},
         "startupProbe": {"httpGet": {"path": "/healthz", "port": port}, "periodSeconds": 5, "failureThreshold": 24},
@@ -160,7 +173,11 @@ def render() -> str:
             # A placeholder on purpose: the services refuse to start in production until real keys are set.
             "stringData": {"credentials.json": '{"hotline": {"api_key": "CHANGE-ME-hotline-key-000"}}',
                            # The console signs its session cookies with this; one value for every replica.
-                           "console-session-secret": "CHANGE-ME-console-session-secret"},
+                           "console-session-secret": "CHANGE-ME-console-session-secret",
+                           # Alibaba Cloud SMS for notifications: an AccessKey, the approved sign name and
+                           # template codes per message kind (JSON).
+                           "aliyun-sms-access-key-id": "CHANGE-ME", "aliyun-sms-access-key-secret": "CHANGE-ME",
+                           "aliyun-sms-sign-name": "英德售后", "aliyun-sms-templates": "{}"},
         },
     ]
     docs += stateful(

@@ -32,7 +32,7 @@ SECANTUS_VERSION="0.5.3-beta.196"
 CARGO_BUILD_CACHE="${YINGDE_CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/yingde/cargo-target}"
 UV_VERSION="0.13.8"
 
-SERVICES=(intake dispatch warranty parts engineering console operations)
+SERVICES=(intake dispatch warranty parts engineering console operations notifications)
 declare -A SERVICE_PORT=(
   [intake]="${INTAKE_PORT:-8001}"
   [dispatch]="${DISPATCH_PORT:-8002}"
@@ -41,6 +41,7 @@ declare -A SERVICE_PORT=(
   [engineering]="${ENGINEERING_PORT:-8005}"
   [console]="${CONSOLE_PORT:-8006}"
   [operations]="${OPERATIONS_PORT:-8007}"
+  [notifications]="${NOTIFICATIONS_PORT:-8008}"
 )
 
 log() { printf '\033[1m[stack]\033[0m %s\n' "$*" >&2; }

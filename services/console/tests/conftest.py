@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from console.config import ConsoleSettings
 from console.entrypoints.http import create_app as console_app
@@ -24,6 +25,8 @@ from engineering.config import EngineeringSettings
 from engineering.entrypoints.http import create_app as engineering_app
 from intake.config import IntakeSettings
 from intake.entrypoints.http import create_app as intake_app
+from notifications.config import NotificationsSettings
+from notifications.entrypoints.http import create_app as notifications_app
 from parts.config import PartsSettings
 from parts.entrypoints.http import create_app as parts_app
 from shared.testing.backends import Backends, repo_root
@@ -73,16 +76,28 @@ class Suite:
         return await eventually(ready, timeout_s=30)
 
 
+def suite_policy(directory: Path) -> Path:
+    """Dispatch's policy for the suite: online complaints wait for the manager's confirmation."""
+    policy = yaml.safe_load((Path(__import__("dispatch").__file__).parent / "policy.yaml").read_text(encoding="utf-8"))
+    policy["assignment"]["modes"] = {"*": {"*": "auto"}, "online": {"*": "confirm"}}
+    path = directory / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="module")
-async def suite(backends: Backends, dev_credentials_file: Path) -> AsyncIterator[Suite]:
+async def suite(backends: Backends, dev_credentials_file: Path, tmp_path_factory) -> AsyncIterator[Suite]:
     iso = Isolation(backends, uuid.uuid4().hex[:10], dev_credentials_file)
     fast = {"outbox_relay_interval_s": 0.5}
+    policy = suite_policy(tmp_path_factory.mktemp("policy"))
     apps = {
-        "intake": intake_app(iso.settings(IntakeSettings)),
-        "dispatch": dispatch_app(iso.settings(DispatchSettings, scan_interval_s=0.5, **fast)),
+        "intake": intake_app(iso.settings(IntakeSettings, rate_limit_online_per_ip="1000/minute")),
+        "dispatch": dispatch_app(iso.settings(DispatchSettings, scan_interval_s=0.5, policy_file=policy, **fast)),
         "warranty": warranty_app(iso.settings(WarrantySettings)),
         "parts": parts_app(iso.settings(PartsSettings, scan_interval_s=0.5, **fast)),
         "engineering": engineering_app(iso.settings(EngineeringSettings, **fast)),
+        "notifications": notifications_app(iso.settings(NotificationsSettings, delivery_interval_s=0.3, quiet_hours="",
+                                                        **fast)),
     }
     try:
         async with AsyncExitStack() as stack:
@@ -100,6 +115,7 @@ async def suite(backends: Backends, dev_credentials_file: Path) -> AsyncIterator
             console = console_app(iso.settings(
                 ConsoleSettings, intake_url=urls["intake"], dispatch_url=urls["dispatch"],
                 warranty_url=urls["warranty"], parts_url=urls["parts"], engineering_url=urls["engineering"],
+                notifications_url=urls["notifications"],
                 intake_public_url=urls["intake"], sse_keepalive_s=5.0))
             await stack.enter_async_context(started(console))
             console_url = await stack.enter_async_context(serving(console))

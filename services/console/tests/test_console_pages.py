@@ -7,9 +7,13 @@ customer reads the reply, and a case page follows another service's event withou
 
 from __future__ import annotations
 
+import asyncio
+import io
+import random
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -270,6 +274,8 @@ async def test_customer_status_page_shows_the_reply(suite, pages, keys) -> None:
     res = await suite.api("dispatch").post(f"/v1/cases/{case_id}/replies", headers={"X-API-Key": keys["manager"]},
                                            json={"message": "已为您寄出新遥控器，预计两天到达", "via": "sms"})
     assert res.status_code == 201, res.text
+    # The customer sees a reply once it was sent (notifications, local adapter in the suite).
+    await eventually(lambda: _delivered(suite, case_id), timeout_s=20)
 
     page = await pages.new(phone=True)
     await page.goto(f"{suite.console}/status")
@@ -289,6 +295,11 @@ async def test_customer_status_page_shows_the_reply(suite, pages, keys) -> None:
     text = await page.text_content("body") or ""
     assert "sp-liu" not in text and phone not in text  # nothing internal, not even the phone
     await pages.shot(page, "customer-status-phone")
+
+
+async def _delivered(suite, case_id: str) -> bool:
+    case = await suite.case(case_id)
+    return bool(case.get("replies")) and case["replies"][0]["delivery"]["state"] == "sent"
 
 
 async def test_timeline_line_appears_without_reload_when_another_service_publishes(suite, pages, keys) -> None:
@@ -329,7 +340,9 @@ async def test_statistics_page_draws_the_charts(suite, pages, keys) -> None:
     manager = {"X-API-Key": keys["manager"]}
     dispatch = suite.api("dispatch")
     for path, body in ((f"/v1/cases/{case_id}/replies", {"message": "已远程指导重启", "via": "phone"}),
-                       (f"/v1/cases/{case_id}/closure", {"resolution": "重启后正常", "outcome": "advice_given"}),
+                       # The warranty may still want evidence: the manager closes it with a reason (R-DS-5).
+                       (f"/v1/cases/{case_id}/closure", {"resolution": "重启后正常", "outcome": "advice_given",
+                                                         "override_reason": "远程指导后已正常，无需保修判定"}),
                        (f"/v1/cases/{case_id}/follow-ups", {"visited_on": china_today().isoformat(), "satisfaction": 4})):
         res = await dispatch.post(path, headers=manager, json=body)
         assert res.status_code in (200, 201), res.text
@@ -380,17 +393,17 @@ async def test_every_role_reaches_its_pages_and_the_repair_record_comes_through_
     expected = {
         "front_desk": ["/hotline", "/cases", f"/cases/{case_id}"],
         "manager": ["/triage", "/cases?open=false", f"/cases/{case_id}", "/stats?period=month", "/stock", "/purchases",
-                    "/sourcing", f"/v1/parts-requests/{request['request_id']}/repair-record"],
-        "specialist": ["/my", f"/cases/{case_id}", "/prices", "/stats?period=day", "/sourcing"],
+                    "/sourcing", f"/v1/parts-requests/{request['request_id']}/repair-record", "/quality"],
+        "specialist": ["/my", f"/cases/{case_id}", "/prices", "/stats?period=day", "/sourcing", "/quality"],
         "engineering": ["/projects", "/my", "/stats"],
         "management": ["/projects", "/stats", "/cases"],
         "finance": ["/prices", "/stock", f"/cases/{case_id}"],
         "purchasing": ["/purchases", "/stock"],
-        "regional_manager": ["/cases", "/submit", "/sourcing",
+        "regional_manager": ["/cases", "/submit", "/sourcing", "/field-parts",
                              f"/v1/parts-requests/{request['request_id']}/repair-record"],
-        "dealer": ["/cases", "/submit"],
+        "dealer": ["/cases", "/submit", "/field-parts"],
     }
-    refused = {"dealer": ["/triage", "/stats", "/projects", "/sourcing", "/prices"],
+    refused = {"dealer": ["/triage", "/stats", "/projects", "/sourcing", "/prices", "/quality"],
                "front_desk": ["/prices", "/triage"], "purchasing": ["/prices", "/triage", "/sourcing"],
                "regional_manager": ["/prices", "/stock"]}
     for role, paths in expected.items():
@@ -420,3 +433,112 @@ async def test_every_role_reaches_its_pages_and_the_repair_record_comes_through_
         bad = await anonymous.post("/signin", data={"api_key": "dev-not-a-key-000000"})
         assert bad.status_code == 401 and "dev-not-a-key" not in bad.text
         assert (await anonymous.get("/readyz")).json()["checks"] == {"kafka": True, "live_feed": True}
+
+
+# ---------------------------------------------------------------------------- closing the loop
+
+
+async def test_the_manager_confirms_a_proposed_online_complaint_on_the_triage_board(suite, pages, keys) -> None:
+    """Online complaints wait for the manager (the suite's policy): the board shows the proposal to confirm."""
+    res = await suite.api("intake").post("/v1/complaints/online", json={
+        "name": "赵女士", "phone": mobile_phone(), "description": "新风机APP升级后无法连接，显示离线",
+        "address": "广东省深圳市南山区科技园"})
+    assert res.status_code == 202, res.text
+    case_id = res.json()["case_id"]
+
+    async def proposed() -> dict | None:
+        case = await suite.case(case_id)
+        return case if case.get("proposal") else None
+
+    case = await eventually(proposed, timeout_s=30)
+    assert case["status"] == "received" and case["assignee"] is None
+    proposed_to = case["proposal"]["specialist_id"]
+
+    page = await pages.signed_in("manager")
+    card = page.locator(f'#col-proposed [data-case-id="{case_id}"]')
+    await card.wait_for()
+    assert (await card.locator(".proposed-to").text_content() or "").strip() == proposed_to
+    assert await page.locator(f'#col-watched [data-case-id="{case_id}"]').count() == 1  # online: on the watch list
+    await pages.shot(page, "triage-proposals")
+    await submit(page, f'#col-proposed [data-case-id="{case_id}"] button.confirm')
+    assert f"已确认分派给 {proposed_to}" in await flash(page)
+    assert await page.locator(f'#col-proposed [data-case-id="{case_id}"]').count() == 0
+    after = await suite.case(case_id)
+    assert (after["status"], after["assignee"]) == ("assigned", proposed_to)
+    assert after["assignments"][-1]["by"] == "mgr-chen" and "confirmed the proposal" in after["assignments"][-1]["reason"]
+
+
+async def test_a_case_refused_closure_is_closed_by_the_manager_then_reopened_by_a_low_score(suite, pages, keys) -> None:
+    case_id = await suite.hotline_case(phone=mobile_phone(), transcript="新风机开机后电机异响，风量明显变小",
+                                       product={"model": "YD-XF250", "serial_no": "XF2502405007777"})
+    await suite.assigned(case_id, decided=True)
+    res = await suite.api("dispatch").post(f"/v1/cases/{case_id}/replies", headers={"X-API-Key": keys["specialist"]},
+                                           json={"message": "已安排上门检修", "via": "phone"})
+    assert res.status_code == 201, res.text
+
+    # The specialist may not close it while the warranty still needs evidence: the page says what is open.
+    specialist = await pages.signed_in("specialist")
+    await specialist.goto(f"{suite.console}/cases/{case_id}")
+    await specialist.click("#act-close summary")
+    assert await specialist.locator('#open-items li[data-item^="warranty"]').count() == 1
+    await specialist.fill("#resolution", "上门检查后电机运行正常")
+    await specialist.select_option("#outcome", "no_fault_found")
+    await submit(specialist, "#close-form button[type=submit]")
+    assert "409" in await flash(specialist)
+    assert "保修判定" in " ".join(await specialist.locator("#flash .missing-list li").all_text_contents())
+
+    # The manager closes it anyway, with a reason that stays on the case.
+    manager = await pages.signed_in("manager")
+    await manager.goto(f"{suite.console}/cases/{case_id}")
+    await manager.click("#act-close summary")
+    await manager.fill("#resolution", "上门检查后电机运行正常")
+    await manager.select_option("#outcome", "no_fault_found")
+    await manager.fill("#override_reason", "客户确认无需保修处理")
+    await submit(manager, "#close-form button[type=submit]")
+    assert "已结案" in await flash(manager)
+    assert "客户确认无需保修处理" in (await manager.text_content("#closure-override") or "")
+
+    # The follow-up visit: satisfaction 2 reopens the case, its history kept.
+    await specialist.goto(f"{suite.console}/cases/{case_id}")
+    await specialist.select_option("#satisfaction", "2")
+    await specialist.fill("#notes", "电机仍有异响")
+    await submit(specialist, "#follow-up-form button[type=submit]")
+    assert await specialist.get_attribute("#case-status", "data-status") == "reopened"
+    history = await specialist.text_content("#reopenings") or ""
+    assert "回访不满意" in history and "上门检查后电机运行正常" in history
+    assert await specialist.is_visible("#reply-form")  # worked again
+    await pages.shot(specialist, "case-reopened")
+    case = await suite.case(case_id)
+    assert case["status"] == "reopened" and case["reopenings"][0]["satisfaction"] == 2
+
+
+async def test_the_quality_figures_page_draws_and_exports(suite, pages, keys) -> None:
+    serial = f"XF2502405{random.randrange(10**6):06d}"
+    ids = [await suite.hotline_case(phone=mobile_phone(), transcript="新风机电机异响",
+                                    product={"model": "YD-XF250", "serial_no": serial}) for _ in range(2)]
+    for case_id in ids:
+        await suite.assigned(case_id)
+
+    page = await pages.signed_in("manager")
+    await page.goto(f"{suite.console}/quality?by=batch")
+    assert await page.locator("svg.chart").count() >= 8
+    assert int(await page.text_content("#kpi-faults") or 0) >= 2
+    assert await page.locator(f'#repeat-units tr[data-serial="{serial}"]').count() == 1  # failing again
+    assert int(await page.locator('#quality-table tr[data-key="XF250-2405"] .faults').text_content() or 0) >= 2
+    await pages.shot(page, "quality-figures")
+
+    async with page.expect_download() as csv_download:
+        await page.click("#export-csv")
+    text = await asyncio.to_thread(Path(await (await csv_download.value).path()).read_text, encoding="utf-8-sig")
+    assert all(case_id in text for case_id in ids) and text.startswith("案件 case")
+    async with page.expect_download() as xlsx_download:
+        await page.click("#export-xlsx")
+    from openpyxl import load_workbook
+
+    data = await asyncio.to_thread(Path(await (await xlsx_download.value).path()).read_bytes)
+    book = load_workbook(io.BytesIO(data))
+    assert "按生产批次" in book.sheetnames and "重复故障 Repeat units" in book.sheetnames
+    month = page.locator(".report-link").first
+    pdf = await page.request.get(f"{suite.console}{await month.get_attribute('href')}")
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert (await pdf.body()).startswith(b"%PDF")

@@ -23,6 +23,8 @@ class ConsoleSettings(ServiceSettings):
                            description="Where parts' API answers.")
     engineering_url: str = Field(default="http://127.0.0.1:8005", validation_alias=AliasChoices("ENGINEERING_URL"),
                                  description="Where engineering's API answers.")
+    notifications_url: str = Field(default="http://127.0.0.1:8008", validation_alias=AliasChoices("NOTIFICATIONS_URL"),
+                                   description="Where notifications' API answers (messages to customers).")
     intake_public_url: str = Field(
         default="http://127.0.0.1:8001",
         validation_alias=AliasChoices("INTAKE_PUBLIC_URL", "PUBLIC_URL"),

@@ -16,6 +16,7 @@ STATUS: dict[str, Pair] = {
     "resolved": ("已解决", "resolved"),
     "closed": ("已结案", "closed"),
     "followed_up": ("已回访", "followed up"),
+    "reopened": ("已重新打开", "reopened"),
 }
 CHANNEL: dict[str, Pair] = {
     "hotline": ("400 热线", "hotline"),
@@ -90,6 +91,7 @@ PARTS_STATE: dict[str, Pair] = {
     "supplier_rma": ("供应商返修，待 RMA 号（路径 B）", "supplier RMA requested (path B)"),
     "rma_confirmed": ("已取得 RMA 号", "RMA confirmed"),
     "good_part_shipped": ("好件已发往现场", "good part shipped"),
+    "good_part_received": ("好件已送达现场", "good part received in the field"),
     "repaired": ("已维修", "repaired"),
 }
 PART: dict[str, Pair] = {
@@ -131,7 +133,14 @@ EVENT: dict[str, Pair] = {
     "parts.rma_opened": ("供应商返修", "supplier RMA opened"),
     "parts.shipped": ("配件发货", "part shipped"),
     "parts.repaired": ("现场维修完成", "repaired on site"),
-    "quote.issued": ("已向客户发出报价单", "quote issued to the customer"),
+    "quote.issued": ("报价单已出具", "quote issued"),
+    "case.reopened": ("重新打开", "reopened"),
+    "case.assignment_proposed": ("建议分派，待经理确认", "proposed, waiting for the manager"),
+    "case.follow_up_overdue": ("回访逾期，已上报经理", "follow-up overdue"),
+    "notification.sent": ("消息已送达客户", "message sent to the customer"),
+    "notification.failed": ("消息发送失败", "message failed"),
+    "parts.arrived": ("配件到达确认", "part arrival confirmed"),
+    "parts.leg_overdue": ("配件环节超时", "parts leg overdue"),
     "purchase.requested": ("缺货，已通知采购", "purchase requested"),
     "installation.case_linked": ("关联工程项目", "linked to an installation project"),
     "installation.maintenance_recorded": ("工程维护", "installation maintenance recorded"),
@@ -201,7 +210,29 @@ CONFIRM_VIA: dict[str, Pair] = {
 }
 DIRECTION: dict[str, Pair] = {
     "defective_to_company": ("坏件寄回公司", "defective part to the company"),
+    "defective_to_supplier": ("坏件寄往供应商", "defective part to the supplier"),
     "good_part_to_field": ("好件寄往现场", "good part to the field"),
+}
+DELIVERY: dict[str, Pair] = {
+    "pending": ("待发送", "waiting to be sent"),
+    "sending": ("发送中", "sending"),
+    "sent": ("已送达", "sent"),
+    "failed": ("发送失败", "failed"),
+    "told": ("已当面/电话告知", "told in person or by phone"),
+}
+REOPEN_TRIGGER: dict[str, Pair] = {
+    "low_satisfaction": ("回访不满意", "low satisfaction"),
+    "customer_request": ("客户要求", "the customer's request"),
+    "manager": ("经理", "the manager"),
+}
+DIMENSION: dict[str, Pair] = {
+    "model": ("型号", "model"),
+    "part": ("零部件", "part"),
+    "cause": ("判定依据（原因）", "cause"),
+    "exclusion": ("不保修情形", "exclusion"),
+    "dealer": ("经销商", "dealer"),
+    "region": ("区域", "region"),
+    "batch": ("生产批次", "production batch"),
 }
 
 TABLES: dict[str, dict[str, Pair]] = {
@@ -210,7 +241,8 @@ TABLES: dict[str, dict[str, Pair]] = {
     "parts_state": PARTS_STATE, "part": PART, "purchase_status": PURCHASE_STATUS, "role": ROLE, "event": EVENT,
     "producer": PRODUCER, "step": GATE_STEP, "precondition": PRECONDITION, "paperwork": PAPERWORK,
     "contracting_mode": CONTRACTING_MODE, "target": TARGET, "target_state": TARGET_STATE, "cause": CAUSE,
-    "fault_kind": FAULT_KIND, "confirm_via": CONFIRM_VIA, "direction": DIRECTION,
+    "fault_kind": FAULT_KIND, "confirm_via": CONFIRM_VIA, "direction": DIRECTION, "delivery": DELIVERY,
+    "reopen_trigger": REOPEN_TRIGGER, "dimension": DIMENSION,
 }
 
 

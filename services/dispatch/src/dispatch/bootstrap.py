@@ -7,29 +7,36 @@ from functools import partial
 
 import yaml
 
+from dispatch.adapters.reports import FontMissing
 from dispatch.adapters.repository import (
     CaseFiguresByDay,
     CaseQueries,
+    ReportRepository,
     RosterRepository,
+    SettingsRepository,
     TimelineRepository,
     case_query_fields,
 )
 from dispatch.adapters.workload import WorkloadBoard
 from dispatch.config import DispatchSettings
 from dispatch.domain.case import Case
-from dispatch.domain.routing import Specialist
+from dispatch.domain.closure import ClosurePolicy
+from dispatch.domain.routing import AssignmentPolicy, Specialist
 from dispatch.domain.targets import TargetPolicy
 from dispatch.handlers import (
     Dispatch,
     on_complaint_received,
     on_complaints_received,
     on_engineering_case_event,
+    on_notification,
     on_own_event,
     on_own_events,
     on_parts_event,
+    on_remedy_event,
     on_warranty_decided,
     on_warranty_decisions,
     scan_deadlines,
+    scheduled_report,
 )
 from shared.contracts.registry import load_registry
 from shared.http.ratelimit import RateLimiter
@@ -45,14 +52,21 @@ async def wire(runtime: ServiceRuntime) -> None:
     cases = runtime.aggregates("cases", Case, id_field="case_id", query_fields=case_query_fields, kind="case")
     queries = CaseQueries(cases)
     roster = RosterRepository(runtime.db, runtime.store)
+    settings_repo = SettingsRepository(runtime.db)
+    policy = yaml.safe_load(settings.policy_file.read_text(encoding="utf-8"))
+    assignment = AssignmentPolicy.model_validate(policy["assignment"])  # a bad file stops the start-up
     d = Dispatch(
         cases=cases,
         queries=queries,
         figures=CaseFiguresByDay(runtime.db, cases),
         timeline=TimelineRepository(runtime.db),
         roster=roster,
-        workload=WorkloadBoard(roster, queries),
+        settings=settings_repo,
+        workload=WorkloadBoard(roster, queries, settings_repo, default_policy=assignment),
         policy=TargetPolicy.from_file(settings.targets_file),
+        closure=ClosurePolicy.from_mapping(policy["closure"]),
+        reports=ReportRepository(runtime.db),
+        quality_pdf_font=settings.quality_pdf_font,
         unknown_case_grace_s=settings.unknown_case_grace_s,
         limiter=RateLimiter(),
         public_rate_limit=settings.public_rate_limit,
@@ -63,6 +77,7 @@ async def wire(runtime: ServiceRuntime) -> None:
         await d.timeline.ensure_indexes()
         await d.figures.ensure_indexes()
         await _seed_roster(d, settings)
+        await settings_repo.seed_assignment(assignment)
     except Exception as exc:
         log.warning("store not ready at start-up; indexes and roster seed skipped", error=repr(exc))
 
@@ -77,6 +92,10 @@ async def wire(runtime: ServiceRuntime) -> None:
     consumer.handle("warranty.decided", partial(on_warranty_decided, d=d), batch=partial(on_warranty_decisions, d=d))
     for spec in load_registry().get("parts.requests.v1").events:
         consumer.handle(spec.type, partial(on_parts_event, d=d))
+    for spec in load_registry().get("warranty.remedies.v1").events:
+        consumer.handle(spec.type, partial(on_remedy_event, d=d))
+    for spec in load_registry().get("notifications.messages.v1").events:
+        consumer.handle(spec.type, partial(on_notification, d=d))
     for spec in load_registry().get("engineering.case-work.v1").events:
         consumer.handle(spec.type, partial(on_engineering_case_event, d=d))
 
@@ -86,6 +105,16 @@ async def wire(runtime: ServiceRuntime) -> None:
             await asyncio.sleep(settings.scan_interval_s)
 
     runtime.background("deadline-scanner", scanner)
+
+    async def reports() -> None:
+        while True:
+            try:
+                await scheduled_report(d)
+            except FontMissing as exc:
+                log.error("monthly report not generated", error=str(exc))
+            await asyncio.sleep(settings.report_check_interval_s)
+
+    runtime.background("monthly-quality-report", reports)
 
     async def figures_for_statistics() -> None:
         rebuilt = await d.figures.rebuild_if_missing()
@@ -104,6 +133,7 @@ async def _seed_roster(d: Dispatch, settings: DispatchSettings) -> None:
     data = yaml.safe_load(settings.roster_seed_file.read_text(encoding="utf-8"))
     for s in data["specialists"]:
         await d.roster.upsert(
-            Specialist(s["specialist_id"], s["name"], s["department"], tuple(s["skills"]), tuple(s["regions"]), s["active"])
+            Specialist(s["specialist_id"], s["name"], s["department"], tuple(s["skills"]), tuple(s["regions"]),
+                       s["active"])
         )
     log.info("roster seeded", specialists=len(data["specialists"]))

@@ -19,6 +19,12 @@ class DispatchSettings(ServiceSettings):
         validation_alias=AliasChoices("DISPATCH_TARGETS_FILE", "TARGETS_FILE"),
         description="Time targets per category and priority, and the follow-up delay.",
     )
+    policy_file: Path = Field(
+        default=_HERE / "policy.yaml",
+        validation_alias=AliasChoices("DISPATCH_POLICY_FILE", "POLICY_FILE"),
+        description="Assignment settings (seed of the manager's settings) and closure rules: repeat links, "
+        "reopening on low satisfaction, follow-up escalation.",
+    )
     roster_seed_file: Path | None = Field(
         default=_HERE / "roster.seed.yaml",
         validation_alias=AliasChoices("DISPATCH_ROSTER_SEED_FILE", "ROSTER_SEED_FILE"),
@@ -33,6 +39,14 @@ class DispatchSettings(ServiceSettings):
         gt=0,
         description="An event about a case not yet known is retried while younger than this, then dead-lettered.",
     )
+    quality_pdf_font: Path = Field(
+        default=Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+        validation_alias=AliasChoices("QUALITY_PDF_FONT", "PDF_FONT"),
+        description="A TrueType font with Chinese glyphs, embedded in the quality department's monthly report.",
+    )
+    report_check_interval_s: float = Field(
+        default=3600, gt=0, description="How often the monthly report of the month just ended is looked for "
+        "(generated once, from the first day of the month, China time).")
     figures_compact_interval_s: float = Field(
         default=30.0,
         gt=0,

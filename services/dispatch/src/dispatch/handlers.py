@@ -12,13 +12,30 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from dispatch.adapters.repository import CaseFiguresByDay, CaseQueries, RosterRepository, TimelineRepository
+from dispatch.adapters.reports import monthly_pdf
+from dispatch.adapters.repository import (
+    CaseFiguresByDay,
+    CaseQueries,
+    ReportRepository,
+    RosterRepository,
+    SettingsRepository,
+    TimelineRepository,
+)
 from dispatch.adapters.workload import WorkloadBoard
-from dispatch.domain.access import can_act, can_read
+from dispatch.domain.access import can_act, can_answer, can_read
 from dispatch.domain.case import Case, Event, ReplyVia, open_case
-from dispatch.domain.routing import Specialist, choose_specialist, department_for, priority_for
+from dispatch.domain.closure import ENDED_REMEDY_STATES, ClosurePolicy
+from dispatch.domain.quality import FaultRow, fault_rows
+from dispatch.domain.routing import (
+    AssignmentPolicy,
+    Specialist,
+    choose_specialist,
+    department_for,
+    priority_for,
+)
 from dispatch.domain.targets import TargetPolicy
 from dispatch.domain.timeline import summary_of
 from shared.contracts.cases import Department, Outcome, Priority
@@ -30,6 +47,7 @@ from shared.http.auth import Principal
 from shared.http.ratelimit import RateLimiter
 from shared.kafka.consumer import TransientError
 from shared.logging import get_logger
+from shared.periods import CHINA, add_months, china_date
 from shared.unit_of_work import Aggregates, ChangeKey, NotFound
 
 log = get_logger(__name__)
@@ -50,6 +68,19 @@ class NotYourCase(Exception):
                          "only they or the manager may act on it")
 
 
+class NotTheWindow(Exception):
+    """§一.2: only the quality after-sales department answers the customer and closes a case."""
+
+    def __init__(self, case: Case, by: Principal) -> None:
+        who = case.window or "the specialist the manager names"
+        if by.role == "engineering":
+            message = (f"only the quality after-sales department replies to customers and closes cases (§一.2); "
+                       f"engineering records its installation work on the case, and {who} answers the customer")
+        else:
+            message = f"case {case.case_id} is answered by {who}; only they or the manager reply, close and follow up"
+        super().__init__(message)
+
+
 class InvalidRequest(Exception):
     """A command that can never succeed as given; the message starts with the field at fault."""
 
@@ -67,7 +98,11 @@ class Dispatch:
     figures: CaseFiguresByDay
     timeline: TimelineRepository
     roster: RosterRepository
+    settings: SettingsRepository
     policy: TargetPolicy
+    closure: ClosurePolicy
+    reports: ReportRepository
+    quality_pdf_font: Path
     unknown_case_grace_s: float
     workload: WorkloadBoard
     limiter: RateLimiter
@@ -117,15 +152,37 @@ async def on_complaints_received(batch: list[tuple[Envelope, ComplaintReceived]]
 
 
 async def _auto_assign(d: Dispatch, case: Case, *, now: datetime) -> list[Event]:
-    roster, workloads = await d.workload.current()
+    """Route a new case: the window, then the specialist the rules choose, assigned at once or proposed
+    to the manager, as the manager's settings say for its channel and category."""
+    roster, workloads, policy = await d.workload.current()
+    today = china_date(now)
+    case.watched = case.channel in policy.watch_channels
+    events = _name_window(d, case, roster, workloads, by="auto", policy=policy, today=today)
     choice = choose_specialist(
-        roster, department=case.department, category=case.category, region=case.region, workloads=workloads
+        roster, department=case.department, category=case.category, region=case.region, workloads=workloads,
+        ceiling=policy.ceiling, today=today,
     )
     if choice is None:
-        log.warning("no active specialist in the department: left for the manager", case_id=case.case_id)
+        log.warning("no available specialist in the department: left for the manager", case_id=case.case_id)
+        return events
+    d.workload.assigned(choice.specialist.specialist_id)
+    if policy.mode_for(case.channel, case.category) == "confirm":
+        return events + case.propose(choice.specialist.specialist_id, reason=choice.reason, now=now)
+    return events + case.assign(choice.specialist.specialist_id, by="auto", reason=choice.reason, now=now)
+
+
+def _name_window(d: Dispatch, case: Case, roster: list[Specialist], workloads: dict[str, int], *, by: str,
+                 policy: AssignmentPolicy, today: date, reason: str = "") -> list[Event]:
+    """A case another department works still answers the customer through a quality specialist (§一.2)."""
+    if case.department == "quality" or case.liaison is not None:
+        return []
+    choice = choose_specialist(roster, department="quality", category=case.category, region=case.region,
+                               workloads=workloads, ceiling=policy.ceiling, today=today)
+    if choice is None:
         return []
     d.workload.assigned(choice.specialist.specialist_id)
-    return case.assign(choice.specialist.specialist_id, by="auto", reason=choice.reason, now=now)
+    why = f"answers the customer for the {case.department} department; {choice.reason}"
+    return case.assign_liaison(choice.specialist.specialist_id, by=by, reason=f"{reason}; {why}" if reason else why)
 
 
 async def on_own_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
@@ -182,11 +239,15 @@ async def on_parts_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
     request_id = getattr(payload, "request_id", None)
 
     def apply(case: Case) -> list[Event]:
+        if env.event_type == "repair.recorded":
+            _add_repair_record(case, payload.record_id, payload.request_id, payload.repaired_on)
+            return []
         if request_id is None or env.event_type == "quote.issued":
             return []
         action = dict(case.parts_actions.get(request_id, {"request_id": request_id}))
         if env.event_type == "parts.request_opened":
-            action |= {"part": payload.part, "path": "A", "sourcing_by": payload.sourcing_by, "deadline": payload.deadline}
+            action |= {"part": payload.part, "path": "A", "sourcing_by": payload.sourcing_by, "deadline": payload.deadline,
+                       "opened_at": env.occurred_at}
         elif env.event_type == "parts.local_sourcing_reported":
             action["state"] = "sourced_locally" if payload.found else action.get("state")
         elif env.event_type == "parts.rma_opened":
@@ -194,9 +255,22 @@ async def on_parts_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
         elif env.event_type == "parts.shipped":
             action.setdefault("shipments", []).append(f"{payload.direction}: {payload.carrier} {payload.tracking_no}")
             if payload.direction == "good_part_to_field":
-                action["state"] = "good_part_shipped"
+                action |= {"state": "good_part_shipped", "field_recipient": payload.to}
+        elif env.event_type == "parts.arrived":
+            action.setdefault("arrived", {})[payload.leg] = payload.arrived_on.isoformat()
+            if payload.leg == "good_part_in_field":
+                action["state"] = "good_part_received"
+        elif env.event_type == "parts.leg_overdue":
+            # Escalated to the manager (§三.2.3B 及时): shown on the case until the leg is done.
+            overdue = action.setdefault("overdue", [])
+            if payload.leg not in overdue:
+                overdue.append(payload.leg)
         elif env.event_type == "purchase.requested":
             action |= {"item": payload.item, "quantity": payload.quantity}
+        elif env.event_type == "parts.repaired":
+            # The request's repair fills in its repair record form (printable from parts).
+            _add_repair_record(case, f"parts:{request_id}", request_id, payload.repaired_on)
+            action |= {"repaired_on": payload.repaired_on.isoformat(), "path": payload.path}
         if env.event_type in _PARTS_STATE:
             action["state"] = _PARTS_STATE[env.event_type]
         action["updated_at"] = env.occurred_at
@@ -205,6 +279,64 @@ async def on_parts_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
 
     await d.cases.change(env.correlation_id, apply, cause=env.event_id)
     await _record(d, env, "parts.requests.v1")
+
+
+async def on_remedy_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
+    """A remedy chosen, carried out or cancelled (warranty.remedies.v1): closure waits for it to end."""
+    await _require_case(d, env)
+
+    def apply(case: Case) -> list[Event]:
+        remedy = dict(case.remedies.get(payload.remedy_id, {"remedy_id": payload.remedy_id}))
+        ended = remedy.get("state") in ENDED_REMEDY_STATES
+        if env.event_type == "remedy.chosen":
+            # A late chosen never reopens a remedy that ended already (events of one case come in order,
+            # but a replayed one may not).
+            remedy |= {"remedy": payload.remedy, "chosen_by": payload.chosen_by, "chosen_at": payload.chosen_at}
+            remedy.setdefault("state", "chosen")
+        elif env.event_type == "remedy.progressed":
+            # A step done (goods received, new unit issued, quote agreed...): still open until it completes.
+            steps = remedy.setdefault("steps", [])
+            if payload.step not in steps:
+                steps.append(payload.step)
+            remedy |= {"remedy": payload.remedy, "last_step": payload.step, "last_step_on": payload.done_on}
+            if not ended:
+                remedy["state"] = "in_progress"
+        elif env.event_type == "remedy.completed":
+            remedy |= {"remedy": payload.remedy, "state": "completed", "completed_at": payload.completed_at}
+        else:
+            remedy |= {"remedy": payload.remedy, "state": "cancelled", "reason": payload.reason,
+                       "cancelled_at": payload.cancelled_at}
+        case.remedies[payload.remedy_id] = remedy
+        return []
+
+    await d.cases.change(env.correlation_id, apply, cause=env.event_id)
+    await _record(d, env, "warranty.remedies.v1")
+
+
+async def on_notification(env: Envelope, payload: Any, *, d: Dispatch) -> None:
+    """A message reached the customer, or failed: the case shows it (a reply only once it was sent)."""
+    await _require_case(d, env)
+    sent = env.event_type == "notification.sent"
+    await d.cases.change(env.correlation_id, lambda c: c.message_delivered(
+        kind=payload.kind, reference=payload.reference, state="sent" if sent else "failed", channel=payload.channel,
+        at=payload.sent_at if sent else payload.failed_at, message_id=payload.message_id,
+        reason=None if sent else payload.reason), cause=env.event_id)
+    await _record(d, env, "notifications.messages.v1")
+
+
+def _add_repair_record(case: Case, record_id: str, request_id: str | None, repaired_on: date) -> None:
+    """A repair's record on the case, once. A key-part repair is known by its parts.repaired (the
+    request's placeholder, `parts:<request>`) and by the repair.recorded of the record parts writes with
+    it: the real record replaces the placeholder, and a placeholder after it adds nothing."""
+    records = case.repair_records
+    if any(r["record_id"] == record_id for r in records):
+        return
+    if request_id is not None:
+        if record_id.startswith("parts:") and any(r.get("request_id") == request_id for r in records):
+            return
+        records[:] = [r for r in records if not (r.get("request_id") == request_id
+                                                 and str(r["record_id"]).startswith("parts:"))]
+    records.append({"record_id": record_id, "request_id": request_id, "repaired_on": repaired_on.isoformat()})
 
 
 async def on_engineering_case_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
@@ -261,14 +393,28 @@ async def _act(
     return await d.cases.change(case_id, guarded, key=key)
 
 
+async def _answer(
+    d: Dispatch, case_id: str, by: Principal, operation: Callable[[Case], list[Event]], key: ChangeKey | None
+) -> Case:
+    """A command that tells the customer something or ends the case: the one outward window (§一.2)."""
+    await readable_case(d, case_id, by)
+
+    def guarded(case: Case) -> list[Event]:
+        if not can_answer(by, case):
+            raise NotTheWindow(case, by)
+        return operation(case)
+
+    return await d.cases.change(case_id, guarded, key=key)
+
+
 async def assign_case(
     d: Dispatch, case_id: str, *, specialist_id: str, reason: str, by: Principal, key: ChangeKey | None = None
 ) -> Case:
     """Manager: assign or reassign to an active specialist of the case's department, reason kept."""
     specialist = {s.specialist_id: s for s in await d.roster.all()}.get(specialist_id)
-    if specialist is None or not specialist.active:
-        raise NotAssignable(f"specialist_id: {specialist_id} is not an active specialist")
     now = d.clock()
+    if specialist is None or not specialist.available(china_date(now)):
+        raise NotAssignable(f"specialist_id: {specialist_id} is not an active specialist at work today")
 
     def op(case: Case) -> list[Event]:
         if specialist.department != case.department:
@@ -277,6 +423,63 @@ async def assign_case(
         if case.assignee == specialist_id:
             return []
         return case.assign(specialist_id, by=by.id, reason=reason, now=now)
+
+    return await _act(d, case_id, by, op, key)
+
+
+class NothingProposed(Exception):
+    """A confirmation for a case that has no proposal waiting (assigned already, or never proposed)."""
+
+    def __init__(self, case: Case) -> None:
+        super().__init__(f"case {case.case_id} has no proposal waiting for confirmation "
+                         f"(it is {case.status}, assigned to {case.assignee or 'nobody'})")
+        self.current = case.status
+
+
+async def confirm_proposal(
+    d: Dispatch, case_id: str, *, specialist_id: str | None, reason: str | None, by: Principal,
+    key: ChangeKey | None = None,
+) -> Case:
+    """Manager: forward the case to the proposed specialist, or to another one with a reason (§一.1)."""
+    roster = {s.specialist_id: s for s in await d.roster.all()}
+    now = d.clock()
+    if specialist_id is not None:
+        chosen = roster.get(specialist_id)
+        if chosen is None or not chosen.available(china_date(now)):
+            raise NotAssignable(f"specialist_id: {specialist_id} is not an active specialist at work today")
+
+    def op(case: Case) -> list[Event]:
+        if case.proposal is None or case.assignee is not None:
+            raise NothingProposed(case)
+        proposed = case.proposal
+        target = specialist_id or proposed.specialist_id
+        if target == proposed.specialist_id:
+            why = f"confirmed the proposal ({proposed.reason})" + (f"; {reason}" if reason else "")
+        else:
+            if roster[target].department != case.department:
+                raise NotAssignable(f"specialist_id: {target} works in {roster[target].department}, the case is "
+                                    f"for {case.department}; triage the case first")
+            if not reason:
+                raise InvalidRequest("reason: choosing another specialist than the proposal needs a reason")
+            why = f"{reason} (instead of the proposed {proposed.specialist_id})"
+        return case.assign(target, by=by.id, reason=why, now=now)
+
+    return await _act(d, case_id, by, op, key)
+
+
+async def name_liaison(
+    d: Dispatch, case_id: str, *, specialist_id: str, reason: str, by: Principal, key: ChangeKey | None = None
+) -> Case:
+    """Manager: the quality specialist who answers the customer on another department's case."""
+    specialist = {s.specialist_id: s for s in await d.roster.all()}.get(specialist_id)
+    if specialist is None or not specialist.active or specialist.department != "quality":
+        raise NotAssignable(f"specialist_id: {specialist_id} is not an active quality after-sales specialist")
+
+    def op(case: Case) -> list[Event]:
+        if case.department == "quality":
+            raise NotAssignable("specialist_id: the quality department's own cases are answered by their assignee; "
+                                "reassign the case instead")
+        return case.assign_liaison(specialist_id, by=by.id, reason=reason)
 
     return await _act(d, case_id, by, op, key)
 
@@ -290,13 +493,17 @@ async def triage_case(
     new_category = category or current.category
     department: Department = department_for(new_category)
     choice = None
+    roster: list[Specialist] = []
+    workloads: dict[str, int] = {}
+    now = d.clock()
+    today = china_date(now)
+    policy = (await d.workload.current())[2]
     if department != current.department:
         # case.assigned then tells that department everything about it (engineering learns the unit).
-        roster: list[Specialist] = await d.roster.all()
+        roster = await d.roster.all()
         workloads = await d.queries.open_workloads([s.specialist_id for s in roster])
         choice = choose_specialist(roster, department=department, category=new_category, region=current.region,
-                                   workloads=workloads)
-    now = d.clock()
+                                   workloads=workloads, ceiling=policy.ceiling, today=today)
 
     def op(case: Case) -> list[Event]:
         moved = department != case.department
@@ -304,6 +511,11 @@ async def triage_case(
                              by=by.id, reason=reason, policy=d.policy)
         if moved:
             case.assignee = None  # the old department's specialist no longer owns it
+            if department == "quality":
+                case.liaison = None  # the quality specialist assigned answers the customer himself
+            else:
+                events += _name_window(d, case, roster, workloads, by=by.id, reason=reason, policy=policy,
+                                       today=today)
             if choice is not None:
                 events += case.assign(choice.specialist.specialist_id, by=by.id,
                                       reason=f"{reason}; {choice.reason}", now=now)
@@ -318,8 +530,8 @@ async def reply_to_customer(
     """The one outward window: what the customer is told. A retried request adds no second reply."""
     reply_id = key.derived_id("R-", 12) if key else f"R-{uuid.uuid4().hex[:12].upper()}"
     now = d.clock()
-    case = await _act(d, case_id, by,
-                      lambda c: c.reply(reply_id=reply_id, message=message, via=via, by=by.id, now=now), key)
+    case = await _answer(d, case_id, by,
+                         lambda c: c.reply(reply_id=reply_id, message=message, via=via, by=by.id, now=now), key)
     return case, reply_id
 
 
@@ -331,26 +543,68 @@ async def resolve_case(
                       lambda c: c.resolve(resolution=resolution, outcome=outcome, by=by.id, now=now), key)
 
 
+class OverrideRefused(Exception):
+    """Only the manager closes a case although items are open (R-DS-5)."""
+
+
 async def close_case(
     d: Dispatch, case_id: str, *, resolution: str | None, outcome: Outcome | None, by: Principal,
-    key: ChangeKey | None = None,
+    override_reason: str | None = None, key: ChangeKey | None = None,
 ) -> Case:
-    """结案; from in progress it needs the resolution and outcome."""
+    """结案: when nothing is open on the case (closure.open_items), or by the manager with a reason."""
+    if override_reason and by.role != "manager":
+        raise OverrideRefused("override_reason: only the quality after-sales manager closes a case with items open")
     now = d.clock()
-    return await _act(d, case_id, by, lambda c: c.close(resolution=resolution, outcome=outcome, by=by.id, now=now,
-                                                        follow_up_after_days=d.policy.follow_up_after_days), key)
+    return await _answer(d, case_id, by, lambda c: c.close(
+        resolution=resolution, outcome=outcome, by=by.id, now=now, follow_up_after_days=d.policy.follow_up_after_days,
+        follow_up_overdue_after_days=d.closure.follow_up_overdue_after_days, override_reason=override_reason), key)
 
 
 async def record_follow_up(
     d: Dispatch, case_id: str, *, visited_on: date, satisfaction: int, notes: str, by: Principal,
     key: ChangeKey | None = None,
 ) -> Case:
-    """回访 after closure."""
+    """回访 after closure; a satisfaction of `reopen_at_satisfaction` or less reopens the case."""
     now = d.clock()
-    if visited_on > now.date() + timedelta(days=1):
+    if visited_on > china_date(now):  # the visit's day in China, where it was made
         raise InvalidRequest("visited_on: a visit cannot be recorded before it happens")
-    return await _act(d, case_id, by, lambda c: c.record_follow_up(
-        visited_on=visited_on, satisfaction=satisfaction, notes=notes, by=by.id, now=now), key)
+    return await _answer(d, case_id, by, lambda c: c.record_follow_up(
+        visited_on=visited_on, satisfaction=satisfaction, notes=notes, by=by.id, now=now,
+        reopen_at_satisfaction=d.closure.reopen_at_satisfaction, policy=d.policy), key)
+
+
+# Who passes on a customer's request to reopen: the channels the customer reaches us through.
+CUSTOMER_CHANNELS = ("hotline", "front_desk", "dealer", "regional_manager")
+
+
+async def reopen_case(
+    d: Dispatch, case_id: str, *, reason: str, by: Principal, key: ChangeKey | None = None
+) -> Case:
+    """Reopen a closed case at the customer's request (through a channel, or the specialist who answers
+    the case), or by the manager. A dealer or regional manager only for a case they raised."""
+    await readable_case(d, case_id, by)  # a channel reads only its own cases
+    now = d.clock()
+
+    def op(case: Case) -> list[Event]:
+        if by.role not in CUSTOMER_CHANNELS and not can_answer(by, case):
+            raise NotTheWindow(case, by)
+        trigger = "manager" if by.role == "manager" else "customer_request"
+        return case.reopen(trigger=trigger, reason=reason, by=by.id, now=now, policy=d.policy)
+
+    return await d.cases.change(case_id, op, key=key)
+
+
+async def reopen_by_customer(d: Dispatch, case_id: str, *, phone_last4: str, reason: str,
+                             key: ChangeKey | None = None) -> Case | None:
+    """The customer's own request on the status page (the online channel): the case number and the
+    phone's last four digits, as for reading it. None when they do not match. A retried request under
+    the same Idempotency-Key reopens nothing twice."""
+    case = await d.cases.get(case_id)
+    if case is None or not case.customer.phone.endswith(phone_last4):
+        return None
+    now = d.clock()
+    return await d.cases.change(case_id, lambda c: c.reopen(
+        trigger="customer_request", reason=reason, by="customer", now=now, policy=d.policy), key=key)
 
 
 async def scan_deadlines(d: Dispatch) -> int:
@@ -372,3 +626,61 @@ async def scan_deadlines(d: Dispatch) -> int:
             continue  # the next scan sees it again
         raised += len(found)
     return raised
+
+
+# ------------------------------------------------------------------------------------------- quality figures
+
+
+async def quality_rows(d: Dispatch, start: date, end: date) -> list[FaultRow]:
+    """The fault cases received from `start` to `end`, China dates, both included (an indexed range)."""
+    span = {"$gte": datetime.combine(start, datetime.min.time(), tzinfo=CHINA),
+            "$lt": datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=CHINA)}
+    return fault_rows(await d.queries.all_in({"received_at": span}), start=start, end=end)
+
+
+class InvalidMonth(InvalidRequest):
+    pass
+
+
+def month_span(month: str, today: date) -> tuple[date, date]:
+    """The first and last day of a month given as YYYY-MM; refused when it has not begun."""
+    try:
+        start = date.fromisoformat(f"{month}-01")
+    except ValueError as exc:
+        raise InvalidMonth(f"month: {month!r} is not a month (YYYY-MM)") from exc
+    if start > today:
+        raise InvalidMonth(f"month: {month} has not begun")
+    return start, add_months(start, 1) - timedelta(days=1)
+
+
+async def monthly_report(d: Dispatch, month: str, *, by: str, refresh: bool = False) -> bytes:
+    """The month's report: as kept for an ended month (unless `refresh`), else generated now. An ended
+    month's report is kept; the running month's is generated on each request and not kept."""
+    today = china_date(d.clock())
+    start, end = month_span(month, today)
+    ended = end < today
+    if ended and not refresh and (stored := await d.reports.stored(month)) is not None:
+        return bytes(stored["pdf"])
+    rows = await quality_rows(d, start, min(end, today))
+    now = d.clock()
+    pdf = monthly_pdf(rows, month=month, start=start, end=end, font=d.quality_pdf_font, generated_at=now, by=by)
+    if ended:
+        await d.reports.store(month, pdf, generated_at=now, by=by, faults=len(rows), replace=True)
+    return pdf
+
+
+async def scheduled_report(d: Dispatch) -> str | None:
+    """From the first day of a month (China), the month just ended gets its report, once."""
+    today = china_date(d.clock())
+    month = add_months(today.replace(day=1), -1).strftime("%Y-%m")
+    if await d.reports.stored(month) is not None:
+        return None
+    start, end = month_span(month, today)
+    rows = await quality_rows(d, start, end)
+    now = d.clock()
+    pdf = monthly_pdf(rows, month=month, start=start, end=end, font=d.quality_pdf_font, generated_at=now,
+                      by="scheduled")
+    if await d.reports.store(month, pdf, generated_at=now, by="scheduled", faults=len(rows), replace=False):
+        log.info("monthly quality report generated", month=month, faults=len(rows))
+        return month
+    return None

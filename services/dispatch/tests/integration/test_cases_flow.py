@@ -61,10 +61,15 @@ async def test_the_same_event_delivered_twice_makes_one_case(dispatch, events, k
 
 
 async def test_reply_close_and_follow_up_publish_their_events(dispatch, events, keys, case_status, dispatch_settings,
-                                                              short_targets) -> None:
+                                                              short_targets, case_where) -> None:
     case_id = new_case_id()
     await events.complaint(case_id)
     await case_status(dispatch, case_id, "assigned", keys["manager"])
+    # Nothing left open when it closes: the warranty decided, the repair record in (R-DS-5).
+    await events.decided(case_id)
+    await events.other("parts", "repair.recorded", case_id, {"case_id": case_id, "record_id": "RR-1",
+                                                             "repaired_on": "2026-11-25"})
+    await case_where(dispatch, case_id, lambda c: c["warranty"] and c["repair_records"])
 
     res = await dispatch.post(f"/v1/cases/{case_id}/replies", json={"message": "已安排明早上门检修", "via": "phone"},
                               headers=keys["specialist"] | {"Idempotency-Key": "reply-1"})
@@ -166,5 +171,7 @@ async def test_triage_moves_a_case_to_engineering(dispatch, events, keys, case_s
     assert (first.envelope().payload["department"], second.envelope().payload["department"]) == (
         "quality", "engineering_installation")
     assert second.envelope().payload["product"]["serial_no"] == "XF2502405001234"
-    denied = await dispatch.post(f"/v1/cases/{case_id}/replies", json={"message": "x"}, headers=keys["specialist"])
-    assert denied.status_code == 403  # sp-liu no longer owns it
+    # sp-liu no longer owns it, but still answers the customer for engineering (§一.2, the one window).
+    assert res.json()["answered_by"] == "sp-liu"
+    denied = await dispatch.post(f"/v1/cases/{case_id}/replies", json={"message": "x"}, headers=keys["engineering"])
+    assert denied.status_code == 403

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dispatch.entrypoints.http import create_app as dispatch_app
-from intake.domain.normalise import new_case_id
 from shared.testing.fixtures import running, unreachable_kafka
+from shared.testing.identities import new_case_id
 
 pytestmark = pytest.mark.integration
 

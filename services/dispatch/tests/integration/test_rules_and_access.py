@@ -84,9 +84,15 @@ async def test_follow_up_due_after_closure(dispatch_settings, events, keys, shor
         case_id = new_case_id()
         await events.complaint(case_id)
         await case_status(client, case_id, "assigned", keys["manager"])
+        await events.decided(case_id, decision="chargeable", remedy="paid_repair")
         await client.post(f"/v1/cases/{case_id}/replies", json={"message": "已处理"}, headers=keys["specialist"])
-        await client.post(f"/v1/cases/{case_id}/closure", json={"resolution": "已处理", "outcome": "advice_given"},
-                          headers=keys["specialist"])
+
+        async def closed():
+            res = await client.post(f"/v1/cases/{case_id}/closure", json={"resolution": "已处理", "outcome": "advice_given"},
+                                    headers=keys["specialist"])
+            return res.status_code == 200  # once the decision reached the case
+
+        await eventually(closed)
         due = (await client.get("/v1/follow-ups/due", headers=keys["specialist"])).json()
         assert [i["case_id"] for i in due["items"]] == [case_id]
         assert await events.dispatched(case_id, "case.follow_up_due")

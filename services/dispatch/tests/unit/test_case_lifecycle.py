@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from dispatch.domain.case import Case, IllegalTransition, MissingResolution, open_case
+from dispatch.domain.closure import ClosureRefused
 from dispatch.domain.targets import TargetPolicy
 from shared.contracts.complaints import ComplaintReceived
 from shared.contracts.registry import load_registry
@@ -25,9 +26,14 @@ POLICY = TargetPolicy.from_mapping(
 )
 
 
-def new_case(**changes) -> Case:
+def new_case(*, settled: bool = True, **changes) -> Case:
+    """A new case; `settled`: its warranty decided and a repair record in, so nothing keeps it from closing."""
     complaint = ComplaintReceived.model_validate({**EXAMPLE, "received_at": T0.isoformat(), **changes})
-    return open_case(complaint, event_id="e-1", department="quality", priority="normal", policy=POLICY)
+    case = open_case(complaint, event_id="e-1", department="quality", priority="normal", policy=POLICY)
+    if settled:
+        case.warranty = {"decision": "covered", "remedy": "free_repair", "decided_at": T0}
+        case.repair_records = [{"record_id": "RR-1", "request_id": None, "repaired_on": "2026-11-21"}]
+    return case
 
 
 def test_the_whole_path_with_its_events() -> None:
@@ -120,20 +126,108 @@ def test_follow_up_becomes_due_once_after_closure() -> None:
     case.assign("sp-liu", by="auto", reason="r", now=T0)
     case.reply(reply_id="R-1", message="m", via="phone", by="sp-liu", now=T0)
     case.close(resolution="r", outcome="repaired", by="sp-liu", now=T0, follow_up_after_days=7)
-    assert case.next_deadline() == datetime(2026, 11, 27, tzinfo=CHINA)  # the due day starts in China
+    assert case.next_deadline() == datetime(2026, 11, 27, tzinfo=CHINA)  # from the start of the day in China
     assert case.check_deadlines(T0 + timedelta(days=6)) == []
     [(t, e)] = case.check_deadlines(T0 + timedelta(days=7))
     assert t == "case.follow_up_due" and e.due_on == date(2026, 11, 27)
-    assert case.check_deadlines(T0 + timedelta(days=8)) == [] and case.next_deadline() is None
+    assert case.check_deadlines(T0 + timedelta(days=8)) == []
+    # Not visited three days after it fell due: the manager is told, once.
+    assert case.next_deadline() == datetime(2026, 11, 30, tzinfo=CHINA)
+    assert case.check_deadlines(T0 + timedelta(days=9)) == []
+    [(t, overdue)] = case.check_deadlines(T0 + timedelta(days=10))
+    assert t == "case.follow_up_overdue" and (overdue.due_on, overdue.overdue_days) == (date(2026, 11, 27), 3)
+    assert case.check_deadlines(T0 + timedelta(days=11)) == [] and case.next_deadline() is None
 
 
-def test_follow_up_days_are_counted_on_the_customer_s_calendar() -> None:
-    late = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)  # 01:00 on 21 November in China
+def test_a_case_closed_early_in_the_china_morning_is_visited_a_week_after_that_china_day() -> None:
+    """Closed 2026-11-20 23:30 UTC = 2026-11-21 07:30 in China: the visit is due 2026-11-28, not the 27th."""
     case = new_case()
-    case.assign("sp-liu", by="auto", reason="r", now=late)
-    case.reply(reply_id="R-1", message="m", via="phone", by="sp-liu", now=late)
-    case.close(resolution="r", outcome="repaired", by="sp-liu", now=late, follow_up_after_days=7)
-    assert case.follow_up_due_on == date(2026, 11, 28)
-    assert case.check_deadlines(datetime(2026, 11, 27, 15, 59, tzinfo=UTC)) == []  # 23:59 in China
-    [(t, _)] = case.check_deadlines(datetime(2026, 11, 27, 16, 0, tzinfo=UTC))  # midnight in China
+    case.assign("sp-liu", by="auto", reason="r", now=T0)
+    case.reply(reply_id="R-1", message="m", via="phone", by="sp-liu", now=T0)
+    closed_at = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+    [(_, _), (_, closed)] = case.close(resolution="r", outcome="advice_given", by="sp-liu", now=closed_at,
+                                       follow_up_after_days=7)
+    assert closed.follow_up_due_on == date(2026, 11, 28)
+    assert case.check_deadlines(datetime(2026, 11, 27, 15, 59, tzinfo=UTC)) == []  # 23:59 on the 27th in China
+    [(t, _)] = case.check_deadlines(datetime(2026, 11, 27, 16, 0, tzinfo=UTC))  # 00:00 on the 28th in China
     assert t == "case.follow_up_due"
+
+
+# ---------------------------------------------------------------------------- closure discipline (R-DS-5)
+
+
+def worked(**changes) -> Case:
+    case = new_case(**changes)
+    case.assign("sp-liu", by="auto", reason="r", now=T0)
+    case.reply(reply_id="R-1", message="m", via="sms", by="sp-liu", now=T0)
+    return case
+
+
+def test_closure_names_everything_still_open() -> None:
+    case = worked(settled=False)
+    case.warranty = {"decision": "needs_evidence", "remedy": "none"}
+    case.parts_actions = {"PR-1": {"request_id": "PR-1", "part": "motor", "state": "supplier_rma"},
+                          "PR-0": {"request_id": "PR-0", "part": "motor", "state": "repaired"},
+                          "PUR-1": {"request_id": "PUR-1", "item": "YD-LX-C-600", "state": "purchase_requested"}}
+    case.remedies = {"RM-1": {"remedy": "exchange", "state": "chosen"}, "RM-0": {"remedy": "return", "state": "cancelled"}}
+    with pytest.raises(ClosureRefused) as refused:
+        case.close(resolution="换电机", outcome="repaired", by="sp-liu", now=T0, follow_up_after_days=7)
+    assert [i.item for i in refused.value.items] == [
+        "warranty: needs_evidence", "parts request PR-1: supplier_rma", "remedy RM-1: exchange", "repair record"]
+    assert case.status == "in_progress" and case.closed_at is None  # nothing changed
+    # Another outcome than a repair needs no repair record; a missing decision is named too.
+    case.warranty = None
+    with pytest.raises(ClosureRefused) as refused:
+        case.close(resolution="建议", outcome="advice_given", by="sp-liu", now=T0, follow_up_after_days=7)
+    assert refused.value.items[0].item == "warranty: no decision" and "repair record" not in str(refused.value)
+
+
+def test_the_manager_closes_with_a_reason_and_it_is_kept() -> None:
+    case = worked(settled=False)
+    events = case.close(resolution="客户撤回", outcome="other", by="mgr-chen", now=T0, follow_up_after_days=7,
+                        override_reason="客户已自行处理，撤回投诉")
+    [(_, _), (t, closed)] = events
+    assert t == "case.closed" and closed.override_reason == "客户已自行处理，撤回投诉"
+    assert closed.open_items == ["warranty: no decision"]
+    assert case.closure_override is not None and case.closure_override.by == "mgr-chen"
+
+
+def test_once_everything_ended_the_case_closes() -> None:
+    case = worked()
+    case.parts_actions = {"PR-1": {"request_id": "PR-1", "state": "repaired"}}
+    case.remedies = {"RM-1": {"remedy": "exchange", "state": "completed"}}
+    [(_, _), (t, closed)] = case.close(resolution="换电机", outcome="repaired", by="sp-liu", now=T0,
+                                       follow_up_after_days=7)
+    assert t == "case.closed" and closed.override_reason is None and closed.open_items == []
+
+
+def test_low_satisfaction_reopens_and_the_history_is_kept() -> None:
+    case = worked()
+    case.close(resolution="换电机", outcome="repaired", by="sp-liu", now=T0, follow_up_after_days=7)
+    later = T0 + timedelta(days=8)
+    events = case.record_follow_up(visited_on=date(2026, 11, 28), satisfaction=2, notes="仍有异响", by="sp-liu",
+                                   now=later, reopen_at_satisfaction=2, policy=POLICY)
+    assert [t for t, _ in events] == ["case.followed_up", "case.reopened"]
+    reopened = events[1][1]
+    assert (reopened.trigger, reopened.satisfaction, reopened.times) == ("low_satisfaction", 2, 1)
+    assert case.status == "reopened" and case.is_open and case.closed_at is None
+    [history] = case.reopenings
+    assert (history.previous_resolution, history.previous_outcome, history.previous_closed_at) == ("换电机", "repaired", T0)
+    assert case.targets["close"] == later + timedelta(hours=168) and "close" not in case.breaches
+    assert case.follow_ups[0].satisfaction == 2  # the visit stays
+    # Worked again, then closed again.
+    case.reply(reply_id="R-2", message="再次上门", via="sms", by="sp-liu", now=later)
+    assert case.status == "reopened"
+    case.close(resolution="更换风轮", outcome="repaired", by="sp-liu", now=later + timedelta(days=1), follow_up_after_days=7)
+    assert case.status == "closed" and case.reopenings[0].previous_resolution == "换电机"
+
+
+def test_a_good_visit_does_not_reopen_and_a_customer_may_ask_to_reopen() -> None:
+    case = worked()
+    case.close(resolution="换电机", outcome="repaired", by="sp-liu", now=T0, follow_up_after_days=7)
+    assert [t for t, _ in case.record_follow_up(visited_on=date(2026, 11, 28), satisfaction=3, notes="", by="sp-liu",
+                                                now=T0, reopen_at_satisfaction=2, policy=POLICY)] == ["case.followed_up"]
+    [(t, e)] = case.reopen(trigger="customer_request", reason="客户来电称又有异响", by="hotline-desk", now=T0, policy=POLICY)
+    assert (t, e.trigger, e.times) == ("case.reopened", "customer_request", 1)
+    with pytest.raises(IllegalTransition):
+        case.reopen(trigger="customer_request", reason="again", by="x", now=T0, policy=POLICY)

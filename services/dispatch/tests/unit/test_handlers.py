@@ -3,28 +3,34 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dispatch.adapters.workload import WorkloadBoard
 from dispatch.domain.case import Case, MissingResolution
-from dispatch.domain.routing import Specialist
+from dispatch.domain.closure import ClosurePolicy, ClosureRefused
+from dispatch.domain.routing import AssignmentPolicy, Specialist
 from dispatch.domain.targets import TargetPolicy
 from dispatch.handlers import (
     CaseNotFound,
     Dispatch,
     NotAssignable,
+    NotTheWindow,
     NotYourCase,
     close_case,
     on_complaint_received,
     on_complaints_received,
+    on_parts_event,
     on_warranty_decisions,
     reply_to_customer,
+    resolve_case,
 )
 from shared.contracts.complaints import ComplaintReceived
 from shared.contracts.envelope import Envelope, make_envelope
+from shared.contracts.parts import RepairRecorded
 from shared.contracts.registry import load_registry
 from shared.contracts.warranty import WarrantyDecided
 from shared.http.auth import Principal
@@ -73,6 +79,11 @@ class FakeTimeline:
             self.entries.setdefault(str(envelope.event_id), summary)
 
 
+class FakeSettings:
+    async def assignment(self) -> AssignmentPolicy | None:
+        return None  # the defaults: assign at once, online complaints watched
+
+
 class FakeFigures:
     def __init__(self) -> None:
         self.recorded: list[str] = []
@@ -86,8 +97,10 @@ def d() -> Dispatch:
     cases: FakeAggregates[Case] = FakeAggregates(Case, id_field="case_id", producer="dispatch", kind="case")
     queries = FakeQueries(cases)
     return Dispatch(cases=cases, queries=queries, figures=FakeFigures(), timeline=FakeTimeline(),  # type: ignore[arg-type]
-                    roster=FakeRoster(), policy=POLICY, unknown_case_grace_s=120,  # type: ignore[arg-type]
-                    workload=WorkloadBoard(FakeRoster(), queries),  # type: ignore[arg-type]
+                    roster=FakeRoster(), settings=FakeSettings(), policy=POLICY,  # type: ignore[arg-type]
+                    closure=ClosurePolicy(), reports=None, quality_pdf_font=Path("/nonexistent.ttc"),  # type: ignore[arg-type]
+                    unknown_case_grace_s=120,
+                    workload=WorkloadBoard(FakeRoster(), queries, FakeSettings()),  # type: ignore[arg-type]
                     limiter=RateLimiter(), public_rate_limit="30/minute")
 
 
@@ -137,6 +150,8 @@ async def test_a_retried_reply_is_one_reply_and_the_same_key_with_another_messag
 async def test_only_the_assignee_or_the_manager_acts_and_a_dealer_cannot_see_another_s_case(d) -> None:
     case = await opened(d)
     with pytest.raises(NotYourCase):
+        await resolve_case(d, case.case_id, resolution="我来处理", outcome="advice_given", by=MA)
+    with pytest.raises(NotTheWindow):  # only the one who answers the case tells the customer (§一.2)
         await reply_to_customer(d, case.case_id, message="我来处理", via="phone", by=MA)
     with pytest.raises(CaseNotFound):
         await reply_to_customer(d, case.case_id, message="hi", via="phone", by=DEALER)
@@ -150,6 +165,15 @@ async def test_closing_in_progress_needs_a_resolution_and_a_refusal_changes_noth
     with pytest.raises(MissingResolution):
         await close_case(d, case.case_id, resolution=None, outcome=None, by=LIU)
     assert (await d.cases.require(case.case_id)).status == "in_progress" and len(d.cases.published) == before
+    # Nothing is closed while the warranty decision or the repair record is missing (R-DS-5).
+    with pytest.raises(ClosureRefused) as refused:
+        await close_case(d, case.case_id, resolution="更换电机", outcome="repaired", by=LIU)
+    assert [i.item for i in refused.value.items] == ["warranty: no decision", "repair record"]
+    assert (await d.cases.require(case.case_id)).status == "in_progress" and len(d.cases.published) == before
+    await on_warranty_decisions([decision(case.case_id, datetime.now(UTC), "covered")], d=d)
+    recorded = RepairRecorded(case_id=case.case_id, record_id="RR-1", repaired_on=date.today())
+    await on_parts_event(make_envelope(recorded, event_type="repair.recorded", schema_version=1,
+                                       correlation_id=case.case_id, producer="parts"), recorded, d=d)
     closed = await close_case(d, case.case_id, resolution="更换电机", outcome="repaired", by=LIU)
     assert closed.status == "closed" and [e.event_type for e in d.cases.published[before:]] == [
         "case.resolved", "case.closed"]

@@ -26,6 +26,8 @@ def case_at(received: datetime, channel: str, *, assign_h: float | None = None, 
     if assign_h is not None:
         c.assign("sp-liu", by="auto", reason="r", now=received + timedelta(hours=assign_h))
     if close_h is not None:
+        c.warranty = {"decision": "covered", "remedy": "free_repair"}  # nothing left open: it may close
+        c.repair_records = [{"record_id": "RR-1", "request_id": None, "repaired_on": "2026-11-20"}]
         c.reply(reply_id="R", message="m", via="phone", by="sp-liu", now=received + timedelta(hours=1))
         c.close(resolution="r", outcome="repaired", by="sp-liu", now=received + timedelta(hours=close_h),
                 follow_up_after_days=7)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,11 +19,13 @@ from pymongo.errors import DuplicateKeyError
 
 from engineering.adapters.repository import InstallationCaseQueries, ProjectQueries
 from engineering.domain.case_work import InstallationCase, is_installation_complaint, link_case
-from engineering.domain.periods import china_today
+from engineering.domain.periods import china_today, maintenance_months
 from engineering.domain.project import Event, Project, Unit, open_project
 from shared.contracts.cases import CaseAssigned
 from shared.contracts.envelope import Envelope
+from shared.kafka.consumer import TransientError
 from shared.logging import get_logger
+from shared.rulesets import PeriodBook
 from shared.unit_of_work import Aggregates, ChangeKey, NotFound, Store, Transaction
 
 log = get_logger(__name__)
@@ -66,6 +68,9 @@ class Engineering:
     cases: Aggregates[InstallationCase]
     case_queries: InstallationCaseQueries
     min_installers: int
+    visit_every_months: int = 3
+    visit_grace_days: int = 7
+    periods: PeriodBook = field(default_factory=PeriodBook.from_directory)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
@@ -176,7 +181,33 @@ async def record_maintenance(
     project = await e.projects.get(case.project_id) if case.project_id else None
     accepted_on = project.accepted_on if project else None
     now = e.clock()
+    months = maintenance_months(e.periods, china_today(now))
     changed = await e.cases.change(case_id, lambda c: c.record_maintenance(
         record_id=record_id, work_done=work_done, done_on=done_on, note=note, accepted_on=accepted_on, by=by, now=now,
+        maintenance_months=months,
     ), key=key)
     return changed, record_id
+
+
+# ------------------------------------------------------------------------------------------- maintenance visits
+
+
+async def scan_maintenance_visits(e: Engineering) -> int:
+    """Planned maintenance visits not made in time are escalated, once each (maintenance.visit_missed)."""
+    now = e.clock()
+    today = china_today(now)
+    raised = 0
+    for project_id in await e.project_queries.visits_to_check(today):
+        found: list[Event] = []
+
+        def check(p: Project, found: list[Event] = found) -> list[Event]:
+            found[:] = p.check_visits(today=today, grace_days=e.visit_grace_days, now=now)
+            return found
+
+        try:
+            # Two replicas' scans: the version check lets one win; the other finds nothing left to do.
+            await e.projects.change(project_id, check)
+        except (TransientError, NotFound):
+            continue
+        raised += len(found)
+    return raised

@@ -173,3 +173,9 @@ class Drive:
 @pytest.fixture
 def drive(engineering: httpx.AsyncClient) -> Drive:
     return Drive(engineering)
+
+
+@pytest.fixture
+def drive_for() -> Callable[[httpx.AsyncClient], Drive]:
+    """A Drive over another engineering app than the default fixture's (other settings)."""
+    return Drive

@@ -7,11 +7,12 @@ from datetime import date
 import pytest
 
 from engineering.domain.case_work import is_installation_complaint, link_case
-from engineering.domain.periods import maintenance_year_end, within_maintenance_year
+from engineering.domain.periods import maintenance_months, maintenance_year_end, within_maintenance_year
 from engineering.domain.project import InvalidInput
 from shared.contracts.cases import CaseAssigned
 from shared.contracts.registry import load_registry
 from shared.periods import add_months as months_later
+from shared.rulesets import PeriodBook, Periods
 
 EXAMPLE = load_registry().get("dispatch.cases.v1").events[0].examples[0]["payload"]
 
@@ -46,11 +47,18 @@ def test_a_period_ends_on_the_same_numbered_day_or_the_month_end(start, months, 
 )
 def test_within_the_maintenance_year(accepted, done, within) -> None:
     accepted_on = date.fromisoformat(accepted) if accepted else None
-    assert within_maintenance_year(accepted_on, date.fromisoformat(done)) is within
+    assert within_maintenance_year(accepted_on, date.fromisoformat(done), 12) is within
 
 
-def test_maintenance_year_end_is_twelve_months() -> None:
-    assert maintenance_year_end(date(2026, 9, 30)) == date(2027, 9, 30)
+def test_the_maintenance_year_comes_from_the_warranty_rule_set_in_effect() -> None:
+    book = PeriodBook.from_directory()  # the files warranty decides with
+    months = maintenance_months(book, date(2026, 11, 30))
+    assert months == book.for_day(date(2026, 11, 30)).installation_workmanship_months == 12
+    assert maintenance_year_end(date(2026, 9, 30), months) == date(2027, 9, 30)
+    # A later rule set changes it from its effective day, without a release.
+    longer = PeriodBook((*book.sets, Periods("2027-01-01", date(2027, 1, 1), 12, 12, 18)))
+    assert maintenance_months(longer, date(2026, 12, 31)) == 12 and maintenance_months(longer, date(2027, 1, 1)) == 18
+    assert within_maintenance_year(date(2026, 9, 30), date(2027, 12, 1), maintenance_months(longer, date(2027, 12, 1)))
 
 
 def test_only_installation_complaints_concern_engineering() -> None:
@@ -82,14 +90,16 @@ def test_linked_by_the_project_named_else_to_none(kit) -> None:
 def test_maintenance_says_whether_it_fell_within_the_year(kit) -> None:
     case, _ = link_case(assigned(), by_serial=kit.at("opened"), by_ref=None, event_id="e-4", now=kit.NOW)
     [(event_type, inside)] = case.record_maintenance(record_id="W-1", work_done="重新密封风管接口", done_on=kit.day(-1),
-                                                     note="", accepted_on=date(2026, 9, 30), by="eng-wu", now=kit.NOW)
+                                                     note="", accepted_on=date(2026, 9, 30), by="eng-wu", now=kit.NOW,
+                                                     maintenance_months=12)
     assert event_type == "installation.maintenance_recorded"
     assert (inside.within_maintenance_year, inside.project_id, inside.done_on) == (True, "P-2026-017", kit.day(-1))
     [(_, outside)] = case.record_maintenance(record_id="W-2", work_done="更换风口", done_on=kit.day(-1), note="",
-                                             accepted_on=date(2025, 9, 30), by="eng-wu", now=kit.NOW)
+                                             accepted_on=date(2025, 9, 30), by="eng-wu", now=kit.NOW,
+                                             maintenance_months=12)
     assert outside.within_maintenance_year is False
     assert [r.within_maintenance_year for r in case.maintenance] == [True, False]
     with pytest.raises(InvalidInput) as exc:
         case.record_maintenance(record_id="W-3", work_done="x", done_on=kit.day(1), note="", accepted_on=None,
-                                by="eng-wu", now=kit.NOW)
+                                by="eng-wu", now=kit.NOW, maintenance_months=12)
     assert exc.value.field == "done_on"

@@ -7,10 +7,10 @@ from functools import partial
 
 import yaml
 
-from parts.adapters.repository import PartsRepository, PurchaseRequest, Quote
+from parts.adapters.repository import PartsRepository, PurchaseRequest, Quote, request_query_fields
 from parts.config import PartsSettings
 from parts.domain.repair_record import RepairRecord
-from parts.domain.request import PartsRequest
+from parts.domain.request import LegHours, PartsRequest
 from parts.handlers import (
     Parts,
     on_case_assigned,
@@ -21,6 +21,7 @@ from parts.handlers import (
     scan_deadlines,
 )
 from shared.logging import get_logger
+from shared.reference import regions
 from shared.service import ServiceRuntime
 
 log = get_logger(__name__)
@@ -35,7 +36,7 @@ async def wire(runtime: ServiceRuntime) -> None:
             runtime.db,
             runtime.store,
             requests=runtime.aggregates("requests", PartsRequest, id_field="request_id", kind="parts request",
-                                        correlation=lambda r: r.case_id),
+                                        correlation=lambda r: r.case_id, query_fields=request_query_fields),
             quotes=runtime.aggregates("quotes", Quote, id_field="quote_id", kind="quote",
                                       correlation=lambda q: q.case_id),
             purchases=runtime.aggregates("purchase_requests", PurchaseRequest, id_field="request_id",
@@ -43,9 +44,13 @@ async def wire(runtime: ServiceRuntime) -> None:
             records=runtime.aggregates("repair_records", RepairRecord, id_field="record_id", kind="repair record",
                                        correlation=lambda r: r.case_id),
         ),
-        regional_managers=reference["regional_managers"],
+        # Every region's manager, from the reference data every service shares (gaps show on the ops page).
+        regional_managers={r.code: r.regional_manager for r in regions() if r.regional_manager},
         suppliers=reference["suppliers"],
         local_sourcing_hours=settings.local_sourcing_hours,
+        leg_hours=LegHours(rma=settings.rma_hours, defective_at_company=settings.defective_to_company_hours,
+                           defective_at_supplier=settings.defective_to_supplier_hours,
+                           good_part_in_field=settings.good_part_to_field_hours),
         quote_valid_days=settings.quote_valid_days,
         restock_days=settings.restock_days,
         unknown_case_grace_s=settings.unknown_case_grace_s,
@@ -70,4 +75,4 @@ async def wire(runtime: ServiceRuntime) -> None:
             await scan_deadlines(parts)
             await asyncio.sleep(settings.scan_interval_s)
 
-    runtime.background("local-sourcing-deadlines", deadlines)
+    runtime.background("parts-deadlines", deadlines)

@@ -28,7 +28,7 @@ from parts.domain.pricing import (
     total,
 )
 from parts.domain.repair_record import PartUsed, RepairRecord, Signature
-from parts.domain.request import PartsRequest, Step
+from parts.domain.request import LegHours, PartsRequest, Step
 from shared.contracts.base import Contract
 from shared.contracts.cases import CaseAssigned, CaseReassigned
 from shared.contracts.envelope import Envelope, derived_event_id
@@ -50,6 +50,7 @@ class Parts:
     regional_managers: dict[str, str]
     suppliers: dict[str, str]
     local_sourcing_hours: float
+    leg_hours: LegHours
     quote_valid_days: int
     restock_days: int
     unknown_case_grace_s: float
@@ -149,8 +150,19 @@ async def _local_sourcer(parts: Parts, region: str | None) -> str:
     return repairers[0]["_id"] if repairers else "unassigned"
 
 
+def _timed(parts: Parts, operation: Callable[[PartsRequest], list[Any]]) -> Callable[[PartsRequest], list[Any]]:
+    """A step on a request, with path B's leg deadlines as configured now."""
+
+    def run(req: PartsRequest) -> list[Any]:
+        req.hours = parts.leg_hours
+        return operation(req)
+
+    return run
+
+
 async def scan_deadlines(parts: Parts) -> int:
-    """Path A requests past their deadline go to the supplier (path B)."""
+    """Path A requests past their deadline go to the supplier (path B); path B legs past theirs are
+    escalated once each (parts.leg_overdue). Returns the requests changed."""
     now = parts.clock()
     moved = 0
     for req in await parts.repo.requests.find({"state": "sourcing_locally", "deadline": {"$lt": now}}):
@@ -161,7 +173,13 @@ async def scan_deadlines(parts: Parts) -> int:
                 return []
             return r.deadline_passed(now=now, supplier=parts.suppliers.get(r.part, ""))
 
-        await parts.repo.requests.change(req.request_id, to_supplier)
+        await parts.repo.requests.change(req.request_id, _timed(parts, to_supplier))
+        moved += 1
+    for request_id in await parts.repo.legs_due(now):
+        try:
+            await parts.repo.requests.change(request_id, lambda r: r.overdue_legs(now))
+        except TransientError:
+            continue  # the next scan sees it again
         moved += 1
     return moved
 
@@ -173,9 +191,9 @@ async def advance_request(
     *,
     key: ChangeKey | None = None,
 ) -> PartsRequest:
-    """One step of a request (path A report, RMA, shipment, repair), once per Idempotency-Key."""
+    """One step of a request (path A report, RMA, shipment, arrival, repair), once per Idempotency-Key."""
     now = parts.clock()
-    return await parts.repo.requests.change(request_id, lambda req: operation(req, now), key=key)
+    return await parts.repo.requests.change(request_id, _timed(parts, lambda req: operation(req, now)), key=key)
 
 
 # ------------------------------------------------------------------------------------ quotes

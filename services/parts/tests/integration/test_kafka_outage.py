@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from pymongo import AsyncMongoClient
 
-from intake.domain.normalise import new_case_id
 from parts.entrypoints.http import create_app as parts_app
 from shared.testing.fixtures import eventually, running, unreachable_kafka
+from shared.testing.identities import new_case_id
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,7 @@ async def test_a_motor_decision_opens_a_request_that_dispatch_shows(parts, dispa
 
     async def shown():
         case = (await dispatch.get(f"/v1/cases/{case_id}", headers=keys["manager"])).json()
-        return case["parts_actions"] or None
+        return case.get("parts_actions") or None  # 404 until dispatch has opened the case
 
     [action] = await eventually(shown, timeout_s=30)
     assert (action["part"], action["state"], action["path"], action["sourcing_by"]) == (
@@ -51,7 +51,7 @@ async def test_a_motor_decision_opens_a_request_that_dispatch_shows(parts, dispa
     events = await scenario.parts_events(case_id, lambda rs: any(r.headers["event_type"] == b"repair.recorded" for r in rs))
     assert [r.headers["event_type"].decode() for r in events] == [
         "parts.request_opened", "parts.local_sourcing_reported", "parts.rma_opened", "parts.rma_opened",
-        "parts.shipped", "parts.shipped", "parts.repaired", "repair.recorded"]
+        "parts.shipped", "parts.shipped", "parts.arrived", "parts.repaired", "repair.recorded"]  # the repair confirms the good part arrived
     for r in events:
         assert b"price" not in r.value  # no price leaves parts except in a customer's quote
 
@@ -118,7 +118,8 @@ async def test_a_regional_manager_sees_only_the_requests_asked_of_them(open_requ
     mine = await parts.get("/v1/parts-requests", headers=keys["regional_manager"])
     assert [r["request_id"] for r in mine.json()["items"]] == [req["request_id"]]
     assert "local_price_paid" not in mine.json()["items"][0]
-    assert (await parts.get(f"/v1/parts-requests/{req['request_id']}", headers=keys["dealer"])).status_code == 403
+    # A dealer sees only requests whose good part was sent to them: this one looks like none at all.
+    assert (await parts.get(f"/v1/parts-requests/{req['request_id']}", headers=keys["dealer"])).status_code == 404
 
 
 async def test_a_bogus_payload_lands_in_parts_dead_letters(parts, isolation) -> None:

@@ -7,8 +7,8 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from intake.domain.normalise import new_case_id
 from shared.testing.fixtures import eventually
+from shared.testing.identities import new_case_id
 
 pytestmark = pytest.mark.integration
 

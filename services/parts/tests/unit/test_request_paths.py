@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from parts.domain.request import PartsRequest, RepairDone, Shipment, StepRefused
+from parts.domain.request import LegHours, PartsRequest, RepairDone, Shipment, StepRefused
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
@@ -59,10 +59,48 @@ def test_path_b_complete() -> None:
     out = Shipment(direction="good_part_to_field", carrier="顺丰", tracking_no="SF2", to="D-GZ-001", by="sp", at=T0)
     assert types(r.ship(back)) == ["parts.shipped"] and r.state == "rma_confirmed"
     assert types(r.ship(out)) == ["parts.shipped"] and r.state == "good_part_shipped"
-    assert types(r.record_repair(repair(), now=T0)) == ["parts.repaired"]
+    assert r.field_recipient == "D-GZ-001"
+    # Repairing with the good part confirms it reached the field.
+    assert types(r.record_repair(repair(), now=T0)) == ["parts.arrived", "parts.repaired"]
     assert [s.step for s in r.steps] == [
         "local_sourcing_reported", "supplier_rma_opened", "rma_confirmed", "shipped_defective_to_company",
-        "shipped_good_part_to_field", "repaired"]
+        "shipped_good_part_to_field", "arrived_good_part_in_field", "repaired"]
+
+
+def test_path_b_legs_have_deadlines_each_confirmed_and_escalated_once_when_late() -> None:
+    r = request(hours=LegHours(rma=24, defective_at_company=72, defective_at_supplier=48, good_part_in_field=96))
+    r.report_local(found=False, by="RM-SOUTH-01", now=T0, supplier="宁波某电机")
+    assert r.next_leg_due() == T0 + timedelta(hours=24)
+    assert r.overdue_legs(T0 + timedelta(hours=23)) == []
+    [(t, late)] = r.overdue_legs(T0 + timedelta(hours=25))
+    assert (t, late.leg, late.waiting_on) == ("parts.leg_overdue", "rma", "宁波某电机")
+    assert r.overdue_legs(T0 + timedelta(hours=26)) == []  # once
+    t1 = T0 + timedelta(hours=30)
+    r.confirm_rma(rma_no="RMA-1", supplier=None, by="sp-liu", now=t1)
+    assert r.legs["rma"].done_at == t1
+    assert {k: v.due_at for k, v in r.legs.items() if v.waiting} == {
+        "defective_at_company": t1 + timedelta(hours=72), "good_part_in_field": t1 + timedelta(hours=96)}
+    with pytest.raises(StepRefused):  # no arrival without its shipment
+        r.confirm_arrival(leg="defective_at_company", arrived_on=date(2026, 11, 22), by="sp-liu", now=t1)
+    with pytest.raises(StepRefused):  # the defective part goes to the supplier once it is back at the company
+        r.ship(Shipment(direction="defective_to_supplier", carrier="顺丰", tracking_no="SF3", to="宁波某电机", by="sp",
+                        at=t1))
+    r.ship(Shipment(direction="defective_to_company", carrier="顺丰", tracking_no="SF1", to="英德", by="RM", at=t1))
+    t2 = t1 + timedelta(hours=50)
+    [(t, arrived)] = r.confirm_arrival(leg="defective_at_company", arrived_on=date(2026, 11, 23), by="sp-liu", now=t2)
+    assert (t, arrived.leg, arrived.confirmed_by) == ("parts.arrived", "defective_at_company", "sp-liu")
+    assert r.legs["defective_at_supplier"].due_at == t2 + timedelta(hours=48)
+    # The good part is late: escalated; the supplier leg is not yet.
+    [(_, late)] = r.overdue_legs(t1 + timedelta(hours=97))
+    assert late.leg == "good_part_in_field"
+    r.ship(Shipment(direction="defective_to_supplier", carrier="顺丰", tracking_no="SF3", to="宁波某电机", by="sp", at=t2))
+    r.confirm_arrival(leg="defective_at_supplier", arrived_on=date(2026, 11, 25), by="sp-liu", now=t2)
+    with pytest.raises(StepRefused):
+        r.confirm_arrival(leg="defective_at_supplier", arrived_on=date(2026, 11, 25), by="sp-liu", now=t2)
+    r.ship(Shipment(direction="good_part_to_field", carrier="顺丰", tracking_no="SF2", to="D-GZ-001", by="sp", at=t2))
+    r.confirm_arrival(leg="good_part_in_field", arrived_on=date(2026, 11, 26), by="D-GZ-001", now=t2)
+    assert types(r.record_repair(repair(by="D-GZ-001"), now=t2)) == ["parts.repaired"]
+    assert r.next_leg_due() is None and r.overdue_legs(t2 + timedelta(days=30)) == []
 
 
 @pytest.mark.parametrize(

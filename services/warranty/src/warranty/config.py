@@ -7,15 +7,17 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 
 from shared.config import ServiceSettings
+from shared.rulesets import RULESETS_DIR
 
 
 class WarrantySettings(ServiceSettings):
     service_name: str = "warranty"
     http_port: int = Field(default=8003, validation_alias=AliasChoices("WARRANTY_PORT", "HTTP_PORT"))
     rulesets_dir: Path = Field(
-        default=Path(__file__).parent / "rulesets",
+        default=RULESETS_DIR,
         validation_alias=AliasChoices("WARRANTY_RULESETS_DIR", "RULESETS_DIR"),
-        description="Directory of dated rule-set YAML files; the one in effect on a decision's day decides.",
+        description="Directory of dated rule-set YAML files (shared with engineering's maintenance year); the one in "
+        "effect on a decision's day decides.",
     )
     unknown_case_grace_s: float = Field(
         default=120, gt=0, description="How long an event about a case not yet assigned waits before dead letters.")

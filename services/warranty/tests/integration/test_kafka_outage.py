@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from intake.domain.normalise import new_case_id
 from shared.contracts.cases import CaseAssigned
 from shared.contracts.envelope import make_envelope
 from shared.contracts.registry import load_registry
 from shared.testing.fixtures import running, unreachable_kafka
+from shared.testing.identities import new_case_id
 from warranty.config import WarrantySettings
 from warranty.entrypoints.http import create_app as warranty_app
 

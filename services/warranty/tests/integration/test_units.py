@@ -66,8 +66,11 @@ async def test_two_repairs_on_two_cases_make_the_third_complaint_an_exchange_or_
     reply = await suite["dispatch"].post(f"/v1/cases/{second}/replies", json={"message": "已上门处理", "via": "phone"},
                                          headers=keys["manager"])
     assert reply.status_code in (200, 201), reply.text
+    # Its decision still waits for evidence and no record form came in: the manager closes it anyway,
+    # with the reason kept (closure discipline, R-DS-5).
     closed = await suite["dispatch"].post(f"/v1/cases/{second}/closure",
-                                          json={"resolution": "清理风道后运行正常", "outcome": "repaired"},
+                                          json={"resolution": "清理风道后运行正常", "outcome": "repaired",
+                                                "override_reason": "现场清理风道，未更换配件"},
                                           headers=keys["manager"])
     assert closed.status_code in (200, 201), closed.text
     unit = await _unit(suite, keys, lambda u: len(u["repairs"]) == 2)

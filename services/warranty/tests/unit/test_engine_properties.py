@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared.rulesets import RULESETS_DIR
 from warranty.domain.engine import (
     EXCLUSIONS,
     Fault,
@@ -20,7 +20,7 @@ from warranty.domain.engine import (
 )
 from warranty.domain.rules import RuleBook
 
-RULES = RuleBook.from_directory(Path(__import__("warranty").__file__).parent / "rulesets").for_day(date(2026, 11, 26))
+RULES = RuleBook.from_directory(RULESETS_DIR).for_day(date(2026, 11, 26))
 
 days = st.dates(min_value=date(2019, 1, 1), max_value=date(2029, 12, 31))
 products = st.builds(

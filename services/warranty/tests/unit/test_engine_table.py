@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from shared.periods import add_months
+from shared.rulesets import RULESETS_DIR
 from warranty.domain.engine import Fault, History, Installation, PendingRepair, Product, Repair, assess
 from warranty.domain.rules import RuleBook
 
-RULES_DIR = Path(__import__("warranty").__file__).parent / "rulesets"
+RULES_DIR = RULESETS_DIR
 RULES = RuleBook.from_directory(RULES_DIR).for_day(date(2026, 11, 26))
 DOCS = {"invoice_no": "44001234", "service_card_stamped": True}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -13,3 +15,8 @@ class Contract(BaseModel):
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+    # The schema_version of the event this payload is published as (topics.yaml lists each version
+    # with its model): a change a consumer of the published version could not read is a new model
+    # with the next version, and envelopes made of it carry that version.
+    SCHEMA_VERSION: ClassVar[int] = 1

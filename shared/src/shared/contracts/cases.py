@@ -57,6 +57,24 @@ class CaseAssigned(Contract):
         "the 三包 7/15-day windows count to it.")
     assigned_by: str = Field(description="'auto' for the routing rules, else the manager's staff id.")
     reason: str = Field(description="Why this specialist: the rule that chose them, or the manager's words.")
+    liaison_id: str | None = Field(
+        default=None,
+        description="For a case worked by another department (installation): the quality after-sales specialist "
+        "who answers the customer and closes it (§一.2, the one outward window).",
+    )
+
+
+class CaseAssignmentProposed(Contract):
+    """The rules chose a specialist, and this channel and category wait for the manager's confirmation
+    (§一.1: the quality after-sales manager collects, sorts and forwards each complaint)."""
+
+    case_id: CaseId
+    specialist_id: str
+    department: Department
+    category: Category
+    channel: Channel
+    reason: str
+    proposed_at: datetime
 
 
 class CaseReassigned(Contract):
@@ -64,6 +82,15 @@ class CaseReassigned(Contract):
     from_specialist_id: str | None
     to_specialist_id: str
     department: Department
+    by: str
+    reason: str
+
+
+class CaseLiaisonAssigned(Contract):
+    """The quality after-sales specialist who answers the customer on a case another department works (§一.2)."""
+
+    case_id: CaseId
+    specialist_id: str
     by: str
     reason: str
 
@@ -109,6 +136,33 @@ class CaseClosed(Contract):
     closed_by: str
     closed_at: datetime
     follow_up_due_on: date
+    override_reason: str | None = Field(
+        default=None, description="The manager closed it although items were open (R-DS-5), and why.")
+    open_items: list[str] = Field(default_factory=list, description="What was still open when the manager closed it.")
+
+
+ReopenTrigger = Literal["low_satisfaction", "customer_request", "manager"]
+
+
+class CaseReopened(Contract):
+    """A closed case is open again (R-DS-5): a follow-up satisfaction of 1-2, or the customer's request."""
+
+    case_id: CaseId
+    trigger: ReopenTrigger
+    reason: str
+    by: str
+    reopened_at: datetime
+    satisfaction: int | None = Field(default=None, ge=1, le=5)
+    times: int = Field(ge=1, description="How many times this case has been reopened.")
+
+
+class FollowUpOverdue(Contract):
+    """A follow-up visit was not made in time: the manager is told (R-DS-5)."""
+
+    case_id: CaseId
+    due_on: date
+    overdue_days: int
+    assignee: str | None
 
 
 class CaseEscalated(Contract):

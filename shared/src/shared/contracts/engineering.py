@@ -66,3 +66,25 @@ class InstallationMaintenanceRecorded(Contract):
     within_maintenance_year: bool | None = None
     by: str
     done_on: date
+
+
+class MaintenanceVisitRecorded(Contract):
+    """A planned maintenance visit within the maintenance year was made (§二.3.4.1 正常保养)."""
+
+    project_id: str
+    visit_no: int = Field(ge=1)
+    due_on: date
+    visited_on: date
+    by: str
+    notes: str = ""
+
+
+class MaintenanceVisitMissed(Contract):
+    """A planned maintenance visit was not made in time: escalated to the quality after-sales manager."""
+
+    project_id: str
+    client: str
+    site: str
+    visit_no: int = Field(ge=1)
+    due_on: date
+    overdue_days: int = Field(ge=0)

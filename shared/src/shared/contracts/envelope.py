@@ -82,17 +82,18 @@ def envelopes_for(
     producer: str,
     now: datetime,
     cause: uuid.UUID | None = None,
-    schema_version: int = 1,
+    schema_version: int | None = None,
 ) -> list[Envelope]:
     """Envelopes for the events of one change. Caused by a consumed event, their ids derive from it,
     so handling that event again after a crash republishes the same ids, which consumers recognise.
     Caused by an HTTP request, the request id is their causation_id (never their ids' seed: two
-    changes in one request must not share an id)."""
+    changes in one request must not share an id). Each carries its payload model's SCHEMA_VERSION
+    unless `schema_version` says otherwise."""
     return [
         make_envelope(
             payload,
             event_type=event_type,
-            schema_version=schema_version,
+            schema_version=schema_version or payload.SCHEMA_VERSION,
             correlation_id=correlation_id,
             producer=producer,
             event_id=derived_event_id(cause, f"{event_type}:{i}") if cause else None,

@@ -51,6 +51,12 @@ class SupplierRmaOpened(Contract):
     by: str
 
 
+Direction = Literal["defective_to_company", "defective_to_supplier", "good_part_to_field"]
+Leg = Literal["rma", "defective_at_company", "defective_at_supplier", "good_part_in_field"]
+
+
+# Path B's shipments, schema_version 1: the defective part to the company, the good part to the field
+# (published as it was; parts now publishes version 2).
 class PartShipped(Contract):
     case_id: CaseId
     request_id: str
@@ -59,6 +65,44 @@ class PartShipped(Contract):
     tracking_no: str
     to: str
     by: str
+
+
+class PartShippedV2(Contract):
+    """Path B's shipments (schema_version 2): the defective part to the company and on to the supplier,
+    the good part to the dealer or regional manager who repairs on site (`to`). Version 1 had no
+    shipment to the supplier; a consumer of version 2 reads version 1 too."""
+
+    SCHEMA_VERSION = 2
+
+    case_id: CaseId
+    request_id: str
+    direction: Direction
+    carrier: str
+    tracking_no: str
+    to: str
+    by: str
+
+
+class PartArrived(Contract):
+    """A leg of path B confirmed: the defective part at the company or at the supplier, the good part in
+    the field (confirmed by the dealer or regional manager who received it)."""
+
+    case_id: CaseId
+    request_id: str
+    leg: Literal["defective_at_company", "defective_at_supplier", "good_part_in_field"]
+    confirmed_by: str
+    arrived_on: date
+
+
+class PartsLegOverdue(Contract):
+    """A leg of path B passed its deadline (及时/第一时间, §三.2.3B): escalated to the quality after-sales manager."""
+
+    case_id: CaseId
+    request_id: str
+    leg: Leg
+    due_at: datetime
+    detected_at: datetime
+    waiting_on: str = Field(description="Who the leg waits for: the supplier, the field, the company.")
 
 
 class PartRepaired(Contract):

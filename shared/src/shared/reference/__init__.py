@@ -18,6 +18,7 @@ class Region:
     name_zh: str
     name_en: str
     provinces: tuple[str, ...]
+    regional_manager: str | None = None
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,14 @@ def _load(name: str) -> dict[str, Any]:
 @cache
 def regions() -> tuple[Region, ...]:
     return tuple(
-        Region(r["code"], r["name_zh"], r["name_en"], tuple(r["provinces"])) for r in _load("regions.yaml")["regions"]
+        Region(r["code"], r["name_zh"], r["name_en"], tuple(r["provinces"]), r.get("regional_manager"))
+        for r in _load("regions.yaml")["regions"]
     )
+
+
+def regional_manager_gaps(known: tuple[Region, ...] | None = None) -> list[Region]:
+    """Regions without a regional manager: no one to source a part locally or repair on site there."""
+    return [r for r in (known if known is not None else regions()) if not r.regional_manager]
 
 
 @cache
@@ -111,6 +118,17 @@ def product_of_serial(serial_no: str | None) -> Product | None:
     s = _squash(serial_no)
     matches = [p for p in products() if p.serial_prefix and s.startswith(p.serial_prefix.upper())]
     return max(matches, key=lambda p: len(p.serial_prefix or ""), default=None)
+
+
+def production_batch(serial_no: str | None) -> str | None:
+    """The production batch a serial number names: the model's serial prefix and the production year and
+    month after it (XF250 2405 001234 → XF250-2405; see products.yaml). None when the serial does not
+    follow the layout. Warranty's unit record and the quality department's figures both read it."""
+    product = product_of_serial(serial_no)
+    if product is None or not product.serial_prefix or not serial_no:
+        return None
+    match = re.match(r"(\d{2})(0[1-9]|1[0-2])", _squash(serial_no)[len(product.serial_prefix):])
+    return f"{product.serial_prefix}-{match.group(1)}{match.group(2)}" if match else None
 
 
 def check_sale_date(day: date, model: str | None = None, serial_no: str | None = None) -> date:

@@ -18,7 +18,7 @@ from shared.requestid import current_request_id
 
 log = get_logger(__name__)
 
-SERVICES = ("intake", "dispatch", "warranty", "parts", "engineering")
+SERVICES = ("intake", "dispatch", "warranty", "parts", "engineering", "notifications")
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class ServiceClient:
 
 
 class Services:
-    """The five clients, by name: services.dispatch.get(...)."""
+    """The clients, by name: services.dispatch.get(...)."""
 
     def __init__(self, settings: ConsoleSettings) -> None:
         timeout = settings.service_timeout_s
@@ -124,9 +124,10 @@ class Services:
         self.warranty = ServiceClient("warranty", settings.warranty_url, timeout_s=timeout)
         self.parts = ServiceClient("parts", settings.parts_url, timeout_s=timeout)
         self.engineering = ServiceClient("engineering", settings.engineering_url, timeout_s=timeout)
+        self.notifications = ServiceClient("notifications", settings.notifications_url, timeout_s=timeout)
 
     def all(self) -> list[ServiceClient]:
-        return [self.intake, self.dispatch, self.warranty, self.parts, self.engineering]
+        return [self.intake, self.dispatch, self.warranty, self.parts, self.engineering, self.notifications]
 
     async def close(self) -> None:
         for client in self.all():

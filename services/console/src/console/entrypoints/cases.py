@@ -125,21 +125,33 @@ async def triage_board(request: Request) -> Response:
     user = require(request, access.BOARD_READERS)
     d = console_of(request).services.dispatch
     k = user.key
-    unassigned, breached, open_, roster = await asyncio.gather(
+    proposed, unassigned, breached, watched, open_, roster = await asyncio.gather(
+        d.get("/v1/cases", key=k, params={"proposed": "true", "open": "true", "page_size": PAGE_SIZE}),
         d.get("/v1/cases", key=k, params={"unassigned": "true", "open": "true", "page_size": PAGE_SIZE}),
         d.get("/v1/cases", key=k, params={"breached": "true", "open": "true", "page_size": PAGE_SIZE}),
+        d.get("/v1/cases", key=k, params={"watched": "true", "open": "true", "page_size": PAGE_SIZE}),
         d.get("/v1/cases", key=k, params={"open": "true", "page_size": PAGE_SIZE}),
         d.get("/v1/specialists", key=k),
     )
     specialists = _items(roster)
+    # A proposal is also unassigned: it shows once, in the column where the manager confirms it.
+    waiting = {c["case_id"] for c in _items(proposed)}
+    unassigned_only = unassigned
+    if unassigned.ok:
+        kept = [c for c in _items(unassigned) if c["case_id"] not in waiting]
+        left_out = len(_items(unassigned)) - len(kept)
+        unassigned_only = Api(unassigned.status, (unassigned.data or {}) | {
+            "items": kept, "total": (unassigned.data or {}).get("total", 0) - left_out})
     return render(request, "triage.html", {
         "columns": [
-            ("unassigned", "待分派", "New / unassigned", unassigned),
+            ("proposed", "待确认分派", "Proposals to confirm", proposed),
+            ("unassigned", "待分派", "New / unassigned", unassigned_only),
             ("breached", "超时 / 已升级", "Breaching targets / escalated", breached),
+            ("watched", "网络投诉全程跟进", "Watch list (online, to closure)", watched),
             ("open", "全部未结", "All open", open_),
         ],
         "specialists": specialists,
-        "errors": [problem(a)[0] for a in (unassigned, breached, open_, roster) if not a.ok],
+        "errors": [problem(a)[0] for a in (proposed, unassigned, breached, watched, open_, roster) if not a.ok],
         "items": _items,
     }, user=user)
 
@@ -215,9 +227,14 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
         calls["parts"] = s.parts.get("/v1/parts-requests", key=k, params={"case_id": case_id})
     if access.sees_prices(user.role):
         calls["quotes"] = s.parts.get("/v1/quotes", key=k, params={"case_id": case_id})
-    is_actor = user.role == "manager" or (user.role in access.CASE_ACTORS and case.get("assignee") == user.id)
+    is_actor = user.role == "manager" or (user.role in access.CASE_ACTORS
+                                          and user.id in (case.get("assignee"), case.get("liaison")))
+    # §一.2: only the quality after-sales department answers the customer and closes the case.
+    can_answer = user.role == "manager" or (user.role == "specialist" and case.get("answered_by") == user.id)
     if user.role == "manager":
         calls["roster"] = s.dispatch.get("/v1/specialists", key=k)
+    if user.role in access.MESSAGE_READERS:
+        calls["messages"] = s.notifications.get("/v1/messages", key=k, params={"case_id": case_id})
     if user.role == "specialist" and is_actor:
         calls["prices"] = s.parts.get("/v1/price-lists", key=k)
         calls["stock"] = s.parts.get("/v1/stock", key=k)
@@ -244,10 +261,14 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
         "price_items": price_items,
         "stock": stock,
         "is_actor": is_actor,
+        "can_answer": can_answer,
         "can_evidence": user.role == "manager" or (user.role in access.WARRANTY_READERS and is_actor),
         "can_quote": user.role == "specialist" and is_actor,
         "record_reader": user.role in ("specialist", "manager", "finance", "engineering", "regional_manager"),
         "reply_key": new_key("reply"),
+        "messages": _items(results["messages"]) if "messages" in results else None,
+        "can_reopen": case.get("status") in ("closed", "followed_up") and user.role in access.REOPENERS
+        and (user.role != "specialist" or case.get("answered_by") == user.id),
     }
 
 
@@ -323,6 +344,21 @@ async def post_assignment(request: Request, case_id: CaseIdPath) -> Response:
     return after(api, back, f"已分派给 {form.get('specialist_id')}", f"assigned to {form.get('specialist_id')}")
 
 
+@router.post("/cases/{case_id}/confirmation")
+async def post_confirmation(request: Request, case_id: CaseIdPath) -> Response:
+    """The manager forwards a proposed case: to the proposed specialist, or to another with a reason."""
+    user = require(request, ("manager",))
+    form = await form_of(request)
+    body = {k: form[k] for k in ("specialist_id", "reason") if form.get(k)}
+    if body.get("specialist_id") == form.get("proposed"):
+        body.pop("specialist_id")  # the proposal itself: confirmed as it stands
+    api = await console_of(request).services.dispatch.post(
+        f"/v1/cases/{case_id}/proposal/confirmation", key=user.key, json=body,
+        headers={"Idempotency-Key": form.get("idempotency_key") or new_key("confirm")})
+    who = form.get("specialist_id") or form.get("proposed") or ""
+    return after(api, "/triage", f"已确认分派给 {who}", f"forwarded to {who}")
+
+
 @router.post("/cases/{case_id}/replies")
 async def post_reply(request: Request, case_id: CaseIdPath) -> Response:
     user = require(request, access.CASE_ACTORS)
@@ -338,9 +374,19 @@ async def post_reply(request: Request, case_id: CaseIdPath) -> Response:
 async def post_closure(request: Request, case_id: CaseIdPath) -> Response:
     user = require(request, access.CASE_ACTORS)
     form = await form_of(request)
-    body = {k: form[k] for k in ("resolution", "outcome") if form.get(k)}
+    body = {k: form[k] for k in ("resolution", "outcome", "override_reason") if form.get(k)}
     api = await console_of(request).services.dispatch.post(f"/v1/cases/{case_id}/closure", key=user.key, json=body)
     return after(api, _case_url(case_id), "已结案", "case closed")
+
+
+@router.post("/cases/{case_id}/reopening")
+async def post_reopening(request: Request, case_id: CaseIdPath) -> Response:
+    user = require(request, access.REOPENERS)
+    form = await form_of(request)
+    api = await console_of(request).services.dispatch.post(
+        f"/v1/cases/{case_id}/reopening", key=user.key, json={"reason": form.get("reason", "")},
+        headers={"Idempotency-Key": form.get("idempotency_key") or new_key("reopen")})
+    return after(api, _case_url(case_id), "案件已重新打开", "case reopened")
 
 
 @router.post("/cases/{case_id}/follow-ups")

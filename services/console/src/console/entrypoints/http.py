@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from console import access, bootstrap
 from console.config import ConsoleSettings
-from console.entrypoints import cases, office, projects, stats
+from console.entrypoints import cases, office, projects, quality, stats
 from console.entrypoints.web import (
     HERE,
     NeedSignIn,
@@ -125,7 +125,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             "none of the services' rules: it calls their public APIs with the signed-in user's own key and shows "
             "each case's events as they happen (Kafka → server-sent events)."
         ),
-        routers=[pages, cases.router, stats.router, office.router, projects.router],
+        routers=[pages, cases.router, stats.router, quality.router, office.router, projects.router],
         wire=bootstrap.wire,
         runtime_factory=bootstrap.runtime_factory,
     )

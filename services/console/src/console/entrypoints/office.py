@@ -123,6 +123,43 @@ async def sourcing_page(request: Request) -> Response:
                   user=user)
 
 
+# ------------------------------------------------------------------------------------ on-site repair (path B)
+
+
+@router.get("/field-parts", response_class=HTMLResponse)
+async def field_parts_page(request: Request) -> Response:
+    """The dealer or regional manager the good part was sent to: confirm receipt, record the repair.
+    Parts answers only their requests, and never a price."""
+    user = require(request, access.FIELD)
+    api = await console_of(request).services.parts.get("/v1/parts-requests", key=user.key)
+    items = [r for r in _items(api) if r.get("field_recipient") == user.id and r.get("state") != "repaired"]
+    return render(request, "field_parts.html", {"items": items, "error": None if api.ok else problem(api)[0]},
+                  user=user)
+
+
+@router.post("/field-parts/{request_id}/receipt")
+async def post_field_receipt(request: Request, request_id: SafeId) -> Response:
+    user = require(request, access.FIELD)
+    api = await console_of(request).services.parts.post(
+        f"/v1/parts-requests/{quote(request_id, safe='')}/arrivals", key=user.key, json={"leg": "good_part_in_field"},
+        headers={"Idempotency-Key": f"receipt-{request_id}"})
+    return after(api, "/field-parts", "已确认收到良品配件", "receipt of the good part confirmed")
+
+
+@router.post("/field-parts/{request_id}/repair")
+async def post_field_repair(request: Request, request_id: SafeId) -> Response:
+    user = require(request, access.FIELD)
+    form = await form_of(request)
+    body = {k: form.get(k, "") for k in ("technician", "repaired_on", "fault_found", "cause")}
+    for k in ("old_serial", "new_serial"):
+        if form.get(k):
+            body[k] = form[k]
+    api = await console_of(request).services.parts.post(
+        f"/v1/parts-requests/{quote(request_id, safe='')}/repair", key=user.key, json=body,
+        headers={"Idempotency-Key": form.get("idempotency_key") or new_key("repair")})
+    return after(api, "/field-parts", "已记录现场维修", "on-site repair recorded")
+
+
 @router.post("/sourcing/{request_id}")
 async def post_sourcing(request: Request, request_id: SafeId) -> Response:
     user = require(request, access.SOURCING)

@@ -7,7 +7,7 @@ outbox); this module adds the queries dispatch runs over them, each served by an
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from dispatch.domain.case import OPEN_STATUSES, Case
-from dispatch.domain.routing import Specialist
+from dispatch.domain.routing import AssignmentPolicy, Specialist
 from dispatch.domain.stats import CaseFigures
 from shared.contracts.envelope import Envelope
 from shared.mongo import Document, bson_safe
@@ -57,6 +57,7 @@ class CaseQueries:
         # straight from the index instead of sorting every match.
         await self.cases.create_index([("status", ASCENDING), ("received_at", DESCENDING), ("_id", ASCENDING)])
         await self.cases.create_index([("assignee", ASCENDING), ("status", ASCENDING)])
+        await self.cases.create_index([("liaison", ASCENDING), ("status", ASCENDING)])
         await self.cases.create_index([("next_deadline", ASCENDING)])
         await self.cases.create_index([("customer.phone", ASCENDING)])
         await self.cases.create_index([("product.serial_no", ASCENDING)])
@@ -97,17 +98,33 @@ class CaseQueries:
     async def all_in(self, query: dict[str, Any]) -> list[Case]:
         return await self.aggregates.find(query)
 
+    async def with_serials(self, serials: Iterable[str]) -> dict[str, list[Case]]:
+        """Every case about these units (indexed by serial number), oldest first per unit."""
+        wanted = sorted(set(serials))
+        out: dict[str, list[Case]] = {}
+        if not wanted:
+            return out
+        for case in await self.aggregates.find({"product.serial_no": {"$in": wanted}},
+                                               sort=[("received_at", ASCENDING)]):
+            out.setdefault(case.product.serial_no or "", []).append(case)
+        return out
+
     async def figures(self, query: dict[str, Any]) -> list[CaseFigures]:
         """The few fields statistics read, for every case matching `query` (a year: tens of thousands)."""
         projection = dict.fromkeys(CaseFigures.FIELDS, 1)
         return [CaseFigures.of_document(d) async for d in self.cases.find(query, projection)]
 
-    async def follow_ups_due(self, by: str, *, assignee: str | None, limit: int = 200) -> list[Case]:
+    async def follow_ups_due(
+        self, by: str, *, assignee: str | None, own: str | None = None, limit: int = 200
+    ) -> list[Case]:
         """Closed cases whose follow-up visit falls due by the China date `by` (ISO), soonest first
-        (the first `limit`: a list to work through, not an archive)."""
+        (the first `limit`: a list to work through, not an archive); `own`: only those this
+        specialist makes (as assignee, or as the one who answers the customer)."""
         query: dict[str, Any] = {"status": "closed", "follow_up_due_on": {"$lte": by}}
         if assignee:
             query["assignee"] = assignee
+        if own:
+            query["$or"] = [{"assignee": own}, {"liaison": own}]
         return await self.aggregates.find(query, sort=[("follow_up_due_on", ASCENDING)], limit=limit)
 
     async def due(self, now: datetime, limit: int = 500) -> list[str]:
@@ -115,11 +132,17 @@ class CaseQueries:
         return [d["_id"] async for d in cursor]
 
     async def open_workloads(self, specialist_ids: list[str]) -> dict[str, int]:
-        pipeline = [
-            {"$match": {"status": {"$in": list(OPEN_STATUSES)}, "assignee": {"$in": specialist_ids}}},
-            {"$group": {"_id": "$assignee", "n": {"$sum": 1}}},
-        ]
-        return {d["_id"]: d["n"] async for d in await self.cases.aggregate(pipeline)}
+        """Open cases per specialist: those they own, those they answer the customer on, those proposed to them."""
+        loads: dict[str, int] = {}
+        # A proposal waiting for the manager counts for whom it proposes: a burst of proposals spreads too.
+        for holder, extra in (("assignee", {}), ("liaison", {}), ("proposal.specialist_id", {"assignee": None})):
+            pipeline = [
+                {"$match": {"status": {"$in": list(OPEN_STATUSES)}, holder: {"$in": specialist_ids}, **extra}},
+                {"$group": {"_id": f"${holder}", "n": {"$sum": 1}}},
+            ]
+            async for d in await self.cases.aggregate(pipeline):
+                loads[d["_id"]] = loads.get(d["_id"], 0) + d["n"]
+        return loads
 
 
 class CaseFiguresByDay:
@@ -299,6 +322,7 @@ class RosterRepository:
                 skills=tuple(d.get("skills", ())),
                 regions=tuple(d.get("regions", ())),
                 active=d.get("active", True),
+                absent_until=date.fromisoformat(d["absent_until"]) if d.get("absent_until") else None,
             )
             async for d in self.specialists.find({}, session=tx.session if tx else None).sort("_id", ASCENDING)
         ]
@@ -307,6 +331,7 @@ class RosterRepository:
         doc = asdict(specialist)
         doc["_id"] = doc.pop("specialist_id")
         doc["skills"], doc["regions"] = list(specialist.skills), list(specialist.regions)
+        doc["absent_until"] = specialist.absent_until.isoformat() if specialist.absent_until else None
         await self.specialists.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=tx.session if tx else None)
 
     async def change(
@@ -328,3 +353,52 @@ class RosterRepository:
 
     async def is_empty(self) -> bool:
         return await self.specialists.count_documents({}, limit=1) == 0
+
+
+class SettingsRepository:
+    """The manager's assignment settings: one document, replaced as a whole, with who changed it when."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.settings = db["settings"]
+
+    async def assignment(self) -> AssignmentPolicy | None:
+        doc = await self.settings.find_one({"_id": "assignment"})
+        return AssignmentPolicy.model_validate(doc["policy"]) if doc else None
+
+    async def put_assignment(self, policy: AssignmentPolicy, *, by: str, at: datetime) -> None:
+        await self.settings.replace_one({"_id": "assignment"},
+                                        {"_id": "assignment", "policy": policy.model_dump(), "by": by, "at": at},
+                                        upsert=True)
+
+    async def seed_assignment(self, policy: AssignmentPolicy) -> None:
+        """On a fresh store only: the file's settings, until the manager changes them."""
+        await self.settings.update_one({"_id": "assignment"},
+                                       {"$setOnInsert": {"policy": policy.model_dump(), "by": "seed"}}, upsert=True)
+
+
+class ReportRepository:
+    """The quality department's monthly reports (PDF), one per month, kept as generated."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.reports = db["quality_reports"]
+
+    async def stored(self, month: str) -> dict[str, Any] | None:
+        return await self.reports.find_one({"_id": month})
+
+    async def store(self, month: str, pdf: bytes, *, generated_at: datetime, by: str, faults: int,
+                    replace: bool) -> bool:
+        """Keep the month's report; the scheduled run keeps the first (another instance may be at it too)."""
+        doc = {"_id": month, "pdf": pdf, "generated_at": generated_at, "by": by, "faults": faults,
+               "bytes": len(pdf)}
+        if replace:
+            await self.reports.replace_one({"_id": month}, doc, upsert=True)
+            return True
+        try:
+            await self.reports.insert_one(doc)
+            return True
+        except DuplicateKeyError:
+            return False
+
+    async def months(self) -> list[dict[str, Any]]:
+        cursor = self.reports.find({}, {"pdf": 0}).sort("_id", DESCENDING)
+        return [{"month": d["_id"], **{k: v for k, v in d.items() if k != "_id"}} async for d in cursor]

@@ -30,15 +30,23 @@ def channel_scope(p: Principal) -> dict[str, str] | None:
 
 
 def can_act(p: Principal, case: Case) -> bool:
-    """The manager acts on every case; a specialist only on their own."""
-    return p.role == "manager" or (p.role in CASE_ACTORS and case.assignee == p.id)
+    """The manager acts on every case; a specialist only on their own (as assignee, or as the one who
+    answers the customer on another department's case)."""
+    return p.role == "manager" or (p.role in CASE_ACTORS and p.id in (case.assignee, case.liaison))
+
+
+def can_answer(p: Principal, case: Case) -> bool:
+    """§一.2: every result told to the customer, and the closure, go through the quality after-sales
+    department: its manager, or the specialist who answers this case. Engineering records its work on
+    the case; it does not answer the customer."""
+    return p.role == "manager" or (p.role == "specialist" and case.window == p.id)
 
 
 def sees_phone(p: Principal, case: Case) -> bool:
-    return p.role in PHONE_READERS or (p.role in CASE_ACTORS and case.assignee == p.id)
+    return p.role in PHONE_READERS or (p.role in CASE_ACTORS and p.id in (case.assignee, case.liaison))
 
 
-def phone_search_scope(p: Principal) -> dict[str, str] | None:
+def phone_search_scope(p: Principal) -> dict[str, object] | None:
     """The cases `p` may search by phone: only those whose phone it may see (None: none at all).
 
     A search by phone tells whose number it is, so it is open exactly as far as the phone itself.
@@ -46,5 +54,5 @@ def phone_search_scope(p: Principal) -> dict[str, str] | None:
     if p.role in PHONE_READERS:
         return {}
     if p.role in CASE_ACTORS:
-        return {"assignee": p.id}
+        return {"$or": [{"assignee": p.id}, {"liaison": p.id}]}
     return None

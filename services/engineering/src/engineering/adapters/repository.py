@@ -9,6 +9,7 @@ same transaction, so the retry finds it instead of drawing another number.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -19,8 +20,10 @@ from engineering.domain.project import Project
 from shared.unit_of_work import Aggregates, ChangeKey, IdempotencyConflict, Transaction
 
 
-def project_query_fields(project: Project) -> dict[str, Any]:
-    return {"serials": [u.serial_no for u in project.units]}
+def project_query_fields(project: Project, *, visit_grace_days: int = 7) -> dict[str, Any]:
+    """Stored beside the project: its serials (unique), and when the visit scan has something to do."""
+    check = project.next_visit_check(visit_grace_days)
+    return {"serials": [u.serial_no for u in project.units], "next_visit_check": check.isoformat() if check else None}
 
 
 class ProjectQueries:
@@ -35,6 +38,8 @@ class ProjectQueries:
         await self.projects.create_index([("serials", ASCENDING)], unique=True)
         await self.projects.create_index([("status", ASCENDING), ("opened_at", DESCENDING), ("_id", ASCENDING)])
         await self.projects.create_index([("opened_at", DESCENDING), ("_id", ASCENDING)])
+        await self.projects.create_index([("next_visit_check", ASCENDING)], sparse=True)
+        await self.projects.create_index([("maintenance_visits.due_on", ASCENDING)])
 
     async def find(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[list[Project], int]:
         total = await self.aggregates.count(query)
@@ -49,6 +54,15 @@ class ProjectQueries:
             for s in set(d["serials"]) & set(serials):
                 found[s] = d["_id"]
         return found
+
+    async def visits_to_check(self, today: date, limit: int = 500) -> list[str]:
+        cursor = self.projects.find({"next_visit_check": {"$lte": today.isoformat()}}, {"_id": 1}).limit(limit)
+        return [d["_id"] async for d in cursor]
+
+    async def with_visits_due(self, until: date) -> list[Project]:
+        """Accepted projects with a visit not made yet, due on or before `until`."""
+        return await self.aggregates.find({"maintenance_visits": {"$elemMatch": {
+            "done_on": None, "due_on": {"$lte": until.isoformat()}}}}, sort=[("accepted_on", ASCENDING)])
 
     async def installed(self, serial_no: str) -> Project | None:
         """The project whose equipment list holds this unit."""

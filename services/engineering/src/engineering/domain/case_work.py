@@ -52,12 +52,13 @@ class InstallationCase(BaseModel):
 
     def record_maintenance(
         self, *, record_id: str, work_done: str, done_on: date, note: str, accepted_on: date | None, by: str,
-        now: datetime,
+        now: datetime, maintenance_months: int,
     ) -> list[Event]:
-        """Maintenance work on the complaint; within the year when done by the anniversary of acceptance."""
+        """Maintenance work on the complaint; within the year when done by the anniversary of acceptance
+        (`maintenance_months` from the rule set in effect, see periods)."""
         if done_on > china_today(now):
             raise InvalidInput("done_on", f"{done_on} is in the future; record the work once it is done")
-        within = within_maintenance_year(accepted_on, done_on)
+        within = within_maintenance_year(accepted_on, done_on, maintenance_months)
         self.maintenance.append(MaintenanceRecord(record_id=record_id, work_done=work_done, done_on=done_on, note=note,
                                                   within_maintenance_year=within, by=by, at=now))
         return [(

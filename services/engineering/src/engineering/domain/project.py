@@ -17,8 +17,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, PlainSerializer
 
+from engineering.domain.maintenance import PlannedVisit, plan_visits
 from shared.contracts.base import Contract
-from shared.contracts.engineering import InstallationAccepted, InstalledUnit, ProjectMilestone, ProjectOpened
+from shared.contracts.engineering import (
+    InstallationAccepted,
+    InstalledUnit,
+    MaintenanceVisitMissed,
+    MaintenanceVisitRecorded,
+    ProjectMilestone,
+    ProjectOpened,
+)
 from shared.periods import china_today
 
 Status = Literal[
@@ -400,6 +408,8 @@ class Project(BaseModel):
     preconditions: dict[str, PreconditionMet] = Field(default_factory=dict)
     steps: list[AcceptanceStep] = Field(default_factory=list)
     accepted_on: date | None = None
+    maintenance_visits: list[PlannedVisit] = Field(
+        default_factory=list, description="Planned visits within the maintenance year (§二.3.4.1 正常保养).")
     milestones: dict[str, datetime] = Field(default_factory=dict, description="Gate passed → when.")
     history: list[HistoryEntry] = Field(default_factory=list)
 
@@ -849,6 +859,39 @@ class Project(BaseModel):
         self.status = "in_acceptance"
         return [self._milestone("preconditions_met", "竣工验收四项条件均已满足 / the four preconditions are met", by, now)]
 
+    def record_visit(self, *, visit_no: int, visited_on: date, notes: str, by: str, now: datetime) -> list[Event]:
+        """A planned maintenance visit was made."""
+        visit = next((v for v in self.maintenance_visits if v.visit_no == visit_no), None)
+        if visit is None:
+            raise UnknownItem(f"maintenance visit {visit_no} is not planned on {self.project_id}")
+        if not visit.open:
+            raise IllegalTransition(self.project_id, self.status, f"record maintenance visit {visit_no} again",
+                                    why=f"made on {visit.done_on} by {visit.by}")
+        self._not_future("visited_on", visited_on, now)
+        if self.accepted_on is not None and visited_on < self.accepted_on:
+            raise InvalidInput("visited_on", f"before the acceptance on {self.accepted_on}")
+        visit.done_on, visit.by, visit.notes, visit.recorded_at = visited_on, by, notes, now
+        self._log(by, now, "maintenance_visit", f"第 {visit_no} 次保养回访 {visited_on}：{notes}")
+        return [("maintenance.visit_recorded", MaintenanceVisitRecorded(
+            project_id=self.project_id, visit_no=visit_no, due_on=visit.due_on, visited_on=visited_on, by=by,
+            notes=notes))]
+
+    def check_visits(self, *, today: date, grace_days: int, now: datetime) -> list[Event]:
+        """Visits not made `grace_days` after they fell due are escalated, once each."""
+        events: list[Event] = []
+        for v in self.maintenance_visits:
+            if v.open and v.missed_at is None and today >= v.escalate_on(grace_days):
+                v.missed_at = now
+                events.append(("maintenance.visit_missed", MaintenanceVisitMissed(
+                    project_id=self.project_id, client=self.client, site=self.site, visit_no=v.visit_no,
+                    due_on=v.due_on, overdue_days=(today - v.due_on).days)))
+        return events
+
+    def next_visit_check(self, grace_days: int) -> date | None:
+        """The first day the scan has something to escalate on this project."""
+        days = [v.escalate_on(grace_days) for v in self.maintenance_visits if v.open and v.missed_at is None]
+        return min(days) if days else None
+
     def record_step(
         self,
         step: Step,
@@ -862,8 +905,11 @@ class Project(BaseModel):
         design_unit_document: str | None = None,
         payment_request: str | None = None,
         amount: Decimal | None = None,
+        maintenance_months: int = 12,
+        visit_every_months: int = 0,
     ) -> list[Event]:
-        """One step of the acceptance procedure, strictly in order; the client's stamps make the acceptance."""
+        """One step of the acceptance procedure, strictly in order; the client's stamps make the acceptance,
+        which plans a maintenance visit every `visit_every_months` within the maintenance year."""
         action = f"record {step}"
         self._need(action, "quotes_complete", "installer_chosen", "contract_signed", "works_started",
                    "preconditions_met")
@@ -898,6 +944,8 @@ class Project(BaseModel):
         events = [self._milestone(STEP_GATE[step], detail, by, now)]
         if step == ACCEPTING_STEP:
             self.status, self.accepted_on = "accepted", done_on
+            self.maintenance_visits = plan_visits(done_on, maintenance_months=maintenance_months,
+                                                  every_months=visit_every_months)
             # R-EN-5: acceptance starts the equipment and installation-maintenance clocks in warranty.
             events.append(("installation.accepted", InstallationAccepted(
                 project_id=self.project_id, client=self.client, site=self.site, accepted_on=done_on,

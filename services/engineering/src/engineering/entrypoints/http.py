@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -13,7 +13,7 @@ from engineering import bootstrap
 from engineering.config import EngineeringSettings
 from engineering.domain.access import ACTORS, DECIDERS, READERS, for_role
 from engineering.domain.case_work import InstallationCase
-from engineering.domain.periods import maintenance_year_end
+from engineering.domain.periods import maintenance_months, maintenance_year_end
 from engineering.domain.project import (
     STATUSES,
     Condition,
@@ -275,6 +275,11 @@ class ArchiveIn(Body):
     done_on: date | None = None
     document: DocRef = Field(description="The archive reference or location (档案号).")
     note: Note = ""
+
+
+class VisitIn(Body):
+    visited_on: date
+    notes: Note = ""
 
 
 class MaintenanceIn(Body):
@@ -635,9 +640,12 @@ async def acceptance_step(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     now, done_on = _now(request), _day(body.done_on, request)
+    e = _e(request)
+    months = maintenance_months(e.periods, china_today(now))  # the maintenance year of the rule set in effect
     project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_step(
         step, done_on=done_on, document=body.document, performed_by=body.performed_by, note=body.note,
-        design_unit_document=body.design_unit_document, by=principal.id, now=now))
+        design_unit_document=body.design_unit_document, by=principal.id, now=now, maintenance_months=months,
+        visit_every_months=e.visit_every_months))
     return await _view(request, project, principal)
 
 
@@ -659,6 +667,35 @@ async def archive(request: Request, project_id: ProjectId, body: ArchiveIn, prin
     return await _view(request, project, principal)
 
 
+@projects.post("/{project_id}/maintenance-visits/{visit_no}",
+               summary="A planned maintenance visit within the maintenance year was made (§二.3.4.1 正常保养)")
+async def maintenance_visit(request: Request, project_id: ProjectId, visit_no: Annotated[int, Path(ge=1, le=100)],
+                            body: VisitIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    now = _now(request)
+    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_visit(
+        visit_no=visit_no, visited_on=body.visited_on, notes=body.notes, by=principal.id, now=now))
+    return await _view(request, project, principal)
+
+
+visits = APIRouter(prefix="/v1/maintenance-visits", tags=["maintenance visits"], route_class=JsonRoute)
+
+
+@visits.get("/due", summary="Planned maintenance visits due within the next days, and those overdue or escalated")
+async def visits_due(request: Request, principal: Reader,
+                     within_days: Annotated[int, Query(ge=0, le=120)] = 14) -> dict[str, Any]:
+    e = _e(request)
+    today = china_today(_now(request))
+    items = [
+        {"project_id": p.project_id, "client": p.client, "site": p.site, "accepted_on": p.accepted_on,
+         "visit_no": v.visit_no, "due_on": v.due_on, "overdue_days": max(0, (today - v.due_on).days),
+         "escalated": v.missed_at is not None}
+        for p in await e.project_queries.with_visits_due(today + timedelta(days=within_days))
+        for v in p.maintenance_visits if v.open and v.due_on <= today + timedelta(days=within_days)
+    ]
+    items.sort(key=lambda i: (i["due_on"], i["project_id"], i["visit_no"]))
+    return {"items": items, "total": len(items), "today": today}
+
+
 # ------------------------------------------------------------------------------------------- installation complaints
 
 cases = APIRouter(prefix="/v1/installation-cases", tags=["installation complaints"], route_class=JsonRoute)
@@ -675,7 +712,9 @@ async def _case_view(request: Request, case: InstallationCase, principal: Princi
         view["project"] = for_role({
             "project_id": project.project_id, "client": project.client, "site": project.site,
             "status": project.status, "accepted_on": accepted_on,
-            "maintenance_year_ends_on": maintenance_year_end(accepted_on) if accepted_on else None,
+            "maintenance_year_ends_on": maintenance_year_end(
+                accepted_on, maintenance_months(_e(request).periods, china_today(_e(request).clock())))
+            if accepted_on else None,
         }, principal.role)
     return view
 
@@ -734,6 +773,6 @@ def create_app(settings: EngineeringSettings | None = None) -> FastAPI:
             "order and starts the warranties. Installation complaints are linked to the project that installed "
             "the unit."
         ),
-        routers=[projects, cases],
+        routers=[projects, visits, cases],
         wire=bootstrap.wire,
     )

@@ -16,6 +16,7 @@ from operations.handlers import Selection, replay, replay_log
 from operations.selections import InvalidSelection
 from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
+from shared.reference import regional_manager_gaps, regions
 from shared.roles import OPERATIONS_WATCHERS
 from shared.service import service_app
 
@@ -79,6 +80,8 @@ async def page(request: Request, principal: Watcher) -> HTMLResponse:
             "dead_letters": await ops.view.dead_letters(limit=50),
             "replays": await replay_log(request.app.state.runtime.db["replays"], limit=20),
             "can_replay": principal.role == "operations",
+            "regions": regions(),
+            "regional_gaps": regional_manager_gaps(),
         },
     )
 
@@ -92,6 +95,14 @@ async def topics(request: Request, principal: Watcher) -> dict[str, Any]:
 async def lag(request: Request, principal: Watcher) -> dict[str, Any]:
     rows = await lag_report(_ops(request))
     return {"items": rows, "total_lag": sum(r["lag"] for r in rows)}
+
+
+@router.get("/v1/regional-managers", summary="Every region's manager (path A sourcing, path B repair on site), "
+            "and the regions without one")
+async def regional_managers(principal: Watcher) -> dict[str, Any]:
+    return {"items": [{"code": r.code, "name_zh": r.name_zh, "name_en": r.name_en,
+                       "regional_manager": r.regional_manager} for r in regions()],
+            "gaps": [r.code for r in regional_manager_gaps()]}
 
 
 @router.get("/v1/dead-letters", summary="Dead letters per service with their error class and message")

@@ -107,12 +107,20 @@ class PartsRepository:
     async def ensure_indexes(self) -> None:
         await self.requests.collection.create_index([("case_id", ASCENDING)])
         await self.requests.collection.create_index([("state", ASCENDING), ("deadline", ASCENDING)])
+        await self.requests.collection.create_index([("next_leg_due", ASCENDING)], sparse=True)
+        await self.requests.collection.create_index([("field_recipient", ASCENDING)], sparse=True)
+        await self.requests.collection.create_index([("sourcing_by", ASCENDING)])
         await self.quotes.collection.create_index([("case_id", ASCENDING)])
         await self.price_reads.create_index([("at", DESCENDING)])
         await self.purchases.collection.create_index([("status", ASCENDING), ("requested_at", DESCENDING)])
         await self.stock_moves.create_index([("item", ASCENDING), ("at", DESCENDING)])
         await self.records.collection.create_index([("case_id", ASCENDING)])
         await self.records.collection.create_index([("request_id", ASCENDING)], sparse=True)
+
+    async def legs_due(self, now: datetime, limit: int = 500) -> list[str]:
+        """Requests with a path B leg past its deadline and not yet escalated."""
+        cursor = self.requests.collection.find({"next_leg_due": {"$lte": now}}, {"_id": 1}).limit(limit)
+        return [d["_id"] async for d in cursor]
 
     # -------------------------------------------------------------- case context
 
@@ -201,3 +209,8 @@ class PartsRepository:
 
     async def put_repairer(self, repairer_id: str, fields: dict[str, Any]) -> None:
         await self.repairers.replace_one({"_id": repairer_id}, {"_id": repairer_id, **fields}, upsert=True)
+
+
+def request_query_fields(request: PartsRequest) -> dict[str, Any]:
+    """Stored beside the request for the leg scan's index."""
+    return {"next_leg_due": request.next_leg_due()}

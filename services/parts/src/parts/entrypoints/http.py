@@ -41,6 +41,7 @@ from shared.http.auth import Principal, require_roles
 from shared.http.commands import IdempotencyKey, change_key
 from shared.periods import china_date
 from shared.roles import (
+    FIELD_RECIPIENTS,
     FIELD_WORKERS,
     PARTS_READERS,
     PARTS_STAFF,
@@ -55,8 +56,11 @@ Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Long = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 
 Staff = Annotated[Principal, require_roles(*PARTS_STAFF)]
-# The regional manager sources parts locally (path A) and repairs on site; never sees prices.
+# The regional manager sources parts locally (path A); the dealer or regional manager who receives the good
+# part confirms its receipt and repairs on site (path B). Neither ever sees a price.
 FieldWorker = Annotated[Principal, require_roles(*FIELD_WORKERS)]
+OnSite = Annotated[Principal, require_roles(*FIELD_WORKERS, *FIELD_RECIPIENTS)]
+FIELD_ROLES = ("regional_manager", "dealer")  # confined to the requests they work (field_scope)
 PriceReader = Annotated[Principal, require_roles(*PRICE_ROLES)]
 Finance = Annotated[Principal, require_roles("finance")]
 Specialist = Annotated[Principal, require_roles("specialist")]
@@ -87,10 +91,16 @@ class RmaIn(Body):
 
 
 class ShipmentIn(Body):
-    direction: Literal["defective_to_company", "good_part_to_field"]
+    direction: Literal["defective_to_company", "defective_to_supplier", "good_part_to_field"]
     carrier: Short
     tracking_no: Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=40)]
-    to: Short = Field(description="The company for a defective part; the dealer or regional manager for a good one.")
+    to: Short = Field(description="The company, or the supplier, for a defective part; the dealer code or regional "
+                      "manager id for the good one (they then see the request and repair on site).")
+
+
+class ArrivalIn(Body):
+    leg: Literal["defective_at_company", "defective_at_supplier", "good_part_in_field"]
+    arrived_on: date | None = Field(default=None, description="The day it arrived (default: today, China).")
 
 
 class SignatureIn(Body):
@@ -194,12 +204,32 @@ def request_view(req: PartsRequest, principal: Principal) -> dict[str, Any]:
     data = req.model_dump(mode="json")
     if principal.role not in PRICE_ROLES:
         data.pop("local_price_paid")
+    if principal.role in FIELD_ROLES:
+        data.pop("local_receipt_no")  # the local purchase's paperwork is the office's
     return data
+
+
+def field_scope(principal: Principal) -> dict[str, Any] | None:
+    """The requests a dealer or regional manager works: asked to source it (path A), or receiving the
+    good part (path B). None for staff, who see every request."""
+    if principal.role == "regional_manager":
+        return {"$or": [{"sourcing_by": principal.manager_id}, {"field_recipient": principal.manager_id}]}
+    if principal.role == "dealer":
+        return {"field_recipient": principal.dealer_code}
+    return None
+
+
+def _works_on(principal: Principal, req: PartsRequest) -> bool:
+    if principal.role == "regional_manager":
+        return principal.manager_id in (req.sourcing_by, req.field_recipient)
+    if principal.role == "dealer":
+        return req.field_recipient == principal.dealer_code
+    return True
 
 
 async def _request(request: Request, request_id: str, principal: Principal) -> PartsRequest:
     req = await _p(request).repo.requests.get(request_id)
-    if req is None or (principal.role == "regional_manager" and req.sourcing_by != principal.manager_id):
+    if req is None or not _works_on(principal, req):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"parts request {request_id} not found")
     return req
 
@@ -219,10 +249,11 @@ async def _step(
 requests_router = APIRouter(prefix="/v1/parts-requests", tags=["key parts (R-PA-1)"], route_class=JsonRoute)
 
 
-@requests_router.get("", summary="Parts requests (a regional manager sees those asked of them)")
+@requests_router.get("", summary="Parts requests (a regional manager or dealer sees those asked of them or sent "
+                     "to them, without prices)")
 async def list_requests(
     request: Request,
-    principal: Annotated[Principal, require_roles(*PARTS_READERS)],
+    principal: Annotated[Principal, require_roles(*PARTS_READERS, *FIELD_RECIPIENTS)],
     case_id: str | None = None,
     state: str | None = None,
 ) -> dict[str, Any]:
@@ -231,8 +262,8 @@ async def list_requests(
         query["case_id"] = case_id
     if state:
         query["state"] = state
-    if principal.role == "regional_manager":
-        query["sourcing_by"] = principal.manager_id
+    if (scope := field_scope(principal)) is not None:
+        query.update(scope)
     items = await _p(request).repo.requests.find(query, sort=[("opened_at", -1)], limit=200)
     return {"items": [request_view(r, principal) for r in items]}
 
@@ -251,7 +282,7 @@ async def post_request(request: Request, body: OpenIn, principal: Annotated[Prin
 
 @requests_router.get("/{request_id}", summary="One request with every step, who and when")
 async def get_request(
-    request: Request, request_id: str, principal: Annotated[Principal, require_roles(*PARTS_READERS)]
+    request: Request, request_id: str, principal: Annotated[Principal, require_roles(*PARTS_READERS, *FIELD_RECIPIENTS)]
 ) -> dict[str, Any]:
     req = await _request(request, request_id, principal)
     if principal.role in PRICE_ROLES and req.local_price_paid is not None:
@@ -283,16 +314,33 @@ async def rma(request: Request, request_id: str, body: RmaIn,
                        key=idempotency_key, body=body)
 
 
-@requests_router.post("/{request_id}/shipments", summary="Path B: defective part back, good part out")
-async def shipments(request: Request, request_id: str, body: ShipmentIn, principal: FieldWorker,
+@requests_router.post("/{request_id}/shipments", summary="Path B: defective part back (to the company, then the "
+                      "supplier), good part out to the field")
+async def shipments(request: Request, request_id: str, body: ShipmentIn, principal: OnSite,
                     idempotency_key: IdempotencyKey = None):
+    if principal.role == "dealer" and body.direction != "defective_to_company":
+        raise HTTPException(403, detail="direction: a dealer sends the defective part back; the company ships the rest")
     return await _step(request, request_id, principal,
                        lambda r, now: r.ship(Shipment(**body.model_dump(), by=principal.id, at=now)),
                        key=idempotency_key, body=body)
 
 
+@requests_router.post("/{request_id}/arrivals", summary="Path B: a part arrived - at the company, at the supplier, "
+                      "or in the field (the dealer or regional manager who received it confirms)")
+async def arrivals(request: Request, request_id: str, body: ArrivalIn, principal: OnSite,
+                   idempotency_key: IdempotencyKey = None):
+    if principal.role in FIELD_ROLES and body.leg != "good_part_in_field":
+        raise HTTPException(403, detail=f"leg: the company confirms {body.leg}; the field confirms the good part")
+    p = _p(request)
+    arrived_on = body.arrived_on or china_date(p.clock())
+    return await _step(request, request_id, principal,
+                       lambda r, now: r.confirm_arrival(leg=body.leg, arrived_on=arrived_on,
+                                                        by=principal.id, now=now),
+                       key=idempotency_key, body=body)
+
+
 @requests_router.post("/{request_id}/repair", summary="The on-site repair is done (the record form follows)")
-async def repair(request: Request, request_id: str, body: RepairIn, principal: FieldWorker,
+async def repair(request: Request, request_id: str, body: RepairIn, principal: OnSite,
                  idempotency_key: IdempotencyKey = None):
     p = _p(request)
     await _request(request, request_id, principal)
@@ -337,7 +385,8 @@ async def _form(request: Request, record: RepairRecord, principal: Principal) ->
 
 
 STAFF_COPY = ("specialist", "manager")
-RecordReader = Annotated[Principal, require_roles(*REPAIR_RECORD_READERS)]
+# Staff, and the regional manager or dealer who repaired on site (their own records only).
+RecordReader = Annotated[Principal, require_roles(*REPAIR_RECORD_READERS, *FIELD_RECIPIENTS)]
 
 
 async def _record_by_request(request: Request, request_id: str, principal: Principal) -> RepairRecord:
@@ -361,9 +410,9 @@ async def _record(request: Request, record_id: str, principal: Principal) -> Rep
     record = await _p(request).repo.records.get(record_id)
     if record is None:
         raise HTTPException(404, detail=f"repair record {record_id} not found")
-    if principal.role == "regional_manager":
+    if principal.role in FIELD_ROLES:
         req = await _p(request).repo.requests.get(record.request_id) if record.request_id else None
-        if record.recorded_by != principal.id and (req is None or req.sourcing_by != principal.manager_id):
+        if record.recorded_by != principal.id and (req is None or not _works_on(principal, req)):
             raise HTTPException(404, detail=f"repair record {record_id} not found")
     return record
 
@@ -427,8 +476,11 @@ def record_view(record: RepairRecord, principal: Principal) -> dict[str, Any]:
 @records_router.get("", summary="Repair records of a case")
 async def list_records(request: Request, principal: RecordReader, case_id: str) -> dict[str, Any]:
     found = await _p(request).repo.records.find({"case_id": case_id}, sort=[("repaired_on", 1)])
-    if principal.role == "regional_manager":
-        found = [r for r in found if r.recorded_by == principal.id]
+    if principal.role in FIELD_ROLES:
+        # Their own: what they recorded, or the repair of a request they work (sourced, or received the part).
+        requests = {r.request_id: r for r in await _p(request).repo.requests.find({"case_id": case_id})}
+        found = [r for r in found if r.recorded_by == principal.id
+                 or (r.request_id in requests and _works_on(principal, requests[r.request_id]))]
     return {"items": [record_view(r, principal) for r in found]}
 
 

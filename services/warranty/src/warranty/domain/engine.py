@@ -19,7 +19,7 @@ Rules apply in this order, and every one that applies adds a reason:
      free repair. Outside it: paid repair, parts at cost and freight both ways;
   8. until the fault is confirmed with customer and dealer (§三.2.1) the decision is needs_evidence,
      with the outcome it would have shown.
-All numbers come from the rule set (rulesets/*.yaml); the history comes from the unit's record.
+All numbers come from the rule set (shared/src/shared/rulesets/*.yaml); the history comes from the unit's record.
 """
 
 from __future__ import annotations

@@ -9,14 +9,13 @@ suite, as evidence.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from shared.reference import product_of_serial
+from shared.reference import product_of_serial, production_batch
 from warranty.domain.engine import Repair
 
 UnitStatus = Literal["in_service", "exchanged", "returned"]
@@ -194,11 +193,5 @@ def _facts(sale: Sale) -> tuple[Any, ...]:
 
 
 def batch_of(serial_no: str) -> str | None:
-    """The production batch a serial names: its catalogue prefix and the production year-month after it
-    (XF2502405001234 → XF250-2405)."""
-    product = product_of_serial(serial_no)
-    if product is None or not product.serial_prefix:
-        return None
-    rest = serial_no[len(product.serial_prefix):]
-    match = re.match(r"(\d{2})(0[1-9]|1[0-2])", rest)
-    return f"{product.serial_prefix}-{match.group(1)}{match.group(2)}" if match else None
+    """The production batch a serial names (XF2502405001234 → XF250-2405): shared.reference's one rule."""
+    return production_batch(serial_no)
