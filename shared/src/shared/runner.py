@@ -8,13 +8,13 @@ import uvicorn
 from fastapi import FastAPI
 
 from shared.config import ServiceSettings
-from shared.http.server import server_config
+from shared.http.server import Server, server_config
 from shared.logging import configure_logging
 
 
 def run(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSettings) -> None:
     configure_logging(settings.service_name, level=settings.log_level, json=settings.log_json)
-    uvicorn.Server(server_for(create_app(settings), settings)).run()
+    Server(server_for(create_app(settings), settings)).run()
 
 
 def server_for(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:

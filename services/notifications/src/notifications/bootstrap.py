@@ -4,6 +4,7 @@ environment names, the consumed events, and the sender."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from functools import partial
 
 import httpx
@@ -82,7 +83,9 @@ async def wire(runtime: ServiceRuntime) -> None:
                     # call, seen under test) swallowed the cancellation: stop all the same, or the
                     # service's shutdown waits for this loop forever.
                     raise asyncio.CancelledError
-                await asyncio.sleep(settings.delivery_interval_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(n.queued.wait(), timeout=settings.delivery_interval_s)
+                n.queued.clear()
         finally:
             await http.aclose()
 

@@ -61,7 +61,10 @@ class NotificationsSettings(ServiceSettings):
     lease_s: float = Field(default=60.0, gt=0,
                            description="A message being sent is someone's for this long; an instance that died "
                            "while sending leaves it to another after it (at-least-once).")
-    delivery_interval_s: float = Field(default=1.0, gt=0, description="How often due messages are looked for.")
+    delivery_interval_s: float = Field(
+        default=5.0, gt=0,
+        description="How often due messages are looked for (retries, the end of quiet hours, messages another "
+        "instance queued); a message this instance queues goes at once.")
     provider_timeout_s: float = Field(default=10.0, gt=0, description="Longest wait for a provider's answer.")
     unknown_case_grace_s: float = Field(
         default=120.0, gt=0,

@@ -9,9 +9,10 @@ it; the replayed event re-arms the message. The customer's phone is never logged
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +47,9 @@ class Notifications:
     lease_s: float
     unknown_case_grace_s: float
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Set when this instance queues a message, so its sender goes at once instead of at its next look
+    # (messages queued by another instance, retries and the end of quiet hours wait for that look).
+    queued: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class DeliveryFailed(Exception):
@@ -95,6 +99,7 @@ async def on_customer_event(env: Envelope, payload: Any, *, n: Notifications, to
     message.next_attempt_at = message.allowed_from(now, n.quiet)
     made = await n.messages.create(message, [], cause=env.event_id)
     if made.created:
+        n.queued.set()
         log.info("message queued", message_id=message_id, case_id=message.case_id, kind=message.kind,
                  channel=message.channel, not_before=message.next_attempt_at)
 

@@ -217,6 +217,9 @@ class EventConsumer:
             max_poll_records=s.consumer_batch_max,
             # The broker answers a fetch as soon as a record arrives; this long when none does.
             fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
+            # The fetcher's own look-around when nothing happens (assignment, pause and consumption
+            # wake it at once): five times a second by default, once here.
+            consumer_timeout_ms=1000,
         )
         consumer.subscribe([s.topic(t.name) for t in self.topics], listener=_WaitForBatch(self))
         await consumer.start()
@@ -242,7 +245,8 @@ class EventConsumer:
     async def _run(self, consumer: AIOKafkaConsumer) -> None:
         s = self._settings
         while True:
-            fetched = await consumer.getmany(timeout_ms=1000, max_records=s.consumer_batch_max)
+            # Returns as soon as records arrive; the timeout only bounds an idle wait (stop cancels it).
+            fetched = await consumer.getmany(timeout_ms=10_000, max_records=s.consumer_batch_max)
             for tp, records in fetched.items():
                 self._waiting.setdefault(tp.topic, {}).setdefault(tp, []).extend(
                     ConsumedMessage(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))

@@ -199,14 +199,12 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
     """Serve an app on a free local port over real HTTP (for the browser); yields its base URL."""
     import socket
 
-    import uvicorn
-
-    from shared.http.server import server_config
+    from shared.http.server import Server, server_config
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port))
+    server = Server(server_config(app, host="127.0.0.1", port=port))
     task = asyncio.create_task(server.serve())
     try:
         await eventually(lambda: server.started, timeout_s=30, interval_s=0.05)

@@ -130,6 +130,10 @@ class LiveFeed:
             enable_auto_commit=False,
             auto_offset_reset="latest",
             client_id=f"{s.service_name}-live-{uuid.uuid4().hex[:6]}",
+            # Idle, the broker holds a fetch this long and the fetcher looks around once a second
+            # (records still come at once: an idle console otherwise wakes several times a second).
+            fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
+            consumer_timeout_ms=1000,
         )
         await consumer.start()
         try:
@@ -141,7 +145,7 @@ class LiveFeed:
             self.ready.set()
             log.info("live feed started", topics=self.topics, partitions=len(partitions))
             while True:
-                batch = await consumer.getmany(timeout_ms=1000, max_records=500)
+                batch = await consumer.getmany(timeout_ms=10_000, max_records=500)
                 for tp, messages in batch.items():
                     for m in messages:
                         self.on_message(tp.topic, m.key, m.value)
