@@ -27,11 +27,14 @@ async def wire(runtime: ServiceRuntime) -> None:
     runtime.components["operations"] = ops
 
     async def sample_forever() -> None:
-        while True:
-            try:
-                await ops.sampler.sample()
-            except Exception as exc:
-                log.warning("could not sample the topics", error=repr(exc))
-            await asyncio.sleep(settings.sample_interval_s)
+        try:
+            while True:
+                try:
+                    await ops.sampler.sample()
+                except Exception as exc:
+                    log.warning("could not sample the topics", error=repr(exc))
+                await asyncio.sleep(settings.sample_interval_s)
+        finally:
+            await view.close()  # the view's long-lived clients go with the service
 
     runtime.background("topic-sampler", sample_forever)

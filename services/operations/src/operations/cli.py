@@ -40,6 +40,13 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 async def _run(args: argparse.Namespace) -> int:
     settings = OperationsSettings()
     view = KafkaView(settings.kafka_bootstrap_servers, settings.topic_prefix)
+    try:
+        return await _command(args, settings, view)
+    finally:
+        await view.close()
+
+
+async def _command(args: argparse.Namespace, settings: OperationsSettings, view: KafkaView) -> int:
     if args.command in ("topics", "lag"):
         sampler = Sampler(view)
         await sampler.sample()

@@ -194,6 +194,7 @@ async def test_a_case_shows_its_events_on_every_topic_however_many_came_after(is
             await p.stop()
     view = KafkaView(isolation.backends.kafka_bootstrap_servers, isolation.prefix)
     events = await view.case_events(case_id)
+    await view.close()
     assert [(e["topic"], e["event_id"]) for e in events] == [
         (REG.topic_of(env.event_type).name, str(env.event_id)) for env in mine]
 
@@ -218,7 +219,9 @@ async def test_lag_shows_every_partition_a_group_holds_as_kafkas_own_tool_does(i
         ends = await consumer.end_offsets(sorted(consumer.assignment()))
         done = next(tp for tp, end in sorted(ends.items()) if end > 0)
         await consumer.commit({done: ends[done]})  # one partition read to its end, the others never
-        rows = await KafkaView(bootstrap, isolation.prefix).lag()
+        view = KafkaView(bootstrap, isolation.prefix)
+        rows = await view.lag()
+        await view.close()
         kafka = await _kafka_describe(libs, bootstrap, group)
     finally:
         await consumer.stop()

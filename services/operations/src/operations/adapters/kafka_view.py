@@ -7,8 +7,11 @@ groups' committed offsets against the end offsets, dead letters from the dead-le
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,11 +31,16 @@ log = get_logger(__name__)
 
 @dataclass
 class KafkaView:
-    """Short-lived clients per call: operations tools are run now and then, not on a hot path."""
+    """What Kafka reports about the topics and groups. Questions that change nothing (offsets, groups)
+    go through one long-lived consumer and admin client, since the sampler asks them every few seconds
+    and a fresh pair of connections each time cost more than the answers; reads that assign and seek
+    get a short-lived consumer of their own."""
 
     bootstrap: str
     prefix: str = ""
     registry: TopicRegistry = field(default_factory=load_registry)
+    _probe: tuple[AIOKafkaConsumer, AIOKafkaAdminClient] | None = field(default=None, init=False, repr=False)
+    _probe_made: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     def physical(self, name: str) -> str:
         return f"{self.prefix}{name}"
@@ -51,10 +59,41 @@ class KafkaView:
         await admin.start()
         return admin
 
+    @asynccontextmanager
+    async def _probing(self) -> AsyncIterator[tuple[AIOKafkaConsumer, AIOKafkaAdminClient]]:
+        """The long-lived pair, made on first use and made again after a failure (a lost broker, an
+        answer aiokafka could not read, which also drops its connection)."""
+        async with self._probe_made:
+            if self._probe is None:
+                consumer = await self._consumer()
+                try:
+                    self._probe = (consumer, await self._admin())
+                except BaseException:
+                    await _stop(consumer)
+                    raise
+            probe = self._probe
+        try:
+            yield probe
+        except (KafkaError, OSError, ValueError):
+            await self._drop_probe(probe)
+            raise
+
+    async def _drop_probe(self, probe: tuple[AIOKafkaConsumer, AIOKafkaAdminClient]) -> None:
+        if self._probe is probe:
+            self._probe = None
+        consumer, admin = probe
+        await _stop(consumer)
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+    async def close(self) -> None:
+        """Close the long-lived clients (at shutdown)."""
+        if self._probe is not None:
+            await self._drop_probe(self._probe)
+
     async def end_offsets(self) -> dict[str, dict[int, tuple[int, int]]]:
         """Per registry topic that exists: partition -> (first offset, end offset)."""
-        consumer = await self._consumer()
-        try:
+        async with self._probing() as (consumer, _):
             out: dict[str, dict[int, tuple[int, int]]] = {}
             await consumer._client.force_metadata_update()
             for spec in self.registry.topics:
@@ -67,8 +106,6 @@ class KafkaView:
                 starts = await consumer.beginning_offsets(tps)
                 out[spec.name] = {tp.partition: (starts[tp], ends[tp]) for tp in tps}
             return out
-        finally:
-            await _stop(consumer)
 
     async def average_sizes(self, per_partition: int = 20) -> dict[str, float]:
         """Mean value size of the last few messages of each topic (bytes)."""
@@ -93,11 +130,8 @@ class KafkaView:
         return sizes
 
     async def groups(self) -> list[str]:
-        admin = await self._admin()
-        try:
+        async with self._probing() as (_, admin):
             listed = await admin.list_consumer_groups()
-        finally:
-            await admin.close()
         # Only the services' own groups under this prefix (other prefixes belong to other environments).
         services = {c for t in self.registry.topics for c in t.consumers} | {t.owner for t in self.registry.topics}
         return sorted(g[0] for g in listed if g[0].startswith(self.prefix) and g[0].removeprefix(self.prefix) in services)
@@ -106,9 +140,9 @@ class KafkaView:
         """The partitions each group's live members hold now (as Kafka's consumer-group tool shows them)."""
         if not groups:
             return {}
-        admin = await self._admin()
         try:
-            responses = await admin.describe_consumer_groups(groups)
+            async with self._probing() as (_, admin):
+                responses = await admin.describe_consumer_groups(groups)
         except (ValueError, KafkaError) as exc:
             # aiokafka 0.14 cannot always decode Kafka 4.1's DescribeGroups answer ("Buffer underrun
             # decoding string" in its reader, which then drops the connection: seen with groups busy
@@ -116,8 +150,6 @@ class KafkaView:
             # rather than no lag at all.
             log.warning("consumer group descriptions unreadable; lag from committed offsets only", error=repr(exc))
             return {}
-        finally:
-            await admin.close()
         out: dict[str, set[TopicPartition]] = {}
         for response in responses:
             for group in response.to_object()["groups"]:
@@ -137,10 +169,8 @@ class KafkaView:
         """
         groups = await self.groups()
         held = await self.assigned(groups)
-        admin = await self._admin()
-        consumer = await self._consumer()
         rows: list[dict[str, Any]] = []
-        try:
+        async with self._probing() as (consumer, admin):
             for group in groups:
                 committed = {tp: meta.offset for tp, meta in (await admin.list_consumer_group_offsets(group)).items()
                              if meta.offset >= 0}
@@ -164,9 +194,6 @@ class KafkaView:
                             "assigned": tp in held.get(group, ()),
                         }
                     )
-        finally:
-            await _stop(consumer)
-            await admin.close()
         return rows
 
     async def dead_letters(self, service: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
