@@ -66,7 +66,7 @@ class ServiceSettings(BaseSettings):
         "(writers publish at once; this is one indexed query per aggregate collection).",
     )
     kafka_fetch_max_wait_ms: int = Field(
-        default=2000, ge=1, le=10000,
+        default=5000, ge=1, le=10000,
         description="How long the broker holds a consumer's fetch when nothing arrives (it answers at "
         "once when something does): 1000/this fetches a second per idle consumer.",
     )
