@@ -256,8 +256,14 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
     remedy_actor = user.role == "manager" or (user.role == "specialist" and case.get("assignee") == user.id)
     remedy_prices = user.role == "specialist" and case.get("assignee") == user.id
     quotes = _items(results["quotes"]) if "quotes" in results else []
+    remedy_items = remedies.get("items", []) if isinstance(remedies, dict) else []
+    latest_event = ((warranty or {}).get("latest_decision") or {}).get("event_id")
+    # The customer chose once for this decision and it was carried out: no second choice is offered.
+    remedy_done = any(r.get("status") == "completed" and latest_event in (None, r.get("decision_event_id"))
+                      for r in remedy_items)
     return {
-        "remedies": remedies.get("items", []) if isinstance(remedies, dict) else [],
+        "remedies": remedy_items,
+        "remedy_done": remedy_done,
         "remedy_choices": remedies.get("choices", []) if isinstance(remedies, dict) else [],
         "remedies_error": None if "remedies" not in results or results["remedies"].ok
         else problem(results["remedies"])[0],
@@ -276,7 +282,8 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
         # names the reasons by code only, so it is the fallback until dispatch has the decision.
         "decision": case.get("warranty") or (warranty or {}).get("latest_decision"),
         "parts": _items(results["parts"]) if "parts" in results else None,
-        "quotes": _items(results["quotes"]) if "quotes" in results else None,
+        # A remedy's quote is the assigned specialist's alone on this page (other price readers see the rest).
+        "quotes": [q for q in quotes if remedy_prices or not q.get("remedy_id")] if "quotes" in results else None,
         "roster": roster,
         "price_items": price_items,
         "stock": stock,
