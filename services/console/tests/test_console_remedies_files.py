@@ -131,6 +131,7 @@ async def test_the_specialist_records_the_customers_choice_and_the_remedy_to_its
     await submit(page, "#step-refunded-form button[type=submit]")
     refused = await flash(page)
     assert "422" in refused and "invoice price" in refused, refused
+    await pages.shot(page, "case-remedy-refused")
 
     await submit(page, "#step-goods_received-form button[type=submit]")
     assert "已记录此步骤" in await flash(page)
@@ -190,6 +191,12 @@ async def test_a_customer_adds_a_photo_from_the_status_page(suite, pages, keys) 
     assert "外壳裂缝.jpg" in (await page.text_content("#upload-ok") or "")
     assert await page.is_visible("#status-result") and await page.is_visible("#status-attach-form")
     await pages.shot(page, "customer-status-photo-phone")
+
+    # The activation page is one tap away (as from the product's QR page).
+    await page.click("#activation-link")
+    await page.wait_for_selector("#activation-form")
+    assert await page.get_attribute("#invoice", "accept") == "image/*,application/pdf"
+    await pages.shot(page, "customer-activation-phone")
 
     files = (await suite.api("warranty").get(f"/v1/cases/{case_id}/attachments",
                                              headers={"X-API-Key": keys["manager"]})).json()["items"]
