@@ -73,11 +73,7 @@ async def liu_case(suite, keys, serial: str, *, invoice_amount: str | None = Non
                     "invoice_no": "44001234", "service_card_stamped": True}})
     assert res.status_code == 202, res.text
     case_id = res.json()["case_id"]
-    case = await suite.assigned(case_id)
-    if case["assignee"] != "sp-liu":
-        res = await suite.api("dispatch").post(f"/v1/cases/{case_id}/assignment", headers={
-            "X-API-Key": keys["manager"]}, json={"specialist_id": "sp-liu", "reason": "刘工负责本次退换货"})
-        assert res.status_code in (200, 201), res.text
+    await suite.with_liu(case_id)
 
     async def liu_known() -> bool:
         facts = await warranty_case(suite, keys, case_id)
@@ -220,7 +216,7 @@ async def test_a_customer_adds_a_photo_from_the_status_page(suite, pages, keys) 
 
 async def test_staff_uploads_are_forwarded_as_multipart_and_refusals_said_in_plain_words(suite, keys) -> None:
     case_id = await suite.hotline_case(phone=mobile_phone(), transcript="新风机电机异响，附上发票照片")
-    await suite.assigned(case_id)
+    await suite.with_liu(case_id)
     await eventually(lambda: warranty_case(suite, keys, case_id), timeout_s=30)
     png = samples.png(8, 8)
     async with as_role(suite, keys, "specialist") as sp:
