@@ -75,6 +75,18 @@ class Suite:
 
         return await eventually(ready, timeout_s=30)
 
+    async def with_liu(self, case_id: str, *, decided: bool = False) -> dict[str, Any]:
+        """The case assigned to sp-liu, the specialist whose key the tests hold. Dispatch's load rule passes
+        her over once she holds more than half of the department's open cases (from ten on), which depends
+        on what earlier tests left open: such a case is reassigned to her by the manager."""
+        case = await self.assigned(case_id, decided=decided)
+        if case["assignee"] == "sp-liu":
+            return case
+        res = await self.api("dispatch").post(f"/v1/cases/{case_id}/assignment", headers={
+            "X-API-Key": KEYS["manager"]}, json={"specialist_id": "sp-liu", "reason": "测试：由刘工负责"})
+        assert res.status_code in (200, 201), res.text
+        return await self.case(case_id)
+
 
 def suite_policy(directory: Path) -> Path:
     """Dispatch's policy for the suite: online complaints wait for the manager's confirmation."""

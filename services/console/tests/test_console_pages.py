@@ -471,7 +471,7 @@ async def test_the_manager_confirms_a_proposed_online_complaint_on_the_triage_bo
 async def test_a_case_refused_closure_is_closed_by_the_manager_then_reopened_by_a_low_score(suite, pages, keys) -> None:
     case_id = await suite.hotline_case(phone=mobile_phone(), transcript="新风机开机后电机异响，风量明显变小",
                                        product={"model": "YD-XF250", "serial_no": "XF2502405007777"})
-    await suite.assigned(case_id, decided=True)
+    await suite.with_liu(case_id, decided=True)
     res = await suite.api("dispatch").post(f"/v1/cases/{case_id}/replies", headers={"X-API-Key": keys["specialist"]},
                                            json={"message": "已安排上门检修", "via": "phone"})
     assert res.status_code == 201, res.text

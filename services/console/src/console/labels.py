@@ -69,12 +69,46 @@ REMEDY: dict[str, Pair] = {
     "paid_repair": ("收费维修", "paid repair"),
     "ota_update": ("远程升级", "remote update"),
     "replacement_with_depreciation": ("折旧换新", "replacement with depreciation"),
+    "replacement": ("折旧换新", "replacement with depreciation"),
     "exchange": ("换货", "exchange"),
     "return": ("退货", "return"),
     "consumable_quote": ("耗材报价", "consumable quote"),
     "installation_maintenance": ("安装维护", "installation maintenance"),
     "paid_installation_maintenance": ("收费安装维护", "paid installation maintenance"),
     "none": ("无", "none"),
+}
+REMEDY_STEP: dict[str, Pair] = {
+    "goods_received": ("退回的货物已收到", "goods received back"),
+    "refunded": ("已按发票价退款", "refunded at the invoice price"),
+    "new_unit_issued": ("新机已发出（新序列号）", "new unit issued (new serial)"),
+    "old_unit_received": ("旧机已收回", "old unit received back"),
+    "quote_issued": ("报价单已出具", "quote issued"),
+    "customer_agreed": ("客户已同意报价", "customer agreed to the quote"),
+    "shipped": ("已发货", "shipped"),
+    "delivered": ("已送达", "delivered"),
+    "repaired": ("已维修", "repaired"),
+    "done": ("已完成", "done"),
+    "updated": ("已远程升级", "updated remotely"),
+}
+REMEDY_STATUS: dict[str, Pair] = {
+    "open": ("进行中", "under way"),
+    "completed": ("已完成", "completed"),
+    "cancelled": ("已取消", "cancelled"),
+}
+AGREED_VIA: dict[str, Pair] = {
+    "phone": ("电话", "phone"),
+    "wechat": ("微信", "WeChat"),
+    "sms": ("短信", "SMS"),
+    "on_site": ("上门", "on site"),
+    "signed_form": ("签字确认单", "signed form"),
+}
+ATTACHMENT_KIND: dict[str, Pair] = {
+    "invoice": ("购机发票", "invoice"),
+    "service_card": ("保修卡（盖章）", "service card"),
+    "damage": ("损坏照片", "damage"),
+    "voltage_reading": ("电压读数", "voltage reading"),
+    "signed_form": ("签字单据", "signed form"),
+    "other": ("其他", "other"),
 }
 REGION: dict[str, Pair] = {
     "south_china": ("华南", "South China"),
@@ -144,6 +178,10 @@ EVENT: dict[str, Pair] = {
     "purchase.requested": ("缺货，已通知采购", "purchase requested"),
     "installation.case_linked": ("关联工程项目", "linked to an installation project"),
     "installation.maintenance_recorded": ("工程维护", "installation maintenance recorded"),
+    "remedy.chosen": ("客户已选择补救方式", "the customer chose a remedy"),
+    "remedy.progressed": ("补救措施进展", "remedy step"),
+    "remedy.completed": ("补救措施完成", "remedy completed"),
+    "remedy.cancelled": ("补救措施取消", "remedy cancelled"),
 }
 PRODUCER: dict[str, Pair] = {
     "intake": ("受理", "intake"),
@@ -242,7 +280,8 @@ TABLES: dict[str, dict[str, Pair]] = {
     "producer": PRODUCER, "step": GATE_STEP, "precondition": PRECONDITION, "paperwork": PAPERWORK,
     "contracting_mode": CONTRACTING_MODE, "target": TARGET, "target_state": TARGET_STATE, "cause": CAUSE,
     "fault_kind": FAULT_KIND, "confirm_via": CONFIRM_VIA, "direction": DIRECTION, "delivery": DELIVERY,
-    "reopen_trigger": REOPEN_TRIGGER, "dimension": DIMENSION,
+    "reopen_trigger": REOPEN_TRIGGER, "dimension": DIMENSION, "remedy_step": REMEDY_STEP,
+    "remedy_status": REMEDY_STATUS, "agreed_via": AGREED_VIA, "attachment_kind": ATTACHMENT_KIND,
 }
 
 
@@ -279,6 +318,12 @@ def live_line(event_type: str, payload: dict[str, Any]) -> Pair:
         case "parts.local_sourcing_reported":
             found = bool(g("found"))
             return (f"{zh}：{'已采购到' if found else '未采购到'}", f"{en}: {'found' if found else 'not found'}")
+        case "remedy.chosen" | "remedy.completed" | "remedy.cancelled":
+            r_zh, r_en = pair("remedy", g("remedy"))
+            return f"{zh}：{r_zh}", f"{en}: {r_en}"
+        case "remedy.progressed":
+            s_zh, s_en = pair("remedy_step", g("step"))
+            return f"{zh}：{s_zh}", f"{en}: {s_en}"
         case "quote.issued":
             return f"{zh} {g('quote_id') or ''}".strip(), f"{en} {g('quote_id') or ''}".strip()
     return zh, en

@@ -15,6 +15,11 @@ class IntakeSettings(ServiceSettings):
         validation_alias=AliasChoices("INTAKE_PUBLIC_URL", "PUBLIC_URL"),
         description="Address customers reach the complaint page at; the QR codes point here.",
     )
+    activation_url: str = Field(
+        default="http://127.0.0.1:8006/activation",
+        validation_alias=AliasChoices("WARRANTY_ACTIVATION_URL"),
+        description="The console's public warranty activation page, linked from the QR page with the serial.",
+    )
     max_body_bytes: int = Field(default=64 * 1024, description="Largest complaint body accepted (413 above).")
     rate_limit_per_key: str = Field(default="6000/minute", description="Requests per API key.")
     rate_limit_per_ip: str = Field(default="1200/minute", description="Requests per client address, any channel.")

@@ -14,6 +14,8 @@ async def test_page_is_chinese_first_and_prefills_the_serial(intake) -> None:
     assert "售后投诉" in res.text and "400-832-0089" in res.text
     assert 'value="XF2502405001234"' in res.text
     assert 'name="viewport"' in res.text
+    # The QR page leads to the warranty activation (the console's public page) with the serial.
+    assert 'href="http://127.0.0.1:8006/activation?serial_no=XF2502405001234"' in res.text
 
 
 async def test_page_escapes_what_it_echoes(intake) -> None:

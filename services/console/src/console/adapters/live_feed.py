@@ -28,7 +28,8 @@ from shared.periods import CHINA
 
 log = get_logger(__name__)
 
-WATCHED = ("dispatch.cases.v1", "warranty.decisions.v1", "parts.requests.v1", "engineering.case-work.v1")
+WATCHED = ("dispatch.cases.v1", "warranty.decisions.v1", "warranty.remedies.v1", "parts.requests.v1",
+           "engineering.case-work.v1")
 QUEUE_SIZE = 100
 
 

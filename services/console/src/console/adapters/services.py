@@ -67,7 +67,10 @@ class ServiceClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> Api:
+        """`data` and `files` send a multipart form (an upload) instead of JSON."""
         sent: dict[str, str] = dict(headers or {})
         if key:
             sent["X-API-Key"] = key
@@ -77,7 +80,11 @@ class ServiceClient:
             sent.setdefault("X-Request-ID", str(request_id))
         clean = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
         try:
-            res = await self._client.request(method, path, params=clean or None, json=json, headers=sent)
+            if files is not None:
+                res = await self._client.request(method, path, params=clean or None, data=dict(data or {}),
+                                                 files=dict(files), headers=sent)
+            else:
+                res = await self._client.request(method, path, params=clean or None, json=json, headers=sent)
         except httpx.HTTPError as exc:
             log.warning("service unreachable", service=self.name, method=method, path=path, error=type(exc).__name__)
             return Api(503, {"detail": f"{self.name} is unavailable ({type(exc).__name__}); try again shortly"})
@@ -99,6 +106,11 @@ class ServiceClient:
     async def post(self, path: str, *, key: str | None, json: Any = None,
                    headers: Mapping[str, str] | None = None) -> Api:
         return await self.call("POST", path, key=key, json=json, headers=headers)
+
+    async def upload(self, path: str, *, key: str | None, data: Mapping[str, str],
+                     files: Mapping[str, tuple[str, bytes, str]], headers: Mapping[str, str] | None = None) -> Api:
+        """A multipart form with its file(s), as the browser sent them to the console."""
+        return await self.call("POST", path, key=key, data=data, files=files, headers=headers)
 
     async def put(self, path: str, *, key: str | None, json: Any = None) -> Api:
         return await self.call("PUT", path, key=key, json=json)

@@ -238,6 +238,9 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
     if user.role == "specialist" and is_actor:
         calls["prices"] = s.parts.get("/v1/price-lists", key=k)
         calls["stock"] = s.parts.get("/v1/stock", key=k)
+    if not user.is_channel:
+        calls["remedies"] = s.warranty.get(f"/v1/cases/{case_id}/remedies", key=k)
+    calls["attachments"] = s.warranty.get(f"/v1/cases/{case_id}/attachments", key=k)
     results = dict(zip(calls, await asyncio.gather(*calls.values()), strict=True))
     warranty = results["warranty"].json() if "warranty" in results else None
     price_items: dict[str, Any] = {}
@@ -247,7 +250,30 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
     stock = {i["item"]: i for i in _items(results["stock"])} if "stock" in results else {}
     roster = [sp for sp in _items(results.get("roster", Api(204)))
               if sp.get("active") and sp.get("department") == case.get("department")]
+    remedies = results["remedies"].json({}) if "remedies" in results else {}
+    # Warranty records remedies for the case's specialist (or the manager); the amounts behind a remedy
+    # (its refund, its quote) are drawn for the assigned specialist alone, whoever else the APIs serve them to.
+    remedy_actor = user.role == "manager" or (user.role == "specialist" and case.get("assignee") == user.id)
+    remedy_prices = user.role == "specialist" and case.get("assignee") == user.id
+    quotes = _items(results["quotes"]) if "quotes" in results else []
+    remedy_items = remedies.get("items", []) if isinstance(remedies, dict) else []
+    latest_event = ((warranty or {}).get("latest_decision") or {}).get("event_id")
+    # The customer chose once for this decision and it was carried out: no second choice is offered.
+    remedy_done = any(r.get("status") == "completed" and latest_event in (None, r.get("decision_event_id"))
+                      for r in remedy_items)
     return {
+        "remedies": remedy_items,
+        "remedy_done": remedy_done,
+        "remedy_choices": remedies.get("choices", []) if isinstance(remedies, dict) else [],
+        "remedies_error": None if "remedies" not in results or results["remedies"].ok
+        else problem(results["remedies"])[0],
+        "remedy_actor": remedy_actor,
+        "remedy_prices": remedy_prices,
+        "remedy_quotes": {q["remedy_id"]: q for q in quotes if q.get("remedy_id")} if remedy_prices else {},
+        "remedy_key": new_key("remedy"),
+        "attachments": _items(results["attachments"]),
+        "attachments_error": None if results["attachments"].ok else problem(results["attachments"])[0],
+        "attach_key": new_key("attach"),
         "case": case,
         "case_id": case_id,
         "timeline": _visible_timeline(case.get("timeline", []), user),
@@ -256,7 +282,8 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
         # names the reasons by code only, so it is the fallback until dispatch has the decision.
         "decision": case.get("warranty") or (warranty or {}).get("latest_decision"),
         "parts": _items(results["parts"]) if "parts" in results else None,
-        "quotes": _items(results["quotes"]) if "quotes" in results else None,
+        # A remedy's quote is the assigned specialist's alone on this page (other price readers see the rest).
+        "quotes": [q for q in quotes if remedy_prices or not q.get("remedy_id")] if "quotes" in results else None,
         "roster": roster,
         "price_items": price_items,
         "stock": stock,
@@ -476,8 +503,7 @@ LAST4 = re.compile(r"^\d{4}$")
 
 @router.get("/status", response_class=HTMLResponse)
 async def status_form(request: Request) -> Response:
-    return render(request, "status.html", {"values": {"case_id": request.query_params.get("case_id", "")},
-                                           "intake_url": console_of(request).settings.intake_public_url})
+    return render(request, "status.html", public_ctx(request, request.query_params.get("case_id", "")))
 
 
 @router.post("/status", response_class=HTMLResponse)
@@ -486,18 +512,37 @@ async def status_lookup(request: Request) -> Response:
 
     A POST so the digits stay out of addresses and histories.
     """
-    c = console_of(request)
     form = await form_of(request)
-    case_id = form.get("case_id", "").strip().upper()
-    last4 = form.get("phone_last4", "").strip()
-    ctx: dict[str, Any] = {"values": {"case_id": case_id}, "intake_url": c.settings.intake_public_url}
+    return await status_answer(request, form.get("case_id", ""), form.get("phone_last4", ""))
+
+
+def public_ctx(request: Request, case_id: str = "") -> dict[str, Any]:
+    settings = console_of(request).settings
+    return {"values": {"case_id": case_id}, "intake_url": settings.intake_public_url}
+
+
+async def public_limit(request: Request) -> bool:
+    """The console's own guard on what customers send (per client address): False when over it."""
+    c = console_of(request)
+    try:
+        await c.limiter.hit(c.settings.public_status_rate_limit, "status", request.client.host if request.client
+                            else "?")
+    except HTTPException:
+        return False
+    return True
+
+
+async def status_answer(request: Request, case_id: str, last4: str, extra: dict[str, Any] | None = None, *,
+                        status: int = 200) -> Response:
+    """The status page for this case number and these four digits (also after the customer added a file)."""
+    c = console_of(request)
+    case_id, last4 = case_id.strip().upper(), last4.strip()
+    ctx = public_ctx(request, case_id) | (extra or {})
     if not is_case_id(case_id) or not LAST4.match(last4):
         return render(request, "status.html", ctx | {"error": "format"}, status=422)
-    client_ip = request.client.host if request.client else "?"
-    try:
-        await c.limiter.hit(c.settings.public_status_rate_limit, "status", client_ip)
-    except HTTPException:
+    if not await public_limit(request):
         return render(request, "status.html", ctx | {"error": "busy"}, status=429)
+    client_ip = request.client.host if request.client else "?"
     api = await c.services.dispatch.call("GET", f"/v1/public/cases/{case_id}", key=None,
                                         params={"phone_last4": last4}, headers={"X-Forwarded-For": client_ip})
     if api.status == 404:
@@ -505,4 +550,5 @@ async def status_lookup(request: Request) -> Response:
     if not api.ok:
         return render(request, "status.html", ctx | {"error": "busy" if api.status == 429 else "unavailable"},
                       status=api.status)
-    return render(request, "status.html", ctx | {"result": api.data})
+    # The four digits go back into the page's own upload form (never into an address).
+    return render(request, "status.html", ctx | {"result": api.data, "last4": last4}, status=status)

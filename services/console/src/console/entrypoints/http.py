@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from console import access, bootstrap
 from console.config import ConsoleSettings
-from console.entrypoints import cases, office, projects, quality, stats
+from console.entrypoints import attachments, cases, office, projects, quality, remedies, stats
 from console.entrypoints.web import (
     HERE,
     NeedSignIn,
@@ -25,6 +25,7 @@ from console.entrypoints.web import (
     sign_in_redirect,
 )
 from console.session import COOKIE, LANG_COOKIE, sign, user_for
+from shared.attachments import MAX_BYTES, UPLOAD_OVERHEAD_BYTES
 from shared.logging import get_logger
 from shared.service import service_app
 
@@ -125,9 +126,12 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             "none of the services' rules: it calls their public APIs with the signed-in user's own key and shows "
             "each case's events as they happen (Kafka → server-sent events)."
         ),
-        routers=[pages, cases.router, stats.router, quality.router, office.router, projects.router],
+        routers=[pages, cases.router, remedies.router, attachments.router, stats.router, quality.router,
+                 office.router, projects.router],
         wire=bootstrap.wire,
         runtime_factory=bootstrap.runtime_factory,
+        # The forms that carry a file (a photo from a phone's camera, a PDF).
+        uploads=(attachments.UPLOAD_PATHS, 2 * MAX_BYTES + UPLOAD_OVERHEAD_BYTES),
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(SameOriginPosts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from console.session import (
     unsign,
     user_for,
 )
+from shared.attachments import MAX_BYTES
 from shared.periods import CHINA, china_today
 
 HERE = Path(__file__).parent
@@ -77,8 +79,22 @@ def now_china_local() -> str:
     return datetime.now(UTC).astimezone(CHINA).strftime("%Y-%m-%dT%H:%M")
 
 
-TEMPLATES.env.globals.update(t=t, lbl=lbl, both=both, labels=labels, access=access, today=today_china)
-TEMPLATES.env.filters.update(when=when)
+def filesize(n: Any) -> str:
+    """Bytes for people: 812 B, 45.3 KB, 2.4 MB."""
+    try:
+        size = int(n)
+    except (TypeError, ValueError):
+        return "—"
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+TEMPLATES.env.globals.update(t=t, lbl=lbl, both=both, labels=labels, access=access, today=today_china,
+                             max_upload_bytes=MAX_BYTES)
+TEMPLATES.env.filters.update(when=when, filesize=filesize)
 
 
 # ------------------------------------------------------------------------------------ the user
@@ -126,6 +142,46 @@ async def form_lists(request: Request) -> dict[str, list[str]]:
     for k, v in parse_qsl(body, keep_blank_values=True):
         out.setdefault(k, []).append(v.strip())
     return out
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A multipart form as the browser sent it: its fields and its one file (None when none was chosen)."""
+
+    fields: dict[str, str]
+    filename: str = ""
+    content: bytes = b""
+    content_type: str = "application/octet-stream"
+    chosen: bool = False
+
+    @property
+    def too_big(self) -> bool:
+        return len(self.content) > MAX_BYTES
+
+    def files(self, name: str) -> dict[str, tuple[str, bytes, str]]:
+        """The file as it goes on to the service (which decides its type from the bytes, not from this)."""
+        return {name: (self.filename or "upload", self.content, self.content_type)}
+
+
+async def upload_of(request: Request, file_field: str = "file") -> Upload:
+    """A form that carries a file (multipart). More than the limit is read only up to the limit plus one
+    byte, so the page can say the file is too large without forwarding it."""
+    fields: dict[str, str] = {}
+    found: tuple[str, bytes, str] | None = None
+    try:
+        form = await request.form(max_files=1, max_fields=20)
+    except Exception:  # a body that is not a form (or a part over Starlette's own limits)
+        return Upload(fields)
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            fields[name] = value.strip()
+        elif name == file_field and value.filename:
+            content = await value.read(MAX_BYTES + 1)
+            found = (value.filename, content, value.content_type or "application/octet-stream")
+    await form.close()
+    if found is None:
+        return Upload(fields)
+    return Upload(fields, found[0], found[1], found[2], chosen=True)
 
 
 def new_key(prefix: str) -> str:
@@ -193,6 +249,21 @@ _STATUS_WORDS = {
     429: ("操作过于频繁，请稍后再试", "too many requests; try again shortly"),
     503: ("服务暂时不可用，请稍后再试", "a service is unavailable; try again shortly"),
 }
+
+
+# A refused upload in plain words, Chinese then English (the service's own text follows for staff).
+UPLOAD_WORDS = {
+    "none": ("请选择要上传的照片或 PDF 文件", "choose a photo or a PDF file to upload"),
+    413: (f"文件太大：每个文件不能超过 {MAX_BYTES // (1024 * 1024)} MB，请压缩或重新拍摄后再试",
+          f"the file is too large: at most {MAX_BYTES // (1024 * 1024)} MB per file; shrink it or take the photo again"),
+    415: ("不支持此文件类型：只接受照片（JPEG、PNG、HEIC）或 PDF 文件（按文件内容判断，不看文件名）",
+          "this kind of file is not accepted: only photos (JPEG, PNG, HEIC) or PDF files (judged by the content, "
+          "not the name)"),
+}
+
+
+def upload_refusal(status: int | str) -> tuple[str, str]:
+    return UPLOAD_WORDS.get(status, ("上传未成功", "the upload did not go through"))
 
 
 def problem(api: Api) -> tuple[str, list[dict[str, str]]]:

@@ -185,7 +185,11 @@ async def complaint_page(
         serial = normalise_serial(serial_no) if serial_no else ""
     except ValueError:
         serial = ""  # a mangled QR link still opens the form, just without the serial
-    return TEMPLATES.TemplateResponse(request, "complaint_form.html", {"serial_no": serial, "lang": lang})
+    activation = _intake(request).settings.activation_url
+    if serial:
+        activation = f"{activation}?{urlencode({'serial_no': serial})}"
+    return TEMPLATES.TemplateResponse(request, "complaint_form.html", {"serial_no": serial, "lang": lang,
+                                                                        "activation_url": activation})
 
 
 @pages.get(

@@ -24,6 +24,23 @@
     });
   });
 
+  // --- Forms that carry a file: a file over the limit is named at once, before minutes of uploading
+  // (the services refuse it anyway, 413).
+  document.querySelectorAll("form[data-max-bytes]").forEach(function (form) {
+    var max = parseInt(form.getAttribute("data-max-bytes"), 10);
+    var warning = form.querySelector(".too-big");
+    var tooBig = function () {
+      var big = false;
+      form.querySelectorAll("input[type=file]").forEach(function (input) {
+        Array.prototype.forEach.call(input.files || [], function (f) { if (f.size > max) { big = true; } });
+      });
+      if (warning) { warning.hidden = !big; }
+      return big;
+    };
+    form.addEventListener("change", tooBig);
+    form.addEventListener("submit", function (ev) { if (tooBig()) { ev.preventDefault(); } });
+  });
+
   function encode(form) {
     return new URLSearchParams(new FormData(form)).toString();
   }
