@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
 COMPOSE := docker compose -f deploy/compose.yaml
 
-.PHONY: up down status logs test test-unit lint bench bench-intake chaos contracts install help
+.PHONY: up down status logs test test-unit lint format screenshots bench bench-intake chaos contracts install help
 
 help:
 	@echo "make up        start Kafka, the store and every service; print the URLs"
@@ -17,6 +17,8 @@ help:
 	@echo "make test      run the whole test suite on real backends"
 	@echo "make bench     the pipeline and intake against their baselines (not part of make test)"
 	@echo "make chaos     faults one at a time under load, then reconcile: nothing lost"
+	@echo "make screenshots refresh docs/screenshots/ from the console's browser tests"
+	@echo "make format    format the code (make lint checks it)"
 	@echo "make contracts regenerate docs/asyncapi.yaml and docs/schemas/ from the topic registry and the payload models"
 
 up:
@@ -52,7 +54,16 @@ test: install lint
 # Lint, then types: strict on the shared library and on every domain/ package (where the rules live).
 lint:
 	$(UV) run --locked ruff check shared services bench tests
+	$(UV) run --locked ruff format --check shared services bench tests
 	$(UV) run --locked mypy shared/src/shared $(wildcard services/*/src/*/domain)
+
+format:
+	$(UV) run --locked ruff format shared services bench tests
+	$(UV) run --locked ruff check --fix shared services bench tests
+
+# The console's browser tests keep their screenshots under .local/ unless asked for the README's.
+screenshots: install
+	UPDATE_SCREENSHOTS=1 $(UV) run --locked pytest -m browser services/console $(PYTEST_ARGS)
 
 test-unit: install
 	$(UV) run --locked pytest -m "not integration and not browser" $(PYTEST_ARGS)

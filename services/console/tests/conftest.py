@@ -6,6 +6,7 @@ same topic prefix. Started once per module (the page tests share it; each test m
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -36,7 +37,10 @@ from warranty.config import WarrantySettings
 from warranty.entrypoints.http import create_app as warranty_app
 
 KEYS = api_keys()  # deploy/local/dev-credentials.json, by role
-SCREENSHOTS = repo_root() / "docs" / "screenshots"
+# The README's screenshots are refreshed on request (`make screenshots`); an ordinary test run keeps
+# its own under .local/ so it leaves the working tree as it found it.
+SCREENSHOTS = (repo_root() / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+               else repo_root() / ".local" / "screenshots")
 
 
 @dataclass
@@ -177,7 +181,7 @@ class Pages:
 
     @staticmethod
     async def shot(page: Any, name: str) -> None:
-        """Keep a screenshot of a main page for the README (overwritten each run)."""
+        """Keep a screenshot of a main page (for the README with UPDATE_SCREENSHOTS=1)."""
         await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
     async def close(self) -> None:
