@@ -46,17 +46,52 @@ def body(channel: str, key: str) -> tuple[str, dict, dict[str, str]]:
     text = f"[{key}] 新风机开机后电机异响，风量变小"
     customer = {"name": "测试客户", "phone": "13812345678", "address": "广东省广州市天河区"}
     if channel == "hotline":
-        return "hotline", {"caller_name": "测试客户", "phone": "13812345678", "called_at": "2026-11-26T09:00:00",
-                           "transcript": text, "agent_id": "chaos"}, {"X-API-Key": KEYS["hotline"], "Idempotency-Key": key}
+        return (
+            "hotline",
+            {
+                "caller_name": "测试客户",
+                "phone": "13812345678",
+                "called_at": "2026-11-26T09:00:00",
+                "transcript": text,
+                "agent_id": "chaos",
+            },
+            {"X-API-Key": KEYS["hotline"], "Idempotency-Key": key},
+        )
     if channel == "dealer":
-        return "dealer", {"dealer_code": "D-GZ-001", "ticket_id": key, "customer": customer, "description": text,
-                          "product": {"model": "YD-XF250", "serial_no": "XF2502405001234", "purchase_date": "2026-03-18",
-                                      "invoice_no": "1", "service_card_stamped": True}}, {"X-API-Key": KEYS["dealer"]}
+        return (
+            "dealer",
+            {
+                "dealer_code": "D-GZ-001",
+                "ticket_id": key,
+                "customer": customer,
+                "description": text,
+                "product": {
+                    "model": "YD-XF250",
+                    "serial_no": "XF2502405001234",
+                    "purchase_date": "2026-03-18",
+                    "invoice_no": "1",
+                    "service_card_stamped": True,
+                },
+            },
+            {"X-API-Key": KEYS["dealer"]},
+        )
     if channel == "regional_manager":
-        return "regional-manager", {"manager_id": "RM-SOUTH-01", "region": "华南", "customer": customer,
-                                    "product": {"model": "YD-XF250"}, "description": text}, \
-            {"X-API-Key": KEYS["regional_manager"], "Idempotency-Key": key}
-    return "online", {"name": "测试客户", "phone": "13812345678", "description": text}, {"Idempotency-Key": key}
+        return (
+            "regional-manager",
+            {
+                "manager_id": "RM-SOUTH-01",
+                "region": "华南",
+                "customer": customer,
+                "product": {"model": "YD-XF250"},
+                "description": text,
+            },
+            {"X-API-Key": KEYS["regional_manager"], "Idempotency-Key": key},
+        )
+    return (
+        "online",
+        {"name": "测试客户", "phone": "13812345678", "description": text},
+        {"Idempotency-Key": key},
+    )
 
 
 @dataclass
@@ -67,10 +102,14 @@ class Ledger:
     pending: list[tuple[str, str]] = field(default_factory=list)  # (key, channel) to retry
 
 
-async def send(client: httpx.AsyncClient, suite: Suite, ledger: Ledger, key: str, channel: str, *, first: bool) -> None:
+async def send(
+    client: httpx.AsyncClient, suite: Suite, ledger: Ledger, key: str, channel: str, *, first: bool
+) -> None:
     path, payload, headers = body(channel, key)
     try:
-        res = await client.post(f"{suite.first('intake').url}/v1/complaints/{path}", json=payload, headers=headers)
+        res = await client.post(
+            f"{suite.first('intake').url}/v1/complaints/{path}", json=payload, headers=headers
+        )
         code = res.status_code
     except httpx.HTTPError:
         code = 599  # timeout or connection refused: ambiguous
@@ -120,9 +159,14 @@ async def poison(suite: Suite) -> int:
     sent = 0
     try:
         for topic in CONSUMED_TOPICS:
-            for value in (b"\x00\x01 not json", b'{"event_type": "complaint.received", "payload": {"x": 1}}',
-                          b'{"junk": "' + b"x" * 900_000 + b'"}'):
-                await producer.send_and_wait(suite.prefix + topic, value, key=f"POISON-{uuid.uuid4().hex[:8]}".encode())
+            for value in (
+                b"\x00\x01 not json",
+                b'{"event_type": "complaint.received", "payload": {"x": 1}}',
+                b'{"junk": "' + b"x" * 900_000 + b'"}',
+            ):
+                await producer.send_and_wait(
+                    suite.prefix + topic, value, key=f"POISON-{uuid.uuid4().hex[:8]}".encode()
+                )
                 sent += 1
     finally:
         await producer.stop()
@@ -146,15 +190,23 @@ async def fault(name: str, log: list[tuple[str, float, float | None]], action, v
             back = time.monotonic() - recovered
             break
         await asyncio.sleep(0.5)
-    print(f"    lag back to 0 {'after ' + format(back, '.1f') + ' s' if back is not None else 'NOT within 60 s'}",
-          flush=True)
+    print(
+        f"    lag back to 0 {'after ' + format(back, '.1f') + ' s' if back is not None else 'NOT within 60 s'}",
+        flush=True,
+    )
     log.append((name, recovered - started, back))
 
 
 async def run(args: argparse.Namespace) -> int:
     stack("up", "infra")
-    suite = Suite(extra_env={"KAFKA_ACK_TIMEOUT_S": "3", "MONGODB_TIMEOUT_S": "3", "UNKNOWN_CASE_GRACE_S": "600",
-                             "OUTBOX_RELAY_INTERVAL_S": "2"})
+    suite = Suite(
+        extra_env={
+            "KAFKA_ACK_TIMEOUT_S": "3",
+            "MONGODB_TIMEOUT_S": "3",
+            "UNKNOWN_CASE_GRACE_S": "600",
+            "OUTBOX_RELAY_INTERVAL_S": "2",
+        }
+    )
     print(f"chaos run {suite.name}: intake, dispatch, warranty as processes", flush=True)
     for service in ("intake", "dispatch", "warranty"):
         await suite.start(service)
@@ -240,11 +292,18 @@ async def run(args: argparse.Namespace) -> int:
     table["seconds to zero lag"] = round(seconds_to_zero_lag, 1)
     slowest = [back for _n, _s, back in faults]
     table["faults injected"] = len(faults)
-    table["slowest return to zero lag (s)"] = (round(max(b for b in slowest if b is not None), 1)
-                                               if any(b is not None for b in slowest) else None)
+    table["slowest return to zero lag (s)"] = (
+        round(max(b for b in slowest if b is not None), 1) if any(b is not None for b in slowest) else None
+    )
     table["faults not back to zero lag in 60 s"] = sum(b is None for b in slowest)
-    ok = (table["lost"] == 0 and table["duplicate cases"] == 0 and table["poison dead-lettered"] == poison_sent
-          and lag_left == 0 and seconds_to_zero_lag <= 60 and all(b is not None for b in slowest))
+    ok = (
+        table["lost"] == 0
+        and table["duplicate cases"] == 0
+        and table["poison dead-lettered"] == poison_sent
+        and lag_left == 0
+        and seconds_to_zero_lag <= 60
+        and all(b is not None for b in slowest)
+    )
     report = render(suite, table, faults, ok, args)
     print(report)
     out = ROOT / "bench/results" / f"chaos-{datetime.now(UTC):%Y%m%dT%H%M%S}.md"
@@ -285,28 +344,56 @@ async def reconcile(suite: Suite, ledger: Ledger, poison_sent: int, view: KafkaV
     }
 
 
-def render(suite: Suite, table: dict, faults: list[tuple[str, float, float | None]], ok: bool,
-           args: argparse.Namespace) -> str:
+def render(
+    suite: Suite,
+    table: dict,
+    faults: list[tuple[str, float, float | None]],
+    ok: bool,
+    args: argparse.Namespace,
+) -> str:
     width = max(len(k) for k in table)
-    lines = [f"# make chaos — {suite.name} — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-             f"load {args.rate}/s through all four channels; faults held {args.hold}s", "", "```"]
+    lines = [
+        f"# make chaos — {suite.name} — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"load {args.rate}/s through all four channels; faults held {args.hold}s",
+        "",
+        "```",
+    ]
     lines += [f"{k.ljust(width)}  {v}" for k, v in table.items()]
-    lines += ["```", "", "faults (seconds each, including the hold; then seconds until the lag was back to 0):"]
-    lines += [f"- {name}: {secs:.0f} s, lag 0 after {back:.1f} s" if back is not None else
-              f"- {name}: {secs:.0f} s, lag NOT back to 0 within 60 s" for name, secs, back in faults]
-    lines += ["", f"RESULT: {'PASS' if ok else 'FAIL'} (lost = 0, duplicates = 0, every poison message dead-lettered, "
-              "lag back to 0 within 60 s of every fault)"]
+    lines += [
+        "```",
+        "",
+        "faults (seconds each, including the hold; then seconds until the lag was back to 0):",
+    ]
+    lines += [
+        f"- {name}: {secs:.0f} s, lag 0 after {back:.1f} s"
+        if back is not None
+        else f"- {name}: {secs:.0f} s, lag NOT back to 0 within 60 s"
+        for name, secs, back in faults
+    ]
+    lines += [
+        "",
+        f"RESULT: {'PASS' if ok else 'FAIL'} (lost = 0, duplicates = 0, every poison message dead-lettered, "
+        "lag back to 0 within 60 s of every fault)",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=None,
-                        help="complaints per second (default: half of the highest rate the last pipeline bench kept up with)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="complaints per second (default: half of the highest rate the last pipeline bench kept up with)",
+    )
     parser.add_argument("--rounds", type=int, default=5, help="how many times each kind of fault is injected")
     parser.add_argument("--hold", type=float, default=6, help="seconds of load before and after each fault")
     parser.add_argument("--keep", action="store_true", help="keep the run's topics and databases")
-    parser.add_argument("--wait", type=float, default=600, help="longest wait for zero lag before reconciling")
+    parser.add_argument(
+        "--wait", type=float, default=600, help="longest wait for zero lag before reconciling"
+    )
     args = parser.parse_args()
     if args.rate is None:
         args.rate = default_rate()

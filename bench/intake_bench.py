@@ -51,8 +51,21 @@ def free_port() -> int:
 def wrk(url: str, *, seconds: int, connections: int, keyed: bool, body_file: str) -> dict:
     env = os.environ | {"BODY_FILE": body_file, "API_KEY": HOTLINE_KEY, "KEYED": "1" if keyed else "0"}
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(ROOT / "bench/post.lua"), url],
-        capture_output=True, text=True, env=env, check=True,
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(ROOT / "bench/post.lua"),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     ).stdout
     line = next(ln for ln in out.splitlines() if ln.startswith("JSON "))
     stats = json.loads(line[5:])
@@ -129,7 +142,9 @@ def machine() -> str:
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
@@ -151,7 +166,9 @@ async def main() -> int:
     }
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "bench/intake_server.py"), "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     results: dict[str, dict] = {}
@@ -165,21 +182,33 @@ async def main() -> int:
                     pass
                 await asyncio.sleep(0.1)
             else:
-                raise SystemExit(f"bench server did not become ready:\n{server.stderr.read().decode()[-2000:]}")
-            warm = await client.post(f"{base}/v1/complaints/hotline", json=BODY, headers={"X-API-Key": HOTLINE_KEY})
+                raise SystemExit(
+                    f"bench server did not become ready:\n{server.stderr.read().decode()[-2000:]}"
+                )
+            warm = await client.post(
+                f"{base}/v1/complaints/hotline", json=BODY, headers={"X-API-Key": HOTLINE_KEY}
+            )
             assert warm.status_code == 202, warm.text
 
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(BODY, f, ensure_ascii=False)
             body_file = f.name
         kw = {"seconds": args.seconds, "connections": args.connections, "body_file": body_file}
-        print(f"warming up, then {args.seconds}s per scenario at {args.connections} connections ...", flush=True)
+        print(
+            f"warming up, then {args.seconds}s per scenario at {args.connections} connections ...", flush=True
+        )
         wrk(f"{base}/bench/http-only", **kw | {"seconds": 2}, keyed=False)
         results["http-only"] = wrk(f"{base}/bench/http-only", **kw, keyed=False)
         results["intake"] = wrk(f"{base}/v1/complaints/hotline", **kw, keyed=False)
         results["intake+key"] = wrk(f"{base}/v1/complaints/hotline", **kw, keyed=True)
-        accepted = 1 + results["intake"]["requests"] - results["intake"]["non2xx"] - results["intake"]["errors"]
-        accepted += results["intake+key"]["requests"] - results["intake+key"]["non2xx"] - results["intake+key"]["errors"]
+        accepted = (
+            1 + results["intake"]["requests"] - results["intake"]["non2xx"] - results["intake"]["errors"]
+        )
+        accepted += (
+            results["intake+key"]["requests"]
+            - results["intake+key"]["non2xx"]
+            - results["intake+key"]["errors"]
+        )
         in_kafka = await topic_message_count(bootstrap, f"{prefix}intake.complaints.v1")
     finally:
         server.terminate()
@@ -189,13 +218,23 @@ async def main() -> int:
     from intake.domain.channels import HotlineCall
     from shared.contracts.envelope import encode, make_envelope, utcnow
 
-    complaint = HotlineCall.model_validate(BODY).to_complaint(case_id="YD-0000000000", received_at=utcnow(), original=BODY)
-    value = encode(make_envelope(complaint, event_type="complaint.received", schema_version=1,
-                                 correlation_id="YD-0000000000", producer="bench"))
+    complaint = HotlineCall.model_validate(BODY).to_complaint(
+        case_id="YD-0000000000", received_at=utcnow(), original=BODY
+    )
+    value = encode(
+        make_envelope(
+            complaint,
+            event_type="complaint.received",
+            schema_version=1,
+            correlation_id="YD-0000000000",
+            producer="bench",
+        )
+    )
     raw_topic = f"{prefix}raw"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     from aiokafka.admin import NewTopic
+
     await admin.create_topics([NewTopic(raw_topic, 6, 1)])
     await admin.close()
     results["raw produce"] = await raw_produce(
@@ -209,7 +248,9 @@ async def main() -> int:
         print(f"{name:<12} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r.get('non2xx', 0):>8}")
     i, h, k, p = (results[n]["rps"] for n in ("intake", "http-only", "intake+key", "raw produce"))
     print("\nratios (same run, same broker):")
-    print(f"  intake / http-only        {i / h:6.2f}   normalising + publishing with acks=all, on top of HTTP")
+    print(
+        f"  intake / http-only        {i / h:6.2f}   normalising + publishing with acks=all, on top of HTTP"
+    )
     print(f"  intake / raw produce      {i / p:6.2f}   HTTP + validation + normalising, on top of Kafka")
     print(f"  intake+key / intake       {k / i:6.2f}   the idempotency record in the store")
     verdict = "OK" if in_kafka >= accepted else "LOST EVENTS"
@@ -217,8 +258,11 @@ async def main() -> int:
     out_dir = ROOT / "bench/results"
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"intake-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    out.write_text(json.dumps({"machine": machine(), "results": results, "accepted": accepted,
-                               "in_kafka": in_kafka}, indent=2))
+    out.write_text(
+        json.dumps(
+            {"machine": machine(), "results": results, "accepted": accepted, "in_kafka": in_kafka}, indent=2
+        )
+    )
     print(f"written to {out.relative_to(ROOT)}")
     return 0 if in_kafka >= accepted else 1
 

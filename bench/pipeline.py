@@ -36,9 +36,14 @@ MODELS = (("YD-XF250", "XF250"), ("YD-XF350", "XF350"), ("YD-XF500", "XF500"), (
 def complaint(i: int) -> dict:
     """Every complaint about another unit (its own serial, one of four models) and another caller."""
     model, prefix = MODELS[i % len(MODELS)]
-    return {"caller_name": "测试客户", "phone": f"138{i % 100_000_000:08d}", "called_at": "2026-11-26T09:00:00",
-            "transcript": f"[{i}] 新风机开机后电机异响，风量变小", "agent_id": "bench",
-            "product": {"model": model, "serial_no": f"{prefix}{2405000000 + i:010d}"}}
+    return {
+        "caller_name": "测试客户",
+        "phone": f"138{i % 100_000_000:08d}",
+        "called_at": "2026-11-26T09:00:00",
+        "transcript": f"[{i}] 新风机开机后电机异响，风量变小",
+        "agent_id": "bench",
+        "product": {"model": model, "serial_no": f"{prefix}{2405000000 + i:010d}"},
+    }
 
 
 class Decisions:
@@ -50,7 +55,9 @@ class Decisions:
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.suite.bootstrap, group_id=None, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.suite.bootstrap, group_id=None, enable_auto_commit=False
+        )
         await consumer.start()
         topic = f"{self.suite.prefix}warranty.decisions.v1"
         while not consumer.partitions_for_topic(topic):
@@ -77,7 +84,9 @@ class Decisions:
             await asyncio.gather(self._task, return_exceptions=True)
 
 
-async def step(suite: Suite, decisions: Decisions, rate: float, seconds: float, drain_s: float, offset: int) -> dict:
+async def step(
+    suite: Suite, decisions: Decisions, rate: float, seconds: float, drain_s: float, offset: int
+) -> dict:
     """Send `rate`/s for `seconds` at intended times; wait up to `drain_s` for every decision."""
     url = f"{suite.first('intake').url}/v1/complaints/hotline"
     intended: dict[str, float] = {}
@@ -109,7 +118,10 @@ async def step(suite: Suite, decisions: Decisions, rate: float, seconds: float, 
         await asyncio.sleep(0.1)
     arrived = [decisions.seen[c] - at for c, at in intended.items() if c in decisions.seen]
     arrived.sort()
-    pct = lambda q: round(arrived[min(len(arrived) - 1, int(q * len(arrived)))] * 1000, 1) if arrived else None  # noqa: E731
+
+    def pct(q: float) -> float | None:
+        return round(arrived[min(len(arrived) - 1, int(q * len(arrived)))] * 1000, 1) if arrived else None
+
     return {
         "rate": rate,
         "sent": total,
@@ -117,7 +129,10 @@ async def step(suite: Suite, decisions: Decisions, rate: float, seconds: float, 
         "errors": errors,
         "decided": len(arrived),
         # Bounded lag: every decision arrived, and the slowest within the drain window.
-        "kept_up": bool(intended) and len(arrived) == len(intended) and errors == 0 and arrived[-1] <= drain_s,
+        "kept_up": bool(intended)
+        and len(arrived) == len(intended)
+        and errors == 0
+        and arrived[-1] <= drain_s,
         "p50_ms": pct(0.5),
         "p99_ms": pct(0.99),
         "max_ms": round(arrived[-1] * 1000, 1) if arrived else None,
@@ -136,25 +151,47 @@ async def hops(suite: Suite, cases: set[str]) -> dict[str, dict[str, float]]:
     from shared.testing.kafka import read_topic
 
     def times(topic: str, event_type: str) -> Awaitable[list]:
-        return read_topic(suite.bootstrap, f"{suite.prefix}{topic}", settle_s=1.0,
-                          until=lambda rs: len([r for r in rs if r.headers.get("event_type") == event_type.encode()])
-                          >= len(cases))
+        return read_topic(
+            suite.bootstrap,
+            f"{suite.prefix}{topic}",
+            settle_s=1.0,
+            until=lambda rs: (
+                len([r for r in rs if r.headers.get("event_type") == event_type.encode()]) >= len(cases)
+            ),
+        )
 
-    received = {r.key.decode(): r.envelope().occurred_at for r in await times("intake.complaints.v1", "complaint.received")}
-    assigned = {r.key.decode(): r.envelope().occurred_at for r in await times("dispatch.cases.v1", "case.assigned")
-                if r.headers.get("event_type") == b"case.assigned"}
-    decided = {r.key.decode(): r.envelope().occurred_at for r in await times("warranty.decisions.v1", "warranty.decided")}
+    received = {
+        r.key.decode(): r.envelope().occurred_at
+        for r in await times("intake.complaints.v1", "complaint.received")
+    }
+    assigned = {
+        r.key.decode(): r.envelope().occurred_at
+        for r in await times("dispatch.cases.v1", "case.assigned")
+        if r.headers.get("event_type") == b"case.assigned"
+    }
+    decided = {
+        r.key.decode(): r.envelope().occurred_at
+        for r in await times("warranty.decisions.v1", "warranty.decided")
+    }
 
     def pct(values: list[float]) -> dict[str, float]:
         values.sort()
-        return {"p50_ms": round(values[len(values) // 2] * 1000, 1),
-                "p99_ms": round(values[min(len(values) - 1, int(len(values) * 0.99))] * 1000, 1)} if values else {}
+        return (
+            {
+                "p50_ms": round(values[len(values) // 2] * 1000, 1),
+                "p99_ms": round(values[min(len(values) - 1, int(len(values) * 0.99))] * 1000, 1),
+            }
+            if values
+            else {}
+        )
 
     return {
-        "accepted → assigned (intake, Kafka, dispatch)": pct([(assigned[c] - received[c]).total_seconds()
-                                                              for c in cases if c in assigned and c in received]),
-        "assigned → decided (Kafka, warranty)": pct([(decided[c] - assigned[c]).total_seconds()
-                                                     for c in cases if c in decided and c in assigned]),
+        "accepted → assigned (intake, Kafka, dispatch)": pct(
+            [(assigned[c] - received[c]).total_seconds() for c in cases if c in assigned and c in received]
+        ),
+        "assigned → decided (Kafka, warranty)": pct(
+            [(decided[c] - assigned[c]).total_seconds() for c in cases if c in decided and c in assigned]
+        ),
     }
 
 
@@ -165,7 +202,9 @@ async def raw_kafka(suite: Suite, count: int, size: int) -> dict:
     await admin.start()
     await admin.create_topics([NewTopic(topic, 6, 1)])
     await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=suite.bootstrap, acks="all", enable_idempotence=True, linger_ms=2)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=suite.bootstrap, acks="all", enable_idempotence=True, linger_ms=2
+    )
     await producer.start()
     value = b"x" * size
     started = time.perf_counter()
@@ -173,8 +212,9 @@ async def raw_kafka(suite: Suite, count: int, size: int) -> dict:
     await asyncio.gather(*futures)
     produced = time.perf_counter() - started
     await producer.stop()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=suite.bootstrap, group_id=f"{suite.prefix}raw",
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=suite.bootstrap, group_id=f"{suite.prefix}raw", auto_offset_reset="earliest"
+    )
     await consumer.start()
     got = 0
     started = time.perf_counter()
@@ -189,10 +229,13 @@ async def raw_kafka(suite: Suite, count: int, size: int) -> dict:
 async def store_upserts(suite: Suite, count: int) -> dict:
     client: AsyncMongoClient = AsyncMongoClient(suite.mongodb_url)
     col = client[suite.database("baseline")]["cases"]
-    ops = [UpdateOne({"_id": f"YD-{i:010d}"}, {"$set": {"status": "received", "n": i}}, upsert=True) for i in range(count)]
+    ops = [
+        UpdateOne({"_id": f"YD-{i:010d}"}, {"$set": {"status": "received", "n": i}}, upsert=True)
+        for i in range(count)
+    ]
     started = time.perf_counter()
     for i in range(0, count, 500):
-        await col.bulk_write(ops[i:i + 500], ordered=False)
+        await col.bulk_write(ops[i : i + 500], ordered=False)
     elapsed = time.perf_counter() - started
     info = await client.admin.command("buildInfo")
     await client.close()
@@ -216,9 +259,12 @@ async def run(args: argparse.Namespace) -> int:
     decisions = Decisions(suite)
     try:
         # Warm up: the first decision also creates the topics and joins the consumer groups.
-        async with aiohttp.ClientSession() as client, client.post(
-            f"{suite.first('intake').url}/v1/complaints/hotline", json=complaint(10**9), headers=HOTLINE
-        ) as res:
+        async with (
+            aiohttp.ClientSession() as client,
+            client.post(
+                f"{suite.first('intake').url}/v1/complaints/hotline", json=complaint(10**9), headers=HOTLINE
+            ) as res,
+        ):
             assert res.status == 202, await res.text()
             first = (await res.json())["case_id"]
         await decisions.start()
@@ -232,9 +278,11 @@ async def run(args: argparse.Namespace) -> int:
             result = await step(suite, decisions, rate, args.seconds, args.drain, offset)
             offset += result["sent"]
             steps.append(result)
-            print(f"  {rate:>6.0f}/s  accepted {result['accepted']:>5}  decided {result['decided']:>5}  "
-                  f"p50 {result['p50_ms']} ms  p99 {result['p99_ms']} ms  {'kept up' if result['kept_up'] else 'fell behind'}",
-                  flush=True)
+            print(
+                f"  {rate:>6.0f}/s  accepted {result['accepted']:>5}  decided {result['decided']:>5}  "
+                f"p50 {result['p50_ms']} ms  p99 {result['p99_ms']} ms  {'kept up' if result['kept_up'] else 'fell behind'}",
+                flush=True,
+            )
             if not result["kept_up"]:
                 break
             best = rate
@@ -245,14 +293,23 @@ async def run(args: argparse.Namespace) -> int:
         drain_started = time.monotonic()
         while (lag := sum(r["lag"] for r in await view.lag())) > 0 and time.monotonic() - drain_started < 300:
             await asyncio.sleep(1)
-        print(f"  backlog before the steady run: {'drained' if lag == 0 else f'{lag} events left'} "
-              f"after {time.monotonic() - drain_started:.0f}s", flush=True)
+        print(
+            f"  backlog before the steady run: {'drained' if lag == 0 else f'{lag} events left'} "
+            f"after {time.monotonic() - drain_started:.0f}s",
+            flush=True,
+        )
         pids = {s: suite.first(s).process.pid for s in ("intake", "dispatch", "warranty")}  # type: ignore[union-attr]
-        pids |= {"kafka": component_pid("kafka"), "store": component_pid("store"), "load generator": os.getpid()}
+        pids |= {
+            "kafka": component_pid("kafka"),
+            "store": component_pid("store"),
+            "load generator": os.getpid(),
+        }
         before, started = {k: cpu_seconds(p) for k, p in pids.items()}, time.monotonic()
         steady = await step(suite, decisions, half, args.seconds * 2, args.drain, offset)
         elapsed = time.monotonic() - started
-        steady["cpu_share_of_a_core"] = {k: round((cpu_seconds(p) - before[k]) / elapsed, 3) for k, p in pids.items()}
+        steady["cpu_share_of_a_core"] = {
+            k: round((cpu_seconds(p) - before[k]) / elapsed, 3) for k, p in pids.items()
+        }
         steady["hops"] = await hops(suite, set(steady["cases"]))
         offset += steady["sent"]
     finally:
@@ -268,8 +325,10 @@ async def run(args: argparse.Namespace) -> int:
     pipeline_rate = best or 0
     print("\n== pipeline: HTTP POST → intake → dispatch → warranty → decision in Kafka ==")
     print(f"highest rate that kept up: {pipeline_rate}/s (steps of {args.seconds}s, drain {args.drain}s)")
-    print(f"at half that ({half:.1f}/s for {args.seconds * 2}s): p50 {steady['p50_ms']} ms, p99 {steady['p99_ms']} ms, "
-          f"max {steady['max_ms']} ms, decided {steady['decided']}/{steady['accepted']}")
+    print(
+        f"at half that ({half:.1f}/s for {args.seconds * 2}s): p50 {steady['p50_ms']} ms, p99 {steady['p99_ms']} ms, "
+        f"max {steady['max_ms']} ms, decided {steady['decided']}/{steady['accepted']}"
+    )
     for hop, figures in steady.get("hops", {}).items():
         print(f"  {hop}: p50 {figures.get('p50_ms')} ms, p99 {figures.get('p99_ms')} ms")
     print(f"  CPU, share of one core, during it: {steady.get('cpu_share_of_a_core')}")
@@ -283,17 +342,28 @@ async def run(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     for result in (*steps, steady):
         result.pop("cases", None)
-    out.write_text(json.dumps({"steps": steps, "steady": steady, "raw": raw, "store": store,
-                               "highest_rate": pipeline_rate}, indent=2, default=str))
+    out.write_text(
+        json.dumps(
+            {"steps": steps, "steady": steady, "raw": raw, "store": store, "highest_rate": pipeline_rate},
+            indent=2,
+            default=str,
+        )
+    )
     print(f"written to {out.relative_to(ROOT)}")
     return 0
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rates", type=float, nargs="+", default=[25, 50, 100, 150, 200, 250, 300, 400, 500, 600])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rates", type=float, nargs="+", default=[25, 50, 100, 150, 200, 250, 300, 400, 500, 600]
+    )
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--drain", type=float, default=10, help="seconds a step's decisions may trail its end")
+    parser.add_argument(
+        "--drain", type=float, default=10, help="seconds a step's decisions may trail its end"
+    )
     return asyncio.run(run(parser.parse_args()))
 
 

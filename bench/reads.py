@@ -61,8 +61,9 @@ def _template() -> dict[str, Any]:
     return bson_safe(case.model_dump(mode="python"))
 
 
-def seed_docs(start: int, n: int, total: int, now: datetime, rng: random.Random
-              ) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+def seed_docs(
+    start: int, n: int, total: int, now: datetime, rng: random.Random
+) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
     """Dispatch cases, timeline entries, warranty facts and parts requests for cases start..start+n."""
     template = _template()
     cases, timeline, facts, requests = [], [], [], []
@@ -73,47 +74,120 @@ def seed_docs(start: int, n: int, total: int, now: datetime, rng: random.Random
         case_id = f"YD-B{i:09d}"
         assignee = SPECIALISTS[i % len(SPECIALISTS)]
         age = (now - received).days
-        status = "followed_up" if age > 45 else rng.choice(("assigned", "in_progress", "resolved", "closed", "received"))
+        status = (
+            "followed_up"
+            if age > 45
+            else rng.choice(("assigned", "in_progress", "resolved", "closed", "received"))
+        )
         doc = copy.deepcopy(template)
         doc.pop("case_id", None)
         closed = status in ("closed", "followed_up")
-        doc.update({
-            "_id": case_id, "status": status, "channel": CHANNELS[i % 4], "region": REGIONS[i % len(REGIONS)],
-            "received_at": received, "assigned_at": received + timedelta(minutes=30),
-            "first_reply_at": received + timedelta(hours=rng.uniform(1, 20)),
-            "closed_at": received + timedelta(days=rng.uniform(1, 10)) if closed else None,
-            "assignee": None if status == "received" else assignee,
-            "category": rng.choice(("product_fault", "product_fault", "consumable", "software", "installation")),
-            "follow_up_due_on": (received + timedelta(days=14)).date().isoformat() if closed else None,
-            "follow_ups": [{"visited_on": (received + timedelta(days=15)).date().isoformat(),
-                            "satisfaction": rng.randint(1, 5), "notes": "回访", "by": assignee,
-                            "recorded_at": received + timedelta(days=15)}] if status == "followed_up" else [],
-            "version": 3, "outbox": {}, "applied": {},
-        })
+        doc.update(
+            {
+                "_id": case_id,
+                "status": status,
+                "channel": CHANNELS[i % 4],
+                "region": REGIONS[i % len(REGIONS)],
+                "received_at": received,
+                "assigned_at": received + timedelta(minutes=30),
+                "first_reply_at": received + timedelta(hours=rng.uniform(1, 20)),
+                "closed_at": received + timedelta(days=rng.uniform(1, 10)) if closed else None,
+                "assignee": None if status == "received" else assignee,
+                "category": rng.choice(
+                    ("product_fault", "product_fault", "consumable", "software", "installation")
+                ),
+                "follow_up_due_on": (received + timedelta(days=14)).date().isoformat() if closed else None,
+                "follow_ups": [
+                    {
+                        "visited_on": (received + timedelta(days=15)).date().isoformat(),
+                        "satisfaction": rng.randint(1, 5),
+                        "notes": "回访",
+                        "by": assignee,
+                        "recorded_at": received + timedelta(days=15),
+                    }
+                ]
+                if status == "followed_up"
+                else [],
+                "version": 3,
+                "outbox": {},
+                "applied": {},
+            }
+        )
         doc["product"] = {**doc["product"], "model": model, "serial_no": serial}
         doc["customer"] = {**doc["customer"], "phone": f"+86138{i:08d}"}
-        doc["targets"] = {k: received + timedelta(hours=h) for k, h in (("assign", 4), ("first_reply", 24),
-                                                                         ("close", 168))}
+        doc["targets"] = {
+            k: received + timedelta(hours=h) for k, h in (("assign", 4), ("first_reply", 24), ("close", 168))
+        }
         doc["next_deadline"] = None if closed else received + timedelta(hours=168)
         cases.append(doc)
-        for k, event_type in enumerate(("complaint.received", "case.assigned", "warranty.decided", "case.replied",
-                                        *(("case.closed", "case.followed_up") if closed else ()))):
-            timeline.append({"_id": f"{case_id}-{k}", "case_id": case_id, "event_type": event_type,
-                             "occurred_at": received + timedelta(hours=k), "recorded_at": received + timedelta(hours=k),
-                             "producer": "seed", "topic": "seed", "summary": f"{event_type} (seed)",
-                             "payload": {"case_id": case_id, "note": "x" * 300}})
-        facts.append({"_id": case_id, "serial_no": serial, "model": model, "fault_kind": "hardware", "part": "motor",
-                      "reported_on": received.date().isoformat(), "purchase_date": (received - timedelta(days=200))
-                      .date().isoformat(), "invoice_no": "44001234", "service_card_stamped": True, "confirmed": True,
-                      "specialist_id": assignee, "department": "quality", "version": 1, "outbox": {}, "applied": {},
-                      "decisions": [{"event_id": f"d-{i}", "decision": "covered", "remedy": "free_repair",
-                                     "reasons": ["within_product_warranty"], "rule_set": "2026-11-01",
-                                     "decided_at": received + timedelta(hours=1), "supersedes": None}],
-                      "evidence": [], "repairs": []})
+        for k, event_type in enumerate(
+            (
+                "complaint.received",
+                "case.assigned",
+                "warranty.decided",
+                "case.replied",
+                *(("case.closed", "case.followed_up") if closed else ()),
+            )
+        ):
+            timeline.append(
+                {
+                    "_id": f"{case_id}-{k}",
+                    "case_id": case_id,
+                    "event_type": event_type,
+                    "occurred_at": received + timedelta(hours=k),
+                    "recorded_at": received + timedelta(hours=k),
+                    "producer": "seed",
+                    "topic": "seed",
+                    "summary": f"{event_type} (seed)",
+                    "payload": {"case_id": case_id, "note": "x" * 300},
+                }
+            )
+        facts.append(
+            {
+                "_id": case_id,
+                "serial_no": serial,
+                "model": model,
+                "fault_kind": "hardware",
+                "part": "motor",
+                "reported_on": received.date().isoformat(),
+                "purchase_date": (received - timedelta(days=200)).date().isoformat(),
+                "invoice_no": "44001234",
+                "service_card_stamped": True,
+                "confirmed": True,
+                "specialist_id": assignee,
+                "department": "quality",
+                "version": 1,
+                "outbox": {},
+                "applied": {},
+                "decisions": [
+                    {
+                        "event_id": f"d-{i}",
+                        "decision": "covered",
+                        "remedy": "free_repair",
+                        "reasons": ["within_product_warranty"],
+                        "rule_set": "2026-11-01",
+                        "decided_at": received + timedelta(hours=1),
+                        "supersedes": None,
+                    }
+                ],
+                "evidence": [],
+                "repairs": [],
+            }
+        )
         if i % 10 == 0:
-            requests.append({"_id": f"PR-B{i:09d}", "case_id": case_id, "part": "motor", "state": "repaired",
-                             "opened_at": received, "deadline": received + timedelta(hours=48), "version": 2,
-                             "outbox": {}, "applied": {}})
+            requests.append(
+                {
+                    "_id": f"PR-B{i:09d}",
+                    "case_id": case_id,
+                    "part": "motor",
+                    "state": "repaired",
+                    "opened_at": received,
+                    "deadline": received + timedelta(hours=48),
+                    "version": 2,
+                    "outbox": {},
+                    "applied": {},
+                }
+            )
     return cases, timeline, facts, requests
 
 
@@ -122,8 +196,14 @@ async def seed(suite: Suite, n: int, rng: random.Random) -> float:
     started = time.perf_counter()
     client: AsyncMongoClient = AsyncMongoClient(suite.mongodb_url, tz_aware=True)
     dispatch, warranty, parts = (client[suite.database(s)] for s in ("dispatch", "warranty", "parts"))
-    cases_agg = Aggregates(dispatch["cases"], Case, id_field="case_id", producer="seed", publisher=None,  # type: ignore[arg-type]
-                           query_fields=case_query_fields)
+    cases_agg = Aggregates(
+        dispatch["cases"],
+        Case,
+        id_field="case_id",
+        producer="seed",
+        publisher=None,  # type: ignore[arg-type]
+        query_fields=case_query_fields,
+    )
     facts_agg = Aggregates(warranty["cases"], CaseFacts, id_field="case_id", producer="seed", publisher=None)  # type: ignore[arg-type]
     await cases_agg.ensure_indexes()
     await CaseQueries(cases_agg).ensure_indexes()
@@ -152,7 +232,11 @@ async def timed(n: int, call: Callable[[int], Awaitable[None]]) -> dict[str, flo
         await call(i)
         took.append((time.perf_counter() - started) * 1000)
     took.sort()
-    return {"n": n, "p50_ms": round(statistics.median(took), 1), "p99_ms": round(took[min(n - 1, int(n * 0.99))], 1)}
+    return {
+        "n": n,
+        "p50_ms": round(statistics.median(took), 1),
+        "p99_ms": round(took[min(n - 1, int(n * 0.99))], 1),
+    }
 
 
 async def measure(suite: Suite, ids: list[str], serials: list[str], rng: random.Random) -> dict[str, Any]:
@@ -166,29 +250,45 @@ async def measure(suite: Suite, ids: list[str], serials: list[str], rng: random.
                 async with http.get(url() if callable(url) else url) as res:
                     assert res.status == 200, (res.status, await res.text())
                     await res.read()
+
             return call
 
         out["case page"] = await timed(200, get(lambda: f"{d}/v1/cases/{rng.choice(ids)}"))
         out["manager's board (open, newest first)"] = await timed(
-            100, get(lambda: f"{d}/v1/cases?open=true&page={rng.randint(1, 5)}"))
+            100, get(lambda: f"{d}/v1/cases?open=true&page={rng.randint(1, 5)}")
+        )
         out["a specialist's open cases"] = await timed(
-            100, get(lambda: f"{d}/v1/cases?open=true&assignee={rng.choice(SPECIALISTS)}"))
+            100, get(lambda: f"{d}/v1/cases?open=true&assignee={rng.choice(SPECIALISTS)}")
+        )
         out["every case, a page"] = await timed(100, get(lambda: f"{d}/v1/cases?page={rng.randint(1, 50)}"))
-        out["a unit's history"] = await timed(200, get(lambda: f"{w}/v1/warranty/units/{rng.choice(serials)}"))
+        out["a unit's history"] = await timed(
+            200, get(lambda: f"{w}/v1/warranty/units/{rng.choice(serials)}")
+        )
         out["follow-ups due"] = await timed(20, get(f"{d}/v1/follow-ups/due"))
         month = f"from={today - timedelta(days=30)}&to={today}"
         year = f"from={today - timedelta(days=365)}&to={today}"
         out["statistics for a month"] = await timed(20, get(f"{d}/v1/stats?{month}&group_by=category"))
-        out["statistics for a year"] = await timed(5, get(f"{d}/v1/stats?{year}&group_by=period&period=month"))
+        out["statistics for a year"] = await timed(
+            5, get(f"{d}/v1/stats?{year}&group_by=period&period=month")
+        )
     client: AsyncMongoClient = AsyncMongoClient(suite.mongodb_url, tz_aware=True)
-    queries = CaseQueries(Aggregates(client[suite.database("dispatch")]["cases"], Case, id_field="case_id",
-                                     producer="bench", publisher=None))  # type: ignore[arg-type]
+    queries = CaseQueries(
+        Aggregates(
+            client[suite.database("dispatch")]["cases"],
+            Case,
+            id_field="case_id",
+            producer="bench",
+            publisher=None,
+        )
+    )  # type: ignore[arg-type]
     out["deadline scan (query)"] = await timed(20, lambda _i: queries.due(datetime.now(UTC)))
     await client.close()
     return out
 
 
-async def store_cpu_two_readers(suite: Suite, ids: list[str], rng: random.Random, seconds: float = 10) -> float:
+async def store_cpu_two_readers(
+    suite: Suite, ids: list[str], rng: random.Random, seconds: float = 10
+) -> float:
     """The store's CPU (share of one core) while two readers open cases one after another."""
     url = suite.first("dispatch").url
     pid = component_pid("store")
@@ -228,17 +328,29 @@ async def run_size(n: int, rng: random.Random) -> dict[str, Any]:
         # Dispatch builds the figures statistics read from the seeded cases when it starts (as after an
         # upgrade); the reads are measured once that is done.
         dispatch_db, started = client[suite.database("dispatch")], time.monotonic()
-        while (await dispatch_db["case_figures"].estimated_document_count() < n
-               or await dispatch_db["case_figures_dirty_days"].find_one({}) is not None):
+        while (
+            await dispatch_db["case_figures"].estimated_document_count() < n
+            or await dispatch_db["case_figures_dirty_days"].find_one({}) is not None
+        ):
             await asyncio.sleep(1)
         print(f"  figures for statistics built by dispatch in {time.monotonic() - started:.0f}s", flush=True)
-        ids = [d["_id"] async for d in await client[suite.database("dispatch")]["cases"].aggregate(
-            [{"$sample": {"size": 500}}])]
-        serials = [d["serial_no"] async for d in await client[suite.database("warranty")]["cases"].aggregate(
-            [{"$sample": {"size": 500}}])]
+        ids = [
+            d["_id"]
+            async for d in await client[suite.database("dispatch")]["cases"].aggregate(
+                [{"$sample": {"size": 500}}]
+            )
+        ]
+        serials = [
+            d["serial_no"]
+            async for d in await client[suite.database("warranty")]["cases"].aggregate(
+                [{"$sample": {"size": 500}}]
+            )
+        ]
         await client.close()
         reads = await measure(suite, ids, serials, rng)
-        reads["store CPU, two readers opening cases"] = {"share_of_a_core": await store_cpu_two_readers(suite, ids, rng)}
+        reads["store CPU, two readers opening cases"] = {
+            "share_of_a_core": await store_cpu_two_readers(suite, ids, rng)
+        }
         return reads
     finally:
         suite.stop_all()
@@ -255,8 +367,10 @@ async def run(args: argparse.Namespace) -> int:
     for what, figures in large.items():
         base = baseline[what]
         if "p99_ms" in figures:
-            print(f"  {what:<42} {base['p50_ms']:>7} / {base['p99_ms']:>7}   {figures['p50_ms']:>7} / "
-                  f"{figures['p99_ms']:>7}   x{figures['p99_ms'] / max(base['p99_ms'], 0.1):.1f}")
+            print(
+                f"  {what:<42} {base['p50_ms']:>7} / {base['p99_ms']:>7}   {figures['p50_ms']:>7} / "
+                f"{figures['p99_ms']:>7}   x{figures['p99_ms'] / max(base['p99_ms'], 0.1):.1f}"
+            )
         else:
             print(f"  {what:<42} {base} -> {figures}")
     rest = await idle_cpu() if args.idle else None
@@ -264,18 +378,35 @@ async def run(args: argparse.Namespace) -> int:
         print(f"  the whole suite at rest: {rest['total']:.3f} of one core ({rest})")
     out = ROOT / "bench/results" / f"reads-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"cases": args.cases, "baseline_cases": args.baseline, "baseline": baseline,
-                               "large": large, "idle": rest}, indent=2, default=str))
+    out.write_text(
+        json.dumps(
+            {
+                "cases": args.cases,
+                "baseline_cases": args.baseline,
+                "baseline": baseline,
+                "large": large,
+                "idle": rest,
+            },
+            indent=2,
+            default=str,
+        )
+    )
     print(f"written to {out.relative_to(ROOT)}")
     return 0
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--baseline", type=int, default=1_000)
-    parser.add_argument("--idle", action=argparse.BooleanOptionalAction, default=True,
-                        help="also measure the whole suite at rest (starts `make up`'s services)")
+    parser.add_argument(
+        "--idle",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure the whole suite at rest (starts `make up`'s services)",
+    )
     return asyncio.run(run(parser.parse_args()))
 
 

@@ -66,20 +66,24 @@ class Suite:
         return f"{self.name}_{service}"
 
     def env(self, service: str, port: int) -> dict[str, str]:
-        return os.environ | {
-            "APP_ENV": "development",
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            "MONGODB_URL": self.mongodb_url,
-            "MONGODB_DATABASE": self.database(service),
-            "TOPIC_PREFIX": self.prefix,
-            "HTTP_PORT": str(port),
-            f"{service.upper()}_PORT": str(port),
-            "CREDENTIALS_FILE": str(ROOT / "deploy/local/dev-credentials.json"),
-            "LOG_LEVEL": "WARNING",
-            "RATE_LIMIT_PER_KEY": "1000000/minute",
-            "RATE_LIMIT_PER_IP": "1000000/minute",
-            "RATE_LIMIT_ONLINE_PER_IP": "1000000/minute",
-        } | self.extra_env
+        return (
+            os.environ
+            | {
+                "APP_ENV": "development",
+                "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+                "MONGODB_URL": self.mongodb_url,
+                "MONGODB_DATABASE": self.database(service),
+                "TOPIC_PREFIX": self.prefix,
+                "HTTP_PORT": str(port),
+                f"{service.upper()}_PORT": str(port),
+                "CREDENTIALS_FILE": str(ROOT / "deploy/local/dev-credentials.json"),
+                "LOG_LEVEL": "WARNING",
+                "RATE_LIMIT_PER_KEY": "1000000/minute",
+                "RATE_LIMIT_PER_IP": "1000000/minute",
+                "RATE_LIMIT_ONLINE_PER_IP": "1000000/minute",
+            }
+            | self.extra_env
+        )
 
     async def start(self, service: str) -> Instance:
         inst = Instance(service, free_port())
@@ -87,8 +91,11 @@ class Suite:
         logs.mkdir(parents=True, exist_ok=True)
         inst.log_path = logs / f"{service}-{len(self.instances.get(service, []))}.log"
         inst.process = subprocess.Popen(
-            [sys.executable, "-m", service], env=self.env(service, inst.port),
-            stdout=inst.log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", service],
+            env=self.env(service, inst.port),
+            stdout=inst.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.instances.setdefault(service, []).append(inst)
         await self.wait_ready(inst)
@@ -125,8 +132,11 @@ class Suite:
     async def restart(self, inst: Instance) -> None:
         """Start the same instance again on the same port (clients keep their address)."""
         inst.process = subprocess.Popen(
-            [sys.executable, "-m", inst.service], env=self.env(inst.service, inst.port),
-            stdout=(inst.log_path or Path(os.devnull)).open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", inst.service],
+            env=self.env(inst.service, inst.port),
+            stdout=(inst.log_path or Path(os.devnull)).open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         await self.wait_ready(inst)
 

@@ -59,7 +59,9 @@ SERVICES: dict[str, tuple[type[ServiceSettings], Callable[..., Any], str]] = {
 
 
 @pytest.mark.parametrize("service", list(SERVICES))
-async def test_every_operation_answers_as_its_openapi_document_says(isolation: Isolation, service: str) -> None:
+async def test_every_operation_answers_as_its_openapi_document_says(
+    isolation: Isolation, service: str
+) -> None:
     settings_cls, create_app, key = SERVICES[service]
     # A generous per-address limit: the generated requests all come from one address.
     app = create_app(isolation.settings(settings_cls, **_overrides(service)))
@@ -72,8 +74,11 @@ async def test_every_operation_answers_as_its_openapi_document_says(isolation: I
 
 def _overrides(service: str) -> dict[str, Any]:
     if service == "intake":
-        return {"rate_limit_per_ip": "100000/minute", "rate_limit_per_key": "100000/minute",
-                "rate_limit_online_per_ip": "100000/minute"}
+        return {
+            "rate_limit_per_ip": "100000/minute",
+            "rate_limit_per_key": "100000/minute",
+            "rate_limit_online_per_ip": "100000/minute",
+        }
     return {}
 
 
@@ -91,8 +96,14 @@ def _try_every_operation(openapi: dict[str, Any], base_url: str, headers: dict[s
     for operation, mode in itertools.product(operations, (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)):
 
         @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
-        @hypothesis.settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
-                             phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        @hypothesis.settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         def tried(case: Any) -> None:
             case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS, timeout=30)
 

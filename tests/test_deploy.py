@@ -21,8 +21,14 @@ def validator(tmp_path_factory) -> Path:
     """deploy/k8s/validate built with the Go toolchain: strict decoding into the Kubernetes API types."""
     out = tmp_path_factory.mktemp("k8s") / "validate"
     env = os.environ | {"GOFLAGS": "-mod=mod"}
-    build = subprocess.run(["go", "build", "-o", str(out), "."], cwd=ROOT / "deploy/k8s/validate", env=env,
-                           capture_output=True, text=True, timeout=900)
+    build = subprocess.run(
+        ["go", "build", "-o", str(out), "."],
+        cwd=ROOT / "deploy/k8s/validate",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert build.returncode == 0, build.stderr
     return out
 
@@ -33,7 +39,9 @@ def test_the_manifests_are_what_the_generator_renders() -> None:
 
 
 def test_the_manifests_are_valid_kubernetes_objects(validator) -> None:
-    result = subprocess.run([str(validator), str(ROOT / "deploy/k8s/suite.yaml")], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(validator), str(ROOT / "deploy/k8s/suite.yaml")], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert re.match(r"\d+ objects valid", result.stdout)
 
@@ -49,7 +57,11 @@ def test_the_validator_refuses_unknown_fields_and_missing_probes(validator, tmp_
     assert result.returncode == 1 and "replicaz" in result.stderr
     bad.write_text(bad.read_text().replace("replicaz", "replicas"))
     result = subprocess.run([str(validator), str(bad)], capture_output=True, text=True)
-    assert result.returncode == 1 and "probes are required" in result.stderr and "HorizontalPodAutoscaler" in result.stderr
+    assert (
+        result.returncode == 1
+        and "probes are required" in result.stderr
+        and "HorizontalPodAutoscaler" in result.stderr
+    )
 
 
 def test_every_service_is_deployed_everywhere() -> None:
@@ -71,13 +83,21 @@ def test_the_dashboard_charts_only_metrics_the_services_export() -> None:
     import json
 
     dashboard = json.loads((ROOT / "deploy/grafana/yingde-suite.json").read_text())
-    exported = {"yingde_events_consumed_total", "yingde_events_produced_total", "yingde_event_retries_total",
-                "yingde_handler_seconds", "yingde_http_request_seconds", "yingde_consumer_lag",
-                "yingde_topic_end_offset"}
+    exported = {
+        "yingde_events_consumed_total",
+        "yingde_events_produced_total",
+        "yingde_event_retries_total",
+        "yingde_handler_seconds",
+        "yingde_http_request_seconds",
+        "yingde_consumer_lag",
+        "yingde_topic_end_offset",
+    }
     used = set()
     for panel in dashboard["panels"]:
         for target in panel["targets"]:
-            used |= {re.sub(r"_(bucket|count|sum)$", "", m) for m in re.findall(r"yingde_[a-z_]+", target["expr"])}
+            used |= {
+                re.sub(r"_(bucket|count|sum)$", "", m) for m in re.findall(r"yingde_[a-z_]+", target["expr"])
+            }
     assert used and used <= exported, used - exported
     from prometheus_client import REGISTRY
 
@@ -85,4 +105,9 @@ def test_the_dashboard_charts_only_metrics_the_services_export() -> None:
     from shared import metrics  # noqa: F401  (registers the service metrics)
 
     names = {m.name for m in REGISTRY.collect()}
-    assert {"yingde_consumer_lag", "yingde_topic_end_offset", "yingde_events_consumed", "yingde_handler_seconds"} <= names
+    assert {
+        "yingde_consumer_lag",
+        "yingde_topic_end_offset",
+        "yingde_events_consumed",
+        "yingde_handler_seconds",
+    } <= names

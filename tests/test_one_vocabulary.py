@@ -17,23 +17,40 @@ HERE = Path(__file__).resolve()
 
 
 def _python_files(*roots: str) -> list[Path]:
-    return [p for r in roots for p in (ROOT / r).rglob("*.py") if ".venv" not in p.parts and p.resolve() != HERE]
+    return [
+        p for r in roots for p in (ROOT / r).rglob("*.py") if ".venv" not in p.parts and p.resolve() != HERE
+    ]
 
 
 def _offenders(pattern: str, files: list[Path], allowed: set[str]) -> list[str]:
     regex = re.compile(pattern)
-    return [str(p.relative_to(ROOT)) for p in files
-            if str(p.relative_to(ROOT)) not in allowed and regex.search(p.read_text(encoding="utf-8"))]
+    return [
+        str(p.relative_to(ROOT))
+        for p in files
+        if str(p.relative_to(ROOT)) not in allowed and regex.search(p.read_text(encoding="utf-8"))
+    ]
 
 
 def test_the_case_number_pattern_is_written_once() -> None:
-    assert _offenders(r"YD-\[0-9", _python_files("shared", "services", "tests", "bench"),
-                      {"shared/src/shared/contracts/ids.py"}) == []
+    assert (
+        _offenders(
+            r"YD-\[0-9",
+            _python_files("shared", "services", "tests", "bench"),
+            {"shared/src/shared/contracts/ids.py"},
+        )
+        == []
+    )
 
 
 def test_the_china_time_zone_is_named_once() -> None:
-    assert _offenders(r"Asia/Shanghai|timedelta\(hours=8\)", _python_files("shared", "services", "tests", "bench"),
-                      {"shared/src/shared/periods.py"}) == []
+    assert (
+        _offenders(
+            r"Asia/Shanghai|timedelta\(hours=8\)",
+            _python_files("shared", "services", "tests", "bench"),
+            {"shared/src/shared/periods.py"},
+        )
+        == []
+    )
 
 
 def test_tests_take_development_keys_from_the_credentials_file() -> None:
@@ -46,8 +63,11 @@ def test_no_service_s_tests_reach_into_another_service_s_rules() -> None:
     found = []
     for service in SERVICES:
         others = "|".join(s for s in SERVICES if s != service)
-        found += _offenders(rf"^\s*(?:from|import) (?:{others})\.(?:domain|handlers)\b",
-                            _python_files(f"services/{service}/tests"), set())
+        found += _offenders(
+            rf"^\s*(?:from|import) (?:{others})\.(?:domain|handlers)\b",
+            _python_files(f"services/{service}/tests"),
+            set(),
+        )
     assert found == []
 
 

@@ -49,7 +49,9 @@ def _key(name: str) -> dict[str, str]:
 
 
 async def _groups_of_two(bootstrap: str, prefix: str) -> bool:
-    counts = await asyncio.gather(*(_members(bootstrap, f"{prefix}{s}") for s in ("dispatch", "warranty", "parts")))
+    counts = await asyncio.gather(
+        *(_members(bootstrap, f"{prefix}{s}") for s in ("dispatch", "warranty", "parts"))
+    )
     return all(n == 2 for n in counts)
 
 
@@ -59,28 +61,46 @@ async def run(iso: Isolation, instances: int) -> dict[str, Any]:
     intake = EventPublisher(iso.settings(ServiceSettings, service_name="intake"))
     await intake.start()
     async with AsyncExitStack() as stack:
-        d = [await stack.enter_async_context(running(dispatch_app(iso.settings(DispatchSettings))))
-             for _ in range(instances)]
-        w = [await stack.enter_async_context(running(warranty_app(iso.settings(WarrantySettings))))
-             for _ in range(instances)]
-        p = [await stack.enter_async_context(running(parts_app(iso.settings(PartsSettings))))
-             for _ in range(instances)]
+        d = [
+            await stack.enter_async_context(running(dispatch_app(iso.settings(DispatchSettings))))
+            for _ in range(instances)
+        ]
+        w = [
+            await stack.enter_async_context(running(warranty_app(iso.settings(WarrantySettings))))
+            for _ in range(instances)
+        ]
+        p = [
+            await stack.enter_async_context(running(parts_app(iso.settings(PartsSettings))))
+            for _ in range(instances)
+        ]
         if instances == 2:
             await eventually(lambda: _groups_of_two(bootstrap, iso.prefix), timeout_s=40)
 
         case_ids = [new_case_id() for _ in range(CASES)]
         for case_id in case_ids:
-            payload = ComplaintReceived.model_validate(EXAMPLE | {"case_id": case_id, "received_at": datetime.now(UTC)})
-            await intake.publish(make_envelope(payload, event_type="complaint.received", schema_version=1,
-                                               correlation_id=case_id, producer="intake"))
+            payload = ComplaintReceived.model_validate(
+                EXAMPLE | {"case_id": case_id, "received_at": datetime.now(UTC)}
+            )
+            await intake.publish(
+                make_envelope(
+                    payload,
+                    event_type="complaint.received",
+                    schema_version=1,
+                    correlation_id=case_id,
+                    producer="intake",
+                )
+            )
 
         async def decided() -> bool:
             answers = await asyncio.gather(*(w[0].get(f"/v1/cases/{c}", headers=MANAGER) for c in case_ids))
             return all(a.status_code == 200 for a in answers)
 
         await eventually(decided, timeout_s=60)
-        stocked = await p[0].post("/v1/stock/YD-LX-H13-250/adjustments", json={"delta": STOCK, "reason": "入库"},
-                                  headers=PURCHASING | _key("in"))
+        stocked = await p[0].post(
+            "/v1/stock/YD-LX-H13-250/adjustments",
+            json={"delta": STOCK, "reason": "入库"},
+            headers=PURCHASING | _key("in"),
+        )
         assert stocked.status_code == 200, stocked.text
 
         async def commands_on(case_id: str) -> None:
@@ -88,30 +108,48 @@ async def run(iso: Isolation, instances: int) -> dict[str, Any]:
             send case.reassigned through Kafka to whichever replica consumes that partition."""
 
             async def reply(i: int) -> httpx.Response:
-                return await d[i % instances].post(f"/v1/cases/{case_id}/replies", headers=MANAGER | _key("reply"),
-                                                   json={"message": f"第{i}次答复", "via": "phone"})
+                return await d[i % instances].post(
+                    f"/v1/cases/{case_id}/replies",
+                    headers=MANAGER | _key("reply"),
+                    json={"message": f"第{i}次答复", "via": "phone"},
+                )
 
             async def evidence(i: int) -> httpx.Response:
-                return await w[(i + 1) % instances].post(f"/v1/cases/{case_id}/evidence",
-                                                         headers=MANAGER | _key("evidence"),
-                                                         json={"part": "motor", "note": f"第{i}次证据"})
+                return await w[(i + 1) % instances].post(
+                    f"/v1/cases/{case_id}/evidence",
+                    headers=MANAGER | _key("evidence"),
+                    json={"part": "motor", "note": f"第{i}次证据"},
+                )
 
             async def reassign() -> list[httpx.Response]:
-                return [await d[i % instances].post(f"/v1/cases/{case_id}/assignment", headers=MANAGER,
-                                                    json={"specialist_id": to, "reason": f"轮换 {i}"})
-                        for i, to in enumerate(REASSIGN_TO)]
+                return [
+                    await d[i % instances].post(
+                        f"/v1/cases/{case_id}/assignment",
+                        headers=MANAGER,
+                        json={"specialist_id": to, "reason": f"轮换 {i}"},
+                    )
+                    for i, to in enumerate(REASSIGN_TO)
+                ]
 
-            answers = await asyncio.gather(*(reply(i) for i in range(ROUNDS)), *(evidence(i) for i in range(ROUNDS)),
-                                           reassign())
+            answers = await asyncio.gather(
+                *(reply(i) for i in range(ROUNDS)), *(evidence(i) for i in range(ROUNDS)), reassign()
+            )
             *single, moves = answers
-            assert all(r.status_code in (200, 201) for r in [*single, *moves]), [r.text for r in [*single, *moves]]
+            assert all(r.status_code in (200, 201) for r in [*single, *moves]), [
+                r.text for r in [*single, *moves]
+            ]
 
         async def take_one(i: int) -> int:
-            res = await p[i % instances].post("/v1/stock/YD-LX-H13-250/adjustments", headers=PURCHASING | _key("out"),
-                                              json={"delta": -1, "reason": f"领用 {i}"})
+            res = await p[i % instances].post(
+                "/v1/stock/YD-LX-H13-250/adjustments",
+                headers=PURCHASING | _key("out"),
+                json={"delta": -1, "reason": f"领用 {i}"},
+            )
             return res.status_code
 
-        outcomes = await asyncio.gather(*(commands_on(c) for c in case_ids), *(take_one(i) for i in range(STOCK + 4)))
+        outcomes = await asyncio.gather(
+            *(commands_on(c) for c in case_ids), *(take_one(i) for i in range(STOCK + 4))
+        )
         stock_answers = Counter(outcomes[CASES:])
 
         async def settled() -> bool:
@@ -142,7 +180,9 @@ async def run(iso: Isolation, instances: int) -> dict[str, Any]:
             }
         events = Counter()
         for topic in ("dispatch.cases.v1", "warranty.decisions.v1"):
-            records = await read_topic(bootstrap, iso.topic(topic), settle_s=1.0, until=lambda rs: len(rs) > 0)
+            records = await read_topic(
+                bootstrap, iso.topic(topic), settle_s=1.0, until=lambda rs: len(rs) > 0
+            )
             # Counted once per event id: a republished duplicate is harmless, a second event is not.
             events.update({(r.headers["event_type"].decode(), r.envelope().event_id) for r in records})
         ended["events"] = dict(Counter(event_type for event_type, _ in events))
@@ -150,7 +190,9 @@ async def run(iso: Isolation, instances: int) -> dict[str, Any]:
     return ended
 
 
-async def test_two_replicas_of_each_service_end_where_one_does(isolation, backends, dev_credentials_file) -> None:
+async def test_two_replicas_of_each_service_end_where_one_does(
+    isolation, backends, dev_credentials_file
+) -> None:
     single = Isolation(backends, uuid.uuid4().hex[:10], dev_credentials_file)
     try:
         alone = await run(single, instances=1)
@@ -166,6 +208,9 @@ async def test_two_replicas_of_each_service_end_where_one_does(isolation, backen
     assert alone["events"]["case.replied"] == CASES * ROUNDS
     assert alone["events"]["warranty.decided"] == CASES * (1 + ROUNDS)
     # ... and two of each end in exactly the same place: no change lost, nothing done twice.
-    differences = {what: {"one instance": alone[what], "two": replicated.get(what)}
-                   for what in alone if replicated.get(what) != alone[what]}
+    differences = {
+        what: {"one instance": alone[what], "two": replicated.get(what)}
+        for what in alone
+        if replicated.get(what) != alone[what]
+    }
     assert not differences, f"replicas changed the result: {differences}"

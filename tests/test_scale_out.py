@@ -55,27 +55,45 @@ async def test_two_dispatch_and_two_warranty_workers_handle_every_case_once(isol
 
         case_ids = [new_case_id() for _ in range(CASES)]
         for case_id in case_ids:
-            payload = ComplaintReceived.model_validate(EXAMPLE | {"case_id": case_id, "received_at": datetime.now(UTC)})
-            await intake.publish(make_envelope(payload, event_type="complaint.received", schema_version=1,
-                                               correlation_id=case_id, producer="intake"))
+            payload = ComplaintReceived.model_validate(
+                EXAMPLE | {"case_id": case_id, "received_at": datetime.now(UTC)}
+            )
+            await intake.publish(
+                make_envelope(
+                    payload,
+                    event_type="complaint.received",
+                    schema_version=1,
+                    correlation_id=case_id,
+                    producer="intake",
+                )
+            )
 
         async def all_decided():
-            decisions = await read_topic(bootstrap, isolation.topic("warranty.decisions.v1"),
-                                         until=lambda rs: len({r.key for r in rs}) >= CASES, settle_s=2.0)
+            decisions = await read_topic(
+                bootstrap,
+                isolation.topic("warranty.decisions.v1"),
+                until=lambda rs: len({r.key for r in rs}) >= CASES,
+                settle_s=2.0,
+            )
             return decisions if len({r.key for r in decisions}) == CASES else None
 
         decisions = await eventually(all_decided, timeout_s=60)
-        assigned = await read_topic(bootstrap, isolation.topic("dispatch.cases.v1"), settle_s=0.5,
-                                    until=lambda rs: len(rs) >= CASES)
+        assigned = await read_topic(
+            bootstrap, isolation.topic("dispatch.cases.v1"), settle_s=0.5, until=lambda rs: len(rs) >= CASES
+        )
         # Exactly once in effect: one assignment event id and one decision event id per case ...
-        assigned_ids = {(r.key, r.envelope().event_id) for r in assigned if r.headers["event_type"] == b"case.assigned"}
+        assigned_ids = {
+            (r.key, r.envelope().event_id) for r in assigned if r.headers["event_type"] == b"case.assigned"
+        }
         assert Counter(key for key, _ in assigned_ids) == {c.encode(): 1 for c in case_ids}
         assert len({(r.key, r.envelope().event_id) for r in decisions}) == CASES
         # ... and one case with one assignment, whichever instance is asked (they share the store).
         for case_id in case_ids[:6]:
             case = (await dispatch_b.get(f"/v1/cases/{case_id}", headers=MANAGER)).json()
             assert len(case["assignments"]) == 1
-            assert (await dispatch_a.get(f"/v1/cases/{case_id}", headers=MANAGER)).json()["assignee"] == case["assignee"]
+            assert (await dispatch_a.get(f"/v1/cases/{case_id}", headers=MANAGER)).json()["assignee"] == case[
+                "assignee"
+            ]
         facts = (await warranty_a.get(f"/v1/cases/{case_ids[0]}", headers=MANAGER)).json()
         assert len(facts["decisions"]) == 1
         assert (await warranty_b.get(f"/v1/cases/{case_ids[-1]}", headers=MANAGER)).status_code == 200
@@ -83,5 +101,7 @@ async def test_two_dispatch_and_two_warranty_workers_handle_every_case_once(isol
 
 
 async def _both(bootstrap: str, prefix: str) -> bool:
-    counts = await asyncio.gather(_members(bootstrap, f"{prefix}dispatch"), _members(bootstrap, f"{prefix}warranty"))
+    counts = await asyncio.gather(
+        _members(bootstrap, f"{prefix}dispatch"), _members(bootstrap, f"{prefix}warranty")
+    )
     return all(n == 2 for n in counts)

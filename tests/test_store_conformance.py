@@ -59,8 +59,10 @@ async def test_compare_and_set_on_version_loses_no_update(db) -> None:
         nonlocal successes
         for _ in range(60):
             doc = await docs.find_one({"_id": "YD-CAS0000001"})
-            done = await docs.update_one({"_id": "YD-CAS0000001", "version": doc["version"]},
-                                         {"$set": {"version": doc["version"] + 1, "n": doc["n"] + 1}})
+            done = await docs.update_one(
+                {"_id": "YD-CAS0000001", "version": doc["version"]},
+                {"$set": {"version": doc["version"] + 1, "n": doc["n"] + 1}},
+            )
             successes += done.modified_count
 
     await asyncio.gather(*(writer() for _ in range(WRITERS)))
@@ -166,14 +168,21 @@ async def _service_indexes(db: AsyncDatabase) -> dict[str, Aggregates[Any]]:
     await CaseQueries(found["dispatch_cases"]).ensure_indexes()
     await TimelineRepository(db).ensure_indexes()
     await CaseFactsQueries(found["warranty_cases"]).ensure_indexes()
-    await PartsRepository(db, Store(db), requests=found["parts_requests"], quotes=found["quotes"],
-                          purchases=found["purchases"], records=found["repair_records"]).ensure_indexes()
+    await PartsRepository(
+        db,
+        Store(db),
+        requests=found["parts_requests"],
+        quotes=found["quotes"],
+        purchases=found["purchases"],
+        records=found["repair_records"],
+    ).ensure_indexes()
     await ProjectQueries(db, found["projects"]).ensure_indexes()
     await InstallationCaseQueries(found["installation_cases"]).ensure_indexes()
     for a in found.values():
         # A few documents, so a plan is chosen over real data rather than an empty collection.
-        await a.collection.insert_many([{"_id": f"{a.collection.name}-{i}", "version": 1, "serials": [f"S{i}"]}
-                                        for i in range(30)])
+        await a.collection.insert_many(
+            [{"_id": f"{a.collection.name}-{i}", "version": 1, "serials": [f"S{i}"]} for i in range(30)]
+        )
     return found
 
 
@@ -185,38 +194,54 @@ async def test_every_hot_query_is_served_by_an_index(db) -> None:
     hot: dict[str, Any] = {
         # dispatch: the manager's board, a specialist's cases, the deadline scan, lookups by phone/serial
         "cases by status, newest first": cases.find({"status": "assigned"}).sort(newest_first).limit(20),
-        "open cases, newest first": cases.find({"status": {"$in": list(OPEN_STATUSES)}}).sort(newest_first).limit(20),
+        "open cases, newest first": cases.find({"status": {"$in": list(OPEN_STATUSES)}})
+        .sort(newest_first)
+        .limit(20),
         "every case, newest first": cases.find({}).sort(newest_first).limit(20),
-        "a specialist's open cases": cases.find({"assignee": "sp-liu", "status": {"$in": list(OPEN_STATUSES)}}),
+        "a specialist's open cases": cases.find(
+            {"assignee": "sp-liu", "status": {"$in": list(OPEN_STATUSES)}}
+        ),
         "deadline scan": cases.find({"next_deadline": {"$lte": now}}, {"_id": 1}).limit(500),
         "cases of a phone": cases.find({"customer.phone": "+8613812345678"}),
         "cases of a unit": cases.find({"product.serial_no": "XF2502405001234"}),
         "statistics for a month": cases.find({"received_at": {"$gte": now - timedelta(days=31), "$lt": now}}),
-        "follow-ups due": cases.find({"status": "closed", "follow_up_due_on": {"$lte": "2026-12-01"}})
-        .sort("follow_up_due_on", 1),
-        "a specialist's follow-ups due (assignee or the one answering)": cases.find({
-            "status": "closed", "follow_up_due_on": {"$lte": "2026-12-01"},
-            "$or": [{"assignee": "sp-liu"}, {"liaison": "sp-liu"}]}).sort("follow_up_due_on", 1),
+        "follow-ups due": cases.find({"status": "closed", "follow_up_due_on": {"$lte": "2026-12-01"}}).sort(
+            "follow_up_due_on", 1
+        ),
+        "a specialist's follow-ups due (assignee or the one answering)": cases.find(
+            {
+                "status": "closed",
+                "follow_up_due_on": {"$lte": "2026-12-01"},
+                "$or": [{"assignee": "sp-liu"}, {"liaison": "sp-liu"}],
+            }
+        ).sort("follow_up_due_on", 1),
         "cases of the units of a case page (repeat links)": cases.find(
-            {"product.serial_no": {"$in": ["XF2502405001234"]}}).sort("received_at", 1),
+            {"product.serial_no": {"$in": ["XF2502405001234"]}}
+        ).sort("received_at", 1),
         "cases a specialist answers for another department": cases.find(
-            {"liaison": "sp-liu", "status": {"$in": list(OPEN_STATUSES)}}),
-        "timeline of a case": timeline.find({"case_id": "YD-0000000001"}).sort([("occurred_at", 1), ("recorded_at", 1)]),
+            {"liaison": "sp-liu", "status": {"$in": list(OPEN_STATUSES)}}
+        ),
+        "timeline of a case": timeline.find({"case_id": "YD-0000000001"}).sort(
+            [("occurred_at", 1), ("recorded_at", 1)]
+        ),
         # warranty: a unit's history
         "a unit's cases (warranty)": c["warranty_cases"].collection.find({"serial_no": "XF2502405001234"}),
         # parts: requests of a case, the path-A deadline scan, purchasing's list
         "parts requests of a case": c["parts_requests"].collection.find({"case_id": "YD-0000000001"}),
-        "path A deadline scan": c["parts_requests"].collection.find({"state": "sourcing_locally",
-                                                                     "deadline": {"$lt": now}}),
+        "path A deadline scan": c["parts_requests"].collection.find(
+            {"state": "sourcing_locally", "deadline": {"$lt": now}}
+        ),
         "quotes of a case": c["quotes"].collection.find({"case_id": "YD-0000000001"}),
         "path B legs due": c["parts_requests"].collection.find({"next_leg_due": {"$lte": now}}),
         "requests a dealer receives the good part for": c["parts_requests"].collection.find(
-            {"field_recipient": "D-GZ-001"}),
+            {"field_recipient": "D-GZ-001"}
+        ),
         "open purchase requests": c["purchases"].collection.find({"status": "open"}).sort("requested_at", -1),
         # engineering: the project of a unit, projects by status, complaints of a project
         "the project of a unit": c["projects"].collection.find({"serials": "XF2502405001234"}),
         "projects by status": c["projects"].collection.find({"status": "opened"}).sort("opened_at", -1),
-        "complaints of a project": c["installation_cases"].collection.find({"project_id": "P-2026-001"})
+        "complaints of a project": c["installation_cases"]
+        .collection.find({"project_id": "P-2026-001"})
         .sort("received_at", -1),
     }
     # the outbox relay of every aggregate collection
@@ -228,4 +253,6 @@ async def test_every_hot_query_is_served_by_an_index(db) -> None:
         stages = _stages(plan)
         if "COLLSCAN" in stages or "IXSCAN" not in stages:
             unindexed[what] = plan.get("queryPlanner", {}).get("winningPlan", plan)
-    assert not unindexed, "queries served without an index:\n" + json.dumps(unindexed, default=str, indent=1)[:4000]
+    assert not unindexed, (
+        "queries served without an index:\n" + json.dumps(unindexed, default=str, indent=1)[:4000]
+    )

@@ -30,7 +30,9 @@ def test_dev_file_loads_in_development(dev_credentials_file) -> None:
 
 def test_dev_keys_are_refused_in_production(dev_credentials_file) -> None:
     with pytest.raises(CredentialsError, match="placeholder"):
-        load_credentials(ServiceSettings(service_name="x", app_env="production", credentials_file=dev_credentials_file))
+        load_credentials(
+            ServiceSettings(service_name="x", app_env="production", credentials_file=dev_credentials_file)
+        )
 
 
 def test_production_needs_configured_keys() -> None:
@@ -52,8 +54,11 @@ def test_real_keys_load_in_production_and_lists_are_allowed(tmp_path) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [{"dealer": {"api_key": "k9Xq2LmZ7pRt4Vw8"}}, {"staff": {"janitor": {"api_key": "k9Xq2LmZ7pRt4Vw8", "id": "j"}}},
-     {"hotline": {"api_key": "short"}}],
+    [
+        {"dealer": {"api_key": "k9Xq2LmZ7pRt4Vw8"}},
+        {"staff": {"janitor": {"api_key": "k9Xq2LmZ7pRt4Vw8", "id": "j"}}},
+        {"hotline": {"api_key": "short"}},
+    ],
 )
 def test_malformed_credentials_are_refused(data) -> None:
     with pytest.raises(CredentialsError):

@@ -42,13 +42,17 @@ PUBLISHED = Closed.model_json_schema()
 
 def changed(**fields: Any) -> dict[str, Any]:
     """The schema of Closed with fields retyped, added (`type` required, `(type, default)` optional) or removed (None)."""
-    definitions: dict[str, Any] = {name: (info.annotation, info) for name, info in Closed.model_fields.items()}
+    definitions: dict[str, Any] = {
+        name: (info.annotation, info) for name, info in Closed.model_fields.items()
+    }
     for name, spec in fields.items():
         if spec is None:
             definitions.pop(name)
         else:
             definitions[name] = spec if isinstance(spec, tuple) else (spec, ...)
-    return create_model("Closed", __base__=Contract, __doc__=Closed.__doc__, **definitions).model_json_schema()
+    return create_model(
+        "Closed", __base__=Contract, __doc__=Closed.__doc__, **definitions
+    ).model_json_schema()
 
 
 def whats(breaks: list[Break]) -> list[str]:

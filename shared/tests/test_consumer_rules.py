@@ -39,7 +39,11 @@ def _message(value: bytes | None, headers: list[tuple[str, bytes]] | None = None
 def _complaint_value(**payload_changes: Any) -> tuple[bytes, list[tuple[str, bytes]], uuid.UUID]:
     payload = ComplaintReceived.model_validate({**EXAMPLE["payload"], **payload_changes})
     env = make_envelope(
-        payload, event_type="complaint.received", schema_version=1, correlation_id=payload.case_id, producer="intake"
+        payload,
+        event_type="complaint.received",
+        schema_version=1,
+        correlation_id=payload.case_id,
+        producer="intake",
     )
     return encode(env), headers_for(env), env.event_id
 
@@ -195,7 +199,8 @@ async def test_events_of_other_consumers_are_ignored() -> None:
 def test_a_service_may_only_handle_events_it_is_registered_for() -> None:
     consumer, _ = _consumer()
     consumer_intake = EventConsumer(
-        ServiceSettings(service_name="warranty"), publisher=RecordingPublisher()  # type: ignore[arg-type]
+        ServiceSettings(service_name="warranty"),
+        publisher=RecordingPublisher(),  # type: ignore[arg-type]
     )
     with pytest.raises(ValueError, match="not a registered consumer"):
         consumer_intake.handle("complaint.received", lambda env, payload: None)
@@ -208,7 +213,9 @@ def _batch(n: int) -> tuple[list[ConsumedMessage], list[uuid.UUID]]:
     msgs, ids = [], []
     for i in range(n):
         value, headers, event_id = _complaint_value(case_id=f"YD-7K3M9QX2{i:02d}")
-        msgs.append(ConsumedMessage("p.intake.complaints.v1", 0, i, f"YD-7K3M9QX2{i:02d}".encode(), value, headers))
+        msgs.append(
+            ConsumedMessage("p.intake.complaints.v1", 0, i, f"YD-7K3M9QX2{i:02d}".encode(), value, headers)
+        )
         ids.append(event_id)
     return msgs, ids
 

@@ -40,8 +40,14 @@ def _app(max_body_bytes: int = 1024) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
 
-    app = create_service_app(service="test", title="test", description="test", lifespan=lifespan,
-                             readiness=lambda _a: [], max_body_bytes=max_body_bytes)
+    app = create_service_app(
+        service="test",
+        title="test",
+        description="test",
+        lifespan=lifespan,
+        readiness=lambda _a: [],
+        max_body_bytes=max_body_bytes,
+    )
     router = APIRouter(route_class=JsonRoute)
     published: list[Envelope] = []
     app.state.published = published
@@ -49,12 +55,23 @@ def _app(max_body_bytes: int = 1024) -> FastAPI:
     @router.post("/complaints", status_code=202)
     async def post(request: Request, body: ComplaintIn) -> dict[str, Any]:
         original = await request.json()
-        published.append(make_envelope(CategoryGuess(category="software", confidence=0.5, evidence=[]),
-                                       event_type="complaint.received", schema_version=1,
-                                       correlation_id="YD-0000000001", producer="test"))
-        published.extend(envelopes_for([("case.assigned", CategoryGuess(category="software", confidence=1,
-                                                                        evidence=[]))],
-                                       correlation_id="YD-0000000001", producer="test", now=published[0].occurred_at))
+        published.append(
+            make_envelope(
+                CategoryGuess(category="software", confidence=0.5, evidence=[]),
+                event_type="complaint.received",
+                schema_version=1,
+                correlation_id="YD-0000000001",
+                producer="test",
+            )
+        )
+        published.extend(
+            envelopes_for(
+                [("case.assigned", CategoryGuess(category="software", confidence=1, evidence=[]))],
+                correlation_id="YD-0000000001",
+                producer="test",
+                now=published[0].occurred_at,
+            )
+        )
         return {"original": original}
 
     @router.post("/conflict")
@@ -98,15 +115,21 @@ async def test_utf16_and_utf32_bodies_are_415_naming_the_encoding(api, encoding)
 
 
 async def test_a_declared_charset_other_than_utf8_is_415(api) -> None:
-    res = await api.post("/complaints", content=json.dumps(COMPLAINT).encode(),
-                         headers={"Content-Type": "application/json; charset=gbk"})
+    res = await api.post(
+        "/complaints",
+        content=json.dumps(COMPLAINT).encode(),
+        headers={"Content-Type": "application/json; charset=gbk"},
+    )
     assert res.status_code == 415 and "gbk" in res.json()["detail"]
 
 
 @pytest.mark.parametrize(
     ("body", "cause"),
     [
-        (b'{"name": "\xff\xfe", "phone": "1", "description": "x"}', "not valid UTF-8: byte 0xff at position 10"),
+        (
+            b'{"name": "\xff\xfe", "phone": "1", "description": "x"}',
+            "not valid UTF-8: byte 0xff at position 10",
+        ),
         (b"[" * 500 + b"]" * 500, "nested deeper than"),
         (b'{"name": ' + b'{"a": ' * 40 + b"1" + b"}" * 40 + b"}", "nested deeper than 32"),
         (b'{"name": "x", ', "not valid JSON"),
@@ -223,8 +246,13 @@ async def test_the_request_id_is_answered_logged_and_the_cause_of_the_events(api
 
 
 def test_events_outside_a_request_have_no_request_cause() -> None:
-    env = make_envelope(CategoryGuess(category="software", confidence=0.5, evidence=[]),
-                        event_type="complaint.received", schema_version=1, correlation_id="YD-1", producer="t")
+    env = make_envelope(
+        CategoryGuess(category="software", confidence=0.5, evidence=[]),
+        event_type="complaint.received",
+        schema_version=1,
+        correlation_id="YD-1",
+        producer="t",
+    )
     assert env.causation_id is None
 
 

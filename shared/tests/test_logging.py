@@ -61,4 +61,6 @@ def test_logging_survives_the_stdout_it_was_configured_with_being_closed(monkeyp
     get_logger("t").info("after the first stdout closed")
     logging.getLogger("somelib").warning("and a library record")
     assert failed == []
-    assert "after the first stdout closed" in second.getvalue() and "and a library record" in second.getvalue()
+    assert (
+        "after the first stdout closed" in second.getvalue() and "and a library record" in second.getvalue()
+    )

@@ -18,8 +18,13 @@ def example(event_type: str, **changes: Any) -> Envelope:
     spec = REGISTRY.event_spec(event_type, 1)
     first = spec.examples[0]
     payload = spec.payload_model.model_validate(first["payload"] | changes)
-    return make_envelope(payload, event_type=event_type, schema_version=1, correlation_id=first["correlation_id"],
-                         producer=REGISTRY.topic_of(event_type).owner)
+    return make_envelope(
+        payload,
+        event_type=event_type,
+        schema_version=1,
+        correlation_id=first["correlation_id"],
+        producer=REGISTRY.topic_of(event_type).owner,
+    )
 
 
 class Recording(EventPublisher):
@@ -33,9 +38,15 @@ class Recording(EventPublisher):
         self.sent.append((topic, key))
 
 
-@pytest.mark.parametrize(("event_type", "stranger"), [("case.assigned", "warranty"), ("warranty.decided", "dispatch"),
-                                                      ("complaint.received", "console"),
-                                                      ("installation.accepted", "operations")])
+@pytest.mark.parametrize(
+    ("event_type", "stranger"),
+    [
+        ("case.assigned", "warranty"),
+        ("warranty.decided", "dispatch"),
+        ("complaint.received", "console"),
+        ("installation.accepted", "operations"),
+    ],
+)
 async def test_a_service_cannot_publish_another_service_s_events(event_type, stranger) -> None:
     publisher = Recording(stranger)
     with pytest.raises(NotPublishable, match=f"belongs to {REGISTRY.topic_of(event_type).owner}"):
@@ -73,7 +84,9 @@ def test_every_declared_key_is_a_field_of_its_payload_and_one_is_always_set() ->
         for event in topic.events:
             fields = event.payload_model.model_fields
             assert event.key and set(event.key) <= set(fields), (event.type, event.key)
-            assert any(fields[name].is_required() and "None" not in str(fields[name].annotation)
-                       for name in event.key), f"{event.type}: no key field is always set"
+            assert any(
+                fields[name].is_required() and "None" not in str(fields[name].annotation)
+                for name in event.key
+            ), f"{event.type}: no key field is always set"
             for x in event.examples:
                 assert event.key_of(x["payload"]) == x["correlation_id"], event.type

@@ -10,7 +10,16 @@ from shared.contracts.envelope import Envelope, decode, encode, make_envelope, v
 from shared.contracts.registry import load_registry
 
 REGISTRY = load_registry()
-SERVICES = {"intake", "dispatch", "warranty", "parts", "engineering", "operations", "console", "notifications"}
+SERVICES = {
+    "intake",
+    "dispatch",
+    "warranty",
+    "parts",
+    "engineering",
+    "operations",
+    "console",
+    "notifications",
+}
 
 
 def test_topic_names_carry_owner_and_major_version() -> None:

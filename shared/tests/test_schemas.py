@@ -32,7 +32,11 @@ def test_every_event_version_of_the_registry_has_its_schema_with_where_it_is_pub
         for event in topic.events:
             doc = json.loads((COMMITTED / schemas.file_name(event)).read_text(encoding="utf-8"))
             assert (doc["x-event-type"], doc["x-schema-version"], doc["x-topic"], doc["x-owner"]) == (
-                event.type, event.schema_version, topic.name, topic.owner)
+                event.type,
+                event.schema_version,
+                topic.name,
+                topic.owner,
+            )
             assert set(doc["x-key"]) <= set(doc["properties"]) and doc["examples"], event.type
 
 
@@ -75,14 +79,33 @@ def test_a_compatible_change_is_only_stale_and_write_brings_it_up_to_date(tmp_pa
 def test_a_new_version_of_an_event_is_published_beside_the_old_one(tmp_path) -> None:
     """The way to make a breaking change: case.closed v2 with another model; v1 stays as it was."""
     directory = _published_copy(tmp_path)
-    data = yaml.safe_load((repo_root() / "shared/src/shared/contracts/topics.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(
+        (repo_root() / "shared/src/shared/contracts/topics.yaml").read_text(encoding="utf-8")
+    )
     cases = next(t for t in data["topics"] if t["name"] == "dispatch.cases.v1")
     v1 = next(e for e in cases["events"] if e["type"] == "case.closed")
     # v2 drops follow_up_due_on (dispatch.cases' CaseResolved has exactly the other fields' shape).
-    cases["events"].append({**v1, "schema_version": 2, "payload": "shared.contracts.cases:CaseResolved",
-                            "examples": [{"correlation_id": "YD-7K3M9QX2AB", "payload": {
-                                "case_id": "YD-7K3M9QX2AB", "resolution": "更换电机", "outcome": "repaired",
-                                "by": "sp-liu", "resolved_at": "2026-11-22T08:00:00Z"}}]})
+    cases["events"].append(
+        {
+            **v1,
+            "schema_version": 2,
+            "payload": "shared.contracts.cases:CaseResolved",
+            "examples": [
+                {
+                    "correlation_id": "YD-7K3M9QX2AB",
+                    "payload": {
+                        "case_id": "YD-7K3M9QX2AB",
+                        "resolution": "更换电机",
+                        "outcome": "repaired",
+                        "by": "sp-liu",
+                        "resolved_at": "2026-11-22T08:00:00Z",
+                    },
+                }
+            ],
+        }
+    )
     generated = schemas.render(parse_registry(data))
     result = schemas.check(directory, generated)
-    assert result.missing == ["case.closed.v2.json"] and not (result.breaking or result.stale or result.orphaned)
+    assert result.missing == ["case.closed.v2.json"] and not (
+        result.breaking or result.stale or result.orphaned
+    )

@@ -36,7 +36,9 @@ class Tally(BaseModel):
 
 
 def _event(tally_id: str, note: str) -> tuple[str, ComplaintReceived]:
-    return "complaint.received", ComplaintReceived.model_validate({**EXAMPLE, "case_id": tally_id, "description": note})
+    return "complaint.received", ComplaintReceived.model_validate(
+        {**EXAMPLE, "case_id": tally_id, "description": note}
+    )
 
 
 def bump(note: str):
@@ -77,12 +79,14 @@ class Kit:
 
     def replica(self) -> Aggregates[Tally]:
         """One service instance's view of the collection (its own locks, as on another machine)."""
-        return Aggregates(self.db["tallies"], Tally, id_field="tally_id", producer="intake",
-                          publisher=self.switch)  # type: ignore[arg-type]
+        return Aggregates(
+            self.db["tallies"], Tally, id_field="tally_id", producer="intake", publisher=self.switch
+        )  # type: ignore[arg-type]
 
     async def read(self, count: int) -> list[Envelope]:
-        records = await read_topic(self.settings.kafka_bootstrap_servers, self.topic,
-                                   until=lambda r: len(r) >= count, settle_s=0.7)
+        records = await read_topic(
+            self.settings.kafka_bootstrap_servers, self.topic, until=lambda r: len(r) >= count, settle_s=0.7
+        )
         return [r.envelope() for r in records]
 
 
@@ -149,13 +153,28 @@ async def test_a_change_committed_while_kafka_is_down_succeeds_and_is_published_
 
 async def test_events_a_crash_left_behind_go_out_in_order_before_the_next_changes(kit) -> None:
     tallies = kit.replica()
-    first, second = (make_envelope(_event("YD-W0RK000004", text)[1], event_type="complaint.received",
-                                   schema_version=1, correlation_id="YD-W0RK000004", producer="intake")
-                     for text in ("第一条", "第二条"))
+    first, second = (
+        make_envelope(
+            _event("YD-W0RK000004", text)[1],
+            event_type="complaint.received",
+            schema_version=1,
+            correlation_id="YD-W0RK000004",
+            producer="intake",
+        )
+        for text in ("第一条", "第二条")
+    )
     # As a writer that crashed a minute ago right after its write: the events are in, none published.
     entries = outbox_entries([first, second], now=utcnow() - timedelta(minutes=1))
-    await kit.db["tallies"].insert_one({"_id": "YD-W0RK000004", "n": 0, "notes": [], "version": 1,
-                                        "outbox": entries, "outbox_at": next(iter(entries.values()))["added_at"]})
+    await kit.db["tallies"].insert_one(
+        {
+            "_id": "YD-W0RK000004",
+            "n": 0,
+            "notes": [],
+            "version": 1,
+            "outbox": entries,
+            "outbox_at": next(iter(entries.values()))["added_at"],
+        }
+    )
     await tallies.change("YD-W0RK000004", bump("第三条"))
     events = await kit.read(3)
     assert [e.payload["description"] for e in events] == ["第一条", "第二条", "第三条"]

@@ -26,8 +26,16 @@ from shared.testing.identities import api_key, api_keys, key_headers, principal_
 def test_case_numbers_are_what_intake_issues_and_nothing_else() -> None:
     case_id = TypeAdapter(CaseId)
     assert all(is_case_id(case_id.validate_python(new_case_id())) for _ in range(500))
-    for ambiguous in ("YD-7K3M9QX2AI", "YD-7K3M9QX2AL", "YD-7K3M9QX2AO", "YD-7K3M9QX2AU", "yd-7k3m9qx2ab",
-                      "YD-7K3M9QX2A", "YD-7K3M9QX2ABC", "XX-7K3M9QX2AB"):
+    for ambiguous in (
+        "YD-7K3M9QX2AI",
+        "YD-7K3M9QX2AL",
+        "YD-7K3M9QX2AO",
+        "YD-7K3M9QX2AU",
+        "yd-7k3m9qx2ab",
+        "YD-7K3M9QX2A",
+        "YD-7K3M9QX2ABC",
+        "XX-7K3M9QX2AB",
+    ):
         with pytest.raises(ValidationError):
             case_id.validate_python(ambiguous)
 
@@ -52,9 +60,16 @@ def test_the_day_in_china_is_one_clock() -> None:
 
 def test_dead_letter_headers_are_written_and_stripped_by_one_list() -> None:
     own = [("event_type", b"case.assigned"), ("replayed_from", b"x")]
-    written = dead_letter_headers(topic="dispatch.cases.v1", partition=2, offset=17, event_id=None,
-                                  exc=ValueError("bad" * 1000), service="warranty", attempts=3,
-                                  failed_at=datetime(2026, 11, 30, tzinfo=UTC))
+    written = dead_letter_headers(
+        topic="dispatch.cases.v1",
+        partition=2,
+        offset=17,
+        event_id=None,
+        exc=ValueError("bad" * 1000),
+        service="warranty",
+        attempts=3,
+        failed_at=datetime(2026, 11, 30, tzinfo=UTC),
+    )
     assert [k for k, _ in written] == list(DEAD_LETTER_HEADERS)
     headers = dict(written)
     assert headers["original_topic"] == b"dispatch.cases.v1" and headers["original_offset"] == b"17"
@@ -65,7 +80,9 @@ def test_dead_letter_headers_are_written_and_stripped_by_one_list() -> None:
 
 def test_role_groups_name_only_known_roles() -> None:
     known = set(STAFF_ROLES) | set(CHANNEL_ROLES)
-    groups = {name: value for name, value in vars(roles).items() if name.isupper() and isinstance(value, tuple)}
+    groups = {
+        name: value for name, value in vars(roles).items() if name.isupper() and isinstance(value, tuple)
+    }
     assert len(groups) > 10
     for name, group in groups.items():
         assert set(group) <= known and len(set(group)) == len(group), name

@@ -39,8 +39,11 @@ from warranty.entrypoints.http import create_app as warranty_app
 KEYS = api_keys()  # deploy/local/dev-credentials.json, by role
 # The README's screenshots are refreshed on request (`make screenshots`); an ordinary test run keeps
 # its own under .local/ so it leaves the working tree as it found it.
-SCREENSHOTS = (repo_root() / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") == "1"
-               else repo_root() / ".local" / "screenshots")
+SCREENSHOTS = (
+    repo_root() / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else repo_root() / ".local" / "screenshots"
+)
 
 
 @dataclass
@@ -53,14 +56,30 @@ class Suite:
     def api(self, service: str) -> httpx.AsyncClient:
         return self.clients[service]
 
-    async def hotline_case(self, *, phone: str, transcript: str, address: str = "广东省广州市天河区体育西路1号",
-                           product: dict[str, str] | None = None, key: str = "hotline") -> str:
-        body: dict[str, Any] = {"caller_name": "张先生", "phone": phone, "called_at": "2026-11-26T09:30:00",
-                                "transcript": transcript, "agent_id": "hotline-desk", "address": address}
+    async def hotline_case(
+        self,
+        *,
+        phone: str,
+        transcript: str,
+        address: str = "广东省广州市天河区体育西路1号",
+        product: dict[str, str] | None = None,
+        key: str = "hotline",
+    ) -> str:
+        body: dict[str, Any] = {
+            "caller_name": "张先生",
+            "phone": phone,
+            "called_at": "2026-11-26T09:30:00",
+            "transcript": transcript,
+            "agent_id": "hotline-desk",
+            "address": address,
+        }
         if product:
             body["product"] = product
-        res = await self.api("intake").post("/v1/complaints/hotline", json=body, headers={
-            "X-API-Key": KEYS[key], "Idempotency-Key": idempotency_key()})
+        res = await self.api("intake").post(
+            "/v1/complaints/hotline",
+            json=body,
+            headers={"X-API-Key": KEYS[key], "Idempotency-Key": idempotency_key()},
+        )
         assert res.status_code == 202, res.text
         return res.json()["case_id"]
 
@@ -86,15 +105,20 @@ class Suite:
         case = await self.assigned(case_id, decided=decided)
         if case["assignee"] == "sp-liu":
             return case
-        res = await self.api("dispatch").post(f"/v1/cases/{case_id}/assignment", headers={
-            "X-API-Key": KEYS["manager"]}, json={"specialist_id": "sp-liu", "reason": "测试：由刘工负责"})
+        res = await self.api("dispatch").post(
+            f"/v1/cases/{case_id}/assignment",
+            headers={"X-API-Key": KEYS["manager"]},
+            json={"specialist_id": "sp-liu", "reason": "测试：由刘工负责"},
+        )
         assert res.status_code in (200, 201), res.text
         return await self.case(case_id)
 
 
 def suite_policy(directory: Path) -> Path:
     """Dispatch's policy for the suite: online complaints wait for the manager's confirmation."""
-    policy = yaml.safe_load((Path(__import__("dispatch").__file__).parent / "policy.yaml").read_text(encoding="utf-8"))
+    policy = yaml.safe_load(
+        (Path(__import__("dispatch").__file__).parent / "policy.yaml").read_text(encoding="utf-8")
+    )
     policy["assignment"]["modes"] = {"*": {"*": "auto"}, "online": {"*": "confirm"}}
     path = directory / "policy.yaml"
     path.write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
@@ -108,12 +132,15 @@ async def suite(backends: Backends, dev_credentials_file: Path, tmp_path_factory
     policy = suite_policy(tmp_path_factory.mktemp("policy"))
     apps = {
         "intake": intake_app(iso.settings(IntakeSettings, rate_limit_online_per_ip="1000/minute")),
-        "dispatch": dispatch_app(iso.settings(DispatchSettings, scan_interval_s=0.5, policy_file=policy, **fast)),
+        "dispatch": dispatch_app(
+            iso.settings(DispatchSettings, scan_interval_s=0.5, policy_file=policy, **fast)
+        ),
         "warranty": warranty_app(iso.settings(WarrantySettings)),
         "parts": parts_app(iso.settings(PartsSettings, scan_interval_s=0.5, **fast)),
         "engineering": engineering_app(iso.settings(EngineeringSettings, **fast)),
-        "notifications": notifications_app(iso.settings(NotificationsSettings, delivery_interval_s=0.3, quiet_hours="",
-                                                        **fast)),
+        "notifications": notifications_app(
+            iso.settings(NotificationsSettings, delivery_interval_s=0.3, quiet_hours="", **fast)
+        ),
     }
     try:
         async with AsyncExitStack() as stack:
@@ -128,18 +155,28 @@ async def suite(backends: Backends, dev_credentials_file: Path, tmp_path_factory
             urls: dict[str, str] = {}
             for name, app in apps.items():
                 urls[name] = await stack.enter_async_context(serving(app))
-            console = console_app(iso.settings(
-                ConsoleSettings, intake_url=urls["intake"], dispatch_url=urls["dispatch"],
-                warranty_url=urls["warranty"], parts_url=urls["parts"], engineering_url=urls["engineering"],
-                notifications_url=urls["notifications"],
-                intake_public_url=urls["intake"], sse_keepalive_s=5.0))
+            console = console_app(
+                iso.settings(
+                    ConsoleSettings,
+                    intake_url=urls["intake"],
+                    dispatch_url=urls["dispatch"],
+                    warranty_url=urls["warranty"],
+                    parts_url=urls["parts"],
+                    engineering_url=urls["engineering"],
+                    notifications_url=urls["notifications"],
+                    intake_public_url=urls["intake"],
+                    sse_keepalive_s=5.0,
+                )
+            )
             await stack.enter_async_context(started(console))
             console_url = await stack.enter_async_context(serving(console))
             feed = console.state.runtime.components["console"].feed
             await eventually(lambda: feed.ready.is_set(), timeout_s=30)
             suite = Suite(console=console_url, urls=urls, console_app=console)
             for name, url in urls.items():
-                suite.clients[name] = await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=30))
+                suite.clients[name] = await stack.enter_async_context(
+                    httpx.AsyncClient(base_url=url, timeout=30)
+                )
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             yield suite
     finally:
@@ -197,4 +234,3 @@ async def pages(browser: Any, suite: Suite) -> AsyncIterator[Pages]:
         yield p
     finally:
         await p.close()
-

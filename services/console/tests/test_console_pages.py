@@ -98,8 +98,11 @@ async def test_specialist_replies_quotes_and_closes(suite, pages, keys) -> None:
     await finance.fill("#version", version)
     # A past date: the list is in effect at once, whatever the hour the test runs at.
     await finance.fill("#effective_from", "2026-01-01")
-    await finance.fill("#items", "YD-LX-H13-250 | H13 高效滤芯（250 机型） | 150.00 | 268.00\n"
-                                 "YD-LX-C-600 | 活性炭复合滤网 | 90.00 | 158.00")
+    await finance.fill(
+        "#items",
+        "YD-LX-H13-250 | H13 高效滤芯（250 机型） | 150.00 | 268.00\n"
+        "YD-LX-C-600 | 活性炭复合滤网 | 90.00 | 158.00",
+    )
     await submit(finance, "#price-list-form button[type=submit]")
     assert version in await flash(finance)
     await finance.wait_for_selector(f'.price-list[data-version="{version}"]')
@@ -115,8 +118,11 @@ async def test_specialist_replies_quotes_and_closes(suite, pages, keys) -> None:
     assert "YD-LX-H13-250" in await flash(purchasing)
 
     phone = mobile_phone()
-    case_id = await suite.hotline_case(phone=phone, transcript="滤芯用了一年需要更换，想购买新的 H13 滤芯",
-                                       product={"model": "YD-XF250", "serial_no": "XF2502405001234"})
+    case_id = await suite.hotline_case(
+        phone=phone,
+        transcript="滤芯用了一年需要更换，想购买新的 H13 滤芯",
+        product={"model": "YD-XF250", "serial_no": "XF2502405001234"},
+    )
     await suite.assigned(case_id, decided=True)
 
     page = await pages.signed_in("specialist")
@@ -217,9 +223,16 @@ async def test_engineering_gate_refuses_with_what_is_missing(suite, pages, keys)
     await page.wait_for_selector("#checklist")
     project_id = page.url.rsplit("/", 1)[-1]
 
-    quote = {"#installer": "广州甲安装工程有限公司", "#q-items": "新风主机安装 | 台 | 10 | 800",
-             "#starts_on": "2026-12-01", "#finishes_on": "2026-12-20", "#scope": "新风主机及风管安装",
-             "#requirements": "按图施工", "#payment_terms": "按进度付款", "#maintenance_terms": "一年免费维护"}
+    quote = {
+        "#installer": "广州甲安装工程有限公司",
+        "#q-items": "新风主机安装 | 台 | 10 | 800",
+        "#starts_on": "2026-12-01",
+        "#finishes_on": "2026-12-20",
+        "#scope": "新风主机及风管安装",
+        "#requirements": "按图施工",
+        "#payment_terms": "按进度付款",
+        "#maintenance_terms": "一年免费维护",
+    }
     for selector, value in quote.items():
         await page.fill(selector, value)
     await submit(page, "#quote-form button[type=submit]")
@@ -236,12 +249,21 @@ async def test_engineering_gate_refuses_with_what_is_missing(suite, pages, keys)
     # Two more installers (over the API), then the submission passes and management decides.
     api = suite.api("engineering")
     for installer, price in (("佛山乙机电安装公司", "760"), ("深圳丙净化工程公司", "820")):
-        res = await api.post(f"/v1/projects/{project_id}/quotes", headers={"X-API-Key": keys["engineering"]}, json={
-            "installer": installer, "contracting_mode": "labour_only",
-            "items": [{"item": "新风主机安装", "unit": "台", "quantity": "10", "unit_price": price}],
-            "scope": "安装", "drawings_signed_off": True,
-            "schedule": {"starts_on": "2026-12-01", "finishes_on": "2026-12-25"},
-            "requirements": "按图施工", "payment_terms": "按进度", "maintenance_terms": "一年"})
+        res = await api.post(
+            f"/v1/projects/{project_id}/quotes",
+            headers={"X-API-Key": keys["engineering"]},
+            json={
+                "installer": installer,
+                "contracting_mode": "labour_only",
+                "items": [{"item": "新风主机安装", "unit": "台", "quantity": "10", "unit_price": price}],
+                "scope": "安装",
+                "drawings_signed_off": True,
+                "schedule": {"starts_on": "2026-12-01", "finishes_on": "2026-12-25"},
+                "requirements": "按图施工",
+                "payment_terms": "按进度",
+                "maintenance_terms": "一年",
+            },
+        )
         assert res.status_code == 201, res.text
     await page.reload()
     await submit(page, "#submission-form button[type=submit]")
@@ -271,8 +293,11 @@ async def test_customer_status_page_shows_the_reply(suite, pages, keys) -> None:
     phone = mobile_phone()
     case_id = await suite.hotline_case(phone=phone, transcript="新风机遥控器没反应")
     await suite.assigned(case_id)
-    res = await suite.api("dispatch").post(f"/v1/cases/{case_id}/replies", headers={"X-API-Key": keys["manager"]},
-                                           json={"message": "已为您寄出新遥控器，预计两天到达", "via": "sms"})
+    res = await suite.api("dispatch").post(
+        f"/v1/cases/{case_id}/replies",
+        headers={"X-API-Key": keys["manager"]},
+        json={"message": "已为您寄出新遥控器，预计两天到达", "via": "sms"},
+    )
     assert res.status_code == 201, res.text
     # The customer sees a reply once it was sent (notifications, local adapter in the suite).
     await eventually(lambda: _delivered(suite, case_id), timeout_s=20)
@@ -302,9 +327,14 @@ async def _delivered(suite, case_id: str) -> bool:
     return bool(case.get("replies")) and case["replies"][0]["delivery"]["state"] == "sent"
 
 
-async def test_timeline_line_appears_without_reload_when_another_service_publishes(suite, pages, keys) -> None:
-    case_id = await suite.hotline_case(phone=mobile_phone(), transcript="新风机开机后电机异响",
-                                       product={"model": "YD-XF250", "serial_no": "XF2502405001234"})
+async def test_timeline_line_appears_without_reload_when_another_service_publishes(
+    suite, pages, keys
+) -> None:
+    case_id = await suite.hotline_case(
+        phone=mobile_phone(),
+        transcript="新风机开机后电机异响",
+        product={"model": "YD-XF250", "serial_no": "XF2502405001234"},
+    )
     await suite.assigned(case_id, decided=True)
     page = await pages.signed_in("specialist", phone=True)
     await page.goto(f"{suite.console}/cases/{case_id}")
@@ -316,8 +346,11 @@ async def test_timeline_line_appears_without_reload_when_another_service_publish
     before = await decided.count()
 
     # Warranty publishes a new decision (evidence added through its own API, not through this page).
-    res = await suite.api("warranty").post(f"/v1/cases/{case_id}/evidence", headers={"X-API-Key": keys["specialist"]},
-                                           json={"confirmation": {"via": "phone"}, "note": "电话确认电机异响"})
+    res = await suite.api("warranty").post(
+        f"/v1/cases/{case_id}/evidence",
+        headers={"X-API-Key": keys["specialist"]},
+        json={"confirmation": {"via": "phone"}, "note": "电话确认电机异响"},
+    )
     assert res.status_code == 201, res.text
     # Waits on what the page shows (a locator, no script evaluated: the page's CSP forbids eval).
     await decided.nth(before).wait_for(state="attached", timeout=15_000)
@@ -328,22 +361,46 @@ async def test_timeline_line_appears_without_reload_when_another_service_publish
 async def test_statistics_page_draws_the_charts(suite, pages, keys) -> None:
     # Its own cases, whatever ran before: a dealer's, and a call taken all the way to a follow-up visit,
     # so every chart has something to draw.
-    dealer = await suite.api("intake").post("/v1/complaints/dealer", headers={"X-API-Key": keys["dealer"]}, json={
-        "dealer_code": "D-GZ-001", "ticket_id": f"T-{uuid.uuid4().hex[:8]}", "description": "电机异响",
-        "customer": {"name": "王女士", "phone": mobile_phone(), "address": "广东省广州市天河区体育西路1号"},
-        "product": {"model": "YD-XF250", "serial_no": serial_no("XF250"), "purchase_date": "2026-03-18",
-                    "invoice_no": "44001234", "service_card_stamped": True}})
+    dealer = await suite.api("intake").post(
+        "/v1/complaints/dealer",
+        headers={"X-API-Key": keys["dealer"]},
+        json={
+            "dealer_code": "D-GZ-001",
+            "ticket_id": f"T-{uuid.uuid4().hex[:8]}",
+            "description": "电机异响",
+            "customer": {
+                "name": "王女士",
+                "phone": mobile_phone(),
+                "address": "广东省广州市天河区体育西路1号",
+            },
+            "product": {
+                "model": "YD-XF250",
+                "serial_no": serial_no("XF250"),
+                "purchase_date": "2026-03-18",
+                "invoice_no": "44001234",
+                "service_card_stamped": True,
+            },
+        },
+    )
     assert dealer.status_code == 202, dealer.text
     case_id = await suite.hotline_case(phone=mobile_phone(), transcript="新风机显示屏不亮")
     await suite.assigned(dealer.json()["case_id"])
     await suite.assigned(case_id)
     manager = {"X-API-Key": keys["manager"]}
     dispatch = suite.api("dispatch")
-    for path, body in ((f"/v1/cases/{case_id}/replies", {"message": "已远程指导重启", "via": "phone"}),
-                       # The warranty may still want evidence: the manager closes it with a reason (R-DS-5).
-                       (f"/v1/cases/{case_id}/closure", {"resolution": "重启后正常", "outcome": "advice_given",
-                                                         "override_reason": "远程指导后已正常，无需保修判定"}),
-                       (f"/v1/cases/{case_id}/follow-ups", {"visited_on": china_today().isoformat(), "satisfaction": 4})):
+    for path, body in (
+        (f"/v1/cases/{case_id}/replies", {"message": "已远程指导重启", "via": "phone"}),
+        # The warranty may still want evidence: the manager closes it with a reason (R-DS-5).
+        (
+            f"/v1/cases/{case_id}/closure",
+            {
+                "resolution": "重启后正常",
+                "outcome": "advice_given",
+                "override_reason": "远程指导后已正常，无需保修判定",
+            },
+        ),
+        (f"/v1/cases/{case_id}/follow-ups", {"visited_on": china_today().isoformat(), "satisfaction": 4}),
+    ):
         res = await dispatch.post(path, headers=manager, json=body)
         assert res.status_code in (200, 201), res.text
 
@@ -362,23 +419,41 @@ async def test_statistics_page_draws_the_charts(suite, pages, keys) -> None:
     await pages.shot(page, "statistics")
 
 
-async def test_every_role_reaches_its_pages_and_the_repair_record_comes_through_the_console(suite, keys) -> None:
+async def test_every_role_reaches_its_pages_and_the_repair_record_comes_through_the_console(
+    suite, keys
+) -> None:
     """Without a browser: each role's pages render (200), other roles' pages refuse (403), the regional
     manager answers local sourcing, and the printable repair record is fetched with the user's key."""
-    case_id = await suite.hotline_case(phone=mobile_phone(), transcript="新风机开机后电机异响，风量明显变小",
-                                       product={"model": "YD-XF250", "serial_no": "XF2502405001234"})
+    case_id = await suite.hotline_case(
+        phone=mobile_phone(),
+        transcript="新风机开机后电机异响，风量明显变小",
+        product={"model": "YD-XF250", "serial_no": "XF2502405001234"},
+    )
     await suite.assigned(case_id, decided=True)
-    res = await suite.api("warranty").post(f"/v1/cases/{case_id}/evidence", headers={"X-API-Key": keys["manager"]},
-                                           json={"confirmation": {"via": "phone"}, "part": "motor", "note": "确认电机",
-                                                 "documents": {"invoice_no": "44001234", "invoice_date": "2026-03-18",
-                                                               "purchase_date": "2026-03-18",
-                                                               "service_card_stamped": True}})
+    res = await suite.api("warranty").post(
+        f"/v1/cases/{case_id}/evidence",
+        headers={"X-API-Key": keys["manager"]},
+        json={
+            "confirmation": {"via": "phone"},
+            "part": "motor",
+            "note": "确认电机",
+            "documents": {
+                "invoice_no": "44001234",
+                "invoice_date": "2026-03-18",
+                "purchase_date": "2026-03-18",
+                "service_card_stamped": True,
+            },
+        },
+    )
     assert res.status_code == 201, res.text
-    assert res.json()["latest_decision"]["remedy"] in ("free_repair", "paid_repair"), res.json()["latest_decision"]
+    assert res.json()["latest_decision"]["remedy"] in ("free_repair", "paid_repair"), res.json()[
+        "latest_decision"
+    ]
 
     async def opened():
-        r = await suite.api("parts").get("/v1/parts-requests", params={"case_id": case_id},
-                                         headers={"X-API-Key": keys["manager"]})
+        r = await suite.api("parts").get(
+            "/v1/parts-requests", params={"case_id": case_id}, headers={"X-API-Key": keys["manager"]}
+        )
         return r.json()["items"][0] if r.json()["items"] else None
 
     request = await eventually(opened, timeout_s=20)
@@ -392,40 +467,65 @@ async def test_every_role_reaches_its_pages_and_the_repair_record_comes_through_
 
     expected = {
         "front_desk": ["/hotline", "/cases", f"/cases/{case_id}"],
-        "manager": ["/triage", "/cases?open=false", f"/cases/{case_id}", "/stats?period=month", "/stock", "/purchases",
-                    "/sourcing", f"/v1/parts-requests/{request['request_id']}/repair-record", "/quality"],
+        "manager": [
+            "/triage",
+            "/cases?open=false",
+            f"/cases/{case_id}",
+            "/stats?period=month",
+            "/stock",
+            "/purchases",
+            "/sourcing",
+            f"/v1/parts-requests/{request['request_id']}/repair-record",
+            "/quality",
+        ],
         "specialist": ["/my", f"/cases/{case_id}", "/prices", "/stats?period=day", "/sourcing", "/quality"],
         "engineering": ["/projects", "/my", "/stats"],
         "management": ["/projects", "/stats", "/cases"],
         "finance": ["/prices", "/stock", f"/cases/{case_id}"],
         "purchasing": ["/purchases", "/stock"],
-        "regional_manager": ["/cases", "/submit", "/sourcing", "/field-parts",
-                             f"/v1/parts-requests/{request['request_id']}/repair-record"],
+        "regional_manager": [
+            "/cases",
+            "/submit",
+            "/sourcing",
+            "/field-parts",
+            f"/v1/parts-requests/{request['request_id']}/repair-record",
+        ],
         "dealer": ["/cases", "/submit", "/field-parts"],
     }
-    refused = {"dealer": ["/triage", "/stats", "/projects", "/sourcing", "/prices", "/quality"],
-               "front_desk": ["/prices", "/triage"], "purchasing": ["/prices", "/triage", "/sourcing"],
-               "regional_manager": ["/prices", "/stock"]}
+    refused = {
+        "dealer": ["/triage", "/stats", "/projects", "/sourcing", "/prices", "/quality"],
+        "front_desk": ["/prices", "/triage"],
+        "purchasing": ["/prices", "/triage", "/sourcing"],
+        "regional_manager": ["/prices", "/stock"],
+    }
     for role, paths in expected.items():
         async with as_role(role) as client:
             for path in paths:
                 r = await client.get(path)
                 assert r.status_code == 200, (role, path, r.status_code, r.text[:300])
                 # prices: consumables for specialist and finance, project values for engineering and management
-                assert "¥" not in r.text or role in ("specialist", "finance", "engineering", "management"), (role, path)
+                assert "¥" not in r.text or role in ("specialist", "finance", "engineering", "management"), (
+                    role,
+                    path,
+                )
             for path in refused.get(role, []):
                 assert (await client.get(path)).status_code == 403, (role, path)
 
     async with as_role("regional_manager") as rm:
         page = await rm.get("/sourcing")
         assert request["request_id"] in page.text
-        r = await rm.post(f"/sourcing/{request['request_id']}", data={"found": "yes", "source": "广州某家电维修部"},
-                          headers={"Origin": suite.console})
+        r = await rm.post(
+            f"/sourcing/{request['request_id']}",
+            data={"found": "yes", "source": "广州某家电维修部"},
+            headers={"Origin": suite.console},
+        )
         assert r.status_code == 303 and "yd_flash" in r.headers.get("set-cookie", "")
         record = await rm.get(f"/v1/parts-requests/{request['request_id']}/repair-record")
         assert "维修记录单" in record.text and "广州某家电维修部" in record.text
         # A form posted from another site is refused before it reaches a service.
-        assert (await rm.post("/submit", data={}, headers={"Origin": "https://evil.example"})).status_code == 403
+        assert (
+            await rm.post("/submit", data={}, headers={"Origin": "https://evil.example"})
+        ).status_code == 403
 
     async with httpx.AsyncClient(base_url=suite.console) as anonymous:
         assert (await anonymous.get("/triage")).headers["location"].startswith("/signin?next=%2Ftriage")
@@ -438,11 +538,19 @@ async def test_every_role_reaches_its_pages_and_the_repair_record_comes_through_
 # ---------------------------------------------------------------------------- closing the loop
 
 
-async def test_the_manager_confirms_a_proposed_online_complaint_on_the_triage_board(suite, pages, keys) -> None:
+async def test_the_manager_confirms_a_proposed_online_complaint_on_the_triage_board(
+    suite, pages, keys
+) -> None:
     """Online complaints wait for the manager (the suite's policy): the board shows the proposal to confirm."""
-    res = await suite.api("intake").post("/v1/complaints/online", json={
-        "name": "赵女士", "phone": mobile_phone(), "description": "新风机APP升级后无法连接，显示离线",
-        "address": "广东省深圳市南山区科技园"})
+    res = await suite.api("intake").post(
+        "/v1/complaints/online",
+        json={
+            "name": "赵女士",
+            "phone": mobile_phone(),
+            "description": "新风机APP升级后无法连接，显示离线",
+            "address": "广东省深圳市南山区科技园",
+        },
+    )
     assert res.status_code == 202, res.text
     case_id = res.json()["case_id"]
 
@@ -458,22 +566,35 @@ async def test_the_manager_confirms_a_proposed_online_complaint_on_the_triage_bo
     card = page.locator(f'#col-proposed [data-case-id="{case_id}"]')
     await card.wait_for()
     assert (await card.locator(".proposed-to").text_content() or "").strip() == proposed_to
-    assert await page.locator(f'#col-watched [data-case-id="{case_id}"]').count() == 1  # online: on the watch list
+    assert (
+        await page.locator(f'#col-watched [data-case-id="{case_id}"]').count() == 1
+    )  # online: on the watch list
     await pages.shot(page, "triage-proposals")
     await submit(page, f'#col-proposed [data-case-id="{case_id}"] button.confirm')
     assert f"已确认分派给 {proposed_to}" in await flash(page)
     assert await page.locator(f'#col-proposed [data-case-id="{case_id}"]').count() == 0
     after = await suite.case(case_id)
     assert (after["status"], after["assignee"]) == ("assigned", proposed_to)
-    assert after["assignments"][-1]["by"] == "mgr-chen" and "confirmed the proposal" in after["assignments"][-1]["reason"]
+    assert (
+        after["assignments"][-1]["by"] == "mgr-chen"
+        and "confirmed the proposal" in after["assignments"][-1]["reason"]
+    )
 
 
-async def test_a_case_refused_closure_is_closed_by_the_manager_then_reopened_by_a_low_score(suite, pages, keys) -> None:
-    case_id = await suite.hotline_case(phone=mobile_phone(), transcript="新风机开机后电机异响，风量明显变小",
-                                       product={"model": "YD-XF250", "serial_no": "XF2502405007777"})
+async def test_a_case_refused_closure_is_closed_by_the_manager_then_reopened_by_a_low_score(
+    suite, pages, keys
+) -> None:
+    case_id = await suite.hotline_case(
+        phone=mobile_phone(),
+        transcript="新风机开机后电机异响，风量明显变小",
+        product={"model": "YD-XF250", "serial_no": "XF2502405007777"},
+    )
     await suite.with_liu(case_id, decided=True)
-    res = await suite.api("dispatch").post(f"/v1/cases/{case_id}/replies", headers={"X-API-Key": keys["specialist"]},
-                                           json={"message": "已安排上门检修", "via": "phone"})
+    res = await suite.api("dispatch").post(
+        f"/v1/cases/{case_id}/replies",
+        headers={"X-API-Key": keys["specialist"]},
+        json={"message": "已安排上门检修", "via": "phone"},
+    )
     assert res.status_code == 201, res.text
 
     # The specialist may not close it while the warranty still needs evidence: the page says what is open.
@@ -514,8 +635,14 @@ async def test_a_case_refused_closure_is_closed_by_the_manager_then_reopened_by_
 
 async def test_the_quality_figures_page_draws_and_exports(suite, pages, keys) -> None:
     serial = f"XF2502405{random.randrange(10**6):06d}"
-    ids = [await suite.hotline_case(phone=mobile_phone(), transcript="新风机电机异响",
-                                    product={"model": "YD-XF250", "serial_no": serial}) for _ in range(2)]
+    ids = [
+        await suite.hotline_case(
+            phone=mobile_phone(),
+            transcript="新风机电机异响",
+            product={"model": "YD-XF250", "serial_no": serial},
+        )
+        for _ in range(2)
+    ]
     for case_id in ids:
         await suite.assigned(case_id)
 
@@ -524,12 +651,16 @@ async def test_the_quality_figures_page_draws_and_exports(suite, pages, keys) ->
     assert await page.locator("svg.chart").count() >= 8
     assert int(await page.text_content("#kpi-faults") or 0) >= 2
     assert await page.locator(f'#repeat-units tr[data-serial="{serial}"]').count() == 1  # failing again
-    assert int(await page.locator('#quality-table tr[data-key="XF250-2405"] .faults').text_content() or 0) >= 2
+    assert (
+        int(await page.locator('#quality-table tr[data-key="XF250-2405"] .faults').text_content() or 0) >= 2
+    )
     await pages.shot(page, "quality-figures")
 
     async with page.expect_download() as csv_download:
         await page.click("#export-csv")
-    text = await asyncio.to_thread(Path(await (await csv_download.value).path()).read_text, encoding="utf-8-sig")
+    text = await asyncio.to_thread(
+        Path(await (await csv_download.value).path()).read_text, encoding="utf-8-sig"
+    )
     assert all(case_id in text for case_id in ids) and text.startswith("案件 case")
     async with page.expect_download() as xlsx_download:
         await page.click("#export-xlsx")

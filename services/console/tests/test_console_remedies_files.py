@@ -56,21 +56,41 @@ async def liu_case_with_options(suite, keys, serial: str, *, invoice_amount: str
     return case_id
 
 
-async def liu_case(suite, keys, serial: str, *, invoice_amount: str | None = None, days_ago: int = 3,
-                   **evidence: Any) -> tuple[str, dict[str, Any]]:
+async def liu_case(
+    suite, keys, serial: str, *, invoice_amount: str | None = None, days_ago: int = 3, **evidence: Any
+) -> tuple[str, dict[str, Any]]:
     bought = china_today() - timedelta(days=days_ago)
     if invoice_amount:
-        sale = {"invoice_no": f"44{random.randrange(10**6):06d}", "invoice_date": str(bought),
-                "invoice_amount": invoice_amount}
-        res = await suite.api("warranty").post(f"/v1/warranty/units/{serial}/sale", json=sale,
-                                               headers={"X-API-Key": keys["dealer"]})
+        sale = {
+            "invoice_no": f"44{random.randrange(10**6):06d}",
+            "invoice_date": str(bought),
+            "invoice_amount": invoice_amount,
+        }
+        res = await suite.api("warranty").post(
+            f"/v1/warranty/units/{serial}/sale", json=sale, headers={"X-API-Key": keys["dealer"]}
+        )
         assert res.status_code == 201, res.text
-    res = await suite.api("intake").post("/v1/complaints/dealer", headers={"X-API-Key": keys["dealer"]}, json={
-        "dealer_code": "D-GZ-001", "ticket_id": f"T-{uuid.uuid4().hex[:8]}",
-        "description": "新风机开机后电机异响，风量明显变小",
-        "customer": {"name": "王女士", "phone": mobile_phone(), "address": "广东省广州市天河区体育西路1号"},
-        "product": {"model": "YD-XF250", "serial_no": serial, "purchase_date": str(bought),
-                    "invoice_no": "44001234", "service_card_stamped": True}})
+    res = await suite.api("intake").post(
+        "/v1/complaints/dealer",
+        headers={"X-API-Key": keys["dealer"]},
+        json={
+            "dealer_code": "D-GZ-001",
+            "ticket_id": f"T-{uuid.uuid4().hex[:8]}",
+            "description": "新风机开机后电机异响，风量明显变小",
+            "customer": {
+                "name": "王女士",
+                "phone": mobile_phone(),
+                "address": "广东省广州市天河区体育西路1号",
+            },
+            "product": {
+                "model": "YD-XF250",
+                "serial_no": serial,
+                "purchase_date": str(bought),
+                "invoice_no": "44001234",
+                "service_card_stamped": True,
+            },
+        },
+    )
     assert res.status_code == 202, res.text
     case_id = res.json()["case_id"]
     await suite.with_liu(case_id)
@@ -80,16 +100,20 @@ async def liu_case(suite, keys, serial: str, *, invoice_amount: str | None = Non
         return bool(facts and facts.get("specialist_id") == "sp-liu")
 
     await eventually(liu_known, timeout_s=30)
-    res = await suite.api("warranty").post(f"/v1/cases/{case_id}/evidence", headers={"X-API-Key": keys["manager"]},
-                                           json={"confirmation": {"via": "phone"}, "note": "电话确认电机异响"}
-                                           | evidence)
+    res = await suite.api("warranty").post(
+        f"/v1/cases/{case_id}/evidence",
+        headers={"X-API-Key": keys["manager"]},
+        json={"confirmation": {"via": "phone"}, "note": "电话确认电机异响"} | evidence,
+    )
     assert res.status_code == 201, res.text
     return case_id, res.json()["latest_decision"]
 
 
 @asynccontextmanager
 async def as_role(suite, keys, role: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=suite.console, timeout=30, headers={"Origin": suite.console}) as client:
+    async with httpx.AsyncClient(
+        base_url=suite.console, timeout=30, headers={"Origin": suite.console}
+    ) as client:
         r = await client.post("/signin", data={"api_key": keys[role]})
         assert r.status_code == 303, r.text
         yield client
@@ -104,7 +128,9 @@ def flash_of(page: str) -> str:
 
 
 @pytest.mark.browser
-async def test_the_specialist_records_the_customers_choice_and_the_remedy_to_its_end(suite, pages, keys) -> None:
+async def test_the_specialist_records_the_customers_choice_and_the_remedy_to_its_end(
+    suite, pages, keys
+) -> None:
     serial = new_serial()
     case_id = await liu_case_with_options(suite, keys, serial, invoice_amount="3980.00")
 
@@ -137,14 +163,24 @@ async def test_the_specialist_records_the_customers_choice_and_the_remedy_to_its
     assert await remedy.get_attribute("data-status") == "completed"
     assert await remedy.locator('li[data-done="true"]').count() == 2
     assert (await remedy.locator(".refund-amount").text_content() or "").strip() == "¥3980.00"
-    assert await page.locator("#act-remedy form").count() == 0  # nothing left to record, nothing to choose again
+    assert (
+        await page.locator("#act-remedy form").count() == 0
+    )  # nothing left to record, nothing to choose again
     assert await page.is_visible("#remedy-done")
     await pages.shot(page, "case-remedy-specialist")
 
-    done = (await suite.api("warranty").get(f"/v1/cases/{case_id}/remedies",
-                                            headers={"X-API-Key": keys["manager"]})).json()["items"][0]
-    assert (done["status"], [s["step"] for s in done["steps"]]) == ("completed", ["goods_received", "refunded"])
-    unit = (await suite.api("warranty").get(f"/v1/warranty/units/{serial}", headers={"X-API-Key": keys["manager"]}))
+    done = (
+        await suite.api("warranty").get(
+            f"/v1/cases/{case_id}/remedies", headers={"X-API-Key": keys["manager"]}
+        )
+    ).json()["items"][0]
+    assert (done["status"], [s["step"] for s in done["steps"]]) == (
+        "completed",
+        ["goods_received", "refunded"],
+    )
+    unit = await suite.api("warranty").get(
+        f"/v1/warranty/units/{serial}", headers={"X-API-Key": keys["manager"]}
+    )
     assert unit.json()["status"] == "returned"
 
     # Everyone else sees the remedy to its end, never its amount (finance and other specialists included).
@@ -173,16 +209,19 @@ async def test_a_customer_adds_a_photo_from_the_status_page(suite, pages, keys) 
     assert await page.get_attribute("#status-file", "capture") is not None  # the phone's camera
 
     # An executable named .jpg is refused, in plain words; the page stays the customer's status page.
-    await page.set_input_files("#status-file", files=[{"name": "photo.jpg", "mimeType": "image/jpeg",
-                                                       "buffer": samples.windows_executable()}])
+    await page.set_input_files(
+        "#status-file",
+        files=[{"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": samples.windows_executable()}],
+    )
     await submit(page, "#status-attach-submit")
     assert "不支持此文件类型" in (await page.text_content("#upload-error") or "")
     assert await page.is_visible("#status-result")
 
     photo = samples.jpeg(40_000)
     await page.select_option("#status-kind", "damage")
-    await page.set_input_files("#status-file", files=[{"name": "外壳裂缝.jpg", "mimeType": "image/jpeg",
-                                                       "buffer": photo}])
+    await page.set_input_files(
+        "#status-file", files=[{"name": "外壳裂缝.jpg", "mimeType": "image/jpeg", "buffer": photo}]
+    )
     await submit(page, "#status-attach-submit")
     assert "外壳裂缝.jpg" in (await page.text_content("#upload-ok") or "")
     assert await page.is_visible("#status-result") and await page.is_visible("#status-attach-form")
@@ -194,10 +233,14 @@ async def test_a_customer_adds_a_photo_from_the_status_page(suite, pages, keys) 
     assert await page.get_attribute("#invoice", "accept") == "image/*,application/pdf"
     await pages.shot(page, "customer-activation-phone")
 
-    files = (await suite.api("warranty").get(f"/v1/cases/{case_id}/attachments",
-                                             headers={"X-API-Key": keys["manager"]})).json()["items"]
+    files = (
+        await suite.api("warranty").get(
+            f"/v1/cases/{case_id}/attachments", headers={"X-API-Key": keys["manager"]}
+        )
+    ).json()["items"]
     assert [(f["kind"], f["role"], f["uploaded_by"], f["sha256"]) for f in files] == [
-        ("damage", "customer", "customer", hashlib.sha256(photo).hexdigest())]
+        ("damage", "customer", "customer", hashlib.sha256(photo).hexdigest())
+    ]
 
     # The staff see it on the case page, and download it through the console with their own key.
     staff = await pages.signed_in("manager")
@@ -222,8 +265,10 @@ async def test_staff_uploads_are_forwarded_as_multipart_and_refusals_said_in_pla
     async with as_role(suite, keys, "specialist") as sp:
         page = (await sp.get(f"/cases/{case_id}")).text
         key = re.search(r'name="idempotency_key" value="(attach-[0-9a-f]+)"', page).group(1)
-        upload = {"files": {"file": ("发票.png", png, "image/png")},
-                  "data": {"kind": "invoice", "note": "购机发票", "idempotency_key": key}}
+        upload = {
+            "files": {"file": ("发票.png", png, "image/png")},
+            "data": {"kind": "invoice", "note": "购机发票", "idempotency_key": key},
+        }
         first = await sp.post(f"/cases/{case_id}/attachments", **upload)
         assert first.status_code == 303 and first.headers["location"] == f"/cases/{case_id}#attachments"
         again = await sp.post(f"/cases/{case_id}/attachments", **upload)  # a double submit: one file
@@ -231,31 +276,56 @@ async def test_staff_uploads_are_forwarded_as_multipart_and_refusals_said_in_pla
         page = (await sp.get(f"/cases/{case_id}")).text
         assert "发票.png" in flash_of(page) or "已上传" in flash_of(page)
 
-        files = (await suite.api("warranty").get(f"/v1/cases/{case_id}/attachments",
-                                                 headers={"X-API-Key": keys["manager"]})).json()["items"]
+        files = (
+            await suite.api("warranty").get(
+                f"/v1/cases/{case_id}/attachments", headers={"X-API-Key": keys["manager"]}
+            )
+        ).json()["items"]
         assert len(files) == 1
         f = files[0]
         assert (f["kind"], f["uploaded_by"], f["role"], f["content_type"], f["note"]) == (
-            "invoice", "sp-liu", "specialist", "image/png", "购机发票")
+            "invoice",
+            "sp-liu",
+            "specialist",
+            "image/png",
+            "购机发票",
+        )
         assert f["sha256"] == hashlib.sha256(png).hexdigest()
         assert f["sha256"][:12] in page and f'href="/attachments/{f["attachment_id"]}"' in page
 
         got = await sp.get(f"/attachments/{f['attachment_id']}")
         assert got.status_code == 200 and got.content == png
-        assert got.headers["content-type"] == "image/png" and got.headers["x-content-type-options"] == "nosniff"
+        assert (
+            got.headers["content-type"] == "image/png" and got.headers["x-content-type-options"] == "nosniff"
+        )
 
         # 415: the bytes are an executable whatever the name says; 413: more than 10 MB.
-        bad = await sp.post(f"/cases/{case_id}/attachments", follow_redirects=True, files={
-            "file": ("photo.jpg", samples.elf_executable(), "image/jpeg")}, data={"kind": "damage"})
+        bad = await sp.post(
+            f"/cases/{case_id}/attachments",
+            follow_redirects=True,
+            files={"file": ("photo.jpg", samples.elf_executable(), "image/jpeg")},
+            data={"kind": "damage"},
+        )
         assert "不支持此文件类型" in flash_of(bad.text) and "(415)" in flash_of(bad.text)
-        big = await sp.post(f"/cases/{case_id}/attachments", follow_redirects=True, files={
-            "file": ("big.jpg", samples.jpeg(MAX_BYTES + 1), "image/jpeg")}, data={"kind": "damage"})
+        big = await sp.post(
+            f"/cases/{case_id}/attachments",
+            follow_redirects=True,
+            files={"file": ("big.jpg", samples.jpeg(MAX_BYTES + 1), "image/jpeg")},
+            data={"kind": "damage"},
+        )
         assert "文件太大" in flash_of(big.text) and "10 MB" in flash_of(big.text)
-        none = await sp.post(f"/cases/{case_id}/attachments", follow_redirects=True, data={"kind": "damage"},
-                             files={"file": ("", b"", "application/octet-stream")})
+        none = await sp.post(
+            f"/cases/{case_id}/attachments",
+            follow_redirects=True,
+            data={"kind": "damage"},
+            files={"file": ("", b"", "application/octet-stream")},
+        )
         assert "请选择" in flash_of(none.text)
-    after = (await suite.api("warranty").get(f"/v1/cases/{case_id}/attachments",
-                                             headers={"X-API-Key": keys["manager"]})).json()["items"]
+    after = (
+        await suite.api("warranty").get(
+            f"/v1/cases/{case_id}/attachments", headers={"X-API-Key": keys["manager"]}
+        )
+    ).json()["items"]
     assert len(after) == 1
 
     # Another channel's case: the dealer cannot download its file through the console either.
@@ -267,60 +337,95 @@ async def test_an_exchange_is_carried_step_by_step_through_the_console(suite, ke
     serial = new_serial()
     case_id = await liu_case_with_options(suite, keys, serial)
     async with as_role(suite, keys, "specialist") as sp:
-        chosen = await sp.post(f"/cases/{case_id}/remedies", follow_redirects=True,
-                               data={"remedy": "exchange", "via": "wechat", "idempotency_key": f"k-{uuid.uuid4().hex}"})
+        chosen = await sp.post(
+            f"/cases/{case_id}/remedies",
+            follow_redirects=True,
+            data={"remedy": "exchange", "via": "wechat", "idempotency_key": f"k-{uuid.uuid4().hex}"},
+        )
         assert "已记录客户的选择" in flash_of(chosen.text)
-        remedy = (await suite.api("warranty").get(f"/v1/cases/{case_id}/remedies",
-                                                  headers={"X-API-Key": keys["manager"]})).json()["items"][0]
+        remedy = (
+            await suite.api("warranty").get(
+                f"/v1/cases/{case_id}/remedies", headers={"X-API-Key": keys["manager"]}
+            )
+        ).json()["items"][0]
         steps = f"/cases/{case_id}/remedies/{remedy['remedy_id']}/steps"
         assert f'action="{steps}"' in chosen.text and 'id="step-new_unit_issued-form"' in chosen.text
 
-        other_model = await sp.post(steps, follow_redirects=True, data={"step": "new_unit_issued",
-                                                                          "new_serial": "XF3502411000001"})
+        other_model = await sp.post(
+            steps, follow_redirects=True, data={"step": "new_unit_issued", "new_serial": "XF3502411000001"}
+        )
         assert "(422)" in flash_of(other_model.text) and "new_serial" in other_model.text
-        late = await sp.post(steps, follow_redirects=True, data={"step": "old_unit_received",
-                                                                   "on": str(china_today() + timedelta(days=1))})
+        late = await sp.post(
+            steps,
+            follow_redirects=True,
+            data={"step": "old_unit_received", "on": str(china_today() + timedelta(days=1))},
+        )
         assert "(422)" in flash_of(late.text) and "future" in late.text
         new = f"XF2502411{random.randrange(10**6):06d}"
-        issued = await sp.post(steps, follow_redirects=True, data={"step": "new_unit_issued", "new_serial": new})
+        issued = await sp.post(
+            steps, follow_redirects=True, data={"step": "new_unit_issued", "new_serial": new}
+        )
         assert "已记录此步骤" in flash_of(issued.text)
-        done = await sp.post(steps, follow_redirects=True, data={"step": "old_unit_received", "note": "旧机已寄回"})
+        done = await sp.post(
+            steps, follow_redirects=True, data={"step": "old_unit_received", "note": "旧机已寄回"}
+        )
         assert "全部完成" in flash_of(done.text)
         assert new in done.text and 'data-status="completed"' in done.text
-    remedy = (await suite.api("warranty").get(f"/v1/cases/{case_id}/remedies",
-                                              headers={"X-API-Key": keys["manager"]})).json()["items"][0]
+    remedy = (
+        await suite.api("warranty").get(
+            f"/v1/cases/{case_id}/remedies", headers={"X-API-Key": keys["manager"]}
+        )
+    ).json()["items"][0]
     assert (remedy["status"], remedy["new_serial"]) == ("completed", new)
 
     # Only the case's specialist or the manager records remedies: warranty refuses the others.
     async with as_role(suite, keys, "engineering") as eng:
-        refused = await eng.post(f"/cases/{case_id}/remedies", follow_redirects=True, data={"remedy": "return"})
+        refused = await eng.post(
+            f"/cases/{case_id}/remedies", follow_redirects=True, data={"remedy": "return"}
+        )
         assert refused.status_code == 403  # the console's own page refusal for this role
 
 
 async def test_the_public_activation_page_forwards_to_warranty(suite, keys) -> None:
     serial = new_serial()
     phone = mobile_phone()
-    async with httpx.AsyncClient(base_url=suite.console, timeout=30, headers={"Origin": suite.console}) as anon:
+    async with httpx.AsyncClient(
+        base_url=suite.console, timeout=30, headers={"Origin": suite.console}
+    ) as anon:
         form = await anon.get("/activation", params={"serial_no": serial})
         assert form.status_code == 200 and f'value="{serial}"' in form.text
         assert 'accept="image/*,application/pdf"' in form.text and "capture" in form.text
         status = await anon.get("/status")
         assert 'href="/activation"' in status.text
 
-        fields = {"serial_no": serial, "phone": phone, "purchase_date": str(china_today() + timedelta(days=2))}
-        future = await anon.post("/activation", data=fields, files={"invoice": ("发票.png", samples.png(), "image/png")})
+        fields = {
+            "serial_no": serial,
+            "phone": phone,
+            "purchase_date": str(china_today() + timedelta(days=2)),
+        }
+        future = await anon.post(
+            "/activation", data=fields, files={"invoice": ("发票.png", samples.png(), "image/png")}
+        )
         assert future.status_code == 422 and 'data-field="purchase_date"' in future.text
 
-        exe = await anon.post("/activation", data=fields | {"purchase_date": str(china_today())},
-                              files={"invoice": ("发票.jpg", samples.windows_executable(), "image/jpeg")})
+        exe = await anon.post(
+            "/activation",
+            data=fields | {"purchase_date": str(china_today())},
+            files={"invoice": ("发票.jpg", samples.windows_executable(), "image/jpeg")},
+        )
         assert exe.status_code == 415 and "不支持此文件类型" in exe.text
 
         bought = str(china_today() - timedelta(days=10))
-        done = await anon.post("/activation", data=fields | {"purchase_date": bought},
-                               files={"invoice": ("发票.png", samples.png(), "image/png")})
+        done = await anon.post(
+            "/activation",
+            data=fields | {"purchase_date": bought},
+            files={"invoice": ("发票.png", samples.png(), "image/png")},
+        )
         assert done.status_code == 200, done.text
         assert 'id="activated"' in done.text and serial in done.text and bought in done.text
-    unit = (await suite.api("warranty").get(f"/v1/warranty/units/{serial}", headers={"X-API-Key": keys["manager"]}))
+    unit = await suite.api("warranty").get(
+        f"/v1/warranty/units/{serial}", headers={"X-API-Key": keys["manager"]}
+    )
     sale = unit.json()["sale"]
     assert (sale["source"], sale["purchase_date"]) == ("customer", bought) and sale["invoice_attachment"]
     assert sale["customer_phone"].endswith(phone[-4:])
@@ -329,17 +434,29 @@ async def test_the_public_activation_page_forwards_to_warranty(suite, keys) -> N
 async def test_a_replacement_is_quoted_agreed_and_shipped_through_the_console(suite, keys) -> None:
     """Replacement with depreciation: the assigned specialist's quote (through parts), the customer's
     agreement before anything ships, then shipped and delivered; the quote's amount on her page only."""
-    res = await suite.api("parts").post("/v1/price-lists", headers={"X-API-Key": keys["finance"]}, json={
-        "version": f"v-{uuid.uuid4().hex[:6]}", "effective_from": "2026-01-01",
-        "items": {"YD-XF250": {"name": "YD-XF250 新风机", "cost": "2100.00", "list_price": "3980.00"},
-                  "labour_hour": {"name": "维修工时", "cost": "60.00", "list_price": "80.00"}}})
+    res = await suite.api("parts").post(
+        "/v1/price-lists",
+        headers={"X-API-Key": keys["finance"]},
+        json={
+            "version": f"v-{uuid.uuid4().hex[:6]}",
+            "effective_from": "2026-01-01",
+            "items": {
+                "YD-XF250": {"name": "YD-XF250 新风机", "cost": "2100.00", "list_price": "3980.00"},
+                "labour_hour": {"name": "维修工时", "cost": "60.00", "list_price": "80.00"},
+            },
+        },
+    )
     assert res.status_code == 201, res.text
-    case_id, decision = await liu_case(suite, keys, new_serial(), days_ago=200, fault_kind="software",
-                                       remote_update_possible=False)
+    case_id, decision = await liu_case(
+        suite, keys, new_serial(), days_ago=200, fault_kind="software", remote_update_possible=False
+    )
     assert decision["remedy"] == "replacement_with_depreciation", decision
     async with as_role(suite, keys, "specialist") as sp:
-        chosen = await sp.post(f"/cases/{case_id}/remedies", follow_redirects=True,
-                               data={"remedy": "replacement", "via": "phone"})
+        chosen = await sp.post(
+            f"/cases/{case_id}/remedies",
+            follow_redirects=True,
+            data={"remedy": "replacement", "via": "phone"},
+        )
         assert "已记录客户的选择" in flash_of(chosen.text)
         assert 'id="remedy-quote-form"' in chosen.text and '<option value="YD-XF250">' in chosen.text
         remedy_id = re.search(r'data-remedy-id="(RM-[0-9A-Z]{10})"', chosen.text).group(1)
@@ -350,8 +467,11 @@ async def test_a_replacement_is_quoted_agreed_and_shipped_through_the_console(su
 
         async def quoted() -> str | None:
             # parts learns of the remedy from its event: until then the quote is refused (409)
-            r = await sp.post(f"/cases/{case_id}/remedies/{remedy_id}/quote", follow_redirects=True,
-                              data={"replacement_item": "YD-XF250", "idempotency_key": f"k-{uuid.uuid4().hex}"})
+            r = await sp.post(
+                f"/cases/{case_id}/remedies/{remedy_id}/quote",
+                follow_redirects=True,
+                data={"replacement_item": "YD-XF250", "idempotency_key": f"k-{uuid.uuid4().hex}"},
+            )
             return flash_of(r.text) if "已出具" in flash_of(r.text) else None
 
         said = await eventually(quoted, timeout_s=20, interval_s=0.5)
@@ -363,8 +483,11 @@ async def test_a_replacement_is_quoted_agreed_and_shipped_through_the_console(su
 
         page = await eventually(marked, timeout_s=20)
         assert f"¥{total}" in page and 'class="small remedy-quote"' in page
-        for step in ({"step": "customer_agreed", "via": "signed_form"},
-                     {"step": "shipped", "carrier": "顺丰", "tracking_no": "SF1234567890"}, {"step": "delivered"}):
+        for step in (
+            {"step": "customer_agreed", "via": "signed_form"},
+            {"step": "shipped", "carrier": "顺丰", "tracking_no": "SF1234567890"},
+            {"step": "delivered"},
+        ):
             done = await sp.post(steps, follow_redirects=True, data=step)
             assert "已记录" in flash_of(done.text), flash_of(done.text)
         assert "全部完成" in flash_of(done.text) and "SF1234567890" in done.text

@@ -46,8 +46,10 @@ def test_only_local_paths_follow_a_sign_in() -> None:
 
 def test_price_lines_are_parsed_or_named_by_line() -> None:
     items, errors = parse_price_lines("A-1 | 滤芯 | 1.00 | 2.00\n\nB-2, 网, 3, 4\nbroken line")
-    assert items == {"A-1": {"name": "滤芯", "cost": "1.00", "list_price": "2.00"},
-                     "B-2": {"name": "网", "cost": "3", "list_price": "4"}}
+    assert items == {
+        "A-1": {"name": "滤芯", "cost": "1.00", "list_price": "2.00"},
+        "B-2": {"name": "网", "cost": "3", "list_price": "4"},
+    }
     assert len(errors) == 1 and "第 4 行" in errors[0]
 
 
@@ -56,18 +58,30 @@ def test_periods_are_named_as_dispatch_names_them() -> None:
     assert [w[0] for w in weeks] == ["2026-W46", "2026-W47", "2026-W48"]
     assert weeks[-1][1:] == (date(2026, 11, 23), date(2026, 11, 29))
     months = recent_periods("month", 3, date(2026, 1, 15))
-    assert [(m[0], m[2]) for m in months] == [("2025-11", date(2025, 11, 30)), ("2025-12", date(2025, 12, 31)),
-                                              ("2026-01", date(2026, 1, 31))]
+    assert [(m[0], m[2]) for m in months] == [
+        ("2025-11", date(2025, 11, 30)),
+        ("2025-12", date(2025, 12, 31)),
+        ("2026-01", date(2026, 1, 31)),
+    ]
     assert recent_periods("day", 2, date(2026, 3, 1))[0][0] == "2026-02-28"
 
 
 def test_charts_are_svg_with_their_numbers_as_text() -> None:
-    svg = str(hbars([Bar("400 热线", "hotline", (1.5, 4.0)), Bar("经销商", "dealer", (None, 2.0))], title="t<x>",
-                    unit="h", legend=[("中位数", "median"), ("P90", "p90")]))
+    svg = str(
+        hbars(
+            [Bar("400 热线", "hotline", (1.5, 4.0)), Bar("经销商", "dealer", (None, 2.0))],
+            title="t<x>",
+            unit="h",
+            legend=[("中位数", "median"), ("P90", "p90")],
+        )
+    )
     assert svg.startswith("<svg") and "t&lt;x&gt;" in svg and ">1.5h<" in svg and ">—<" in svg
     assert 'class="zh"' in svg and 'class="en"' in svg
-    columns = str(stacked_columns(["W1", "W2"], [Series("热线", "hotline", (1, 2)), Series("经销商", "dealer", (0, 3))],
-                                  title="c"))
+    columns = str(
+        stacked_columns(
+            ["W1", "W2"], [Series("热线", "hotline", (1, 2)), Series("经销商", "dealer", (0, 3))], title="c"
+        )
+    )
     assert columns.count("<rect") == 2 + 3  # two legend keys, three non-empty segments
     assert "暂无数据" in str(stacked_columns(["W1"], [Series("a", "a", (0,))], title="c"))
 
@@ -75,9 +89,15 @@ def test_charts_are_svg_with_their_numbers_as_text() -> None:
 async def test_the_live_feed_hands_each_event_to_the_browsers_watching_its_case() -> None:
     feed = LiveFeed(ConsoleSettings(topic_prefix="unit."))
     mine, other = feed.watch("YD-AAAAAAAAAA"), feed.watch("YD-BBBBBBBBBB")
-    env = Envelope(event_id=uuid.uuid4(), event_type="warranty.decided", schema_version=1,
-                   occurred_at=datetime(2026, 11, 26, 8, 0, tzinfo=UTC), correlation_id="YD-AAAAAAAAAA",
-                   producer="warranty", payload={"decision": "covered", "remedy": "free_repair", "total": "999"})
+    env = Envelope(
+        event_id=uuid.uuid4(),
+        event_type="warranty.decided",
+        schema_version=1,
+        occurred_at=datetime(2026, 11, 26, 8, 0, tzinfo=UTC),
+        correlation_id="YD-AAAAAAAAAA",
+        producer="warranty",
+        payload={"decision": "covered", "remedy": "free_repair", "total": "999"},
+    )
     event = feed.on_message("unit.warranty.decisions.v1", b"YD-AAAAAAAAAA", encode(env))
     assert event is not None and mine.qsize() == 1 and other.qsize() == 0
     sent = (await asyncio.wait_for(mine.get(), 1)).as_dict()

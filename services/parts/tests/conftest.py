@@ -39,31 +39,73 @@ class Scenario(Bus):
     """Publishes what dispatch and warranty would, so parts can be driven alone."""
 
     async def complaint(self, case_id: str) -> Envelope:
-        payload = ComplaintReceived.model_validate(COMPLAINT | {"case_id": case_id, "received_at": datetime.now(UTC)})
-        return await self.publish("intake", make_envelope(payload, event_type="complaint.received", schema_version=1,
-                                                          correlation_id=case_id, producer="intake"))
+        payload = ComplaintReceived.model_validate(
+            COMPLAINT | {"case_id": case_id, "received_at": datetime.now(UTC)}
+        )
+        return await self.publish(
+            "intake",
+            make_envelope(
+                payload,
+                event_type="complaint.received",
+                schema_version=1,
+                correlation_id=case_id,
+                producer="intake",
+            ),
+        )
 
     async def assigned(self, case_id: str, specialist: str = "sp-liu") -> Envelope:
         payload = CaseAssigned.model_validate(ASSIGNED | {"case_id": case_id, "specialist_id": specialist})
-        return await self.publish("dispatch", make_envelope(payload, event_type="case.assigned", schema_version=1,
-                                                            correlation_id=case_id, producer="dispatch"))
+        return await self.publish(
+            "dispatch",
+            make_envelope(
+                payload,
+                event_type="case.assigned",
+                schema_version=1,
+                correlation_id=case_id,
+                producer="dispatch",
+            ),
+        )
 
     async def remedy(self, case_id: str, remedy_id: str, remedy: str) -> Envelope:
         from shared.contracts.warranty import RemedyChosen
 
-        payload = RemedyChosen(case_id=case_id, remedy_id=remedy_id, remedy=remedy, chosen_by="sp-liu",
-                               chosen_at=datetime.now(UTC))
-        return await self.publish("warranty", make_envelope(payload, event_type="remedy.chosen", schema_version=1,
-                                                            correlation_id=case_id, producer="warranty"))
+        payload = RemedyChosen(
+            case_id=case_id,
+            remedy_id=remedy_id,
+            remedy=remedy,
+            chosen_by="sp-liu",
+            chosen_at=datetime.now(UTC),
+        )
+        return await self.publish(
+            "warranty",
+            make_envelope(
+                payload,
+                event_type="remedy.chosen",
+                schema_version=1,
+                correlation_id=case_id,
+                producer="warranty",
+            ),
+        )
 
     async def decided(self, case_id: str, **changes: Any) -> Envelope:
-        payload = WarrantyDecided.model_validate(DECIDED | {"case_id": case_id, "decided_at": datetime.now(UTC)} | changes)
-        return await self.publish("warranty", make_envelope(payload, event_type="warranty.decided", schema_version=1,
-                                                            correlation_id=case_id, producer="warranty"))
+        payload = WarrantyDecided.model_validate(
+            DECIDED | {"case_id": case_id, "decided_at": datetime.now(UTC)} | changes
+        )
+        return await self.publish(
+            "warranty",
+            make_envelope(
+                payload,
+                event_type="warranty.decided",
+                schema_version=1,
+                correlation_id=case_id,
+                producer="warranty",
+            ),
+        )
 
     async def parts_events(self, case_id: str, until) -> list[Record]:
-        records = await self.read("parts.requests.v1", lambda rs: until([r for r in rs if r.key == case_id.encode()]),
-                                  settle_s=0.3)
+        records = await self.read(
+            "parts.requests.v1", lambda rs: until([r for r in rs if r.key == case_id.encode()]), settle_s=0.3
+        )
         return [r for r in records if r.key == case_id.encode()]
 
 
@@ -76,7 +118,9 @@ async def scenario(isolation: Isolation) -> AsyncIterator[Scenario]:
 
 @pytest.fixture
 def parts_settings(isolation: Isolation):
-    return lambda **o: isolation.settings(PartsSettings, **({"scan_interval_s": 0.3, "outbox_relay_interval_s": 0.5} | o))
+    return lambda **o: isolation.settings(
+        PartsSettings, **({"scan_interval_s": 0.3, "outbox_relay_interval_s": 0.5} | o)
+    )
 
 
 @pytest.fixture
@@ -101,7 +145,9 @@ def open_request(parts, scenario, keys):
         await scenario.decided(case_id, **decision)
 
         async def opened():
-            res = await parts.get("/v1/parts-requests", params={"case_id": case_id}, headers=keys["specialist"])
+            res = await parts.get(
+                "/v1/parts-requests", params={"case_id": case_id}, headers=keys["specialist"]
+            )
             return res.json()["items"][0] if res.json()["items"] else None
 
         return case_id, await eventually(opened)
@@ -120,7 +166,11 @@ def price_list(version: str = f"v-{uuid.uuid4().hex[:6]}") -> dict[str, Any]:
             "freight": {"cost": "18.00", "list_price": "25.00", "name": "运费"},
             "fan": {"cost": "120.00", "list_price": "210.00", "name": "风机"},
             "labour_hour": {"cost": "40.00", "list_price": "80.00", "name": "维修人工（每小时）"},
-            "installation_labour_hour": {"cost": "60.00", "list_price": "120.00", "name": "工程维护人工（每小时）"},
+            "installation_labour_hour": {
+                "cost": "60.00",
+                "list_price": "120.00",
+                "name": "工程维护人工（每小时）",
+            },
             "YD-XF250": {"cost": "2000.00", "list_price": "3980.00", "name": "全热交换新风机 250"},
         },
     }

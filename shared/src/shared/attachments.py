@@ -29,8 +29,13 @@ MAX_BYTES = 10 * 1024 * 1024
 # What a multipart upload may carry besides the file (its form fields and boundaries).
 UPLOAD_OVERHEAD_BYTES = 64 * 1024
 # Content types by what the bytes are; APNG is a PNG to every viewer.
-ACCEPTED = {"image/jpeg": "image/jpeg", "image/png": "image/png", "image/apng": "image/png",
-            "image/heic": "image/heic", "application/pdf": "application/pdf"}
+ACCEPTED = {
+    "image/jpeg": "image/jpeg",
+    "image/png": "image/png",
+    "image/apng": "image/png",
+    "image/heic": "image/heic",
+    "application/pdf": "application/pdf",
+}
 AttachmentKind = Literal["invoice", "service_card", "damage", "voltage_reading", "signed_form", "other"]
 OwnerKind = Literal["case", "unit", "project"]
 
@@ -62,12 +67,20 @@ async def read_upload(upload: UploadFile, *, max_bytes: int = MAX_BYTES) -> tupl
     if len(data) > max_bytes:
         raise HTTPException(413, detail=f"file: larger than {max_bytes // (1024 * 1024)} MB")
     if not data:
-        raise HTTPException(422, detail={"message": "invalid request: file: the file is empty",
-                                         "errors": [{"field": "file", "message": "empty file", "type": "value_error"}]})
+        raise HTTPException(
+            422,
+            detail={
+                "message": "invalid request: file: the file is empty",
+                "errors": [{"field": "file", "message": "empty file", "type": "value_error"}],
+            },
+        )
     content_type = sniff(data)
     if content_type is None:
-        raise HTTPException(415, detail="file: only photos (JPEG, PNG, HEIC) and PDF files are accepted; "
-                                        "the type is read from the file's content, not its name")
+        raise HTTPException(
+            415,
+            detail="file: only photos (JPEG, PNG, HEIC) and PDF files are accepted; "
+            "the type is read from the file's content, not its name",
+        )
     return data, content_type
 
 
@@ -79,31 +92,66 @@ class AttachmentStore:
         self.files = db[f"{bucket}.files"]
 
     async def ensure_indexes(self) -> None:
-        await self.files.create_index([("metadata.owner_kind", ASCENDING), ("metadata.owner_id", ASCENDING),
-                                       ("uploadDate", ASCENDING)])
+        await self.files.create_index(
+            [("metadata.owner_kind", ASCENDING), ("metadata.owner_id", ASCENDING), ("uploadDate", ASCENDING)]
+        )
 
     @staticmethod
     def _attachment(doc: dict[str, Any]) -> Attachment:
-        return Attachment.model_validate({**doc["metadata"], "attachment_id": doc["_id"], "filename": doc["filename"],
-                                          "size": doc["length"]})
+        return Attachment.model_validate(
+            {
+                **doc["metadata"],
+                "attachment_id": doc["_id"],
+                "filename": doc["filename"],
+                "size": doc["length"],
+            }
+        )
 
     async def put(
-        self, owner_kind: OwnerKind, owner_id: str, data: bytes, *, content_type: str, filename: str,
-        kind: AttachmentKind, by: str, role: str, at: datetime, note: str = "", key: ChangeKey | None = None,
+        self,
+        owner_kind: OwnerKind,
+        owner_id: str,
+        data: bytes,
+        *,
+        content_type: str,
+        filename: str,
+        kind: AttachmentKind,
+        by: str,
+        role: str,
+        at: datetime,
+        note: str = "",
+        key: ChangeKey | None = None,
     ) -> Attachment:
         """Store a file. Under an Idempotency-Key the id comes from the key: a retry returns the file the
         first attempt stored, and the same key with other bytes or another owner is refused."""
         sha256 = hashlib.sha256(data).hexdigest()
         attachment_id = key.derived_id("F-", 16) if key else f"F-{uuid.uuid4().hex[:16].upper()}"
         if key is not None and (earlier := await self.get(attachment_id)) is not None:
-            if (earlier.sha256, earlier.owner_kind, earlier.owner_id, earlier.kind) != (sha256, owner_kind, owner_id, kind):
+            if (earlier.sha256, earlier.owner_kind, earlier.owner_id, earlier.kind) != (
+                sha256,
+                owner_kind,
+                owner_id,
+                kind,
+            ):
                 raise IdempotencyConflict(key.key)
             return earlier
-        metadata = {"owner_kind": owner_kind, "owner_id": owner_id, "kind": kind, "content_type": content_type,
-                    "sha256": sha256, "uploaded_by": by, "role": role, "uploaded_at": at, "note": note}
-        await self.bucket.upload_from_stream_with_id(attachment_id, _safe_name(filename), data, metadata=metadata)
-        return Attachment(attachment_id=attachment_id, filename=_safe_name(filename), size=len(data),
-                          **metadata)
+        metadata = {
+            "owner_kind": owner_kind,
+            "owner_id": owner_id,
+            "kind": kind,
+            "content_type": content_type,
+            "sha256": sha256,
+            "uploaded_by": by,
+            "role": role,
+            "uploaded_at": at,
+            "note": note,
+        }
+        await self.bucket.upload_from_stream_with_id(
+            attachment_id, _safe_name(filename), data, metadata=metadata
+        )
+        return Attachment(
+            attachment_id=attachment_id, filename=_safe_name(filename), size=len(data), **metadata
+        )
 
     async def get(self, attachment_id: str) -> Attachment | None:
         doc = await self.files.find_one({"_id": attachment_id})
@@ -111,7 +159,8 @@ class AttachmentStore:
 
     async def of(self, owner_kind: OwnerKind, owner_id: str) -> list[Attachment]:
         cursor = self.files.find({"metadata.owner_kind": owner_kind, "metadata.owner_id": owner_id}).sort(
-            "uploadDate", ASCENDING)
+            "uploadDate", ASCENDING
+        )
         return [self._attachment(d) async for d in cursor]
 
     async def content(self, attachment_id: str) -> bytes:

@@ -18,7 +18,9 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
-    service_name: str = Field(description="Name of the service, used for the consumer group, logs and the DLQ.")
+    service_name: str = Field(
+        description="Name of the service, used for the consumer group, logs and the DLQ."
+    )
     app_env: Literal["development", "test", "production"] = Field(
         default="development",
         description="development accepts the keys of deploy/local/dev-credentials.json; production refuses them.",
@@ -66,12 +68,16 @@ class ServiceSettings(BaseSettings):
         "(writers publish at once; this is one indexed query per aggregate collection).",
     )
     kafka_fetch_max_wait_ms: int = Field(
-        default=5000, ge=1, le=10000,
+        default=5000,
+        ge=1,
+        le=10000,
         description="How long the broker holds a consumer's fetch when nothing arrives (it answers at "
         "once when something does): 1000/this fetches a second per idle consumer.",
     )
     consumer_batch_max: int = Field(
-        default=200, ge=1, le=5000,
+        default=200,
+        ge=1,
+        le=5000,
         description="Most records a consumer takes from Kafka at once (what is waiting, up to this).",
     )
     run_consumers: bool = Field(

@@ -69,7 +69,9 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
         structlog.processors.format_exc_info,
         _redact_processor,
     ]
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
     structlog.configure(
         # Dropping disabled levels first keeps debug logging free on hot paths.
         processors=[

@@ -13,7 +13,9 @@ EVENTS_CONSUMED = Counter(
     ["service", "topic", "event_type", "outcome"],
 )
 EVENTS_RETRIED = Counter(
-    "yingde_event_retries_total", "Handler attempts that failed and were retried.", ["service", "topic", "error"]
+    "yingde_event_retries_total",
+    "Handler attempts that failed and were retried.",
+    ["service", "topic", "error"],
 )
 HANDLER_SECONDS = Histogram(
     "yingde_handler_seconds",

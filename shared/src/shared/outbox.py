@@ -49,8 +49,10 @@ def outbox_update(entries: dict[str, Any], now: datetime) -> dict[str, Any]:
     if not entries:
         return {}
     # $min: an older unpublished event keeps the document's place in the relay's queue.
-    return {"$set": {f"{OUTBOX}.{event_id}": entry for event_id, entry in entries.items()},
-            "$min": {PENDING_SINCE: now}}
+    return {
+        "$set": {f"{OUTBOX}.{event_id}": entry for event_id, entry in entries.items()},
+        "$min": {PENDING_SINCE: now},
+    }
 
 
 class Outbox:
@@ -61,8 +63,14 @@ class Outbox:
     before the removal only means the relay publishes those events again, with the same ids.
     """
 
-    def __init__(self, collection: AsyncCollection[Document], publisher: EventPublisher, *, grace_s: float = 2.0,
-                 clear_after_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        collection: AsyncCollection[Document],
+        publisher: EventPublisher,
+        *,
+        grace_s: float = 2.0,
+        clear_after_s: float = 0.1,
+    ) -> None:
         self.collection = collection
         self._publisher = publisher
         # A document written this recently is being published by its writer; the relay leaves it be.
@@ -95,12 +103,17 @@ class Outbox:
         pending = [(doc_id, entries, version) for doc_id, entries, version in pending if entries]
         if not pending:
             return 0
-        ordered = [decode(entry["value"].encode()) for _doc_id, entries, _version in pending
-                   for _event_id, entry in sorted(entries.items(), key=lambda kv: kv[1].get("seq", ""))]
+        ordered = [
+            decode(entry["value"].encode())
+            for _doc_id, entries, _version in pending
+            for _event_id, entry in sorted(entries.items(), key=lambda kv: kv[1].get("seq", ""))
+        ]
         await self._publisher.publish_many(ordered)
         self._to_clear += [(doc_id, list(entries), version) for doc_id, entries, version in pending]
         if self._clearing is None or self._clearing.done():
-            self._clearing = asyncio.create_task(self._clear_soon(), name=f"outbox-clear:{self.collection.name}")
+            self._clearing = asyncio.create_task(
+                self._clear_soon(), name=f"outbox-clear:{self.collection.name}"
+            )
         return len(ordered)
 
     async def _clear_soon(self) -> None:
@@ -110,8 +123,12 @@ class Outbox:
             try:
                 await self.clear(batch)
             except PyMongoError as exc:
-                log.warning("published events not yet removed; the relay may publish them again (same ids)",
-                            collection=self.collection.name, documents=len(batch), error=repr(exc))
+                log.warning(
+                    "published events not yet removed; the relay may publish them again (same ids)",
+                    collection=self.collection.name,
+                    documents=len(batch),
+                    error=repr(exc),
+                )
 
     async def flush(self) -> None:
         """Wait until what was published is removed (shutdown, tests)."""
@@ -125,29 +142,52 @@ class Outbox:
         cleared: set[Any] = set()
         if whole:
             await self.collection.bulk_write(
-                [UpdateOne({"_id": doc_id, "version": version},
-                           {"$unset": {**{f"{OUTBOX}.{e}": "" for e in ids}, PENDING_SINCE: ""}})
-                 for doc_id, ids, version in whole], ordered=False)
+                [
+                    UpdateOne(
+                        {"_id": doc_id, "version": version},
+                        {"$unset": {**{f"{OUTBOX}.{e}": "" for e in ids}, PENDING_SINCE: ""}},
+                    )
+                    for doc_id, ids, version in whole
+                ],
+                ordered=False,
+            )
             # Which of them matched is not reported per write: look at what is still marked.
-            marked = {d["_id"] async for d in self.collection.find(
-                {"_id": {"$in": [doc_id for doc_id, _i, _v in whole]}, PENDING_SINCE: {"$exists": True}}, {"_id": 1})}
+            marked = {
+                d["_id"]
+                async for d in self.collection.find(
+                    {"_id": {"$in": [doc_id for doc_id, _i, _v in whole]}, PENDING_SINCE: {"$exists": True}},
+                    {"_id": 1},
+                )
+            }
             cleared = {doc_id for doc_id, _i, _v in whole if doc_id not in marked}
         rest = [(doc_id, ids) for doc_id, ids, _v in published if doc_id not in cleared]
         if rest:
             await self.collection.bulk_write(
-                [UpdateOne({"_id": doc_id}, {"$unset": {f"{OUTBOX}.{e}": "" for e in ids}}) for doc_id, ids in rest],
-                ordered=False)
+                [
+                    UpdateOne({"_id": doc_id}, {"$unset": {f"{OUTBOX}.{e}": "" for e in ids}})
+                    for doc_id, ids in rest
+                ],
+                ordered=False,
+            )
             await self.collection.bulk_write(
-                [UpdateOne({"_id": doc_id, OUTBOX: {}}, {"$unset": {PENDING_SINCE: ""}}) for doc_id, _ids in rest],
-                ordered=False)
+                [
+                    UpdateOne({"_id": doc_id, OUTBOX: {}}, {"$unset": {PENDING_SINCE: ""}})
+                    for doc_id, _ids in rest
+                ],
+                ordered=False,
+            )
 
     async def publish_many_quietly(self, pending: list[tuple[Any, dict[str, Any], int | None]]) -> None:
         """`publish_many` after committed changes: a failure is left to the relay, never raised."""
         try:
             await self.publish_many(pending)
         except (PublishFailed, PyMongoError) as exc:
-            log.warning("changes saved, their events not yet published; the relay will",
-                        collection=self.collection.name, documents=len(pending), error=repr(exc))
+            log.warning(
+                "changes saved, their events not yet published; the relay will",
+                collection=self.collection.name,
+                documents=len(pending),
+                error=repr(exc),
+            )
 
     async def publish_quietly(self, doc_id: Any, entries: dict[str, Any], version: int | None) -> None:
         """Publish after a committed change: a failure is logged and left to the relay, never raised,
@@ -163,7 +203,9 @@ class Outbox:
             if doc.get(OUTBOX):
                 sent += await self.publish(doc["_id"], doc[OUTBOX], doc.get("version"))
             else:  # published, its removal done, the mark left by a writer that raced it
-                await self.collection.update_one({"_id": doc["_id"], OUTBOX: {}}, {"$unset": {PENDING_SINCE: ""}})
+                await self.collection.update_one(
+                    {"_id": doc["_id"], OUTBOX: {}}, {"$unset": {PENDING_SINCE: ""}}
+                )
         await self.flush()
         return sent
 
@@ -173,7 +215,11 @@ class Outbox:
             try:
                 sent = await self.relay_once()
                 if sent:
-                    log.info("outbox relay published left-over events", collection=self.collection.name, sent=sent)
+                    log.info(
+                        "outbox relay published left-over events", collection=self.collection.name, sent=sent
+                    )
             except (PublishFailed, PyMongoError) as exc:
-                log.warning("outbox relay could not publish yet", collection=self.collection.name, error=repr(exc))
+                log.warning(
+                    "outbox relay could not publish yet", collection=self.collection.name, error=repr(exc)
+                )
             await asyncio.sleep(interval_s)

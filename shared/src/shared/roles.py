@@ -9,8 +9,17 @@ from __future__ import annotations
 from typing import Literal
 
 Role = Literal[
-    "manager", "specialist", "finance", "purchasing", "engineering", "management", "operations", "front_desk",
-    "hotline", "regional_manager", "dealer",
+    "manager",
+    "specialist",
+    "finance",
+    "purchasing",
+    "engineering",
+    "management",
+    "operations",
+    "front_desk",
+    "hotline",
+    "regional_manager",
+    "dealer",
 ]
 
 # Staff of the company, each key bound to a person (mgr-chen, sp-liu, ...).
@@ -36,24 +45,48 @@ STATS_READERS: tuple[Role, ...] = ("manager", "management", "specialist", "opera
 # The quality department's figures (R-DS-7): fault counts, repeat units, exports, the monthly report.
 QUALITY_READERS: tuple[Role, ...] = ("manager", "management", "specialist", "operations", "engineering")
 # Who passes a customer's request to reopen a closed case on (or the manager, who reopens any).
-CASE_REOPENERS: tuple[Role, ...] = ("manager", "specialist", "front_desk", "hotline", "dealer", "regional_manager")
+CASE_REOPENERS: tuple[Role, ...] = (
+    "manager",
+    "specialist",
+    "front_desk",
+    "hotline",
+    "dealer",
+    "regional_manager",
+)
 # What was sent to the customer and its delivery state (notifications); operations retries a failure.
 MESSAGE_READERS: tuple[Role, ...] = ("manager", "specialist", "operations", "management", "front_desk")
 MESSAGE_RETRIERS: tuple[Role, ...] = ("operations", "manager")
 
 # Warranty decisions and their evidence.
-WARRANTY_READERS: tuple[Role, ...] = ("manager", "specialist", "engineering", "management", "front_desk", "operations")
+WARRANTY_READERS: tuple[Role, ...] = (
+    "manager",
+    "specialist",
+    "engineering",
+    "management",
+    "front_desk",
+    "operations",
+)
 
 # Parts: requests, stock and consumable prices (R-PA-4: prices for finance and the specialist only).
 PARTS_STAFF: tuple[Role, ...] = tuple(r for r in STAFF_ROLES if r != "front_desk")
 PARTS_READERS: tuple[Role, ...] = (*PARTS_STAFF, "regional_manager")
 PRICE_READERS: tuple[Role, ...] = ("finance", "specialist")
-FIELD_WORKERS: tuple[Role, ...] = ("specialist", "manager", "regional_manager")  # source locally, repair on site
+FIELD_WORKERS: tuple[Role, ...] = (
+    "specialist",
+    "manager",
+    "regional_manager",
+)  # source locally, repair on site
 # Path B: whom the good part is shipped to in the field, who confirm its receipt and record the repair.
 FIELD_RECIPIENTS: tuple[Role, ...] = ("dealer", "regional_manager")
 STOCK_KEEPERS: tuple[Role, ...] = ("purchasing", "specialist", "manager")
 PURCHASE_READERS: tuple[Role, ...] = ("purchasing", "manager", "specialist")
-REPAIR_RECORD_READERS: tuple[Role, ...] = ("specialist", "manager", "finance", "engineering", "regional_manager")
+REPAIR_RECORD_READERS: tuple[Role, ...] = (
+    "specialist",
+    "manager",
+    "finance",
+    "engineering",
+    "regional_manager",
+)
 
 # Installation projects (engineering): every staff role reads; contract values and installer quotes
 # for engineering and management only (R-EN-1).

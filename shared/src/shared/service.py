@@ -70,12 +70,20 @@ class ServiceRuntime:
         """The records of one aggregate in `collection`, changed only through the unit of work, with
         the relay of their outbox running in the background."""
         agg = Aggregates(
-            self.db[collection], model, id_field=id_field, producer=self.settings.service_name,
-            publisher=self.publisher, correlation=correlation, query_fields=query_fields, kind=kind,
+            self.db[collection],
+            model,
+            id_field=id_field,
+            producer=self.settings.service_name,
+            publisher=self.publisher,
+            correlation=correlation,
+            query_fields=query_fields,
+            kind=kind,
         )
         self._aggregates.append(agg)
-        self.background(f"outbox-relay:{collection}",
-                        partial(agg.outbox.relay_forever, self.settings.outbox_relay_interval_s))
+        self.background(
+            f"outbox-relay:{collection}",
+            partial(agg.outbox.relay_forever, self.settings.outbox_relay_interval_s),
+        )
         return agg
 
     async def ensure_indexes(self) -> None:
@@ -96,7 +104,9 @@ class ServiceRuntime:
             log.warning("Kafka not reachable at start-up; publishing will retry", error=str(exc))
         if self.settings.run_consumers:
             await asyncio.wait_for(self.consumer.start(), 60)
-            self._tasks = [asyncio.create_task(_guarded(name, job), name=name) for name, job in self._background]
+            self._tasks = [
+                asyncio.create_task(_guarded(name, job), name=name) for name, job in self._background
+            ]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -111,13 +121,18 @@ class ServiceRuntime:
             try:  # what was published is removed from the documents before the store goes
                 await asyncio.wait_for(agg.outbox.flush(), 10)
             except Exception as exc:
-                log.warning("published events not removed at shutdown; the relay may publish them again",
-                            error=repr(exc))
+                log.warning(
+                    "published events not removed at shutdown; the relay may publish them again",
+                    error=repr(exc),
+                )
         await self.publisher.stop()
         await self.mongo.close()
 
     def readiness(self) -> list[ReadinessCheck]:
-        return [ReadinessCheck("kafka", self.publisher.ready), ReadinessCheck("store", lambda: ping(self.mongo))]
+        return [
+            ReadinessCheck("kafka", self.publisher.ready),
+            ReadinessCheck("store", lambda: ping(self.mongo)),
+        ]
 
 
 async def _guarded(name: str, job: Callable[[], Awaitable[None]]) -> None:

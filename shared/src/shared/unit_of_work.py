@@ -99,7 +99,7 @@ class ChangeKey:
 
     def derived_id(self, prefix: str, length: int = 10) -> str:
         """A stable id for the thing this request creates: the retry finds the same one."""
-        return f"{prefix}{self.digest[1:1 + length].upper()}"
+        return f"{prefix}{self.digest[1 : 1 + length].upper()}"
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,12 @@ class Aggregates(Generic[M]):
         return item
 
     async def find(
-        self, query: dict[str, Any], *, sort: list[tuple[str, int]] | None = None, skip: int = 0, limit: int = 0
+        self,
+        query: dict[str, Any],
+        *,
+        sort: list[tuple[str, int]] | None = None,
+        skip: int = 0,
+        limit: int = 0,
     ) -> list[M]:
         cursor = self.collection.find(query, {OUTBOX: 0, APPLIED: 0})
         if sort:
@@ -232,11 +237,16 @@ class Aggregates(Generic[M]):
             doc.update(bson_safe(self._query_fields(item)))
         return doc
 
-    def _envelopes(self, item: M, events: Iterable[Event], cause: uuid.UUID | None, now: datetime) -> list[Envelope]:
+    def _envelopes(
+        self, item: M, events: Iterable[Event], cause: uuid.UUID | None, now: datetime
+    ) -> list[Envelope]:
         events = list(events)
         pairs = [e for e in events if not isinstance(e, Envelope)]
-        made = iter(envelopes_for(pairs, correlation_id=self._correlation(item), producer=self.producer,
-                                  now=now, cause=cause))
+        made = iter(
+            envelopes_for(
+                pairs, correlation_id=self._correlation(item), producer=self.producer, now=now, cause=cause
+            )
+        )
         return [e if isinstance(e, Envelope) else next(made) for e in events]
 
     def _replayed(self, doc: dict[str, Any], key: ChangeKey | None) -> bool:
@@ -266,8 +276,13 @@ class Aggregates(Generic[M]):
         now = self._clock()
         item_id = getattr(item, self.id_field)
         entries = outbox_entries(self._envelopes(item, events, cause, now), now=now)
-        doc: dict[str, Any] = {"_id": item_id, **self._fields(item), "version": 1, OUTBOX: entries,
-                               APPLIED: {key.digest: {"at": now, "fingerprint": key.fingerprint}} if key else {}}
+        doc: dict[str, Any] = {
+            "_id": item_id,
+            **self._fields(item),
+            "version": 1,
+            OUTBOX: entries,
+            APPLIED: {key.digest: {"at": now, "fingerprint": key.fingerprint}} if key else {},
+        }
         if entries:
             doc[PENDING_SINCE] = now
         try:
@@ -283,7 +298,9 @@ class Aggregates(Generic[M]):
             # their writer (or their removal is on its way), and publishing them again would duplicate.
             pending = existing.get(OUTBOX) or {}
             left = self.outbox.left_behind(pending, now)
-            await self._after(tx, item_id, left, existing.get("version") if len(left) == len(pending) else None)
+            await self._after(
+                tx, item_id, left, existing.get("version") if len(left) == len(pending) else None
+            )
             return Created(self._load(existing), created=False, replayed=replayed)
         await self._after(tx, item_id, entries, 1)
         return Created(item, created=True)
@@ -338,12 +355,18 @@ class Aggregates(Generic[M]):
                 item = self._load(doc)
                 entries = outbox_entries(self._envelopes(item, operation(item), cause, now), now=now)
                 result = result_of(item) if result_of else None
-                applied = {f"{APPLIED}.{key.digest}": {"at": now, "fingerprint": key.fingerprint, "result": result}
-                           } if key else {}
-                update = _merge({"$set": {**self._fields(item), "version": version + 1, **applied}},
-                                outbox_update(entries, now))
-                written = await self.collection.update_one({"_id": item_id, "version": version}, update,
-                                                           session=session)
+                applied = (
+                    {f"{APPLIED}.{key.digest}": {"at": now, "fingerprint": key.fingerprint, "result": result}}
+                    if key
+                    else {}
+                )
+                update = _merge(
+                    {"$set": {**self._fields(item), "version": version + 1, **applied}},
+                    outbox_update(entries, now),
+                )
+                written = await self.collection.update_one(
+                    {"_id": item_id, "version": version}, update, session=session
+                )
                 if written.matched_count == 1:
                     # What an earlier change left unpublished goes out first, in the order it was written;
                     # what a concurrent writer elsewhere has just written is theirs to publish.
@@ -360,7 +383,11 @@ class Aggregates(Generic[M]):
     async def existing(self, item_ids: Iterable[str]) -> set[str]:
         """Which of these ids exist: one indexed query for a batch."""
         ids = list(set(item_ids))
-        return {d["_id"] async for d in self.collection.find({"_id": {"$in": ids}}, {"_id": 1})} if ids else set()
+        return (
+            {d["_id"] async for d in self.collection.find({"_id": {"$in": ids}}, {"_id": 1})}
+            if ids
+            else set()
+        )
 
     async def load_many(self, item_ids: Iterable[str]) -> dict[str, M]:
         ids = list(set(item_ids))
@@ -395,7 +422,8 @@ class Aggregates(Generic[M]):
             taken = {e["index"] for e in errors}
         made = [item for i, (item, _e, _c) in enumerate(items) if i not in taken]
         await self.outbox.publish_many_quietly(
-            [(doc["_id"], entries_of[doc["_id"]], 1) for i, doc in enumerate(docs) if i not in taken])
+            [(doc["_id"], entries_of[doc["_id"]], 1) for i, doc in enumerate(docs) if i not in taken]
+        )
         return made
 
     async def change_many(self, changes: list[tuple[str, Callable[[M], Iterable[Event]], uuid.UUID]]) -> None:
@@ -426,8 +454,10 @@ class Aggregates(Generic[M]):
                 applied[f"{APPLIED}.{key.digest}"] = {"at": now, "fingerprint": ""}
             if not applied:
                 continue
-            update = _merge({"$set": {**self._fields(item), "version": doc["version"] + 1, **applied}},
-                            outbox_update(entries, now))
+            update = _merge(
+                {"$set": {**self._fields(item), "version": doc["version"] + 1, **applied}},
+                outbox_update(entries, now),
+            )
             writes.append(UpdateOne({"_id": item_id, "version": doc["version"]}, update))
             pending = doc.get(OUTBOX) or {}
             left = self.outbox.left_behind(pending, now)
@@ -438,16 +468,21 @@ class Aggregates(Generic[M]):
         done = written
         if result.matched_count != len(writes):
             # Someone else wrote some of them: those are done again one change at a time.
-            current = {d["_id"]: d["version"] async for d in self.collection.find(
-                {"_id": {"$in": [w[0] for w in written]}}, {"version": 1})}
+            current = {
+                d["_id"]: d["version"]
+                async for d in self.collection.find({"_id": {"$in": [w[0] for w in written]}}, {"version": 1})
+            }
             done = [w for w in written if current.get(w[0]) == w[1]]
             for item_id, *_ in (w for w in written if current.get(w[0]) != w[1]):
                 for operation, cause in by_id[item_id]:
                     await self.change(item_id, operation, cause=cause)
         await self.outbox.publish_many_quietly(
-            [(item_id, entries, version if whole else None) for item_id, version, entries, whole in done])
+            [(item_id, entries, version if whole else None) for item_id, version, entries, whole in done]
+        )
 
-    async def _after(self, tx: Transaction | None, item_id: str, entries: dict[str, Any], version: int | None) -> None:
+    async def _after(
+        self, tx: Transaction | None, item_id: str, entries: dict[str, Any], version: int | None
+    ) -> None:
         if not entries:
             return
         if tx is None:

@@ -59,19 +59,21 @@ _CHANNEL_CASES = NavItem("/cases", "我的投诉", "My complaints")
 _SOURCING = NavItem("/sourcing", "本地采购", "Local sourcing")
 _FIELD = NavItem("/field-parts", "现场维修配件", "Parts for on-site repair")
 
-NAV.update({
-    "front_desk": (_HOTLINE, _CASES),
-    "hotline": (_HOTLINE, _CASES),
-    "manager": (_TRIAGE, _CASES, _STATS, _QUALITY, _STOCK, _PURCHASES),
-    "specialist": (_MY, _CASES, _STOCK, _PRICES, _STATS, _QUALITY),
-    "engineering": (_PROJECTS, _MY, _CASES, _STATS, _QUALITY),
-    "management": (_PROJECTS, _STATS, _QUALITY, _CASES),
-    "finance": (_PRICES, _STOCK, _CASES),
-    "purchasing": (_PURCHASES, _STOCK, _CASES),
-    "operations": (_CASES, _STATS, _QUALITY, _PROJECTS),
-    "dealer": (_CHANNEL_CASES, _SUBMIT, _FIELD),
-    "regional_manager": (_CHANNEL_CASES, _SUBMIT, _SOURCING, _FIELD),
-})
+NAV.update(
+    {
+        "front_desk": (_HOTLINE, _CASES),
+        "hotline": (_HOTLINE, _CASES),
+        "manager": (_TRIAGE, _CASES, _STATS, _QUALITY, _STOCK, _PURCHASES),
+        "specialist": (_MY, _CASES, _STOCK, _PRICES, _STATS, _QUALITY),
+        "engineering": (_PROJECTS, _MY, _CASES, _STATS, _QUALITY),
+        "management": (_PROJECTS, _STATS, _QUALITY, _CASES),
+        "finance": (_PRICES, _STOCK, _CASES),
+        "purchasing": (_PURCHASES, _STOCK, _CASES),
+        "operations": (_CASES, _STATS, _QUALITY, _PROJECTS),
+        "dealer": (_CHANNEL_CASES, _SUBMIT, _FIELD),
+        "regional_manager": (_CHANNEL_CASES, _SUBMIT, _SOURCING, _FIELD),
+    }
+)
 
 
 def home(role: str) -> str:

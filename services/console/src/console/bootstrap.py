@@ -39,7 +39,11 @@ class Console:
 
 def dev_keys(settings: ConsoleSettings) -> list[DevKey]:
     """The development keys to pick from on the sign-in page: never outside development and test."""
-    if settings.app_env not in ("development", "test") or settings.credentials_json or not settings.credentials_file:
+    if (
+        settings.app_env not in ("development", "test")
+        or settings.credentials_json
+        or not settings.credentials_file
+    ):
         return []
     path = Path(settings.credentials_file)
     if not path.is_file():

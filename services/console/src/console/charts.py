@@ -44,10 +44,14 @@ def _label(x: float, y: float, zh: str, en: str, *, anchor: str = "end", size: i
     return f'<text class="zh" {common}>{escape(zh)}</text><text class="en" {common}>{escape(en)}</text>'
 
 
-def hbars(bars: Sequence[Bar], *, title: str, unit: str = "", legend: Sequence[tuple[str, str]] = ()) -> Markup:
+def hbars(
+    bars: Sequence[Bar], *, title: str, unit: str = "", legend: Sequence[tuple[str, str]] = ()
+) -> Markup:
     """Horizontal bars, one row per label, one bar per value (e.g. median and p90 side by side)."""
     if not bars:
-        return Markup('<p class="muted"><span class="zh">暂无数据</span><span class="en">No data yet</span></p>')
+        return Markup(
+            '<p class="muted"><span class="zh">暂无数据</span><span class="en">No data yet</span></p>'
+        )
     per_row = max(len(b.values) for b in bars)
     bar_h, gap, label_w, width = 14, 10, 130, 560
     row_h = per_row * bar_h + gap
@@ -55,8 +59,10 @@ def hbars(bars: Sequence[Bar], *, title: str, unit: str = "", legend: Sequence[t
     height = legend_h + len(bars) * row_h + 6
     top = max((v for b in bars for v in b.values if v is not None), default=0) or 1
     scale = (width - label_w - 60) / top
-    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
-           f'preserveAspectRatio="xMinYMin meet"><title>{escape(title)}</title>']
+    out = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
+        f'preserveAspectRatio="xMinYMin meet"><title>{escape(title)}</title>'
+    ]
     for i, (zh, en) in enumerate(legend):
         x = label_w + i * 120
         out.append(f'<rect x="{x}" y="4" width="12" height="12" fill="{PALETTE[i % len(PALETTE)]}"/>')
@@ -67,10 +73,14 @@ def hbars(bars: Sequence[Bar], *, title: str, unit: str = "", legend: Sequence[t
         for j, v in enumerate(b.values):
             y = y0 + j * bar_h
             w = max(0.0, (v or 0) * scale)
-            out.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h - 2}" '
-                       f'fill="{PALETTE[j % len(PALETTE)]}"><title>{escape(_fmt(v, unit))}</title></rect>')
-            out.append(f'<text x="{label_w + w + 4:.1f}" y="{y + bar_h - 4}" font-size="11" '
-                       f'data-value="{escape(_fmt(v))}">{escape(_fmt(v, unit))}</text>')
+            out.append(
+                f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h - 2}" '
+                f'fill="{PALETTE[j % len(PALETTE)]}"><title>{escape(_fmt(v, unit))}</title></rect>'
+            )
+            out.append(
+                f'<text x="{label_w + w + 4:.1f}" y="{y + bar_h - 4}" font-size="11" '
+                f'data-value="{escape(_fmt(v))}">{escape(_fmt(v, unit))}</text>'
+            )
     out.append("</svg>")
     return Markup("".join(out))
 
@@ -78,21 +88,27 @@ def hbars(bars: Sequence[Bar], *, title: str, unit: str = "", legend: Sequence[t
 def stacked_columns(periods: Sequence[str], series: Sequence[Series], *, title: str) -> Markup:
     """Counts over time: one column per period, stacked by series (channel, category)."""
     if not periods or not any(any(s.values) for s in series):
-        return Markup('<p class="muted"><span class="zh">暂无数据</span><span class="en">No data yet</span></p>')
+        return Markup(
+            '<p class="muted"><span class="zh">暂无数据</span><span class="en">No data yet</span></p>'
+        )
     width, height, left, bottom, legend_h = 560, 260, 36, 40, 24
     plot_h = height - bottom - legend_h
     totals = [sum(s.values[i] for s in series) for i in range(len(periods))]
     top = max(totals) or 1
     col_w = (width - left - 10) / len(periods)
-    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
-           f'preserveAspectRatio="xMinYMin meet"><title>{escape(title)}</title>']
+    out = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
+        f'preserveAspectRatio="xMinYMin meet"><title>{escape(title)}</title>'
+    ]
     for i, s in enumerate(series):
         x = left + i * 105
         out.append(f'<rect x="{x}" y="4" width="12" height="12" fill="{PALETTE[i % len(PALETTE)]}"/>')
         out.append(_label(x + 16, 14, s.zh, s.en, anchor="start", size=11))
     base_y = legend_h + plot_h
     out.append(f'<line x1="{left}" y1="{base_y}" x2="{width - 6}" y2="{base_y}" stroke="#999"/>')
-    out.append(f'<text x="{left - 4}" y="{legend_h + 10}" font-size="10" text-anchor="end">{_fmt(top)}</text>')
+    out.append(
+        f'<text x="{left - 4}" y="{legend_h + 10}" font-size="10" text-anchor="end">{_fmt(top)}</text>'
+    )
     for i, period in enumerate(periods):
         x = left + i * col_w + col_w * 0.15
         w = col_w * 0.7
@@ -103,13 +119,19 @@ def stacked_columns(periods: Sequence[str], series: Sequence[Series], *, title: 
                 continue
             h = v / top * plot_h
             y -= h
-            out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" '
-                       f'fill="{PALETTE[j % len(PALETTE)]}"><title>{escape(period)} {escape(s.zh)} / '
-                       f'{escape(s.en)}: {_fmt(v)}</title></rect>')
+            out.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" '
+                f'fill="{PALETTE[j % len(PALETTE)]}"><title>{escape(period)} {escape(s.zh)} / '
+                f"{escape(s.en)}: {_fmt(v)}</title></rect>"
+            )
         if totals[i]:
-            out.append(f'<text x="{x + w / 2:.1f}" y="{y - 3:.1f}" font-size="10" text-anchor="middle">'
-                       f"{_fmt(totals[i])}</text>")
-        out.append(f'<text x="{x + w / 2:.1f}" y="{base_y + 14}" font-size="10" text-anchor="middle">'
-                   f"{escape(period)}</text>")
+            out.append(
+                f'<text x="{x + w / 2:.1f}" y="{y - 3:.1f}" font-size="10" text-anchor="middle">'
+                f"{_fmt(totals[i])}</text>"
+            )
+        out.append(
+            f'<text x="{x + w / 2:.1f}" y="{base_y + 14}" font-size="10" text-anchor="middle">'
+            f"{escape(period)}</text>"
+        )
     out.append("</svg>")
     return Markup("".join(out))

@@ -274,14 +274,39 @@ DIMENSION: dict[str, Pair] = {
 }
 
 TABLES: dict[str, dict[str, Pair]] = {
-    "status": STATUS, "channel": CHANNEL, "category": CATEGORY, "priority": PRIORITY, "department": DEPARTMENT,
-    "outcome": OUTCOME, "via": VIA, "decision": DECISION, "remedy": REMEDY, "region": REGION,
-    "parts_state": PARTS_STATE, "part": PART, "purchase_status": PURCHASE_STATUS, "role": ROLE, "event": EVENT,
-    "producer": PRODUCER, "step": GATE_STEP, "precondition": PRECONDITION, "paperwork": PAPERWORK,
-    "contracting_mode": CONTRACTING_MODE, "target": TARGET, "target_state": TARGET_STATE, "cause": CAUSE,
-    "fault_kind": FAULT_KIND, "confirm_via": CONFIRM_VIA, "direction": DIRECTION, "delivery": DELIVERY,
-    "reopen_trigger": REOPEN_TRIGGER, "dimension": DIMENSION, "remedy_step": REMEDY_STEP,
-    "remedy_status": REMEDY_STATUS, "agreed_via": AGREED_VIA, "attachment_kind": ATTACHMENT_KIND,
+    "status": STATUS,
+    "channel": CHANNEL,
+    "category": CATEGORY,
+    "priority": PRIORITY,
+    "department": DEPARTMENT,
+    "outcome": OUTCOME,
+    "via": VIA,
+    "decision": DECISION,
+    "remedy": REMEDY,
+    "region": REGION,
+    "parts_state": PARTS_STATE,
+    "part": PART,
+    "purchase_status": PURCHASE_STATUS,
+    "role": ROLE,
+    "event": EVENT,
+    "producer": PRODUCER,
+    "step": GATE_STEP,
+    "precondition": PRECONDITION,
+    "paperwork": PAPERWORK,
+    "contracting_mode": CONTRACTING_MODE,
+    "target": TARGET,
+    "target_state": TARGET_STATE,
+    "cause": CAUSE,
+    "fault_kind": FAULT_KIND,
+    "confirm_via": CONFIRM_VIA,
+    "direction": DIRECTION,
+    "delivery": DELIVERY,
+    "reopen_trigger": REOPEN_TRIGGER,
+    "dimension": DIMENSION,
+    "remedy_step": REMEDY_STEP,
+    "remedy_status": REMEDY_STATUS,
+    "agreed_via": AGREED_VIA,
+    "attachment_kind": ATTACHMENT_KIND,
 }
 
 
@@ -303,8 +328,10 @@ def live_line(event_type: str, payload: dict[str, Any]) -> Pair:
         case "case.assigned":
             return f"{zh}：{g('specialist_id')}", f"{en}: {g('specialist_id')}"
         case "case.reassigned":
-            return (f"{zh}：{g('from_specialist_id')} → {g('to_specialist_id')}",
-                    f"{en}: {g('from_specialist_id')} → {g('to_specialist_id')}")
+            return (
+                f"{zh}：{g('from_specialist_id')} → {g('to_specialist_id')}",
+                f"{en}: {g('from_specialist_id')} → {g('to_specialist_id')}",
+            )
         case "warranty.decided":
             d_zh, d_en = pair("decision", g("decision"))
             r_zh, r_en = pair("remedy", g("remedy"))
@@ -317,7 +344,10 @@ def live_line(event_type: str, payload: dict[str, Any]) -> Pair:
             return f"{zh}：{p_zh}", f"{en}: {p_en}"
         case "parts.local_sourcing_reported":
             found = bool(g("found"))
-            return (f"{zh}：{'已采购到' if found else '未采购到'}", f"{en}: {'found' if found else 'not found'}")
+            return (
+                f"{zh}：{'已采购到' if found else '未采购到'}",
+                f"{en}: {'found' if found else 'not found'}",
+            )
         case "remedy.chosen" | "remedy.completed" | "remedy.cancelled":
             r_zh, r_en = pair("remedy", g("remedy"))
             return f"{zh}：{r_zh}", f"{en}: {r_en}"

@@ -84,12 +84,15 @@ async def wire(runtime: ServiceRuntime) -> None:
     consumer = runtime.consumer
     # The busy topics are handled in batches (one read, one write, one publish for what is waiting);
     # each handler keeps the one-event way too, which a failed batch falls back to.
-    consumer.handle("complaint.received", partial(on_complaint_received, d=d),
-                    batch=partial(on_complaints_received, d=d))
+    consumer.handle(
+        "complaint.received", partial(on_complaint_received, d=d), batch=partial(on_complaints_received, d=d)
+    )
     own_events = partial(on_own_events, d=d)
     for spec in load_registry().get("dispatch.cases.v1").events:
         consumer.handle(spec.type, partial(on_own_event, d=d), batch=own_events)
-    consumer.handle("warranty.decided", partial(on_warranty_decided, d=d), batch=partial(on_warranty_decisions, d=d))
+    consumer.handle(
+        "warranty.decided", partial(on_warranty_decided, d=d), batch=partial(on_warranty_decisions, d=d)
+    )
     for spec in load_registry().get("parts.requests.v1").events:
         consumer.handle(spec.type, partial(on_parts_event, d=d))
     for spec in load_registry().get("warranty.remedies.v1").events:
@@ -133,7 +136,13 @@ async def _seed_roster(d: Dispatch, settings: DispatchSettings) -> None:
     data = yaml.safe_load(settings.roster_seed_file.read_text(encoding="utf-8"))
     for s in data["specialists"]:
         await d.roster.upsert(
-            Specialist(s["specialist_id"], s["name"], s["department"], tuple(s["skills"]), tuple(s["regions"]),
-                       s["active"])
+            Specialist(
+                s["specialist_id"],
+                s["name"],
+                s["department"],
+                tuple(s["skills"]),
+                tuple(s["regions"]),
+                s["active"],
+            )
         )
     log.info("roster seeded", specialists=len(data["specialists"]))

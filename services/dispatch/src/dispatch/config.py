@@ -30,7 +30,9 @@ class DispatchSettings(ServiceSettings):
         validation_alias=AliasChoices("DISPATCH_ROSTER_SEED_FILE", "ROSTER_SEED_FILE"),
         description="Specialists loaded when the roster is empty (none: start empty).",
     )
-    scan_interval_s: float = Field(default=30.0, gt=0, description="How often missed targets and due follow-ups are checked.")
+    scan_interval_s: float = Field(
+        default=30.0, gt=0, description="How often missed targets and due follow-ups are checked."
+    )
     public_rate_limit: str = Field(
         default="30/minute", description="Status-page look-ups per client address (guards the case numbers)."
     )
@@ -45,8 +47,11 @@ class DispatchSettings(ServiceSettings):
         description="A TrueType font with Chinese glyphs, embedded in the quality department's monthly report.",
     )
     report_check_interval_s: float = Field(
-        default=3600, gt=0, description="How often the monthly report of the month just ended is looked for "
-        "(generated once, from the first day of the month, China time).")
+        default=3600,
+        gt=0,
+        description="How often the monthly report of the month just ended is looked for "
+        "(generated once, from the first day of the month, China time).",
+    )
     figures_compact_interval_s: float = Field(
         default=30.0,
         gt=0,

@@ -64,8 +64,10 @@ class CaseNotFound(NotFound):
 
 class NotYourCase(Exception):
     def __init__(self, case: Case) -> None:
-        super().__init__(f"case {case.case_id} is assigned to {case.assignee or 'nobody'}; "
-                         "only they or the manager may act on it")
+        super().__init__(
+            f"case {case.case_id} is assigned to {case.assignee or 'nobody'}; "
+            "only they or the manager may act on it"
+        )
 
 
 class NotTheWindow(Exception):
@@ -74,8 +76,10 @@ class NotTheWindow(Exception):
     def __init__(self, case: Case, by: Principal) -> None:
         who = case.window or "the specialist the manager names"
         if by.role == "engineering":
-            message = (f"only the quality after-sales department replies to customers and closes cases (§一.2); "
-                       f"engineering records its installation work on the case, and {who} answers the customer")
+            message = (
+                f"only the quality after-sales department replies to customers and closes cases (§一.2); "
+                f"engineering records its installation work on the case, and {who} answers the customer"
+            )
         else:
             message = f"case {case.case_id} is answered by {who}; only they or the manager reply, close and follow up"
         super().__init__(message)
@@ -141,8 +145,13 @@ async def on_complaints_received(batch: list[tuple[Envelope, ComplaintReceived]]
     for env, complaint in batch:
         if complaint.case_id in known or complaint.case_id in new:
             continue
-        case = open_case(complaint, event_id=str(env.event_id), department=department_for(complaint.category_guess.category),
-                         priority=priority_for(complaint), policy=d.policy)
+        case = open_case(
+            complaint,
+            event_id=str(env.event_id),
+            department=department_for(complaint.category_guess.category),
+            priority=priority_for(complaint),
+            policy=d.policy,
+        )
         new[case.case_id] = (case, await _auto_assign(d, case, now=now), env.event_id)
     opened = await d.cases.create_many(list(new.values()))
     if opened:
@@ -159,8 +168,13 @@ async def _auto_assign(d: Dispatch, case: Case, *, now: datetime) -> list[Event]
     case.watched = case.channel in policy.watch_channels
     events = _name_window(d, case, roster, workloads, by="auto", policy=policy, today=today)
     choice = choose_specialist(
-        roster, department=case.department, category=case.category, region=case.region, workloads=workloads,
-        ceiling=policy.ceiling, today=today,
+        roster,
+        department=case.department,
+        category=case.category,
+        region=case.region,
+        workloads=workloads,
+        ceiling=policy.ceiling,
+        today=today,
     )
     if choice is None:
         log.warning("no available specialist in the department: left for the manager", case_id=case.case_id)
@@ -171,18 +185,36 @@ async def _auto_assign(d: Dispatch, case: Case, *, now: datetime) -> list[Event]
     return events + case.assign(choice.specialist.specialist_id, by="auto", reason=choice.reason, now=now)
 
 
-def _name_window(d: Dispatch, case: Case, roster: list[Specialist], workloads: dict[str, int], *, by: str,
-                 policy: AssignmentPolicy, today: date, reason: str = "") -> list[Event]:
+def _name_window(
+    d: Dispatch,
+    case: Case,
+    roster: list[Specialist],
+    workloads: dict[str, int],
+    *,
+    by: str,
+    policy: AssignmentPolicy,
+    today: date,
+    reason: str = "",
+) -> list[Event]:
     """A case another department works still answers the customer through a quality specialist (§一.2)."""
     if case.department == "quality" or case.liaison is not None:
         return []
-    choice = choose_specialist(roster, department="quality", category=case.category, region=case.region,
-                               workloads=workloads, ceiling=policy.ceiling, today=today)
+    choice = choose_specialist(
+        roster,
+        department="quality",
+        category=case.category,
+        region=case.region,
+        workloads=workloads,
+        ceiling=policy.ceiling,
+        today=today,
+    )
     if choice is None:
         return []
     d.workload.assigned(choice.specialist.specialist_id)
     why = f"answers the customer for the {case.department} department; {choice.reason}"
-    return case.assign_liaison(choice.specialist.specialist_id, by=by, reason=f"{reason}; {why}" if reason else why)
+    return case.assign_liaison(
+        choice.specialist.specialist_id, by=by, reason=f"{reason}; {why}" if reason else why
+    )
 
 
 async def on_own_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
@@ -205,7 +237,9 @@ async def on_warranty_decided(env: Envelope, decision: WarrantyDecided, *, d: Di
     await _record(d, env, "warranty.decisions.v1")
 
 
-async def on_warranty_decisions(batch: list[tuple[Envelope, WarrantyDecided]], *, d: Dispatch) -> list[Envelope]:
+async def on_warranty_decisions(
+    batch: list[tuple[Envelope, WarrantyDecided]], *, d: Dispatch
+) -> list[Envelope]:
     """`on_warranty_decided` for a batch; a decision about a case not known yet is left for one at a
     time (it waits there for its case), with every later decision of that case."""
     known = await d.cases.existing(env.correlation_id for env, _ in batch)
@@ -218,7 +252,11 @@ async def on_warranty_decisions(batch: list[tuple[Envelope, WarrantyDecided]], *
 def _show_decision(env: Envelope, decision: WarrantyDecided) -> Callable[[Case], list[Event]]:
     def apply(case: Case) -> list[Event]:
         current = case.warranty
-        if current is None or current.get("decided_at") is None or current["decided_at"] <= decision.decided_at:
+        if (
+            current is None
+            or current.get("decided_at") is None
+            or current["decided_at"] <= decision.decided_at
+        ):
             case.warranty = {**decision.model_dump(mode="python"), "event_id": str(env.event_id)}
         return []
 
@@ -246,14 +284,25 @@ async def on_parts_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
             return []
         action = dict(case.parts_actions.get(request_id, {"request_id": request_id}))
         if env.event_type == "parts.request_opened":
-            action |= {"part": payload.part, "path": "A", "sourcing_by": payload.sourcing_by, "deadline": payload.deadline,
-                       "opened_at": env.occurred_at}
+            action |= {
+                "part": payload.part,
+                "path": "A",
+                "sourcing_by": payload.sourcing_by,
+                "deadline": payload.deadline,
+                "opened_at": env.occurred_at,
+            }
         elif env.event_type == "parts.local_sourcing_reported":
             action["state"] = "sourced_locally" if payload.found else action.get("state")
         elif env.event_type == "parts.rma_opened":
-            action |= {"path": "B", "rma_no": payload.rma_no or action.get("rma_no"), "supplier": payload.supplier}
+            action |= {
+                "path": "B",
+                "rma_no": payload.rma_no or action.get("rma_no"),
+                "supplier": payload.supplier,
+            }
         elif env.event_type == "parts.shipped":
-            action.setdefault("shipments", []).append(f"{payload.direction}: {payload.carrier} {payload.tracking_no}")
+            action.setdefault("shipments", []).append(
+                f"{payload.direction}: {payload.carrier} {payload.tracking_no}"
+            )
             if payload.direction == "good_part_to_field":
                 action |= {"state": "good_part_shipped", "field_recipient": payload.to}
         elif env.event_type == "parts.arrived":
@@ -291,7 +340,11 @@ async def on_remedy_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
         if env.event_type == "remedy.chosen":
             # A late chosen never reopens a remedy that ended already (events of one case come in order,
             # but a replayed one may not).
-            remedy |= {"remedy": payload.remedy, "chosen_by": payload.chosen_by, "chosen_at": payload.chosen_at}
+            remedy |= {
+                "remedy": payload.remedy,
+                "chosen_by": payload.chosen_by,
+                "chosen_at": payload.chosen_at,
+            }
             remedy.setdefault("state", "chosen")
         elif env.event_type == "remedy.progressed":
             # A step done (goods received, new unit issued, quote agreed...): still open until it completes.
@@ -304,8 +357,12 @@ async def on_remedy_event(env: Envelope, payload: Any, *, d: Dispatch) -> None:
         elif env.event_type == "remedy.completed":
             remedy |= {"remedy": payload.remedy, "state": "completed", "completed_at": payload.completed_at}
         else:
-            remedy |= {"remedy": payload.remedy, "state": "cancelled", "reason": payload.reason,
-                       "cancelled_at": payload.cancelled_at}
+            remedy |= {
+                "remedy": payload.remedy,
+                "state": "cancelled",
+                "reason": payload.reason,
+                "cancelled_at": payload.cancelled_at,
+            }
         case.remedies[payload.remedy_id] = remedy
         return []
 
@@ -317,10 +374,19 @@ async def on_notification(env: Envelope, payload: Any, *, d: Dispatch) -> None:
     """A message reached the customer, or failed: the case shows it (a reply only once it was sent)."""
     await _require_case(d, env)
     sent = env.event_type == "notification.sent"
-    await d.cases.change(env.correlation_id, lambda c: c.message_delivered(
-        kind=payload.kind, reference=payload.reference, state="sent" if sent else "failed", channel=payload.channel,
-        at=payload.sent_at if sent else payload.failed_at, message_id=payload.message_id,
-        reason=None if sent else payload.reason), cause=env.event_id)
+    await d.cases.change(
+        env.correlation_id,
+        lambda c: c.message_delivered(
+            kind=payload.kind,
+            reference=payload.reference,
+            state="sent" if sent else "failed",
+            channel=payload.channel,
+            at=payload.sent_at if sent else payload.failed_at,
+            message_id=payload.message_id,
+            reason=None if sent else payload.reason,
+        ),
+        cause=env.event_id,
+    )
     await _record(d, env, "notifications.messages.v1")
 
 
@@ -334,8 +400,11 @@ def _add_repair_record(case: Case, record_id: str, request_id: str | None, repai
     if request_id is not None:
         if record_id.startswith("parts:") and any(r.get("request_id") == request_id for r in records):
             return
-        records[:] = [r for r in records if not (r.get("request_id") == request_id
-                                                 and str(r["record_id"]).startswith("parts:"))]
+        records[:] = [
+            r
+            for r in records
+            if not (r.get("request_id") == request_id and str(r["record_id"]).startswith("parts:"))
+        ]
     records.append({"record_id": record_id, "request_id": request_id, "repaired_on": repaired_on.isoformat()})
 
 
@@ -358,8 +427,9 @@ async def _require_case(d: Dispatch, env: Envelope) -> None:
 
 
 async def _record_many(d: Dispatch, batch: list[tuple[Envelope, Any]], topic: str) -> None:
-    await d.timeline.add_many([(env, topic, summary_of(env.event_type, payload)) for env, payload in batch],
-                              recorded_at=d.clock())
+    await d.timeline.add_many(
+        [(env, topic, summary_of(env.event_type, payload)) for env, payload in batch], recorded_at=d.clock()
+    )
 
 
 async def _record(d: Dispatch, env: Envelope, topic: str) -> None:
@@ -418,8 +488,10 @@ async def assign_case(
 
     def op(case: Case) -> list[Event]:
         if specialist.department != case.department:
-            raise NotAssignable(f"specialist_id: {specialist_id} works in {specialist.department}, the case is "
-                                f"for {case.department}; triage the case first")
+            raise NotAssignable(
+                f"specialist_id: {specialist_id} works in {specialist.department}, the case is "
+                f"for {case.department}; triage the case first"
+            )
         if case.assignee == specialist_id:
             return []
         return case.assign(specialist_id, by=by.id, reason=reason, now=now)
@@ -431,13 +503,20 @@ class NothingProposed(Exception):
     """A confirmation for a case that has no proposal waiting (assigned already, or never proposed)."""
 
     def __init__(self, case: Case) -> None:
-        super().__init__(f"case {case.case_id} has no proposal waiting for confirmation "
-                         f"(it is {case.status}, assigned to {case.assignee or 'nobody'})")
+        super().__init__(
+            f"case {case.case_id} has no proposal waiting for confirmation "
+            f"(it is {case.status}, assigned to {case.assignee or 'nobody'})"
+        )
         self.current = case.status
 
 
 async def confirm_proposal(
-    d: Dispatch, case_id: str, *, specialist_id: str | None, reason: str | None, by: Principal,
+    d: Dispatch,
+    case_id: str,
+    *,
+    specialist_id: str | None,
+    reason: str | None,
+    by: Principal,
     key: ChangeKey | None = None,
 ) -> Case:
     """Manager: forward the case to the proposed specialist, or to another one with a reason (§一.1)."""
@@ -457,8 +536,10 @@ async def confirm_proposal(
             why = f"confirmed the proposal ({proposed.reason})" + (f"; {reason}" if reason else "")
         else:
             if roster[target].department != case.department:
-                raise NotAssignable(f"specialist_id: {target} works in {roster[target].department}, the case is "
-                                    f"for {case.department}; triage the case first")
+                raise NotAssignable(
+                    f"specialist_id: {target} works in {roster[target].department}, the case is "
+                    f"for {case.department}; triage the case first"
+                )
             if not reason:
                 raise InvalidRequest("reason: choosing another specialist than the proposal needs a reason")
             why = f"{reason} (instead of the proposed {proposed.specialist_id})"
@@ -477,16 +558,24 @@ async def name_liaison(
 
     def op(case: Case) -> list[Event]:
         if case.department == "quality":
-            raise NotAssignable("specialist_id: the quality department's own cases are answered by their assignee; "
-                                "reassign the case instead")
+            raise NotAssignable(
+                "specialist_id: the quality department's own cases are answered by their assignee; "
+                "reassign the case instead"
+            )
         return case.assign_liaison(specialist_id, by=by.id, reason=reason)
 
     return await _act(d, case_id, by, op, key)
 
 
 async def triage_case(
-    d: Dispatch, case_id: str, *, category: Category | None, priority: Priority | None, reason: str,
-    by: Principal, key: ChangeKey | None = None,
+    d: Dispatch,
+    case_id: str,
+    *,
+    category: Category | None,
+    priority: Priority | None,
+    reason: str,
+    by: Principal,
+    key: ChangeKey | None = None,
 ) -> Case:
     """Manager: correct category or priority; a new department routes the case again there."""
     current = await readable_case(d, case_id, by)
@@ -502,23 +591,38 @@ async def triage_case(
         # case.assigned then tells that department everything about it (engineering learns the unit).
         roster = await d.roster.all()
         workloads = await d.queries.open_workloads([s.specialist_id for s in roster])
-        choice = choose_specialist(roster, department=department, category=new_category, region=current.region,
-                                   workloads=workloads, ceiling=policy.ceiling, today=today)
+        choice = choose_specialist(
+            roster,
+            department=department,
+            category=new_category,
+            region=current.region,
+            workloads=workloads,
+            ceiling=policy.ceiling,
+            today=today,
+        )
 
     def op(case: Case) -> list[Event]:
         moved = department != case.department
-        events = case.triage(category=new_category, priority=priority or case.priority, department=department,
-                             by=by.id, reason=reason, policy=d.policy)
+        events = case.triage(
+            category=new_category,
+            priority=priority or case.priority,
+            department=department,
+            by=by.id,
+            reason=reason,
+            policy=d.policy,
+        )
         if moved:
             case.assignee = None  # the old department's specialist no longer owns it
             if department == "quality":
                 case.liaison = None  # the quality specialist assigned answers the customer himself
             else:
-                events += _name_window(d, case, roster, workloads, by=by.id, reason=reason, policy=policy,
-                                       today=today)
+                events += _name_window(
+                    d, case, roster, workloads, by=by.id, reason=reason, policy=policy, today=today
+                )
             if choice is not None:
-                events += case.assign(choice.specialist.specialist_id, by=by.id,
-                                      reason=f"{reason}; {choice.reason}", now=now)
+                events += case.assign(
+                    choice.specialist.specialist_id, by=by.id, reason=f"{reason}; {choice.reason}", now=now
+                )
         return events
 
     return await _act(d, case_id, by, op, key)
@@ -530,17 +634,25 @@ async def reply_to_customer(
     """The one outward window: what the customer is told. A retried request adds no second reply."""
     reply_id = key.derived_id("R-", 12) if key else f"R-{uuid.uuid4().hex[:12].upper()}"
     now = d.clock()
-    case = await _answer(d, case_id, by,
-                         lambda c: c.reply(reply_id=reply_id, message=message, via=via, by=by.id, now=now), key)
+    case = await _answer(
+        d, case_id, by, lambda c: c.reply(reply_id=reply_id, message=message, via=via, by=by.id, now=now), key
+    )
     return case, reply_id
 
 
 async def resolve_case(
-    d: Dispatch, case_id: str, *, resolution: str, outcome: Outcome, by: Principal, key: ChangeKey | None = None
+    d: Dispatch,
+    case_id: str,
+    *,
+    resolution: str,
+    outcome: Outcome,
+    by: Principal,
+    key: ChangeKey | None = None,
 ) -> Case:
     now = d.clock()
-    return await _act(d, case_id, by,
-                      lambda c: c.resolve(resolution=resolution, outcome=outcome, by=by.id, now=now), key)
+    return await _act(
+        d, case_id, by, lambda c: c.resolve(resolution=resolution, outcome=outcome, by=by.id, now=now), key
+    )
 
 
 class OverrideRefused(Exception):
@@ -548,29 +660,67 @@ class OverrideRefused(Exception):
 
 
 async def close_case(
-    d: Dispatch, case_id: str, *, resolution: str | None, outcome: Outcome | None, by: Principal,
-    override_reason: str | None = None, key: ChangeKey | None = None,
+    d: Dispatch,
+    case_id: str,
+    *,
+    resolution: str | None,
+    outcome: Outcome | None,
+    by: Principal,
+    override_reason: str | None = None,
+    key: ChangeKey | None = None,
 ) -> Case:
     """结案: when nothing is open on the case (closure.open_items), or by the manager with a reason."""
     if override_reason and by.role != "manager":
-        raise OverrideRefused("override_reason: only the quality after-sales manager closes a case with items open")
+        raise OverrideRefused(
+            "override_reason: only the quality after-sales manager closes a case with items open"
+        )
     now = d.clock()
-    return await _answer(d, case_id, by, lambda c: c.close(
-        resolution=resolution, outcome=outcome, by=by.id, now=now, follow_up_after_days=d.policy.follow_up_after_days,
-        follow_up_overdue_after_days=d.closure.follow_up_overdue_after_days, override_reason=override_reason), key)
+    return await _answer(
+        d,
+        case_id,
+        by,
+        lambda c: c.close(
+            resolution=resolution,
+            outcome=outcome,
+            by=by.id,
+            now=now,
+            follow_up_after_days=d.policy.follow_up_after_days,
+            follow_up_overdue_after_days=d.closure.follow_up_overdue_after_days,
+            override_reason=override_reason,
+        ),
+        key,
+    )
 
 
 async def record_follow_up(
-    d: Dispatch, case_id: str, *, visited_on: date, satisfaction: int, notes: str, by: Principal,
+    d: Dispatch,
+    case_id: str,
+    *,
+    visited_on: date,
+    satisfaction: int,
+    notes: str,
+    by: Principal,
     key: ChangeKey | None = None,
 ) -> Case:
     """回访 after closure; a satisfaction of `reopen_at_satisfaction` or less reopens the case."""
     now = d.clock()
     if visited_on > china_date(now):  # the visit's day in China, where it was made
         raise InvalidRequest("visited_on: a visit cannot be recorded before it happens")
-    return await _answer(d, case_id, by, lambda c: c.record_follow_up(
-        visited_on=visited_on, satisfaction=satisfaction, notes=notes, by=by.id, now=now,
-        reopen_at_satisfaction=d.closure.reopen_at_satisfaction, policy=d.policy), key)
+    return await _answer(
+        d,
+        case_id,
+        by,
+        lambda c: c.record_follow_up(
+            visited_on=visited_on,
+            satisfaction=satisfaction,
+            notes=notes,
+            by=by.id,
+            now=now,
+            reopen_at_satisfaction=d.closure.reopen_at_satisfaction,
+            policy=d.policy,
+        ),
+        key,
+    )
 
 
 # Who passes on a customer's request to reopen: the channels the customer reaches us through.
@@ -594,8 +744,9 @@ async def reopen_case(
     return await d.cases.change(case_id, op, key=key)
 
 
-async def reopen_by_customer(d: Dispatch, case_id: str, *, phone_last4: str, reason: str,
-                             key: ChangeKey | None = None) -> Case | None:
+async def reopen_by_customer(
+    d: Dispatch, case_id: str, *, phone_last4: str, reason: str, key: ChangeKey | None = None
+) -> Case | None:
     """The customer's own request on the status page (the online channel): the case number and the
     phone's last four digits, as for reading it. None when they do not match. A retried request under
     the same Idempotency-Key reopens nothing twice."""
@@ -603,8 +754,13 @@ async def reopen_by_customer(d: Dispatch, case_id: str, *, phone_last4: str, rea
     if case is None or not case.customer.phone.endswith(phone_last4):
         return None
     now = d.clock()
-    return await d.cases.change(case_id, lambda c: c.reopen(
-        trigger="customer_request", reason=reason, by="customer", now=now, policy=d.policy), key=key)
+    return await d.cases.change(
+        case_id,
+        lambda c: c.reopen(
+            trigger="customer_request", reason=reason, by="customer", now=now, policy=d.policy
+        ),
+        key=key,
+    )
 
 
 async def scan_deadlines(d: Dispatch) -> int:
@@ -633,8 +789,10 @@ async def scan_deadlines(d: Dispatch) -> int:
 
 async def quality_rows(d: Dispatch, start: date, end: date) -> list[FaultRow]:
     """The fault cases received from `start` to `end`, China dates, both included (an indexed range)."""
-    span = {"$gte": datetime.combine(start, datetime.min.time(), tzinfo=CHINA),
-            "$lt": datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=CHINA)}
+    span = {
+        "$gte": datetime.combine(start, datetime.min.time(), tzinfo=CHINA),
+        "$lt": datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=CHINA),
+    }
     return fault_rows(await d.queries.all_in({"received_at": span}), start=start, end=end)
 
 
@@ -663,7 +821,9 @@ async def monthly_report(d: Dispatch, month: str, *, by: str, refresh: bool = Fa
         return bytes(stored["pdf"])
     rows = await quality_rows(d, start, min(end, today))
     now = d.clock()
-    pdf = monthly_pdf(rows, month=month, start=start, end=end, font=d.quality_pdf_font, generated_at=now, by=by)
+    pdf = monthly_pdf(
+        rows, month=month, start=start, end=end, font=d.quality_pdf_font, generated_at=now, by=by
+    )
     if ended:
         await d.reports.store(month, pdf, generated_at=now, by=by, faults=len(rows), replace=True)
     return pdf
@@ -678,8 +838,9 @@ async def scheduled_report(d: Dispatch) -> str | None:
     start, end = month_span(month, today)
     rows = await quality_rows(d, start, end)
     now = d.clock()
-    pdf = monthly_pdf(rows, month=month, start=start, end=end, font=d.quality_pdf_font, generated_at=now,
-                      by="scheduled")
+    pdf = monthly_pdf(
+        rows, month=month, start=start, end=end, font=d.quality_pdf_font, generated_at=now, by="scheduled"
+    )
     if await d.reports.store(month, pdf, generated_at=now, by="scheduled", faults=len(rows), replace=False):
         log.info("monthly quality report generated", month=month, faults=len(rows))
         return month

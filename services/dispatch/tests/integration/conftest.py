@@ -59,29 +59,62 @@ class Events(Bus):
         # Received now unless a test says otherwise: an old example would breach every time target at once.
         fresh = {"received_at": datetime.now(UTC).isoformat()}
         payload = ComplaintReceived.model_validate({**EXAMPLE, "case_id": case_id, **fresh, **changes})
-        env = make_envelope(payload, event_type="complaint.received", schema_version=1, correlation_id=case_id,
-                            producer="intake", occurred_at=payload.received_at)
+        env = make_envelope(
+            payload,
+            event_type="complaint.received",
+            schema_version=1,
+            correlation_id=case_id,
+            producer="intake",
+            occurred_at=payload.received_at,
+        )
         await self.publish("intake", env)
         return env
 
-    async def other(self, owner: str, event_type: str, case_id: str, payload: Any, *, at: datetime | None = None
-                    ) -> Envelope:
+    async def other(
+        self, owner: str, event_type: str, case_id: str, payload: Any, *, at: datetime | None = None
+    ) -> Envelope:
         """An event of another service about the case (warranty, parts...), as that service would publish it."""
         spec = load_registry().event_spec(event_type, 1)
-        env = make_envelope(spec.payload_model.model_validate(payload), event_type=event_type, schema_version=1,
-                            correlation_id=case_id, producer=owner, occurred_at=at or datetime.now(UTC))
+        env = make_envelope(
+            spec.payload_model.model_validate(payload),
+            event_type=event_type,
+            schema_version=1,
+            correlation_id=case_id,
+            producer=owner,
+            occurred_at=at or datetime.now(UTC),
+        )
         await self.publish(owner, env)
         return env
 
     async def decided(self, case_id: str, decision: str = "covered", remedy: str = "free_repair") -> Envelope:
-        return await self.other("warranty", "warranty.decided", case_id, {
-            "case_id": case_id, "decision": decision, "remedy": remedy, "key_part": "motor",
-            "reasons": [{"code": "within_product_warranty", "message_zh": "整机保修期内", "message_en": "In warranty"}],
-            "rule_set": "2026-11-01", "decided_at": datetime.now(UTC).isoformat()})
+        return await self.other(
+            "warranty",
+            "warranty.decided",
+            case_id,
+            {
+                "case_id": case_id,
+                "decision": decision,
+                "remedy": remedy,
+                "key_part": "motor",
+                "reasons": [
+                    {
+                        "code": "within_product_warranty",
+                        "message_zh": "整机保修期内",
+                        "message_en": "In warranty",
+                    }
+                ],
+                "rule_set": "2026-11-01",
+                "decided_at": datetime.now(UTC).isoformat(),
+            },
+        )
 
     async def dispatched(self, case_id: str, event_type: str, count: int = 1) -> list[Record]:
         def matching(records: list[Record]) -> list[Record]:
-            return [r for r in records if r.key == case_id.encode() and r.headers.get("event_type") == event_type.encode()]
+            return [
+                r
+                for r in records
+                if r.key == case_id.encode() and r.headers.get("event_type") == event_type.encode()
+            ]
 
         records = await self.read("dispatch.cases.v1", lambda rs: len(matching(rs)) >= count)
         return matching(records)
@@ -96,7 +129,9 @@ async def events(isolation: Isolation) -> AsyncIterator[Events]:
 
 @pytest.fixture
 def case_status() -> Callable[..., Any]:
-    async def wait(client: httpx.AsyncClient, case_id: str, status: str, headers: dict[str, str]) -> dict[str, Any]:
+    async def wait(
+        client: httpx.AsyncClient, case_id: str, status: str, headers: dict[str, str]
+    ) -> dict[str, Any]:
         async def check() -> dict[str, Any] | None:
             res = await client.get(f"/v1/cases/{case_id}", headers=headers)
             return res.json() if res.status_code == 200 and res.json()["status"] == status else None
@@ -131,8 +166,12 @@ def utc(text: str) -> datetime:
 def case_where() -> Callable[..., Any]:
     """Wait until the case (as the manager reads it) satisfies `check`."""
 
-    async def wait(client: httpx.AsyncClient, case_id: str, check: Callable[[dict[str, Any]], bool],
-                   headers: dict[str, str] = KEYS["manager"]) -> dict[str, Any]:
+    async def wait(
+        client: httpx.AsyncClient,
+        case_id: str,
+        check: Callable[[dict[str, Any]], bool],
+        headers: dict[str, str] = KEYS["manager"],
+    ) -> dict[str, Any]:
         async def look() -> dict[str, Any] | None:
             res = await client.get(f"/v1/cases/{case_id}", headers=headers)
             return res.json() if res.status_code == 200 and check(res.json()) else None

@@ -18,11 +18,25 @@ pytestmark = pytest.mark.integration
 
 
 def figures(received_at: datetime, status: str = "assigned") -> CaseFigures:
-    return CaseFigures("hotline", "product_fault", "south_china", "sp-liu", "quality", status, received_at,
-                       received_at, None, None, False, None)
+    return CaseFigures(
+        "hotline",
+        "product_fault",
+        "south_china",
+        "sp-liu",
+        "quality",
+        status,
+        received_at,
+        received_at,
+        None,
+        None,
+        False,
+        None,
+    )
 
 
-async def test_recent_days_are_read_row_by_row_older_days_folded_and_a_later_change_read_again(isolation) -> None:
+async def test_recent_days_are_read_row_by_row_older_days_folded_and_a_later_change_read_again(
+    isolation,
+) -> None:
     client: AsyncMongoClient = AsyncMongoClient(isolation.backends.mongodb_url, tz_aware=True)
     db = client[f"t{isolation.unique}_figures"]
     isolation.databases.add(db.name)
@@ -32,11 +46,18 @@ async def test_recent_days_are_read_row_by_row_older_days_folded_and_a_later_cha
         await store.ensure_indexes()
         today = datetime.now(UTC)
         ids = [new_case_id() for _ in range(3)]
-        await store.record([(ids[0], figures(today)), (ids[1], figures(today)),
-                            (ids[2], figures(today - timedelta(days=40)))])
+        await store.record(
+            [
+                (ids[0], figures(today)),
+                (ids[1], figures(today)),
+                (ids[2], figures(today - timedelta(days=40))),
+            ]
+        )
         month = (china_date(today) - timedelta(days=30), china_date(today))
         assert len(await store.between(*month)) == 2
-        assert len(await store.between(None, None)) == 3  # the old day is marked: read row by row until folded
+        assert (
+            len(await store.between(None, None)) == 3
+        )  # the old day is marked: read row by row until folded
         assert await db["case_figures_dirty_days"].count_documents({}) == 1  # today's changes mark nothing
 
         await store.compact()

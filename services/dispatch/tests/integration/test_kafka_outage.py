@@ -19,13 +19,17 @@ async def test_a_reply_while_kafka_is_down_is_kept_answered_and_published_once_l
         await events.complaint(case_id)
         await case_status(dispatch, case_id, "assigned", keys["manager"])  # sp-liu's case
 
-    down = dispatch_settings(kafka_bootstrap_servers=unreachable_kafka(), kafka_ack_timeout_s=1.0, run_consumers=False)
+    down = dispatch_settings(
+        kafka_bootstrap_servers=unreachable_kafka(), kafka_ack_timeout_s=1.0, run_consumers=False
+    )
     reply = {"message": "已安排明早上门检修", "via": "phone"}
     headers = keys["specialist"] | {"Idempotency-Key": f"reply-{case_id}"}
     async with running(dispatch_app(down)) as dispatch:
         first = await dispatch.post(f"/v1/cases/{case_id}/replies", json=reply, headers=headers)
         retried = await dispatch.post(f"/v1/cases/{case_id}/replies", json=reply, headers=headers)
-        other = await dispatch.post(f"/v1/cases/{case_id}/replies", json=reply | {"message": "改期"}, headers=headers)
+        other = await dispatch.post(
+            f"/v1/cases/{case_id}/replies", json=reply | {"message": "改期"}, headers=headers
+        )
     assert first.status_code == retried.status_code == 201, first.text
     assert first.json()["reply_id"] == retried.json()["reply_id"]
     assert len(retried.json()["case"]["replies"]) == 1

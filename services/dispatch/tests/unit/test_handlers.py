@@ -42,11 +42,14 @@ from shared.unit_of_work import ChangeKey, IdempotencyConflict
 REG = load_registry()
 COMPLAINT = REG.get("intake.complaints.v1").events[0].examples[0]["payload"]
 DECIDED = REG.get("warranty.decisions.v1").events[0].examples[0]["payload"]
-POLICY = TargetPolicy.from_mapping({"targets": {"*": {"*": {"assign": 4, "first_reply": 24, "close": 168}}},
-                                    "follow_up_after_days": 7})
-ROSTER = [Specialist("sp-liu", "刘工", "quality", ("product_fault",), ("south_china",)),
-          Specialist("sp-ma", "马工", "quality", ("product_fault",), ("east_china",)),
-          Specialist("eng-wu", "吴工", "engineering_installation", ("installation",), ())]
+POLICY = TargetPolicy.from_mapping(
+    {"targets": {"*": {"*": {"assign": 4, "first_reply": 24, "close": 168}}}, "follow_up_after_days": 7}
+)
+ROSTER = [
+    Specialist("sp-liu", "刘工", "quality", ("product_fault",), ("south_china",)),
+    Specialist("sp-ma", "马工", "quality", ("product_fault",), ("east_china",)),
+    Specialist("eng-wu", "吴工", "engineering_installation", ("installation",), ()),
+]
 MANAGER = Principal(role="manager", id="mgr-zhou")
 LIU = Principal(role="specialist", id="sp-liu")
 MA = Principal(role="specialist", id="sp-ma")
@@ -63,7 +66,9 @@ class FakeQueries:
         self.cases = cases
 
     async def open_workloads(self, ids: list[str]) -> dict[str, int]:
-        found = await self.cases.find({"status": {"$in": ["received", "assigned", "in_progress", "resolved"]}})
+        found = await self.cases.find(
+            {"status": {"$in": ["received", "assigned", "in_progress", "resolved"]}}
+        )
         return {i: sum(c.assignee == i for c in found) for i in ids}
 
 
@@ -96,19 +101,37 @@ class FakeFigures:
 def d() -> Dispatch:
     cases: FakeAggregates[Case] = FakeAggregates(Case, id_field="case_id", producer="dispatch", kind="case")
     queries = FakeQueries(cases)
-    return Dispatch(cases=cases, queries=queries, figures=FakeFigures(), timeline=FakeTimeline(),  # type: ignore[arg-type]
-                    roster=FakeRoster(), settings=FakeSettings(), policy=POLICY,  # type: ignore[arg-type]
-                    closure=ClosurePolicy(), reports=None, quality_pdf_font=Path("/nonexistent.ttc"),  # type: ignore[arg-type]
-                    unknown_case_grace_s=120,
-                    workload=WorkloadBoard(FakeRoster(), queries, FakeSettings()),  # type: ignore[arg-type]
-                    limiter=RateLimiter(), public_rate_limit="30/minute")
+    return Dispatch(
+        cases=cases,
+        queries=queries,
+        figures=FakeFigures(),
+        timeline=FakeTimeline(),  # type: ignore[arg-type]
+        roster=FakeRoster(),
+        settings=FakeSettings(),
+        policy=POLICY,  # type: ignore[arg-type]
+        closure=ClosurePolicy(),
+        reports=None,
+        quality_pdf_font=Path("/nonexistent.ttc"),  # type: ignore[arg-type]
+        unknown_case_grace_s=120,
+        workload=WorkloadBoard(FakeRoster(), queries, FakeSettings()),  # type: ignore[arg-type]
+        limiter=RateLimiter(),
+        public_rate_limit="30/minute",
+    )
 
 
 def complaint(case_id: str | None = None, **changes: Any) -> tuple[Envelope, ComplaintReceived]:
-    payload = ComplaintReceived.model_validate(COMPLAINT | {"case_id": case_id or new_case_id(),
-                                                            "received_at": datetime.now(UTC).isoformat()} | changes)
-    return make_envelope(payload, event_type="complaint.received", schema_version=1, correlation_id=payload.case_id,
-                         producer="intake"), payload
+    payload = ComplaintReceived.model_validate(
+        COMPLAINT
+        | {"case_id": case_id or new_case_id(), "received_at": datetime.now(UTC).isoformat()}
+        | changes
+    )
+    return make_envelope(
+        payload,
+        event_type="complaint.received",
+        schema_version=1,
+        correlation_id=payload.case_id,
+        producer="intake",
+    ), payload
 
 
 async def opened(d: Dispatch) -> Case:
@@ -138,8 +161,12 @@ async def test_a_batch_of_complaints_opens_each_case_once_and_spreads_them_by_lo
 async def test_a_retried_reply_is_one_reply_and_the_same_key_with_another_message_is_refused(d) -> None:
     case = await opened(d)
     key = ChangeKey.of_request(caller=LIU.id, key="reply-1", request={"message": "已安排上门"})
-    first, reply_id = await reply_to_customer(d, case.case_id, message="已安排上门", via="phone", by=LIU, key=key)
-    again, same_id = await reply_to_customer(d, case.case_id, message="已安排上门", via="phone", by=LIU, key=key)
+    first, reply_id = await reply_to_customer(
+        d, case.case_id, message="已安排上门", via="phone", by=LIU, key=key
+    )
+    again, same_id = await reply_to_customer(
+        d, case.case_id, message="已安排上门", via="phone", by=LIU, key=key
+    )
     assert reply_id == same_id and len(again.replies) == 1 and again.status == "in_progress"
     assert len(d.cases.events("case.replied")) == 1
     other = ChangeKey.of_request(caller=LIU.id, key="reply-1", request={"message": "改期"})
@@ -172,11 +199,22 @@ async def test_closing_in_progress_needs_a_resolution_and_a_refusal_changes_noth
     assert (await d.cases.require(case.case_id)).status == "in_progress" and len(d.cases.published) == before
     await on_warranty_decisions([decision(case.case_id, datetime.now(UTC), "covered")], d=d)
     recorded = RepairRecorded(case_id=case.case_id, record_id="RR-1", repaired_on=date.today())
-    await on_parts_event(make_envelope(recorded, event_type="repair.recorded", schema_version=1,
-                                       correlation_id=case.case_id, producer="parts"), recorded, d=d)
+    await on_parts_event(
+        make_envelope(
+            recorded,
+            event_type="repair.recorded",
+            schema_version=1,
+            correlation_id=case.case_id,
+            producer="parts",
+        ),
+        recorded,
+        d=d,
+    )
     closed = await close_case(d, case.case_id, resolution="更换电机", outcome="repaired", by=LIU)
     assert closed.status == "closed" and [e.event_type for e in d.cases.published[before:]] == [
-        "case.resolved", "case.closed"]
+        "case.resolved",
+        "case.closed",
+    ]
 
 
 async def test_a_specialist_of_another_department_cannot_take_the_case(d) -> None:
@@ -190,16 +228,26 @@ async def test_a_specialist_of_another_department_cannot_take_the_case(d) -> Non
 
 
 def decision(case_id: str, at: datetime, decision_: str) -> tuple[Envelope, WarrantyDecided]:
-    payload = WarrantyDecided.model_validate(DECIDED | {"case_id": case_id, "decided_at": at.isoformat(),
-                                                        "decision": decision_})
-    return make_envelope(payload, event_type="warranty.decided", schema_version=1, correlation_id=case_id,
-                         producer="warranty", event_id=uuid.uuid4()), payload
+    payload = WarrantyDecided.model_validate(
+        DECIDED | {"case_id": case_id, "decided_at": at.isoformat(), "decision": decision_}
+    )
+    return make_envelope(
+        payload,
+        event_type="warranty.decided",
+        schema_version=1,
+        correlation_id=case_id,
+        producer="warranty",
+        event_id=uuid.uuid4(),
+    ), payload
 
 
 async def test_decisions_show_the_latest_and_leave_unknown_cases_for_one_at_a_time(d) -> None:
     case = await opened(d)
     now = datetime.now(UTC)
-    newer, older = decision(case.case_id, now, "covered"), decision(case.case_id, now - timedelta(hours=1), "chargeable")
+    newer, older = (
+        decision(case.case_id, now, "covered"),
+        decision(case.case_id, now - timedelta(hours=1), "chargeable"),
+    )
     unknown = decision(new_case_id(), now, "covered")
     left = await on_warranty_decisions([newer, older, unknown], d=d)
     assert left == [unknown[0]]

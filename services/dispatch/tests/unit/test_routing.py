@@ -30,8 +30,12 @@ ROSTER = [
 
 @pytest.mark.parametrize(
     ("category", "department"),
-    [("installation", "engineering_installation"), ("product_fault", "quality"), ("consumable", "quality"),
-     ("software", "quality")],
+    [
+        ("installation", "engineering_installation"),
+        ("product_fault", "quality"),
+        ("consumable", "quality"),
+        ("software", "quality"),
+    ],
 )
 def test_departments(category, department) -> None:
     assert department_for(category) == department
@@ -39,8 +43,13 @@ def test_departments(category, department) -> None:
 
 @pytest.mark.parametrize(
     ("description", "priority"),
-    [("机器冒烟有焦味", "urgent"), ("插头有火花", "urgent"), ("第二次坏了", "high"), ("repeated fault", "high"),
-     ("风量小", "normal")],
+    [
+        ("机器冒烟有焦味", "urgent"),
+        ("插头有火花", "urgent"),
+        ("第二次坏了", "high"),
+        ("repeated fault", "high"),
+        ("风量小", "normal"),
+    ],
 )
 def test_priority(description, priority) -> None:
     complaint = ComplaintReceived.model_validate({**EXAMPLE, "description": description})
@@ -48,44 +57,81 @@ def test_priority(description, priority) -> None:
 
 
 def test_skill_and_region_first() -> None:
-    choice = choose_specialist(ROSTER, department="quality", category="product_fault", region="south_china", workloads={})
+    choice = choose_specialist(
+        ROSTER, department="quality", category="product_fault", region="south_china", workloads={}
+    )
     assert choice is not None and choice.specialist.specialist_id == "sp-liu"
     assert "skill product_fault" in choice.reason and "region south_china" in choice.reason
 
 
 def test_skill_beats_region() -> None:
-    choice = choose_specialist(ROSTER, department="quality", category="consumable", region="south_china", workloads={})
+    choice = choose_specialist(
+        ROSTER, department="quality", category="consumable", region="south_china", workloads={}
+    )
     assert choice is not None and choice.specialist.specialist_id == "sp-ma"
 
 
 def test_a_national_specialist_covers_a_region_nobody_names() -> None:
-    choice = choose_specialist(ROSTER, department="quality", category="software", region="northwest", workloads={})
+    choice = choose_specialist(
+        ROSTER, department="quality", category="software", region="northwest", workloads={}
+    )
     assert choice is not None and choice.specialist.specialist_id == "sp-huang"
 
 
 def test_lowest_workload_among_equals_then_id() -> None:
     roster = [Specialist("b", "B", "quality", ("software",)), Specialist("a", "A", "quality", ("software",))]
-    assert choose_specialist(roster, department="quality", category="software", region=None, workloads={"a": 3, "b": 1}
-                             ).specialist.specialist_id == "b"  # type: ignore[union-attr]
-    assert choose_specialist(roster, department="quality", category="software", region=None, workloads={}
-                             ).specialist.specialist_id == "a"  # type: ignore[union-attr]
+    assert (
+        choose_specialist(
+            roster, department="quality", category="software", region=None, workloads={"a": 3, "b": 1}
+        ).specialist.specialist_id
+        == "b"
+    )  # type: ignore[union-attr]
+    assert (
+        choose_specialist(
+            roster, department="quality", category="software", region=None, workloads={}
+        ).specialist.specialist_id
+        == "a"
+    )  # type: ignore[union-attr]
 
 
 def test_department_is_a_must_and_inactive_specialists_are_skipped() -> None:
-    choice = choose_specialist(ROSTER, department="engineering_installation", category="installation",
-                               region="east_china", workloads={})
+    choice = choose_specialist(
+        ROSTER,
+        department="engineering_installation",
+        category="installation",
+        region="east_china",
+        workloads={},
+    )
     assert choice is not None and choice.specialist.specialist_id == "eng-wu"
-    assert choose_specialist(ROSTER[4:], department="quality", category="product_fault", region=None, workloads={}) is None
-    assert choose_specialist([], department="quality", category="product_fault", region=None, workloads={}) is None
+    assert (
+        choose_specialist(
+            ROSTER[4:], department="quality", category="product_fault", region=None, workloads={}
+        )
+        is None
+    )
+    assert (
+        choose_specialist([], department="quality", category="product_fault", region=None, workloads={})
+        is None
+    )
 
 
 # ---------------------------------------------------------------------------- load against preference
 
 SEED = [
-    Specialist("sp-liu", "刘工", "quality", ("product_fault", "software", "consumable"), ("south_china", "southwest")),
-    Specialist("sp-ma", "马工", "quality", ("product_fault", "consumable"), ("east_china", "north_china", "northeast")),
+    Specialist(
+        "sp-liu", "刘工", "quality", ("product_fault", "software", "consumable"), ("south_china", "southwest")
+    ),
+    Specialist(
+        "sp-ma",
+        "马工",
+        "quality",
+        ("product_fault", "consumable"),
+        ("east_china", "north_china", "northeast"),
+    ),
     Specialist("sp-huang", "黄工", "quality", ("software", "product_fault"), ()),
-    Specialist("eng-wu", "吴工", "engineering_installation", ("installation",), ("south_china", "central_china")),
+    Specialist(
+        "eng-wu", "吴工", "engineering_installation", ("installation",), ("south_china", "central_china")
+    ),
 ]
 
 
@@ -94,8 +140,14 @@ def burst(count: int, ceiling: Ceiling, roster: list[Specialist] = SEED) -> tupl
     loads: dict[str, int] = {}
     reasons = []
     for _ in range(count):
-        choice = choose_specialist(roster, department="quality", category="product_fault", region="south_china",
-                                   workloads=loads, ceiling=ceiling)
+        choice = choose_specialist(
+            roster,
+            department="quality",
+            category="product_fault",
+            region="south_china",
+            workloads=loads,
+            ceiling=ceiling,
+        )
         assert choice is not None
         loads[choice.specialist.specialist_id] = loads.get(choice.specialist.specialist_id, 0) + 1
         reasons.append(choice.reason)
@@ -118,33 +170,69 @@ def test_without_a_ceiling_the_region_would_take_everything() -> None:
 
 
 def test_the_ceiling_sends_the_next_case_to_an_eligible_colleague() -> None:
-    choice = choose_specialist(SEED, department="quality", category="product_fault", region="south_china",
-                               workloads={"sp-liu": 5}, ceiling=Ceiling(max_open=5, max_share=1.0))
+    choice = choose_specialist(
+        SEED,
+        department="quality",
+        category="product_fault",
+        region="south_china",
+        workloads={"sp-liu": 5},
+        ceiling=Ceiling(max_open=5, max_share=1.0),
+    )
     assert choice is not None and choice.specialist.specialist_id == "sp-huang"
     assert "passed over sp-liu (at the ceiling of 5 open cases)" in choice.reason
     # The share of the team's open work counts too, once the team holds enough.
-    choice = choose_specialist(SEED, department="quality", category="product_fault", region="south_china",
-                               workloads={"sp-liu": 8, "sp-huang": 1, "sp-ma": 1},
-                               ceiling=Ceiling(max_open=100, max_share=0.5, share_from=10))
+    choice = choose_specialist(
+        SEED,
+        department="quality",
+        category="product_fault",
+        region="south_china",
+        workloads={"sp-liu": 8, "sp-huang": 1, "sp-ma": 1},
+        ceiling=Ceiling(max_open=100, max_share=0.5, share_from=10),
+    )
     assert choice is not None and choice.specialist.specialist_id == "sp-huang"
 
 
 def test_absent_and_inactive_specialists_get_nothing() -> None:
-    away = [s if s.specialist_id != "sp-liu" else Specialist(
-        "sp-liu", "刘工", "quality", ("product_fault",), ("south_china",), absent_until=date(2026, 12, 3)) for s in SEED]
-    choice = choose_specialist(away, department="quality", category="product_fault", region="south_china",
-                               workloads={}, today=date(2026, 12, 3))
+    away = [
+        s
+        if s.specialist_id != "sp-liu"
+        else Specialist(
+            "sp-liu", "刘工", "quality", ("product_fault",), ("south_china",), absent_until=date(2026, 12, 3)
+        )
+        for s in SEED
+    ]
+    choice = choose_specialist(
+        away,
+        department="quality",
+        category="product_fault",
+        region="south_china",
+        workloads={},
+        today=date(2026, 12, 3),
+    )
     assert choice is not None and choice.specialist.specialist_id == "sp-huang"
-    back = choose_specialist(away, department="quality", category="product_fault", region="south_china",
-                             workloads={}, today=date(2026, 12, 4))
+    back = choose_specialist(
+        away,
+        department="quality",
+        category="product_fault",
+        region="south_china",
+        workloads={},
+        today=date(2026, 12, 4),
+    )
     assert back is not None and back.specialist.specialist_id == "sp-liu"
     inactive = [Specialist("a", "A", "quality", ("software",), active=False)]
-    assert choose_specialist(inactive, department="quality", category="software", region=None, workloads={}) is None
+    assert (
+        choose_specialist(inactive, department="quality", category="software", region=None, workloads={})
+        is None
+    )
 
 
 def test_the_managers_mode_per_channel_and_category() -> None:
-    policy = AssignmentPolicy(modes={"*": {"*": "auto", "installation": "confirm"},
-                                     "online": {"*": "confirm", "consumable": "auto"}})
+    policy = AssignmentPolicy(
+        modes={
+            "*": {"*": "auto", "installation": "confirm"},
+            "online": {"*": "confirm", "consumable": "auto"},
+        }
+    )
     assert policy.mode_for("online", "product_fault") == "confirm"
     assert policy.mode_for("online", "consumable") == "auto"
     assert policy.mode_for("dealer", "installation") == "confirm"

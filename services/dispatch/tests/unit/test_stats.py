@@ -16,12 +16,22 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 POLICY = TargetPolicy.from_mapping({"targets": {"*": {"*": {"assign": 4, "first_reply": 24, "close": 168}}}})
 
 
-def case_at(received: datetime, channel: str, *, assign_h: float | None = None, close_h: float | None = None,
-            satisfaction: int | None = None) -> Case:
+def case_at(
+    received: datetime,
+    channel: str,
+    *,
+    assign_h: float | None = None,
+    close_h: float | None = None,
+    satisfaction: int | None = None,
+) -> Case:
     c = open_case(
-        ComplaintReceived.model_validate({**EXAMPLE, "received_at": received.isoformat(), "channel": channel,
-                                          "case_id": new_case_id()}),
-        event_id="e", department="quality", priority="normal", policy=POLICY,
+        ComplaintReceived.model_validate(
+            {**EXAMPLE, "received_at": received.isoformat(), "channel": channel, "case_id": new_case_id()}
+        ),
+        event_id="e",
+        department="quality",
+        priority="normal",
+        policy=POLICY,
     )
     if assign_h is not None:
         c.assign("sp-liu", by="auto", reason="r", now=received + timedelta(hours=assign_h))
@@ -29,10 +39,17 @@ def case_at(received: datetime, channel: str, *, assign_h: float | None = None, 
         c.warranty = {"decision": "covered", "remedy": "free_repair"}  # nothing left open: it may close
         c.repair_records = [{"record_id": "RR-1", "request_id": None, "repaired_on": "2026-11-20"}]
         c.reply(reply_id="R", message="m", via="phone", by="sp-liu", now=received + timedelta(hours=1))
-        c.close(resolution="r", outcome="repaired", by="sp-liu", now=received + timedelta(hours=close_h),
-                follow_up_after_days=7)
+        c.close(
+            resolution="r",
+            outcome="repaired",
+            by="sp-liu",
+            now=received + timedelta(hours=close_h),
+            follow_up_after_days=7,
+        )
     if satisfaction is not None:
-        c.record_follow_up(visited_on=date(2026, 11, 26), satisfaction=satisfaction, notes="", by="sp-liu", now=NOW)
+        c.record_follow_up(
+            visited_on=date(2026, 11, 26), satisfaction=satisfaction, notes="", by="sp-liu", now=NOW
+        )
     return c
 
 

@@ -46,6 +46,9 @@ async def test_a_stale_board_is_served_while_one_handler_refreshes_it() -> None:
     store.open = {"S-01": 0, "S-02": 0}
     refresher = asyncio.create_task(board.current())
     await asyncio.sleep(0.01)  # the refresh is under way
-    assert (await board.current())[:2] == (ROSTER, {"S-01": 3, "S-02": 2})  # the last board, own assignment counted
+    assert (await board.current())[:2] == (
+        ROSTER,
+        {"S-01": 3, "S-02": 2},
+    )  # the last board, own assignment counted
     assert (await refresher)[:2] == (ROSTER, {"S-01": 0, "S-02": 0})
     assert store.scans == 2

@@ -25,9 +25,15 @@ async def wire(runtime: ServiceRuntime) -> None:
     settings = runtime.settings
     assert isinstance(settings, EngineeringSettings)
     projects = runtime.aggregates(
-        "projects", Project, id_field="project_id", kind="project",
-        query_fields=partial(project_query_fields, visit_grace_days=settings.maintenance_visit_grace_days))
-    cases = runtime.aggregates("installation_cases", InstallationCase, id_field="case_id", kind="installation complaint")
+        "projects",
+        Project,
+        id_field="project_id",
+        kind="project",
+        query_fields=partial(project_query_fields, visit_grace_days=settings.maintenance_visit_grace_days),
+    )
+    cases = runtime.aggregates(
+        "installation_cases", InstallationCase, id_field="case_id", kind="installation complaint"
+    )
     e = Engineering(
         store=runtime.store,
         projects=projects,

@@ -26,13 +26,23 @@ class EngineeringSettings(ServiceSettings):
         "(installation_workmanship_months) is read from the one in effect, never from code.",
     )
     maintenance_visit_every_months: int = Field(
-        default=3, ge=0, le=12,
-        validation_alias=AliasChoices("ENGINEERING_MAINTENANCE_VISIT_EVERY_MONTHS", "MAINTENANCE_VISIT_EVERY_MONTHS"),
+        default=3,
+        ge=0,
+        le=12,
+        validation_alias=AliasChoices(
+            "ENGINEERING_MAINTENANCE_VISIT_EVERY_MONTHS", "MAINTENANCE_VISIT_EVERY_MONTHS"
+        ),
         description="Acceptance plans a maintenance visit this often within the maintenance year (0: none).",
     )
     maintenance_visit_grace_days: int = Field(
-        default=7, ge=0, le=90,
-        validation_alias=AliasChoices("ENGINEERING_MAINTENANCE_VISIT_GRACE_DAYS", "MAINTENANCE_VISIT_GRACE_DAYS"),
+        default=7,
+        ge=0,
+        le=90,
+        validation_alias=AliasChoices(
+            "ENGINEERING_MAINTENANCE_VISIT_GRACE_DAYS", "MAINTENANCE_VISIT_GRACE_DAYS"
+        ),
         description="A planned visit not made this many days after it fell due is escalated (once).",
     )
-    scan_interval_s: float = Field(default=300, gt=0, description="How often missed maintenance visits are checked.")
+    scan_interval_s: float = Field(
+        default=300, gt=0, description="How often missed maintenance visits are checked."
+    )

@@ -55,7 +55,9 @@ class UnitsInstalledElsewhere(Exception):
 class CaseNotFound(NotFound):
     def __init__(self, case_id: str) -> None:
         super().__init__("installation complaint", case_id)
-        self.args = (f"installation complaint {case_id} not known to engineering (it comes with case.assigned)",)
+        self.args = (
+            f"installation complaint {case_id} not known to engineering (it comes with case.assigned)",
+        )
 
 
 @dataclass
@@ -96,11 +98,20 @@ async def create_project(
     Number, project and the request's key commit together, so a retry finds the project it opened."""
     now = e.clock()
     fields = {
-        "client": client, "site": site, "supervisor": supervisor, "design_unit": design_unit, "units": units,
-        "contract_value": contract_value, "bid_won_on": bid_won_on or china_today(now), "note": note, "by": by,
+        "client": client,
+        "site": site,
+        "supervisor": supervisor,
+        "design_unit": design_unit,
+        "units": units,
+        "contract_value": contract_value,
+        "bid_won_on": bid_won_on or china_today(now),
+        "note": note,
+        "by": by,
         "now": now,
     }
-    open_project(project_id=project_id or "P-0000-000", **fields)  # refuses bad input before any number is drawn
+    open_project(
+        project_id=project_id or "P-0000-000", **fields
+    )  # refuses bad input before any number is drawn
     if key is not None and (earlier := await e.project_queries.opened_by(key)) is not None:
         return await get_project(e, earlier)
     if project_id and await e.projects.get(project_id) is not None:
@@ -140,7 +151,11 @@ async def get_project(e: Engineering, project_id: str) -> Project:
 
 
 async def change_project(
-    e: Engineering, project_id: str, operation: Callable[[Project], list[Event]], *, key: ChangeKey | None = None,
+    e: Engineering,
+    project_id: str,
+    operation: Callable[[Project], list[Event]],
+    *,
+    key: ChangeKey | None = None,
     result_of: Callable[[Project], Any] | None = None,
 ) -> tuple[Project, Any]:
     """Apply a domain operation to a project; returns it and `result_of` it (the record it added)."""
@@ -164,14 +179,27 @@ async def on_case_assigned(env: Envelope, assigned: CaseAssigned, *, e: Engineer
     by_ref = None
     if by_serial is None and assigned.project_ref:
         by_ref = await e.projects.get(assigned.project_ref.strip().upper())
-    case, events = link_case(assigned, by_serial=by_serial, by_ref=by_ref, event_id=str(env.event_id), now=e.clock())
+    case, events = link_case(
+        assigned, by_serial=by_serial, by_ref=by_ref, event_id=str(env.event_id), now=e.clock()
+    )
     if (await e.cases.create(case, events, cause=env.event_id)).created:
-        log.info("installation complaint linked", case_id=case.case_id, project_id=case.project_id,
-                 linked_via=case.linked_via)
+        log.info(
+            "installation complaint linked",
+            case_id=case.case_id,
+            project_id=case.project_id,
+            linked_via=case.linked_via,
+        )
 
 
 async def record_maintenance(
-    e: Engineering, case_id: str, *, work_done: str, done_on: date, note: str, by: str, key: ChangeKey | None = None
+    e: Engineering,
+    case_id: str,
+    *,
+    work_done: str,
+    done_on: date,
+    note: str,
+    by: str,
+    key: ChangeKey | None = None,
 ) -> tuple[InstallationCase, str]:
     """Maintenance work on an installation complaint, judged against its project's maintenance year."""
     case = await e.cases.get(case_id)
@@ -182,10 +210,20 @@ async def record_maintenance(
     accepted_on = project.accepted_on if project else None
     now = e.clock()
     months = maintenance_months(e.periods, china_today(now))
-    changed = await e.cases.change(case_id, lambda c: c.record_maintenance(
-        record_id=record_id, work_done=work_done, done_on=done_on, note=note, accepted_on=accepted_on, by=by, now=now,
-        maintenance_months=months,
-    ), key=key)
+    changed = await e.cases.change(
+        case_id,
+        lambda c: c.record_maintenance(
+            record_id=record_id,
+            work_done=work_done,
+            done_on=done_on,
+            note=note,
+            accepted_on=accepted_on,
+            by=by,
+            now=now,
+            maintenance_months=months,
+        ),
+        key=key,
+    )
     return changed, record_id
 
 

@@ -59,18 +59,28 @@ class EngineeringBus(Bus):
         product = ASSIGNED["product"] | changes.pop("product", {})
         # Received now: the example's date would precede any acceptance a test records today.
         payload = CaseAssigned.model_validate(
-            ASSIGNED | {"case_id": case_id, "department": "engineering_installation", "category": "installation",
-                        "specialist_id": "eng-wu", "description": "风管接口漏水", "product": product,
-                        "received_at": datetime.now(UTC).isoformat(), "reported_at": datetime.now(UTC).isoformat()}
+            ASSIGNED
+            | {
+                "case_id": case_id,
+                "department": "engineering_installation",
+                "category": "installation",
+                "specialist_id": "eng-wu",
+                "description": "风管接口漏水",
+                "product": product,
+                "received_at": datetime.now(UTC).isoformat(),
+                "reported_at": datetime.now(UTC).isoformat(),
+            }
             | changes
         )
-        env = make_envelope(payload, event_type="case.assigned", schema_version=1, correlation_id=case_id,
-                            producer="dispatch")
+        env = make_envelope(
+            payload, event_type="case.assigned", schema_version=1, correlation_id=case_id, producer="dispatch"
+        )
         await self.publish("dispatch", env)
         return env
 
-    async def keyed(self, topic: str, key: str, until: Callable[[list[Record]], bool], settle_s: float = 0.3
-                    ) -> list[Record]:
+    async def keyed(
+        self, topic: str, key: str, until: Callable[[list[Record]], bool], settle_s: float = 0.3
+    ) -> list[Record]:
         """The records of one key on a topic."""
         records = await self.read(topic, lambda rs: until([r for r in rs if r.key == key.encode()]), settle_s)
         return [r for r in records if r.key == key.encode()]
@@ -85,8 +95,10 @@ async def bus(isolation: Isolation) -> AsyncIterator[EngineeringBus]:
 
 QUOTE = {
     "contracting_mode": "labour_and_auxiliary_materials",
-    "items": [{"item": "新风机组吊装", "unit": "台", "quantity": 2, "unit_price": "880.00"},
-              {"item": "镀锌风管安装", "unit": "米", "quantity": "120.5", "unit_price": "65.40"}],
+    "items": [
+        {"item": "新风机组吊装", "unit": "台", "quantity": 2, "unit_price": "880.00"},
+        {"item": "镀锌风管安装", "unit": "米", "quantity": "120.5", "unit_price": "65.40"},
+    ],
     "scope": "新风机组、风管及风口安装调试",
     "drawings_signed_off": True,
     "requirements": "按图施工，文明施工",
@@ -101,8 +113,9 @@ class Drive:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
-    async def call(self, method: str, url: str, body: Any = None, *, role: str = "engineering",
-                   expect: int | None = None) -> Any:
+    async def call(
+        self, method: str, url: str, body: Any = None, *, role: str = "engineering", expect: int | None = None
+    ) -> Any:
         res = await self.client.request(method, url, json=body, headers=KEYS[role])
         if expect is not None:
             assert res.status_code == expect, f"{method} {url}: {res.status_code} {res.text}"
@@ -110,57 +123,107 @@ class Drive:
             raise AssertionError(f"{method} {url}: {res.status_code} {res.text}")
         return res.json()
 
-    async def open(self, project_id: str | None = None, serials: tuple[str, ...] = ("XF1K2501000007", "XF1K2501000008"),
-                   **changes: Any) -> str:
-        body = {
-            "client": "深圳市南山区某实验学校", "site": "深圳市南山区学府路 88 号", "supervisor": "深圳某工程监理有限公司",
-            "design_unit": "某建筑设计院", "units": [{"serial_no": s, "model": "YD-XF1000"} for s in serials],
-            "contract_value": "1286000.00", "bid_won_on": ago(120),
-        } | ({"project_id": project_id} if project_id else {}) | changes
+    async def open(
+        self,
+        project_id: str | None = None,
+        serials: tuple[str, ...] = ("XF1K2501000007", "XF1K2501000008"),
+        **changes: Any,
+    ) -> str:
+        body = (
+            {
+                "client": "深圳市南山区某实验学校",
+                "site": "深圳市南山区学府路 88 号",
+                "supervisor": "深圳某工程监理有限公司",
+                "design_unit": "某建筑设计院",
+                "units": [{"serial_no": s, "model": "YD-XF1000"} for s in serials],
+                "contract_value": "1286000.00",
+                "bid_won_on": ago(120),
+            }
+            | ({"project_id": project_id} if project_id else {})
+            | changes
+        )
         return (await self.call("POST", "/v1/projects", body, expect=201))["project_id"]
 
     async def quote(self, pid: str, installer: str, unit_price: str = "880.00", expect: int = 201) -> Any:
-        body = QUOTE | {"installer": installer, "schedule": {"starts_on": ago(80), "finishes_on": ago(40)},
-                        "items": [QUOTE["items"][0] | {"unit_price": unit_price}, QUOTE["items"][1]],
-                        "quoted_on": ago(110)}
+        body = QUOTE | {
+            "installer": installer,
+            "schedule": {"starts_on": ago(80), "finishes_on": ago(40)},
+            "items": [QUOTE["items"][0] | {"unit_price": unit_price}, QUOTE["items"][1]],
+            "quoted_on": ago(110),
+        }
         return await self.call("POST", f"/v1/projects/{pid}/quotes", body, expect=expect)
 
     async def to_contract(self, pid: str) -> None:
-        for installer, price in (("广州甲安装工程有限公司", "900.00"), ("佛山乙机电安装公司", "860.00"),
-                                 ("深圳丙净化工程公司", "920.00")):
+        for installer, price in (
+            ("广州甲安装工程有限公司", "900.00"),
+            ("佛山乙机电安装公司", "860.00"),
+            ("深圳丙净化工程公司", "920.00"),
+        ):
             await self.quote(pid, installer, price)
         await self.call("POST", f"/v1/projects/{pid}/submission")
-        await self.call("POST", f"/v1/projects/{pid}/decision", {"quote_id": "Q-2", "reason": "报价最低，工期合理"},
-                        role="management")
-        await self.call("POST", f"/v1/projects/{pid}/contract", {"contract_no": "HT-2026-031", "signed_on": ago(90)})
+        await self.call(
+            "POST",
+            f"/v1/projects/{pid}/decision",
+            {"quote_id": "Q-2", "reason": "报价最低，工期合理"},
+            role="management",
+        )
+        await self.call(
+            "POST", f"/v1/projects/{pid}/contract", {"contract_no": "HT-2026-031", "signed_on": ago(90)}
+        )
 
     async def prepare(self, pid: str) -> None:
         await self.call("PUT", f"/v1/projects/{pid}/site-lead", {"name": "陈工", "phone": "138 0000 0001"})
-        await self.call("POST", f"/v1/projects/{pid}/surveys", {
-            "surveyed_on": ago(88), "participants": ["陈工", "施工队长 黄师傅"], "findings": "三楼吊顶内有消防管道",
-            "obstacle_plan": "风管绕行，增加两处弯头"})
+        await self.call(
+            "POST",
+            f"/v1/projects/{pid}/surveys",
+            {
+                "surveyed_on": ago(88),
+                "participants": ["陈工", "施工队长 黄师傅"],
+                "findings": "三楼吊顶内有消防管道",
+                "obstacle_plan": "风管绕行，增加两处弯头",
+            },
+        )
         await self.call("PUT", f"/v1/projects/{pid}/contacts/client", {"name": "李主任", "title": "后勤处"})
-        await self.call("PUT", f"/v1/projects/{pid}/contacts/supervisor", {"name": "王总监", "phone": "0755-87654321"})
+        await self.call(
+            "PUT", f"/v1/projects/{pid}/contacts/supervisor", {"name": "王总监", "phone": "0755-87654321"}
+        )
         for item in ("equipment_certificates", "material_certificates", "crew_ids", "commencement_report"):
-            await self.call("PUT", f"/v1/projects/{pid}/paperwork/{item}", {"document": f"{item}.pdf",
-                                                                             "submitted_on": ago(85)})
+            await self.call(
+                "PUT",
+                f"/v1/projects/{pid}/paperwork/{item}",
+                {"document": f"{item}.pdf", "submitted_on": ago(85)},
+            )
 
     async def works(self, pid: str) -> None:
         await self.call("POST", f"/v1/projects/{pid}/works-start", {"started_on": ago(80)})
-        await self.call("POST", f"/v1/projects/{pid}/progress", {"on": ago(60), "percent_complete": 50,
-                                                                  "work_done": "风管安装过半"})
+        await self.call(
+            "POST",
+            f"/v1/projects/{pid}/progress",
+            {"on": ago(60), "percent_complete": 50, "work_done": "风管安装过半"},
+        )
 
     async def preconditions(self, pid: str) -> None:
         for c in ("scope_complete", "self_inspection", "rectifications_closed", "archives_complete"):
-            await self.call("PUT", f"/v1/projects/{pid}/preconditions/{c}", {"met_on": ago(10), "document": f"{c}.pdf"})
+            await self.call(
+                "PUT", f"/v1/projects/{pid}/preconditions/{c}", {"met_on": ago(10), "document": f"{c}.pdf"}
+            )
 
     async def accept(self, pid: str) -> dict[str, Any]:
         for step, days in (("self_check", 8), ("application", 6), ("supervisor_signed", 3)):
-            await self.call("POST", f"/v1/projects/{pid}/acceptance/{step}",
-                            {"done_on": ago(days), "document": f"{step}.pdf"})
-        return await self.call("POST", f"/v1/projects/{pid}/acceptance/client_signed",
-                               {"document": "竣工验收单 YS-031", "design_unit_document": "设计院签章 SJ-07",
-                                "performed_by": "李主任"})
+            await self.call(
+                "POST",
+                f"/v1/projects/{pid}/acceptance/{step}",
+                {"done_on": ago(days), "document": f"{step}.pdf"},
+            )
+        return await self.call(
+            "POST",
+            f"/v1/projects/{pid}/acceptance/client_signed",
+            {
+                "document": "竣工验收单 YS-031",
+                "design_unit_document": "设计院签章 SJ-07",
+                "performed_by": "李主任",
+            },
+        )
 
     async def to_accepted(self, pid: str) -> dict[str, Any]:
         await self.to_contract(pid)

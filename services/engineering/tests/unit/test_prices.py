@@ -37,8 +37,13 @@ def test_the_project_is_read_without_prices_except_by_engineering_and_management
     if role in ("engineering", "management"):
         assert view["prices_shown"] is True
         assert view["contract_value"] == "1286000.00" and view["contract"]["amount"] == "9600.70"
-        assert view["quotes"][1]["items"][0] == {"item": "新风机组吊装", "unit": "台", "quantity": "2",
-                                                 "unit_price": "860.00", "amount": "1720.00"}
+        assert view["quotes"][1]["items"][0] == {
+            "item": "新风机组吊装",
+            "unit": "台",
+            "quantity": "2",
+            "unit_price": "860.00",
+            "amount": "1720.00",
+        }
         assert view["steps"][4]["amount"] == "98765.40"
     else:
         assert view["prices_shown"] is False
@@ -61,7 +66,11 @@ def test_the_comparison_and_the_list_hide_prices_too(kit, role) -> None:
         assert comparison["lowest_total"] == "Q-2" and comparison["quotes"][1]["total"] == "9600.70"
         assert comparison["price_difference"] == "120.00"
         row = comparison["items"][0]
-        assert [row["quotes"][q]["unit_price"] for q in ("Q-1", "Q-2", "Q-3")] == ["900.00", "860.00", "920.00"]
+        assert [row["quotes"][q]["unit_price"] for q in ("Q-1", "Q-2", "Q-3")] == [
+            "900.00",
+            "860.00",
+            "920.00",
+        ]
         assert summary["contract_value"] == "1286000.00"
     else:
         assert not (keys_in(comparison) | keys_in(summary)) & PRICE_FIELDS
@@ -72,7 +81,9 @@ def test_the_comparison_and_the_list_hide_prices_too(kit, role) -> None:
 def test_only_engineering_and_management_see_prices() -> None:
     assert PRICE_ROLES == {"engineering", "management"}
     assert [r for r in STAFF_ROLES if sees_prices(r)] == ["engineering", "management"]
-    assert without_prices({"a": [{"total": "1", "b": {"amount": "2", "quantity": "3"}}]}) == {"a": [{"b": {"quantity": "3"}}]}
+    assert without_prices({"a": [{"total": "1", "b": {"amount": "2", "quantity": "3"}}]}) == {
+        "a": [{"b": {"quantity": "3"}}]
+    }
 
 
 def _money_fields(model: type[BaseModel], path: str = "") -> list[str]:
@@ -92,8 +103,14 @@ def _money_fields(model: type[BaseModel], path: str = "") -> list[str]:
 def test_every_money_field_is_one_the_views_strip() -> None:
     fields = _money_fields(Project)
     assert {f.rsplit(".", 1)[-1] for f in fields} <= PRICE_FIELDS, fields
-    assert set(fields) >= {"contract_value", "quotes.total", "quotes.items.unit_price", "quotes.items.amount",
-                           "contract.amount", "steps.amount"}
+    assert set(fields) >= {
+        "contract_value",
+        "quotes.total",
+        "quotes.items.unit_price",
+        "quotes.items.amount",
+        "contract.amount",
+        "steps.amount",
+    }
 
 
 def _decimals(value) -> list:

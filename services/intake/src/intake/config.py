@@ -22,7 +22,9 @@ class IntakeSettings(ServiceSettings):
     )
     max_body_bytes: int = Field(default=64 * 1024, description="Largest complaint body accepted (413 above).")
     rate_limit_per_key: str = Field(default="6000/minute", description="Requests per API key.")
-    rate_limit_per_ip: str = Field(default="1200/minute", description="Requests per client address, any channel.")
+    rate_limit_per_ip: str = Field(
+        default="1200/minute", description="Requests per client address, any channel."
+    )
     rate_limit_online_per_ip: str = Field(
         default="20/minute", description="Public form submissions per client address."
     )

@@ -71,7 +71,11 @@ async def accept_complaint(
     fingerprint = body_fingerprint(submission)
     try:
         record = await submissions.reserve(
-            scoped_key, body_sha256=fingerprint, case_id=new_case_id(), event_id=new_event_id(), received_at=utcnow()
+            scoped_key,
+            body_sha256=fingerprint,
+            case_id=new_case_id(),
+            event_id=new_event_id(),
+            received_at=utcnow(),
         )
     except PyMongoError as exc:
         raise StoreUnavailable(str(exc)) from exc

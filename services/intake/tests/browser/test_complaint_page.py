@@ -49,7 +49,10 @@ async def test_customer_submits_from_a_qr_link_and_gets_a_case_number(page_url, 
     [record] = records
     c = ComplaintReceived.model_validate(record.envelope().payload)
     assert (c.case_id, c.channel, c.product.serial_no, c.product.model) == (
-        case_id, "online", "XF2502405001234", "YD-XF250"
+        case_id,
+        "online",
+        "XF2502405001234",
+        "YD-XF250",
     )
     await context.close()
 
@@ -70,6 +73,8 @@ async def test_errors_show_beside_their_field_and_english_toggle_works(page_url,
     await page.fill("#description", "filter needs replacing")
     await page.click("#submit")
     # intake's answer arrives asynchronously: wait on what the page shows (no script evaluated)
-    await expect(page.locator('.field-error[data-for="phone"]')).to_contain_text("Chinese mobile", timeout=15000)
+    await expect(page.locator('.field-error[data-for="phone"]')).to_contain_text(
+        "Chinese mobile", timeout=15000
+    )
     assert await page.get_attribute("#phone", "aria-invalid") == "true"
     await context.close()

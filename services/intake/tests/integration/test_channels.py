@@ -22,7 +22,10 @@ async def test_dealer_ticket_lands_in_kafka_normalised(intake, complaints, keys,
     assert record.headers["event_type"] == b"complaint.received"
     env = record.envelope()
     assert (env.event_type, env.schema_version, env.correlation_id, env.producer) == (
-        "complaint.received", 1, case_id, "intake"
+        "complaint.received",
+        1,
+        case_id,
+        "intake",
     )
     assert record.headers["event_id"] == str(env.event_id).encode()
     c = ComplaintReceived.model_validate(env.payload)
@@ -65,14 +68,24 @@ async def test_regional_manager_report(intake, complaints, keys) -> None:
     [record] = await complaints(1)
     c = ComplaintReceived.model_validate(record.envelope().payload)
     assert (c.channel, c.region, c.project_ref, c.product.model) == (
-        "regional_manager", "south_china", "P-2026-017", "YD-XF1000"
+        "regional_manager",
+        "south_china",
+        "P-2026-017",
+        "YD-XF1000",
     )
     assert c.submitted_by.principal_id == "RM-SOUTH-01"
 
 
 async def test_online_form_needs_no_key(intake, complaints) -> None:
-    body = {"name": "李先生", "phone": "13900001111", "serial_no": "xf3502311000042", "description": "想买新的滤芯"}
-    res = await intake.post("/v1/complaints/online", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+    body = {
+        "name": "李先生",
+        "phone": "13900001111",
+        "serial_no": "xf3502311000042",
+        "description": "想买新的滤芯",
+    }
+    res = await intake.post(
+        "/v1/complaints/online", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
     assert res.status_code == 202, res.text
     [record] = await complaints(1)
     c = ComplaintReceived.model_validate(record.envelope().payload)
@@ -82,8 +95,11 @@ async def test_online_form_needs_no_key(intake, complaints) -> None:
 
 async def test_the_complaint_names_the_request_that_caused_it(intake, complaints) -> None:
     request_id = uuid.uuid4()
-    res = await intake.post("/v1/complaints/online", headers={"X-Request-ID": str(request_id)},
-                            json={"name": "王", "phone": "13900005555", "description": "电机异响"})
+    res = await intake.post(
+        "/v1/complaints/online",
+        headers={"X-Request-ID": str(request_id)},
+        json={"name": "王", "phone": "13900005555", "description": "电机异响"},
+    )
     assert res.status_code == 202 and res.headers["X-Request-ID"] == str(request_id)
     [record] = await complaints(1)
     assert record.envelope().causation_id == request_id

@@ -13,8 +13,10 @@ pytestmark = pytest.mark.integration
 async def test_same_key_same_body_same_case_one_event(intake, complaints, keys, hotline_body) -> None:
     key = {"Idempotency-Key": f"call-{uuid.uuid4()}"}
     first = await intake.post("/v1/complaints/hotline", json=hotline_body(), headers=keys["hotline"] | key)
-    replays = [await intake.post("/v1/complaints/hotline", json=hotline_body(), headers=keys["hotline"] | key)
-               for _ in range(3)]
+    replays = [
+        await intake.post("/v1/complaints/hotline", json=hotline_body(), headers=keys["hotline"] | key)
+        for _ in range(3)
+    ]
     assert first.status_code == 202 and {r.status_code for r in replays} == {202}
     assert {r.json()["case_id"] for r in replays} == {first.json()["case_id"]}
     assert {r.headers["Idempotent-Replayed"] for r in replays} == {"true"}
@@ -27,7 +29,9 @@ async def test_same_key_different_body_is_a_conflict(intake, complaints, keys, h
     key = {"Idempotency-Key": f"call-{uuid.uuid4()}"}
     first = await intake.post("/v1/complaints/hotline", json=hotline_body(), headers=keys["hotline"] | key)
     other = await intake.post(
-        "/v1/complaints/hotline", json=hotline_body(transcript="另一件事：滤芯"), headers=keys["hotline"] | key
+        "/v1/complaints/hotline",
+        json=hotline_body(transcript="另一件事：滤芯"),
+        headers=keys["hotline"] | key,
     )
     assert first.status_code == 202
     assert other.status_code == 409
@@ -45,19 +49,25 @@ async def test_dealer_ticket_id_is_a_natural_key(intake, complaints, keys, deale
     changed = await intake.post(
         "/v1/complaints/dealer", json=dealer_body(description="完全不同的问题"), headers=keys["dealer"]
     )
-    other_ticket = await intake.post("/v1/complaints/dealer", json=dealer_body(ticket_id="T-9"), headers=keys["dealer"])
+    other_ticket = await intake.post(
+        "/v1/complaints/dealer", json=dealer_body(ticket_id="T-9"), headers=keys["dealer"]
+    )
     assert first.json()["case_id"] == again.json()["case_id"]
     assert changed.status_code == 409
     assert other_ticket.status_code == 202 and other_ticket.json()["case_id"] != first.json()["case_id"]
     records = await complaints(2, settle_s=1.5)
     assert sorted(r.key for r in records) == sorted(
-        [first.json()["case_id"].encode(), other_ticket.json()["case_id"].encode()])
+        [first.json()["case_id"].encode(), other_ticket.json()["case_id"].encode()]
+    )
 
 
 async def test_concurrent_retries_make_one_case(intake, complaints, keys, hotline_body) -> None:
     key = {"Idempotency-Key": f"burst-{uuid.uuid4()}"}
     responses = await asyncio.gather(
-        *(intake.post("/v1/complaints/hotline", json=hotline_body(), headers=keys["hotline"] | key) for _ in range(8))
+        *(
+            intake.post("/v1/complaints/hotline", json=hotline_body(), headers=keys["hotline"] | key)
+            for _ in range(8)
+        )
     )
     assert {r.status_code for r in responses} == {202}
     assert len({r.json()["case_id"] for r in responses}) == 1

@@ -21,7 +21,9 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-async def test_kafka_down_is_503_and_leaves_nothing(isolation, intake_settings, complaints, keys, hotline_body) -> None:
+async def test_kafka_down_is_503_and_leaves_nothing(
+    isolation, intake_settings, complaints, keys, hotline_body
+) -> None:
     down = intake_settings(kafka_bootstrap_servers=f"127.0.0.1:{_closed_port()}", kafka_ack_timeout_s=1.0)
     key = {"Idempotency-Key": f"call-{uuid.uuid4()}"}
     async with running(create_app(down)) as client:
@@ -45,7 +47,9 @@ async def test_kafka_down_is_503_and_leaves_nothing(isolation, intake_settings, 
     # reserved case id, and a different body under that key is a conflict.
     async with running(create_app(intake_settings())) as client:
         res = await client.post("/v1/complaints/hotline", json=hotline_body(), headers=keys["hotline"] | key)
-        again = await client.post("/v1/complaints/hotline", json=hotline_body(), headers=keys["hotline"] | key)
+        again = await client.post(
+            "/v1/complaints/hotline", json=hotline_body(), headers=keys["hotline"] | key
+        )
         other = hotline_body() | {"transcript": "另一件事：遥控器失灵"}
         conflict = await client.post("/v1/complaints/hotline", json=other, headers=keys["hotline"] | key)
     assert res.status_code == again.status_code == 202
@@ -55,11 +59,16 @@ async def test_kafka_down_is_503_and_leaves_nothing(isolation, intake_settings, 
     records = await complaints(1, settle_s=1.5)
     assert [r.key for r in records] == [res.json()["case_id"].encode()]
 
-async def test_store_down_refuses_keyed_complaints_but_not_unkeyed(intake_settings, complaints, keys, hotline_body):
+
+async def test_store_down_refuses_keyed_complaints_but_not_unkeyed(
+    intake_settings, complaints, keys, hotline_body
+):
     down = intake_settings(mongodb_url=f"mongodb://127.0.0.1:{_closed_port()}/", mongodb_timeout_s=0.5)
     async with running(create_app(down)) as client:
         keyed = await client.post(
-            "/v1/complaints/hotline", json=hotline_body(), headers=keys["hotline"] | {"Idempotency-Key": "k-1"}
+            "/v1/complaints/hotline",
+            json=hotline_body(),
+            headers=keys["hotline"] | {"Idempotency-Key": "k-1"},
         )
         assert keyed.status_code == 503
         assert "store" in keyed.json()["detail"]

@@ -28,7 +28,9 @@ async def test_a_key_posts_only_on_its_own_channel(intake, keys, dealer_body, ho
 
 
 async def test_a_dealer_key_cannot_post_for_another_dealer(intake, complaints, keys, dealer_body) -> None:
-    res = await intake.post("/v1/complaints/dealer", json=dealer_body(dealer_code="D-SH-009"), headers=keys["dealer"])
+    res = await intake.post(
+        "/v1/complaints/dealer", json=dealer_body(dealer_code="D-SH-009"), headers=keys["dealer"]
+    )
     assert res.status_code == 403
     assert "D-GZ-001" in res.json()["detail"]
 
@@ -72,7 +74,9 @@ async def test_missing_field_is_named(intake, keys, dealer_body) -> None:
 
 async def test_malformed_idempotency_key_is_422(intake, keys, hotline_body) -> None:
     res = await intake.post(
-        "/v1/complaints/hotline", json=hotline_body(), headers=keys["hotline"] | {"Idempotency-Key": "k" * 129}
+        "/v1/complaints/hotline",
+        json=hotline_body(),
+        headers=keys["hotline"] | {"Idempotency-Key": "k" * 129},
     )
     assert res.status_code == 422
     assert "idempotency-key" in res.json()["detail"].lower()
@@ -88,12 +92,16 @@ async def test_rate_limits_are_429_with_retry_after(intake_settings, complaints,
     app = create_app(intake_settings(rate_limit_per_key="3/minute", rate_limit_online_per_ip="2/minute"))
     async with running(app) as client:
         codes = [
-            (await client.post("/v1/complaints/hotline", json=hotline_body(), headers=keys["hotline"])).status_code
+            (
+                await client.post("/v1/complaints/hotline", json=hotline_body(), headers=keys["hotline"])
+            ).status_code
             for _ in range(4)
         ]
         assert codes == [202, 202, 202, 429]
         online = {"name": "李先生", "phone": "13900001111", "description": "滤芯"}
-        online_codes = [(await client.post("/v1/complaints/online", json=online)).status_code for _ in range(3)]
+        online_codes = [
+            (await client.post("/v1/complaints/online", json=online)).status_code for _ in range(3)
+        ]
         assert online_codes == [202, 202, 429]
         limited = await client.post("/v1/complaints/online", json=online)
         assert int(limited.headers["Retry-After"]) >= 1
@@ -111,16 +119,21 @@ async def test_refused_requests_publish_nothing(intake, complaints, keys, dealer
 ONLINE = {"name": "王", "phone": "13900005555", "description": "电机异响"}
 
 
-async def test_a_complaint_with_a_byte_order_mark_is_accepted_on_every_channel(intake, complaints, keys, dealer_body,
-                                                                             hotline_body) -> None:
+async def test_a_complaint_with_a_byte_order_mark_is_accepted_on_every_channel(
+    intake, complaints, keys, dealer_body, hotline_body
+) -> None:
     """The body is parsed once; the BOM of RFC 8259 §8.1 is ignored, and `original` is what was posted."""
-    posts = [("online", ONLINE, {}), ("hotline", hotline_body(), keys["hotline"]),
-             ("dealer", dealer_body(), keys["dealer"])]
+    posts = [
+        ("online", ONLINE, {}),
+        ("hotline", hotline_body(), keys["hotline"]),
+        ("dealer", dealer_body(), keys["dealer"]),
+    ]
     accepted = []
     for channel, body, headers in posts:
         raw = b"\xef\xbb\xbf" + json.dumps(body, ensure_ascii=False).encode()
-        res = await intake.post(f"/v1/complaints/{channel}", content=raw,
-                                headers=headers | {"Content-Type": "application/json"})
+        res = await intake.post(
+            f"/v1/complaints/{channel}", content=raw, headers=headers | {"Content-Type": "application/json"}
+        )
         assert res.status_code == 202, res.text
         accepted.append(res.json()["case_id"])
     records = await complaints(3, settle_s=1.0)
@@ -129,9 +142,13 @@ async def test_a_complaint_with_a_byte_order_mark_is_accepted_on_every_channel(i
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
-async def test_a_complaint_in_utf16_or_utf32_is_415_naming_the_encoding(intake, complaints, keys, encoding) -> None:
+async def test_a_complaint_in_utf16_or_utf32_is_415_naming_the_encoding(
+    intake, complaints, keys, encoding
+) -> None:
     raw = json.dumps(ONLINE, ensure_ascii=False).encode(encoding)
-    res = await intake.post("/v1/complaints/online", content=raw, headers={"Content-Type": "application/json"})
+    res = await intake.post(
+        "/v1/complaints/online", content=raw, headers={"Content-Type": "application/json"}
+    )
     assert res.status_code == 415
     assert encoding.upper()[:6] in res.json()["detail"] and "UTF-8" in res.json()["detail"]
     assert await complaints(0, settle_s=0.5) == []
@@ -139,10 +156,14 @@ async def test_a_complaint_in_utf16_or_utf32_is_415_naming_the_encoding(intake, 
 
 @pytest.mark.parametrize(
     ("product", "bound"),
-    [({"purchase_date": "0001-01-01"}, "2019-03-01"),
-     ({"model": "YD-XF1000", "serial_no": "XF1K2501000007", "purchase_date": "2021-01-01"}, "2021-06-01")],
+    [
+        ({"purchase_date": "0001-01-01"}, "2019-03-01"),
+        ({"model": "YD-XF1000", "serial_no": "XF1K2501000007", "purchase_date": "2021-01-01"}, "2021-06-01"),
+    ],
 )
-async def test_a_purchase_before_the_model_was_launched_is_422(intake, keys, dealer_body, product, bound) -> None:
+async def test_a_purchase_before_the_model_was_launched_is_422(
+    intake, keys, dealer_body, product, bound
+) -> None:
     body = dealer_body()
     body["product"] |= product
     res = await intake.post("/v1/complaints/dealer", json=body, headers=keys["dealer"])
@@ -158,5 +179,7 @@ async def test_a_streamed_body_over_64_kb_is_413(intake) -> None:
             yield b"x" * 1024
         yield b'"}'
 
-    res = await intake.post("/v1/complaints/online", content=chunks(), headers={"Content-Type": "application/json"})
+    res = await intake.post(
+        "/v1/complaints/online", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert res.status_code == 413 and "larger than" in res.json()["detail"]

@@ -54,8 +54,14 @@ def test_serials_are_upper_case_without_spaces() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "code"),
-    [("华南", "south_china"), ("south_china", "south_china"), ("South China", "south_china"),
-     ("广东", "south_china"), ("华东大区", "east_china"), ("四川省成都市", "southwest")],
+    [
+        ("华南", "south_china"),
+        ("south_china", "south_china"),
+        ("South China", "south_china"),
+        ("广东", "south_china"),
+        ("华东大区", "east_china"),
+        ("四川省成都市", "southwest"),
+    ],
 )
 def test_regions_accept_codes_names_and_provinces(raw: str, code: str) -> None:
     assert normalise_region(raw) == code
@@ -125,13 +131,19 @@ def _dealer(**overrides: object) -> dict:
 
 def test_dealer_ticket_becomes_the_canonical_complaint() -> None:
     raw = _dealer()
-    c = DealerTicket.model_validate(raw).to_complaint(case_id="YD-0000000001", received_at=RECEIVED, original=raw)
+    c = DealerTicket.model_validate(raw).to_complaint(
+        case_id="YD-0000000001", received_at=RECEIVED, original=raw
+    )
     assert c.channel == "dealer"
     assert c.customer.phone == "+8613812345678"
     assert c.region == "south_china"  # from the address's province
     assert c.dealer_code == "D-GZ-001"
     assert c.submitted_by.reference == "T-2026-0456"
-    assert (c.product.model, c.product.kind, c.product.model_as_given) == ("YD-XF250", "fresh_air_unit", "yd xf-250")
+    assert (c.product.model, c.product.kind, c.product.model_as_given) == (
+        "YD-XF250",
+        "fresh_air_unit",
+        "yd xf-250",
+    )
     assert c.product.serial_no == "XF2502405001234"
     assert c.product.purchase_date == date(2026, 3, 18) and c.product.service_card_stamped is True
     assert c.category_guess.category == "product_fault"
@@ -148,7 +160,9 @@ def test_hotline_call_without_zone_is_china_time() -> None:
         "address": "上海市浦东新区",
         "product": {"serial_no": "xf350 2311 000042"},
     }
-    c = HotlineCall.model_validate(raw).to_complaint(case_id="YD-0000000002", received_at=RECEIVED, original=raw)
+    c = HotlineCall.model_validate(raw).to_complaint(
+        case_id="YD-0000000002", received_at=RECEIVED, original=raw
+    )
     assert c.reported_at is not None and c.reported_at.utcoffset().total_seconds() == 8 * 3600
     assert c.region == "east_china"
     assert c.product.model == "YD-XF350"  # from the serial prefix
@@ -173,8 +187,15 @@ def test_regional_manager_report_keeps_region_and_project() -> None:
 
 
 def test_online_submission_is_public() -> None:
-    raw = {"name": "李先生", "phone": "13900001111", "serial_no": "xf3502311000042", "description": "想买新的滤芯"}
-    c = OnlineSubmission.model_validate(raw).to_complaint(case_id="YD-0000000004", received_at=RECEIVED, original=raw)
+    raw = {
+        "name": "李先生",
+        "phone": "13900001111",
+        "serial_no": "xf3502311000042",
+        "description": "想买新的滤芯",
+    }
+    c = OnlineSubmission.model_validate(raw).to_complaint(
+        case_id="YD-0000000004", received_at=RECEIVED, original=raw
+    )
     assert c.submitted_by.principal_id == "public"
     assert c.category_guess.category == "consumable"
 
@@ -185,8 +206,18 @@ def test_online_submission_is_public() -> None:
         ({"surprise": 1}, "surprise"),
         ({"description": "x" * 4001}, "description"),
         ({"customer": {"name": "王", "phone": "12"}}, "customer.phone"),
-        ({"product": {"model": "YD-XF250", "serial_no": "XF2502405001234", "purchase_date": "2999-01-01",
-                      "invoice_no": "1", "service_card_stamped": True}}, "product.purchase_date"),
+        (
+            {
+                "product": {
+                    "model": "YD-XF250",
+                    "serial_no": "XF2502405001234",
+                    "purchase_date": "2999-01-01",
+                    "invoice_no": "1",
+                    "service_card_stamped": True,
+                }
+            },
+            "product.purchase_date",
+        ),
     ],
 )
 def test_bad_fields_are_named(change: dict, field: str) -> None:
@@ -198,16 +229,22 @@ def test_bad_fields_are_named(change: dict, field: str) -> None:
 
 def test_fingerprint_ignores_key_order_and_spacing() -> None:
     a = DealerTicket.model_validate(_dealer())
-    b = DealerTicket.model_validate(dict(reversed(list(_dealer(description=" 新风机开机后电机异响，风量明显变小 ").items()))))
+    b = DealerTicket.model_validate(
+        dict(reversed(list(_dealer(description=" 新风机开机后电机异响，风量明显变小 ").items())))
+    )
     assert body_fingerprint(a) == body_fingerprint(b)
-    assert body_fingerprint(a) != body_fingerprint(DealerTicket.model_validate(_dealer(description="不一样的描述")))
+    assert body_fingerprint(a) != body_fingerprint(
+        DealerTicket.model_validate(_dealer(description="不一样的描述"))
+    )
 
 
 def test_clause_1_1_3_a_dealer_ticket_without_documents_is_forwarded() -> None:
     """§一.1.3: every complaint a dealer receives goes to the quality after-sales manager; the serial,
     the purchase date and the documents are warranty's question, not a reason to refuse the ticket."""
     raw = _dealer(product={"model": "YD-XF250"}, reported_on="2026-11-20")
-    c = DealerTicket.model_validate(raw).to_complaint(case_id="YD-0000000005", received_at=RECEIVED, original=raw)
+    c = DealerTicket.model_validate(raw).to_complaint(
+        case_id="YD-0000000005", received_at=RECEIVED, original=raw
+    )
     assert (c.product.serial_no, c.product.purchase_date, c.product.invoice_no) == (None, None, None)
     assert c.product.service_card_stamped is None
     # The day the customer told the dealer, China time: the 三包 windows count to it.

@@ -33,20 +33,38 @@ CUSTOMER_EVENTS = {
 async def wire(runtime: ServiceRuntime) -> None:
     settings = runtime.settings
     assert isinstance(settings, NotificationsSettings)
-    messages = runtime.aggregates("messages", Message, id_field="message_id", kind="message",
-                                  correlation=lambda m: m.case_id, query_fields=message_query_fields)
+    messages = runtime.aggregates(
+        "messages",
+        Message,
+        id_field="message_id",
+        kind="message",
+        correlation=lambda m: m.case_id,
+        query_fields=message_query_fields,
+    )
     repo = NotificationsRepository(runtime.db, messages)
-    http = httpx.AsyncClient(timeout=settings.provider_timeout_s, headers={"User-Agent": "yingde-notifications/0.1"})
+    http = httpx.AsyncClient(
+        timeout=settings.provider_timeout_s, headers={"User-Agent": "yingde-notifications/0.1"}
+    )
     local = LocalAdapter(repo.local_deliveries)
     sms: ChannelAdapter = local
     if settings.sms_provider == "aliyun":
-        sms = AliyunSms(endpoint=settings.aliyun_sms_endpoint, access_key_id=settings.aliyun_sms_access_key_id,
-                        access_key_secret=settings.aliyun_sms_access_key_secret,
-                        sign_name=settings.aliyun_sms_sign_name, templates=settings.aliyun_sms_templates, client=http)
+        sms = AliyunSms(
+            endpoint=settings.aliyun_sms_endpoint,
+            access_key_id=settings.aliyun_sms_access_key_id,
+            access_key_secret=settings.aliyun_sms_access_key_secret,
+            sign_name=settings.aliyun_sms_sign_name,
+            templates=settings.aliyun_sms_templates,
+            client=http,
+        )
     wechat: ChannelAdapter = local
     if settings.wechat_provider == "wechat":
-        wechat = WechatTemplate(api_base=settings.wechat_api_base, app_id=settings.wechat_app_id,
-                                app_secret=settings.wechat_app_secret, templates=settings.wechat_templates, client=http)
+        wechat = WechatTemplate(
+            api_base=settings.wechat_api_base,
+            app_id=settings.wechat_app_id,
+            app_secret=settings.wechat_app_secret,
+            templates=settings.wechat_templates,
+            client=http,
+        )
     registry = load_registry()
     n = Notifications(
         messages=messages,

@@ -67,8 +67,14 @@ def message_id_for(event_id: uuid.UUID, kind: str) -> str:
 async def on_complaint_received(env: Envelope, complaint: ComplaintReceived, *, n: Notifications) -> None:
     """Keep how to reach the customer of the case (phone; a WeChat openid when the channel gave one)."""
     openid = complaint.original.get("wechat_openid") if isinstance(complaint.original, dict) else None
-    await n.repo.save_contact(Contact(case_id=complaint.case_id, phone=complaint.customer.phone,
-                                      name=complaint.customer.name, wechat_openid=openid or None))
+    await n.repo.save_contact(
+        Contact(
+            case_id=complaint.case_id,
+            phone=complaint.customer.phone,
+            name=complaint.customer.name,
+            wechat_openid=openid or None,
+        )
+    )
 
 
 async def on_customer_event(env: Envelope, payload: Any, *, n: Notifications, topic: str) -> None:
@@ -77,7 +83,9 @@ async def on_customer_event(env: Envelope, payload: Any, *, n: Notifications, to
     if contact is None:
         age = (n.clock() - env.occurred_at).total_seconds()
         if age < n.unknown_case_grace_s:
-            raise TransientError(f"case {env.correlation_id}: the complaint (and its contact) not seen yet; waiting")
+            raise TransientError(
+                f"case {env.correlation_id}: the complaint (and its contact) not seen yet; waiting"
+            )
         raise InvalidMessage(f"case {env.correlation_id}: no contact known {age:.0f}s after {env.event_type}")
     draft = compose(env.event_type, payload, contact)
     if draft is None:
@@ -89,19 +97,39 @@ async def on_customer_event(env: Envelope, payload: Any, *, n: Notifications, to
         if existing.state == "failed":
             # Its event came back after it failed: replayed from the dead letters. Try again.
             await n.messages.change(message_id, lambda m: m.rearm(now=now, quiet=n.quiet))
-            log.info("failed message re-armed by its replayed event", message_id=message_id, case_id=env.correlation_id)
+            log.info(
+                "failed message re-armed by its replayed event",
+                message_id=message_id,
+                case_id=env.correlation_id,
+            )
         return  # a redelivery: the message exists
     message = Message(
-        message_id=message_id, case_id=env.correlation_id, kind=draft.kind, reference=draft.reference,
-        channel=draft.channel, to=draft.to, template=draft.kind, params=draft.params, text=draft.text,
-        note=draft.note, source_topic=topic, source_event=env.model_dump(mode="json"), created_at=now,
+        message_id=message_id,
+        case_id=env.correlation_id,
+        kind=draft.kind,
+        reference=draft.reference,
+        channel=draft.channel,
+        to=draft.to,
+        template=draft.kind,
+        params=draft.params,
+        text=draft.text,
+        note=draft.note,
+        source_topic=topic,
+        source_event=env.model_dump(mode="json"),
+        created_at=now,
     )
     message.next_attempt_at = message.allowed_from(now, n.quiet)
     made = await n.messages.create(message, [], cause=env.event_id)
     if made.created:
         n.queued.set()
-        log.info("message queued", message_id=message_id, case_id=message.case_id, kind=message.kind,
-                 channel=message.channel, not_before=message.next_attempt_at)
+        log.info(
+            "message queued",
+            message_id=message_id,
+            case_id=message.case_id,
+            kind=message.kind,
+            channel=message.channel,
+            not_before=message.next_attempt_at,
+        )
 
 
 # ------------------------------------------------------------------------------------------- delivery
@@ -133,20 +161,44 @@ async def _deliver(n: Notifications, message_id: str) -> int:
         await _failed_attempt(n, message, f"{type(exc).__name__}: {exc}"[:300], permanent=False)
         return 0
     done = n.clock()
-    await n.messages.change(message_id, lambda m: m.mark_sent(now=done, provider_message_id=delivery.provider_message_id))
-    log.info("message sent", message_id=message_id, case_id=message.case_id, kind=message.kind,
-             channel=message.channel, attempts=message.attempts)
+    await n.messages.change(
+        message_id, lambda m: m.mark_sent(now=done, provider_message_id=delivery.provider_message_id)
+    )
+    log.info(
+        "message sent",
+        message_id=message_id,
+        case_id=message.case_id,
+        kind=message.kind,
+        channel=message.channel,
+        attempts=message.attempts,
+    )
     return 1
 
 
 async def _failed_attempt(n: Notifications, message: Message, error: str, *, permanent: bool) -> None:
     now = n.clock()
-    changed = await n.messages.change(message.message_id, lambda m: m.attempt_failed(
-        now=now, error=error, permanent=permanent, max_attempts=n.max_attempts, first_s=n.retry_first_delay_s,
-        max_s=n.retry_max_delay_s, quiet=n.quiet))
-    log.warning("message not delivered", message_id=message.message_id, case_id=message.case_id,
-                channel=message.channel, attempts=changed.attempts, error=error, state=changed.state,
-                retry_at=changed.next_attempt_at)
+    changed = await n.messages.change(
+        message.message_id,
+        lambda m: m.attempt_failed(
+            now=now,
+            error=error,
+            permanent=permanent,
+            max_attempts=n.max_attempts,
+            first_s=n.retry_first_delay_s,
+            max_s=n.retry_max_delay_s,
+            quiet=n.quiet,
+        ),
+    )
+    log.warning(
+        "message not delivered",
+        message_id=message.message_id,
+        case_id=message.case_id,
+        channel=message.channel,
+        attempts=changed.attempts,
+        error=error,
+        state=changed.state,
+        retry_at=changed.next_attempt_at,
+    )
 
 
 async def dead_letter_failed(n: Notifications) -> None:
@@ -157,9 +209,17 @@ async def dead_letter_failed(n: Notifications) -> None:
         # The headers every consumer's dead letter carries (shared.kafka.dead_letters): operations lists
         # and replays it like any other; no partition or offset of its own (-1).
         headers = dead_letter_headers(
-            topic=message.source_topic, partition=-1, offset=-1, event_id=str(env.event_id),
-            exc=DeliveryFailed(f"{message.kind} {message.message_id} by {message.channel}: {message.last_error}"),
-            service="notifications", attempts=message.attempts, failed_at=message.failed_at or utcnow())
+            topic=message.source_topic,
+            partition=-1,
+            offset=-1,
+            event_id=str(env.event_id),
+            exc=DeliveryFailed(
+                f"{message.kind} {message.message_id} by {message.channel}: {message.last_error}"
+            ),
+            service="notifications",
+            attempts=message.attempts,
+            failed_at=message.failed_at or utcnow(),
+        )
         try:
             await n.publisher.send(n.dead_letter_topic, message.case_id.encode(), encode(env), headers)
         except PublishFailed:

@@ -33,23 +33,48 @@ def keys() -> dict[str, dict[str, str]]:
 class Feed(Bus):
     async def event(self, owner: str, event_type: str, case_id: str, payload: dict[str, Any]) -> Envelope:
         spec = REG.event_spec(event_type, 1)
-        env = make_envelope(spec.payload_model.model_validate(payload), event_type=event_type, schema_version=1,
-                            correlation_id=case_id, producer=owner)
+        env = make_envelope(
+            spec.payload_model.model_validate(payload),
+            event_type=event_type,
+            schema_version=1,
+            correlation_id=case_id,
+            producer=owner,
+        )
         return await self.publish(owner, env)
 
     async def complaint(self, case_id: str, **changes: Any) -> Envelope:
-        return await self.event("intake", "complaint.received", case_id,
-                                COMPLAINT | {"case_id": case_id, "received_at": datetime.now(UTC).isoformat()} | changes)
+        return await self.event(
+            "intake",
+            "complaint.received",
+            case_id,
+            COMPLAINT | {"case_id": case_id, "received_at": datetime.now(UTC).isoformat()} | changes,
+        )
 
-    async def reply(self, case_id: str, reply_id: str = "R-1", via: str = "sms", message: str = "已安排明早上门检修"
-                    ) -> Envelope:
-        return await self.event("dispatch", "case.replied", case_id, {
-            "case_id": case_id, "reply_id": reply_id, "message": message, "via": via, "by": "sp-liu",
-            "channel": "dealer", "submitted_by": "D-GZ-001", "replied_at": datetime.now(UTC).isoformat()})
+    async def reply(
+        self, case_id: str, reply_id: str = "R-1", via: str = "sms", message: str = "已安排明早上门检修"
+    ) -> Envelope:
+        return await self.event(
+            "dispatch",
+            "case.replied",
+            case_id,
+            {
+                "case_id": case_id,
+                "reply_id": reply_id,
+                "message": message,
+                "via": via,
+                "by": "sp-liu",
+                "channel": "dealer",
+                "submitted_by": "D-GZ-001",
+                "replied_at": datetime.now(UTC).isoformat(),
+            },
+        )
 
     async def told(self, case_id: str, until: Callable[[list[Record]], bool]) -> list[Record]:
-        records = await self.read("notifications.messages.v1",
-                                  lambda rs: until([r for r in rs if r.key == case_id.encode()]), settle_s=0.5)
+        records = await self.read(
+            "notifications.messages.v1",
+            lambda rs: until([r for r in rs if r.key == case_id.encode()]),
+            settle_s=0.5,
+        )
         return [r for r in records if r.key == case_id.encode()]
 
 
@@ -81,7 +106,9 @@ def delivered(keys) -> Callable[..., Any]:
 
     async def wait(client: httpx.AsyncClient, case_id: str, count: int = 1) -> list[dict[str, Any]]:
         async def look():
-            res = await client.get("/v1/local-deliveries", params={"case_id": case_id}, headers=keys["manager"])
+            res = await client.get(
+                "/v1/local-deliveries", params={"case_id": case_id}, headers=keys["manager"]
+            )
             items = res.json()["items"]
             return items if len(items) >= count else None
 

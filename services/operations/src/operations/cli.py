@@ -54,12 +54,26 @@ async def _command(args: argparse.Namespace, settings: OperationsSettings, view:
         await sampler.sample()
         if args.command == "topics":
             offsets, sizes, rates = await view.end_offsets(), await view.average_sizes(), sampler.rates()
-            rows = [{"topic": n, "partitions": len(p), "messages": sum(e - f for f, e in p.values()),
-                     "msg/s": f"{rates.get(n, 0):.1f}", "avg bytes": round(sizes.get(n, 0))} for n, p in offsets.items()]
+            rows = [
+                {
+                    "topic": n,
+                    "partitions": len(p),
+                    "messages": sum(e - f for f, e in p.values()),
+                    "msg/s": f"{rates.get(n, 0):.1f}",
+                    "avg bytes": round(sizes.get(n, 0)),
+                }
+                for n, p in offsets.items()
+            ]
             print(_table(rows, ["topic", "partitions", "messages", "msg/s", "avg bytes"]))
         else:
-            rows = [r | {"trend": sampler.trend(r["group"], r["topic"], r["partition"]),
-                         "committed": "-" if r["committed"] is None else r["committed"]} for r in await view.lag()]
+            rows = [
+                r
+                | {
+                    "trend": sampler.trend(r["group"], r["topic"], r["partition"]),
+                    "committed": "-" if r["committed"] is None else r["committed"],
+                }
+                for r in await view.lag()
+            ]
             print(_table(rows, ["group", "topic", "partition", "committed", "end", "lag", "trend"]))
             print(f"total lag: {sum(r['lag'] for r in rows)}")
         return 0
@@ -73,25 +87,35 @@ async def _command(args: argparse.Namespace, settings: OperationsSettings, view:
             print(_table(rows, ["at", "service", "original_topic", "key", "exc_class", "exc_msg"]))
         return 0
     if args.command == "case":
-        print(_table(await view.case_events(args.case_id), ["occurred_at", "topic", "offset", "event_type", "producer"]))
+        print(
+            _table(
+                await view.case_events(args.case_id),
+                ["occurred_at", "topic", "offset", "event_type", "producer"],
+            )
+        )
         return 0
     if args.command == "replay":
         chosen = [Selection(*_parse(s)) for s in args.dead_letters]
         if args.service:
-            chosen += [Selection(d["dead_letter_topic"], d["partition"], d["offset"])
-                       for d in await view.dead_letters(args.service)]
+            chosen += [
+                Selection(d["dead_letter_topic"], d["partition"], d["offset"])
+                for d in await view.dead_letters(args.service)
+            ]
         if not chosen:
             print("nothing to replay", file=sys.stderr)
             return 2
         mongo = connect(settings)
         publisher = EventPublisher(settings)
         try:
-            results = await replay(view, publisher, database(mongo, settings)["replays"], chosen,
-                                   by=f"cli:{getpass.getuser()}")
+            results = await replay(
+                view, publisher, database(mongo, settings)["replays"], chosen, by=f"cli:{getpass.getuser()}"
+            )
         except InvalidSelection as exc:
             for i, field, message in exc.problems:
-                print(f"{args.dead_letters[i] if i < len(args.dead_letters) else i}: {field}: {message}",
-                      file=sys.stderr)
+                print(
+                    f"{args.dead_letters[i] if i < len(args.dead_letters) else i}: {field}: {message}",
+                    file=sys.stderr,
+                )
             print("nothing replayed", file=sys.stderr)
             return 2
         finally:
@@ -108,7 +132,9 @@ def _parse(text: str) -> tuple[str, int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="yingde-ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="yingde-ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("topics", "lag"):
         p = sub.add_parser(name)

@@ -17,6 +17,7 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
+
 @dataclass(frozen=True)
 class Selection:
     dead_letter_topic: str
@@ -43,12 +44,20 @@ async def replay(
     for sel in chosen:
         now = datetime.now(UTC)
         try:
-            await replays.insert_one({"_id": sel.replay_id, "state": "pending", "by": by, "requested_at": now})
+            await replays.insert_one(
+                {"_id": sel.replay_id, "state": "pending", "by": by, "requested_at": now}
+            )
         except DuplicateKeyError:
             previous = await replays.find_one({"_id": sel.replay_id})
             if previous and previous.get("state") == "done":
-                results.append({"replay_id": sel.replay_id, "result": "already_replayed",
-                                "replayed_at": previous.get("replayed_at"), "by": previous.get("by")})
+                results.append(
+                    {
+                        "replay_id": sel.replay_id,
+                        "result": "already_replayed",
+                        "replayed_at": previous.get("replayed_at"),
+                        "by": previous.get("by"),
+                    }
+                )
                 continue
             # A pending record: an earlier replay stopped half-way; finish it (consumers deduplicate).
         record = await view.dead_letter_record(sel.dead_letter_topic, sel.partition, sel.offset)
@@ -66,8 +75,14 @@ async def replay(
         await publisher.send(view.physical(original), record.key, record.value or b"", headers)
         await replays.update_one(
             {"_id": sel.replay_id},
-            {"$set": {"state": "done", "replayed_at": datetime.now(UTC), "to_topic": original,
-                      "key": record.key.decode(errors="replace") if record.key else None}},
+            {
+                "$set": {
+                    "state": "done",
+                    "replayed_at": datetime.now(UTC),
+                    "to_topic": original,
+                    "key": record.key.decode(errors="replace") if record.key else None,
+                }
+            },
         )
         log.info("dead letter replayed", replay_id=sel.replay_id, to_topic=original, by=by)
         results.append({"replay_id": sel.replay_id, "result": "replayed", "to_topic": original})

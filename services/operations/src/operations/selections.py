@@ -16,19 +16,29 @@ class InvalidSelection(Exception):
         self.problems = problems  # (index in the request, field, message)
 
 
-def check_selections(chosen: list[Selection], bounds: dict[str, dict[int, tuple[int, int]]]) -> list[tuple[int, str, str]]:
+def check_selections(
+    chosen: list[Selection], bounds: dict[str, dict[int, tuple[int, int]]]
+) -> list[tuple[int, str, str]]:
     """What is wrong with each selection, against the dead-letter topics as Kafka has them now."""
     problems: list[tuple[int, str, str]] = []
     for i, sel in enumerate(chosen):
         parts = bounds.get(sel.dead_letter_topic)
         if parts is None:
-            problems.append((i, "dead_letter_topic", f"no dead-letter topic {sel.dead_letter_topic} "
-                                                     f"(there are: {', '.join(sorted(bounds)) or 'none yet'})"))
+            problems.append(
+                (
+                    i,
+                    "dead_letter_topic",
+                    f"no dead-letter topic {sel.dead_letter_topic} "
+                    f"(there are: {', '.join(sorted(bounds)) or 'none yet'})",
+                )
+            )
         elif sel.partition not in parts:
             problems.append((i, "partition", f"{sel.dead_letter_topic} has partitions 0 to {max(parts)}"))
         else:
             first, end = parts[sel.partition]
             if not first <= sel.offset < end:
                 held = f"offsets {first} to {end - 1}" if end > first else "nothing"
-                problems.append((i, "offset", f"partition {sel.partition} of {sel.dead_letter_topic} holds {held}"))
+                problems.append(
+                    (i, "offset", f"partition {sel.partition} of {sel.dead_letter_topic} holds {held}")
+                )
     return problems

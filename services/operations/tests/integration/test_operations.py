@@ -39,7 +39,9 @@ DECIDED = REG.get("warranty.decisions.v1").events[0].examples[0]["payload"]
 
 @pytest.fixture
 async def stack(isolation):
-    publishers = {o: EventPublisher(isolation.settings(ServiceSettings, service_name=o)) for o in ("intake", "warranty")}
+    publishers = {
+        o: EventPublisher(isolation.settings(ServiceSettings, service_name=o)) for o in ("intake", "warranty")
+    }
     async with (
         running(dispatch_app(isolation.settings(DispatchSettings, unknown_case_grace_s=1))) as dispatch,
         running(ops_app(isolation.settings(OperationsSettings, sample_interval_s=0.5))) as ops,
@@ -50,9 +52,12 @@ async def stack(isolation):
 
 
 def complaint(case_id: str):
-    payload = ComplaintReceived.model_validate(COMPLAINT | {"case_id": case_id, "received_at": datetime.now(UTC)})
-    return make_envelope(payload, event_type="complaint.received", schema_version=1, correlation_id=case_id,
-                         producer="intake")
+    payload = ComplaintReceived.model_validate(
+        COMPLAINT | {"case_id": case_id, "received_at": datetime.now(UTC)}
+    )
+    return make_envelope(
+        payload, event_type="complaint.received", schema_version=1, correlation_id=case_id, producer="intake"
+    )
 
 
 async def test_topics_lag_and_a_case_across_topics(stack) -> None:
@@ -64,12 +69,16 @@ async def test_topics_lag_and_a_case_across_topics(stack) -> None:
     async def drained():
         rows = (await ops.get("/v1/lag", headers=OPS)).json()["items"]
         mine = [r for r in rows if r["group"] == "dispatch" and r["topic"] == "intake.complaints.v1"]
-        return rows if mine and sum(r["end"] for r in mine) == 3 and all(r["lag"] == 0 for r in mine) else None
+        return (
+            rows if mine and sum(r["end"] for r in mine) == 3 and all(r["lag"] == 0 for r in mine) else None
+        )
 
     rows = await eventually(drained, timeout_s=30)
     assert {r["trend"] for r in rows} <= {"falling", "steady", "unknown", "rising"}
     topics = {t["topic"]: t for t in (await ops.get("/v1/topics", headers=OPS)).json()["items"]}
-    assert topics["intake.complaints.v1"]["messages"] == 3 and topics["intake.complaints.v1"]["partitions"] == 6
+    assert (
+        topics["intake.complaints.v1"]["messages"] == 3 and topics["intake.complaints.v1"]["partitions"] == 6
+    )
     assert topics["intake.complaints.v1"]["avg_size_bytes"] > 500
 
     async def both():
@@ -88,16 +97,29 @@ async def test_a_dead_letter_is_replayed_after_the_fix_once(stack, isolation) ->
     case_id = new_case_id()
     old = datetime.now(UTC) - timedelta(minutes=5)
     decision = WarrantyDecided.model_validate(DECIDED | {"case_id": case_id, "decided_at": old})
-    await publishers["warranty"].publish(make_envelope(decision, event_type="warranty.decided", schema_version=1,
-                                                       correlation_id=case_id, producer="warranty", occurred_at=old))
+    await publishers["warranty"].publish(
+        make_envelope(
+            decision,
+            event_type="warranty.decided",
+            schema_version=1,
+            correlation_id=case_id,
+            producer="warranty",
+            occurred_at=old,
+        )
+    )
 
     async def dead():
-        items = (await ops.get("/v1/dead-letters", params={"service": "dispatch"}, headers=OPS)).json()["items"]
+        items = (await ops.get("/v1/dead-letters", params={"service": "dispatch"}, headers=OPS)).json()[
+            "items"
+        ]
         return items or None
 
     [letter] = await eventually(dead, timeout_s=30)
     assert (letter["exc_class"], letter["original_topic"], letter["key"]) == (
-        "InvalidMessage", "warranty.decisions.v1", case_id)
+        "InvalidMessage",
+        "warranty.decisions.v1",
+        case_id,
+    )
     assert "unknown" in letter["exc_msg"]
 
     # The fix: the case now exists. Replay the decision.
@@ -114,10 +136,17 @@ async def test_a_dead_letter_is_replayed_after_the_fix_once(stack, isolation) ->
         return case["warranty"]
 
     assert (await eventually(decided, timeout_s=20))["decision"] == "covered"
-    records = await read_topic(isolation.backends.kafka_bootstrap_servers, isolation.topic("warranty.decisions.v1"),
-                               until=lambda rs: len(rs) >= 2, settle_s=1.0)
+    records = await read_topic(
+        isolation.backends.kafka_bootstrap_servers,
+        isolation.topic("warranty.decisions.v1"),
+        until=lambda rs: len(rs) >= 2,
+        settle_s=1.0,
+    )
     assert len(records) == 2  # the original and exactly one replay
-    assert records[1].headers["replayed_from"].decode() == f"dispatch.dead-letters.v1:{letter['partition']}:{letter['offset']}"
+    assert (
+        records[1].headers["replayed_from"].decode()
+        == f"dispatch.dead-letters.v1:{letter['partition']}:{letter['offset']}"
+    )
     log = (await ops.get("/v1/replays", headers=OPS)).json()["items"]
     assert [(r["state"], r["by"]) for r in log] == [("done", "ops-qian")]
 
@@ -145,8 +174,15 @@ async def test_the_command_line_reads_the_same_broker(stack, isolation) -> None:
 
 async def _cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     """Run yingde-ops without blocking the loop the in-process services run on."""
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "operations.cli", *args, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "operations.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode or 0, out.decode(), err.decode()
 
@@ -156,8 +192,14 @@ def _example(event_type: str, case_id: str, seconds_later: int = 0) -> Envelope:
     topic = REG.topic_of(event_type)
     spec = next(e for e in topic.events if e.type == event_type)
     payload = spec.payload_model.model_validate(spec.examples[0]["payload"] | {"case_id": case_id})
-    return make_envelope(payload, event_type=event_type, schema_version=spec.schema_version, correlation_id=case_id,
-                         producer=topic.owner, occurred_at=datetime.now(UTC) + timedelta(seconds=seconds_later))
+    return make_envelope(
+        payload,
+        event_type=event_type,
+        schema_version=spec.schema_version,
+        correlation_id=case_id,
+        producer=topic.owner,
+        occurred_at=datetime.now(UTC) + timedelta(seconds=seconds_later),
+    )
 
 
 def _same_partition_keys(case_id: str, partitions: int, n: int) -> list[str]:
@@ -176,19 +218,26 @@ async def test_a_case_shows_its_events_on_every_topic_however_many_came_after(is
     """The case's events on intake, dispatch, warranty and engineering topics, though each topic had
     hundreds of other cases' events on the same partition after them."""
     case_id = new_case_id()
-    publishers = {o: EventPublisher(isolation.settings(ServiceSettings, service_name=o))
-                  for o in ("intake", "dispatch", "warranty", "engineering")}
+    publishers = {
+        o: EventPublisher(isolation.settings(ServiceSettings, service_name=o))
+        for o in ("intake", "dispatch", "warranty", "engineering")
+    }
     try:
-        mine = [complaint(case_id), _example("case.assigned", case_id, 1), _example("warranty.decided", case_id, 2),
-                _example("installation.case_linked", case_id, 3)]
+        mine = [
+            complaint(case_id),
+            _example("case.assigned", case_id, 1),
+            _example("warranty.decided", case_id, 2),
+            _example("installation.case_linked", case_id, 3),
+        ]
         for env in mine:
             await publishers[env.producer].publish(env)
         for env in mine[1:]:  # then many events of other cases, on the same partitions
             topic = REG.topic_of(env.event_type)
             for other in _same_partition_keys(case_id, topic.partitions, 250):
                 filler = _example(env.event_type, other)
-                await publishers[env.producer].send(isolation.topic(topic.name), other.encode(), encode(filler),
-                                                    headers_for(filler))
+                await publishers[env.producer].send(
+                    isolation.topic(topic.name), other.encode(), encode(filler), headers_for(filler)
+                )
     finally:
         for p in publishers.values():
             await p.stop()
@@ -196,7 +245,8 @@ async def test_a_case_shows_its_events_on_every_topic_however_many_came_after(is
     events = await view.case_events(case_id)
     await view.close()
     assert [(e["topic"], e["event_id"]) for e in events] == [
-        (REG.topic_of(env.event_type).name, str(env.event_id)) for env in mine]
+        (REG.topic_of(env.event_type).name, str(env.event_id)) for env in mine
+    ]
 
 
 async def test_lag_shows_every_partition_a_group_holds_as_kafkas_own_tool_does(isolation) -> None:
@@ -211,8 +261,13 @@ async def test_lag_shows_every_partition_a_group_holds_as_kafkas_own_tool_does(i
         await publisher.publish(complaint(new_case_id()))
     await publisher.stop()
     group, topic = isolation.topic("dispatch"), isolation.topic("intake.complaints.v1")
-    consumer = AIOKafkaConsumer(topic, group_id=group, bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        topic,
+        group_id=group,
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     try:
         await eventually(lambda: len(consumer.assignment()) == 6, timeout_s=30)
@@ -236,12 +291,23 @@ async def test_lag_shows_every_partition_a_group_holds_as_kafkas_own_tool_does(i
     assert sum(r["lag"] for r in ours.values()) == 8 - ends[done]
 
 
-async def _kafka_describe(libs: Path, bootstrap: str, group: str) -> dict[tuple[str, int], tuple[Any, int, Any]]:
+async def _kafka_describe(
+    libs: Path, bootstrap: str, group: str
+) -> dict[tuple[str, int], tuple[Any, int, Any]]:
     """kafka-consumer-groups --describe: (topic, partition) -> (current offset, log end, lag); "-" is None."""
     proc = await asyncio.create_subprocess_exec(
-        "java", "-cp", f"{libs}/*", "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
-        "--bootstrap-server", bootstrap, "--describe", "--group", group,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        "java",
+        "-cp",
+        f"{libs}/*",
+        "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+        "--bootstrap-server",
+        bootstrap,
+        "--describe",
+        "--group",
+        group,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode == 0, err.decode()
     rows: dict[tuple[str, int], tuple[Any, int, Any]] = {}
@@ -249,37 +315,57 @@ async def _kafka_describe(libs: Path, bootstrap: str, group: str) -> dict[tuple[
         cells = line.split()
         if len(cells) >= 6 and cells[0] == group:
             current, end, lag = cells[3], int(cells[4]), cells[5]
-            rows[(cells[1], int(cells[2]))] = (None if current == "-" else int(current), end,
-                                               None if lag == "-" else int(lag))
+            rows[(cells[1], int(cells[2]))] = (
+                None if current == "-" else int(current),
+                end,
+                None if lag == "-" else int(lag),
+            )
     return rows
 
 
 async def test_a_replay_of_what_does_not_exist_is_refused_before_anything_is_read(stack) -> None:
     dispatch, ops, publishers = stack
-    chosen = {"dead_letters": [
-        {"dead_letter_topic": "nosuch.dead-letters.v1", "partition": 0, "offset": 0},
-        {"dead_letter_topic": "dispatch.dead-letters.v1", "partition": 99, "offset": 0},
-        {"dead_letter_topic": "dispatch.dead-letters.v1", "partition": 0, "offset": 2**63 - 1},
-    ]}
+    chosen = {
+        "dead_letters": [
+            {"dead_letter_topic": "nosuch.dead-letters.v1", "partition": 0, "offset": 0},
+            {"dead_letter_topic": "dispatch.dead-letters.v1", "partition": 99, "offset": 0},
+            {"dead_letter_topic": "dispatch.dead-letters.v1", "partition": 0, "offset": 2**63 - 1},
+        ]
+    }
     res = await ops.post("/v1/dead-letters/replay", json=chosen, headers=OPS)
     assert res.status_code == 422
     assert [e["field"] for e in res.json()["errors"]] == [
-        "dead_letters.0.dead_letter_topic", "dead_letters.1.partition", "dead_letters.2.offset"]
+        "dead_letters.0.dead_letter_topic",
+        "dead_letters.1.partition",
+        "dead_letters.2.offset",
+    ]
     assert "nosuch.dead-letters.v1" in res.json()["errors"][0]["message"]
     assert (await ops.get("/v1/replays", headers=OPS)).json()["items"] == []
-    too_far = {"dead_letters": [{"dead_letter_topic": "dispatch.dead-letters.v1", "partition": 0, "offset": 2**63}]}
+    too_far = {
+        "dead_letters": [{"dead_letter_topic": "dispatch.dead-letters.v1", "partition": 0, "offset": 2**63}]
+    }
     assert (await ops.post("/v1/dead-letters/replay", json=too_far, headers=OPS)).status_code == 422
 
 
 async def test_dead_letters_of_every_service_are_listed(isolation) -> None:
-    publishers = {s: EventPublisher(isolation.settings(ServiceSettings, service_name=s))
-                  for s in ("dispatch", "warranty", "parts", "engineering")}
+    publishers = {
+        s: EventPublisher(isolation.settings(ServiceSettings, service_name=s))
+        for s in ("dispatch", "warranty", "parts", "engineering")
+    }
     try:
         for service, publisher in publishers.items():
             await publisher.start()  # creates its dead-letter topic
-            await publisher.send(isolation.topic(f"{service}.dead-letters.v1"), b"YD-0000000001", b"{}",
-                                 [("original_topic", b"dispatch.cases.v1"), ("exc_class", b"InvalidMessage"),
-                                  ("exc_msg", service.encode()), ("service", service.encode())])
+            await publisher.send(
+                isolation.topic(f"{service}.dead-letters.v1"),
+                b"YD-0000000001",
+                b"{}",
+                [
+                    ("original_topic", b"dispatch.cases.v1"),
+                    ("exc_class", b"InvalidMessage"),
+                    ("exc_msg", service.encode()),
+                    ("service", service.encode()),
+                ],
+            )
     finally:
         for p in publishers.values():
             await p.stop()

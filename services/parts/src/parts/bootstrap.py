@@ -35,22 +35,42 @@ async def wire(runtime: ServiceRuntime) -> None:
         repo=PartsRepository(
             runtime.db,
             runtime.store,
-            requests=runtime.aggregates("requests", PartsRequest, id_field="request_id", kind="parts request",
-                                        correlation=lambda r: r.case_id, query_fields=request_query_fields),
-            quotes=runtime.aggregates("quotes", Quote, id_field="quote_id", kind="quote",
-                                      correlation=lambda q: q.case_id),
-            purchases=runtime.aggregates("purchase_requests", PurchaseRequest, id_field="request_id",
-                                         kind="purchase request", correlation=lambda p: p.case_id or p.request_id),
-            records=runtime.aggregates("repair_records", RepairRecord, id_field="record_id", kind="repair record",
-                                       correlation=lambda r: r.case_id),
+            requests=runtime.aggregates(
+                "requests",
+                PartsRequest,
+                id_field="request_id",
+                kind="parts request",
+                correlation=lambda r: r.case_id,
+                query_fields=request_query_fields,
+            ),
+            quotes=runtime.aggregates(
+                "quotes", Quote, id_field="quote_id", kind="quote", correlation=lambda q: q.case_id
+            ),
+            purchases=runtime.aggregates(
+                "purchase_requests",
+                PurchaseRequest,
+                id_field="request_id",
+                kind="purchase request",
+                correlation=lambda p: p.case_id or p.request_id,
+            ),
+            records=runtime.aggregates(
+                "repair_records",
+                RepairRecord,
+                id_field="record_id",
+                kind="repair record",
+                correlation=lambda r: r.case_id,
+            ),
         ),
         # Every region's manager, from the reference data every service shares (gaps show on the ops page).
         regional_managers={r.code: r.regional_manager for r in regions() if r.regional_manager},
         suppliers=reference["suppliers"],
         local_sourcing_hours=settings.local_sourcing_hours,
-        leg_hours=LegHours(rma=settings.rma_hours, defective_at_company=settings.defective_to_company_hours,
-                           defective_at_supplier=settings.defective_to_supplier_hours,
-                           good_part_in_field=settings.good_part_to_field_hours),
+        leg_hours=LegHours(
+            rma=settings.rma_hours,
+            defective_at_company=settings.defective_to_company_hours,
+            defective_at_supplier=settings.defective_to_supplier_hours,
+            good_part_in_field=settings.good_part_to_field_hours,
+        ),
         quote_valid_days=settings.quote_valid_days,
         restock_days=settings.restock_days,
         unknown_case_grace_s=settings.unknown_case_grace_s,
@@ -58,7 +78,10 @@ async def wire(runtime: ServiceRuntime) -> None:
     )
     runtime.components["parts"] = parts
     if not settings.pdf_font.is_file():
-        log.warning("no Chinese font for the repair record PDF; the PDF endpoint answers 503", font=str(settings.pdf_font))
+        log.warning(
+            "no Chinese font for the repair record PDF; the PDF endpoint answers 503",
+            font=str(settings.pdf_font),
+        )
     try:
         await parts.repo.ensure_indexes()
     except Exception as exc:

@@ -95,13 +95,27 @@ async def on_warranty_decided(env: Envelope, d: WarrantyDecided, *, parts: Parts
         if age < parts.unknown_case_grace_s:
             raise TransientError(f"case {d.case_id}'s assignment not seen yet; waiting")
         ctx = CaseContext(case_id=d.case_id)  # source without a region: the specialist names someone
-    await parts.repo.update_context(d.case_id, {
-        "decision": d.decision, "remedy": d.remedy, "key_part": d.key_part, "freight_both_ways": d.freight_both_ways,
-        "depreciation_rate": d.depreciation_rate, "earlier_repairs": d.earlier_repairs})
-    if d.decision == "needs_evidence" or d.remedy not in NEEDS_A_PART or d.key_part not in ("motor", "control_board"):
+    await parts.repo.update_context(
+        d.case_id,
+        {
+            "decision": d.decision,
+            "remedy": d.remedy,
+            "key_part": d.key_part,
+            "freight_both_ways": d.freight_both_ways,
+            "depreciation_rate": d.depreciation_rate,
+            "earlier_repairs": d.earlier_repairs,
+        },
+    )
+    if (
+        d.decision == "needs_evidence"
+        or d.remedy not in NEEDS_A_PART
+        or d.key_part not in ("motor", "control_board")
+    ):
         return
     chargeable = d.decision == "chargeable"
-    open_same = [r for r in await parts.repo.requests.find({"case_id": d.case_id, "part": d.key_part}) if r.is_open]
+    open_same = [
+        r for r in await parts.repo.requests.find({"case_id": d.case_id, "part": d.key_part}) if r.is_open
+    ]
     if open_same:
         # A superseding decision: the request goes on; only who pays may have changed.
         def recharge(req: PartsRequest) -> list[Envelope]:
@@ -114,7 +128,13 @@ async def on_warranty_decided(env: Envelope, d: WarrantyDecided, *, parts: Parts
 
 
 async def open_request(
-    parts: Parts, ctx: CaseContext, part: str, *, chargeable: bool, by: str, cause: uuid.UUID | None,
+    parts: Parts,
+    ctx: CaseContext,
+    part: str,
+    *,
+    chargeable: bool,
+    by: str,
+    cause: uuid.UUID | None,
     key: ChangeKey | None = None,
 ) -> PartsRequest:
     """A key-part request, path A first. Its id comes from the decision that needs it, or from the
@@ -150,7 +170,9 @@ async def _local_sourcer(parts: Parts, region: str | None) -> str:
     return repairers[0]["_id"] if repairers else "unassigned"
 
 
-def _timed(parts: Parts, operation: Callable[[PartsRequest], list[Any]]) -> Callable[[PartsRequest], list[Any]]:
+def _timed(
+    parts: Parts, operation: Callable[[PartsRequest], list[Any]]
+) -> Callable[[PartsRequest], list[Any]]:
     """A step on a request, with path B's leg deadlines as configured now."""
 
     def run(req: PartsRequest) -> list[Any]:
@@ -193,7 +215,9 @@ async def advance_request(
 ) -> PartsRequest:
     """One step of a request (path A report, RMA, shipment, arrival, repair), once per Idempotency-Key."""
     now = parts.clock()
-    return await parts.repo.requests.change(request_id, _timed(parts, lambda req: operation(req, now)), key=key)
+    return await parts.repo.requests.change(
+        request_id, _timed(parts, lambda req: operation(req, now)), key=key
+    )
 
 
 # ------------------------------------------------------------------------------------ quotes
@@ -229,12 +253,32 @@ async def quote_consumables(
     async def work(tx: Transaction) -> dict[str, Any]:
         result: dict[str, Any] = {"quote": None, "purchase_requests": []}
         if in_stock:
-            result["quote"] = await _issue(parts, ids["quote"], case_id, "consumables",
-                                           consumable_lines(prices, in_stock), prices, by=by, now=now, key=key, tx=tx)
+            result["quote"] = await _issue(
+                parts,
+                ids["quote"],
+                case_id,
+                "consumables",
+                consumable_lines(prices, in_stock),
+                prices,
+                by=by,
+                now=now,
+                key=key,
+                tx=tx,
+            )
         for w in short:
-            result["purchase_requests"].append(await request_purchase(
-                parts, ids[w.item], case_id, w.item, w.quantity, reason=f"quote for {case_id}: out of stock",
-                expected_by=expected_by, key=key, tx=tx))
+            result["purchase_requests"].append(
+                await request_purchase(
+                    parts,
+                    ids[w.item],
+                    case_id,
+                    w.item,
+                    w.quantity,
+                    reason=f"quote for {case_id}: out of stock",
+                    expected_by=expected_by,
+                    key=key,
+                    tx=tx,
+                )
+            )
         return result
 
     return _told(await parts.repo.store.transaction(work))
@@ -243,18 +287,28 @@ async def quote_consumables(
 def _consumable_ids(case_id: str, wanted: list[Wanted], key: ChangeKey | None) -> dict[str, str]:
     """The quote's id and one purchase request id per item: from the key when there is one."""
     if key is None:
-        return {"quote": f"Q-{uuid.uuid4().hex[:10].upper()}",
-                **{w.item: f"PUR-{uuid.uuid4().hex[:10].upper()}" for w in wanted}}
-    return {"quote": key.derived_id("Q-"),
-            **{w.item: f"PUR-{uuid.uuid5(uuid.NAMESPACE_OID, f'{key.digest}:{w.item}').hex[:10].upper()}"
-               for w in wanted}}
+        return {
+            "quote": f"Q-{uuid.uuid4().hex[:10].upper()}",
+            **{w.item: f"PUR-{uuid.uuid4().hex[:10].upper()}" for w in wanted},
+        }
+    return {
+        "quote": key.derived_id("Q-"),
+        **{
+            w.item: f"PUR-{uuid.uuid5(uuid.NAMESPACE_OID, f'{key.digest}:{w.item}').hex[:10].upper()}"
+            for w in wanted
+        },
+    }
 
 
 async def _made_earlier(parts: Parts, ids: dict[str, str], key: ChangeKey) -> dict[str, Any] | None:
     """What the first attempt of this request made (a retry answers the same), if it made anything."""
     quote = await parts.repo.quotes.made_by(ids["quote"], key)
-    purchases = [p for item, pid in ids.items() if item != "quote"
-                 if (p := await parts.repo.purchases.made_by(pid, key)) is not None]
+    purchases = [
+        p
+        for item, pid in ids.items()
+        if item != "quote"
+        if (p := await parts.repo.purchases.made_by(pid, key)) is not None
+    ]
     if quote is None and not purchases:
         return None
     return _told({"quote": quote, "purchase_requests": purchases})
@@ -271,25 +325,49 @@ def _told(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-async def quote_repair(parts: Parts, request: PartsRequest, *, by: str, key: ChangeKey | None = None,
-                       labour_hours: Decimal = Decimal(0), remedy_id: str | None = None) -> Quote:
+async def quote_repair(
+    parts: Parts,
+    request: PartsRequest,
+    *,
+    by: str,
+    key: ChangeKey | None = None,
+    labour_hours: Decimal = Decimal(0),
+    remedy_id: str | None = None,
+) -> Quote:
     """A chargeable key-part repair: the part at cost, labour by the rate card, freight both ways only where
     the decision puts it on the customer (权益 2.7: past the period)."""
     if not request.chargeable:
         raise QuoteRefused(f"{request.request_id} is under warranty: nothing to charge")
     ctx = await parts.repo.context(request.case_id)
     freight = ctx.freight_both_ways if ctx else True
-    return await _quote(parts, request.case_id, "repair", lambda prices: paid_repair_lines(
-        prices, [request.part], labour_hours, freight=freight), by=by, key=key, remedy_id=remedy_id)
+    return await _quote(
+        parts,
+        request.case_id,
+        "repair",
+        lambda prices: paid_repair_lines(prices, [request.part], labour_hours, freight=freight),
+        by=by,
+        key=key,
+        remedy_id=remedy_id,
+    )
 
 
-QUOTE_OF_REMEDY = {"paid_repair": "repair", "replacement": "replacement",
-                   "paid_installation_maintenance": "installation_maintenance"}
+QUOTE_OF_REMEDY = {
+    "paid_repair": "repair",
+    "replacement": "replacement",
+    "paid_installation_maintenance": "installation_maintenance",
+}
 
 
 async def quote_remedy(
-    parts: Parts, ctx: CaseContext, remedy_id: str, *, by: str, key: ChangeKey | None = None,
-    parts_used: list[str] = (), labour_hours: Decimal = Decimal(0), replacement_item: str | None = None,
+    parts: Parts,
+    ctx: CaseContext,
+    remedy_id: str,
+    *,
+    by: str,
+    key: ChangeKey | None = None,
+    parts_used: list[str] = (),
+    labour_hours: Decimal = Decimal(0),
+    replacement_item: str | None = None,
     materials: list[Wanted] = (),  # type: ignore[assignment]
 ) -> Quote:
     """The quote a remedy needs (R-WA-8): a paid repair (any part at cost, labour, freight only past the
@@ -304,17 +382,40 @@ async def quote_remedy(
         if not replacement_item:
             raise QuoteInvalid("replacement_item", "a replacement names the product (its price-list item)")
         rate = ctx.depreciation_rate if ctx.depreciation_rate is not None else 1.0
-        return await _quote(parts, ctx.case_id, "replacement", lambda prices: replacement_lines(
-            prices, replacement_item, rate), by=by, key=key, remedy_id=remedy_id)
+        return await _quote(
+            parts,
+            ctx.case_id,
+            "replacement",
+            lambda prices: replacement_lines(prices, replacement_item, rate),
+            by=by,
+            key=key,
+            remedy_id=remedy_id,
+        )
     if kind == "paid_repair":
         if not parts_used and not labour_hours:
             raise QuoteInvalid("parts", "a paid repair quotes parts, labour hours or both")
-        return await _quote(parts, ctx.case_id, "repair", lambda prices: paid_repair_lines(
-            prices, list(parts_used), labour_hours, freight=ctx.freight_both_ways), by=by, key=key, remedy_id=remedy_id)
+        return await _quote(
+            parts,
+            ctx.case_id,
+            "repair",
+            lambda prices: paid_repair_lines(
+                prices, list(parts_used), labour_hours, freight=ctx.freight_both_ways
+            ),
+            by=by,
+            key=key,
+            remedy_id=remedy_id,
+        )
     if not labour_hours:
         raise QuoteInvalid("labour_hours", "installation maintenance quotes its labour hours")
-    return await _quote(parts, ctx.case_id, "installation_maintenance", lambda prices: installation_lines(
-        prices, labour_hours, list(materials)), by=by, key=key, remedy_id=remedy_id)
+    return await _quote(
+        parts,
+        ctx.case_id,
+        "installation_maintenance",
+        lambda prices: installation_lines(prices, labour_hours, list(materials)),
+        by=by,
+        key=key,
+        remedy_id=remedy_id,
+    )
 
 
 class QuoteInvalid(Exception):
@@ -323,21 +424,49 @@ class QuoteInvalid(Exception):
         self.field, self.message = field, message
 
 
-async def _quote(parts: Parts, case_id: str, kind: str, lines_of: Callable[[PriceList], list], *, by: str,
-                 key: ChangeKey | None, remedy_id: str | None) -> Quote:
+async def _quote(
+    parts: Parts,
+    case_id: str,
+    kind: str,
+    lines_of: Callable[[PriceList], list],
+    *,
+    by: str,
+    key: ChangeKey | None,
+    remedy_id: str | None,
+) -> Quote:
     quote_id = key.derived_id("Q-") if key else f"Q-{uuid.uuid4().hex[:10].upper()}"
     if key is not None and (earlier := await parts.repo.quotes.made_by(quote_id, key)) is not None:
         return earlier
     prices = await price_list_today(parts)
     if prices is None:
         raise QuoteRefused("finance has no price list in effect today")
-    return await _issue(parts, quote_id, case_id, kind, lines_of(prices), prices, by=by, now=parts.clock(), key=key,
-                        remedy_id=remedy_id)
+    return await _issue(
+        parts,
+        quote_id,
+        case_id,
+        kind,
+        lines_of(prices),
+        prices,
+        by=by,
+        now=parts.clock(),
+        key=key,
+        remedy_id=remedy_id,
+    )
 
 
 async def _issue(
-    parts: Parts, quote_id: str, case_id: str, kind: str, lines: list, prices: PriceList, *, by: str, now: datetime,
-    key: ChangeKey | None, tx: Transaction | None = None, remedy_id: str | None = None,
+    parts: Parts,
+    quote_id: str,
+    case_id: str,
+    kind: str,
+    lines: list,
+    prices: PriceList,
+    *,
+    by: str,
+    now: datetime,
+    key: ChangeKey | None,
+    tx: Transaction | None = None,
+    remedy_id: str | None = None,
 ) -> Quote:
     quote = Quote(
         quote_id=quote_id,
@@ -351,19 +480,48 @@ async def _issue(
         price_list=prices.version,
         remedy_id=remedy_id,
     )
-    event = QuoteIssued(case_id=case_id, quote_id=quote.quote_id, kind=kind, remedy_id=remedy_id, lines=lines,
-                        total=quote.total, valid_until=quote.valid_until, issued_by=by)
+    event = QuoteIssued(
+        case_id=case_id,
+        quote_id=quote.quote_id,
+        kind=kind,
+        remedy_id=remedy_id,
+        lines=lines,
+        total=quote.total,
+        valid_until=quote.valid_until,
+        issued_by=by,
+    )
     return (await parts.repo.quotes.create(quote, [("quote.issued", event)], key=key, tx=tx)).item
 
 
 async def request_purchase(
-    parts: Parts, request_id: str, case_id: str | None, item: str, quantity: int, *, reason: str,
-    expected_by: date | None, key: ChangeKey | None = None, tx: Transaction | None = None,
+    parts: Parts,
+    request_id: str,
+    case_id: str | None,
+    item: str,
+    quantity: int,
+    *,
+    reason: str,
+    expected_by: date | None,
+    key: ChangeKey | None = None,
+    tx: Transaction | None = None,
 ) -> PurchaseRequest:
-    req = PurchaseRequest(request_id=request_id, case_id=case_id, item=item, quantity=quantity, reason=reason,
-                          expected_by=expected_by, requested_at=parts.clock())
-    event = PurchaseRequested(case_id=case_id, request_id=req.request_id, item=item, quantity=quantity, reason=reason,
-                              customer_told_expected_by=expected_by)
+    req = PurchaseRequest(
+        request_id=request_id,
+        case_id=case_id,
+        item=item,
+        quantity=quantity,
+        reason=reason,
+        expected_by=expected_by,
+        requested_at=parts.clock(),
+    )
+    event = PurchaseRequested(
+        case_id=case_id,
+        request_id=req.request_id,
+        item=item,
+        quantity=quantity,
+        reason=reason,
+        customer_told_expected_by=expected_by,
+    )
     return (await parts.repo.purchases.create(req, [("purchase.requested", event)], key=key, tx=tx)).item
 
 
@@ -372,7 +530,13 @@ class PurchaseClosed(Exception):
 
 
 async def update_purchase(
-    parts: Parts, request_id: str, *, status: str, expected_by: date | None, by: str, key: ChangeKey | None = None
+    parts: Parts,
+    request_id: str,
+    *,
+    status: str,
+    expected_by: date | None,
+    by: str,
+    key: ChangeKey | None = None,
 ) -> PurchaseRequest:
     """Purchasing: ordered, or received. Receipt and the stock it brings in commit together."""
     now = parts.clock()
@@ -390,8 +554,16 @@ async def update_purchase(
 
     async def receive(tx: Transaction) -> PurchaseRequest:
         req = await parts.repo.purchases.change(request_id, update, key=key, tx=tx)
-        await parts.repo.move_stock(req.item, req.quantity, move_id=f"receipt:{request_id}",
-                                    reason=f"received for {request_id}", by=by, at=now, name=None, tx=tx)
+        await parts.repo.move_stock(
+            req.item,
+            req.quantity,
+            move_id=f"receipt:{request_id}",
+            reason=f"received for {request_id}",
+            by=by,
+            at=now,
+            name=None,
+            tx=tx,
+        )
         return req
 
     return await parts.repo.store.transaction(receive)
@@ -417,10 +589,23 @@ class RecordRefused(Exception):
 
 
 async def record_repair(
-    parts: Parts, ctx: CaseContext, *, request: PartsRequest | None, repaired_on: date, technician: str,
-    fault_found: str, cause: str, parts_used: list[PartUsed], labour: str, labour_hours: Decimal,
-    customer_signature: Signature | None, technician_signature: Signature | None, attachment: str | None,
-    by: str, key: ChangeKey | None = None, tx: Transaction | None = None,
+    parts: Parts,
+    ctx: CaseContext,
+    *,
+    request: PartsRequest | None,
+    repaired_on: date,
+    technician: str,
+    fault_found: str,
+    cause: str,
+    parts_used: list[PartUsed],
+    labour: str,
+    labour_hours: Decimal,
+    customer_signature: Signature | None,
+    technician_signature: Signature | None,
+    attachment: str | None,
+    by: str,
+    key: ChangeKey | None = None,
+    tx: Transaction | None = None,
 ) -> RepairRecord:
     """The repair record of one repair (附件 1), from the request repaired (if a key part was) and the case:
     repair.recorded tells warranty (the unit's history) and dispatch (the case may close)."""
@@ -431,24 +616,48 @@ async def record_repair(
         record_id = f"RR-{request.request_id.removeprefix('PR-')}"
     else:
         record_id = f"RR-{uuid.uuid4().hex[:10].upper()}"
-    reported = china_date(ctx.reported_at or ctx.received_at) if (ctx.reported_at or ctx.received_at) else None
+    reported = (
+        china_date(ctx.reported_at or ctx.received_at) if (ctx.reported_at or ctx.received_at) else None
+    )
     record = RepairRecord(
-        record_id=record_id, case_id=ctx.case_id, request_id=request.request_id if request else None,
-        serial_no=ctx.serial_no, model=ctx.model or (request.model if request else None),
-        customer_name=ctx.customer_name, customer_phone=ctx.customer_phone, customer_address=ctx.customer_address,
-        dealer_code=ctx.dealer_code, reported_on=reported, repaired_on=repaired_on, technician=technician,
-        fault_found=fault_found, cause=cause, parts=parts_used, labour=labour, labour_hours=labour_hours,
-        earlier_repairs=ctx.earlier_repairs, warranty=f"{ctx.decision or '—'} / {ctx.remedy or '—'}",
+        record_id=record_id,
+        case_id=ctx.case_id,
+        request_id=request.request_id if request else None,
+        serial_no=ctx.serial_no,
+        model=ctx.model or (request.model if request else None),
+        customer_name=ctx.customer_name,
+        customer_phone=ctx.customer_phone,
+        customer_address=ctx.customer_address,
+        dealer_code=ctx.dealer_code,
+        reported_on=reported,
+        repaired_on=repaired_on,
+        technician=technician,
+        fault_found=fault_found,
+        cause=cause,
+        parts=parts_used,
+        labour=labour,
+        labour_hours=labour_hours,
+        earlier_repairs=ctx.earlier_repairs,
+        warranty=f"{ctx.decision or '—'} / {ctx.remedy or '—'}",
         chargeable=bool(request.chargeable) if request else ctx.decision == "chargeable",
-        customer_signature=customer_signature, technician_signature=technician_signature,
-        signed_form_attachment=attachment, recorded_by=by, recorded_at=now)
+        customer_signature=customer_signature,
+        technician_signature=technician_signature,
+        signed_form_attachment=attachment,
+        recorded_by=by,
+        recorded_at=now,
+    )
     made = await parts.repo.records.create(record, [record.recorded_event()], key=key, tx=tx)
     return made.item
 
 
-async def repair_with_record(parts: Parts, request_id: str, operation: Callable[[PartsRequest, datetime], list],
-                             record_of: Callable[[PartsRequest, CaseContext], Any], *,
-                             key: ChangeKey | None = None) -> tuple[PartsRequest, RepairRecord]:
+async def repair_with_record(
+    parts: Parts,
+    request_id: str,
+    operation: Callable[[PartsRequest, datetime], list],
+    record_of: Callable[[PartsRequest, CaseContext], Any],
+    *,
+    key: ChangeKey | None = None,
+) -> tuple[PartsRequest, RepairRecord]:
     """A key-part repair and its record, written together."""
     current = await parts.repo.requests.require(request_id)
     ctx = await parts.repo.context(current.case_id) or CaseContext(case_id=current.case_id)

@@ -20,15 +20,25 @@ async def test_repair_record_page_in_chromium(parts_settings, scenario, keys, br
         import httpx
 
         async with httpx.AsyncClient(base_url=url, headers=keys["specialist"]) as client:
+
             async def opened():
                 items = (await client.get("/v1/parts-requests", params={"case_id": case_id})).json()["items"]
                 return items[0] if items else None
 
             req = await eventually(opened)
-            await client.post(f"/v1/parts-requests/{req['request_id']}/local-sourcing",
-                              json={"found": True, "source": "广州某家电维修部"})
-            await client.post(f"/v1/parts-requests/{req['request_id']}/repair", json={
-                "technician": "李师傅", "repaired_on": "2026-11-25", "fault_found": "电机异响", "cause": "轴承磨损"})
+            await client.post(
+                f"/v1/parts-requests/{req['request_id']}/local-sourcing",
+                json={"found": True, "source": "广州某家电维修部"},
+            )
+            await client.post(
+                f"/v1/parts-requests/{req['request_id']}/repair",
+                json={
+                    "technician": "李师傅",
+                    "repaired_on": "2026-11-25",
+                    "fault_found": "电机异响",
+                    "cause": "轴承磨损",
+                },
+            )
 
         context = await browser.new_context(extra_http_headers=keys["specialist"], locale="zh-CN")
         page = await context.new_page()

@@ -27,31 +27,70 @@ async def test_a_motor_decision_opens_a_request_that_dispatch_shows(parts, dispa
 
     [action] = await eventually(shown, timeout_s=30)
     assert (action["part"], action["state"], action["path"], action["sourcing_by"]) == (
-        "motor", "sourcing_locally", "A", "RM-SOUTH-01")
+        "motor",
+        "sourcing_locally",
+        "A",
+        "RM-SOUTH-01",
+    )
     request_id = action["request_id"]
 
     # Path A: the regional manager could not find one locally -> path B at once.
-    res = await parts.post(f"/v1/parts-requests/{request_id}/local-sourcing", json={"found": False},
-                           headers=keys["regional_manager"])
+    res = await parts.post(
+        f"/v1/parts-requests/{request_id}/local-sourcing",
+        json={"found": False},
+        headers=keys["regional_manager"],
+    )
     assert res.status_code == 200 and res.json()["state"] == "supplier_rma"
-    res = await parts.post(f"/v1/parts-requests/{request_id}/rma", json={"rma_no": "RMA-88123"}, headers=keys["specialist"])
+    res = await parts.post(
+        f"/v1/parts-requests/{request_id}/rma", json={"rma_no": "RMA-88123"}, headers=keys["specialist"]
+    )
     assert res.json()["state"] == "rma_confirmed"
-    early = await parts.post(f"/v1/parts-requests/{request_id}/repair", headers=keys["regional_manager"], json={
-        "technician": "李师傅", "repaired_on": "2026-11-25", "fault_found": "电机轴承损坏", "cause": "正常老化"})
+    early = await parts.post(
+        f"/v1/parts-requests/{request_id}/repair",
+        headers=keys["regional_manager"],
+        json={
+            "technician": "李师傅",
+            "repaired_on": "2026-11-25",
+            "fault_found": "电机轴承损坏",
+            "cause": "正常老化",
+        },
+    )
     assert early.status_code == 409 and "good part" in early.json()["detail"]
     for direction, to in (("defective_to_company", "英德售后服务部"), ("good_part_to_field", "RM-SOUTH-01")):
-        res = await parts.post(f"/v1/parts-requests/{request_id}/shipments", headers=keys["specialist"],
-                               json={"direction": direction, "carrier": "顺丰", "tracking_no": f"SF{len(to)}0001", "to": to})
+        res = await parts.post(
+            f"/v1/parts-requests/{request_id}/shipments",
+            headers=keys["specialist"],
+            json={"direction": direction, "carrier": "顺丰", "tracking_no": f"SF{len(to)}0001", "to": to},
+        )
         assert res.status_code == 200, res.text
-    res = await parts.post(f"/v1/parts-requests/{request_id}/repair", headers=keys["regional_manager"], json={
-        "technician": "广州某家电维修部 李师傅", "repaired_on": "2026-11-25", "old_serial": "M-0001",
-        "new_serial": "M-0932", "fault_found": "电机轴承损坏异响", "cause": "轴承磨损"})
+    res = await parts.post(
+        f"/v1/parts-requests/{request_id}/repair",
+        headers=keys["regional_manager"],
+        json={
+            "technician": "广州某家电维修部 李师傅",
+            "repaired_on": "2026-11-25",
+            "old_serial": "M-0001",
+            "new_serial": "M-0932",
+            "fault_found": "电机轴承损坏异响",
+            "cause": "轴承磨损",
+        },
+    )
     assert res.status_code == 200 and res.json()["state"] == "repaired"
 
-    events = await scenario.parts_events(case_id, lambda rs: any(r.headers["event_type"] == b"repair.recorded" for r in rs))
+    events = await scenario.parts_events(
+        case_id, lambda rs: any(r.headers["event_type"] == b"repair.recorded" for r in rs)
+    )
     assert [r.headers["event_type"].decode() for r in events] == [
-        "parts.request_opened", "parts.local_sourcing_reported", "parts.rma_opened", "parts.rma_opened",
-        "parts.shipped", "parts.shipped", "parts.arrived", "parts.repaired", "repair.recorded"]  # the repair confirms the good part arrived
+        "parts.request_opened",
+        "parts.local_sourcing_reported",
+        "parts.rma_opened",
+        "parts.rma_opened",
+        "parts.shipped",
+        "parts.shipped",
+        "parts.arrived",
+        "parts.repaired",
+        "repair.recorded",
+    ]  # the repair confirms the good part arrived
     for r in events:
         assert b"price" not in r.value  # no price leaves parts except in a customer's quote
 
@@ -64,11 +103,19 @@ async def test_a_motor_decision_opens_a_request_that_dispatch_shows(parts, dispa
     assert case["parts_actions"] == []  # repaired: nothing open any more
 
     html = await parts.get(f"/v1/parts-requests/{request_id}/repair-record", headers=keys["specialist"])
-    assert html.status_code == 200 and "产品(设备)售后服务维修记录单" in html.text and "RMA-88123" in html.text
+    assert (
+        html.status_code == 200 and "产品(设备)售后服务维修记录单" in html.text and "RMA-88123" in html.text
+    )
     pdf = await parts.get(f"/v1/parts-requests/{request_id}/repair-record.pdf", headers=keys["specialist"])
     assert pdf.headers["content-type"] == "application/pdf"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
-    for expected in ("产品(设备)售后服务维修记录单", "Repair Record", "电机轴承损坏异响", "M-0932", "客户签字"):
+    for expected in (
+        "产品(设备)售后服务维修记录单",
+        "Repair Record",
+        "电机轴承损坏异响",
+        "M-0932",
+        "客户签字",
+    ):
         assert expected in text
 
 
@@ -81,7 +128,9 @@ async def test_local_deadline_passing_goes_to_the_supplier(parts_settings, scena
         await scenario.decided(case_id)
 
         async def moved():
-            res = await client.get("/v1/parts-requests", params={"case_id": case_id}, headers=keys["specialist"])
+            res = await client.get(
+                "/v1/parts-requests", params={"case_id": case_id}, headers=keys["specialist"]
+            )
             items = res.json()["items"]
             return items[0] if items and items[0]["state"] == "supplier_rma" else None
 
@@ -119,16 +168,23 @@ async def test_a_regional_manager_sees_only_the_requests_asked_of_them(open_requ
     assert [r["request_id"] for r in mine.json()["items"]] == [req["request_id"]]
     assert "local_price_paid" not in mine.json()["items"][0]
     # A dealer sees only requests whose good part was sent to them: this one looks like none at all.
-    assert (await parts.get(f"/v1/parts-requests/{req['request_id']}", headers=keys["dealer"])).status_code == 404
+    assert (
+        await parts.get(f"/v1/parts-requests/{req['request_id']}", headers=keys["dealer"])
+    ).status_code == 404
 
 
 async def test_a_bogus_payload_lands_in_parts_dead_letters(parts, isolation) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=isolation.backends.kafka_bootstrap_servers)
     await producer.start()
     try:
-        await producer.send_and_wait(isolation.topic("warranty.decisions.v1"), b'{"event_type": 7}', key=b"YD-X")
+        await producer.send_and_wait(
+            isolation.topic("warranty.decisions.v1"), b'{"event_type": 7}', key=b"YD-X"
+        )
     finally:
         await producer.stop()
-    [dead] = await read_topic(isolation.backends.kafka_bootstrap_servers, isolation.topic("parts.dead-letters.v1"),
-                              until=lambda r: len(r) >= 1)
+    [dead] = await read_topic(
+        isolation.backends.kafka_bootstrap_servers,
+        isolation.topic("parts.dead-letters.v1"),
+        until=lambda r: len(r) >= 1,
+    )
     assert dead.headers["service"] == b"parts" and dead.headers["original_topic"] == b"warranty.decisions.v1"

@@ -21,8 +21,12 @@ from parts.domain.pricing import (
 
 
 def plist(version: str, day: str, **items: tuple[str, str]) -> PriceList:
-    return PriceList(version=version, effective_from=date.fromisoformat(day), created_by="fin-zhao",
-                     items={k: PriceEntry(cost=Decimal(c), list_price=Decimal(p), name=k) for k, (c, p) in items.items()})
+    return PriceList(
+        version=version,
+        effective_from=date.fromisoformat(day),
+        created_by="fin-zhao",
+        items={k: PriceEntry(cost=Decimal(c), list_price=Decimal(p), name=k) for k, (c, p) in items.items()},
+    )
 
 
 def test_the_newest_list_in_effect_applies() -> None:
@@ -42,8 +46,10 @@ def test_consumable_lines_use_the_list_price() -> None:
 
 def test_out_of_warranty_repair_is_part_at_cost_plus_freight_both_ways() -> None:
     lines = repair_lines(plist("v1", "2026-01-01", motor=("300", "480"), freight=("20", "25")), "motor")
-    assert [(line.item, line.quantity, line.unit_price) for line in lines] == [("motor", 1, Decimal("300.00")),
-                                                                    ("freight", 2, Decimal("25.00"))]
+    assert [(line.item, line.quantity, line.unit_price) for line in lines] == [
+        ("motor", 1, Decimal("300.00")),
+        ("freight", 2, Decimal("25.00")),
+    ]
     assert total(lines) == Decimal("350.00")
 
 

@@ -46,12 +46,15 @@ async def wire(runtime: ServiceRuntime) -> None:
     def scan_fields(facts: CaseFacts) -> dict[str, Any]:
         # The first day an overdue-repair rule could change the decision: the scanner's indexed query.
         current = rules.for_day(china_date(datetime.now(UTC)))
-        return {"repair_check_on": facts.repair_check_on(current.repair_days_limit, current.parts_wait_days_limit)}
+        return {
+            "repair_check_on": facts.repair_check_on(current.repair_days_limit, current.parts_wait_days_limit)
+        }
 
     cases = runtime.aggregates("cases", CaseFacts, id_field="case_id", kind="case", query_fields=scan_fields)
     units = runtime.aggregates("units", Unit, id_field="serial_no", kind="unit")
-    remedies = runtime.aggregates("remedies", Remedy, id_field="remedy_id", kind="remedy",
-                                  correlation=lambda r: r.case_id)
+    remedies = runtime.aggregates(
+        "remedies", Remedy, id_field="remedy_id", kind="remedy", correlation=lambda r: r.case_id
+    )
     w = Warranty(
         remedies=remedies,
         store=runtime.store,

@@ -20,8 +20,18 @@ class WarrantySettings(ServiceSettings):
         "effect on a decision's day decides.",
     )
     unknown_case_grace_s: float = Field(
-        default=120, gt=0, description="How long an event about a case not yet assigned waits before dead letters.")
+        default=120,
+        gt=0,
+        description="How long an event about a case not yet assigned waits before dead letters.",
+    )
     overdue_scan_interval_s: float = Field(
-        default=3600, gt=0, validation_alias=AliasChoices("WARRANTY_OVERDUE_SCAN_INTERVAL_S", "OVERDUE_SCAN_INTERVAL_S"), description="How often repairs past 30 (or, waiting for parts, 90) days are re-decided.")
+        default=3600,
+        gt=0,
+        validation_alias=AliasChoices("WARRANTY_OVERDUE_SCAN_INTERVAL_S", "OVERDUE_SCAN_INTERVAL_S"),
+        description="How often repairs past 30 (or, waiting for parts, 90) days are re-decided.",
+    )
     public_rate_limit: str = Field(
-        default="30/minute", validation_alias=AliasChoices("WARRANTY_PUBLIC_RATE_LIMIT", "PUBLIC_RATE_LIMIT"), description="Uploads and activations from the public pages, per address.")
+        default="30/minute",
+        validation_alias=AliasChoices("WARRANTY_PUBLIC_RATE_LIMIT", "PUBLIC_RATE_LIMIT"),
+        description="Uploads and activations from the public pages, per address.",
+    )

@@ -41,7 +41,9 @@ class CaseUnknown(NotFound):
 
 class NotYourCase(Exception):
     def __init__(self, facts: CaseFacts) -> None:
-        super().__init__(f"only the assigned specialist ({facts.specialist_id}) or the manager may add evidence")
+        super().__init__(
+            f"only the assigned specialist ({facts.specialist_id}) or the manager may add evidence"
+        )
 
 
 @dataclass
@@ -132,21 +134,42 @@ async def on_cases_assigned(batch: list[tuple[Envelope, Any]], *, w: Warranty) -
     known = await w.cases.existing(a.case_id for _, a in firsts)
     fresh = {a.case_id: (env, _facts_of(a)) for env, a in firsts if a.case_id not in known}
     installations = await w.units.installations_for(
-        [(f.serial_no, f.project_ref) for _env, f in fresh.values()])
+        [(f.serial_no, f.project_ref) for _env, f in fresh.values()]
+    )
     units = await w.units.load_many([f.serial_no for _env, f in fresh.values()])
-    made = [(facts, [_first_decision(w, env, facts, installations.get((facts.serial_no, facts.project_ref)),
-                                     units.get(facts.serial_no or ""))],
-             env.event_id) for env, facts in fresh.values()]
+    made = [
+        (
+            facts,
+            [
+                _first_decision(
+                    w,
+                    env,
+                    facts,
+                    installations.get((facts.serial_no, facts.project_ref)),
+                    units.get(facts.serial_no or ""),
+                )
+            ],
+            env.event_id,
+        )
+        for env, facts in fresh.values()
+    ]
     if made:
         await w.cases.create_many(made)
         log.info("warranty decided", cases=len(made))
     return [env for env, a in batch if not isinstance(a, CaseAssigned)]
 
 
-def _first_decision(w: Warranty, env: Envelope, facts: CaseFacts, installation: Any, unit: Unit | None) -> Envelope:
+def _first_decision(
+    w: Warranty, env: Envelope, facts: CaseFacts, installation: Any, unit: Unit | None
+) -> Envelope:
     a = decide(w, facts, installation, unit)
-    decision = decision_event(facts, a, now=w.clock(), event_id=derived_event_id(env.event_id, "warranty.decided"),
-                              cause=env.event_id)
+    decision = decision_event(
+        facts,
+        a,
+        now=w.clock(),
+        event_id=derived_event_id(env.event_id, "warranty.decided"),
+        cause=env.event_id,
+    )
     _remember(facts, decision, a)
     return decision
 
@@ -158,7 +181,8 @@ def _facts_of(assigned: CaseAssigned) -> CaseFacts:
         specialist_id=assigned.specialist_id,
         department=assigned.department,
         channel=assigned.channel,
-        submitted_by=assigned.submitted_by or (assigned.dealer_code if assigned.channel == "dealer" else None),
+        submitted_by=assigned.submitted_by
+        or (assigned.dealer_code if assigned.channel == "dealer" else None),
         dealer_code=assigned.dealer_code,
         phone_last4=assigned.customer_phone[-4:] if assigned.customer_phone else None,
         serial_no=p.serial_no,
@@ -197,8 +221,9 @@ async def on_case_changed(env: Envelope, payload: Any, *, w: Warranty) -> None:
     await w.cases.change(env.correlation_id, apply, cause=env.event_id)
 
 
-def _redecide(w: Warranty, facts: CaseFacts, installation: Any, unit: Unit | None, *,
-              cause: uuid.UUID | None) -> Envelope:
+def _redecide(
+    w: Warranty, facts: CaseFacts, installation: Any, unit: Unit | None, *, cause: uuid.UUID | None
+) -> Envelope:
     a = decide(w, facts, installation, unit)
     event_id = derived_event_id(cause, "warranty.decided") if cause else None
     env = decision_event(facts, a, now=w.clock(), event_id=event_id, cause=cause)
@@ -209,7 +234,14 @@ def _redecide(w: Warranty, facts: CaseFacts, installation: Any, unit: Unit | Non
 
 
 async def add_evidence(
-    w: Warranty, case_id: str, changes: dict[str, Any], *, by: str, role: str, note: str, key: ChangeKey | None = None
+    w: Warranty,
+    case_id: str,
+    changes: dict[str, Any],
+    *,
+    by: str,
+    role: str,
+    note: str,
+    key: ChangeKey | None = None,
 ) -> CaseFacts:
     """Documents, a confirmed cause or history change the facts; the case is decided again (R-WA-6).
     Only the assigned specialist or the manager adds evidence; a retried request adds it once."""
@@ -236,7 +268,12 @@ async def add_evidence(
 async def on_installation_accepted(env: Envelope, accepted: InstallationAccepted, *, w: Warranty) -> None:
     """Acceptance starts the equipment and workmanship clocks of every unit (R-EN-5)."""
     count = await w.units.register_installation(accepted, str(env.event_id))
-    log.info("installation registered", project_id=accepted.project_id, units=count, accepted_on=str(accepted.accepted_on))
+    log.info(
+        "installation registered",
+        project_id=accepted.project_id,
+        units=count,
+        accepted_on=str(accepted.accepted_on),
+    )
 
 
 # ------------------------------------------------------------------------------ the unit's history
@@ -248,7 +285,9 @@ async def _case_of(w: Warranty, env: Envelope) -> CaseFacts:
     if facts is None:
         age = (w.clock() - env.occurred_at).total_seconds()
         if age < w.unknown_case_grace_s:
-            raise TransientError(f"case {env.correlation_id}: {env.event_type} before its case.assigned; waiting")
+            raise TransientError(
+                f"case {env.correlation_id}: {env.event_type} before its case.assigned; waiting"
+            )
         raise CaseUnknown(env.correlation_id)
     return facts
 
@@ -277,27 +316,58 @@ async def on_rma_opened(env: Envelope, rma: SupplierRmaOpened, *, w: Warranty) -
 
 
 async def on_part_repaired(env: Envelope, repaired: PartRepaired, *, w: Warranty) -> None:
-    await _repaired(w, env, repair_id=repaired.request_id, parts=[repaired.part] if repaired.part else [],
-                    repaired_on=repaired.repaired_on, source="parts.repaired")
+    await _repaired(
+        w,
+        env,
+        repair_id=repaired.request_id,
+        parts=[repaired.part] if repaired.part else [],
+        repaired_on=repaired.repaired_on,
+        source="parts.repaired",
+    )
 
 
 async def on_repair_recorded(env: Envelope, recorded: RepairRecorded, *, w: Warranty) -> None:
-    await _repaired(w, env, repair_id=recorded.request_id or recorded.record_id, parts=recorded.parts,
-                    repaired_on=recorded.repaired_on, source="repair.recorded", record_id=recorded.record_id)
+    await _repaired(
+        w,
+        env,
+        repair_id=recorded.request_id or recorded.record_id,
+        parts=recorded.parts,
+        repaired_on=recorded.repaired_on,
+        source="repair.recorded",
+        record_id=recorded.record_id,
+    )
 
 
-async def _repaired(w: Warranty, env: Envelope, *, repair_id: str, parts: list[str], repaired_on: date,
-                    source: str, record_id: str | None = None) -> None:
+async def _repaired(
+    w: Warranty,
+    env: Envelope,
+    *,
+    repair_id: str,
+    parts: list[str],
+    repaired_on: date,
+    source: str,
+    record_id: str | None = None,
+) -> None:
     """A repair on the case: into the unit's history with its days in repair (R-WA-7), and the case's
     pending repair ends. Told twice (parts.repaired, then its record) it is one repair."""
     facts = await _case_of(w, env)
     if facts.serial_no:
-        repair = UnitRepair(repair_id=repair_id, case_id=facts.case_id, part=parts[0] if parts else facts.part,
-                            reported_on=facts.reported_on, repaired_on=repaired_on,
-                            days=max(0, (repaired_on - facts.reported_on).days), source=source,  # type: ignore[arg-type]
-                            record_id=record_id)
-        await w.units.change(facts.serial_no, facts.model, lambda u: u.record_repair(repair, at=env.occurred_at),
-                             cause=env.event_id)
+        repair = UnitRepair(
+            repair_id=repair_id,
+            case_id=facts.case_id,
+            part=parts[0] if parts else facts.part,
+            reported_on=facts.reported_on,
+            repaired_on=repaired_on,
+            days=max(0, (repaired_on - facts.reported_on).days),
+            source=source,  # type: ignore[arg-type]
+            record_id=record_id,
+        )
+        await w.units.change(
+            facts.serial_no,
+            facts.model,
+            lambda u: u.record_repair(repair, at=env.occurred_at),
+            cause=env.event_id,
+        )
 
     def apply(facts: CaseFacts) -> list[Envelope]:
         facts.repaired_on = facts.repaired_on or repaired_on
@@ -307,9 +377,21 @@ async def _repaired(w: Warranty, env: Envelope, *, repair_id: str, parts: list[s
     # A repair remedy under way ends with the repair (a paid one only once the customer agreed).
     for remedy in await w.remedies.find({"case_id": facts.case_id, "status": "open"}):
         if remedy.allows("repaired"):
-            await w.remedies.change(remedy.remedy_id, lambda r: r.progress(
-                "repaired", by="parts", at=env.occurred_at, on=repaired_on, public={"repair": repair_id})
-                if r.allows("repaired") else [], cause=env.event_id)
+            await w.remedies.change(
+                remedy.remedy_id,
+                lambda r: (
+                    r.progress(
+                        "repaired",
+                        by="parts",
+                        at=env.occurred_at,
+                        on=repaired_on,
+                        public={"repair": repair_id},
+                    )
+                    if r.allows("repaired")
+                    else []
+                ),
+                cause=env.event_id,
+            )
 
 
 async def on_case_closed(env: Envelope, closed: CaseClosed, *, w: Warranty) -> None:
@@ -317,12 +399,21 @@ async def on_case_closed(env: Envelope, closed: CaseClosed, *, w: Warranty) -> N
     facts = await _case_of(w, env)
     closed_on = china_date(closed.closed_at)
     if closed.outcome == "repaired" and facts.serial_no:
-        repair = UnitRepair(repair_id=f"close:{facts.case_id}", case_id=facts.case_id, part=facts.part,
-                            reported_on=facts.reported_on, repaired_on=facts.repaired_on or closed_on,
-                            days=max(0, ((facts.repaired_on or closed_on) - facts.reported_on).days),
-                            source="case.closed")
-        await w.units.change(facts.serial_no, facts.model, lambda u: u.record_repair(repair, at=env.occurred_at),
-                             cause=env.event_id)
+        repair = UnitRepair(
+            repair_id=f"close:{facts.case_id}",
+            case_id=facts.case_id,
+            part=facts.part,
+            reported_on=facts.reported_on,
+            repaired_on=facts.repaired_on or closed_on,
+            days=max(0, ((facts.repaired_on or closed_on) - facts.reported_on).days),
+            source="case.closed",
+        )
+        await w.units.change(
+            facts.serial_no,
+            facts.model,
+            lambda u: u.record_repair(repair, at=env.occurred_at),
+            cause=env.event_id,
+        )
 
     def apply(facts: CaseFacts) -> list[Envelope]:
         facts.closed_on, facts.outcome = closed_on, closed.outcome
@@ -341,12 +432,15 @@ async def scan_overdue_repairs(w: Warranty) -> int:
         installation = await w.units.installation_for(due.serial_no, due.project_ref)
         unit = await w.units.get(due.serial_no) if due.serial_no else None
 
-        def apply(facts: CaseFacts, installation: Any = installation, unit: Unit | None = unit) -> list[Envelope]:
+        def apply(
+            facts: CaseFacts, installation: Any = installation, unit: Unit | None = unit
+        ) -> list[Envelope]:
             check = facts.repair_check_on(rules.repair_days_limit, rules.parts_wait_days_limit)
             if check is None or check > today:
                 return []
-            facts.overdue_decided.append("sanbao_parts_unavailable" if facts.waiting_for_parts
-                                         else "sanbao_repair_overdue")
+            facts.overdue_decided.append(
+                "sanbao_parts_unavailable" if facts.waiting_for_parts else "sanbao_repair_overdue"
+            )
             return [_redecide(w, facts, installation, unit, cause=None)]
 
         await w.cases.change(due.case_id, apply)
@@ -357,8 +451,9 @@ async def scan_overdue_repairs(w: Warranty) -> int:
 # ------------------------------------------------------------------------------ sales and activations
 
 
-async def register_sale(w: Warranty, serial_no: str, sale: Sale, *, model: str | None,
-                        key: ChangeKey | None = None) -> Unit:
+async def register_sale(
+    w: Warranty, serial_no: str, sale: Sale, *, model: str | None, key: ChangeKey | None = None
+) -> Unit:
     """A dealer's sale record, or the customer's activation: proof of the purchase for every later case."""
     return await w.units.change(serial_no, model, lambda u: u.register_sale(sale, model=model), key=key)
 
@@ -374,8 +469,16 @@ class RemedyInvalid(Exception):
         self.field, self.message = field, message
 
 
-async def choose_remedy(w: Warranty, facts: CaseFacts, remedy: RemedyKind, *, by: str, via: str | None, note: str,
-                        key: ChangeKey | None = None) -> Remedy:
+async def choose_remedy(
+    w: Warranty,
+    facts: CaseFacts,
+    remedy: RemedyKind,
+    *,
+    by: str,
+    via: str | None,
+    note: str,
+    key: ChangeKey | None = None,
+) -> Remedy:
     """The customer's choice among the options the decision offers; one remedy at a time on a case."""
     decision = facts.decisions[-1] if facts.decisions else None
     if decision is None or decision["decision"] == "needs_evidence":
@@ -393,17 +496,34 @@ async def choose_remedy(w: Warranty, facts: CaseFacts, remedy: RemedyKind, *, by
         seed = f"{facts.case_id}:{decision['event_id']}:{len(earlier)}"
         remedy_id = f"RM-{uuid.uuid5(uuid.NAMESPACE_OID, seed).hex[:10].upper()}"
     now = w.clock()
-    item = Remedy(remedy_id=remedy_id, case_id=facts.case_id, serial_no=facts.serial_no, remedy=remedy,
-                  options=list(decision.get("options") or []), decision_event_id=decision["event_id"], chosen_by=by,
-                  chosen_at=now, via=via, note=note)
+    item = Remedy(
+        remedy_id=remedy_id,
+        case_id=facts.case_id,
+        serial_no=facts.serial_no,
+        remedy=remedy,
+        options=list(decision.get("options") or []),
+        decision_event_id=decision["event_id"],
+        chosen_by=by,
+        chosen_at=now,
+        via=via,
+        note=note,
+    )
     made = await w.remedies.create(item, [item.chosen_event()], key=key)
     if not made.created and not made.replayed and made.item.remedy != remedy:
         raise RemedyRefused(f"case {facts.case_id} has a {made.item.remedy} chosen already")
     return made.item
 
 
-async def progress_remedy(w: Warranty, remedy: Remedy, step: StepName, *, by: str, on: date,
-                          detail: dict[str, Any], key: ChangeKey | None = None) -> Remedy:
+async def progress_remedy(
+    w: Warranty,
+    remedy: Remedy,
+    step: StepName,
+    *,
+    by: str,
+    on: date,
+    detail: dict[str, Any],
+    key: ChangeKey | None = None,
+) -> Remedy:
     """One step of a remedy. An exchange's new unit and a return's goods change the units in the same
     transaction: the old unit is closed, the new one starts its own clock."""
     now = w.clock()
@@ -411,13 +531,25 @@ async def progress_remedy(w: Warranty, remedy: Remedy, step: StepName, *, by: st
     if step == "refunded":
         detail = await _refund(w, remedy, detail)
     if step == "new_unit_issued":
-        return await w.store.transaction(lambda tx: _issue_new_unit(w, remedy, detail, by=by, on=on, key=key, tx=tx))
+        return await w.store.transaction(
+            lambda tx: _issue_new_unit(w, remedy, detail, by=by, on=on, key=key, tx=tx)
+        )
     if step == "goods_received" and remedy.remedy == "return":
+
         async def back(tx: Transaction) -> Remedy:
-            changed = await w.remedies.change(remedy.remedy_id, lambda r: r.progress(
-                step, by=by, at=now, on=on, detail=detail, public=public), key=key, tx=tx)
-            await w.units.change(remedy.serial_no or "", None,
-                                 lambda u: u.returned(on=on, case_id=remedy.case_id, at=now), key=key, tx=tx)
+            changed = await w.remedies.change(
+                remedy.remedy_id,
+                lambda r: r.progress(step, by=by, at=now, on=on, detail=detail, public=public),
+                key=key,
+                tx=tx,
+            )
+            await w.units.change(
+                remedy.serial_no or "",
+                None,
+                lambda u: u.returned(on=on, case_id=remedy.case_id, at=now),
+                key=key,
+                tx=tx,
+            )
             return changed
 
         if not remedy.serial_no:
@@ -429,7 +561,9 @@ async def progress_remedy(w: Warranty, remedy: Remedy, step: StepName, *, by: st
             r.refund_amount = detail["amount"]
         if step == "quote_issued":
             r.quote_id = detail.get("quote_id")
-        return r.progress(step, by=by, at=now, on=on, detail={k: str(v) for k, v in detail.items()}, public=public)
+        return r.progress(
+            step, by=by, at=now, on=on, detail={k: str(v) for k, v in detail.items()}, public=public
+        )
 
     return await w.remedies.change(remedy.remedy_id, apply, key=key)
 
@@ -440,41 +574,72 @@ async def _refund(w: Warranty, remedy: Remedy, detail: dict[str, Any]) -> dict[s
     known = unit.sale.invoice_amount if unit and unit.sale else None
     given = detail.get("amount")
     if given is None and known is None:
-        raise RemedyInvalid("amount", "the invoice price is not recorded with the sale: give it from the invoice")
+        raise RemedyInvalid(
+            "amount", "the invoice price is not recorded with the sale: give it from the invoice"
+        )
     if given is not None and known is not None and given != known:
         raise RemedyInvalid("amount", "a return is refunded at the invoice price recorded with the sale")
     return detail | {"amount": given if given is not None else known}
 
 
-async def _issue_new_unit(w: Warranty, remedy: Remedy, detail: dict[str, Any], *, by: str, on: date,
-                          key: ChangeKey | None, tx: Transaction) -> Remedy:
+async def _issue_new_unit(
+    w: Warranty,
+    remedy: Remedy,
+    detail: dict[str, Any],
+    *,
+    by: str,
+    on: date,
+    key: ChangeKey | None,
+    tx: Transaction,
+) -> Remedy:
     old_serial, new_serial = remedy.serial_no, detail.get("new_serial")
     if not old_serial:
         raise RemedyInvalid("step", "the case names no unit to exchange")
     if not new_serial or new_serial == old_serial:
         raise RemedyInvalid("new_serial", "an exchange issues a unit with a new serial number")
     now = w.clock()
-    old = await w.units.change(old_serial, None, lambda u: u.exchange_out(new_serial, on=on, case_id=remedy.case_id,
-                                                                          at=now), key=key, tx=tx)
+    old = await w.units.change(
+        old_serial,
+        None,
+        lambda u: u.exchange_out(new_serial, on=on, case_id=remedy.case_id, at=now),
+        key=key,
+        tx=tx,
+    )
     new_model = Unit.new(new_serial).model
     if old.model and new_model != old.model:
-        raise RemedyInvalid("new_serial", f"an exchange is the same model ({old.model}); {new_serial} is "
-                                          f"{new_model or 'no model in the catalogue'}")
+        raise RemedyInvalid(
+            "new_serial",
+            f"an exchange is the same model ({old.model}); {new_serial} is "
+            f"{new_model or 'no model in the catalogue'}",
+        )
     try:
-        await w.units.change(new_serial, old.model, lambda u: u.exchange_in(old, on=on, case_id=remedy.case_id,
-                                                                            at=now), key=key, tx=tx)
+        await w.units.change(
+            new_serial,
+            old.model,
+            lambda u: u.exchange_in(old, on=on, case_id=remedy.case_id, at=now),
+            key=key,
+            tx=tx,
+        )
     except UnitRefused as exc:
         raise RemedyInvalid("new_serial", str(exc)) from exc
 
     def apply(r: Remedy) -> list[Any]:
         r.new_serial = new_serial
-        return r.progress("new_unit_issued", by=by, at=now, on=on, detail={"new_serial": new_serial},
-                          public={"new_serial": new_serial, "old_serial": old_serial})
+        return r.progress(
+            "new_unit_issued",
+            by=by,
+            at=now,
+            on=on,
+            detail={"new_serial": new_serial},
+            public={"new_serial": new_serial, "old_serial": old_serial},
+        )
 
     return await w.remedies.change(remedy.remedy_id, apply, key=key, tx=tx)
 
 
-async def cancel_remedy(w: Warranty, remedy_id: str, *, reason: str, by: str, key: ChangeKey | None = None) -> Remedy:
+async def cancel_remedy(
+    w: Warranty, remedy_id: str, *, reason: str, by: str, key: ChangeKey | None = None
+) -> Remedy:
     return await w.remedies.change(remedy_id, lambda r: r.cancel(reason=reason, by=by, at=w.clock()), key=key)
 
 
@@ -487,7 +652,13 @@ async def on_quote_issued(env: Envelope, quote: QuoteIssued, *, w: Warranty) -> 
         if r.remedy not in QUOTED or not r.allows("quote_issued"):
             return []
         r.quote_id = quote.quote_id
-        return r.progress("quote_issued", by=quote.issued_by, at=env.occurred_at, on=china_date(env.occurred_at),
-                          detail={"quote_id": quote.quote_id}, public={"quote_id": quote.quote_id})
+        return r.progress(
+            "quote_issued",
+            by=quote.issued_by,
+            at=env.occurred_at,
+            on=china_date(env.occurred_at),
+            detail={"quote_id": quote.quote_id},
+            public={"quote_id": quote.quote_id},
+        )
 
     await w.remedies.change(quote.remedy_id, apply, cause=env.event_id)

@@ -44,7 +44,6 @@ async def warranty(isolation: Isolation) -> AsyncIterator[httpx.AsyncClient]:
 
 
 class WarrantyBus(Bus):
-
     async def decisions(self, case_id: str, count: int = 1, settle_s: float = 0.5) -> list[Record]:
         def mine(rs: list[Record]) -> list[Record]:
             return [r for r in rs if r.key == case_id.encode()]
@@ -65,8 +64,13 @@ def dealer_ticket(**changes: Any) -> dict[str, Any]:
         "dealer_code": "D-GZ-001",
         "ticket_id": "T-W1",
         "customer": {"name": "王女士", "phone": "13812345678", "address": "广东省广州市天河区"},
-        "product": {"model": "YD-XF250", "serial_no": "XF2502405001234", "purchase_date": "2026-03-18",
-                    "invoice_no": "44001234", "service_card_stamped": True},
+        "product": {
+            "model": "YD-XF250",
+            "serial_no": "XF2502405001234",
+            "purchase_date": "2026-03-18",
+            "invoice_no": "44001234",
+            "service_card_stamped": True,
+        },
         "description": "新风机开机后电机异响，风量明显变小",
     }
     return body | changes

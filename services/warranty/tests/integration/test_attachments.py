@@ -46,7 +46,9 @@ async def _case(suite, keys, body) -> str:
     case_id = posted.json()["case_id"]
 
     async def known():
-        return (await suite["warranty"].get(f"/v1/cases/{case_id}", headers=keys["manager"])).status_code == 200
+        return (
+            await suite["warranty"].get(f"/v1/cases/{case_id}", headers=keys["manager"])
+        ).status_code == 200
 
     await eventually(known, timeout_s=30)
     return case_id
@@ -61,31 +63,53 @@ async def test_files_are_typed_by_their_bytes_and_limited_in_size(two_dealers, k
     case_id = await _case(suite, keys, ticket(ticket_id="T-A1"))
     url = f"/v1/cases/{case_id}/attachments"
     made = {}
-    for name, content, kind in (("invoice.png", samples.png(), "invoice"), ("damage.jpg", samples.jpeg(), "damage"),
-                                ("IMG_0001.HEIC", samples.heic(), "damage"), ("form.pdf", samples.pdf(), "signed_form")):
+    for name, content, kind in (
+        ("invoice.png", samples.png(), "invoice"),
+        ("damage.jpg", samples.jpeg(), "damage"),
+        ("IMG_0001.HEIC", samples.heic(), "damage"),
+        ("form.pdf", samples.pdf(), "signed_form"),
+    ):
         res = await suite["warranty"].post(url, headers=keys["specialist"], **_upload(content, name, kind))
         assert res.status_code == 201, res.text
         made[name] = res.json()
         assert res.json()["sha256"] == hashlib.sha256(content).hexdigest()
-        assert (res.json()["uploaded_by"], res.json()["role"], res.json()["kind"]) == ("sp-liu", "specialist", kind)
-    assert [made[n]["content_type"] for n in made] == ["image/png", "image/jpeg", "image/heic", "application/pdf"]
+        assert (res.json()["uploaded_by"], res.json()["role"], res.json()["kind"]) == (
+            "sp-liu",
+            "specialist",
+            kind,
+        )
+    assert [made[n]["content_type"] for n in made] == [
+        "image/png",
+        "image/jpeg",
+        "image/heic",
+        "application/pdf",
+    ]
 
     # An executable named .jpg and sent as image/jpeg is still an executable.
     for bad in (samples.windows_executable(), samples.elf_executable(), b"GIF89a\x01\x00\x01\x00"):
         refused = await suite["warranty"].post(url, headers=keys["specialist"], **_upload(bad, "photo.jpg"))
         assert refused.status_code == 415 and "content" in refused.json()["detail"]
-    too_big = await suite["warranty"].post(url, headers=keys["specialist"], **_upload(samples.jpeg(MAX_BYTES + 1)))
+    too_big = await suite["warranty"].post(
+        url, headers=keys["specialist"], **_upload(samples.jpeg(MAX_BYTES + 1))
+    )
     assert too_big.status_code == 413
-    just_fits = await suite["warranty"].post(url, headers=keys["specialist"], **_upload(samples.jpeg(MAX_BYTES)))
+    just_fits = await suite["warranty"].post(
+        url, headers=keys["specialist"], **_upload(samples.jpeg(MAX_BYTES))
+    )
     assert just_fits.status_code == 201 and just_fits.json()["size"] == MAX_BYTES
-    bad_kind = await suite["warranty"].post(url, headers=keys["specialist"], **_upload(samples.png(), kind="selfie"))
+    bad_kind = await suite["warranty"].post(
+        url, headers=keys["specialist"], **_upload(samples.png(), kind="selfie")
+    )
     assert bad_kind.status_code == 422 and bad_kind.json()["errors"][0]["field"] == "kind"
 
     listed = (await suite["warranty"].get(url, headers=keys["manager"])).json()["items"]
     assert len(listed) == 5
     got = await suite["warranty"].get(made["form.pdf"]["href"], headers=keys["manager"])
     assert got.status_code == 200 and got.content == samples.pdf()
-    assert got.headers["content-type"] == "application/pdf" and got.headers["x-content-type-options"] == "nosniff"
+    assert (
+        got.headers["content-type"] == "application/pdf"
+        and got.headers["x-content-type-options"] == "nosniff"
+    )
 
     # A retried upload under the same key is the same file; the key with other bytes is a 409.
     keyed = keys["specialist"] | {"Idempotency-Key": "upload-1"}
@@ -100,7 +124,9 @@ async def test_a_dealer_cannot_fetch_another_channels_files(two_dealers, keys, t
     suite = two_dealers
     case_id = await _case(suite, keys, ticket(ticket_id="T-A2"))
     url = f"/v1/cases/{case_id}/attachments"
-    mine = await suite["warranty"].post(url, headers=keys["dealer"], **_upload(samples.png(), "invoice.png", "invoice"))
+    mine = await suite["warranty"].post(
+        url, headers=keys["dealer"], **_upload(samples.png(), "invoice.png", "invoice")
+    )
     assert mine.status_code == 201 and mine.json()["role"] == "dealer"
     href = mine.json()["href"]
     assert (await suite["warranty"].get(href, headers=keys["dealer"])).status_code == 200
@@ -108,7 +134,9 @@ async def test_a_dealer_cannot_fetch_another_channels_files(two_dealers, keys, t
     for stranger in (OTHER_DEALER, keys["regional_manager"]):
         assert (await suite["warranty"].get(href, headers=stranger)).status_code == 404
         assert (await suite["warranty"].get(url, headers=stranger)).status_code == 404
-        assert (await suite["warranty"].post(url, headers=stranger, **_upload(samples.png()))).status_code == 404
+        assert (
+            await suite["warranty"].post(url, headers=stranger, **_upload(samples.png()))
+        ).status_code == 404
     assert (await suite["warranty"].get(href)).status_code == 401
     assert (await suite["warranty"].get(href, headers=keys["engineering"])).status_code == 200
 
@@ -118,16 +146,23 @@ async def test_evidence_with_an_attachment_settles_a_needs_evidence_decision(sui
     body["product"] = body["product"] | {"service_card_stamped": False}
     case_id = await _case(suite, keys, body)
     evidence = f"/v1/cases/{case_id}/evidence"
-    res = await suite["warranty"].post(evidence, json={"confirmation": {"via": "phone"}}, headers=keys["manager"])
+    res = await suite["warranty"].post(
+        evidence, json={"confirmation": {"via": "phone"}}, headers=keys["manager"]
+    )
     assert res.json()["latest_decision"]["reasons"] == ["missing_documents"]
-    card = await suite["warranty"].post(f"/v1/cases/{case_id}/attachments", headers=keys["manager"],
-                                        **_upload(samples.jpeg(), "card.jpg", "service_card"))
-    res = await suite["warranty"].post(evidence, json={"attachments": [card.json()["attachment_id"]]},
-                                       headers=keys["manager"])
+    card = await suite["warranty"].post(
+        f"/v1/cases/{case_id}/attachments",
+        headers=keys["manager"],
+        **_upload(samples.jpeg(), "card.jpg", "service_card"),
+    )
+    res = await suite["warranty"].post(
+        evidence, json={"attachments": [card.json()["attachment_id"]]}, headers=keys["manager"]
+    )
     assert res.status_code == 201, res.text
     assert res.json()["latest_decision"]["decision"] == "covered" and res.json()["service_card_attached"]
-    unknown = await suite["warranty"].post(evidence, json={"attachments": ["F-0000000000000000"]},
-                                           headers=keys["manager"])
+    unknown = await suite["warranty"].post(
+        evidence, json={"attachments": ["F-0000000000000000"]}, headers=keys["manager"]
+    )
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "attachments.0"
 
 
@@ -140,10 +175,15 @@ async def test_the_customer_adds_a_photo_with_the_case_number_and_phone(suite, k
     res = await suite["warranty"].post(url, data={"phone_last4": "5678"}, **photo)
     assert res.status_code == 201, res.text
     assert "sha256" not in res.json() and res.json()["kind"] == "damage"
-    exe = await suite["warranty"].post(url, data={"phone_last4": "5678"},
-                                       files={"file": ("x.png", samples.windows_executable(), "image/png")})
+    exe = await suite["warranty"].post(
+        url,
+        data={"phone_last4": "5678"},
+        files={"file": ("x.png", samples.windows_executable(), "image/png")},
+    )
     assert exe.status_code == 415
-    items = (await suite["warranty"].get(f"/v1/cases/{case_id}/attachments", headers=keys["manager"])).json()["items"]
+    items = (await suite["warranty"].get(f"/v1/cases/{case_id}/attachments", headers=keys["manager"])).json()[
+        "items"
+    ]
     assert [(a["uploaded_by"], a["role"]) for a in items] == [("customer", "customer")]
 
 
@@ -153,14 +193,22 @@ async def test_the_customer_activates_the_warranty_with_a_photo_of_the_invoice(s
     invoice = {"invoice": ("fapiao.jpg", samples.jpeg(), "image/jpeg")}
     assert (await suite["warranty"].post(url, data=form | {"phone": "12"}, files=invoice)).status_code == 422
     future = str(datetime.now(UTC).date().replace(year=2999))
-    assert (await suite["warranty"].post(url, data=form | {"purchase_date": future}, files=invoice)).status_code == 422
+    assert (
+        await suite["warranty"].post(url, data=form | {"purchase_date": future}, files=invoice)
+    ).status_code == 422
     res = await suite["warranty"].post(url, data=form, files=invoice)
     assert res.status_code == 201, res.text
     assert (res.json()["model"], res.json()["activated"]) == ("YD-XF350", True)
-    unit = (await suite["warranty"].get("/v1/warranty/units/XF3502410000077", headers=keys["specialist"])).json()
+    unit = (
+        await suite["warranty"].get("/v1/warranty/units/XF3502410000077", headers=keys["specialist"])
+    ).json()
     assert (unit["sale"]["source"], unit["sale"]["purchase_date"]) == ("customer", "2026-10-20")
     assert unit["sale"]["customer_phone"] == "+8613900001111" and unit["sale"]["invoice_attachment"]
-    hidden = (await suite["warranty"].get("/v1/warranty/units/XF3502410000077", headers=keys["engineering"])).json()
+    hidden = (
+        await suite["warranty"].get("/v1/warranty/units/XF3502410000077", headers=keys["engineering"])
+    ).json()
     assert "customer_phone" not in hidden["sale"]
-    files = await suite["warranty"].get("/v1/warranty/units/XF3502410000077/attachments", headers=keys["manager"])
+    files = await suite["warranty"].get(
+        "/v1/warranty/units/XF3502410000077/attachments", headers=keys["manager"]
+    )
     assert [a["kind"] for a in files.json()["items"]] == ["invoice"]

@@ -17,17 +17,31 @@ pytestmark = pytest.mark.integration
 ASSIGNED = load_registry().get("dispatch.cases.v1").events[0].examples[0]["payload"]
 
 
-async def test_evidence_while_kafka_is_down_is_kept_answered_and_decided_once_later(isolation, bus, keys) -> None:
+async def test_evidence_while_kafka_is_down_is_kept_answered_and_decided_once_later(
+    isolation, bus, keys
+) -> None:
     case_id = new_case_id()
     settings = isolation.settings(WarrantySettings, outbox_relay_interval_s=0.5)
     async with running(warranty_app(settings)):
         payload = CaseAssigned.model_validate(ASSIGNED | {"case_id": case_id, "specialist_id": "sp-liu"})
-        await bus.publish("dispatch", make_envelope(payload, event_type="case.assigned", schema_version=1,
-                                                    correlation_id=case_id, producer="dispatch"))
+        await bus.publish(
+            "dispatch",
+            make_envelope(
+                payload,
+                event_type="case.assigned",
+                schema_version=1,
+                correlation_id=case_id,
+                producer="dispatch",
+            ),
+        )
         [first] = await bus.decisions(case_id, 1)
 
-    down = isolation.settings(WarrantySettings, kafka_bootstrap_servers=unreachable_kafka(), kafka_ack_timeout_s=1.0,
-                              run_consumers=False)
+    down = isolation.settings(
+        WarrantySettings,
+        kafka_bootstrap_servers=unreachable_kafka(),
+        kafka_ack_timeout_s=1.0,
+        run_consumers=False,
+    )
     evidence = {"confirmation": {"via": "phone"}, "note": "电话确认电机异响"}
     headers = keys["specialist"] | {"Idempotency-Key": f"evidence-{case_id}"}
     async with running(warranty_app(down)) as warranty:

@@ -35,9 +35,16 @@ products = st.builds(
 installations = st.none() | st.builds(Installation, accepted_on=days)
 histories = st.builds(
     History,
-    repairs=st.lists(st.builds(Repair, on=days, part=st.sampled_from([None, "motor", "control_board"]),
-                               days=st.integers(0, 60), case_id=st.none() | st.sampled_from(["YD-1", "YD-2"])),
-                     max_size=4).map(tuple),
+    repairs=st.lists(
+        st.builds(
+            Repair,
+            on=days,
+            part=st.sampled_from([None, "motor", "control_board"]),
+            days=st.integers(0, 60),
+            case_id=st.none() | st.sampled_from(["YD-1", "YD-2"]),
+        ),
+        max_size=4,
+    ).map(tuple),
     exchange_date=st.none() | days,
     pending_repair=st.none() | st.builds(PendingRepair, since=days, waiting_for_parts=st.booleans()),
     exchanged_for=st.none() | st.just("XF2502405009999"),
@@ -66,8 +73,14 @@ def test_every_decision_carries_at_least_one_reason(p, f, i, h) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(products, installations, histories, st.sampled_from(["hardware", "software"]),
-       st.sampled_from([None, "motor", "control_board", "fan"]), days)
+@given(
+    products,
+    installations,
+    histories,
+    st.sampled_from(["hardware", "software"]),
+    st.sampled_from([None, "motor", "control_board", "fan"]),
+    days,
+)
 def test_covered_on_a_day_means_covered_on_every_earlier_day_of_the_clock(p, i, h, kind, part, day) -> None:
     f = Fault(kind=kind, reported_on=day, part=part, cause=None, remote_update_possible=False, confirmed=True)
     a = assess(p, f, RULES, installation=i, history=h)
@@ -84,7 +97,19 @@ def test_covered_on_a_day_means_covered_on_every_earlier_day_of_the_clock(p, i, 
     step = max(1, (day - clock.start).days // 40)
     earlier = day - timedelta(days=step)
     while earlier >= clock.start:
-        b = assess(p, Fault(kind=kind, reported_on=earlier, part=part, cause=None, remote_update_possible=False,
-                            confirmed=True), RULES, installation=i, history=h)
+        b = assess(
+            p,
+            Fault(
+                kind=kind,
+                reported_on=earlier,
+                part=part,
+                cause=None,
+                remote_update_possible=False,
+                confirmed=True,
+            ),
+            RULES,
+            installation=i,
+            history=h,
+        )
         assert b.decision == "covered", (earlier, b.reasons)
         earlier -= timedelta(days=step)

@@ -17,12 +17,21 @@ DOCS = {"invoice_no": "44001234", "service_card_stamped": True}
 
 
 def product(purchased: str | None = "2025-03-18", **changes) -> Product:
-    return Product(serial_no="XF2502405001234", model="YD-XF250",
-                   purchase_date=date.fromisoformat(purchased) if purchased else None, **(DOCS | changes))
+    return Product(
+        serial_no="XF2502405001234",
+        model="YD-XF250",
+        purchase_date=date.fromisoformat(purchased) if purchased else None,
+        **(DOCS | changes),
+    )
 
 
 def fault(reported: str, kind: str = "hardware", **changes) -> Fault:
-    return Fault(kind=kind, reported_on=date.fromisoformat(reported), confirmed=changes.pop("confirmed", True), **changes)
+    return Fault(
+        kind=kind,
+        reported_on=date.fromisoformat(reported),
+        confirmed=changes.pop("confirmed", True),
+        **changes,
+    )
 
 
 def codes(a) -> list[str]:
@@ -31,8 +40,14 @@ def codes(a) -> list[str]:
 
 @pytest.mark.parametrize(
     ("start", "months", "end"),
-    [("2025-03-18", 12, "2026-03-18"), ("2024-02-29", 12, "2025-02-28"), ("2023-02-28", 12, "2024-02-28"),
-     ("2025-01-31", 1, "2025-02-28"), ("2024-01-31", 1, "2024-02-29"), ("2025-12-15", 1, "2026-01-15")],
+    [
+        ("2025-03-18", 12, "2026-03-18"),
+        ("2024-02-29", 12, "2025-02-28"),
+        ("2023-02-28", 12, "2024-02-28"),
+        ("2025-01-31", 1, "2025-02-28"),
+        ("2024-01-31", 1, "2024-02-29"),
+        ("2025-12-15", 1, "2026-01-15"),
+    ],
 )
 def test_periods_end_on_the_corresponding_day_or_month_end(start, months, end) -> None:
     assert add_months(date.fromisoformat(start), months) == date.fromisoformat(end)
@@ -73,7 +88,9 @@ def test_sanbao_7_and_15_day_windows_run_from_the_sale(reported, remedy, code, o
 
 
 def test_the_warranty_runs_from_the_invoice_date_the_windows_from_the_sale() -> None:
-    p = Product(serial_no="XF2502405001234", purchase_date=date(2025, 3, 1), invoice_date=date(2025, 3, 18), **DOCS)
+    p = Product(
+        serial_no="XF2502405001234", purchase_date=date(2025, 3, 1), invoice_date=date(2025, 3, 18), **DOCS
+    )
     a = assess(p, fault("2026-03-18"), RULES)
     assert a.decision == "covered" and a.clocks[0].start == date(2025, 3, 18)
 
@@ -81,15 +98,30 @@ def test_the_warranty_runs_from_the_invoice_date_the_windows_from_the_sale() -> 
 @pytest.mark.parametrize(
     ("repairs", "remedy", "code"),
     [
-        ([("2025-06-01", "motor", "YD-1"), ("2025-09-01", "motor", "YD-2")], "exchange", "sanbao_repaired_twice"),
+        (
+            [("2025-06-01", "motor", "YD-1"), ("2025-09-01", "motor", "YD-2")],
+            "exchange",
+            "sanbao_repaired_twice",
+        ),
         ([("2025-06-01", "motor", "YD-1")], "free_repair", "free_repair_in_warranty"),
         # Before the period: not counted.
-        ([("2024-01-01", "motor", "YD-1"), ("2025-09-01", "motor", "YD-2")], "free_repair", "free_repair_in_warranty"),
+        (
+            [("2024-01-01", "motor", "YD-1"), ("2025-09-01", "motor", "YD-2")],
+            "free_repair",
+            "free_repair_in_warranty",
+        ),
         # Two parts replaced on one case are one repair visit.
-        ([("2025-06-01", "motor", "YD-1"), ("2025-06-01", "control_board", "YD-1")], "free_repair",
-         "free_repair_in_warranty"),
+        (
+            [("2025-06-01", "motor", "YD-1"), ("2025-06-01", "control_board", "YD-1")],
+            "free_repair",
+            "free_repair_in_warranty",
+        ),
         # After the fault was reported: not yet a repair before it.
-        ([("2025-06-01", "motor", "YD-1"), ("2025-12-02", "motor", "YD-2")], "free_repair", "free_repair_in_warranty"),
+        (
+            [("2025-06-01", "motor", "YD-1"), ("2025-12-02", "motor", "YD-2")],
+            "free_repair",
+            "free_repair_in_warranty",
+        ),
     ],
 )
 def test_repaired_twice_within_the_period(repairs, remedy, code) -> None:
@@ -103,15 +135,21 @@ def test_repaired_twice_within_the_period(repairs, remedy, code) -> None:
 def test_sanbao_repaired_twice_counts_any_repair_not_only_the_same_part() -> None:
     """三包 (1995 规定): repaired twice within the period and still failing → exchange or return; the rule
     names no part, so a motor and then a control board are two repairs."""
-    history = History(repairs=(Repair(date(2025, 6, 1), "motor", case_id="YD-1"),
-                               Repair(date(2025, 9, 1), "control_board", case_id="YD-2")))
+    history = History(
+        repairs=(
+            Repair(date(2025, 6, 1), "motor", case_id="YD-1"),
+            Repair(date(2025, 9, 1), "control_board", case_id="YD-2"),
+        )
+    )
     a = assess(product(), fault("2025-12-01", part="fan"), RULES, history=history)
     assert (a.decision, a.remedy, a.options) == ("covered", "exchange", ["exchange", "return"])
     assert "sanbao_repaired_twice" in codes(a)
 
 
 def test_repair_time_extends_the_warranty() -> None:
-    history = History(repairs=(Repair(date(2025, 6, 1), "motor", days=12), Repair(date(2025, 9, 1), "fan", days=8)))
+    history = History(
+        repairs=(Repair(date(2025, 6, 1), "motor", days=12), Repair(date(2025, 9, 1), "fan", days=8))
+    )
     assert assess(product(), fault("2026-04-07"), RULES, history=history).decision == "covered"
     assert assess(product(), fault("2026-04-08"), RULES, history=history).decision == "chargeable"
 
@@ -127,12 +165,18 @@ def test_an_exchange_restarts_the_clock() -> None:
 
 @pytest.mark.parametrize(
     ("reported", "decision", "code"),
-    [("2026-09-30", "covered", "within_installed_equipment_warranty"),
-     ("2026-10-01", "chargeable", "out_of_warranty")],
+    [
+        ("2026-09-30", "covered", "within_installed_equipment_warranty"),
+        ("2026-10-01", "chargeable", "out_of_warranty"),
+    ],
 )
 def test_installed_equipment_runs_from_acceptance_without_documents(reported, decision, code) -> None:
-    a = assess(Product(serial_no="XF1K2501000007"), fault(reported), RULES,
-               installation=Installation(date(2025, 9, 30), "P-2025-003"))
+    a = assess(
+        Product(serial_no="XF1K2501000007"),
+        fault(reported),
+        RULES,
+        installation=Installation(date(2025, 9, 30), "P-2025-003"),
+    )
     assert a.decision == decision and code in codes(a)
     if decision == "covered":
         assert "free_repair_not_caused_by_people" in codes(a)
@@ -141,11 +185,15 @@ def test_installed_equipment_runs_from_acceptance_without_documents(reported, de
 
 @pytest.mark.parametrize(
     ("reported", "decision", "remedy", "code"),
-    [("2026-09-30", "covered", "installation_maintenance", "within_installation_maintenance"),
-     ("2026-10-01", "chargeable", "paid_installation_maintenance", "installation_maintenance_expired")],
+    [
+        ("2026-09-30", "covered", "installation_maintenance", "within_installation_maintenance"),
+        ("2026-10-01", "chargeable", "paid_installation_maintenance", "installation_maintenance_expired"),
+    ],
 )
 def test_installation_faults_follow_the_workmanship_year(reported, decision, remedy, code) -> None:
-    a = assess(Product(), fault(reported, kind="installation"), RULES, installation=Installation(date(2025, 9, 30)))
+    a = assess(
+        Product(), fault(reported, kind="installation"), RULES, installation=Installation(date(2025, 9, 30))
+    )
     assert (a.decision, a.remedy) == (decision, remedy) and code in codes(a)
 
 
@@ -154,21 +202,28 @@ def test_installation_fault_without_an_installation_asks_for_it() -> None:
     assert (a.decision, codes(a)) == ("needs_evidence", ["no_installation_record"])
 
 
-@pytest.mark.parametrize("cause", ["human_damage", "force_majeure", "unauthorized_repair", "voltage_damage",
-                                   "normal_wear", "improper_use"])
+@pytest.mark.parametrize(
+    "cause",
+    ["human_damage", "force_majeure", "unauthorized_repair", "voltage_damage", "normal_wear", "improper_use"],
+)
 def test_every_exclusion_is_chargeable_even_in_warranty(cause) -> None:
     a = assess(product(), fault("2025-05-01", part="control_board", cause=cause, cause_evidenced=True), RULES)
     assert (a.decision, a.remedy, codes(a)) == ("chargeable", "paid_repair", [cause])
     assert a.key_part == "control_board"
 
 
-@pytest.mark.parametrize(("reported", "evidenced", "decision"), [
-    ("2025-09-18", False, "needs_evidence"),  # the sixth month's last day: the seller proves the cause
-    ("2025-09-18", True, "chargeable"),
-    ("2025-09-19", False, "chargeable"),  # past six months: the cause as found stands
-])
+@pytest.mark.parametrize(
+    ("reported", "evidenced", "decision"),
+    [
+        ("2025-09-18", False, "needs_evidence"),  # the sixth month's last day: the seller proves the cause
+        ("2025-09-18", True, "chargeable"),
+        ("2025-09-19", False, "chargeable"),  # past six months: the cause as found stands
+    ],
+)
 def test_the_seller_proves_an_excluded_cause_in_the_first_six_months(reported, evidenced, decision) -> None:
-    a = assess(product(), fault(reported, part="motor", cause="human_damage", cause_evidenced=evidenced), RULES)
+    a = assess(
+        product(), fault(reported, part="motor", cause="human_damage", cause_evidenced=evidenced), RULES
+    )
     assert a.decision == decision
     if decision == "needs_evidence":
         assert codes(a) == ["exclusion_needs_proof"] and "attach" in a.reasons[0].message_en
@@ -206,8 +261,14 @@ def test_rights_2_7_freight_both_ways_only_past_the_period() -> None:
     assert (out.remedy, out.freight_both_ways) == ("paid_repair", True)
 
 
-@pytest.mark.parametrize("f", [fault("2025-05-01", kind="consumable"), fault("2025-05-01", part="filter"),
-                               fault("2025-05-01", cause="consumable_not_covered")])
+@pytest.mark.parametrize(
+    "f",
+    [
+        fault("2025-05-01", kind="consumable"),
+        fault("2025-05-01", part="filter"),
+        fault("2025-05-01", cause="consumable_not_covered"),
+    ],
+)
 def test_filters_are_consumables_quoted_not_covered(f) -> None:
     a = assess(product(), f, RULES)
     assert (a.decision, a.remedy, codes(a)) == ("chargeable", "consumable_quote", ["consumable_not_covered"])
@@ -215,8 +276,11 @@ def test_filters_are_consumables_quoted_not_covered(f) -> None:
 
 @pytest.mark.parametrize(
     ("changes", "missing"),
-    [({"invoice_no": None}, "invoice"), ({"service_card_stamped": False}, "service card"),
-     ({"service_card_stamped": None, "invoice_no": None}, "invoice")],
+    [
+        ({"invoice_no": None}, "invoice"),
+        ({"service_card_stamped": False}, "service card"),
+        ({"service_card_stamped": None, "invoice_no": None}, "invoice"),
+    ],
 )
 def test_missing_documents_need_evidence(changes, missing) -> None:
     a = assess(product(**changes), fault("2025-05-01"), RULES)
@@ -230,7 +294,9 @@ def test_missing_purchase_date_needs_evidence() -> None:
 
 
 def test_a_dealer_sale_record_proves_the_purchase_without_documents() -> None:
-    a = assess(product(invoice_no=None, service_card_stamped=False, sale_recorded=True), fault("2025-05-01"), RULES)
+    a = assess(
+        product(invoice_no=None, service_card_stamped=False, sale_recorded=True), fault("2025-05-01"), RULES
+    )
     assert a.decision == "covered" and "proven_by_sale_record" in codes(a)
 
 
@@ -245,8 +311,9 @@ def test_software_fault_gets_a_free_remote_update_first_even_out_of_warranty() -
         assert (a.decision, a.remedy) == ("covered", "ota_update") and "software_ota_free" in codes(a)
 
 
-@pytest.mark.parametrize("p", [product(None, invoice_no=None, service_card_stamped=None),
-                               Product(), product(invoice_no=None)])
+@pytest.mark.parametrize(
+    "p", [product(None, invoice_no=None, service_card_stamped=None), Product(), product(invoice_no=None)]
+)
 def test_clause_3_2_2A_a_remote_update_waits_for_no_documents(p) -> None:
     """§三.2.2A: where a remote online update can fix it, the specialist gives it free 在第一时间 — the
     invoice and the stamped card are not asked for first."""
@@ -277,7 +344,9 @@ def test_an_invoice_attachment_stands_for_the_invoice_number() -> None:
     assert a.decision == "covered"
 
 
-@pytest.mark.parametrize(("reported", "rate"), [("2025-06-18", 0.10), ("2025-07-18", 0.20), ("2026-02-18", 0.35)])
+@pytest.mark.parametrize(
+    ("reported", "rate"), [("2025-06-18", 0.10), ("2025-07-18", 0.20), ("2026-02-18", 0.35)]
+)
 def test_software_without_remote_update_is_replaced_with_depreciation(reported, rate) -> None:
     a = assess(product(), fault(reported, kind="software", remote_update_possible=False), RULES)
     assert (a.decision, a.remedy) == ("chargeable", "replacement_with_depreciation")
@@ -314,8 +383,13 @@ def test_a_consumable_needs_no_confirmation_before_its_quote() -> None:
 )
 def test_a_repair_overdue_30_days_or_90_for_parts_is_a_free_exchange(since, waiting, remedy, code) -> None:
     history = History(pending_repair=PendingRepair(date.fromisoformat(since), waiting))
-    a = assess(product("2025-01-10"), fault("2025-04-20", part="motor"), RULES, history=history,
-               today=date(2025, 5, 31))
+    a = assess(
+        product("2025-01-10"),
+        fault("2025-04-20", part="motor"),
+        RULES,
+        history=history,
+        today=date(2025, 5, 31),
+    )
     assert (a.decision, a.remedy) == ("covered", remedy) and code in codes(a)
     if remedy == "exchange":
         assert a.options == ["exchange"]

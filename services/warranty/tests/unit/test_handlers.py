@@ -48,16 +48,25 @@ class NoInstallations:
 
 @pytest.fixture
 def w() -> Warranty:
-    cases: FakeAggregates[CaseFacts] = FakeAggregates(CaseFacts, id_field="case_id", producer="warranty", kind="case")
+    cases: FakeAggregates[CaseFacts] = FakeAggregates(
+        CaseFacts, id_field="case_id", producer="warranty", kind="case"
+    )
     remedies: FakeAggregates[Remedy] = FakeAggregates(Remedy, id_field="remedy_id", producer="warranty")
-    return Warranty(units=NoInstallations(), cases=cases, queries=None, rules=RULES,  # type: ignore[arg-type]
-                    remedies=remedies, store=FakeStore())  # type: ignore[arg-type]
+    return Warranty(
+        units=NoInstallations(),
+        cases=cases,
+        queries=None,
+        rules=RULES,  # type: ignore[arg-type]
+        remedies=remedies,
+        store=FakeStore(),
+    )  # type: ignore[arg-type]
 
 
 def assigned(case_id: str, specialist: str = "sp-liu") -> tuple[Envelope, CaseAssigned]:
     payload = CaseAssigned.model_validate(ASSIGNED | {"case_id": case_id, "specialist_id": specialist})
-    return make_envelope(payload, event_type="case.assigned", schema_version=1, correlation_id=case_id,
-                         producer="dispatch"), payload
+    return make_envelope(
+        payload, event_type="case.assigned", schema_version=1, correlation_id=case_id, producer="dispatch"
+    ), payload
 
 
 async def test_an_assigned_case_is_decided_once_however_often_it_arrives(w) -> None:
@@ -78,8 +87,9 @@ async def test_evidence_is_the_assignee_s_or_the_manager_s_and_its_decision_supe
         await add_evidence(w, payload.case_id, confirmed, by="sp-ma", role="specialist", note="")
     key = ChangeKey.of_request(caller="sp-liu", key="ev-1", request=confirmed)
     for _ in range(2):  # retried: one piece of evidence, one new decision
-        facts = await add_evidence(w, payload.case_id, confirmed, by="sp-liu", role="specialist", note="电话确认",
-                                   key=key)
+        facts = await add_evidence(
+            w, payload.case_id, confirmed, by="sp-liu", role="specialist", note="电话确认", key=key
+        )
     first, second = w.cases.events("warranty.decided")
     assert len(facts.evidence) == 1 and second.payload["decision"] == "covered"
     assert second.payload["supersedes"] == str(first.event_id)
@@ -89,10 +99,21 @@ async def test_a_reassignment_moves_who_may_add_evidence(w) -> None:
     case_id = new_case_id()
     env, payload = assigned(case_id)
     await on_case_assigned(env, payload, w=w)
-    moved = CaseReassigned(case_id=case_id, from_specialist_id="sp-liu", to_specialist_id="sp-ma",
-                           department="quality", by="mgr-zhou", reason="休假")
-    await on_case_changed(make_envelope(moved, event_type="case.reassigned", schema_version=1, correlation_id=case_id,
-                                        producer="dispatch"), moved, w=w)
+    moved = CaseReassigned(
+        case_id=case_id,
+        from_specialist_id="sp-liu",
+        to_specialist_id="sp-ma",
+        department="quality",
+        by="mgr-zhou",
+        reason="休假",
+    )
+    await on_case_changed(
+        make_envelope(
+            moved, event_type="case.reassigned", schema_version=1, correlation_id=case_id, producer="dispatch"
+        ),
+        moved,
+        w=w,
+    )
     assert (await w.cases.require(case_id)).specialist_id == "sp-ma"
     with pytest.raises(NotYourCase):
         await add_evidence(w, case_id, {"part": "motor"}, by="sp-liu", role="specialist", note="")

@@ -50,8 +50,16 @@ def build(registry: TopicRegistry) -> dict[str, Any]:
                 "contentType": "application/json",
                 "headers": {
                     "type": "object",
-                    "properties": {h: {"type": "string"} for h in ("event_type", "event_id", "schema_version",
-                                                                   "correlation_id", "content-type")},
+                    "properties": {
+                        h: {"type": "string"}
+                        for h in (
+                            "event_type",
+                            "event_id",
+                            "schema_version",
+                            "correlation_id",
+                            "content-type",
+                        )
+                    },
                 },
                 "payload": {
                     "allOf": [
@@ -66,10 +74,16 @@ def build(registry: TopicRegistry) -> dict[str, Any]:
                         },
                     ]
                 },
-                "examples": [{"name": f"example_{i + 1}", "payload": x["payload"]} for i, x in enumerate(event.examples)],
+                "examples": [
+                    {"name": f"example_{i + 1}", "payload": x["payload"]}
+                    for i, x in enumerate(event.examples)
+                ],
                 "bindings": {
                     "kafka": {
-                        "key": {"type": "string", "description": "payload." + ", else payload.".join(event.key)},
+                        "key": {
+                            "type": "string",
+                            "description": "payload." + ", else payload.".join(event.key),
+                        },
                         "bindingVersion": "0.5.0",
                     }
                 },

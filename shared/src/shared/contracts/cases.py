@@ -47,14 +47,20 @@ class CaseAssigned(Contract):
     customer_name: str
     customer_address: str | None = None
     customer_phone: str | None = Field(
-        default=None, description="E.164. Personal data, never logged: for staff copies of the repair record and "
-        "for the customer's own access to the case (the phone's last four digits).")
+        default=None,
+        description="E.164. Personal data, never logged: for staff copies of the repair record and "
+        "for the customer's own access to the case (the phone's last four digits).",
+    )
     submitted_by: str | None = Field(
-        default=None, description="Who raised it on its channel (dealer code, manager id...): who else may read it.")
+        default=None,
+        description="Who raised it on its channel (dealer code, manager id...): who else may read it.",
+    )
     received_at: datetime
     reported_at: datetime | None = Field(
-        default=None, description="When the customer reported it (the call, the day told to the dealer); "
-        "the 三包 7/15-day windows count to it.")
+        default=None,
+        description="When the customer reported it (the call, the day told to the dealer); "
+        "the 三包 7/15-day windows count to it.",
+    )
     assigned_by: str = Field(description="'auto' for the routing rules, else the manager's staff id.")
     reason: str = Field(description="Why this specialist: the rule that chose them, or the manager's words.")
     liaison_id: str | None = Field(
@@ -137,8 +143,11 @@ class CaseClosed(Contract):
     closed_at: datetime
     follow_up_due_on: date
     override_reason: str | None = Field(
-        default=None, description="The manager closed it although items were open (R-DS-5), and why.")
-    open_items: list[str] = Field(default_factory=list, description="What was still open when the manager closed it.")
+        default=None, description="The manager closed it although items were open (R-DS-5), and why."
+    )
+    open_items: list[str] = Field(
+        default_factory=list, description="What was still open when the manager closed it."
+    )
 
 
 ReopenTrigger = Literal["low_satisfaction", "customer_request", "manager"]

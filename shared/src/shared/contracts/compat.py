@@ -75,7 +75,10 @@ class _Comparison:
                 self.inside.discard(pair)
 
     def unfolded(self, old: Schema, new: Schema, where: str) -> Iterator[Break]:
-        old_alts, new_alts = _alternatives(_resolve(old, self.old_root)), _alternatives(_resolve(new, self.new_root))
+        old_alts, new_alts = (
+            _alternatives(_resolve(old, self.old_root)),
+            _alternatives(_resolve(new, self.new_root)),
+        )
         old_kinds, new_kinds = _kinds(old_alts, self.old_root), _kinds(new_alts, self.new_root)
         if set(old_kinds) != set(new_kinds):
             yield Break(where, _kind_change(set(old_kinds), set(new_kinds)))
@@ -87,22 +90,41 @@ class _Comparison:
         old_values, new_values = _values(old), _values(new)
         if old_values is not None or new_values is not None:
             if old_values is None:
-                yield Break(where, f"now only {_show(new_values)}: events already published may carry other values")
+                yield Break(
+                    where, f"now only {_show(new_values)}: events already published may carry other values"
+                )
             elif new_values is None:
-                yield Break(where, f"no longer only {_show(old_values)}: consumers on the published schema reject others")
+                yield Break(
+                    where,
+                    f"no longer only {_show(old_values)}: consumers on the published schema reject others",
+                )
             else:
                 if added := new_values - old_values:
-                    yield Break(where, f"value {_show(added)} added: consumers on the published schema reject it")
+                    yield Break(
+                        where, f"value {_show(added)} added: consumers on the published schema reject it"
+                    )
                 if removed := old_values - new_values:
-                    yield Break(where, f"value {_show(removed)} removed: events already published may carry it")
+                    yield Break(
+                        where, f"value {_show(removed)} removed: events already published may carry it"
+                    )
         for keyword in CONSTRAINTS:
             if old.get(keyword) != new.get(keyword):
-                yield Break(where, f"{keyword} changed: {_constraint(old.get(keyword))} → {_constraint(new.get(keyword))}")
+                yield Break(
+                    where,
+                    f"{keyword} changed: {_constraint(old.get(keyword))} → {_constraint(new.get(keyword))}",
+                )
         if "properties" in old or "properties" in new:
             yield from self.fields(old, new, where)
         if _open_to_more(old) != _open_to_more(new):
-            yield Break(where, "additional fields now refused" if not _open_to_more(new) else "additional fields now accepted")
-        elif isinstance(old.get("additionalProperties"), Mapping) and isinstance(new.get("additionalProperties"), Mapping):
+            yield Break(
+                where,
+                "additional fields now refused"
+                if not _open_to_more(new)
+                else "additional fields now accepted",
+            )
+        elif isinstance(old.get("additionalProperties"), Mapping) and isinstance(
+            new.get("additionalProperties"), Mapping
+        ):
             yield from self.node(old["additionalProperties"], new["additionalProperties"], f"{where}{{*}}")
         if "items" in old or "items" in new:
             yield from self.node(old.get("items", {}), new.get("items", {}), f"{where}[]")

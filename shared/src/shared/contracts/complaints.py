@@ -27,17 +27,22 @@ class Customer(Contract):
 class ProductInfo(Contract):
     model: str | None = Field(default=None, description="Canonical model code (YD-XF250) when recognised.")
     model_as_given: str | None = Field(default=None, description="The model exactly as the channel sent it.")
-    kind: ProductKind | None = Field(default=None, description="Kind from the catalogue, when the model is known.")
+    kind: ProductKind | None = Field(
+        default=None, description="Kind from the catalogue, when the model is known."
+    )
     serial_no: str | None = Field(default=None, description="Serial number, upper-case, no spaces.")
     purchase_date: date | None = None
     invoice_no: str | None = None
     service_card_stamped: bool | None = Field(
-        default=None, description="Whether the dealer-stamped service card is held (basis of a warranty claim)."
+        default=None,
+        description="Whether the dealer-stamped service card is held (basis of a warranty claim).",
     )
 
 
 class CategoryGuess(Contract):
-    category: Category = Field(description="First guess at the complaint's category; dispatch may correct it.")
+    category: Category = Field(
+        description="First guess at the complaint's category; dispatch may correct it."
+    )
     confidence: float = Field(ge=0, le=1)
     evidence: list[str] = Field(description="Why: the words or fields that pointed to this category.")
 
@@ -45,7 +50,9 @@ class CategoryGuess(Contract):
 class Submitter(Contract):
     channel: Channel
     principal_id: str = Field(description="Hotline agent id, regional manager id, dealer code, or 'public'.")
-    reference: str | None = Field(default=None, description="The channel's own reference (a dealer's ticket id).")
+    reference: str | None = Field(
+        default=None, description="The channel's own reference (a dealer's ticket id)."
+    )
 
 
 class ComplaintReceived(Contract):
@@ -54,7 +61,9 @@ class ComplaintReceived(Contract):
     case_id: CaseId = Field(description="Case number given at intake (YD-…); the key of every later event.")
     channel: Channel
     received_at: datetime
-    reported_at: datetime | None = Field(default=None, description="When the customer reported it (time of call).")
+    reported_at: datetime | None = Field(
+        default=None, description="When the customer reported it (time of call)."
+    )
     submitted_by: Submitter
     customer: Customer
     region: str | None = Field(default=None, description="Canonical region code (south_china…), when known.")

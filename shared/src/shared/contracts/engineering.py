@@ -41,9 +41,11 @@ class ProjectMilestone(Contract):
     """A gate of the project passed: quotes complete, decision, contract, paperwork, works, acceptance steps..."""
 
     project_id: str
-    milestone: str = Field(description="quotes_complete, installer_chosen, contract_signed, site_lead_named, "
-                                        "survey_done, paperwork_complete, works_started, material_accepted, "
-                                        "preconditions_met, acceptance_<step>, archived")
+    milestone: str = Field(
+        description="quotes_complete, installer_chosen, contract_signed, site_lead_named, "
+        "survey_done, paperwork_complete, works_started, material_accepted, "
+        "preconditions_met, acceptance_<step>, archived"
+    )
     detail: str = ""
     by: str
 

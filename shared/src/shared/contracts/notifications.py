@@ -24,7 +24,9 @@ class NotificationSent(Contract):
     case_id: CaseId
     message_id: str
     kind: MessageKind
-    reference: str = Field(description="What it carried: the reply id, quote id, remedy id or follow-up due day.")
+    reference: str = Field(
+        description="What it carried: the reply id, quote id, remedy id or follow-up due day."
+    )
     channel: MessageChannel
     sent_at: datetime
     attempts: int = Field(ge=1)

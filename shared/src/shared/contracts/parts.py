@@ -25,9 +25,13 @@ class PartsRequestOpened(Contract):
     part: KeyPart
     model: str | None = None
     path: Path = "A"
-    sourcing_by: str = Field(description="The regional manager or local appliance repairer asked to source it.")
+    sourcing_by: str = Field(
+        description="The regional manager or local appliance repairer asked to source it."
+    )
     deadline: datetime
-    chargeable: bool = Field(description="Out of warranty: parts at cost plus freight both ways go into the quote.")
+    chargeable: bool = Field(
+        description="Out of warranty: parts at cost plus freight both ways go into the quote."
+    )
 
 
 class LocalSourcingReported(Contract):
@@ -124,9 +128,13 @@ class RepairRecorded(Contract):
 
     case_id: CaseId
     record_id: str
-    request_id: str | None = Field(default=None, description="The key-part request repaired, when there was one.")
+    request_id: str | None = Field(
+        default=None, description="The key-part request repaired, when there was one."
+    )
     serial_no: str | None = None
-    parts: list[str] = Field(default_factory=list, description="Parts replaced (motor, control_board, fan...).")
+    parts: list[str] = Field(
+        default_factory=list, description="Parts replaced (motor, control_board, fan...)."
+    )
     repaired_on: date
 
 
@@ -143,8 +151,12 @@ class QuoteIssued(Contract):
 
     case_id: CaseId
     quote_id: str
-    kind: str | None = Field(default=None, description="consumables, repair, replacement, installation_maintenance.")
-    remedy_id: str | None = Field(default=None, description="The remedy this quote is for (warranty.remedies.v1).")
+    kind: str | None = Field(
+        default=None, description="consumables, repair, replacement, installation_maintenance."
+    )
+    remedy_id: str | None = Field(
+        default=None, description="The remedy this quote is for (warranty.remedies.v1)."
+    )
     lines: list[QuoteLine] = Field(min_length=1)
     total: Decimal
     currency: Literal["CNY"] = "CNY"

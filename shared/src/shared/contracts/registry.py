@@ -31,7 +31,9 @@ class EventSpec:
             value = payload.get(name)
             if value not in (None, ""):
                 return str(value)
-        raise MissingKey(f"{self.type} v{self.schema_version} has none of its key fields set: {', '.join(self.key)}")
+        raise MissingKey(
+            f"{self.type} v{self.schema_version} has none of its key fields set: {', '.join(self.key)}"
+        )
 
 
 @dataclass(frozen=True)

@@ -49,16 +49,23 @@ class WarrantyDecided(Contract):
     reasons: list[Reason] = Field(min_length=1)
     warranty: list[WarrantyClock] = Field(default_factory=list)
     options: list[Remedy] = Field(
-        default_factory=list, description="Remedies the customer may choose between (三包 7/15-day and repaired-twice)."
+        default_factory=list,
+        description="Remedies the customer may choose between (三包 7/15-day and repaired-twice).",
     )
-    key_part: str | None = Field(default=None, description="motor or control_board when the remedy needs one.")
+    key_part: str | None = Field(
+        default=None, description="motor or control_board when the remedy needs one."
+    )
     charge_hint: str | None = Field(default=None, description="What the customer pays for, without prices.")
     depreciation_rate: float | None = Field(
         default=None, ge=0, le=1, description="Share of a replacement's cost charged for the unit's age."
     )
     freight_both_ways: bool = Field(
-        default=False, description="The customer pays freight both ways (权益 2.7: only past the warranty period).")
-    earlier_repairs: int = Field(default=0, ge=0, description="Repairs of the unit within its period before this case.")
+        default=False,
+        description="The customer pays freight both ways (权益 2.7: only past the warranty period).",
+    )
+    earlier_repairs: int = Field(
+        default=0, ge=0, description="Repairs of the unit within its period before this case."
+    )
     rule_set: str = Field(description="Version of the rule set that decided.")
     supersedes: UUID | None = Field(default=None, description="The earlier decision this one replaces.")
     decided_at: datetime
@@ -68,8 +75,16 @@ class WarrantyDecided(Contract):
 # What is still open on a case: dispatch closes a case only when its remedy is settled. No amount is in
 # any of these events (the refund stays in warranty, quotes are parts' quote.issued).
 
-RemedyKind = Literal["return", "exchange", "replacement", "paid_repair", "paid_installation_maintenance",
-                     "free_repair", "installation_maintenance", "ota_update"]
+RemedyKind = Literal[
+    "return",
+    "exchange",
+    "replacement",
+    "paid_repair",
+    "paid_installation_maintenance",
+    "free_repair",
+    "installation_maintenance",
+    "ota_update",
+]
 
 
 class RemedyChosen(Contract):
@@ -95,7 +110,9 @@ class RemedyProgressed(Contract):
     step: str
     done_on: date
     by: str
-    detail: dict[str, str] = Field(default_factory=dict, description="Serials, quote id, carrier; never an amount.")
+    detail: dict[str, str] = Field(
+        default_factory=dict, description="Serials, quote id, carrier; never an amount."
+    )
 
 
 class RemedyCompleted(Contract):

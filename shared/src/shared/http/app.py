@@ -40,7 +40,9 @@ MAX_JSON_DEPTH = 32
 
 
 class FieldError(BaseModel):
-    field: str = Field(description="The field as the caller sent it: `customer.phone`, `page`, `Idempotency-Key`.")
+    field: str = Field(
+        description="The field as the caller sent it: `customer.phone`, `page`, `Idempotency-Key`."
+    )
     message: str
     type: str = Field(description="A machine-readable reason: missing, extra_forbidden, string_too_long, …")
 
@@ -52,7 +54,9 @@ class Problem(BaseModel):
     model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": True})
 
     detail: str = Field(description="What is wrong, in one line a person can act on.")
-    errors: list[FieldError] = Field(default_factory=list, description="The fields at fault, when fields are.")
+    errors: list[FieldError] = Field(
+        default_factory=list, description="The fields at fault, when fields are."
+    )
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,11 @@ def create_service_app(
     app = ServiceApi(title=title, description=description, version=version, lifespan=lifespan)
     app.router.route_class = JsonRoute
     # Added innermost first: the request id is outermost, so even a 431 or 413 carries it.
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes,
-                       uploads=(re.compile(uploads[0]), uploads[1]) if uploads else None)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=max_body_bytes,
+        uploads=(re.compile(uploads[0]), uploads[1]) if uploads else None,
+    )
     app.add_middleware(HttpMetrics, service=service)
     app.add_middleware(HeaderLimits)
     app.add_middleware(RequestIds)
@@ -122,8 +129,14 @@ def field_path(loc: Sequence[Any]) -> str:
     return ".".join(parts) or ".".join(str(p) for p in loc)
 
 
-def problem(status_code: int, detail: str, *, errors: Sequence[dict[str, Any]] = (),
-            headers: dict[str, str] | None = None, **context: Any) -> JSONResponse:
+def problem(
+    status_code: int,
+    detail: str,
+    *,
+    errors: Sequence[dict[str, Any]] = (),
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> JSONResponse:
     body = {"detail": detail, "errors": list(errors)} | context
     return JSONResponse(status_code=status_code, content=body, headers=headers)
 
@@ -159,8 +172,10 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 def invalid(field: str, message: str, type_: str = "value_error") -> HTTPException:
     """A 422 naming one field, as a request validation error would name it."""
-    detail: Any = {"message": f"invalid request: {field}: {message}",
-                   "errors": [{"field": field, "message": message, "type": type_}]}
+    detail: Any = {
+        "message": f"invalid request: {field}: {message}",
+        "errors": [{"field": field, "message": message, "type": type_}],
+    }
     return HTTPException(422, detail=detail)
 
 
@@ -183,12 +198,17 @@ def with_problem_responses(schema: dict[str, Any]) -> dict[str, Any]:
                 if code[:1] in ("4", "5"):
                     response["content"] = content
                     if code == "422":
-                        response["description"] = "A field is missing, unknown or malformed; `errors` names it."
-            responses.setdefault("4XX", {
-                "description": "Refused: headers too large (431), body too large (413), not JSON or not UTF-8 "
-                "(400, 415), no or unknown key (401), not allowed (403), not found (404), rate limited (429).",
-                "content": content,
-            })
+                        response["description"] = (
+                            "A field is missing, unknown or malformed; `errors` names it."
+                        )
+            responses.setdefault(
+                "4XX",
+                {
+                    "description": "Refused: headers too large (431), body too large (413), not JSON or not UTF-8 "
+                    "(400, 415), no or unknown key (401), not allowed (403), not found (404), rate limited (429).",
+                    "content": content,
+                },
+            )
     return schema
 
 
@@ -227,12 +247,13 @@ def parse_json_body(body: bytes, content_type: str | None = None) -> Any:
     if encoding:
         raise HTTPException(415, detail=f"request body is {encoding}; JSON must be sent as UTF-8")
     if body.startswith(codecs.BOM_UTF8):
-        body = body[len(codecs.BOM_UTF8):]
+        body = body[len(codecs.BOM_UTF8) :]
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise HTTPException(
-            400, detail=f"request body is not valid UTF-8: byte 0x{body[exc.start]:02x} at position {exc.start}"
+            400,
+            detail=f"request body is not valid UTF-8: byte 0x{body[exc.start]:02x} at position {exc.start}",
         ) from exc
     try:
         value = orjson.loads(text)
@@ -261,8 +282,12 @@ def _declared_charset(content_type: str | None) -> str | None:
 def _sniff_encoding(body: bytes) -> str | None:
     """UTF-16 or UTF-32, by byte-order mark or by the zero bytes around the first ASCII character."""
     head = body[:4]
-    for bom, name in ((codecs.BOM_UTF32_BE, "UTF-32BE"), (codecs.BOM_UTF32_LE, "UTF-32LE"),
-                      (codecs.BOM_UTF16_BE, "UTF-16BE"), (codecs.BOM_UTF16_LE, "UTF-16LE")):
+    for bom, name in (
+        (codecs.BOM_UTF32_BE, "UTF-32BE"),
+        (codecs.BOM_UTF32_LE, "UTF-32LE"),
+        (codecs.BOM_UTF16_BE, "UTF-16BE"),
+        (codecs.BOM_UTF16_LE, "UTF-16LE"),
+    ):
         if head.startswith(bom):
             return f"{name} (byte-order mark)"
     if len(head) >= 4 and head[:3] == b"\0\0\0":
@@ -300,12 +325,17 @@ def _depth(value: Any) -> int:
 async def _refuse(send: Send, status_code: int, detail: str) -> None:
     """A Problem answer sent straight from a middleware (no app behind it has run)."""
     body = orjson.dumps({"detail": detail, "errors": []})
-    await send({
-        "type": "http.response.start",
-        "status": status_code,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close")],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status_code,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -375,7 +405,9 @@ class BodySizeLimit:
     app's own read, FastAPI would turn it into a 400 that names no cause.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, uploads: tuple[re.Pattern[str], int] | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, uploads: tuple[re.Pattern[str], int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.uploads = uploads

@@ -74,7 +74,9 @@ class Credentials:
                     (e["api_key"], Principal("regional_manager", e["manager_id"], manager_id=e["manager_id"]))
                 )
             for e in items(data.get("dealer")):
-                entries.append((e["api_key"], Principal("dealer", e["dealer_code"], dealer_code=e["dealer_code"])))
+                entries.append(
+                    (e["api_key"], Principal("dealer", e["dealer_code"], dealer_code=e["dealer_code"]))
+                )
             for role, value in (data.get("staff") or {}).items():
                 if role not in STAFF_ROLES:
                     raise CredentialsError(f"unknown staff role {role!r} (known: {', '.join(STAFF_ROLES)})")
@@ -90,7 +92,9 @@ class Credentials:
                     "set real keys outside development"
                 )
             if len(key) < 16:
-                raise CredentialsError(f"the {principal.role} key of {principal.id} is shorter than 16 characters")
+                raise CredentialsError(
+                    f"the {principal.role} key of {principal.id} is shorter than 16 characters"
+                )
             by_digest[cls._digest(key)] = principal
         return cls(by_digest)
 
@@ -134,7 +138,9 @@ def require_roles(*roles: str) -> Any:
     """A dependency admitting only the given roles (any authenticated caller when none are given)."""
 
     # Async on purpose: FastAPI runs sync dependencies in a thread pool, a cost on every request.
-    async def dependency(request: Request, api_key: Annotated[str | None, Depends(api_key_header)]) -> Principal:
+    async def dependency(
+        request: Request, api_key: Annotated[str | None, Depends(api_key_header)]
+    ) -> Principal:
         return authorize(request, api_key, roles)
 
     return Depends(dependency)

@@ -46,12 +46,20 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head, self._head_bytes = True, 0
 
     def _refuse_head(self) -> None:
-        body = orjson.dumps({"detail": f"request line and headers larger than {MAX_HEAD_BYTES} bytes", "errors": []})
+        body = orjson.dumps(
+            {"detail": f"request line and headers larger than {MAX_HEAD_BYTES} bytes", "errors": []}
+        )
         head = [b"HTTP/1.1 431 Request Header Fields Too Large\r\n"]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]
-        head += [b"content-type: application/json\r\n", b"content-length: ", str(len(body)).encode(), b"\r\n",
-                 b"connection: close\r\n\r\n", body]
+        head += [
+            b"content-type: application/json\r\n",
+            b"content-length: ",
+            str(len(body)).encode(),
+            b"\r\n",
+            b"connection: close\r\n\r\n",
+            body,
+        ]
         self.transport.write(b"".join(head))
         # A lingering close: the answer, then our end shut, what still arrives read and dropped for a
         # moment. Closing at once with unread data would reset the connection, and a reset makes the
@@ -96,5 +104,6 @@ def server_config(app: Any, *, host: str, port: int, **options: Any) -> uvicorn.
     alone would trust any caller on the host)."""
     options.setdefault("proxy_headers", False)
     options.setdefault("forwarded_allow_ips", [])
-    return uvicorn.Config(app, host=host, port=port, http=BoundedHttpToolsProtocol, log_config=None,
-                          access_log=False, **options)
+    return uvicorn.Config(
+        app, host=host, port=port, http=BoundedHttpToolsProtocol, log_config=None, access_log=False, **options
+    )

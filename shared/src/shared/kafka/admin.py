@@ -15,7 +15,9 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 
-async def ensure_topics(settings: ServiceSettings, specs: Iterable[TopicSpec], *, timeout_s: float = 30.0) -> None:
+async def ensure_topics(
+    settings: ServiceSettings, specs: Iterable[TopicSpec], *, timeout_s: float = 30.0
+) -> None:
     """Create any missing topic; existing topics are left as they are (idempotent)."""
     wanted = {settings.topic(t.name): t for t in specs}
     if not wanted:

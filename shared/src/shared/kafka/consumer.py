@@ -250,7 +250,8 @@ class EventConsumer:
             for tp, records in fetched.items():
                 self._waiting.setdefault(tp.topic, {}).setdefault(tp, []).extend(
                     ConsumedMessage(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
-                    for r in records)
+                    for r in records
+                )
             for topic in list(self._waiting):
                 self._take(consumer, topic)
                 waiting = self._waiting.get(topic, {})
@@ -280,8 +281,9 @@ class EventConsumer:
         consumer.resume(*(tp for tp in consumer.paused() if tp.topic == topic and tp in owned))
         self._take(consumer, topic)  # what arrived meanwhile, at once
 
-    async def _work(self, consumer: AIOKafkaConsumer, topic: str,
-                    partitions: dict[TopicPartition, list[ConsumedMessage]]) -> str:
+    async def _work(
+        self, consumer: AIOKafkaConsumer, topic: str, partitions: dict[TopicPartition, list[ConsumedMessage]]
+    ) -> str:
         """Handle one topic's records, then commit them."""
         outcome = await self._handle_topic(topic, list(partitions.values()))
         if outcome != "halted":
@@ -312,7 +314,9 @@ class EventConsumer:
         except (CommitFailedError, IllegalStateError) as exc:
             # The partitions moved to another member during the batch: it redelivers from the last
             # commit, and the handlers are idempotent.
-            log.warning("offsets not committed (rebalanced meanwhile); the new owner redelivers", error=repr(exc))
+            log.warning(
+                "offsets not committed (rebalanced meanwhile); the new owner redelivers", error=repr(exc)
+            )
 
     # ------------------------------------------------------------------ processing
 
@@ -362,8 +366,14 @@ class EventConsumer:
 
     async def _handle_one(self, p: _Parsed) -> str:
         msg, envelope = p.msg, p.envelope
-        ctx = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset, "key": _text(msg.key),
-               "event_id": str(envelope.event_id), "event_type": envelope.event_type}
+        ctx = {
+            "topic": msg.topic,
+            "partition": msg.partition,
+            "offset": msg.offset,
+            "key": _text(msg.key),
+            "event_id": str(envelope.event_id),
+            "event_type": envelope.event_type,
+        }
         started = time.perf_counter()
         outcome = await self._run_with_retries(msg, envelope, p.route, p.payload, ctx)
         HANDLER_SECONDS.labels(self._service, envelope.event_type).observe(time.perf_counter() - started)
@@ -390,13 +400,22 @@ class EventConsumer:
                 if time.monotonic() + delay > deadline:
                     left = [x.envelope for x in run]
                     break
-                log.warning("transient error in a batch, retrying", topic=run[0].msg.topic, events=len(run),
-                            error=repr(exc), retry_in_s=round(delay, 2))
+                log.warning(
+                    "transient error in a batch, retrying",
+                    topic=run[0].msg.topic,
+                    events=len(run),
+                    error=repr(exc),
+                    retry_in_s=round(delay, 2),
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, p.max_delay_s)
             except Exception as exc:
-                log.warning("batch failed; handling its events one at a time", topic=run[0].msg.topic,
-                            events=len(run), error=repr(exc))
+                log.warning(
+                    "batch failed; handling its events one at a time",
+                    topic=run[0].msg.topic,
+                    events=len(run),
+                    error=repr(exc),
+                )
                 left = [x.envelope for x in run]
                 break
         per_event = (time.perf_counter() - started) / len(run)
@@ -407,7 +426,9 @@ class EventConsumer:
                     return "halted"
                 continue
             HANDLER_SECONDS.labels(self._service, x.envelope.event_type).observe(per_event)
-            self._count(x.msg.topic.removeprefix(self._settings.topic_prefix), x.envelope.event_type, "processed")
+            self._count(
+                x.msg.topic.removeprefix(self._settings.topic_prefix), x.envelope.event_type, "processed"
+            )
             self._check_poison(invalid=False)
         return "processed"
 
@@ -468,8 +489,14 @@ class EventConsumer:
     ) -> None:
         """Park the message, unchanged, with its cause; retried until Kafka acknowledges it."""
         headers = without_dead_letter_headers(msg.headers) + dead_letter_headers(
-            topic=msg.topic.removeprefix(self._settings.topic_prefix), partition=msg.partition, offset=msg.offset,
-            event_id=event_id, exc=exc, service=self._service, attempts=attempts, failed_at=utcnow(),
+            topic=msg.topic.removeprefix(self._settings.topic_prefix),
+            partition=msg.partition,
+            offset=msg.offset,
+            event_id=event_id,
+            exc=exc,
+            service=self._service,
+            attempts=attempts,
+            failed_at=utcnow(),
         )
         delay = self._policy.first_delay_s
         while True:
@@ -520,7 +547,6 @@ class _WaitForBatch(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self._owner._resume_after_rebalance()
         log.info("partitions assigned", group=self._owner.group, partitions=len(assigned))
-
 
 
 def _header(msg: ConsumedMessage, name: str) -> str | None:

@@ -26,8 +26,17 @@ def dead_letter_headers(
     failed_at: datetime,
 ) -> list[tuple[str, bytes]]:
     """The headers of ORIGIN_HEADERS and CAUSE_HEADERS, in that order (topic without the test prefix)."""
-    values = (topic, partition, offset, event_id or "", type(exc).__name__, str(exc)[:EXC_MSG_LIMIT], service,
-              attempts, failed_at.isoformat())
+    values = (
+        topic,
+        partition,
+        offset,
+        event_id or "",
+        type(exc).__name__,
+        str(exc)[:EXC_MSG_LIMIT],
+        service,
+        attempts,
+        failed_at.isoformat(),
+    )
     return [(name, str(value).encode()) for name, value in zip(DEAD_LETTER_HEADERS, values, strict=True)]
 
 

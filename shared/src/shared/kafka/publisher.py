@@ -66,7 +66,9 @@ class EventPublisher:
                 await ensure_topics(self._settings, self._registry.owned_by(self._settings.service_name))
             except (KafkaError, OSError, TimeoutError) as exc:
                 await _quietly_stop(producer)
-                raise PublishFailed(f"Kafka unreachable at {self._settings.kafka_bootstrap_servers}: {exc!r}") from exc
+                raise PublishFailed(
+                    f"Kafka unreachable at {self._settings.kafka_bootstrap_servers}: {exc!r}"
+                ) from exc
             self._producer = producer
 
     async def stop(self) -> None:
@@ -117,12 +119,20 @@ class EventPublisher:
             async with asyncio.timeout(self._settings.kafka_ack_timeout_s + 1):
                 pending = []
                 for envelope, (topic, key) in zip(envelopes, routes, strict=True):
-                    pending.append(await self._producer.send(
-                        self._settings.topic(topic), value=encode(envelope), key=key, headers=headers_for(envelope)))
+                    pending.append(
+                        await self._producer.send(
+                            self._settings.topic(topic),
+                            value=encode(envelope),
+                            key=key,
+                            headers=headers_for(envelope),
+                        )
+                    )
                 await asyncio.gather(*pending)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.warning("batch publish failed", events=len(envelopes), error=repr(exc))
-            raise PublishFailed(f"Kafka did not acknowledge a batch of {len(envelopes)} events: {exc!r}") from exc
+            raise PublishFailed(
+                f"Kafka did not acknowledge a batch of {len(envelopes)} events: {exc!r}"
+            ) from exc
         for envelope in envelopes:
             EVENTS_PRODUCED.labels(self._settings.service_name, envelope.event_type).inc()
 
@@ -148,7 +158,9 @@ class EventPublisher:
             if self._producer is None:
                 await self.start()
             assert self._producer is not None
-            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), self._settings.kafka_ack_timeout_s)
+            await asyncio.wait_for(
+                self._producer.client.fetch_all_metadata(), self._settings.kafka_ack_timeout_s
+            )
             return True
         except Exception:
             return False

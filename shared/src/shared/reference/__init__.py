@@ -33,7 +33,9 @@ class Product:
 
 
 def _load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"))
+    data: dict[str, Any] = yaml.safe_load(
+        resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+    )
     return data
 
 
@@ -53,8 +55,15 @@ def regional_manager_gaps(known: tuple[Region, ...] | None = None) -> list[Regio
 @cache
 def products() -> tuple[Product, ...]:
     return tuple(
-        Product(p["model"], p["kind"], p["name_zh"], p["name_en"], p.get("serial_prefix"), tuple(p["key_parts"]),
-                p["launched_on"])
+        Product(
+            p["model"],
+            p["kind"],
+            p["name_zh"],
+            p["name_en"],
+            p.get("serial_prefix"),
+            tuple(p["key_parts"]),
+            p["launched_on"],
+        )
         for p in _load("products.yaml")["products"]
     )
 
@@ -127,7 +136,7 @@ def production_batch(serial_no: str | None) -> str | None:
     product = product_of_serial(serial_no)
     if product is None or not product.serial_prefix or not serial_no:
         return None
-    match = re.match(r"(\d{2})(0[1-9]|1[0-2])", _squash(serial_no)[len(product.serial_prefix):])
+    match = re.match(r"(\d{2})(0[1-9]|1[0-2])", _squash(serial_no)[len(product.serial_prefix) :])
     return f"{product.serial_prefix}-{match.group(1)}{match.group(2)}" if match else None
 
 
@@ -136,15 +145,20 @@ def check_sale_date(day: date, model: str | None = None, serial_no: str | None =
     launch when the model is not known). Raises ValueError naming the bound."""
     product = canonical_product(model) or product_of_serial(serial_no)
     if product is not None and day < product.launched_on:
-        raise ValueError(f"{product.model} went on sale on {product.launched_on.isoformat()}; "
-                         f"{day.isoformat()} is before it")
+        raise ValueError(
+            f"{product.model} went on sale on {product.launched_on.isoformat()}; "
+            f"{day.isoformat()} is before it"
+        )
     first = min(p.launched_on for p in products())
     if day < first:
-        raise ValueError(f"no Yingde product was on sale before {first.isoformat()}; {day.isoformat()} is before it")
+        raise ValueError(
+            f"no Yingde product was on sale before {first.isoformat()}; {day.isoformat()} is before it"
+        )
     return day
 
 
 # Phones and serials have one canonical form across the suite: intake writes it, dispatch searches by it.
+
 
 def normalise_phone(raw: str) -> str:
     """A Chinese mobile, landline or 400/800 number in E.164 (+8613812345678, +862012345678).

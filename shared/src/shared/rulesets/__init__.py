@@ -45,16 +45,18 @@ class PeriodBook:
 
     @classmethod
     def from_directory(cls, directory: Path = RULESETS_DIR) -> PeriodBook:
-        return cls(tuple(
-            Periods(
-                version=str(d["version"]),
-                effective_from=date.fromisoformat(str(d["effective_from"])),
-                product_months=int(d["periods"]["product_months"]),
-                installed_equipment_months=int(d["periods"]["installed_equipment_months"]),
-                installation_workmanship_months=int(d["periods"]["installation_workmanship_months"]),
+        return cls(
+            tuple(
+                Periods(
+                    version=str(d["version"]),
+                    effective_from=date.fromisoformat(str(d["effective_from"])),
+                    product_months=int(d["periods"]["product_months"]),
+                    installed_equipment_months=int(d["periods"]["installed_equipment_months"]),
+                    installation_workmanship_months=int(d["periods"]["installation_workmanship_months"]),
+                )
+                for d in load_rule_sets(directory)
             )
-            for d in load_rule_sets(directory)
-        ))
+        )
 
     def for_day(self, day: date) -> Periods:
         in_effect = [s for s in self.sets if s.effective_from <= day]

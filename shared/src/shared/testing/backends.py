@@ -105,15 +105,21 @@ def _native(stack: ExitStack) -> Backends:
 async def verify(backends: Backends, timeout_s: float = 60.0) -> None:
     """Both backends answer a real request, or BackendUnavailable says which does not."""
     try:
-        admin = AIOKafkaAdminClient(bootstrap_servers=backends.kafka_bootstrap_servers, request_timeout_ms=10000)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=backends.kafka_bootstrap_servers, request_timeout_ms=10000
+        )
         await asyncio.wait_for(admin.start(), timeout_s)
         try:
             await asyncio.wait_for(admin.list_topics(), timeout_s)
         finally:
             await admin.close()
     except Exception as exc:
-        raise BackendUnavailable(f"Kafka at {backends.kafka_bootstrap_servers} ({backends.source}): {exc!r}") from exc
-    client: AsyncMongoClient[Document] = AsyncMongoClient(backends.mongodb_url, serverSelectionTimeoutMS=int(timeout_s * 1000))
+        raise BackendUnavailable(
+            f"Kafka at {backends.kafka_bootstrap_servers} ({backends.source}): {exc!r}"
+        ) from exc
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        backends.mongodb_url, serverSelectionTimeoutMS=int(timeout_s * 1000)
+    )
     try:
         await client.admin.command("ping")
     except Exception as exc:

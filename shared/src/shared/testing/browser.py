@@ -21,7 +21,12 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
 
 
 def chromium_path() -> str:
@@ -36,7 +41,9 @@ async def launch() -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, timeout=60_000)
+        browser = await pw.chromium.launch(
+            executable_path=chromium_path(), args=CHROMIUM_ARGS, timeout=60_000
+        )
         try:
             yield browser
         finally:

@@ -23,8 +23,15 @@ T = TypeVar("T")
 
 
 class FakeAggregates(Generic[M]):
-    def __init__(self, model: type[M], *, id_field: str, producer: str = "test",
-                 correlation: Callable[[M], str] | None = None, kind: str | None = None) -> None:
+    def __init__(
+        self,
+        model: type[M],
+        *,
+        id_field: str,
+        producer: str = "test",
+        correlation: Callable[[M], str] | None = None,
+        kind: str | None = None,
+    ) -> None:
         self.model = model
         self.id_field = id_field
         self.producer = producer
@@ -46,9 +53,11 @@ class FakeAggregates(Generic[M]):
             raise NotFound(self.kind, item_id)
         return item
 
-    async def find(self, query: dict[str, Any], *, sort: Any = None, skip: int = 0, limit: int = 0) -> list[M]:
+    async def find(
+        self, query: dict[str, Any], *, sort: Any = None, skip: int = 0, limit: int = 0
+    ) -> list[M]:
         found = [i.model_copy(deep=True) for i in self.items.values() if _matches(i, query)]
-        return found[skip:skip + limit] if limit else found[skip:]
+        return found[skip : skip + limit] if limit else found[skip:]
 
     async def count(self, query: dict[str, Any]) -> int:
         return len(await self.find(query))
@@ -77,33 +86,67 @@ class FakeAggregates(Generic[M]):
     def _publish(self, item: M, events: Iterable[Event], cause: uuid.UUID | None) -> None:
         events = list(events)
         pairs = [e for e in events if not isinstance(e, Envelope)]
-        made = iter(envelopes_for(pairs, correlation_id=self._correlation(item), producer=self.producer,
-                                  now=utcnow(), cause=cause))
+        made = iter(
+            envelopes_for(
+                pairs,
+                correlation_id=self._correlation(item),
+                producer=self.producer,
+                now=utcnow(),
+                cause=cause,
+            )
+        )
         self.published += [e if isinstance(e, Envelope) else next(made) for e in events]
 
-    async def create(self, item: M, events: Iterable[Event] = (), *, cause: uuid.UUID | None = None,
-                     key: ChangeKey | None = None, tx: Any = None) -> Created[M]:
+    async def create(
+        self,
+        item: M,
+        events: Iterable[Event] = (),
+        *,
+        cause: uuid.UUID | None = None,
+        key: ChangeKey | None = None,
+        tx: Any = None,
+    ) -> Created[M]:
         item_id = str(getattr(item, self.id_field))
         if item_id in self.items:
             return Created(await self.require(item_id), created=False, replayed=self._replayed(item_id, key))
         self.items[item_id] = item.model_copy(deep=True)
         if key is not None:
-            self.applied.setdefault(item_id, {})[key.digest] = {"fingerprint": key.fingerprint, "result": None}
+            self.applied.setdefault(item_id, {})[key.digest] = {
+                "fingerprint": key.fingerprint,
+                "result": None,
+            }
         self._publish(item, events, cause)
         return Created(item, created=True)
 
     async def create_many(self, items: list[tuple[M, list[Event], uuid.UUID | None]]) -> list[M]:
-        return [made.item for item, events, cause in items
-                if (made := await self.create(item, events, cause=cause)).created]
+        return [
+            made.item
+            for item, events, cause in items
+            if (made := await self.create(item, events, cause=cause)).created
+        ]
 
-    async def change(self, item_id: str, operation: Callable[[M], Iterable[Event]], *,
-                     cause: uuid.UUID | None = None, key: ChangeKey | None = None, tx: Any = None) -> M:
+    async def change(
+        self,
+        item_id: str,
+        operation: Callable[[M], Iterable[Event]],
+        *,
+        cause: uuid.UUID | None = None,
+        key: ChangeKey | None = None,
+        tx: Any = None,
+    ) -> M:
         item, _ = await self.change_recording(item_id, operation, None, cause=cause, key=key)
         return item
 
-    async def change_recording(self, item_id: str, operation: Callable[[M], Iterable[Event]],
-                               result_of: Callable[[M], Any] | None, *, cause: uuid.UUID | None = None,
-                               key: ChangeKey | None = None, tx: Any = None) -> tuple[M, Any]:
+    async def change_recording(
+        self,
+        item_id: str,
+        operation: Callable[[M], Iterable[Event]],
+        result_of: Callable[[M], Any] | None,
+        *,
+        cause: uuid.UUID | None = None,
+        key: ChangeKey | None = None,
+        tx: Any = None,
+    ) -> tuple[M, Any]:
         if key is None and cause is not None:
             key = ChangeKey.of_event(cause)
         item = await self.require(item_id)
@@ -114,7 +157,10 @@ class FakeAggregates(Generic[M]):
         result = result_of(item) if result_of else None
         self.items[item_id] = item.model_copy(deep=True)
         if key is not None:
-            self.applied.setdefault(item_id, {})[key.digest] = {"fingerprint": key.fingerprint, "result": result}
+            self.applied.setdefault(item_id, {})[key.digest] = {
+                "fingerprint": key.fingerprint,
+                "result": result,
+            }
         self._publish(item, events, cause)
         return item, result
 

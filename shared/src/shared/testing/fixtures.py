@@ -53,7 +53,9 @@ async def no_task_outlives_the_session(request: pytest.FixtureRequest) -> AsyncI
         if stuck:
             names = ", ".join(f"{t.get_name()} {t.get_coro()!r}" for t in stuck)
             # Every test has reported by now; closing the loop would wait on these forever.
-            _summary_before_exit(request.config, f"WARNING: {len(stuck)} task(s) ignored cancellation at session end: {names}")
+            _summary_before_exit(
+                request.config, f"WARNING: {len(stuck)} task(s) ignored cancellation at session end: {names}"
+            )
             os._exit(1 if request.session.testsfailed else 0)
 
 
@@ -120,7 +122,9 @@ class Isolation:
             await self._cleanup()
 
     async def _cleanup(self) -> None:
-        client: AsyncMongoClient[Document] = AsyncMongoClient(self.backends.mongodb_url, serverSelectionTimeoutMS=5000)
+        client: AsyncMongoClient[Document] = AsyncMongoClient(
+            self.backends.mongodb_url, serverSelectionTimeoutMS=5000
+        )
         try:
             for name in self.databases:
                 await client.drop_database(name)
@@ -176,7 +180,9 @@ async def bounded(what: str, seconds: float) -> AsyncIterator[None]:
         for task in asyncio.all_tasks():
             print(f"--- {task.get_name()}: {task.get_coro()!r}", file=stacks)
             task.print_stack(limit=12, file=stacks)
-        raise AssertionError(f"{what} took longer than {seconds}s; pending tasks:\n{stacks.getvalue()}") from None
+        raise AssertionError(
+            f"{what} took longer than {seconds}s; pending tasks:\n{stacks.getvalue()}"
+        ) from None
 
 
 async def eventually(check: Callable[[], Any], *, timeout_s: float = 20.0, interval_s: float = 0.1) -> Any:
@@ -237,15 +243,21 @@ class Bus:
         from shared.kafka.publisher import EventPublisher
 
         if owner not in self.publishers:
-            self.publishers[owner] = EventPublisher(self.isolation.settings(ServiceSettings, service_name=owner))
+            self.publishers[owner] = EventPublisher(
+                self.isolation.settings(ServiceSettings, service_name=owner)
+            )
         await self.publishers[owner].publish(envelope)
         return envelope
 
     async def read(self, topic: str, until: Callable[[list[Any]], bool], settle_s: float = 0.5) -> list[Any]:
         from shared.testing.kafka import read_topic
 
-        return await read_topic(self.isolation.backends.kafka_bootstrap_servers, self.isolation.topic(topic),
-                                until=until, settle_s=settle_s)
+        return await read_topic(
+            self.isolation.backends.kafka_bootstrap_servers,
+            self.isolation.topic(topic),
+            until=until,
+            settle_s=settle_s,
+        )
 
     async def close(self) -> None:
         for publisher in self.publishers.values():
@@ -259,4 +271,3 @@ def unreachable_kafka() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return f"127.0.0.1:{s.getsockname()[1]}"
-

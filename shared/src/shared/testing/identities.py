@@ -38,7 +38,11 @@ def _credentials() -> dict[str, Any]:
 def _entries() -> dict[str, dict[str, Any]]:
     """The first entry of each channel and staff role, by role."""
     data = _credentials()
-    first = {role: v[0] if isinstance(v, list) else v for role, v in data.items() if role not in ("staff", "_comment")}
+    first = {
+        role: v[0] if isinstance(v, list) else v
+        for role, v in data.items()
+        if role not in ("staff", "_comment")
+    }
     return first | {role: v[0] if isinstance(v, list) else v for role, v in data["staff"].items()}
 
 

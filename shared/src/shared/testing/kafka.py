@@ -57,7 +57,8 @@ async def read_topic(
             batch = await consumer.getmany(timeout_ms=200)
             for msgs in batch.values():
                 records.extend(
-                    Record(m.topic, m.partition, m.offset, m.key, m.value, dict(m.headers or ())) for m in msgs
+                    Record(m.topic, m.partition, m.offset, m.key, m.value, dict(m.headers or ()))
+                    for m in msgs
                 )
             if until is None:
                 if not batch:

@@ -28,8 +28,13 @@ from shared.periods import CHINA
 
 log = get_logger(__name__)
 
-WATCHED = ("dispatch.cases.v1", "warranty.decisions.v1", "warranty.remedies.v1", "parts.requests.v1",
-           "engineering.case-work.v1")
+WATCHED = (
+    "dispatch.cases.v1",
+    "warranty.decisions.v1",
+    "warranty.remedies.v1",
+    "parts.requests.v1",
+    "engineering.case-work.v1",
+)
 QUEUE_SIZE = 100
 
 
@@ -48,9 +53,17 @@ class CaseEvent:
     def as_dict(self) -> dict[str, Any]:
         moment = datetime.fromisoformat(self.occurred_at).astimezone(CHINA)
         producer_zh, producer_en = pair("producer", self.producer)
-        return {"event_id": self.event_id, "event_type": self.event_type, "occurred_at": self.occurred_at,
-                "at": moment.strftime("%Y-%m-%d %H:%M"), "producer": self.producer, "producer_zh": producer_zh,
-                "producer_en": producer_en, "zh": self.zh, "en": self.en}
+        return {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "occurred_at": self.occurred_at,
+            "at": moment.strftime("%Y-%m-%d %H:%M"),
+            "producer": self.producer,
+            "producer_zh": producer_zh,
+            "producer_en": producer_en,
+            "zh": self.zh,
+            "en": self.en,
+        }
 
 
 class LiveFeed:
@@ -89,7 +102,9 @@ class LiveFeed:
                 queue.put_nowait(event)
                 delivered += 1
             except asyncio.QueueFull:
-                log.warning("live stream not keeping up; event dropped for one browser", case_id=event.case_id)
+                log.warning(
+                    "live stream not keeping up; event dropped for one browser", case_id=event.case_id
+                )
         return delivered
 
     def close_all(self) -> None:
@@ -112,8 +127,15 @@ class LiveFeed:
             return None
         case_id = env.correlation_id or (key.decode(errors="replace") if key else "")
         zh, en = live_line(env.event_type, env.payload)
-        event = CaseEvent(case_id=case_id, event_id=str(env.event_id), event_type=env.event_type,
-                          occurred_at=env.occurred_at.isoformat(), producer=env.producer, zh=zh, en=en)
+        event = CaseEvent(
+            case_id=case_id,
+            event_id=str(env.event_id),
+            event_type=env.event_type,
+            occurred_at=env.occurred_at.isoformat(),
+            producer=env.producer,
+            zh=zh,
+            en=en,
+        )
         self.seen += 1
         EVENTS_CONSUMED.labels("console", topic, env.event_type, "live").inc()
         self.deliver(event)

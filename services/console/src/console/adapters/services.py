@@ -47,7 +47,9 @@ class Api:
 class ServiceClient:
     """Calls one service's public HTTP API as the given user."""
 
-    def __init__(self, name: str, base_url: str, *, timeout_s: float, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self, name: str, base_url: str, *, timeout_s: float, transport: httpx.AsyncBaseTransport | None = None
+    ):
         self.name = name
         self.base_url = base_url.rstrip("/")
         self._client = httpx.AsyncClient(
@@ -81,13 +83,18 @@ class ServiceClient:
         clean = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
         try:
             if files is not None:
-                res = await self._client.request(method, path, params=clean or None, data=dict(data or {}),
-                                                 files=dict(files), headers=sent)
+                res = await self._client.request(
+                    method, path, params=clean or None, data=dict(data or {}), files=dict(files), headers=sent
+                )
             else:
                 res = await self._client.request(method, path, params=clean or None, json=json, headers=sent)
         except httpx.HTTPError as exc:
-            log.warning("service unreachable", service=self.name, method=method, path=path, error=type(exc).__name__)
-            return Api(503, {"detail": f"{self.name} is unavailable ({type(exc).__name__}); try again shortly"})
+            log.warning(
+                "service unreachable", service=self.name, method=method, path=path, error=type(exc).__name__
+            )
+            return Api(
+                503, {"detail": f"{self.name} is unavailable ({type(exc).__name__}); try again shortly"}
+            )
         content_type = res.headers.get("content-type", "")
         data: Any = None
         if "json" in content_type:
@@ -97,18 +104,32 @@ class ServiceClient:
                 data = None
         if res.status_code >= 500:
             log.warning("service error", service=self.name, method=method, path=path, status=res.status_code)
-        return Api(res.status_code, data, res.text if data is None and "text" in content_type else "",
-                   content_type, dict(res.headers), res.content)
+        return Api(
+            res.status_code,
+            data,
+            res.text if data is None and "text" in content_type else "",
+            content_type,
+            dict(res.headers),
+            res.content,
+        )
 
     async def get(self, path: str, *, key: str | None, params: Mapping[str, Any] | None = None) -> Api:
         return await self.call("GET", path, key=key, params=params)
 
-    async def post(self, path: str, *, key: str | None, json: Any = None,
-                   headers: Mapping[str, str] | None = None) -> Api:
+    async def post(
+        self, path: str, *, key: str | None, json: Any = None, headers: Mapping[str, str] | None = None
+    ) -> Api:
         return await self.call("POST", path, key=key, json=json, headers=headers)
 
-    async def upload(self, path: str, *, key: str | None, data: Mapping[str, str],
-                     files: Mapping[str, tuple[str, bytes, str]], headers: Mapping[str, str] | None = None) -> Api:
+    async def upload(
+        self,
+        path: str,
+        *,
+        key: str | None,
+        data: Mapping[str, str],
+        files: Mapping[str, tuple[str, bytes, str]],
+        headers: Mapping[str, str] | None = None,
+    ) -> Api:
         """A multipart form with its file(s), as the browser sent them to the console."""
         return await self.call("POST", path, key=key, data=data, files=files, headers=headers)
 

@@ -67,13 +67,21 @@ async def post_case_attachment(request: Request, case_id: CaseIdPath) -> Respons
         return redirect(back, flash=("error", _words(413)))
     data = {"kind": upload.fields.get("kind") or "other", "note": upload.fields.get("note", "")}
     api = await console_of(request).services.warranty.upload(
-        f"/v1/cases/{case_id}/attachments", key=user.key, data=data, files=upload.files("file"),
-        headers={"Idempotency-Key": upload.fields.get("idempotency_key") or new_key("attach")})
+        f"/v1/cases/{case_id}/attachments",
+        key=user.key,
+        data=data,
+        files=upload.files("file"),
+        headers={"Idempotency-Key": upload.fields.get("idempotency_key") or new_key("attach")},
+    )
     if not api.ok:
         message, items = problem(api)
-        return redirect(back, flash=("error", _refused(api)), items=items if api.status not in (413, 415) else None)
+        return redirect(
+            back, flash=("error", _refused(api)), items=items if api.status not in (413, 415) else None
+        )
     stored = api.data or {}
-    return redirect(back, flash=("ok", f"已上传 {stored.get('filename', '')} / uploaded {stored.get('filename', '')}"))
+    return redirect(
+        back, flash=("ok", f"已上传 {stored.get('filename', '')} / uploaded {stored.get('filename', '')}")
+    )
 
 
 @router.get("/attachments/{attachment_id}")
@@ -83,8 +91,13 @@ async def download(request: Request, attachment_id: AttachmentIdPath) -> Respons
     user = require(request, access.CASE_READERS)
     api = await console_of(request).services.warranty.get(f"/v1/attachments/{attachment_id}", key=user.key)
     if not api.ok:
-        return render(request, "not_found.html", {"what": attachment_id, "error": problem(api)[0]},
-                      status=api.status, user=user)
+        return render(
+            request,
+            "not_found.html",
+            {"what": attachment_id, "error": problem(api)[0]},
+            status=api.status,
+            user=user,
+        )
     # Warranty stores only what the bytes show to be a photo or a PDF, and says which; nosniff (added by
     # SameOriginPosts to every answer) keeps the browser to that type.
     headers = {"Cache-Control": "private, no-store"}
@@ -112,18 +125,29 @@ async def customer_attachment(request: Request) -> Response:
     kind = upload.fields.get("kind") if upload.fields.get("kind") in KINDS else "damage"
     client_ip = request.client.host if request.client else "?"
     api = await console_of(request).services.warranty.upload(
-        f"/v1/public/cases/{quote(case_id, safe='')}/attachments", key=None,
+        f"/v1/public/cases/{quote(case_id, safe='')}/attachments",
+        key=None,
         data={"phone_last4": last4, "kind": kind, "note": upload.fields.get("note", "")[:500]},
-        files=upload.files("file"), headers={"X-Forwarded-For": client_ip})
+        files=upload.files("file"),
+        headers={"X-Forwarded-For": client_ip},
+    )
     if api.status == 201:
         name = (api.data or {}).get("filename", "")
         return await status_answer(request, case_id, last4, {"uploaded": name})
     if api.status in (413, 415):
-        return await status_answer(request, case_id, last4, {"upload_error": _words(api.status)}, status=api.status)
+        return await status_answer(
+            request, case_id, last4, {"upload_error": _words(api.status)}, status=api.status
+        )
     if api.status in (404, 422):
-        return render(request, "status.html", public_ctx(request, case_id) | {"error": "not_found"}, status=404)
-    return render(request, "status.html", public_ctx(request, case_id) | {
-        "error": "busy" if api.status == 429 else "unavailable"}, status=api.status)
+        return render(
+            request, "status.html", public_ctx(request, case_id) | {"error": "not_found"}, status=404
+        )
+    return render(
+        request,
+        "status.html",
+        public_ctx(request, case_id) | {"error": "busy" if api.status == 429 else "unavailable"},
+        status=api.status,
+    )
 
 
 ACTIVATION_FIELDS = ("serial_no", "phone", "purchase_date")
@@ -143,8 +167,9 @@ async def activate(request: Request) -> Response:
     ctx = public_ctx(request) | {"form": values}
     serial = values["serial_no"].strip()
     if not serial:
-        return render(request, "activation.html", ctx | {"errors": [{"field": "serial_no", "message": "—"}]},
-                      status=422)
+        return render(
+            request, "activation.html", ctx | {"errors": [{"field": "serial_no", "message": "—"}]}, status=422
+        )
     if not upload.chosen:
         return render(request, "activation.html", ctx | {"upload_error": _words("none")}, status=422)
     if upload.too_big:
@@ -153,19 +178,32 @@ async def activate(request: Request) -> Response:
         return render(request, "activation.html", ctx | {"error": "busy"}, status=429)
     client_ip = request.client.host if request.client else "?"
     api = await console_of(request).services.warranty.upload(
-        f"/v1/public/units/{quote(serial, safe='')}/activation", key=None,
-        data={"phone": values["phone"], "purchase_date": values["purchase_date"]}, files=upload.files("invoice"),
-        headers={"X-Forwarded-For": client_ip})
+        f"/v1/public/units/{quote(serial, safe='')}/activation",
+        key=None,
+        data={"phone": values["phone"], "purchase_date": values["purchase_date"]},
+        files=upload.files("invoice"),
+        headers={"X-Forwarded-For": client_ip},
+    )
     if api.status == 201:
         return render(request, "activation.html", ctx | {"activated": api.data})
     if api.status in (413, 415):
-        return render(request, "activation.html", ctx | {"upload_error": _words(api.status)}, status=api.status)
+        return render(
+            request, "activation.html", ctx | {"upload_error": _words(api.status)}, status=api.status
+        )
     data: dict[str, Any] = api.data if isinstance(api.data, dict) else {}
     if api.status == 422:
         errors = data.get("errors") or [{"field": "", "message": str(data.get("detail", ""))}]
         return render(request, "activation.html", ctx | {"errors": errors}, status=422)
     if api.status == 409:
-        return render(request, "activation.html", ctx | {"error": "conflict", "detail": data.get("detail", "")},
-                      status=409)
-    return render(request, "activation.html", ctx | {"error": "busy" if api.status == 429 else "unavailable"},
-                  status=api.status)
+        return render(
+            request,
+            "activation.html",
+            ctx | {"error": "conflict", "detail": data.get("detail", "")},
+            status=409,
+        )
+    return render(
+        request,
+        "activation.html",
+        ctx | {"error": "busy" if api.status == 429 else "unavailable"},
+        status=api.status,
+    )

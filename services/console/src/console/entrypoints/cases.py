@@ -58,21 +58,35 @@ async def _open_cases(request: Request, user: User, phone: str, serial_no: str) 
     results = dict(zip(calls, await asyncio.gather(*calls.values()), strict=True))
     out: dict[str, Any] = {"asked": bool(calls)}
     for name, api in results.items():
-        out[name] = {"ok": api.ok, "items": _items(api), "status": api.status,
-                     "error": None if api.ok else problem(api)[0]}
+        out[name] = {
+            "ok": api.ok,
+            "items": _items(api),
+            "status": api.status,
+            "error": None if api.ok else problem(api)[0],
+        }
     return out
 
 
 def _hotline_values(form: dict[str, str] | None = None) -> dict[str, str]:
-    values = {"caller_name": "", "phone": "", "called_at": now_china_local(), "transcript": "", "address": "",
-              "model": "", "serial_no": "", "idempotency_key": new_key("call")}
+    values = {
+        "caller_name": "",
+        "phone": "",
+        "called_at": now_china_local(),
+        "transcript": "",
+        "address": "",
+        "model": "",
+        "serial_no": "",
+        "idempotency_key": new_key("call"),
+    }
     return values | {k: v for k, v in (form or {}).items() if k in values}
 
 
 @router.get("/hotline", response_class=HTMLResponse)
 async def hotline_page(request: Request) -> Response:
     user = require(request, access.HOTLINE_DESK)
-    return render(request, "hotline.html", {"values": _hotline_values(), "found": {"asked": False}}, user=user)
+    return render(
+        request, "hotline.html", {"values": _hotline_values(), "found": {"asked": False}}, user=user
+    )
 
 
 @router.post("/hotline/open-cases", response_class=HTMLResponse)
@@ -105,16 +119,33 @@ async def hotline_submit(request: Request) -> Response:
     if product:
         body["product"] = product
     api = await console_of(request).services.intake.post(
-        "/v1/complaints/hotline", key=user.key, json=body, headers={"Idempotency-Key": values["idempotency_key"]}
+        "/v1/complaints/hotline",
+        key=user.key,
+        json=body,
+        headers={"Idempotency-Key": values["idempotency_key"]},
     )
     if not api.ok:
         message, items = problem(api)
-        return render(request, "hotline.html", {"values": values, "found": found, "error": message,
-                                                "error_items": items}, status=api.status, user=user)
+        return render(
+            request,
+            "hotline.html",
+            {"values": values, "found": found, "error": message, "error_items": items},
+            status=api.status,
+            user=user,
+        )
     # A fresh form (and key) for the next call; the one just taken is shown with its case number.
     fresh = _hotline_values()
-    return render(request, "hotline.html", {"values": fresh, "found": found, "accepted": api.data,
-                                            "replayed": api.headers.get("idempotent-replayed") == "true"}, user=user)
+    return render(
+        request,
+        "hotline.html",
+        {
+            "values": fresh,
+            "found": found,
+            "accepted": api.data,
+            "replayed": api.headers.get("idempotent-replayed") == "true",
+        },
+        user=user,
+    )
 
 
 # ------------------------------------------------------------------------------------ lists and the board
@@ -140,20 +171,30 @@ async def triage_board(request: Request) -> Response:
     if unassigned.ok:
         kept = [c for c in _items(unassigned) if c["case_id"] not in waiting]
         left_out = len(_items(unassigned)) - len(kept)
-        unassigned_only = Api(unassigned.status, (unassigned.data or {}) | {
-            "items": kept, "total": (unassigned.data or {}).get("total", 0) - left_out})
-    return render(request, "triage.html", {
-        "columns": [
-            ("proposed", "待确认分派", "Proposals to confirm", proposed),
-            ("unassigned", "待分派", "New / unassigned", unassigned_only),
-            ("breached", "超时 / 已升级", "Breaching targets / escalated", breached),
-            ("watched", "网络投诉全程跟进", "Watch list (online, to closure)", watched),
-            ("open", "全部未结", "All open", open_),
-        ],
-        "specialists": specialists,
-        "errors": [problem(a)[0] for a in (proposed, unassigned, breached, watched, open_, roster) if not a.ok],
-        "items": _items,
-    }, user=user)
+        unassigned_only = Api(
+            unassigned.status,
+            (unassigned.data or {})
+            | {"items": kept, "total": (unassigned.data or {}).get("total", 0) - left_out},
+        )
+    return render(
+        request,
+        "triage.html",
+        {
+            "columns": [
+                ("proposed", "待确认分派", "Proposals to confirm", proposed),
+                ("unassigned", "待分派", "New / unassigned", unassigned_only),
+                ("breached", "超时 / 已升级", "Breaching targets / escalated", breached),
+                ("watched", "网络投诉全程跟进", "Watch list (online, to closure)", watched),
+                ("open", "全部未结", "All open", open_),
+            ],
+            "specialists": specialists,
+            "errors": [
+                problem(a)[0] for a in (proposed, unassigned, breached, watched, open_, roster) if not a.ok
+            ],
+            "items": _items,
+        },
+        user=user,
+    )
 
 
 @router.get("/my", response_class=HTMLResponse)
@@ -161,13 +202,22 @@ async def my_cases(request: Request) -> Response:
     user = require(request, ("specialist", "engineering"))
     d = console_of(request).services.dispatch
     mine, due = await asyncio.gather(
-        d.get("/v1/cases", key=user.key, params={"assignee": user.id, "open": "true", "page_size": PAGE_SIZE}),
+        d.get(
+            "/v1/cases", key=user.key, params={"assignee": user.id, "open": "true", "page_size": PAGE_SIZE}
+        ),
         d.get("/v1/follow-ups/due", key=user.key, params={"within_days": 7}),
     )
-    return render(request, "my_cases.html", {
-        "cases": _items(mine), "total": (mine.json({}) or {}).get("total", 0), "due": _items(due),
-        "errors": [problem(a)[0] for a in (mine, due) if not a.ok],
-    }, user=user)
+    return render(
+        request,
+        "my_cases.html",
+        {
+            "cases": _items(mine),
+            "total": (mine.json({}) or {}).get("total", 0),
+            "due": _items(due),
+            "errors": [problem(a)[0] for a in (mine, due) if not a.ok],
+        },
+        user=user,
+    )
 
 
 FILTERS = ("status", "channel", "category", "department", "assignee", "region")
@@ -188,12 +238,22 @@ async def case_list(request: Request) -> Response:
     data = api.json({}) or {}
     total = data.get("total", 0)
     base = {k: v for k, v in params.items() if k not in ("page", "page_size")}
-    return render(request, "cases.html", {
-        "cases": data.get("items", []), "total": total, "page": page, "params": params,
-        "next_url": f"/cases?{urlencode(base | {'page': page + 1})}" if page * PAGE_SIZE < total else None,
-        "prev_url": f"/cases?{urlencode(base | {'page': page - 1})}" if page > 1 else None,
-        "error": None if api.ok else problem(api)[0],
-    }, user=user)
+    return render(
+        request,
+        "cases.html",
+        {
+            "cases": data.get("items", []),
+            "total": total,
+            "page": page,
+            "params": params,
+            "next_url": f"/cases?{urlencode(base | {'page': page + 1})}"
+            if page * PAGE_SIZE < total
+            else None,
+            "prev_url": f"/cases?{urlencode(base | {'page': page - 1})}" if page > 1 else None,
+            "error": None if api.ok else problem(api)[0],
+        },
+        user=user,
+    )
 
 
 # ------------------------------------------------------------------------------------ the case page
@@ -227,8 +287,9 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
         calls["parts"] = s.parts.get("/v1/parts-requests", key=k, params={"case_id": case_id})
     if access.sees_prices(user.role):
         calls["quotes"] = s.parts.get("/v1/quotes", key=k, params={"case_id": case_id})
-    is_actor = user.role == "manager" or (user.role in access.CASE_ACTORS
-                                          and user.id in (case.get("assignee"), case.get("liaison")))
+    is_actor = user.role == "manager" or (
+        user.role in access.CASE_ACTORS and user.id in (case.get("assignee"), case.get("liaison"))
+    )
     # §一.2: only the quality after-sales department answers the customer and closes the case.
     can_answer = user.role == "manager" or (user.role == "specialist" and case.get("answered_by") == user.id)
     if user.role == "manager":
@@ -245,11 +306,16 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
     warranty = results["warranty"].json() if "warranty" in results else None
     price_items: dict[str, Any] = {}
     if "prices" in results and (prices := results["prices"].json()):
-        current = next((v for v in prices.get("versions", []) if v["version"] == prices.get("in_effect")), None)
+        current = next(
+            (v for v in prices.get("versions", []) if v["version"] == prices.get("in_effect")), None
+        )
         price_items = (current or {}).get("items", {})
     stock = {i["item"]: i for i in _items(results["stock"])} if "stock" in results else {}
-    roster = [sp for sp in _items(results.get("roster", Api(204)))
-              if sp.get("active") and sp.get("department") == case.get("department")]
+    roster = [
+        sp
+        for sp in _items(results.get("roster", Api(204)))
+        if sp.get("active") and sp.get("department") == case.get("department")
+    ]
     remedies = results["remedies"].json({}) if "remedies" in results else {}
     # Warranty records remedies for the case's specialist (or the manager); the amounts behind a remedy
     # (its refund, its quote) are drawn for the assigned specialist alone, whoever else the APIs serve them to.
@@ -259,13 +325,16 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
     remedy_items = remedies.get("items", []) if isinstance(remedies, dict) else []
     latest_event = ((warranty or {}).get("latest_decision") or {}).get("event_id")
     # The customer chose once for this decision and it was carried out: no second choice is offered.
-    remedy_done = any(r.get("status") == "completed" and latest_event in (None, r.get("decision_event_id"))
-                      for r in remedy_items)
+    remedy_done = any(
+        r.get("status") == "completed" and latest_event in (None, r.get("decision_event_id"))
+        for r in remedy_items
+    )
     return {
         "remedies": remedy_items,
         "remedy_done": remedy_done,
         "remedy_choices": remedies.get("choices", []) if isinstance(remedies, dict) else [],
-        "remedies_error": None if "remedies" not in results or results["remedies"].ok
+        "remedies_error": None
+        if "remedies" not in results or results["remedies"].ok
         else problem(results["remedies"])[0],
         "remedy_actor": remedy_actor,
         "remedy_prices": remedy_prices,
@@ -283,7 +352,9 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
         "decision": case.get("warranty") or (warranty or {}).get("latest_decision"),
         "parts": _items(results["parts"]) if "parts" in results else None,
         # A remedy's quote is the assigned specialist's alone on this page (other price readers see the rest).
-        "quotes": [q for q in quotes if remedy_prices or not q.get("remedy_id")] if "quotes" in results else None,
+        "quotes": [q for q in quotes if remedy_prices or not q.get("remedy_id")]
+        if "quotes" in results
+        else None,
         "roster": roster,
         "price_items": price_items,
         "stock": stock,
@@ -294,7 +365,8 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
         "record_reader": user.role in ("specialist", "manager", "finance", "engineering", "regional_manager"),
         "reply_key": new_key("reply"),
         "messages": _items(results["messages"]) if "messages" in results else None,
-        "can_reopen": case.get("status") in ("closed", "followed_up") and user.role in access.REOPENERS
+        "can_reopen": case.get("status") in ("closed", "followed_up")
+        and user.role in access.REOPENERS
         and (user.role != "specialist" or case.get("answered_by") == user.id),
     }
 
@@ -349,8 +421,11 @@ async def case_live(request: Request, case_id: CaseIdPath) -> Response:
         finally:
             feed.unwatch(case_id, queue)
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
 
 
 # ------------------------------------------------------------------------------------ acting on a case
@@ -365,10 +440,14 @@ async def post_assignment(request: Request, case_id: CaseIdPath) -> Response:
     user = require(request, ("manager",))
     form = await form_of(request)
     api = await console_of(request).services.dispatch.post(
-        f"/v1/cases/{case_id}/assignment", key=user.key,
-        json={"specialist_id": form.get("specialist_id", ""), "reason": form.get("reason", "")})
+        f"/v1/cases/{case_id}/assignment",
+        key=user.key,
+        json={"specialist_id": form.get("specialist_id", ""), "reason": form.get("reason", "")},
+    )
     back = form.get("back") if form.get("back") in ("/triage",) else _case_url(case_id)
-    return after(api, back, f"已分派给 {form.get('specialist_id')}", f"assigned to {form.get('specialist_id')}")
+    return after(
+        api, back, f"已分派给 {form.get('specialist_id')}", f"assigned to {form.get('specialist_id')}"
+    )
 
 
 @router.post("/cases/{case_id}/confirmation")
@@ -380,8 +459,11 @@ async def post_confirmation(request: Request, case_id: CaseIdPath) -> Response:
     if body.get("specialist_id") == form.get("proposed"):
         body.pop("specialist_id")  # the proposal itself: confirmed as it stands
     api = await console_of(request).services.dispatch.post(
-        f"/v1/cases/{case_id}/proposal/confirmation", key=user.key, json=body,
-        headers={"Idempotency-Key": form.get("idempotency_key") or new_key("confirm")})
+        f"/v1/cases/{case_id}/proposal/confirmation",
+        key=user.key,
+        json=body,
+        headers={"Idempotency-Key": form.get("idempotency_key") or new_key("confirm")},
+    )
     who = form.get("specialist_id") or form.get("proposed") or ""
     return after(api, "/triage", f"已确认分派给 {who}", f"forwarded to {who}")
 
@@ -392,8 +474,11 @@ async def post_reply(request: Request, case_id: CaseIdPath) -> Response:
     form = await form_of(request)
     key = form.get("idempotency_key") or new_key("reply")
     api = await console_of(request).services.dispatch.post(
-        f"/v1/cases/{case_id}/replies", key=user.key,
-        json={"message": form.get("message", ""), "via": form.get("via", "phone")}, headers={"Idempotency-Key": key})
+        f"/v1/cases/{case_id}/replies",
+        key=user.key,
+        json={"message": form.get("message", ""), "via": form.get("via", "phone")},
+        headers={"Idempotency-Key": key},
+    )
     return after(api, _case_url(case_id), "已答复客户", "reply sent to the customer")
 
 
@@ -402,7 +487,9 @@ async def post_closure(request: Request, case_id: CaseIdPath) -> Response:
     user = require(request, access.CASE_ACTORS)
     form = await form_of(request)
     body = {k: form[k] for k in ("resolution", "outcome", "override_reason") if form.get(k)}
-    api = await console_of(request).services.dispatch.post(f"/v1/cases/{case_id}/closure", key=user.key, json=body)
+    api = await console_of(request).services.dispatch.post(
+        f"/v1/cases/{case_id}/closure", key=user.key, json=body
+    )
     return after(api, _case_url(case_id), "已结案", "case closed")
 
 
@@ -411,8 +498,11 @@ async def post_reopening(request: Request, case_id: CaseIdPath) -> Response:
     user = require(request, access.REOPENERS)
     form = await form_of(request)
     api = await console_of(request).services.dispatch.post(
-        f"/v1/cases/{case_id}/reopening", key=user.key, json={"reason": form.get("reason", "")},
-        headers={"Idempotency-Key": form.get("idempotency_key") or new_key("reopen")})
+        f"/v1/cases/{case_id}/reopening",
+        key=user.key,
+        json={"reason": form.get("reason", "")},
+        headers={"Idempotency-Key": form.get("idempotency_key") or new_key("reopen")},
+    )
     return after(api, _case_url(case_id), "案件已重新打开", "case reopened")
 
 
@@ -420,9 +510,14 @@ async def post_reopening(request: Request, case_id: CaseIdPath) -> Response:
 async def post_follow_up(request: Request, case_id: CaseIdPath) -> Response:
     user = require(request, access.CASE_ACTORS)
     form = await form_of(request)
-    body = {"visited_on": form.get("visited_on", ""), "satisfaction": form.get("satisfaction", ""),
-            "notes": form.get("notes", "")}
-    api = await console_of(request).services.dispatch.post(f"/v1/cases/{case_id}/follow-ups", key=user.key, json=body)
+    body = {
+        "visited_on": form.get("visited_on", ""),
+        "satisfaction": form.get("satisfaction", ""),
+        "notes": form.get("notes", ""),
+    }
+    api = await console_of(request).services.dispatch.post(
+        f"/v1/cases/{case_id}/follow-ups", key=user.key, json=body
+    )
     return after(api, _case_url(case_id), "已记录回访", "follow-up visit recorded")
 
 
@@ -432,9 +527,11 @@ async def post_evidence(request: Request, case_id: CaseIdPath) -> Response:
     form = await form_of(request)
     body: dict[str, Any] = {"note": form.get("note", "")}
     if form.get("confirmation_via"):
-        body["confirmation"] = {"via": form["confirmation_via"],
-                                "with_customer": form.get("with_customer") == "on",
-                                "with_dealer": form.get("with_dealer") == "on"}
+        body["confirmation"] = {
+            "via": form["confirmation_via"],
+            "with_customer": form.get("with_customer") == "on",
+            "with_dealer": form.get("with_dealer") == "on",
+        }
     documents = {k: form[k] for k in ("invoice_no", "invoice_date", "purchase_date") if form.get(k)}
     if form.get("service_card_stamped") in ("yes", "no"):
         documents["service_card_stamped"] = form["service_card_stamped"] == "yes"
@@ -443,7 +540,9 @@ async def post_evidence(request: Request, case_id: CaseIdPath) -> Response:
     for name in ("cause", "part", "fault_kind"):
         if form.get(name):
             body[name] = form[name]
-    api = await console_of(request).services.warranty.post(f"/v1/cases/{case_id}/evidence", key=user.key, json=body)
+    api = await console_of(request).services.warranty.post(
+        f"/v1/cases/{case_id}/evidence", key=user.key, json=body
+    )
     return after(api, _case_url(case_id), "证据已提交，已重新判定", "evidence added; decided again")
 
 
@@ -451,18 +550,24 @@ async def post_evidence(request: Request, case_id: CaseIdPath) -> Response:
 async def post_quote(request: Request, case_id: CaseIdPath) -> Response:
     user = require(request, ("specialist",))
     form = await form_lists(request)
-    items = [{"item": i, "quantity": q} for i, q in zip(form.get("item", []), form.get("quantity", []), strict=False)
-             if i and q]
+    items = [
+        {"item": i, "quantity": q}
+        for i, q in zip(form.get("item", []), form.get("quantity", []), strict=False)
+        if i and q
+    ]
     api = await console_of(request).services.parts.post(
-        "/v1/quotes", key=user.key, json={"case_id": case_id, "items": items})
+        "/v1/quotes", key=user.key, json={"case_id": case_id, "items": items}
+    )
     if not api.ok:
         return after(api, _case_url(case_id), "", "")
     data = api.data or {}
     quote_ = data.get("quote")
     parts = []
     if quote_:
-        parts.append(f"报价单 {quote_['quote_id']} 已发出，合计 {quote_['total']} 元 / quote {quote_['quote_id']} "
-                     f"issued, total CNY {quote_['total']}")
+        parts.append(
+            f"报价单 {quote_['quote_id']} 已发出，合计 {quote_['total']} 元 / quote {quote_['quote_id']} "
+            f"issued, total CNY {quote_['total']}"
+        )
     if data.get("customer_told"):
         parts.append(data["customer_told"])
     return redirect(_case_url(case_id), flash=("ok", "；".join(parts) or "—"))
@@ -485,10 +590,16 @@ async def repair_record_pdf(request: Request, request_id: SafeId) -> Response:
 async def _proxy_record(request: Request, request_id: str, suffix: str) -> Response:
     user = require(request, access.REPAIR_RECORD_READERS)
     api = await console_of(request).services.parts.get(
-        f"/v1/parts-requests/{quote(request_id, safe='')}/repair-record{suffix}", key=user.key)
+        f"/v1/parts-requests/{quote(request_id, safe='')}/repair-record{suffix}", key=user.key
+    )
     if not api.ok:
-        return render(request, "not_found.html", {"what": request_id, "error": problem(api)[0]},
-                      status=api.status, user=user)
+        return render(
+            request,
+            "not_found.html",
+            {"what": request_id, "error": problem(api)[0]},
+            status=api.status,
+            user=user,
+        )
     headers = {"Cache-Control": "no-store"}
     if disposition := api.headers.get("content-disposition"):
         headers["Content-Disposition"] = disposition
@@ -525,15 +636,17 @@ async def public_limit(request: Request) -> bool:
     """The console's own guard on what customers send (per client address): False when over it."""
     c = console_of(request)
     try:
-        await c.limiter.hit(c.settings.public_status_rate_limit, "status", request.client.host if request.client
-                            else "?")
+        await c.limiter.hit(
+            c.settings.public_status_rate_limit, "status", request.client.host if request.client else "?"
+        )
     except HTTPException:
         return False
     return True
 
 
-async def status_answer(request: Request, case_id: str, last4: str, extra: dict[str, Any] | None = None, *,
-                        status: int = 200) -> Response:
+async def status_answer(
+    request: Request, case_id: str, last4: str, extra: dict[str, Any] | None = None, *, status: int = 200
+) -> Response:
     """The status page for this case number and these four digits (also after the customer added a file)."""
     c = console_of(request)
     case_id, last4 = case_id.strip().upper(), last4.strip()
@@ -543,12 +656,21 @@ async def status_answer(request: Request, case_id: str, last4: str, extra: dict[
     if not await public_limit(request):
         return render(request, "status.html", ctx | {"error": "busy"}, status=429)
     client_ip = request.client.host if request.client else "?"
-    api = await c.services.dispatch.call("GET", f"/v1/public/cases/{case_id}", key=None,
-                                        params={"phone_last4": last4}, headers={"X-Forwarded-For": client_ip})
+    api = await c.services.dispatch.call(
+        "GET",
+        f"/v1/public/cases/{case_id}",
+        key=None,
+        params={"phone_last4": last4},
+        headers={"X-Forwarded-For": client_ip},
+    )
     if api.status == 404:
         return render(request, "status.html", ctx | {"error": "not_found"}, status=404)
     if not api.ok:
-        return render(request, "status.html", ctx | {"error": "busy" if api.status == 429 else "unavailable"},
-                      status=api.status)
+        return render(
+            request,
+            "status.html",
+            ctx | {"error": "busy" if api.status == 429 else "unavailable"},
+            status=api.status,
+        )
     # The four digits go back into the page's own upload form (never into an address).
     return render(request, "status.html", ctx | {"result": api.data, "last4": last4}, status=status)

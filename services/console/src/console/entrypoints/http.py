@@ -50,8 +50,14 @@ async def home(request: Request) -> Response:
 
 @pages.get("/signin", response_class=HTMLResponse)
 async def signin_page(request: Request) -> Response:
-    return render(request, "signin.html", {"next": _safe_next(request.query_params.get("next")) or "",
-                                           "dev_keys": console_of(request).dev_keys})
+    return render(
+        request,
+        "signin.html",
+        {
+            "next": _safe_next(request.query_params.get("next")) or "",
+            "dev_keys": console_of(request).dev_keys,
+        },
+    )
 
 
 @pages.post("/signin", response_class=HTMLResponse)
@@ -62,12 +68,23 @@ async def signin(request: Request) -> Response:
     user = user_for(key, request.app.state.credentials)
     if user is None:
         # Nothing about the key is logged or echoed back.
-        return render(request, "signin.html", {"next": _safe_next(form.get("next")) or "", "dev_keys": c.dev_keys,
-                                               "error": True}, status=401)
+        return render(
+            request,
+            "signin.html",
+            {"next": _safe_next(form.get("next")) or "", "dev_keys": c.dev_keys, "error": True},
+            status=401,
+        )
     log.info("signed in", role=user.role, principal=user.id)
     response = RedirectResponse(_safe_next(form.get("next")) or access.home(user.role), status_code=303)
-    response.set_cookie(COOKIE, sign(key, c.settings.session_secret), max_age=int(c.settings.session_hours * 3600),
-                        httponly=True, samesite="strict", secure=c.settings.secure_cookies, path="/")
+    response.set_cookie(
+        COOKIE,
+        sign(key, c.settings.session_secret),
+        max_age=int(c.settings.session_hours * 3600),
+        httponly=True,
+        samesite="strict",
+        secure=c.settings.secure_cookies,
+        path="/",
+    )
     return response
 
 
@@ -108,8 +125,11 @@ class SameOriginPosts:
 
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
-                extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
-                         (b"x-frame-options", b"DENY")]
+                extra = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin"),
+                    (b"x-frame-options", b"DENY"),
+                ]
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
@@ -126,8 +146,16 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             "none of the services' rules: it calls their public APIs with the signed-in user's own key and shows "
             "each case's events as they happen (Kafka → server-sent events)."
         ),
-        routers=[pages, cases.router, remedies.router, attachments.router, stats.router, quality.router,
-                 office.router, projects.router],
+        routers=[
+            pages,
+            cases.router,
+            remedies.router,
+            attachments.router,
+            stats.router,
+            quality.router,
+            office.router,
+            projects.router,
+        ],
         wire=bootstrap.wire,
         runtime_factory=bootstrap.runtime_factory,
         # The forms that carry a file (a photo from a phone's camera, a PDF).

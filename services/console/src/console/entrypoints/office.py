@@ -34,7 +34,9 @@ def parse_price_lines(text: str) -> tuple[dict[str, Any], list[str]]:
         sep = "|" if "|" in line else ("\t" if "\t" in line else ",")
         cells = [c.strip() for c in line.split(sep)]
         if len(cells) != 4 or not cells[0]:
-            errors.append(f"第 {n} 行应为「编码 | 名称 | 成本 | 售价」/ line {n}: code | name | cost | list price")
+            errors.append(
+                f"第 {n} 行应为「编码 | 名称 | 成本 | 售价」/ line {n}: code | name | cost | list price"
+            )
             continue
         items[cells[0]] = {"name": cells[1], "cost": cells[2], "list_price": cells[3]}
     return items, errors
@@ -45,9 +47,19 @@ async def prices_page(request: Request) -> Response:
     user = require(request, access.PRICE_ROLES)
     api = await console_of(request).services.parts.get("/v1/price-lists", key=user.key)
     data = api.json({}) or {}
-    versions = sorted(data.get("versions", []), key=lambda v: (v["effective_from"], v["version"]), reverse=True)
-    return render(request, "prices.html", {"versions": versions, "in_effect": data.get("in_effect"),
-                                           "error": None if api.ok else problem(api)[0]}, user=user)
+    versions = sorted(
+        data.get("versions", []), key=lambda v: (v["effective_from"], v["version"]), reverse=True
+    )
+    return render(
+        request,
+        "prices.html",
+        {
+            "versions": versions,
+            "in_effect": data.get("in_effect"),
+            "error": None if api.ok else problem(api)[0],
+        },
+        user=user,
+    )
 
 
 @router.post("/prices")
@@ -56,11 +68,23 @@ async def post_price_list(request: Request) -> Response:
     form = await form_of(request)
     items, errors = parse_price_lines(form.get("items", ""))
     if errors or not items:
-        return redirect("/prices", flash=("error", "价格表格式有误 / the price list is not in the expected form"),
-                        items=[{"zh": e, "en": ""} for e in errors or ["至少一行 / at least one line"]])
-    api = await console_of(request).services.parts.post("/v1/price-lists", key=user.key, json={
-        "version": form.get("version", ""), "effective_from": form.get("effective_from", ""), "items": items})
-    return after(api, "/prices", f"价格表 {form.get('version')} 已发布", f"price list {form.get('version')} published")
+        return redirect(
+            "/prices",
+            flash=("error", "价格表格式有误 / the price list is not in the expected form"),
+            items=[{"zh": e, "en": ""} for e in errors or ["至少一行 / at least one line"]],
+        )
+    api = await console_of(request).services.parts.post(
+        "/v1/price-lists",
+        key=user.key,
+        json={
+            "version": form.get("version", ""),
+            "effective_from": form.get("effective_from", ""),
+            "items": items,
+        },
+    )
+    return after(
+        api, "/prices", f"价格表 {form.get('version')} 已发布", f"price list {form.get('version')} published"
+    )
 
 
 # ------------------------------------------------------------------------------------ stock
@@ -70,8 +94,9 @@ async def post_price_list(request: Request) -> Response:
 async def stock_page(request: Request) -> Response:
     user = require(request, access.STOCK_READERS)
     api = await console_of(request).services.parts.get("/v1/stock", key=user.key)
-    return render(request, "stock.html", {"items": _items(api), "error": None if api.ok else problem(api)[0]},
-                  user=user)
+    return render(
+        request, "stock.html", {"items": _items(api), "error": None if api.ok else problem(api)[0]}, user=user
+    )
 
 
 @router.post("/stock")
@@ -83,7 +108,8 @@ async def post_stock(request: Request) -> Response:
     if form.get("name"):
         body["name"] = form["name"]
     api = await console_of(request).services.parts.post(
-        f"/v1/stock/{quote(item, safe='')}/adjustments", key=user.key, json=body)
+        f"/v1/stock/{quote(item, safe='')}/adjustments", key=user.key, json=body
+    )
     return after(api, "/stock", f"{item} 库存已调整", f"stock of {item} adjusted")
 
 
@@ -94,9 +120,14 @@ async def post_stock(request: Request) -> Response:
 async def purchases_page(request: Request) -> Response:
     user = require(request, access.PURCHASE_READERS)
     api = await console_of(request).services.parts.get(
-        "/v1/purchase-requests", key=user.key, params={"status": request.query_params.get("status")})
-    return render(request, "purchases.html", {"items": _items(api), "error": None if api.ok else problem(api)[0]},
-                  user=user)
+        "/v1/purchase-requests", key=user.key, params={"status": request.query_params.get("status")}
+    )
+    return render(
+        request,
+        "purchases.html",
+        {"items": _items(api), "error": None if api.ok else problem(api)[0]},
+        user=user,
+    )
 
 
 @router.post("/purchases/{request_id}/status")
@@ -107,7 +138,8 @@ async def post_purchase_status(request: Request, request_id: SafeId) -> Response
     if form.get("expected_by"):
         body["expected_by"] = form["expected_by"]
     api = await console_of(request).services.parts.post(
-        f"/v1/purchase-requests/{quote(request_id, safe='')}/status", key=user.key, json=body)
+        f"/v1/purchase-requests/{quote(request_id, safe='')}/status", key=user.key, json=body
+    )
     return after(api, "/purchases", f"{request_id} 已更新", f"{request_id} updated")
 
 
@@ -117,10 +149,15 @@ async def post_purchase_status(request: Request, request_id: SafeId) -> Response
 @router.get("/sourcing", response_class=HTMLResponse)
 async def sourcing_page(request: Request) -> Response:
     user = require(request, access.SOURCING)
-    api = await console_of(request).services.parts.get("/v1/parts-requests", key=user.key,
-                                                       params={"state": "sourcing_locally"})
-    return render(request, "sourcing.html", {"items": _items(api), "error": None if api.ok else problem(api)[0]},
-                  user=user)
+    api = await console_of(request).services.parts.get(
+        "/v1/parts-requests", key=user.key, params={"state": "sourcing_locally"}
+    )
+    return render(
+        request,
+        "sourcing.html",
+        {"items": _items(api), "error": None if api.ok else problem(api)[0]},
+        user=user,
+    )
 
 
 # ------------------------------------------------------------------------------------ on-site repair (path B)
@@ -133,16 +170,20 @@ async def field_parts_page(request: Request) -> Response:
     user = require(request, access.FIELD)
     api = await console_of(request).services.parts.get("/v1/parts-requests", key=user.key)
     items = [r for r in _items(api) if r.get("field_recipient") == user.id and r.get("state") != "repaired"]
-    return render(request, "field_parts.html", {"items": items, "error": None if api.ok else problem(api)[0]},
-                  user=user)
+    return render(
+        request, "field_parts.html", {"items": items, "error": None if api.ok else problem(api)[0]}, user=user
+    )
 
 
 @router.post("/field-parts/{request_id}/receipt")
 async def post_field_receipt(request: Request, request_id: SafeId) -> Response:
     user = require(request, access.FIELD)
     api = await console_of(request).services.parts.post(
-        f"/v1/parts-requests/{quote(request_id, safe='')}/arrivals", key=user.key, json={"leg": "good_part_in_field"},
-        headers={"Idempotency-Key": f"receipt-{request_id}"})
+        f"/v1/parts-requests/{quote(request_id, safe='')}/arrivals",
+        key=user.key,
+        json={"leg": "good_part_in_field"},
+        headers={"Idempotency-Key": f"receipt-{request_id}"},
+    )
     return after(api, "/field-parts", "已确认收到良品配件", "receipt of the good part confirmed")
 
 
@@ -155,8 +196,11 @@ async def post_field_repair(request: Request, request_id: SafeId) -> Response:
         if form.get(k):
             body[k] = form[k]
     api = await console_of(request).services.parts.post(
-        f"/v1/parts-requests/{quote(request_id, safe='')}/repair", key=user.key, json=body,
-        headers={"Idempotency-Key": form.get("idempotency_key") or new_key("repair")})
+        f"/v1/parts-requests/{quote(request_id, safe='')}/repair",
+        key=user.key,
+        json=body,
+        headers={"Idempotency-Key": form.get("idempotency_key") or new_key("repair")},
+    )
     return after(api, "/field-parts", "已记录现场维修", "on-site repair recorded")
 
 
@@ -172,7 +216,8 @@ async def post_sourcing(request: Request, request_id: SafeId) -> Response:
     if form.get("price_paid") and access.sees_prices(user.role):
         body["price_paid"] = form["price_paid"]
     api = await console_of(request).services.parts.post(
-        f"/v1/parts-requests/{quote(request_id, safe='')}/local-sourcing", key=user.key, json=body)
+        f"/v1/parts-requests/{quote(request_id, safe='')}/local-sourcing", key=user.key, json=body
+    )
     return after(api, "/sourcing", "已回复本地采购结果", "local sourcing answered")
 
 
@@ -180,9 +225,24 @@ async def post_sourcing(request: Request, request_id: SafeId) -> Response:
 
 
 def _submit_values(form: dict[str, str] | None = None) -> dict[str, str]:
-    values = {k: "" for k in ("ticket_id", "customer_name", "phone", "address", "region", "model", "serial_no",
-                              "purchase_date", "invoice_no", "service_card_stamped", "description", "dealer_code",
-                              "project_ref")}
+    values = {
+        k: ""
+        for k in (
+            "ticket_id",
+            "customer_name",
+            "phone",
+            "address",
+            "region",
+            "model",
+            "serial_no",
+            "purchase_date",
+            "invoice_no",
+            "service_card_stamped",
+            "description",
+            "dealer_code",
+            "project_ref",
+        )
+    }
     values["idempotency_key"] = new_key("rm")
     return values | {k: v for k, v in (form or {}).items() if k in values}
 
@@ -204,10 +264,16 @@ async def submit_complaint(request: Request) -> Response:
     intake = console_of(request).services.intake
     if user.role == "dealer":
         body: dict[str, Any] = {
-            "dealer_code": user.principal.dealer_code, "ticket_id": values["ticket_id"], "customer": customer,
-            "product": {"model": values["model"], "serial_no": values["serial_no"],
-                        "purchase_date": values["purchase_date"], "invoice_no": values["invoice_no"],
-                        "service_card_stamped": values["service_card_stamped"] == "yes"},
+            "dealer_code": user.principal.dealer_code,
+            "ticket_id": values["ticket_id"],
+            "customer": customer,
+            "product": {
+                "model": values["model"],
+                "serial_no": values["serial_no"],
+                "purchase_date": values["purchase_date"],
+                "invoice_no": values["invoice_no"],
+                "service_card_stamped": values["service_card_stamped"] == "yes",
+            },
             "description": values["description"],
         }
         if values["region"]:
@@ -215,16 +281,34 @@ async def submit_complaint(request: Request) -> Response:
         api = await intake.post("/v1/complaints/dealer", key=user.key, json=body)
     else:
         product = {k: values[k] for k in ("model", "serial_no", "purchase_date", "invoice_no") if values[k]}
-        body = {"manager_id": user.principal.manager_id, "region": values["region"], "customer": customer,
-                "product": product, "description": values["description"]}
+        body = {
+            "manager_id": user.principal.manager_id,
+            "region": values["region"],
+            "customer": customer,
+            "product": product,
+            "description": values["description"],
+        }
         for k in ("dealer_code", "project_ref"):
             if values[k]:
                 body[k] = values[k]
-        api = await intake.post("/v1/complaints/regional-manager", key=user.key, json=body,
-                                headers={"Idempotency-Key": values["idempotency_key"]})
+        api = await intake.post(
+            "/v1/complaints/regional-manager",
+            key=user.key,
+            json=body,
+            headers={"Idempotency-Key": values["idempotency_key"]},
+        )
     if not api.ok:
         message, items = problem(api)
-        return render(request, "submit.html", {"values": values, "regions": labels.REGION, "error": message,
-                                               "error_items": items}, status=api.status, user=user)
-    return render(request, "submit.html", {"values": _submit_values(), "regions": labels.REGION,
-                                           "accepted": api.data}, user=user)
+        return render(
+            request,
+            "submit.html",
+            {"values": values, "regions": labels.REGION, "error": message, "error_items": items},
+            status=api.status,
+            user=user,
+        )
+    return render(
+        request,
+        "submit.html",
+        {"values": _submit_values(), "regions": labels.REGION, "accepted": api.data},
+        user=user,
+    )

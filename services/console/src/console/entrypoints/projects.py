@@ -42,10 +42,19 @@ async def projects_page(request: Request) -> Response:
     user = require(request, access.PROJECT_READERS)
     q = request.query_params
     api = await console_of(request).services.engineering.get(
-        "/v1/projects", key=user.key, params={"status": q.get("status"), "page_size": 50})
+        "/v1/projects", key=user.key, params={"status": q.get("status"), "page_size": 50}
+    )
     data = api.json({}) or {}
-    return render(request, "projects.html", {"projects": data.get("items", []), "total": data.get("total", 0),
-                                             "error": None if api.ok else problem(api)[0]}, user=user)
+    return render(
+        request,
+        "projects.html",
+        {
+            "projects": data.get("items", []),
+            "total": data.get("total", 0),
+            "error": None if api.ok else problem(api)[0],
+        },
+        user=user,
+    )
 
 
 @router.post("/projects")
@@ -54,15 +63,32 @@ async def open_project(request: Request) -> Response:
     form = await form_of(request)
     rows, errors = _lines(form.get("units", ""), 2)
     if errors or not rows:
-        return redirect("/projects", flash=("error", "设备清单格式有误 / the equipment list is not in the expected form"),
-                        items=[{"zh": e, "en": ""} for e in errors or ["至少一台 / at least one unit"]])
-    body: dict[str, Any] = {k: form[k] for k in ("project_id", "client", "site", "supervisor", "design_unit",
-                                                 "contract_value", "bid_won_on", "note") if form.get(k)}
+        return redirect(
+            "/projects",
+            flash=("error", "设备清单格式有误 / the equipment list is not in the expected form"),
+            items=[{"zh": e, "en": ""} for e in errors or ["至少一台 / at least one unit"]],
+        )
+    body: dict[str, Any] = {
+        k: form[k]
+        for k in (
+            "project_id",
+            "client",
+            "site",
+            "supervisor",
+            "design_unit",
+            "contract_value",
+            "bid_won_on",
+            "note",
+        )
+        if form.get(k)
+    }
     body["units"] = [{"model": m, "serial_no": s} for m, s in rows]
     api = await console_of(request).services.engineering.post("/v1/projects", key=user.key, json=body)
     if api.ok:
-        return redirect(f"/projects/{api.data['project_id']}", flash=("ok", f"项目 {api.data['project_id']} 已立项 / "
-                                                                           "project opened"))
+        return redirect(
+            f"/projects/{api.data['project_id']}",
+            flash=("ok", f"项目 {api.data['project_id']} 已立项 / project opened"),
+        )
     return after(api, "/projects", "", "")
 
 
@@ -78,12 +104,25 @@ async def project_page(request: Request, project_id: ProjectId) -> Response:
     if project.status == 404:
         return render(request, "not_found.html", {"what": project_id}, status=404, user=user)
     if not project.ok:
-        return render(request, "not_found.html", {"what": project_id, "error": problem(project)[0]},
-                      status=project.status, user=user)
-    return render(request, "project.html", {
-        "p": project.data, "checklist": checklist.json({}) or {}, "cmp": comparison.json({}) or {},
-        "can_act": user.role in ACTORS, "can_decide": user.role == "management",
-    }, user=user)
+        return render(
+            request,
+            "not_found.html",
+            {"what": project_id, "error": problem(project)[0]},
+            status=project.status,
+            user=user,
+        )
+    return render(
+        request,
+        "project.html",
+        {
+            "p": project.data,
+            "checklist": checklist.json({}) or {},
+            "cmp": comparison.json({}) or {},
+            "can_act": user.role in ACTORS,
+            "can_decide": user.role == "management",
+        },
+        user=user,
+    )
 
 
 # ------------------------------------------------------------------------------------ gate actions
@@ -126,31 +165,83 @@ def _seg(form: dict[str, str], name: str) -> str:
 
 ACTIONS: dict[str, Action] = {
     "quote": Action("POST", lambda f: "quotes", _quote_body, "安装报价已录入", "installer quote added"),
-    "submission": Action("POST", lambda f: "submission", lambda f: None, "已呈报公司高层", "submitted to management"),
-    "decision": Action("POST", lambda f: "decision", lambda f: _opt(f, "quote_id", "reason"), "决定已记录",
-                       "decision recorded", roles=("management",)),
-    "contract": Action("POST", lambda f: "contract", lambda f: _opt(f, "contract_no", "signed_on", "amount", "document"),
-                       "合同已记录", "contract recorded"),
-    "site_lead": Action("PUT", lambda f: "site-lead", lambda f: _opt(f, "name", "title", "phone"), "现场负责人已记录",
-                        "site lead named"),
-    "contact": Action("PUT", lambda f: f"contacts/{_seg(f, 'party')}", lambda f: _opt(f, "name", "title", "phone"),
-                      "联系人已记录", "contact recorded"),
-    "paperwork": Action("PUT", lambda f: f"paperwork/{_seg(f, 'item')}",
-                        lambda f: _opt(f, "document", "submitted_on", "note"), "资料已记录", "paperwork recorded"),
-    "works_start": Action("POST", lambda f: "works-start", lambda f: _opt(f, "started_on"), "已开工", "works started"),
-    "progress": Action("POST", lambda f: "progress", lambda f: _opt(f, "on", "percent_complete", "work_done", "note"),
-                       "进度已记录", "progress recorded"),
-    "material": Action("POST", lambda f: "materials",
-                       lambda f: _opt(f, "name", "spec", "quantity", "unit", "certificate"), "材料已申报",
-                       "material declared"),
-    "inspection": Action("POST", lambda f: f"materials/{_seg(f, 'material_id')}/inspection",
-                         lambda f: _opt(f, "result", "inspected_by", "inspected_on", "document", "note"),
-                         "材料验收已记录", "material inspection recorded"),
-    "precondition": Action("PUT", lambda f: f"preconditions/{_seg(f, 'condition')}",
-                           lambda f: _opt(f, "met_on", "document", "note"), "验收条件已记录", "precondition recorded"),
-    "acceptance": Action("POST", lambda f: f"acceptance/{_seg(f, 'step')}",
-                         lambda f: _opt(f, "done_on", "document", "performed_by", "note", "design_unit_document"),
-                         "验收步骤已记录", "acceptance step recorded"),
+    "submission": Action(
+        "POST", lambda f: "submission", lambda f: None, "已呈报公司高层", "submitted to management"
+    ),
+    "decision": Action(
+        "POST",
+        lambda f: "decision",
+        lambda f: _opt(f, "quote_id", "reason"),
+        "决定已记录",
+        "decision recorded",
+        roles=("management",),
+    ),
+    "contract": Action(
+        "POST",
+        lambda f: "contract",
+        lambda f: _opt(f, "contract_no", "signed_on", "amount", "document"),
+        "合同已记录",
+        "contract recorded",
+    ),
+    "site_lead": Action(
+        "PUT",
+        lambda f: "site-lead",
+        lambda f: _opt(f, "name", "title", "phone"),
+        "现场负责人已记录",
+        "site lead named",
+    ),
+    "contact": Action(
+        "PUT",
+        lambda f: f"contacts/{_seg(f, 'party')}",
+        lambda f: _opt(f, "name", "title", "phone"),
+        "联系人已记录",
+        "contact recorded",
+    ),
+    "paperwork": Action(
+        "PUT",
+        lambda f: f"paperwork/{_seg(f, 'item')}",
+        lambda f: _opt(f, "document", "submitted_on", "note"),
+        "资料已记录",
+        "paperwork recorded",
+    ),
+    "works_start": Action(
+        "POST", lambda f: "works-start", lambda f: _opt(f, "started_on"), "已开工", "works started"
+    ),
+    "progress": Action(
+        "POST",
+        lambda f: "progress",
+        lambda f: _opt(f, "on", "percent_complete", "work_done", "note"),
+        "进度已记录",
+        "progress recorded",
+    ),
+    "material": Action(
+        "POST",
+        lambda f: "materials",
+        lambda f: _opt(f, "name", "spec", "quantity", "unit", "certificate"),
+        "材料已申报",
+        "material declared",
+    ),
+    "inspection": Action(
+        "POST",
+        lambda f: f"materials/{_seg(f, 'material_id')}/inspection",
+        lambda f: _opt(f, "result", "inspected_by", "inspected_on", "document", "note"),
+        "材料验收已记录",
+        "material inspection recorded",
+    ),
+    "precondition": Action(
+        "PUT",
+        lambda f: f"preconditions/{_seg(f, 'condition')}",
+        lambda f: _opt(f, "met_on", "document", "note"),
+        "验收条件已记录",
+        "precondition recorded",
+    ),
+    "acceptance": Action(
+        "POST",
+        lambda f: f"acceptance/{_seg(f, 'step')}",
+        lambda f: _opt(f, "done_on", "document", "performed_by", "note", "design_unit_document"),
+        "验收步骤已记录",
+        "acceptance step recorded",
+    ),
 }
 
 

@@ -46,30 +46,57 @@ async def quality_page(request: Request) -> Response:
     span = {"from": start, "to": end}
     d = console_of(request).services.dispatch
     calls = [d.get("/v1/quality/figures", key=user.key, params=span | {"by": dim}) for dim in CHARTED]
-    results = await asyncio.gather(*calls, d.get("/v1/quality/repeat-units", key=user.key, params=span),
-                                   d.get("/v1/quality/reports", key=user.key))
+    results = await asyncio.gather(
+        *calls,
+        d.get("/v1/quality/repeat-units", key=user.key, params=span),
+        d.get("/v1/quality/reports", key=user.key),
+    )
     *by_dimension, repeats, kept = results
     failed = [a for a in results if not a.ok]
     if failed:
-        return render(request, "quality.html", {"error": problem(failed[0])[0], "span": span, "by": by},
-                      user=user, status=failed[0].status)
+        return render(
+            request,
+            "quality.html",
+            {"error": problem(failed[0])[0], "span": span, "by": by},
+            user=user,
+            status=failed[0].status,
+        )
     figures = {dim: api.data for dim, api in zip(CHARTED, by_dimension, strict=True)}
     overall = figures["model"]["overall"]
     charts = {
-        dim: hbars([Bar(*_label(dim, g["key"]), (float(g["faults"]),)) for g in figures[dim]["groups"][:10]],
-                   title=f"{labels.pair('dimension', dim)[0]} / faults by {labels.pair('dimension', dim)[1]}")
+        dim: hbars(
+            [Bar(*_label(dim, g["key"]), (float(g["faults"]),)) for g in figures[dim]["groups"][:10]],
+            title=f"{labels.pair('dimension', dim)[0]} / faults by {labels.pair('dimension', dim)[1]}",
+        )
         for dim in CHARTED
     }
     paths = overall["paths"]
-    charts["paths"] = hbars([Bar("A 本地采购", "A local sourcing", (float(paths["A"]["requests"]), paths["A"]["mean_days"])),
-                             Bar("B 供应商返修", "B supplier RMA", (float(paths["B"]["requests"]), paths["B"]["mean_days"]))],
-                            title="配件路径 / parts path", legend=[("申请数", "requests"), ("平均天数", "mean days")])
+    charts["paths"] = hbars(
+        [
+            Bar("A 本地采购", "A local sourcing", (float(paths["A"]["requests"]), paths["A"]["mean_days"])),
+            Bar("B 供应商返修", "B supplier RMA", (float(paths["B"]["requests"]), paths["B"]["mean_days"])),
+        ],
+        title="配件路径 / parts path",
+        legend=[("申请数", "requests"), ("平均天数", "mean days")],
+    )
     months = [add_months(today.replace(day=1), -n).strftime("%Y-%m") for n in range(0, 3)]
-    return render(request, "quality.html", {
-        "span": span, "by": by, "overall": overall, "charts": charts, "table": figures.get(by) or figures["model"],
-        "table_by": by if by in figures else "model", "repeats": repeats.data["items"], "months": months,
-        "kept": kept.data["items"], "label": _label,
-    }, user=user)
+    return render(
+        request,
+        "quality.html",
+        {
+            "span": span,
+            "by": by,
+            "overall": overall,
+            "charts": charts,
+            "table": figures.get(by) or figures["model"],
+            "table_by": by if by in figures else "model",
+            "repeats": repeats.data["items"],
+            "months": months,
+            "kept": kept.data["items"],
+            "label": _label,
+        },
+        user=user,
+    )
 
 
 def _span_params(request: Request) -> dict[str, str]:
@@ -81,7 +108,9 @@ async def _proxy(request: Request, path: str, params: dict[str, str] | None = No
     user = require(request, access.QUALITY_READERS)
     api = await console_of(request).services.dispatch.get(path, key=user.key, params=params)
     if not api.ok:
-        return render(request, "not_found.html", {"what": path, "error": problem(api)[0]}, status=api.status, user=user)
+        return render(
+            request, "not_found.html", {"what": path, "error": problem(api)[0]}, status=api.status, user=user
+        )
     headers = {"Cache-Control": "no-store"}
     if disposition := api.headers.get("content-disposition"):
         headers["Content-Disposition"] = disposition
@@ -104,5 +133,3 @@ async def report_pdf(request: Request, month: str) -> Response:
         user = require(request, access.QUALITY_READERS)
         return render(request, "not_found.html", {"what": month}, status=404, user=user)
     return await _proxy(request, f"/v1/quality/reports/{month}.pdf")
-
-

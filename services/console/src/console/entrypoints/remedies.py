@@ -35,8 +35,11 @@ async def post_choice(request: Request, case_id: CaseIdPath) -> Response:
     if form.get("via"):
         body["via"] = form["via"]
     api = await console_of(request).services.warranty.post(
-        f"/v1/cases/{case_id}/remedies", key=user.key, json=body,
-        headers={"Idempotency-Key": form.get("idempotency_key") or new_key("remedy")})
+        f"/v1/cases/{case_id}/remedies",
+        key=user.key,
+        json=body,
+        headers={"Idempotency-Key": form.get("idempotency_key") or new_key("remedy")},
+    )
     return after(api, _case_url(case_id), "已记录客户的选择", "the customer's choice is recorded")
 
 
@@ -47,10 +50,15 @@ async def post_step(request: Request, case_id: CaseIdPath, remedy_id: RemedyIdPa
     step = form.get("step", "")
     body: dict[str, Any] = {"step": step} | {k: form[k] for k in STEP_FIELDS if form.get(k)}
     api = await console_of(request).services.warranty.post(
-        f"/v1/remedies/{remedy_id}/steps", key=user.key, json=body,
-        headers={"Idempotency-Key": form.get("idempotency_key") or new_key("step")})
+        f"/v1/remedies/{remedy_id}/steps",
+        key=user.key,
+        json=body,
+        headers={"Idempotency-Key": form.get("idempotency_key") or new_key("step")},
+    )
     if api.ok and (api.data or {}).get("status") == "completed":
-        return redirect(_case_url(case_id), flash=("ok", "已记录，补救措施已全部完成 / recorded; the remedy is complete"))
+        return redirect(
+            _case_url(case_id), flash=("ok", "已记录，补救措施已全部完成 / recorded; the remedy is complete")
+        )
     return after(api, _case_url(case_id), "已记录此步骤", "step recorded")
 
 
@@ -59,8 +67,11 @@ async def post_cancellation(request: Request, case_id: CaseIdPath, remedy_id: Re
     user = require(request, REMEDY_ACTORS)
     form = await form_of(request)
     api = await console_of(request).services.warranty.post(
-        f"/v1/remedies/{remedy_id}/cancellation", key=user.key, json={"reason": form.get("reason", "")},
-        headers={"Idempotency-Key": form.get("idempotency_key") or new_key("cancel")})
+        f"/v1/remedies/{remedy_id}/cancellation",
+        key=user.key,
+        json={"reason": form.get("reason", "")},
+        headers={"Idempotency-Key": form.get("idempotency_key") or new_key("cancel")},
+    )
     return after(api, _case_url(case_id), "已取消此补救措施", "remedy cancelled")
 
 
@@ -82,16 +93,28 @@ async def post_remedy_quote(request: Request, case_id: CaseIdPath, remedy_id: Re
         body["parts"] = parts
     if one("labour_hours"):
         body["labour_hours"] = one("labour_hours")
-    items = [{"item": i, "quantity": q} for i, q in zip(form.get("item", []), form.get("quantity", []), strict=False)
-             if i and q]
+    items = [
+        {"item": i, "quantity": q}
+        for i, q in zip(form.get("item", []), form.get("quantity", []), strict=False)
+        if i and q
+    ]
     if items:
         body["items"] = items
     api = await console_of(request).services.parts.post(
-        "/v1/quotes", key=user.key, json=body,
-        headers={"Idempotency-Key": one("idempotency_key") or new_key("rquote")})
+        "/v1/quotes",
+        key=user.key,
+        json=body,
+        headers={"Idempotency-Key": one("idempotency_key") or new_key("rquote")},
+    )
     if not api.ok:
         return after(api, _case_url(case_id), "", "")
     quote = (api.data or {}).get("quote") or {}
-    return redirect(_case_url(case_id), flash=("ok", f"报价单 {quote.get('quote_id', '')} 已出具，合计 {quote.get('total', '')} 元 / "
-                                                     f"quote {quote.get('quote_id', '')} issued, total CNY "
-                                                     f"{quote.get('total', '')}"))
+    return redirect(
+        _case_url(case_id),
+        flash=(
+            "ok",
+            f"报价单 {quote.get('quote_id', '')} 已出具，合计 {quote.get('total', '')} 元 / "
+            f"quote {quote.get('quote_id', '')} issued, total CNY "
+            f"{quote.get('total', '')}",
+        ),
+    )

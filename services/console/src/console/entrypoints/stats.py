@@ -44,7 +44,9 @@ def recent_periods(period: str, count: int, today: date) -> list[tuple[str, date
     return out
 
 
-def _series(periods: list[tuple[str, date, date]], per_period: list[dict[str, Any]], table: str) -> list[Series]:
+def _series(
+    periods: list[tuple[str, date, date]], per_period: list[dict[str, Any]], table: str
+) -> list[Series]:
     codes = list(labels.TABLES[table])
     for stats in per_period:
         for g in stats.get("groups", []):
@@ -52,8 +54,9 @@ def _series(periods: list[tuple[str, date, date]], per_period: list[dict[str, An
                 codes.append(g["key"])
     series = []
     for code in codes:
-        values = tuple(float(next((g["count"] for g in s.get("groups", []) if g["key"] == code), 0))
-                       for s in per_period)
+        values = tuple(
+            float(next((g["count"] for g in s.get("groups", []) if g["key"] == code), 0)) for s in per_period
+        )
         if any(values):
             zh, en = labels.pair(table, code)
             series.append(Series(zh, en, values))
@@ -75,13 +78,21 @@ async def stats_page(request: Request) -> Response:
         d.get("/v1/stats", key=k, params={"group_by": "channel"} | span),
         d.get("/v1/stats", key=k, params={"group_by": "category"} | span),
         d.get("/v1/stats", key=k, params={"group_by": "period", "period": period} | span),
-        *[d.get("/v1/stats", key=k, params={"group_by": g, "from": a.isoformat(), "to": b.isoformat()})
-          for g in ("channel", "category") for _, a, b in periods],
+        *[
+            d.get("/v1/stats", key=k, params={"group_by": g, "from": a.isoformat(), "to": b.isoformat()})
+            for g in ("channel", "category")
+            for _, a, b in periods
+        ],
     )
     failed = [a for a in (all_time, by_channel, by_category, over_time, *per_period) if not a.ok]
     if failed:
-        return render(request, "stats.html", {"error": problem(failed[0])[0], "period": period}, user=user,
-                      status=failed[0].status)
+        return render(
+            request,
+            "stats.html",
+            {"error": problem(failed[0])[0], "period": period},
+            user=user,
+            status=failed[0].status,
+        )
     n = len(periods)
     channel_periods = [a.data for a in per_period[:n]]
     category_periods = [a.data for a in per_period[n:]]
@@ -89,36 +100,87 @@ async def stats_page(request: Request) -> Response:
     overall = by_channel.data["overall"]
 
     def hours_bars(stats: dict[str, Any], table: str, which: str) -> list[Bar]:
-        return [Bar(*labels.pair(table, g["key"]), (g["hours_to"][which]["median"], g["hours_to"][which]["p90"]))
-                for g in stats["groups"] if g["hours_to"][which]["n"]]
+        return [
+            Bar(*labels.pair(table, g["key"]), (g["hours_to"][which]["median"], g["hours_to"][which]["p90"]))
+            for g in stats["groups"]
+            if g["hours_to"][which]["n"]
+        ]
 
-    overall_rows = [Bar(*pair, (overall["hours_to"][w]["median"], overall["hours_to"][w]["p90"]))
-                    for w, pair in (("assign", ("分派", "to assign")), ("first_reply", ("首次答复", "to first reply")),
-                                    ("close", ("结案", "to close")))]
+    overall_rows = [
+        Bar(*pair, (overall["hours_to"][w]["median"], overall["hours_to"][w]["p90"]))
+        for w, pair in (
+            ("assign", ("分派", "to assign")),
+            ("first_reply", ("首次答复", "to first reply")),
+            ("close", ("结案", "to close")),
+        )
+    ]
     sat = overall["satisfaction"]
     charts = {
-        "channel_over_time": stacked_columns(labels_, _series(periods, channel_periods, "channel"),
-                                             title="各渠道案件数 / cases by channel over time"),
-        "category_over_time": stacked_columns(labels_, _series(periods, category_periods, "category"),
-                                              title="各类别案件数 / cases by category over time"),
-        "total_over_time": hbars([Bar(g["key"], g["key"], (float(g["count"]),)) for g in over_time.data["groups"]],
-                                 title="案件数 / cases per period"),
-        "hours_overall": hbars(overall_rows, title="用时（小时） / hours", unit="h",
-                               legend=[("中位数", "median"), ("P90", "p90")]),
-        "assign_by_channel": hbars(hours_bars(by_channel.data, "channel", "assign"), unit="h",
-                                   title="分派用时 / hours to assign", legend=[("中位数", "median"), ("P90", "p90")]),
-        "close_by_channel": hbars(hours_bars(by_channel.data, "channel", "close"), unit="h",
-                                  title="结案用时 / hours to close", legend=[("中位数", "median"), ("P90", "p90")]),
-        "satisfaction": hbars([Bar(f"{s} 分", f"{s} / 5", (float(sat["distribution"].get(str(s), 0)),))
-                               for s in range(5, 0, -1)], title="满意度 / satisfaction"),
-        "open_by_age": hbars([Bar(*_AGE.get(k_, (k_, k_)), (float(v),))
-                              for k_, v in all_time.data["open_by_age"].items()], title="未结案件账龄 / open by age"),
+        "channel_over_time": stacked_columns(
+            labels_,
+            _series(periods, channel_periods, "channel"),
+            title="各渠道案件数 / cases by channel over time",
+        ),
+        "category_over_time": stacked_columns(
+            labels_,
+            _series(periods, category_periods, "category"),
+            title="各类别案件数 / cases by category over time",
+        ),
+        "total_over_time": hbars(
+            [Bar(g["key"], g["key"], (float(g["count"]),)) for g in over_time.data["groups"]],
+            title="案件数 / cases per period",
+        ),
+        "hours_overall": hbars(
+            overall_rows,
+            title="用时（小时） / hours",
+            unit="h",
+            legend=[("中位数", "median"), ("P90", "p90")],
+        ),
+        "assign_by_channel": hbars(
+            hours_bars(by_channel.data, "channel", "assign"),
+            unit="h",
+            title="分派用时 / hours to assign",
+            legend=[("中位数", "median"), ("P90", "p90")],
+        ),
+        "close_by_channel": hbars(
+            hours_bars(by_channel.data, "channel", "close"),
+            unit="h",
+            title="结案用时 / hours to close",
+            legend=[("中位数", "median"), ("P90", "p90")],
+        ),
+        "satisfaction": hbars(
+            [
+                Bar(f"{s} 分", f"{s} / 5", (float(sat["distribution"].get(str(s), 0)),))
+                for s in range(5, 0, -1)
+            ],
+            title="满意度 / satisfaction",
+        ),
+        "open_by_age": hbars(
+            [Bar(*_AGE.get(k_, (k_, k_)), (float(v),)) for k_, v in all_time.data["open_by_age"].items()],
+            title="未结案件账龄 / open by age",
+        ),
     }
-    return render(request, "stats.html", {
-        "period": period, "first": first, "last": last, "overall": overall, "charts": charts,
-        "by_channel": by_channel.data["groups"], "open_total": all_time.data["overall"]["open"], "by_category": by_category.data["groups"],
-    }, user=user)
+    return render(
+        request,
+        "stats.html",
+        {
+            "period": period,
+            "first": first,
+            "last": last,
+            "overall": overall,
+            "charts": charts,
+            "by_channel": by_channel.data["groups"],
+            "open_total": all_time.data["overall"]["open"],
+            "by_category": by_category.data["groups"],
+        },
+        user=user,
+    )
 
 
-_AGE = {"<1d": ("不足 1 天", "< 1 day"), "1-3d": ("1–3 天", "1–3 days"), "3-7d": ("3–7 天", "3–7 days"),
-        "7-30d": ("7–30 天", "7–30 days"), ">30d": ("超过 30 天", "> 30 days")}
+_AGE = {
+    "<1d": ("不足 1 天", "< 1 day"),
+    "1-3d": ("1–3 天", "1–3 days"),
+    "3-7d": ("3–7 天", "3–7 days"),
+    "7-30d": ("7–30 天", "7–30 days"),
+    ">30d": ("超过 30 天", "> 30 days"),
+}

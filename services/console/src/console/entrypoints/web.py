@@ -35,8 +35,10 @@ from shared.periods import CHINA, china_today
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
 # Scripts only from our own static folder; no inline script; the charts are inline SVG.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
 
 
 # ------------------------------------------------------------------------------------ template helpers
@@ -92,8 +94,9 @@ def filesize(n: Any) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-TEMPLATES.env.globals.update(t=t, lbl=lbl, both=both, labels=labels, access=access, today=today_china,
-                             max_upload_bytes=MAX_BYTES)
+TEMPLATES.env.globals.update(
+    t=t, lbl=lbl, both=both, labels=labels, access=access, today=today_china, max_upload_bytes=MAX_BYTES
+)
 TEMPLATES.env.filters.update(when=when, filesize=filesize)
 
 
@@ -114,7 +117,9 @@ def console_of(request: Request) -> Console:
 
 def current_user(request: Request) -> User | None:
     c = console_of(request)
-    key = unsign(request.cookies.get(COOKIE), c.settings.session_secret, max_age_s=c.settings.session_hours * 3600)
+    key = unsign(
+        request.cookies.get(COOKIE), c.settings.session_secret, max_age_s=c.settings.session_hours * 3600
+    )
     return user_for(key, request.app.state.credentials)
 
 
@@ -192,8 +197,14 @@ def new_key(prefix: str) -> str:
 # ------------------------------------------------------------------------------------ responses
 
 
-def render(request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200,
-           user: User | None = None) -> HTMLResponse:
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    user: User | None = None,
+) -> HTMLResponse:
     c = console_of(request)
     user = user if user is not None else current_user(request)
     flash = decode_flash(request.cookies.get(FLASH_COOKIE))
@@ -214,12 +225,23 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     return response
 
 
-def redirect(url: str, *, flash: tuple[str, str] | None = None, items: list[dict[str, str]] | None = None,
-             status: int = 303) -> RedirectResponse:
+def redirect(
+    url: str,
+    *,
+    flash: tuple[str, str] | None = None,
+    items: list[dict[str, str]] | None = None,
+    status: int = 303,
+) -> RedirectResponse:
     response = RedirectResponse(url, status_code=status)
     if flash is not None:
-        response.set_cookie(FLASH_COOKIE, encode_flash(flash[0], flash[1], items), path="/", httponly=True,
-                            samesite="strict", max_age=60)
+        response.set_cookie(
+            FLASH_COOKIE,
+            encode_flash(flash[0], flash[1], items),
+            path="/",
+            httponly=True,
+            samesite="strict",
+            max_age=60,
+        )
     return response
 
 
@@ -254,11 +276,15 @@ _STATUS_WORDS = {
 # A refused upload in plain words, Chinese then English (the service's own text follows for staff).
 UPLOAD_WORDS = {
     "none": ("请选择要上传的照片或 PDF 文件", "choose a photo or a PDF file to upload"),
-    413: (f"文件太大：每个文件不能超过 {MAX_BYTES // (1024 * 1024)} MB，请压缩或重新拍摄后再试",
-          f"the file is too large: at most {MAX_BYTES // (1024 * 1024)} MB per file; shrink it or take the photo again"),
-    415: ("不支持此文件类型：只接受照片（JPEG、PNG、HEIC）或 PDF 文件（按文件内容判断，不看文件名）",
-          "this kind of file is not accepted: only photos (JPEG, PNG, HEIC) or PDF files (judged by the content, "
-          "not the name)"),
+    413: (
+        f"文件太大：每个文件不能超过 {MAX_BYTES // (1024 * 1024)} MB，请压缩或重新拍摄后再试",
+        f"the file is too large: at most {MAX_BYTES // (1024 * 1024)} MB per file; shrink it or take the photo again",
+    ),
+    415: (
+        "不支持此文件类型：只接受照片（JPEG、PNG、HEIC）或 PDF 文件（按文件内容判断，不看文件名）",
+        "this kind of file is not accepted: only photos (JPEG, PNG, HEIC) or PDF files (judged by the content, "
+        "not the name)",
+    ),
 }
 
 
@@ -282,6 +308,7 @@ def problem(api: Api) -> tuple[str, list[dict[str, str]]]:
         message += f" [{data['current_status']}]"
     if isinstance(data.get("errors"), list):
         for e in data["errors"][:10]:
-            items.append({"zh": f"{e.get('field')}: {e.get('message')}", "en": "", "item": str(e.get("field", ""))})
+            items.append(
+                {"zh": f"{e.get('field')}: {e.get('message')}", "en": "", "item": str(e.get("field", ""))}
+            )
     return (f"{head}: {message}" if message else head), items
-

@@ -24,15 +24,64 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from dispatch.domain.quality import DIMENSIONS, FaultRow, figures, repeat_units
 
 FONT = "YingdeCJK"
-DIMENSION_ZH = {"model": "型号", "part": "零部件", "cause": "判定依据（原因）", "exclusion": "不保修情形", "dealer": "经销商",
-                "region": "区域", "batch": "生产批次", "category": "类别", "channel": "渠道"}
-DIMENSION_EN = {"model": "model", "part": "part", "cause": "cause", "exclusion": "exclusion", "dealer": "dealer",
-                "region": "region", "batch": "production batch", "category": "category", "channel": "channel"}
-ROW_FIELDS = ("case_id", "received_on", "status", "channel", "category", "serial_no", "model", "part", "cause",
-              "exclusion", "dealer", "region", "batch", "days_in_repair", "satisfaction", "paths")
-ROW_HEADINGS = ("案件 case", "受理日 received", "状态 status", "渠道 channel", "类别 category", "序列号 serial",
-                "型号 model", "零部件 part", "原因 cause", "不保修 exclusion", "经销商 dealer", "区域 region",
-                "批次 batch", "维修天数 days in repair", "满意度 satisfaction", "配件路径 parts paths")
+DIMENSION_ZH = {
+    "model": "型号",
+    "part": "零部件",
+    "cause": "判定依据（原因）",
+    "exclusion": "不保修情形",
+    "dealer": "经销商",
+    "region": "区域",
+    "batch": "生产批次",
+    "category": "类别",
+    "channel": "渠道",
+}
+DIMENSION_EN = {
+    "model": "model",
+    "part": "part",
+    "cause": "cause",
+    "exclusion": "exclusion",
+    "dealer": "dealer",
+    "region": "region",
+    "batch": "production batch",
+    "category": "category",
+    "channel": "channel",
+}
+ROW_FIELDS = (
+    "case_id",
+    "received_on",
+    "status",
+    "channel",
+    "category",
+    "serial_no",
+    "model",
+    "part",
+    "cause",
+    "exclusion",
+    "dealer",
+    "region",
+    "batch",
+    "days_in_repair",
+    "satisfaction",
+    "paths",
+)
+ROW_HEADINGS = (
+    "案件 case",
+    "受理日 received",
+    "状态 status",
+    "渠道 channel",
+    "类别 category",
+    "序列号 serial",
+    "型号 model",
+    "零部件 part",
+    "原因 cause",
+    "不保修 exclusion",
+    "经销商 dealer",
+    "区域 region",
+    "批次 batch",
+    "维修天数 days in repair",
+    "满意度 satisfaction",
+    "配件路径 parts paths",
+)
 
 
 class FontMissing(RuntimeError):
@@ -57,28 +106,68 @@ def to_xlsx(rows: list[FaultRow], *, start: date, end: date) -> bytes:
     summary = book.active
     summary.title = "概览 Summary"
     overall = figures(rows, by="model")["overall"]
-    for line in (("期间 period", f"{start} — {end}"), ("故障数 faults", overall["faults"]),
-                 ("涉及机器 units", overall["units"]), ("重复故障机器 units failing again", overall["repeat_units"]),
-                 ("平均维修天数 mean days in repair", overall["mean_days_in_repair"]),
-                 ("A 路径 本地采购 requests", overall["paths"]["A"]["requests"]),
-                 ("A 路径平均天数 mean days", overall["paths"]["A"]["mean_days"]),
-                 ("B 路径 供应商返修 requests", overall["paths"]["B"]["requests"]),
-                 ("B 路径平均天数 mean days", overall["paths"]["B"]["mean_days"]),
-                 ("平均满意度 mean satisfaction", overall["satisfaction"]["mean"])):
+    for line in (
+        ("期间 period", f"{start} — {end}"),
+        ("故障数 faults", overall["faults"]),
+        ("涉及机器 units", overall["units"]),
+        ("重复故障机器 units failing again", overall["repeat_units"]),
+        ("平均维修天数 mean days in repair", overall["mean_days_in_repair"]),
+        ("A 路径 本地采购 requests", overall["paths"]["A"]["requests"]),
+        ("A 路径平均天数 mean days", overall["paths"]["A"]["mean_days"]),
+        ("B 路径 供应商返修 requests", overall["paths"]["B"]["requests"]),
+        ("B 路径平均天数 mean days", overall["paths"]["B"]["mean_days"]),
+        ("平均满意度 mean satisfaction", overall["satisfaction"]["mean"]),
+    ):
         summary.append(list(line))
     for dimension in DIMENSIONS:
         sheet = book.create_sheet(f"按{DIMENSION_ZH[dimension]}"[:31])
-        sheet.append([f"{DIMENSION_ZH[dimension]} {DIMENSION_EN[dimension]}", "故障数 faults", "占比 share",
-                      "机器 units", "重复 repeat units", "平均维修天数 mean days in repair", "满意度 satisfaction"])
+        sheet.append(
+            [
+                f"{DIMENSION_ZH[dimension]} {DIMENSION_EN[dimension]}",
+                "故障数 faults",
+                "占比 share",
+                "机器 units",
+                "重复 repeat units",
+                "平均维修天数 mean days in repair",
+                "满意度 satisfaction",
+            ]
+        )
         for g in figures(rows, by=dimension)["groups"]:
-            sheet.append([g["key"], g["faults"], g["share"], g["units"], g["repeat_units"], g["mean_days_in_repair"],
-                          g["satisfaction"]["mean"]])
+            sheet.append(
+                [
+                    g["key"],
+                    g["faults"],
+                    g["share"],
+                    g["units"],
+                    g["repeat_units"],
+                    g["mean_days_in_repair"],
+                    g["satisfaction"]["mean"],
+                ]
+            )
     repeats = book.create_sheet("重复故障 Repeat units")
-    repeats.append(["序列号 serial", "型号 model", "批次 batch", "经销商 dealer", "故障次数 faults", "案件 cases",
-                    "间隔天数 days between"])
+    repeats.append(
+        [
+            "序列号 serial",
+            "型号 model",
+            "批次 batch",
+            "经销商 dealer",
+            "故障次数 faults",
+            "案件 cases",
+            "间隔天数 days between",
+        ]
+    )
     for u in repeat_units(rows):
-        repeats.append([u["serial_no"], u["model"], u["batch"], u["dealer"], u["faults"], ", ".join(u["cases"]),
-                        ", ".join(str(d) for d in u["days_between"])])
+        repeats.append(
+            [
+                u["serial_no"],
+                u["model"],
+                u["batch"],
+                u["dealer"],
+                u["faults"],
+                ", ".join(u["cases"]),
+                ", ".join(str(d) for d in u["days_between"]),
+            ]
+        )
     detail = book.create_sheet("明细 Cases")
     detail.append(list(ROW_HEADINGS))
     for r in rows:
@@ -129,63 +218,131 @@ def _bars(title: str, groups: list[dict[str, Any]], *, limit: int = 8) -> Drawin
     return drawing
 
 
-def monthly_pdf(rows: list[FaultRow], *, month: str, start: date, end: date, font: Path, generated_at: datetime,
-                by: str) -> bytes:
+def monthly_pdf(
+    rows: list[FaultRow], *, month: str, start: date, end: date, font: Path, generated_at: datetime, by: str
+) -> bytes:
     """品质部月度售后报告: the month's faults, charts by model, part, batch and region, the tables of
     causes, exclusions and dealers, the units failing again, path A against B, satisfaction."""
     _register(font)
-    styles = {name: ParagraphStyle(name, fontName=FONT, fontSize=size, leading=size * 1.45, spaceAfter=space)
-              for name, size, space in (("title", 16, 4), ("h2", 12, 4), ("body", 9.5, 2), ("small", 7.5, 0))}
+    styles = {
+        name: ParagraphStyle(name, fontName=FONT, fontSize=size, leading=size * 1.45, spaceAfter=space)
+        for name, size, space in (("title", 16, 4), ("h2", 12, 4), ("body", 9.5, 2), ("small", 7.5, 0))
+    }
     out = io.BytesIO()
-    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm,
-                            bottomMargin=16 * mm, title=f"英德售后品质月报 {month} / Yingde quality report {month}",
-                            author="英德售后服务部")
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=16 * mm,
+        bottomMargin=16 * mm,
+        title=f"英德售后品质月报 {month} / Yingde quality report {month}",
+        author="英德售后服务部",
+    )
     overall = figures(rows, by="model")["overall"]
     story: list[Any] = [
         Paragraph(f"英德售后 品质部月度报告 {month}", styles["title"]),
-        Paragraph(f"Yingde after-sales quality report, {month} · 期间 period {start} — {end}", styles["body"]),
+        Paragraph(
+            f"Yingde after-sales quality report, {month} · 期间 period {start} — {end}", styles["body"]
+        ),
         Spacer(1, 4 * mm),
-        _table([["故障数 faults", "涉及机器 units", "重复故障机器 failing again", "平均维修天数 days in repair",
-                 "平均满意度 satisfaction"],
-                [overall["faults"], overall["units"], overall["repeat_units"], _fmt(overall["mean_days_in_repair"]),
-                 _fmt(overall["satisfaction"]["mean"])]]),
+        _table(
+            [
+                [
+                    "故障数 faults",
+                    "涉及机器 units",
+                    "重复故障机器 failing again",
+                    "平均维修天数 days in repair",
+                    "平均满意度 satisfaction",
+                ],
+                [
+                    overall["faults"],
+                    overall["units"],
+                    overall["repeat_units"],
+                    _fmt(overall["mean_days_in_repair"]),
+                    _fmt(overall["satisfaction"]["mean"]),
+                ],
+            ]
+        ),
         Spacer(1, 3 * mm),
         Paragraph("配件路径 Parts path: A 本地采购 local sourcing · B 供应商返修 supplier RMA", styles["h2"]),
-        _table([["路径 path", "申请 requests", "占比 share", "已修复 repaired", "平均天数 mean days"]] + [
-            [name, overall["paths"][name]["requests"], _pct(overall["paths"][name]["share"]),
-             overall["paths"][name]["repaired"], _fmt(overall["paths"][name]["mean_days"])] for name in ("A", "B")]),
+        _table(
+            [["路径 path", "申请 requests", "占比 share", "已修复 repaired", "平均天数 mean days"]]
+            + [
+                [
+                    name,
+                    overall["paths"][name]["requests"],
+                    _pct(overall["paths"][name]["share"]),
+                    overall["paths"][name]["repaired"],
+                    _fmt(overall["paths"][name]["mean_days"]),
+                ]
+                for name in ("A", "B")
+            ]
+        ),
     ]
     for dimension in ("model", "part", "batch", "region"):
         groups = figures(rows, by=dimension)["groups"]  # type: ignore[arg-type]
-        story += [Spacer(1, 4 * mm), _bars(f"按{DIMENSION_ZH[dimension]}的故障数 / faults by {DIMENSION_EN[dimension]}",
-                                           groups)]
+        story += [
+            Spacer(1, 4 * mm),
+            _bars(f"按{DIMENSION_ZH[dimension]}的故障数 / faults by {DIMENSION_EN[dimension]}", groups),
+        ]
     for dimension in ("cause", "exclusion", "dealer"):
         groups = figures(rows, by=dimension)["groups"]  # type: ignore[arg-type]
-        story += [Spacer(1, 4 * mm),
-                  Paragraph(f"按{DIMENSION_ZH[dimension]} / by {DIMENSION_EN[dimension]}", styles["h2"]),
-                  _table([["", "故障数 faults", "占比 share", "平均维修天数 days", "满意度 satisfaction"]] + [
-                      [g["key"], g["faults"], _pct(g["share"]), _fmt(g["mean_days_in_repair"]),
-                       _fmt(g["satisfaction"]["mean"])] for g in groups[:15]])]
+        story += [
+            Spacer(1, 4 * mm),
+            Paragraph(f"按{DIMENSION_ZH[dimension]} / by {DIMENSION_EN[dimension]}", styles["h2"]),
+            _table(
+                [["", "故障数 faults", "占比 share", "平均维修天数 days", "满意度 satisfaction"]]
+                + [
+                    [
+                        g["key"],
+                        g["faults"],
+                        _pct(g["share"]),
+                        _fmt(g["mean_days_in_repair"]),
+                        _fmt(g["satisfaction"]["mean"]),
+                    ]
+                    for g in groups[:15]
+                ]
+            ),
+        ]
     repeats = repeat_units(rows)
     story += [Spacer(1, 4 * mm), Paragraph("重复故障机器 / units failing again", styles["h2"])]
-    story.append(_table([["序列号 serial", "型号 model", "批次 batch", "次数 faults", "案件 cases"]] + [
-        [u["serial_no"], u["model"], u["batch"], u["faults"], " ".join(u["cases"])] for u in repeats[:30]])
-        if repeats else Paragraph("本月无 / none this month", styles["body"]))
-    story += [Spacer(1, 6 * mm), Paragraph(
-        f"生成于 generated {generated_at:%Y-%m-%d %H:%M} UTC · {by} · 占比为本期故障中的份额（系统中无分型号销量，"
-        "不计算每台销量故障率） / shares are of the period's faults", styles["small"])]
+    story.append(
+        _table(
+            [["序列号 serial", "型号 model", "批次 batch", "次数 faults", "案件 cases"]]
+            + [
+                [u["serial_no"], u["model"], u["batch"], u["faults"], " ".join(u["cases"])]
+                for u in repeats[:30]
+            ]
+        )
+        if repeats
+        else Paragraph("本月无 / none this month", styles["body"])
+    )
+    story += [
+        Spacer(1, 6 * mm),
+        Paragraph(
+            f"生成于 generated {generated_at:%Y-%m-%d %H:%M} UTC · {by} · 占比为本期故障中的份额（系统中无分型号销量，"
+            "不计算每台销量故障率） / shares are of the period's faults",
+            styles["small"],
+        ),
+    ]
     doc.build(story)
     return out.getvalue()
 
 
 def _table(data: list[list[Any]]) -> Table:
     table = Table([[("" if v is None else str(v)) for v in row] for row in data], hAlign="LEFT")
-    table.setStyle(TableStyle([
-        ("FONTNAME", (0, 0), (-1, -1), FONT), ("FONTSIZE", (0, 0), (-1, -1), 8),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eceff1")),
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#b0bec5")),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-    ]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, -1), FONT),
+                ("FONTSIZE", (0, 0), (-1, -1), 8),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eceff1")),
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#b0bec5")),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ]
+        )
+    )
     return table
 
 

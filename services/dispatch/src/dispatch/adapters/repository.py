@@ -46,7 +46,9 @@ class CaseQueries:
     about one page's worth of cases instead of all of them; on MongoDB it costs a few cheap queries.
     """
 
-    def __init__(self, cases: Aggregates[Case], clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self, cases: Aggregates[Case], clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self.aggregates = cases
         self.cases = cases.collection
         self._clock = clock
@@ -55,7 +57,9 @@ class CaseQueries:
     async def ensure_indexes(self) -> None:
         # Lists are paged newest first with the id as tie-break: indexes in that order serve the page
         # straight from the index instead of sorting every match.
-        await self.cases.create_index([("status", ASCENDING), ("received_at", DESCENDING), ("_id", ASCENDING)])
+        await self.cases.create_index(
+            [("status", ASCENDING), ("received_at", DESCENDING), ("_id", ASCENDING)]
+        )
         await self.cases.create_index([("assignee", ASCENDING), ("status", ASCENDING)])
         await self.cases.create_index([("liaison", ASCENDING), ("status", ASCENDING)])
         await self.cases.create_index([("next_deadline", ASCENDING)])
@@ -75,8 +79,11 @@ class CaseQueries:
         upper, span = self._clock() + timedelta(days=1), FIRST_WINDOW
         while len(found) < wanted and upper > EARLIEST:
             lower = max(upper - span, EARLIEST)
-            found += await self.aggregates.find({**query, "received_at": {"$gte": lower, "$lt": upper}},
-                                                sort=NEWEST_FIRST, limit=wanted - len(found))
+            found += await self.aggregates.find(
+                {**query, "received_at": {"$gte": lower, "$lt": upper}},
+                sort=NEWEST_FIRST,
+                limit=wanted - len(found),
+            )
             upper, span = lower, span * 2
         return found
 
@@ -87,8 +94,11 @@ class CaseQueries:
         cached = self._counted.get(key)
         if cached and time.monotonic() - cached[0] < 10:
             return cached[1]
-        n = (await self.cases.estimated_document_count() if not query
-             else (await self.cases.database.command("count", self.cases.name, query=query))["n"])
+        n = (
+            await self.cases.estimated_document_count()
+            if not query
+            else (await self.cases.database.command("count", self.cases.name, query=query))["n"]
+        )
         if n >= 2000:
             if len(self._counted) > 256:
                 self._counted.clear()
@@ -104,8 +114,9 @@ class CaseQueries:
         out: dict[str, list[Case]] = {}
         if not wanted:
             return out
-        for case in await self.aggregates.find({"product.serial_no": {"$in": wanted}},
-                                               sort=[("received_at", ASCENDING)]):
+        for case in await self.aggregates.find(
+            {"product.serial_no": {"$in": wanted}}, sort=[("received_at", ASCENDING)]
+        ):
             out.setdefault(case.product.serial_no or "", []).append(case)
         return out
 
@@ -135,9 +146,19 @@ class CaseQueries:
         """Open cases per specialist: those they own, those they answer the customer on, those proposed to them."""
         loads: dict[str, int] = {}
         # A proposal waiting for the manager counts for whom it proposes: a burst of proposals spreads too.
-        for holder, extra in (("assignee", {}), ("liaison", {}), ("proposal.specialist_id", {"assignee": None})):
+        for holder, extra in (
+            ("assignee", {}),
+            ("liaison", {}),
+            ("proposal.specialist_id", {"assignee": None}),
+        ):
             pipeline = [
-                {"$match": {"status": {"$in": list(OPEN_STATUSES)}, holder: {"$in": specialist_ids}, **extra}},
+                {
+                    "$match": {
+                        "status": {"$in": list(OPEN_STATUSES)},
+                        holder: {"$in": specialist_ids},
+                        **extra,
+                    }
+                },
                 {"$group": {"_id": f"${holder}", "n": {"$sum": 1}}},
             ]
             async for d in await self.cases.aggregate(pipeline):
@@ -158,8 +179,12 @@ class CaseFiguresByDay:
 
     RECENT_DAYS = 7
 
-    def __init__(self, db: AsyncDatabase[Document], cases: Aggregates[Case],
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        cases: Aggregates[Case],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.rows = db["case_figures"]
         self.days = db["case_figures_by_day"]
         self.dirty = db["case_figures_dirty_days"]
@@ -179,17 +204,32 @@ class CaseFiguresByDay:
         latest = dict(figures)
         recent = self._first_recent_day()
         older = {day for f in latest.values() if (day := china_date(f.received_at)) < recent}
-        await self.rows.bulk_write([
-            ReplaceOne({"_id": case_id}, {"day": china_date(f.received_at).isoformat(), "row": f.as_row()},
-                       upsert=True) for case_id, f in latest.items()], ordered=False)
+        await self.rows.bulk_write(
+            [
+                ReplaceOne(
+                    {"_id": case_id},
+                    {"day": china_date(f.received_at).isoformat(), "row": f.as_row()},
+                    upsert=True,
+                )
+                for case_id, f in latest.items()
+            ],
+            ordered=False,
+        )
         if older:
-            await self.dirty.bulk_write([UpdateOne({"_id": day.isoformat()}, {"$set": {"at": self._clock()}},
-                                                   upsert=True) for day in older], ordered=False)
+            await self.dirty.bulk_write(
+                [
+                    UpdateOne({"_id": day.isoformat()}, {"$set": {"at": self._clock()}}, upsert=True)
+                    for day in older
+                ],
+                ordered=False,
+            )
 
     async def record_cases(self, case_ids: list[str]) -> None:
         projection = dict.fromkeys(CaseFigures.FIELDS, 1)
-        found = [(d["_id"], CaseFigures.of_document(d)) async for d in
-                 self._cases.find({"_id": {"$in": list(set(case_ids))}}, projection)]
+        found = [
+            (d["_id"], CaseFigures.of_document(d))
+            async for d in self._cases.find({"_id": {"$in": list(set(case_ids))}}, projection)
+        ]
         await self.record(found)
 
     async def compact(self, limit: int = 60) -> int:
@@ -219,13 +259,19 @@ class CaseFiguresByDay:
             span["$lte"] = hi
         changing = {d["_id"] async for d in self.dirty.find({"_id": span} if span else {}, {"_id": 1})}
         folded_span = {**span, "$lt": recent} if not hi or hi >= recent else span
-        found = [CaseFigures.of_row(row) async for day in self.days.find({"_id": folded_span})
-                 if day["_id"] not in changing for row in day.get("rows") or ()]
+        found = [
+            CaseFigures.of_row(row)
+            async for day in self.days.find({"_id": folded_span})
+            if day["_id"] not in changing
+            for row in day.get("rows") or ()
+        ]
         live_days = sorted(changing)
         if not hi or hi >= recent:
             live_from = max(lo or recent, recent)
             live_span = {"$gte": live_from, **({"$lte": hi} if hi else {})}
-            found += [CaseFigures.of_row(d["row"]) async for d in self.rows.find({"day": live_span}, {"row": 1})]
+            found += [
+                CaseFigures.of_row(d["row"]) async for d in self.rows.find({"day": live_span}, {"row": 1})
+            ]
         for day in live_days:
             found += [CaseFigures.of_row(d["row"]) async for d in self.rows.find({"day": day}, {"row": 1})]
         return found
@@ -233,7 +279,10 @@ class CaseFiguresByDay:
     async def rebuild_if_missing(self) -> int:
         """Build the rows from the cases when there are cases and no rows (a new store, an upgrade),
         and fold every older day."""
-        if await self.rows.find_one({}, {"_id": 1}) is not None or await self._cases.find_one({}, {"_id": 1}) is None:
+        if (
+            await self.rows.find_one({}, {"_id": 1}) is not None
+            or await self._cases.find_one({}, {"_id": 1}) is None
+        ):
             return 0
         projection = dict.fromkeys(CaseFigures.FIELDS, 1)
         batch: list[tuple[str, CaseFigures]] = []
@@ -284,13 +333,17 @@ class TimelineRepository:
         if not entries:
             return
         try:
-            await self.entries.insert_many([self._entry(e, t, s, recorded_at) for e, t, s in entries], ordered=False)
+            await self.entries.insert_many(
+                [self._entry(e, t, s, recorded_at) for e, t, s in entries], ordered=False
+            )
         except BulkWriteError as exc:
             if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
                 raise
 
     async def for_case(self, case_id: str) -> list[dict[str, Any]]:
-        cursor = self.entries.find({"case_id": case_id}).sort([("occurred_at", ASCENDING), ("recorded_at", ASCENDING)])
+        cursor = self.entries.find({"case_id": case_id}).sort(
+            [("occurred_at", ASCENDING), ("recorded_at", ASCENDING)]
+        )
         return [
             {
                 "event_id": d["_id"],
@@ -324,7 +377,9 @@ class RosterRepository:
                 active=d.get("active", True),
                 absent_until=date.fromisoformat(d["absent_until"]) if d.get("absent_until") else None,
             )
-            async for d in self.specialists.find({}, session=tx.session if tx else None).sort("_id", ASCENDING)
+            async for d in self.specialists.find({}, session=tx.session if tx else None).sort(
+                "_id", ASCENDING
+            )
         ]
 
     async def upsert(self, specialist: Specialist, tx: Transaction | None = None) -> None:
@@ -332,10 +387,14 @@ class RosterRepository:
         doc["_id"] = doc.pop("specialist_id")
         doc["skills"], doc["regions"] = list(specialist.skills), list(specialist.regions)
         doc["absent_until"] = specialist.absent_until.isoformat() if specialist.absent_until else None
-        await self.specialists.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=tx.session if tx else None)
+        await self.specialists.replace_one(
+            {"_id": doc["_id"]}, doc, upsert=True, session=tx.session if tx else None
+        )
 
     async def change(
-        self, new_roster: Callable[[list[Specialist]], list[Specialist]], check: Callable[[list[Specialist]], None]
+        self,
+        new_roster: Callable[[list[Specialist]], list[Specialist]],
+        check: Callable[[list[Specialist]], None],
     ) -> None:
         """Apply `new_roster` to the current roster, let `check` refuse the result, write what changed."""
 
@@ -347,7 +406,9 @@ class RosterRepository:
             for s in after:
                 if before.get(s.specialist_id) != s:
                     await self.upsert(s, tx)
-            await self._changes.update_one({"_id": "roster"}, {"$inc": {"n": 1}}, upsert=True, session=tx.session)
+            await self._changes.update_one(
+                {"_id": "roster"}, {"$inc": {"n": 1}}, upsert=True, session=tx.session
+            )
 
         await self._store.transaction(work)
 
@@ -366,14 +427,19 @@ class SettingsRepository:
         return AssignmentPolicy.model_validate(doc["policy"]) if doc else None
 
     async def put_assignment(self, policy: AssignmentPolicy, *, by: str, at: datetime) -> None:
-        await self.settings.replace_one({"_id": "assignment"},
-                                        {"_id": "assignment", "policy": policy.model_dump(), "by": by, "at": at},
-                                        upsert=True)
+        await self.settings.replace_one(
+            {"_id": "assignment"},
+            {"_id": "assignment", "policy": policy.model_dump(), "by": by, "at": at},
+            upsert=True,
+        )
 
     async def seed_assignment(self, policy: AssignmentPolicy) -> None:
         """On a fresh store only: the file's settings, until the manager changes them."""
-        await self.settings.update_one({"_id": "assignment"},
-                                       {"$setOnInsert": {"policy": policy.model_dump(), "by": "seed"}}, upsert=True)
+        await self.settings.update_one(
+            {"_id": "assignment"},
+            {"$setOnInsert": {"policy": policy.model_dump(), "by": "seed"}},
+            upsert=True,
+        )
 
 
 class ReportRepository:
@@ -385,11 +451,18 @@ class ReportRepository:
     async def stored(self, month: str) -> dict[str, Any] | None:
         return await self.reports.find_one({"_id": month})
 
-    async def store(self, month: str, pdf: bytes, *, generated_at: datetime, by: str, faults: int,
-                    replace: bool) -> bool:
+    async def store(
+        self, month: str, pdf: bytes, *, generated_at: datetime, by: str, faults: int, replace: bool
+    ) -> bool:
         """Keep the month's report; the scheduled run keeps the first (another instance may be at it too)."""
-        doc = {"_id": month, "pdf": pdf, "generated_at": generated_at, "by": by, "faults": faults,
-               "bytes": len(pdf)}
+        doc = {
+            "_id": month,
+            "pdf": pdf,
+            "generated_at": generated_at,
+            "by": by,
+            "faults": faults,
+            "bytes": len(pdf),
+        }
         if replace:
             await self.reports.replace_one({"_id": month}, doc, upsert=True)
             return True

@@ -41,7 +41,15 @@ from shared.contracts.complaints import Category, Channel, ComplaintReceived, Cu
 from shared.periods import CHINA, china_date
 
 Status = Literal["received", "assigned", "in_progress", "resolved", "closed", "followed_up", "reopened"]
-STATUSES: tuple[Status, ...] = ("received", "assigned", "in_progress", "resolved", "closed", "followed_up", "reopened")
+STATUSES: tuple[Status, ...] = (
+    "received",
+    "assigned",
+    "in_progress",
+    "resolved",
+    "closed",
+    "followed_up",
+    "reopened",
+)
 OPEN_STATUSES: tuple[Status, ...] = ("received", "assigned", "in_progress", "resolved", "reopened")
 WORKING: tuple[Status, ...] = ("in_progress", "reopened")  # being worked: replies, resolution, closure
 ReplyVia = Literal["phone", "sms", "wechat", "email", "on_site", "channel"]
@@ -53,9 +61,7 @@ class IllegalTransition(Exception):
     """The case is not in a state that allows this; the message names the current state."""
 
     def __init__(self, case_id: str, current: str, action: str, allowed: tuple[str, ...]) -> None:
-        super().__init__(
-            f"case {case_id} is {current}: cannot {action} (only from {', '.join(allowed)})"
-        )
+        super().__init__(f"case {case_id} is {current}: cannot {action} (only from {', '.join(allowed)})")
         self.current = current
 
 
@@ -84,8 +90,10 @@ class Reply(BaseModel):
     by: str
     at: datetime
     delivery: dict[str, Any] | None = Field(
-        default=None, description="pending / sent / failed for a message notifications sends (SMS, WeChat); told "
-        "when the specialist told it by phone, on site or through the channel.")
+        default=None,
+        description="pending / sent / failed for a message notifications sends (SMS, WeChat); told "
+        "when the specialist told it by phone, on site or through the channel.",
+    )
 
     @property
     def reached_the_customer(self) -> bool:
@@ -160,14 +168,19 @@ class Case(BaseModel):
     outcome: Outcome | None = None
     follow_up_due_on: date | None = None
     follow_up_notified: bool = False
-    follow_up_escalate_on: date | None = Field(default=None, description="Escalated to the manager from this day "
-                                               "(China) when no visit was made.")
+    follow_up_escalate_on: date | None = Field(
+        default=None, description="Escalated to the manager from this day (China) when no visit was made."
+    )
     follow_up_escalated: bool = False
     follow_ups: list[Visit] = Field(default_factory=list)
     warranty: dict[str, Any] | None = Field(default=None, description="The latest warranty decision.")
     parts_actions: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    remedies: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Remedies by id (warranty).")
-    repair_records: list[dict[str, Any]] = Field(default_factory=list, description="Repair record forms filled in.")
+    remedies: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Remedies by id (warranty)."
+    )
+    repair_records: list[dict[str, Any]] = Field(
+        default_factory=list, description="Repair record forms filled in."
+    )
     closure_override: ClosureOverride | None = None
     reopenings: list[Reopening] = Field(default_factory=list)
     source_event_id: str
@@ -184,7 +197,9 @@ class Case(BaseModel):
         return self.assignee if self.department == "quality" else self.liaison
 
     def milestone(self, target: str) -> datetime | None:
-        return {"assign": self.assigned_at, "first_reply": self.first_reply_at, "close": self.closed_at}[target]
+        return {"assign": self.assigned_at, "first_reply": self.first_reply_at, "close": self.closed_at}[
+            target
+        ]
 
     def target_state(self, now: datetime) -> dict[str, dict[str, Any]]:
         """Per target: due, met at, and state (met, met_late, pending, breached)."""
@@ -195,13 +210,20 @@ class Case(BaseModel):
                 state = "met" if met <= due else "met_late"
             else:
                 state = "breached" if now > due else "pending"
-            out[name] = {"due_at": due, "met_at": met, "state": state, "escalated_at": self.breaches.get(name)}
+            out[name] = {
+                "due_at": due,
+                "met_at": met,
+                "state": state,
+                "escalated_at": self.breaches.get(name),
+            }
         return out
 
     def next_deadline(self) -> datetime | None:
         """The earliest moment the scanner has something to do for this case."""
         if self.is_open:
-            moments = [d for n, d in self.targets.items() if self.milestone(n) is None and n not in self.breaches]
+            moments = [
+                d for n, d in self.targets.items() if self.milestone(n) is None and n not in self.breaches
+            ]
             return min(moments) if moments else None
         if self.status == "closed" and self.follow_up_due_on and not self.follow_up_notified:
             # Due from the start of that day in China, where the visit is made.
@@ -220,9 +242,20 @@ class Case(BaseModel):
         """The rules' choice, left for the manager to confirm; the case stays received meanwhile."""
         self._require("propose a specialist", "received")
         self.proposal = Proposal(specialist_id=specialist_id, reason=reason, at=now)
-        return [("case.assignment_proposed", CaseAssignmentProposed(
-            case_id=self.case_id, specialist_id=specialist_id, department=self.department, category=self.category,
-            channel=self.channel, reason=reason, proposed_at=now))]
+        return [
+            (
+                "case.assignment_proposed",
+                CaseAssignmentProposed(
+                    case_id=self.case_id,
+                    specialist_id=specialist_id,
+                    department=self.department,
+                    category=self.category,
+                    channel=self.channel,
+                    reason=reason,
+                    proposed_at=now,
+                ),
+            )
+        ]
 
     def assign(self, specialist_id: str, *, by: str, reason: str, now: datetime) -> list[Event]:
         """First assignment (received → assigned) or a reassignment while the case is open."""
@@ -281,11 +314,22 @@ class Case(BaseModel):
         if self.liaison == specialist_id:
             return []
         self.liaison = specialist_id
-        return [("case.liaison_assigned", CaseLiaisonAssigned(case_id=self.case_id, specialist_id=specialist_id,
-                                                                by=by, reason=reason))]
+        return [
+            (
+                "case.liaison_assigned",
+                CaseLiaisonAssigned(case_id=self.case_id, specialist_id=specialist_id, by=by, reason=reason),
+            )
+        ]
 
     def triage(
-        self, *, category: Category, priority: Priority, department: Department, by: str, reason: str, policy: TargetPolicy
+        self,
+        *,
+        category: Category,
+        priority: Priority,
+        department: Department,
+        by: str,
+        reason: str,
+        policy: TargetPolicy,
     ) -> list[Event]:
         self._require("triage", *OPEN_STATUSES)
         self.category, self.priority, self.department = category, priority, department
@@ -296,7 +340,12 @@ class Case(BaseModel):
             (
                 "case.triaged",
                 CaseTriaged(
-                    case_id=self.case_id, category=category, priority=priority, department=department, by=by, reason=reason
+                    case_id=self.case_id,
+                    category=category,
+                    priority=priority,
+                    department=department,
+                    by=by,
+                    reason=reason,
                 ),
             )
         ]
@@ -304,8 +353,12 @@ class Case(BaseModel):
     def reply(self, *, reply_id: str, message: str, via: ReplyVia, by: str, now: datetime) -> list[Event]:
         """A result told to the customer; the first one starts the work (assigned → in progress)."""
         self._require("reply to the customer", "assigned", "in_progress", "resolved", "reopened")
-        delivery = {"state": "pending", "channel": via} if via in MESSAGE_VIAS else {"state": "told", "channel": via}
-        self.replies.append(Reply(reply_id=reply_id, message=message, via=via, by=by, at=now, delivery=delivery))
+        delivery = (
+            {"state": "pending", "channel": via} if via in MESSAGE_VIAS else {"state": "told", "channel": via}
+        )
+        self.replies.append(
+            Reply(reply_id=reply_id, message=message, via=via, by=by, at=now, delivery=delivery)
+        )
         self.first_reply_at = self.first_reply_at or now
         if self.status == "assigned":
             self.status = "in_progress"
@@ -330,12 +383,24 @@ class Case(BaseModel):
         self.status = "resolved"
         self.resolution, self.outcome, self.resolved_at = resolution, outcome, now
         return [
-            ("case.resolved", CaseResolved(case_id=self.case_id, resolution=resolution, outcome=outcome, by=by, resolved_at=now))
+            (
+                "case.resolved",
+                CaseResolved(
+                    case_id=self.case_id, resolution=resolution, outcome=outcome, by=by, resolved_at=now
+                ),
+            )
         ]
 
     def close(
-        self, *, resolution: str | None, outcome: Outcome | None, by: str, now: datetime, follow_up_after_days: int,
-        follow_up_overdue_after_days: int = 3, override_reason: str | None = None,
+        self,
+        *,
+        resolution: str | None,
+        outcome: Outcome | None,
+        by: str,
+        now: datetime,
+        follow_up_after_days: int,
+        follow_up_overdue_after_days: int = 3,
+        override_reason: str | None = None,
     ) -> list[Event]:
         """结案. Being worked (in progress, reopened) it needs the resolution and outcome and passes through
         resolved. Anything still open on the case (closure.open_items) refuses it, unless the manager
@@ -356,8 +421,13 @@ class Case(BaseModel):
         assert self.resolution is not None and self.outcome is not None
         self.status = "closed"
         self.closed_at = now
-        self.closure_override = ClosureOverride(by=by, reason=override_reason, open_items=[
-            i.as_dict() for i in still_open], at=now) if still_open and override_reason else None
+        self.closure_override = (
+            ClosureOverride(
+                by=by, reason=override_reason, open_items=[i.as_dict() for i in still_open], at=now
+            )
+            if still_open and override_reason
+            else None
+        )
         self.follow_up_due_on = china_date(now) + timedelta(days=follow_up_after_days)
         self.follow_up_notified = False
         self.follow_up_escalate_on = self.follow_up_due_on + timedelta(days=follow_up_overdue_after_days)
@@ -380,15 +450,30 @@ class Case(BaseModel):
         return events
 
     def reopen(
-        self, *, trigger: ReopenTrigger, reason: str, by: str, now: datetime, policy: TargetPolicy,
+        self,
+        *,
+        trigger: ReopenTrigger,
+        reason: str,
+        by: str,
+        now: datetime,
+        policy: TargetPolicy,
         satisfaction: int | None = None,
     ) -> list[Event]:
         """Open a closed case again; what it was closed with stays in its history. A fresh close target
         runs from now."""
         self._require("reopen", "closed", "followed_up")
-        self.reopenings.append(Reopening(at=now, by=by, trigger=trigger, reason=reason, satisfaction=satisfaction,
-                                         previous_closed_at=self.closed_at, previous_resolution=self.resolution,
-                                         previous_outcome=self.outcome))
+        self.reopenings.append(
+            Reopening(
+                at=now,
+                by=by,
+                trigger=trigger,
+                reason=reason,
+                satisfaction=satisfaction,
+                previous_closed_at=self.closed_at,
+                previous_resolution=self.resolution,
+                previous_outcome=self.outcome,
+            )
+        )
         self.status = "reopened"
         self.closed_at = self.resolved_at = None
         self.resolution = self.outcome = None
@@ -399,42 +484,85 @@ class Case(BaseModel):
         if close_hours:
             self.targets["close"] = now + timedelta(hours=close_hours)
             self.breaches.pop("close", None)
-        return [("case.reopened", CaseReopened(case_id=self.case_id, trigger=trigger, reason=reason, by=by,
-                                               reopened_at=now, satisfaction=satisfaction,
-                                               times=len(self.reopenings)))]
+        return [
+            (
+                "case.reopened",
+                CaseReopened(
+                    case_id=self.case_id,
+                    trigger=trigger,
+                    reason=reason,
+                    by=by,
+                    reopened_at=now,
+                    satisfaction=satisfaction,
+                    times=len(self.reopenings),
+                ),
+            )
+        ]
 
-    def message_delivered(self, *, kind: str, reference: str, state: str, channel: str, at: datetime,
-                          message_id: str, reason: str | None = None) -> list[Event]:
+    def message_delivered(
+        self,
+        *,
+        kind: str,
+        reference: str,
+        state: str,
+        channel: str,
+        at: datetime,
+        message_id: str,
+        reason: str | None = None,
+    ) -> list[Event]:
         """What notifications reports about a message: a reply shows whether it reached the customer."""
         if kind != "reply":
             return []
         for reply in self.replies:
             if reply.reply_id == reference and (reply.delivery or {}).get("state") != "sent":
-                reply.delivery = {"state": state, "channel": channel, "at": at, "message_id": message_id,
-                                  **({"reason": reason} if reason else {})}
+                reply.delivery = {
+                    "state": state,
+                    "channel": channel,
+                    "at": at,
+                    "message_id": message_id,
+                    **({"reason": reason} if reason else {}),
+                }
         return []
 
     def record_follow_up(
-        self, *, visited_on: date, satisfaction: int, notes: str, by: str, now: datetime,
-        reopen_at_satisfaction: int = 0, policy: TargetPolicy | None = None,
+        self,
+        *,
+        visited_on: date,
+        satisfaction: int,
+        notes: str,
+        by: str,
+        now: datetime,
+        reopen_at_satisfaction: int = 0,
+        policy: TargetPolicy | None = None,
     ) -> list[Event]:
         """回访 after closure: closed → followed up (further visits are kept too). A satisfaction at or
         below `reopen_at_satisfaction` reopens the case at once."""
         self._require("record a follow-up visit", "closed", "followed_up")
-        self.follow_ups.append(Visit(visited_on=visited_on, satisfaction=satisfaction, notes=notes, by=by, recorded_at=now))
+        self.follow_ups.append(
+            Visit(visited_on=visited_on, satisfaction=satisfaction, notes=notes, by=by, recorded_at=now)
+        )
         self.status = "followed_up"
         self.followed_up_at = self.followed_up_at or now
         events: list[Event] = [
             (
                 "case.followed_up",
-                CaseFollowedUp(case_id=self.case_id, visited_on=visited_on, satisfaction=satisfaction, notes=notes, by=by),
+                CaseFollowedUp(
+                    case_id=self.case_id, visited_on=visited_on, satisfaction=satisfaction, notes=notes, by=by
+                ),
             )
         ]
         if satisfaction <= reopen_at_satisfaction and policy is not None:
             reason = f"回访满意度 {satisfaction} 分 / satisfaction {satisfaction} at the follow-up visit" + (
-                f"：{notes}" if notes else "")
-            events += self.reopen(trigger="low_satisfaction", reason=reason, by=by, now=now, policy=policy,
-                                  satisfaction=satisfaction)
+                f"：{notes}" if notes else ""
+            )
+            events += self.reopen(
+                trigger="low_satisfaction",
+                reason=reason,
+                by=by,
+                now=now,
+                policy=policy,
+                satisfaction=satisfaction,
+            )
         return events
 
     def check_deadlines(self, now: datetime) -> list[Event]:
@@ -466,7 +594,10 @@ class Case(BaseModel):
         ):
             self.follow_up_notified = True
             events.append(
-                ("case.follow_up_due", FollowUpDue(case_id=self.case_id, due_on=self.follow_up_due_on, assignee=self.assignee))
+                (
+                    "case.follow_up_due",
+                    FollowUpDue(case_id=self.case_id, due_on=self.follow_up_due_on, assignee=self.assignee),
+                )
             )
         if (
             self.status == "closed"
@@ -476,9 +607,17 @@ class Case(BaseModel):
             and china_date(now) >= self.follow_up_escalate_on
         ):
             self.follow_up_escalated = True
-            events.append(("case.follow_up_overdue", FollowUpOverdue(
-                case_id=self.case_id, due_on=self.follow_up_due_on,
-                overdue_days=(china_date(now) - self.follow_up_due_on).days, assignee=self.window)))
+            events.append(
+                (
+                    "case.follow_up_overdue",
+                    FollowUpOverdue(
+                        case_id=self.case_id,
+                        due_on=self.follow_up_due_on,
+                        overdue_days=(china_date(now) - self.follow_up_due_on).days,
+                        assignee=self.window,
+                    ),
+                )
+            )
         return events
 
 
@@ -493,7 +632,12 @@ def _target(name: str) -> TargetName:
 
 
 def open_case(
-    complaint: ComplaintReceived, *, event_id: str, department: Department, priority: Priority, policy: TargetPolicy
+    complaint: ComplaintReceived,
+    *,
+    event_id: str,
+    department: Department,
+    priority: Priority,
+    policy: TargetPolicy,
 ) -> Case:
     return Case(
         case_id=complaint.case_id,

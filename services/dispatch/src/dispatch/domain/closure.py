@@ -31,8 +31,11 @@ class ClosurePolicy:
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> ClosurePolicy:
-        policy = cls(int(data["repeat_within_days"]), int(data["reopen_at_satisfaction"]),
-                     int(data["follow_up_overdue_after_days"]))
+        policy = cls(
+            int(data["repeat_within_days"]),
+            int(data["reopen_at_satisfaction"]),
+            int(data["follow_up_overdue_after_days"]),
+        )
         if policy.repeat_within_days < 0 or policy.follow_up_overdue_after_days < 0:
             raise ValueError("closure: days are zero or more")
         if not 0 <= policy.reopen_at_satisfaction <= 5:
@@ -57,7 +60,9 @@ class ClosureRefused(Exception):
 
     def __init__(self, case_id: str, items: list[OpenItem]) -> None:
         listed = "; ".join(i.item for i in items)
-        super().__init__(f"case {case_id} cannot close yet: {listed} (the manager may close it with a reason)")
+        super().__init__(
+            f"case {case_id} cannot close yet: {listed} (the manager may close it with a reason)"
+        )
         self.items = items
 
 
@@ -68,23 +73,41 @@ def open_items(case: Case, outcome: str | None) -> list[OpenItem]:
     if decision is None:
         items.append(OpenItem("warranty: no decision", "尚无保修判定", "no warranty decision yet"))
     elif decision.get("decision") == "needs_evidence":
-        items.append(OpenItem("warranty: needs_evidence", "保修判定尚缺证据（needs_evidence），请补充证据",
-                              "the warranty decision still needs evidence"))
+        items.append(
+            OpenItem(
+                "warranty: needs_evidence",
+                "保修判定尚缺证据（needs_evidence），请补充证据",
+                "the warranty decision still needs evidence",
+            )
+        )
     for request_id, action in sorted(case.parts_actions.items()):
         # Key-part requests (R-PA-1) are the case's own work; a purchase request restocks the company's
         # consumables (the customer was told when to expect the item) and keeps no case open.
         if action.get("part") and action.get("state") not in ENDED_PARTS_STATES:
-            items.append(OpenItem(f"parts request {request_id}: {action.get('state') or 'open'}",
-                                  f"配件申请 {request_id} 未完成（{action.get('state') or 'open'}）",
-                                  f"parts request {request_id} is still {action.get('state') or 'open'}"))
+            items.append(
+                OpenItem(
+                    f"parts request {request_id}: {action.get('state') or 'open'}",
+                    f"配件申请 {request_id} 未完成（{action.get('state') or 'open'}）",
+                    f"parts request {request_id} is still {action.get('state') or 'open'}",
+                )
+            )
     for remedy_id, remedy in sorted(case.remedies.items()):
         if remedy.get("state") not in ENDED_REMEDY_STATES:
-            items.append(OpenItem(f"remedy {remedy_id}: {remedy.get('remedy')}",
-                                  f"补救措施 {remedy_id}（{remedy.get('remedy')}）尚未完成",
-                                  f"remedy {remedy_id} ({remedy.get('remedy')}) has not been carried out"))
+            items.append(
+                OpenItem(
+                    f"remedy {remedy_id}: {remedy.get('remedy')}",
+                    f"补救措施 {remedy_id}（{remedy.get('remedy')}）尚未完成",
+                    f"remedy {remedy_id} ({remedy.get('remedy')}) has not been carried out",
+                )
+            )
     if outcome in REPAIR_OUTCOMES and not case.repair_records:
-        items.append(OpenItem("repair record", "结论为维修，但尚无《产品(设备)售后服务维修记录单》",
-                              "the outcome is a repair but no repair record form is in"))
+        items.append(
+            OpenItem(
+                "repair record",
+                "结论为维修，但尚无《产品(设备)售后服务维修记录单》",
+                "the outcome is a repair but no repair record form is in",
+            )
+        )
     return items
 
 
@@ -99,9 +122,13 @@ def repeat_links(case: Case, same_unit: list[Case], *, within_days: int) -> dict
     return {
         "linked_to": earlier[0].case_id if earlier else None,
         "linked_days_since": earlier[1] if earlier else None,
-        "repeats": [c.case_id for c in sorted(same_unit, key=_order)
-                    if c.case_id != case.case_id and (e := _earlier_case(c, same_unit, within_days)) is not None
-                    and e[0].case_id == case.case_id],
+        "repeats": [
+            c.case_id
+            for c in sorted(same_unit, key=_order)
+            if c.case_id != case.case_id
+            and (e := _earlier_case(c, same_unit, within_days)) is not None
+            and e[0].case_id == case.case_id
+        ],
     }
 
 
@@ -116,7 +143,9 @@ def _earlier_case(case: Case, same_unit: list[Case], within_days: int) -> tuple[
         if other.case_id == case.case_id or _order(other) >= _order(case):
             continue
         # Closed before this complaint came: days since; still open then (or now): 0.
-        ended = other.closed_at if other.closed_at is not None and other.closed_at <= case.received_at else None
+        ended = (
+            other.closed_at if other.closed_at is not None and other.closed_at <= case.received_at else None
+        )
         days = max(0, (received_on - china_date(ended)).days) if ended else 0
         if days <= within_days and (found is None or _order(other) > _order(found[0])):
             found = (other, days)

@@ -23,11 +23,27 @@ from shared.periods import china_date
 from shared.reference import product_of_serial, production_batch
 
 FAULT_CATEGORIES = ("product_fault", "software", "installation")
-EXCLUSIONS = ("human_damage", "force_majeure", "unauthorized_repair", "voltage_damage", "consumable_not_covered",
-              "normal_wear", "improper_use")
+EXCLUSIONS = (
+    "human_damage",
+    "force_majeure",
+    "unauthorized_repair",
+    "voltage_damage",
+    "consumable_not_covered",
+    "normal_wear",
+    "improper_use",
+)
 Dimension = Literal["model", "part", "cause", "exclusion", "dealer", "region", "batch", "category", "channel"]
-DIMENSIONS: tuple[Dimension, ...] = ("model", "part", "cause", "exclusion", "dealer", "region", "batch", "category",
-                                     "channel")
+DIMENSIONS: tuple[Dimension, ...] = (
+    "model",
+    "part",
+    "cause",
+    "exclusion",
+    "dealer",
+    "region",
+    "batch",
+    "category",
+    "channel",
+)
 NONE = "none"
 
 
@@ -66,29 +82,51 @@ class FaultRow:
 
     def flat(self) -> dict[str, Any]:
         data = asdict(self)
-        data["paths"] = " ".join(f"{p.request_id}:{p.path}:{p.days if p.days is not None else '-'}" for p in self.paths)
+        data["paths"] = " ".join(
+            f"{p.request_id}:{p.path}:{p.days if p.days is not None else '-'}" for p in self.paths
+        )
         return data
 
 
 def fault_row(case: Case) -> FaultRow:
     decision = case.warranty or {}
-    reasons = [r.get("code") if isinstance(r, dict) else getattr(r, "code", None) for r in decision.get("reasons", [])]
+    reasons = [
+        r.get("code") if isinstance(r, dict) else getattr(r, "code", None)
+        for r in decision.get("reasons", [])
+    ]
     product = product_of_serial(case.product.serial_no)
     parts = [a for a in case.parts_actions.values() if a.get("part")]
     part = decision.get("key_part") or (parts[0]["part"] if parts else None) or NONE
     received_on = china_date(case.received_at)
-    repaired = sorted(date.fromisoformat(str(r["repaired_on"])) for r in case.repair_records if r.get("repaired_on"))
+    repaired = sorted(
+        date.fromisoformat(str(r["repaired_on"])) for r in case.repair_records if r.get("repaired_on")
+    )
     paths = tuple(
-        PartsPath(a["request_id"], a.get("path", "A"), a.get("part"),
-                  (date.fromisoformat(str(a["repaired_on"])) - china_date(_moment(a["opened_at"]))).days
-                  if a.get("repaired_on") and a.get("opened_at") else None)
-        for a in case.parts_actions.values() if a.get("part"))
+        PartsPath(
+            a["request_id"],
+            a.get("path", "A"),
+            a.get("part"),
+            (date.fromisoformat(str(a["repaired_on"])) - china_date(_moment(a["opened_at"]))).days
+            if a.get("repaired_on") and a.get("opened_at")
+            else None,
+        )
+        for a in case.parts_actions.values()
+        if a.get("part")
+    )
     return FaultRow(
-        case_id=case.case_id, received_on=received_on, received_at=case.received_at, status=case.status, channel=case.channel,
-        category=case.category, serial_no=case.product.serial_no,
-        model=case.product.model or (product.model if product else NONE), part=part,
-        cause=next((c for c in reasons if c), NONE), exclusion=next((c for c in reasons if c in EXCLUSIONS), NONE),
-        dealer=case.dealer_code or NONE, region=case.region or NONE,
+        case_id=case.case_id,
+        received_on=received_on,
+        received_at=case.received_at,
+        status=case.status,
+        channel=case.channel,
+        category=case.category,
+        serial_no=case.product.serial_no,
+        model=case.product.model or (product.model if product else NONE),
+        part=part,
+        cause=next((c for c in reasons if c), NONE),
+        exclusion=next((c for c in reasons if c in EXCLUSIONS), NONE),
+        dealer=case.dealer_code or NONE,
+        region=case.region or NONE,
         batch=production_batch(case.product.serial_no) or NONE,
         days_in_repair=(repaired[0] - received_on).days if repaired else None,
         satisfaction=case.follow_ups[0].satisfaction if case.follow_ups else None,
@@ -100,7 +138,9 @@ def _moment(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-def fault_rows(cases: Iterable[Case], *, start: date | None = None, end: date | None = None) -> list[FaultRow]:
+def fault_rows(
+    cases: Iterable[Case], *, start: date | None = None, end: date | None = None
+) -> list[FaultRow]:
     """The fault cases received from `start` to `end` (China dates, both included)."""
     rows = []
     for case in cases:
@@ -122,8 +162,12 @@ def _paths(rows: list[FaultRow]) -> dict[str, Any]:
     for name in ("A", "B"):
         mine = [p for p in all_paths if p.path == name]
         done = [float(p.days) for p in mine if p.days is not None]
-        out[name] = {"requests": len(mine), "share": round(len(mine) / len(all_paths), 4) if all_paths else None,
-                     "repaired": len(done), "mean_days": _mean(done)}
+        out[name] = {
+            "requests": len(mine),
+            "share": round(len(mine) / len(all_paths), 4) if all_paths else None,
+            "repaired": len(done),
+            "mean_days": _mean(done),
+        }
     return out
 
 
@@ -153,10 +197,20 @@ def repeat_units(rows: list[FaultRow]) -> list[dict[str, Any]]:
         if len(mine) < 2:
             continue
         mine.sort(key=lambda r: (r.received_at, r.case_id))
-        out.append({"serial_no": serial, "model": mine[0].model, "batch": mine[0].batch, "dealer": mine[0].dealer,
-                    "faults": len(mine), "cases": [r.case_id for r in mine],
-                    "received_on": [r.received_on.isoformat() for r in mine],
-                    "days_between": [(b.received_on - a.received_on).days for a, b in zip(mine, mine[1:], strict=False)]})
+        out.append(
+            {
+                "serial_no": serial,
+                "model": mine[0].model,
+                "batch": mine[0].batch,
+                "dealer": mine[0].dealer,
+                "faults": len(mine),
+                "cases": [r.case_id for r in mine],
+                "received_on": [r.received_on.isoformat() for r in mine],
+                "days_between": [
+                    (b.received_on - a.received_on).days for a, b in zip(mine, mine[1:], strict=False)
+                ],
+            }
+        )
     return sorted(out, key=lambda u: (-u["faults"], u["serial_no"]))
 
 

@@ -21,7 +21,9 @@ class Specialist:
     skills: tuple[str, ...] = ()
     regions: tuple[str, ...] = field(default=(), metadata={"doc": "empty: serves every region"})
     active: bool = True
-    absent_until: date | None = field(default=None, metadata={"doc": "away through this day (China): gets nothing"})
+    absent_until: date | None = field(
+        default=None, metadata={"doc": "away through this day (China): gets nothing"}
+    )
 
     def available(self, today: date | None) -> bool:
         """Active, and not away today: only then does routing give them anything."""
@@ -40,7 +42,9 @@ def department_for(category: Category) -> Department:
 
 
 # Safety first: anything that may burn or shock jumps the queue.
-_URGENT = re.compile(r"冒烟|起火|着火|烧焦|焦味|漏电|触电|火花|smoke|fire|burn|spark|electric shock", re.IGNORECASE)
+_URGENT = re.compile(
+    r"冒烟|起火|着火|烧焦|焦味|漏电|触电|火花|smoke|fire|burn|spark|electric shock", re.IGNORECASE
+)
 _REPEATED = re.compile(r"多次|反复|又坏|第[二三四五]次|再次|again|repeated|still not", re.IGNORECASE)
 
 
@@ -98,10 +102,15 @@ class AssignmentPolicy(BaseModel):
         description="Complaints from these channels stay on the manager's watch list until closure (§一.1.4).",
     )
     max_open_per_specialist: int = Field(default=30, ge=1, le=10_000)
-    max_team_share: float = Field(default=0.5, gt=0, le=1,
-                                  description="Most of the department's open cases one specialist may hold.")
-    share_applies_from: int = Field(default=10, ge=1, le=10_000,
-                                    description="The share applies once the department holds this many open cases.")
+    max_team_share: float = Field(
+        default=0.5, gt=0, le=1, description="Most of the department's open cases one specialist may hold."
+    )
+    share_applies_from: int = Field(
+        default=10,
+        ge=1,
+        le=10_000,
+        description="The share applies once the department holds this many open cases.",
+    )
 
     @field_validator("modes")
     @classmethod
@@ -133,8 +142,14 @@ class Choice:
 
 
 def choose_specialist(
-    roster: list[Specialist], *, department: Department, category: Category, region: str | None,
-    workloads: dict[str, int], ceiling: Ceiling | None = None, today: date | None = None,
+    roster: list[Specialist],
+    *,
+    department: Department,
+    category: Category,
+    region: str | None,
+    workloads: dict[str, int],
+    ceiling: Ceiling | None = None,
+    today: date | None = None,
 ) -> Choice | None:
     """Department first (a must; only who is active and not away), then the ceiling of open work, then
     skill, then region, then the lowest open workload.
@@ -168,7 +183,11 @@ def choose_specialist(
     best = min(candidates, key=rank)
     skilled = category in best.skills
     where = (
-        f"region {region}" if region and region in best.regions else "all regions" if not best.regions else "outside region"
+        f"region {region}"
+        if region and region in best.regions
+        else "all regions"
+        if not best.regions
+        else "outside region"
     )
     parts = [
         f"{department} department",
@@ -180,5 +199,7 @@ def choose_specialist(
     if over[best.specialist_id] is not None:
         parts.append(f"everyone eligible is at the ceiling ({over[best.specialist_id]}): the lowest workload")
     elif passed:
-        parts.append("passed over " + ", ".join(f"{s.specialist_id} ({over[s.specialist_id]})" for s in passed[:3]))
+        parts.append(
+            "passed over " + ", ".join(f"{s.specialist_id} ({over[s.specialist_id]})" for s in passed[:3])
+        )
     return Choice(best, "; ".join(parts))

@@ -14,7 +14,13 @@ from shared.periods import china_date
 GroupBy = Literal["channel", "category", "region", "assignee", "department", "period"]
 Period = Literal["day", "week", "month"]
 
-AGE_BUCKETS: tuple[tuple[str, float], ...] = (("<1d", 1), ("1-3d", 3), ("3-7d", 7), ("7-30d", 30), (">30d", float("inf")))
+AGE_BUCKETS: tuple[tuple[str, float], ...] = (
+    ("<1d", 1),
+    ("1-3d", 3),
+    ("3-7d", 7),
+    ("7-30d", 30),
+    (">30d", float("inf")),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +40,20 @@ class CaseFigures:
     breached: bool
     first_satisfaction: int | None
 
-    FIELDS = ("channel", "category", "region", "assignee", "department", "status", "received_at", "assigned_at",
-              "first_reply_at", "closed_at", "breaches", "follow_ups.satisfaction")
+    FIELDS = (
+        "channel",
+        "category",
+        "region",
+        "assignee",
+        "department",
+        "status",
+        "received_at",
+        "assigned_at",
+        "first_reply_at",
+        "closed_at",
+        "breaches",
+        "follow_ups.satisfaction",
+    )
 
     @property
     def is_open(self) -> bool:
@@ -43,15 +61,37 @@ class CaseFigures:
 
     @classmethod
     def of(cls, case: Case) -> CaseFigures:
-        return cls(case.channel, case.category, case.region, case.assignee, case.department, case.status,
-                   case.received_at, case.assigned_at, case.first_reply_at, case.closed_at, bool(case.breaches),
-                   case.follow_ups[0].satisfaction if case.follow_ups else None)
+        return cls(
+            case.channel,
+            case.category,
+            case.region,
+            case.assignee,
+            case.department,
+            case.status,
+            case.received_at,
+            case.assigned_at,
+            case.first_reply_at,
+            case.closed_at,
+            bool(case.breaches),
+            case.follow_ups[0].satisfaction if case.follow_ups else None,
+        )
 
     def as_row(self) -> list[Any]:
         """Compact, for the figures kept by day."""
-        return [self.channel, self.category, self.region, self.assignee, self.department, self.status,
-                self.received_at, self.assigned_at, self.first_reply_at, self.closed_at, self.breached,
-                self.first_satisfaction]
+        return [
+            self.channel,
+            self.category,
+            self.region,
+            self.assignee,
+            self.department,
+            self.status,
+            self.received_at,
+            self.assigned_at,
+            self.first_reply_at,
+            self.closed_at,
+            self.breached,
+            self.first_satisfaction,
+        ]
 
     @classmethod
     def of_row(cls, row: list[Any]) -> CaseFigures:
@@ -61,9 +101,20 @@ class CaseFigures:
     def of_document(cls, doc: dict[str, Any]) -> CaseFigures:
         """From a stored case read with the projection of FIELDS."""
         visits = doc.get("follow_ups") or []
-        return cls(doc["channel"], doc["category"], doc.get("region"), doc.get("assignee"), doc["department"],
-                   doc["status"], doc["received_at"], doc.get("assigned_at"), doc.get("first_reply_at"),
-                   doc.get("closed_at"), bool(doc.get("breaches")), visits[0].get("satisfaction") if visits else None)
+        return cls(
+            doc["channel"],
+            doc["category"],
+            doc.get("region"),
+            doc.get("assignee"),
+            doc["department"],
+            doc["status"],
+            doc["received_at"],
+            doc.get("assigned_at"),
+            doc.get("first_reply_at"),
+            doc.get("closed_at"),
+            bool(doc.get("breaches")),
+            visits[0].get("satisfaction") if visits else None,
+        )
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -110,7 +161,9 @@ def _block(cases: list[CaseFigures]) -> dict[str, Any]:
         "breached": sum(c.breached for c in cases),
         "hours_to": {
             "assign": _summary([h for c in cases if (h := _hours(c.received_at, c.assigned_at)) is not None]),
-            "first_reply": _summary([h for c in cases if (h := _hours(c.received_at, c.first_reply_at)) is not None]),
+            "first_reply": _summary(
+                [h for c in cases if (h := _hours(c.received_at, c.first_reply_at)) is not None]
+            ),
             "close": _summary([h for c in cases if (h := _hours(c.received_at, c.closed_at)) is not None]),
         },
         "satisfaction": {
@@ -122,7 +175,11 @@ def _block(cases: list[CaseFigures]) -> dict[str, Any]:
 
 
 def case_stats(
-    cases: Iterable[Case | CaseFigures], *, now: datetime, group_by: GroupBy = "channel", period: Period = "week"
+    cases: Iterable[Case | CaseFigures],
+    *,
+    now: datetime,
+    group_by: GroupBy = "channel",
+    period: Period = "week",
 ) -> dict[str, Any]:
     rows = [c if isinstance(c, CaseFigures) else CaseFigures.of(c) for c in cases]
     key: Callable[[CaseFigures], str] = {

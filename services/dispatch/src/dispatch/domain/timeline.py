@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-_CHANNEL_ZH = {"hotline": "400 热线", "regional_manager": "区域经理", "dealer": "经销商", "online": "在线投诉"}
+_CHANNEL_ZH = {
+    "hotline": "400 热线",
+    "regional_manager": "区域经理",
+    "dealer": "经销商",
+    "online": "在线投诉",
+}
 _TARGET_ZH = {"assign": "分派", "first_reply": "首次答复", "close": "结案"}
 
 
 def summary_of(event_type: str, p: Any) -> str:
     """A short bilingual line for the timeline; unknown types fall back to the type name."""
+
     def g(name: str, default: Any = None) -> Any:
         return getattr(p, name, default)
 
@@ -28,8 +34,10 @@ def summary_of(event_type: str, p: Any) -> str:
             return f"已解决（{g('outcome')}）：{g('resolution')} / resolved"
         case "case.closed":
             if g("override_reason"):
-                return (f"经理结案（仍有未完成事项：{'；'.join(g('open_items') or [])}），理由：{g('override_reason')}"
-                        f" / closed by the manager with items open")
+                return (
+                    f"经理结案（仍有未完成事项：{'；'.join(g('open_items') or [])}），理由：{g('override_reason')}"
+                    f" / closed by the manager with items open"
+                )
             return f"结案（{g('outcome')}），回访日 {g('follow_up_due_on')} / closed"
         case "case.escalated":
             target = g("target")
@@ -42,17 +50,24 @@ def summary_of(event_type: str, p: Any) -> str:
             return f"配件申请 {g('part')}：本地采购（{g('sourcing_by')}） / key part requested, local sourcing first"
         case "parts.local_sourcing_reported":
             found = g("found")
-            return ("本地采购到件" if found else "本地未采购到") + f" / local sourcing: {'found' if found else 'not found'}"
+            return (
+                "本地采购到件" if found else "本地未采购到"
+            ) + f" / local sourcing: {'found' if found else 'not found'}"
         case "parts.rma_opened":
             return f"供应商返修 {g('supplier')} RMA {g('rma_no') or '—'} / supplier RMA ({g('reason')})"
         case "parts.shipped":
             return f"发货 {g('direction')}：{g('carrier')} {g('tracking_no')} / shipped"
         case "parts.arrived":
-            where = {"defective_at_company": "故障件已到公司", "defective_at_supplier": "故障件已到供应商",
-                     "good_part_in_field": "良品已送达经销商/区域经理"}.get(g("leg"), g("leg"))
+            where = {
+                "defective_at_company": "故障件已到公司",
+                "defective_at_supplier": "故障件已到供应商",
+                "good_part_in_field": "良品已送达经销商/区域经理",
+            }.get(g("leg"), g("leg"))
             return f"{where}（{g('confirmed_by')} 确认，{g('arrived_on')}） / arrived: {g('leg')}"
         case "parts.leg_overdue":
-            return f"配件环节超时：{g('leg')}，待 {g('waiting_on')}，已上报经理 / path B leg overdue: {g('leg')}"
+            return (
+                f"配件环节超时：{g('leg')}，待 {g('waiting_on')}，已上报经理 / path B leg overdue: {g('leg')}"
+            )
         case "parts.repaired":
             return f"现场维修完成（{g('technician')}） / repaired on site, path {g('path')}"
         case "quote.issued":
@@ -67,10 +82,13 @@ def summary_of(event_type: str, p: Any) -> str:
             return f"由品质售后 {g('specialist_id')} 负责答复客户 / {g('specialist_id')} answers the customer"
         case "case.reopened":
             why = {"low_satisfaction": "回访不满意", "customer_request": "客户要求", "manager": "经理"}.get(
-                g("trigger"), g("trigger"))
+                g("trigger"), g("trigger")
+            )
             return f"重新打开（{why}，第 {g('times')} 次）：{g('reason')} / reopened ({g('trigger')})"
         case "case.follow_up_overdue":
-            return f"回访逾期 {g('overdue_days')} 天，已上报经理 / follow-up overdue, escalated to the manager"
+            return (
+                f"回访逾期 {g('overdue_days')} 天，已上报经理 / follow-up overdue, escalated to the manager"
+            )
         case "remedy.chosen":
             return f"选定补救措施：{g('remedy')}（{g('chosen_by')}） / remedy chosen: {g('remedy')}"
         case "remedy.progressed":
@@ -82,13 +100,20 @@ def summary_of(event_type: str, p: Any) -> str:
         case "repair.recorded":
             return f"维修记录单 {g('record_id')} 已填写（{g('repaired_on')}） / repair record filled in"
         case "notification.sent":
-            what = {"reply": "答复", "quote": "报价单", "remedy_chosen": "处理方式", "remedy_completed": "办理完成通知",
-                    "follow_up_request": "回访邀请"}.get(g("kind"), g("kind"))
+            what = {
+                "reply": "答复",
+                "quote": "报价单",
+                "remedy_chosen": "处理方式",
+                "remedy_completed": "办理完成通知",
+                "follow_up_request": "回访邀请",
+            }.get(g("kind"), g("kind"))
             how = "短信" if g("channel") == "sms" else "微信"
             return f"{what}已通过{how}发给客户（{g('reference')}） / {g('kind')} sent to the customer by {g('channel')}"
         case "notification.failed":
-            return (f"发给客户的消息未能送达（{g('kind')} {g('reference')}，{g('attempts')} 次）：{g('reason')}"
-                    f" / message to the customer failed")
+            return (
+                f"发给客户的消息未能送达（{g('kind')} {g('reference')}，{g('attempts')} 次）：{g('reason')}"
+                f" / message to the customer failed"
+            )
         case "installation.case_linked":
             return f"关联工程项目 {g('project_id') or '（无）'} / linked to installation project"
         case "installation.maintenance_recorded":

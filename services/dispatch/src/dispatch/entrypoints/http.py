@@ -67,8 +67,11 @@ class AssignmentIn(Body):
 
 class ConfirmationIn(Body):
     specialist_id: Annotated[str | None, StringConstraints(min_length=1, max_length=40)] = Field(
-        default=None, description="Another specialist than the one proposed (then a reason is needed).")
-    reason: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)] = None
+        default=None, description="Another specialist than the one proposed (then a reason is needed)."
+    )
+    reason: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)] = (
+        None
+    )
 
 
 class TriageIn(Body):
@@ -91,8 +94,10 @@ class ClosureIn(Body):
     resolution: Text | None = Field(default=None, description="Required while the case is being worked.")
     outcome: Outcome | None = Field(default=None, description="Required while the case is being worked.")
     override_reason: Reason | None = Field(
-        default=None, description="Manager only: close although the warranty decision, a parts request, a remedy or "
-        "the repair record is still open (R-DS-5); the reason is kept on the case.")
+        default=None,
+        description="Manager only: close although the warranty decision, a parts request, a remedy or "
+        "the repair record is still open (R-DS-5); the reason is kept on the case.",
+    )
 
 
 class ReopenIn(Body):
@@ -117,12 +122,20 @@ class SpecialistIn(Body):
     skills: list[Category] = Field(default_factory=list)
     regions: list[str] = Field(default_factory=list, description="Region codes; empty serves every region.")
     active: bool = True
-    absent_until: date | None = Field(default=None, description="Away through this day (China): routing gives "
-                                      "them nothing meanwhile.")
+    absent_until: date | None = Field(
+        default=None, description="Away through this day (China): routing gives them nothing meanwhile."
+    )
 
     def to_domain(self) -> Specialist:
-        return Specialist(self.specialist_id, self.name, self.department, tuple(self.skills), tuple(self.regions),
-                          self.active, self.absent_until)
+        return Specialist(
+            self.specialist_id,
+            self.name,
+            self.department,
+            tuple(self.skills),
+            tuple(self.regions),
+            self.active,
+            self.absent_until,
+        )
 
 
 def _d(request: Request) -> Dispatch:
@@ -147,10 +160,18 @@ async def _refusals(command: Any) -> Any:
     except (NotYourCase, NotTheWindow, OverrideRefused) as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
     except ClosureRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail={
-            "message": str(exc), "current_status": "open items", "missing": [i.as_dict() for i in exc.items]}) from exc
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail={
+                "message": str(exc),
+                "current_status": "open items",
+                "missing": [i.as_dict() for i in exc.items],
+            },
+        ) from exc
     except (IllegalTransition, NothingProposed) as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail={"message": str(exc), "current_status": exc.current}) from exc
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail={"message": str(exc), "current_status": exc.current}
+        ) from exc
     except (MissingResolution, InvalidRequest) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
 
@@ -177,7 +198,9 @@ def summary_view(case: Case, principal: Principal, now: datetime) -> dict[str, A
     }
 
 
-def case_view(case: Case, timeline: list[dict[str, Any]], principal: Principal, now: datetime) -> dict[str, Any]:
+def case_view(
+    case: Case, timeline: list[dict[str, Any]], principal: Principal, now: datetime
+) -> dict[str, Any]:
     channel_reader = principal.role in ("dealer", "regional_manager")
     view = summary_view(case, principal, now) | {
         "submitted_by": case.submitted_by,
@@ -199,7 +222,9 @@ def case_view(case: Case, timeline: list[dict[str, Any]], principal: Principal, 
         },
         "follow_up": {"due_on": case.follow_up_due_on, "visits": [v.model_dump() for v in case.follow_ups]},
         "warranty": case.warranty,
-        "parts_actions": [a for a in case.parts_actions.values() if a.get("state") not in ("repaired", "closed")],
+        "parts_actions": [
+            a for a in case.parts_actions.values() if a.get("state") not in ("repaired", "closed")
+        ],
         "remedies": list(case.remedies.values()),
         "repair_records": case.repair_records,
         "open_items": [i.as_dict() for i in open_items(case, case.outcome)] if case.is_open else [],
@@ -209,8 +234,20 @@ def case_view(case: Case, timeline: list[dict[str, Any]], principal: Principal, 
     }
     if channel_reader:
         # A channel sees the replies the after-sales department sent, not the internal workings.
-        for internal in ("assignments", "category_evidence", "timeline", "parts_actions", "warranty", "liaison",
-                         "remedies", "repair_records", "open_items", "closure_override", "reopenings", "proposal"):
+        for internal in (
+            "assignments",
+            "category_evidence",
+            "timeline",
+            "parts_actions",
+            "warranty",
+            "liaison",
+            "remedies",
+            "repair_records",
+            "open_items",
+            "closure_override",
+            "reopenings",
+            "proposal",
+        ):
             view.pop(internal)
     return view
 
@@ -245,8 +282,12 @@ async def list_cases(
     department: Department | None = None,
     region: str | None = None,
     breached: bool | None = None,
-    watched: Annotated[bool | None, Query(description="On the manager's watch list (open online complaints).")] = None,
-    proposed: Annotated[bool, Query(description="Waiting for the manager to confirm the proposed specialist.")] = False,
+    watched: Annotated[
+        bool | None, Query(description="On the manager's watch list (open online complaints).")
+    ] = None,
+    proposed: Annotated[
+        bool, Query(description="Waiting for the manager to confirm the proposed specialist.")
+    ] = False,
     phone: Annotated[str | None, Query(max_length=30)] = None,
     serial_no: Annotated[str | None, Query(max_length=40)] = None,
     page: Page = 1,
@@ -261,7 +302,12 @@ async def list_cases(
         query["assignee"] = None
     elif assignee:
         query["assignee"] = assignee
-    for name, value in (("channel", channel), ("category", category), ("department", department), ("region", region)):
+    for name, value in (
+        ("channel", channel),
+        ("category", category),
+        ("department", department),
+        ("region", region),
+    ):
         if value:
             query[name] = value
     if breached is not None:
@@ -285,7 +331,9 @@ async def list_cases(
         if serial_no:
             query["product.serial_no"] = normalise_serial(serial_no)
     except ValueError as exc:
-        raise HTTPException(422, detail=f"{'phone' if phone and 'phone' in str(exc) else 'serial_no'}: {exc}") from exc
+        raise HTTPException(
+            422, detail=f"{'phone' if phone and 'phone' in str(exc) else 'serial_no'}: {exc}"
+        ) from exc
     scope = channel_scope(principal)
     if scope:
         query.update(scope)
@@ -301,119 +349,239 @@ async def list_cases(
 
 @cases.post("/{case_id}/assignment", summary="Manager: assign or reassign, with the reason kept")
 async def assign(
-    request: Request, case_id: CaseIdPath, body: AssignmentIn, principal: Manager, idempotency_key: IdempotencyKey = None
+    request: Request,
+    case_id: CaseIdPath,
+    body: AssignmentIn,
+    principal: Manager,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     d = _d(request)
-    case = await _refusals(handlers.assign_case(
-        d, case_id, specialist_id=body.specialist_id, reason=body.reason, by=principal,
-        key=change_key(principal, idempotency_key, action=f"assign {case_id}", body=body)))
+    case = await _refusals(
+        handlers.assign_case(
+            d,
+            case_id,
+            specialist_id=body.specialist_id,
+            reason=body.reason,
+            by=principal,
+            key=change_key(principal, idempotency_key, action=f"assign {case_id}", body=body),
+        )
+    )
     return case_view(case, await d.timeline.for_case(case_id), principal, _now(request))
 
 
-@cases.post("/{case_id}/proposal/confirmation",
-            summary="Manager: forward the case to the proposed specialist (or another, with a reason)")
+@cases.post(
+    "/{case_id}/proposal/confirmation",
+    summary="Manager: forward the case to the proposed specialist (or another, with a reason)",
+)
 async def confirm(
-    request: Request, case_id: CaseIdPath, body: ConfirmationIn, principal: Manager, idempotency_key: IdempotencyKey = None
+    request: Request,
+    case_id: CaseIdPath,
+    body: ConfirmationIn,
+    principal: Manager,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     d = _d(request)
-    case = await _refusals(handlers.confirm_proposal(
-        d, case_id, specialist_id=body.specialist_id, reason=body.reason, by=principal,
-        key=change_key(principal, idempotency_key, action=f"confirm {case_id}", body=body)))
+    case = await _refusals(
+        handlers.confirm_proposal(
+            d,
+            case_id,
+            specialist_id=body.specialist_id,
+            reason=body.reason,
+            by=principal,
+            key=change_key(principal, idempotency_key, action=f"confirm {case_id}", body=body),
+        )
+    )
     return case_view(case, await d.timeline.for_case(case_id), principal, _now(request))
 
 
-@cases.post("/{case_id}/liaison", summary="Manager: the quality specialist who answers the customer on an installation case")
+@cases.post(
+    "/{case_id}/liaison",
+    summary="Manager: the quality specialist who answers the customer on an installation case",
+)
 async def liaison(
-    request: Request, case_id: CaseIdPath, body: AssignmentIn, principal: Manager, idempotency_key: IdempotencyKey = None
+    request: Request,
+    case_id: CaseIdPath,
+    body: AssignmentIn,
+    principal: Manager,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     d = _d(request)
-    case = await _refusals(handlers.name_liaison(
-        d, case_id, specialist_id=body.specialist_id, reason=body.reason, by=principal,
-        key=change_key(principal, idempotency_key, action=f"liaison {case_id}", body=body)))
+    case = await _refusals(
+        handlers.name_liaison(
+            d,
+            case_id,
+            specialist_id=body.specialist_id,
+            reason=body.reason,
+            by=principal,
+            key=change_key(principal, idempotency_key, action=f"liaison {case_id}", body=body),
+        )
+    )
     return case_view(case, await d.timeline.for_case(case_id), principal, _now(request))
 
 
 @cases.post("/{case_id}/triage", summary="Manager: correct category or priority (department follows)")
 async def triage(
-    request: Request, case_id: CaseIdPath, body: TriageIn, principal: Manager, idempotency_key: IdempotencyKey = None
+    request: Request,
+    case_id: CaseIdPath,
+    body: TriageIn,
+    principal: Manager,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     d = _d(request)
-    case = await _refusals(handlers.triage_case(
-        d, case_id, category=body.category, priority=body.priority, reason=body.reason, by=principal,
-        key=change_key(principal, idempotency_key, action=f"triage {case_id}", body=body)))
+    case = await _refusals(
+        handlers.triage_case(
+            d,
+            case_id,
+            category=body.category,
+            priority=body.priority,
+            reason=body.reason,
+            by=principal,
+            key=change_key(principal, idempotency_key, action=f"triage {case_id}", body=body),
+        )
+    )
     return case_view(case, await d.timeline.for_case(case_id), principal, _now(request))
 
 
-@cases.post("/{case_id}/replies", status_code=201,
-            summary="Reply to the customer: the quality after-sales department only (the one outward window, §一.2)")
+@cases.post(
+    "/{case_id}/replies",
+    status_code=201,
+    summary="Reply to the customer: the quality after-sales department only (the one outward window, §一.2)",
+)
 async def reply(
-    request: Request, case_id: CaseIdPath, body: ReplyIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request,
+    case_id: CaseIdPath,
+    body: ReplyIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    case, reply_id = await _refusals(handlers.reply_to_customer(
-        _d(request), case_id, message=body.message, via=body.via, by=principal,
-        key=change_key(principal, idempotency_key, action=f"reply {case_id}", body=body)))
+    case, reply_id = await _refusals(
+        handlers.reply_to_customer(
+            _d(request),
+            case_id,
+            message=body.message,
+            via=body.via,
+            by=principal,
+            key=change_key(principal, idempotency_key, action=f"reply {case_id}", body=body),
+        )
+    )
     return {"reply_id": reply_id, "case": case_view(case, [], principal, _now(request))}
 
 
 @cases.post("/{case_id}/resolution", summary="Record how the case was resolved")
 async def resolve(
-    request: Request, case_id: CaseIdPath, body: ResolutionIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request,
+    case_id: CaseIdPath,
+    body: ResolutionIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    case = await _refusals(handlers.resolve_case(
-        _d(request), case_id, resolution=body.resolution, outcome=body.outcome, by=principal,
-        key=change_key(principal, idempotency_key, action=f"resolve {case_id}", body=body)))
+    case = await _refusals(
+        handlers.resolve_case(
+            _d(request),
+            case_id,
+            resolution=body.resolution,
+            outcome=body.outcome,
+            by=principal,
+            key=change_key(principal, idempotency_key, action=f"resolve {case_id}", body=body),
+        )
+    )
     return case_view(case, [], principal, _now(request))
 
 
-@cases.post("/{case_id}/closure",
-            summary="结案: close the case (the quality after-sales department only; needs a resolution and outcome)")
+@cases.post(
+    "/{case_id}/closure",
+    summary="结案: close the case (the quality after-sales department only; needs a resolution and outcome)",
+)
 async def close(
-    request: Request, case_id: CaseIdPath, body: ClosureIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request,
+    case_id: CaseIdPath,
+    body: ClosureIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    case = await _refusals(handlers.close_case(
-        _d(request), case_id, resolution=body.resolution, outcome=body.outcome, by=principal,
-        override_reason=body.override_reason,
-        key=change_key(principal, idempotency_key, action=f"close {case_id}", body=body)))
+    case = await _refusals(
+        handlers.close_case(
+            _d(request),
+            case_id,
+            resolution=body.resolution,
+            outcome=body.outcome,
+            by=principal,
+            override_reason=body.override_reason,
+            key=change_key(principal, idempotency_key, action=f"close {case_id}", body=body),
+        )
+    )
     return case_view(case, [], principal, _now(request))
 
 
-@cases.post("/{case_id}/reopening", responses={409: {"description": "The case is not closed."}},
-            summary="Reopen a closed case at the customer's request (channels, the specialist) or by the manager")
+@cases.post(
+    "/{case_id}/reopening",
+    responses={409: {"description": "The case is not closed."}},
+    summary="Reopen a closed case at the customer's request (channels, the specialist) or by the manager",
+)
 async def reopen(
-    request: Request, case_id: CaseIdPath, body: ReopenIn,
+    request: Request,
+    case_id: CaseIdPath,
+    body: ReopenIn,
     principal: Annotated[Principal, require_roles(*CASE_REOPENERS)],
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     d = _d(request)
-    case = await _refusals(handlers.reopen_case(
-        d, case_id, reason=body.reason, by=principal,
-        key=change_key(principal, idempotency_key, action=f"reopen {case_id}", body=body)))
+    case = await _refusals(
+        handlers.reopen_case(
+            d,
+            case_id,
+            reason=body.reason,
+            by=principal,
+            key=change_key(principal, idempotency_key, action=f"reopen {case_id}", body=body),
+        )
+    )
     return case_view(case, [], principal, _now(request))
 
 
 @cases.post("/{case_id}/follow-ups", status_code=201, summary="回访: record a follow-up visit")
 async def follow_up(
-    request: Request, case_id: CaseIdPath, body: FollowUpIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request,
+    case_id: CaseIdPath,
+    body: FollowUpIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    case = await _refusals(handlers.record_follow_up(
-        _d(request), case_id, visited_on=body.visited_on, satisfaction=body.satisfaction, notes=body.notes,
-        by=principal, key=change_key(principal, idempotency_key, action=f"follow-up {case_id}", body=body)))
+    case = await _refusals(
+        handlers.record_follow_up(
+            _d(request),
+            case_id,
+            visited_on=body.visited_on,
+            satisfaction=body.satisfaction,
+            notes=body.notes,
+            by=principal,
+            key=change_key(principal, idempotency_key, action=f"follow-up {case_id}", body=body),
+        )
+    )
     return case_view(case, [], principal, _now(request))
 
 
 public = APIRouter(prefix="/v1/public", tags=["the customer"], route_class=JsonRoute)
 
 _STATUS_ZH = {
-    "received": "已受理", "assigned": "已分派专员", "in_progress": "处理中", "resolved": "已解决",
-    "closed": "已结案", "followed_up": "已回访", "reopened": "已重新打开",
+    "received": "已受理",
+    "assigned": "已分派专员",
+    "in_progress": "处理中",
+    "resolved": "已解决",
+    "closed": "已结案",
+    "followed_up": "已回访",
+    "reopened": "已重新打开",
 }
 
 
-@public.get("/cases/{case_id}", summary="The customer's status page: case number plus the phone's last four digits")
+@public.get(
+    "/cases/{case_id}", summary="The customer's status page: case number plus the phone's last four digits"
+)
 async def public_case(
     request: Request,
     case_id: CaseIdPath,
-    phone_last4: Annotated[str, Query(pattern=r"^\d{4}$", description="The last four digits of the phone given.")],
+    phone_last4: Annotated[
+        str, Query(pattern=r"^\d{4}$", description="The last four digits of the phone given.")
+    ],
 ) -> dict[str, Any]:
     """Only what the after-sales department told the customer: status and replies, nothing internal."""
     d = _d(request)
@@ -433,20 +601,33 @@ async def public_case(
     }
 
 
-@public.post("/cases/{case_id}/reopening", summary="The customer asks to reopen a closed case (case number and "
-             "the phone's last four digits)")
-async def public_reopen(request: Request, case_id: CaseIdPath, body: PublicReopenIn,
-                        idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@public.post(
+    "/cases/{case_id}/reopening",
+    summary="The customer asks to reopen a closed case (case number and the phone's last four digits)",
+)
+async def public_reopen(
+    request: Request, case_id: CaseIdPath, body: PublicReopenIn, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
     d = _d(request)
     await d.limiter.hit(d.public_rate_limit, "public-case", request.client.host if request.client else "?")
     # The customer has no key of their own: the request is theirs by the case number it names.
-    key = None if idempotency_key is None else ChangeKey.of_request(
-        caller=f"customer:{case_id}", key=idempotency_key, request={"action": f"reopen {case_id}",
-                                                                    "body": body.model_dump(mode="json")})
+    key = (
+        None
+        if idempotency_key is None
+        else ChangeKey.of_request(
+            caller=f"customer:{case_id}",
+            key=idempotency_key,
+            request={"action": f"reopen {case_id}", "body": body.model_dump(mode="json")},
+        )
+    )
     try:
-        case = await handlers.reopen_by_customer(d, case_id, phone_last4=body.phone_last4, reason=body.reason, key=key)
+        case = await handlers.reopen_by_customer(
+            d, case_id, phone_last4=body.phone_last4, reason=body.reason, key=key
+        )
     except IllegalTransition as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail={"message": str(exc), "current_status": exc.current}) from exc
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail={"message": str(exc), "current_status": exc.current}
+        ) from exc
     if case is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no case with this number and phone")
     return {"case_id": case.case_id, "status": case.status, "status_zh": _STATUS_ZH[case.status]}
@@ -465,8 +646,9 @@ async def follow_ups_due(
     today = china_date(_now(request))
     # A specialist sees their own visits to make (as assignee, or answering the customer for another department).
     own = principal.id if principal.role != "manager" else None
-    due = await _d(request).queries.follow_ups_due((today + timedelta(days=within_days)).isoformat(),
-                                                    assignee=assignee if own is None else None, own=own)
+    due = await _d(request).queries.follow_ups_due(
+        (today + timedelta(days=within_days)).isoformat(), assignee=assignee if own is None else None, own=own
+    )
     due.sort(key=lambda c: c.follow_up_due_on or today)
     return {
         "items": [
@@ -501,7 +683,9 @@ async def stats(
 
 
 @other.get("/v1/specialists", summary="The roster, with each specialist's open workload")
-async def list_specialists(request: Request, principal: Annotated[Principal, require_roles(*STAFF_ROLES)]) -> dict[str, Any]:
+async def list_specialists(
+    request: Request, principal: Annotated[Principal, require_roles(*STAFF_ROLES)]
+) -> dict[str, Any]:
     d = _d(request)
     roster = await d.roster.all()
     workloads = await d.queries.open_workloads([s.specialist_id for s in roster])
@@ -542,7 +726,11 @@ ROSTER_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@other.put("/v1/specialists", responses=ROSTER_RESPONSES, summary="Manager: replace the roster (those left out become inactive)")
+@other.put(
+    "/v1/specialists",
+    responses=ROSTER_RESPONSES,
+    summary="Manager: replace the roster (those left out become inactive)",
+)
 async def put_specialists(request: Request, body: list[SpecialistIn], principal: Manager) -> dict[str, Any]:
     ids = [s.specialist_id for s in body]
     if len(ids) != len(set(ids)):
@@ -559,7 +747,11 @@ async def put_specialists(request: Request, body: list[SpecialistIn], principal:
     return await list_specialists(request, principal)
 
 
-@other.put("/v1/specialists/{specialist_id}", responses=ROSTER_RESPONSES, summary="Manager: add or change one specialist")
+@other.put(
+    "/v1/specialists/{specialist_id}",
+    responses=ROSTER_RESPONSES,
+    summary="Manager: add or change one specialist",
+)
 async def put_specialist(
     request: Request, specialist_id: str, body: SpecialistIn, principal: Manager
 ) -> dict[str, Any]:
@@ -567,12 +759,16 @@ async def put_specialist(
         raise HTTPException(422, detail="specialist_id: the body names another specialist than the path")
     changed = body.to_domain()
     await _d(request).roster.change(
-        lambda current: [*(s for s in current if s.specialist_id != specialist_id), changed], _refuse_unstaffed)
+        lambda current: [*(s for s in current if s.specialist_id != specialist_id), changed],
+        _refuse_unstaffed,
+    )
     _d(request).workload.invalidate()
     return await list_specialists(request, principal)
 
 
-quality = APIRouter(prefix="/v1/quality", tags=["the quality department's figures (R-DS-7)"], route_class=JsonRoute)
+quality = APIRouter(
+    prefix="/v1/quality", tags=["the quality department's figures (R-DS-7)"], route_class=JsonRoute
+)
 QualityReader = Annotated[Principal, require_roles(*QUALITY_READERS)]
 Month = Annotated[str, Path(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]
 
@@ -586,11 +782,17 @@ async def _span(request: Request, from_: date | None, to: date | None) -> tuple[
     return start, end
 
 
-@quality.get("/figures", summary="Fault counts and shares by model, part, cause, exclusion, dealer, region or "
-             "production batch; units failing again, days in repair, path A vs B, satisfaction")
+@quality.get(
+    "/figures",
+    summary="Fault counts and shares by model, part, cause, exclusion, dealer, region or "
+    "production batch; units failing again, days in repair, path A vs B, satisfaction",
+)
 async def quality_figures(
-    request: Request, principal: QualityReader, by: Dimension = "model",
-    from_: Annotated[date | None, Query(alias="from")] = None, to: date | None = None,
+    request: Request,
+    principal: QualityReader,
+    by: Dimension = "model",
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
 ) -> dict[str, Any]:
     start, end = await _span(request, from_, to)
     rows = await handlers.quality_rows(_d(request), start, end)
@@ -599,39 +801,57 @@ async def quality_figures(
 
 @quality.get("/repeat-units", summary="Units with more than one fault in the period (failing again)")
 async def quality_repeats(
-    request: Request, principal: QualityReader,
-    from_: Annotated[date | None, Query(alias="from")] = None, to: date | None = None,
+    request: Request,
+    principal: QualityReader,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
 ) -> dict[str, Any]:
     start, end = await _span(request, from_, to)
-    return {"items": repeat_units(await handlers.quality_rows(_d(request), start, end)), "from": start, "to": end}
+    return {
+        "items": repeat_units(await handlers.quality_rows(_d(request), start, end)),
+        "from": start,
+        "to": end,
+    }
 
 
 def _download(content: bytes, media_type: str, filename: str) -> Response:
-    return Response(content, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
 
 
 @quality.get("/export.csv", response_class=Response, summary="Every fault of the period, one line each (CSV)")
 async def quality_csv(
-    request: Request, principal: QualityReader,
-    from_: Annotated[date | None, Query(alias="from")] = None, to: date | None = None,
+    request: Request,
+    principal: QualityReader,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
 ) -> Response:
     start, end = await _span(request, from_, to)
     rows = await handlers.quality_rows(_d(request), start, end)
     return _download(to_csv(rows), "text/csv; charset=utf-8", f"yingde-faults-{start}-{end}.csv")
 
 
-@quality.get("/export.xlsx", response_class=Response, summary="The figures by every dimension, the repeat units "
-             "and every fault (XLSX)")
+@quality.get(
+    "/export.xlsx",
+    response_class=Response,
+    summary="The figures by every dimension, the repeat units and every fault (XLSX)",
+)
 async def quality_xlsx(
-    request: Request, principal: QualityReader,
-    from_: Annotated[date | None, Query(alias="from")] = None, to: date | None = None,
+    request: Request,
+    principal: QualityReader,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
 ) -> Response:
     start, end = await _span(request, from_, to)
     rows = await handlers.quality_rows(_d(request), start, end)
-    return _download(to_xlsx(rows, start=start, end=end),
-                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                     f"yingde-quality-{start}-{end}.xlsx")
+    return _download(
+        to_xlsx(rows, start=start, end=end),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        f"yingde-quality-{start}-{end}.xlsx",
+    )
 
 
 @quality.get("/reports", summary="The monthly reports kept (one per ended month; generated on the 1st)")
@@ -639,22 +859,32 @@ async def quality_reports(request: Request, principal: QualityReader) -> dict[st
     return {"items": await _d(request).reports.months()}
 
 
-@quality.get("/reports/{month}.pdf", response_class=Response,
-             responses={503: {"description": "No Chinese font to render the report with."}},
-             summary="The monthly report as a PDF (Chinese, charts included): kept for an ended month, generated "
-             "on demand (refresh=true regenerates it)")
-async def quality_report_pdf(request: Request, month: Month, principal: QualityReader, refresh: bool = False
-                             ) -> Response:
+@quality.get(
+    "/reports/{month}.pdf",
+    response_class=Response,
+    responses={503: {"description": "No Chinese font to render the report with."}},
+    summary="The monthly report as a PDF (Chinese, charts included): kept for an ended month, generated "
+    "on demand (refresh=true regenerates it)",
+)
+async def quality_report_pdf(
+    request: Request, month: Month, principal: QualityReader, refresh: bool = False
+) -> Response:
     try:
         pdf = await _refusals(handlers.monthly_report(_d(request), month, by=principal.id, refresh=refresh))
     except FontMissing as exc:
         raise HTTPException(503, detail=str(exc)) from exc
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="yingde-quality-{month}.pdf"'})
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="yingde-quality-{month}.pdf"'},
+    )
 
 
-@other.get("/v1/settings/assignment", summary="The manager's assignment settings: auto or confirm per channel "
-            "and category, the watch list, the ceiling of open work")
+@other.get(
+    "/v1/settings/assignment",
+    summary="The manager's assignment settings: auto or confirm per channel "
+    "and category, the watch list, the ceiling of open work",
+)
 async def get_assignment_settings(
     request: Request, principal: Annotated[Principal, require_roles("manager", "management", "operations")]
 ) -> dict[str, Any]:
@@ -662,7 +892,9 @@ async def get_assignment_settings(
 
 
 @other.put("/v1/settings/assignment", summary="Manager: change the assignment settings (whole document)")
-async def put_assignment_settings(request: Request, body: AssignmentPolicy, principal: Manager) -> dict[str, Any]:
+async def put_assignment_settings(
+    request: Request, body: AssignmentPolicy, principal: Manager
+) -> dict[str, Any]:
     d = _d(request)
     await d.settings.put_assignment(body, by=principal.id, at=_now(request))
     d.workload.invalidate()

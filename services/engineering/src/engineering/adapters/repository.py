@@ -23,7 +23,10 @@ from shared.unit_of_work import Aggregates, ChangeKey, IdempotencyConflict, Tran
 def project_query_fields(project: Project, *, visit_grace_days: int = 7) -> dict[str, Any]:
     """Stored beside the project: its serials (unique), and when the visit scan has something to do."""
     check = project.next_visit_check(visit_grace_days)
-    return {"serials": [u.serial_no for u in project.units], "next_visit_check": check.isoformat() if check else None}
+    return {
+        "serials": [u.serial_no for u in project.units],
+        "next_visit_check": check.isoformat() if check else None,
+    }
 
 
 class ProjectQueries:
@@ -36,15 +39,18 @@ class ProjectQueries:
     async def ensure_indexes(self) -> None:
         # One unit, one installation: the store refuses a serial on a second project.
         await self.projects.create_index([("serials", ASCENDING)], unique=True)
-        await self.projects.create_index([("status", ASCENDING), ("opened_at", DESCENDING), ("_id", ASCENDING)])
+        await self.projects.create_index(
+            [("status", ASCENDING), ("opened_at", DESCENDING), ("_id", ASCENDING)]
+        )
         await self.projects.create_index([("opened_at", DESCENDING), ("_id", ASCENDING)])
         await self.projects.create_index([("next_visit_check", ASCENDING)], sparse=True)
         await self.projects.create_index([("maintenance_visits.due_on", ASCENDING)])
 
     async def find(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[list[Project], int]:
         total = await self.aggregates.count(query)
-        found = await self.aggregates.find(query, sort=[("opened_at", DESCENDING), ("_id", ASCENDING)],
-                                           skip=skip, limit=limit)
+        found = await self.aggregates.find(
+            query, sort=[("opened_at", DESCENDING), ("_id", ASCENDING)], skip=skip, limit=limit
+        )
         return found, total
 
     async def holding(self, serials: list[str]) -> dict[str, str]:
@@ -56,13 +62,17 @@ class ProjectQueries:
         return found
 
     async def visits_to_check(self, today: date, limit: int = 500) -> list[str]:
-        cursor = self.projects.find({"next_visit_check": {"$lte": today.isoformat()}}, {"_id": 1}).limit(limit)
+        cursor = self.projects.find({"next_visit_check": {"$lte": today.isoformat()}}, {"_id": 1}).limit(
+            limit
+        )
         return [d["_id"] async for d in cursor]
 
     async def with_visits_due(self, until: date) -> list[Project]:
         """Accepted projects with a visit not made yet, due on or before `until`."""
-        return await self.aggregates.find({"maintenance_visits": {"$elemMatch": {
-            "done_on": None, "due_on": {"$lte": until.isoformat()}}}}, sort=[("accepted_on", ASCENDING)])
+        return await self.aggregates.find(
+            {"maintenance_visits": {"$elemMatch": {"done_on": None, "due_on": {"$lte": until.isoformat()}}}},
+            sort=[("accepted_on", ASCENDING)],
+        )
 
     async def installed(self, serial_no: str) -> Project | None:
         """The project whose equipment list holds this unit."""
@@ -73,7 +83,10 @@ class ProjectQueries:
         """The next project number of the year (atomic; a number drawn by an aborted transaction is
         drawn again by the next one)."""
         doc = await self.counters.find_one_and_update(
-            {"_id": f"project-{year}"}, {"$inc": {"n": 1}}, upsert=True, return_document=ReturnDocument.AFTER,
+            {"_id": f"project-{year}"},
+            {"$inc": {"n": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
             session=tx.session,
         )
         return int(doc["n"])
@@ -89,7 +102,8 @@ class ProjectQueries:
 
     async def record_opened_by(self, key: ChangeKey, project_id: str, tx: Transaction) -> None:
         await self.opened_by_request.insert_one(
-            {"_id": key.digest, "fingerprint": key.fingerprint, "project_id": project_id}, session=tx.session)
+            {"_id": key.digest, "fingerprint": key.fingerprint, "project_id": project_id}, session=tx.session
+        )
 
 
 class InstallationCaseQueries:
@@ -98,12 +112,16 @@ class InstallationCaseQueries:
 
     async def ensure_indexes(self) -> None:
         await self.aggregates.collection.create_index(
-            [("project_id", ASCENDING), ("received_at", DESCENDING), ("_id", ASCENDING)])
+            [("project_id", ASCENDING), ("received_at", DESCENDING), ("_id", ASCENDING)]
+        )
         await self.aggregates.collection.create_index([("serial_no", ASCENDING)])
         await self.aggregates.collection.create_index([("received_at", DESCENDING), ("_id", ASCENDING)])
 
-    async def find(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[list[InstallationCase], int]:
+    async def find(
+        self, query: dict[str, Any], *, skip: int, limit: int
+    ) -> tuple[list[InstallationCase], int]:
         total = await self.aggregates.count(query)
-        found = await self.aggregates.find(query, sort=[("received_at", DESCENDING), ("_id", ASCENDING)],
-                                           skip=skip, limit=limit)
+        found = await self.aggregates.find(
+            query, sort=[("received_at", DESCENDING), ("_id", ASCENDING)], skip=skip, limit=limit
+        )
         return found, total

@@ -18,7 +18,9 @@ DECIDERS: tuple[str, ...] = ("management",)
 PRICE_ROLES = frozenset(PROJECT_PRICE_READERS)
 # Every money field of the project is named one of these (a unit test holds the model to it), so
 # stripping them by name leaves no price behind, however deep.
-PRICE_FIELDS = frozenset({"contract_value", "unit_price", "amount", "total", "lowest_total", "price_difference"})
+PRICE_FIELDS = frozenset(
+    {"contract_value", "unit_price", "amount", "total", "lowest_total", "price_difference"}
+)
 
 
 def sees_prices(role: str) -> bool:

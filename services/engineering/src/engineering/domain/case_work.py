@@ -51,21 +51,46 @@ class InstallationCase(BaseModel):
     maintenance: list[MaintenanceRecord] = Field(default_factory=list)
 
     def record_maintenance(
-        self, *, record_id: str, work_done: str, done_on: date, note: str, accepted_on: date | None, by: str,
-        now: datetime, maintenance_months: int,
+        self,
+        *,
+        record_id: str,
+        work_done: str,
+        done_on: date,
+        note: str,
+        accepted_on: date | None,
+        by: str,
+        now: datetime,
+        maintenance_months: int,
     ) -> list[Event]:
         """Maintenance work on the complaint; within the year when done by the anniversary of acceptance
         (`maintenance_months` from the rule set in effect, see periods)."""
         if done_on > china_today(now):
             raise InvalidInput("done_on", f"{done_on} is in the future; record the work once it is done")
         within = within_maintenance_year(accepted_on, done_on, maintenance_months)
-        self.maintenance.append(MaintenanceRecord(record_id=record_id, work_done=work_done, done_on=done_on, note=note,
-                                                  within_maintenance_year=within, by=by, at=now))
-        return [(
-            "installation.maintenance_recorded",
-            InstallationMaintenanceRecorded(case_id=self.case_id, project_id=self.project_id, work_done=work_done,
-                                            within_maintenance_year=within, by=by, done_on=done_on),
-        )]
+        self.maintenance.append(
+            MaintenanceRecord(
+                record_id=record_id,
+                work_done=work_done,
+                done_on=done_on,
+                note=note,
+                within_maintenance_year=within,
+                by=by,
+                at=now,
+            )
+        )
+        return [
+            (
+                "installation.maintenance_recorded",
+                InstallationMaintenanceRecorded(
+                    case_id=self.case_id,
+                    project_id=self.project_id,
+                    work_done=work_done,
+                    within_maintenance_year=within,
+                    by=by,
+                    done_on=done_on,
+                ),
+            )
+        ]
 
 
 def is_installation_complaint(assigned: CaseAssigned) -> bool:
@@ -76,7 +101,9 @@ def link_case(
     assigned: CaseAssigned, *, by_serial: Project | None, by_ref: Project | None, event_id: str, now: datetime
 ) -> tuple[InstallationCase, list[Event]]:
     """The unit's own project first (its serial number is on the equipment list), then the one named."""
-    project, via = (by_serial, "serial_no") if by_serial else (by_ref, "project_ref") if by_ref else (None, None)
+    project, via = (
+        (by_serial, "serial_no") if by_serial else (by_ref, "project_ref") if by_ref else (None, None)
+    )
     serial = assigned.product.serial_no
     model = assigned.product.model
     if project is not None and serial:
@@ -96,6 +123,7 @@ def link_case(
         linked_at=now,
         source_event_id=event_id,
     )
-    linked = InstallationCaseLinked(case_id=case.case_id, project_id=case.project_id, serial_no=serial,
-                                    linked_by=LINKED_BY)
+    linked = InstallationCaseLinked(
+        case_id=case.case_id, project_id=case.project_id, serial_no=serial, linked_by=LINKED_BY
+    )
     return case, [("installation.case_linked", linked)]

@@ -30,10 +30,24 @@ from shared.contracts.engineering import (
 from shared.periods import china_today
 
 Status = Literal[
-    "sourcing", "awaiting_decision", "contracting", "preparing", "in_works", "in_acceptance", "accepted", "archived"
+    "sourcing",
+    "awaiting_decision",
+    "contracting",
+    "preparing",
+    "in_works",
+    "in_acceptance",
+    "accepted",
+    "archived",
 ]
 STATUSES: tuple[Status, ...] = (
-    "sourcing", "awaiting_decision", "contracting", "preparing", "in_works", "in_acceptance", "accepted", "archived"
+    "sourcing",
+    "awaiting_decision",
+    "contracting",
+    "preparing",
+    "in_works",
+    "in_acceptance",
+    "accepted",
+    "archived",
 )
 STATUS_ZH: dict[str, str] = {
     "sourcing": "寻找安装公司、报价比价",
@@ -52,14 +66,29 @@ PARTIES: tuple[Party, ...] = ("client", "supervisor")
 # §二.3.1(4): 设备辅料及设备合格证、施工队长及施工人员的证件信息、《工程开工报审表》.
 PaperworkItem = Literal["equipment_certificates", "material_certificates", "crew_ids", "commencement_report"]
 PAPERWORK: tuple[PaperworkItem, ...] = (
-    "equipment_certificates", "material_certificates", "crew_ids", "commencement_report"
+    "equipment_certificates",
+    "material_certificates",
+    "crew_ids",
+    "commencement_report",
 )
 # §二.3.3(1): the four conditions of completion acceptance.
 Condition = Literal["scope_complete", "self_inspection", "rectifications_closed", "archives_complete"]
-CONDITIONS: tuple[Condition, ...] = ("scope_complete", "self_inspection", "rectifications_closed", "archives_complete")
+CONDITIONS: tuple[Condition, ...] = (
+    "scope_complete",
+    "self_inspection",
+    "rectifications_closed",
+    "archives_complete",
+)
 # §二.3.3(2): the acceptance procedure, in this order and no other.
 Step = Literal["self_check", "application", "supervisor_signed", "client_signed", "settlement", "archive"]
-STEPS: tuple[Step, ...] = ("self_check", "application", "supervisor_signed", "client_signed", "settlement", "archive")
+STEPS: tuple[Step, ...] = (
+    "self_check",
+    "application",
+    "supervisor_signed",
+    "client_signed",
+    "settlement",
+    "archive",
+)
 STEP_GATE: dict[str, str] = {s: ("archived" if s == "archive" else f"acceptance_{s}") for s in STEPS}
 # The client's and design unit's stamps make the acceptance; open rectifications block every step up to it.
 ACCEPTING_STEP: Step = "client_signed"
@@ -112,15 +141,29 @@ _LABELS: dict[str, tuple[str, str]] = {
     "paperwork.crew_ids": ("施工队长及施工人员证件", "IDs of the foreman and the crew"),
     "paperwork.commencement_report": ("《工程开工报审表》", "the commencement report form (工程开工报审表)"),
     "works_start": ("开工", "the start of works"),
-    "precondition.scope_complete": ("完成工程设计和合同约定的各项内容", "the design and contract scope completed"),
+    "precondition.scope_complete": (
+        "完成工程设计和合同约定的各项内容",
+        "the design and contract scope completed",
+    ),
     "precondition.self_inspection": ("施工单位完工自检", "the contractor's self-inspection"),
     "precondition.rectifications_closed": (
-        "主管部门及监理责令整改的问题全部整改完毕", "every rectification ordered by the authorities or supervisor closed"),
-    "precondition.archives_complete": ("完整的技术档案和施工管理资料", "complete technical and management archives"),
+        "主管部门及监理责令整改的问题全部整改完毕",
+        "every rectification ordered by the authorities or supervisor closed",
+    ),
+    "precondition.archives_complete": (
+        "完整的技术档案和施工管理资料",
+        "complete technical and management archives",
+    ),
     "step.self_check": ("我方自检验收合格", "our self-check"),
-    "step.application": ("施工工长向监理、建设单位提交验收申请", "the foreman's application to the supervisor and client"),
+    "step.application": (
+        "施工工长向监理、建设单位提交验收申请",
+        "the foreman's application to the supervisor and client",
+    ),
     "step.supervisor_signed": ("监理单位验收合格并签字盖章", "the supervisor's signature and stamp"),
-    "step.client_signed": ("建设单位、设计单位签字盖章", "the client's and design unit's signatures and stamps"),
+    "step.client_signed": (
+        "建设单位、设计单位签字盖章",
+        "the client's and design unit's signatures and stamps",
+    ),
     "step.settlement": ("向甲方提交工程结算书和付款申请表", "the settlement statement and payment request"),
     "step.archive": ("竣工资料归档", "the completion records archived"),
 }
@@ -143,7 +186,9 @@ class GateClosed(Exception):
     """A gate is not passed yet; `missing` names every item it still needs."""
 
     def __init__(self, project_id: str, action: str, gate: str, items: list[Missing], status: str) -> None:
-        super().__init__(f"project {project_id}: cannot {action} yet; missing: {'; '.join(m.en for m in items)}")
+        super().__init__(
+            f"project {project_id}: cannot {action} yet; missing: {'; '.join(m.en for m in items)}"
+        )
         self.gate = gate
         self.missing = items
         self.status = status
@@ -152,8 +197,14 @@ class GateClosed(Exception):
 class IllegalTransition(Exception):
     """The project is past the stage that allows this; the message names its current status."""
 
-    def __init__(self, project_id: str, current: str, action: str, allowed: tuple[str, ...] | None = None,
-                 why: str | None = None) -> None:
+    def __init__(
+        self,
+        project_id: str,
+        current: str,
+        action: str,
+        allowed: tuple[str, ...] | None = None,
+        why: str | None = None,
+    ) -> None:
         reason = why or f"only while {', '.join(allowed or ())}"
         super().__init__(f"project {project_id} is {current}: cannot {action} ({reason})")
         self.current = current
@@ -409,7 +460,8 @@ class Project(BaseModel):
     steps: list[AcceptanceStep] = Field(default_factory=list)
     accepted_on: date | None = None
     maintenance_visits: list[PlannedVisit] = Field(
-        default_factory=list, description="Planned visits within the maintenance year (§二.3.4.1 正常保养).")
+        default_factory=list, description="Planned visits within the maintenance year (§二.3.4.1 正常保养)."
+    )
     milestones: dict[str, datetime] = Field(default_factory=dict, description="Gate passed → when.")
     history: list[HistoryEntry] = Field(default_factory=list)
 
@@ -459,7 +511,11 @@ class Project(BaseModel):
         match gate:
             case "quotes_complete":
                 have = len(self.installers)
-                short = [_quotes_missing(have, min_installers)] if min_installers and have < min_installers else []
+                short = (
+                    [_quotes_missing(have, min_installers)]
+                    if min_installers and have < min_installers
+                    else []
+                )
                 return [*short, missing("submission")]
             case "installer_chosen":
                 return [missing("decision")]
@@ -499,7 +555,9 @@ class Project(BaseModel):
         for gate, zh, en, optional in GATES:
             zh = zh.replace("{n}", str(min_installers))
             en = en.replace("{n}", str(min_installers))
-            items = [] if optional and gate not in self.milestones else self.gate_missing(gate, min_installers)
+            items = (
+                [] if optional and gate not in self.milestones else self.gate_missing(gate, min_installers)
+            )
             passed_at = self.milestones.get(gate)
             out.append(GateState(gate, zh, en, passed_at is not None, passed_at, tuple(items), optional))
         return out
@@ -522,7 +580,10 @@ class Project(BaseModel):
 
     def _milestone(self, name: str, detail: str, by: str, now: datetime) -> Event:
         self.milestones[name] = now
-        return ("project.milestone", ProjectMilestone(project_id=self.project_id, milestone=name, detail=detail, by=by))
+        return (
+            "project.milestone",
+            ProjectMilestone(project_id=self.project_id, milestone=name, detail=detail, by=by),
+        )
 
     @staticmethod
     def _not_future(field: str, day: date, now: datetime) -> None:
@@ -553,8 +614,13 @@ class Project(BaseModel):
         if not items:
             raise InvalidInput("items", "a quote needs its itemised price list")
         lines = [
-            PriceLine(item=i.item, unit=i.unit, quantity=i.quantity, unit_price=i.unit_price,
-                      amount=(i.quantity * i.unit_price).quantize(_CENT, rounding=ROUND_HALF_UP))
+            PriceLine(
+                item=i.item,
+                unit=i.unit,
+                quantity=i.quantity,
+                unit_price=i.unit_price,
+                amount=(i.quantity * i.unit_price).quantize(_CENT, rounding=ROUND_HALF_UP),
+            )
             for i in items
         ]
         quote_id = f"Q-{len(self.quotes) + 1}"
@@ -585,14 +651,27 @@ class Project(BaseModel):
         self._stage("submit the quotes to management", "sourcing")
         have = len(self.installers)
         if have < min_installers:
-            raise GateClosed(self.project_id, "submit the quotes to management", "quotes_complete",
-                             [_quotes_missing(have, min_installers)], self.status)
+            raise GateClosed(
+                self.project_id,
+                "submit the quotes to management",
+                "quotes_complete",
+                [_quotes_missing(have, min_installers)],
+                self.status,
+            )
         self.status = "awaiting_decision"
         self.submitted_at = now
         names = "、".join(self.installers)
-        self._log(by, now, "submitted", f"{have} 家报价呈报高层 / {have} installers' quotes submitted: {names}")
-        return [self._milestone("quotes_complete", f"{have} 家安装公司报价已比价呈报 / {have} installers quoted: {names}",
-                                by, now)]
+        self._log(
+            by, now, "submitted", f"{have} 家报价呈报高层 / {have} installers' quotes submitted: {names}"
+        )
+        return [
+            self._milestone(
+                "quotes_complete",
+                f"{have} 家安装公司报价已比价呈报 / {have} installers quoted: {names}",
+                by,
+                now,
+            )
+        ]
 
     def decide(self, *, quote_id: str, reason: str, by: str, now: datetime) -> list[Event]:
         """Management's final decision: the chosen quote and why (§二.3.1(1) 呈报公司高层作最终决定)."""
@@ -637,31 +716,56 @@ class Project(BaseModel):
         )
         self.status = "preparing"
         self._log(by, now, "contract_signed", f"合同 {contract_no}：{chosen.installer}")
-        return [self._milestone("contract_signed", f"合同 {contract_no} / contract {contract_no} with {chosen.installer}",
-                                by, now)]
+        return [
+            self._milestone(
+                "contract_signed",
+                f"合同 {contract_no} / contract {contract_no} with {chosen.installer}",
+                by,
+                now,
+            )
+        ]
 
     # ------------------------------------------------------------------ R-EN-2: before works
 
-    def name_site_lead(self, *, name: str, title: str | None, phone: str | None, by: str, now: datetime) -> list[Event]:
+    def name_site_lead(
+        self, *, name: str, title: str | None, phone: str | None, by: str, now: datetime
+    ) -> list[Event]:
         """施工现场项目负责人; naming another later replaces them (the history keeps who it was)."""
         self._need("name the site lead", "contract_signed")
         self._stage("name the site lead", *AFTER_CONTRACT)
         previous = self.site_lead.name if self.site_lead else None
         self.site_lead = Person(name=name, title=title, phone=phone, by=by, at=now)
-        self._log(by, now, "site_lead_named", f"现场负责人 {name}" + (f"（接替 {previous}）" if previous else ""))
+        self._log(
+            by, now, "site_lead_named", f"现场负责人 {name}" + (f"（接替 {previous}）" if previous else "")
+        )
         if "site_lead_named" in self.milestones:
             return []
         return [self._milestone("site_lead_named", f"现场负责人 {name} / site lead {name}", by, now)]
 
     def record_survey(
-        self, *, surveyed_on: date, participants: list[str], findings: str, obstacle_plan: str, by: str, now: datetime
+        self,
+        *,
+        surveyed_on: date,
+        participants: list[str],
+        findings: str,
+        obstacle_plan: str,
+        by: str,
+        now: datetime,
     ) -> list[Event]:
         """A joint site survey with the foreman (optional): what was found and the plan for obstacles."""
         self._need("record a site survey", "contract_signed")
         self._stage("record a site survey", "preparing")
         self._not_future("surveyed_on", surveyed_on, now)
-        self.surveys.append(Survey(surveyed_on=surveyed_on, participants=participants, findings=findings,
-                                   obstacle_plan=obstacle_plan, by=by, at=now))
+        self.surveys.append(
+            Survey(
+                surveyed_on=surveyed_on,
+                participants=participants,
+                findings=findings,
+                obstacle_plan=obstacle_plan,
+                by=by,
+                at=now,
+            )
+        )
         self._log(by, now, "survey_recorded", f"现场勘察 {surveyed_on}：{findings}")
         if "survey_done" in self.milestones:
             return []
@@ -677,7 +781,11 @@ class Project(BaseModel):
         self._log(by, now, "contact_recorded", f"{'甲方' if party == 'client' else '监理'}联系人 {name}")
         if "contacts_recorded" in self.milestones or any(p not in self.contacts for p in PARTIES):
             return []
-        return [self._milestone("contacts_recorded", "甲方、监理联系人已确定 / client and supervisor contacts in", by, now)]
+        return [
+            self._milestone(
+                "contacts_recorded", "甲方、监理联系人已确定 / client and supervisor contacts in", by, now
+            )
+        ]
 
     def record_paperwork(
         self, *, item: PaperworkItem, document: str, submitted_on: date, note: str, by: str, now: datetime
@@ -686,16 +794,29 @@ class Project(BaseModel):
         self._need("record entry paperwork", "contract_signed")
         self._stage("record entry paperwork", "preparing")
         self._not_future("submitted_on", submitted_on, now)
-        self.paperwork[item] = Paperwork(document=document, submitted_on=submitted_on, note=note, by=by, at=now)
+        self.paperwork[item] = Paperwork(
+            document=document, submitted_on=submitted_on, note=note, by=by, at=now
+        )
         self._log(by, now, "paperwork_recorded", f"{missing('paperwork.' + item).zh}：{document}")
         if "paperwork_complete" in self.milestones or any(i not in self.paperwork for i in PAPERWORK):
             return []
-        return [self._milestone("paperwork_complete", "进场手续已齐全并报监理 / entry paperwork complete", by, now)]
+        return [
+            self._milestone(
+                "paperwork_complete", "进场手续已齐全并报监理 / entry paperwork complete", by, now
+            )
+        ]
 
     def start_works(self, *, started_on: date, by: str, now: datetime) -> list[Event]:
         """开工: only with the contract, the site lead, both contacts and every item of the entry paperwork."""
-        self._need("start the works", "quotes_complete", "installer_chosen", "contract_signed", "site_lead_named",
-                   "contacts_recorded", "paperwork_complete")
+        self._need(
+            "start the works",
+            "quotes_complete",
+            "installer_chosen",
+            "contract_signed",
+            "site_lead_named",
+            "contacts_recorded",
+            "paperwork_complete",
+        )
         self._stage("start the works", "preparing")
         self._not_future("started_on", started_on, now)
         assert self.contract is not None
@@ -718,8 +839,9 @@ class Project(BaseModel):
         assert self.works_started_on is not None
         if on < self.works_started_on:
             raise InvalidInput("on", f"before the works started ({self.works_started_on})")
-        self.progress.append(Progress(on=on, percent_complete=percent_complete, work_done=work_done, note=note,
-                                      by=by, at=now))
+        self.progress.append(
+            Progress(on=on, percent_complete=percent_complete, work_done=work_done, note=note, by=by, at=now)
+        )
         self._log(by, now, "progress", f"{on} 完成 {percent_complete}%：{work_done}")
         return []
 
@@ -730,9 +852,24 @@ class Project(BaseModel):
         self._need("declare material", "contract_signed")
         self._stage("declare material", *AFTER_CONTRACT)
         material_id = f"M-{len(self.materials) + 1}"
-        self.materials.append(Material(material_id=material_id, name=name, spec=spec, quantity=quantity, unit=unit,
-                                       certificate=certificate, by=by, at=now))
-        self._log(by, now, "material_declared", f"{material_id} {name} {spec} × {_quantity_text(quantity)}{unit} 进场报验")
+        self.materials.append(
+            Material(
+                material_id=material_id,
+                name=name,
+                spec=spec,
+                quantity=quantity,
+                unit=unit,
+                certificate=certificate,
+                by=by,
+                at=now,
+            )
+        )
+        self._log(
+            by,
+            now,
+            "material_declared",
+            f"{material_id} {name} {spec} × {_quantity_text(quantity)}{unit} 进场报验",
+        )
         return []
 
     def inspect_material(
@@ -751,20 +888,43 @@ class Project(BaseModel):
         self._stage("record the supervisor's material inspection", *AFTER_CONTRACT)
         material = self.material(material_id)
         if material.state != "declared" and material.inspection is not None:
-            raise IllegalTransition(self.project_id, self.status, f"inspect material {material_id} again",
-                                    why=f"it was {material.state} on {material.inspection.inspected_on}")
+            raise IllegalTransition(
+                self.project_id,
+                self.status,
+                f"inspect material {material_id} again",
+                why=f"it was {material.state} on {material.inspection.inspected_on}",
+            )
         self._not_future("inspected_on", inspected_on, now)
-        material.inspection = Inspection(result=result, inspected_by=inspected_by, inspected_on=inspected_on,
-                                         document=document, note=note, by=by, at=now)
+        material.inspection = Inspection(
+            result=result,
+            inspected_by=inspected_by,
+            inspected_on=inspected_on,
+            document=document,
+            note=note,
+            by=by,
+            at=now,
+        )
         material.state = result
-        self._log(by, now, f"material_{result}",
-                  f"{material_id} {material.name} 监理{'验收合格' if result == 'accepted' else '验收不合格'}（{inspected_by}）")
+        self._log(
+            by,
+            now,
+            f"material_{result}",
+            f"{material_id} {material.name} 监理{'验收合格' if result == 'accepted' else '验收不合格'}（{inspected_by}）",
+        )
         if result == "rejected":
             return []
         # Not a gate: each accepted batch is its own milestone, so the milestones map keeps only gates.
-        return [("project.milestone", ProjectMilestone(
-            project_id=self.project_id, milestone="material_accepted",
-            detail=f"{material_id} {material.name} 经监理 {inspected_by} 验收合格 / accepted by the supervisor", by=by))]
+        return [
+            (
+                "project.milestone",
+                ProjectMilestone(
+                    project_id=self.project_id,
+                    milestone="material_accepted",
+                    detail=f"{material_id} {material.name} 经监理 {inspected_by} 验收合格 / accepted by the supervisor",
+                    by=by,
+                ),
+            )
+        ]
 
     def use_material(
         self, *, material_id: str, quantity: Decimal, used_on: date, location: str, by: str, now: datetime
@@ -774,50 +934,95 @@ class Project(BaseModel):
         self._stage("use material", *DURING_WORKS)
         material = self.material(material_id)
         if material.state != "accepted":
-            why = (f"监理验收不合格，不得使用 / rejected by the supervisor on {material.inspection.inspected_on}"
-                   if material.state == "rejected" and material.inspection else None)
+            why = (
+                f"监理验收不合格，不得使用 / rejected by the supervisor on {material.inspection.inspected_on}"
+                if material.state == "rejected" and material.inspection
+                else None
+            )
             item = Missing(
                 f"material.{material_id}.acceptance",
                 why or f"{material_id} {material.name} 须经监理验收合格后方可使用",
                 why or f"the supervisor's acceptance of {material_id} {material.name}",
             )
-            raise GateClosed(self.project_id, f"use material {material_id}", "material_accepted", [item], self.status)
+            raise GateClosed(
+                self.project_id, f"use material {material_id}", "material_accepted", [item], self.status
+            )
         self._not_future("used_on", used_on, now)
         left = material.quantity - material.used
         if quantity > left:
-            raise InvalidInput("quantity", f"only {_quantity_text(left)} {material.unit} of {material_id} left")
-        material.uses.append(MaterialUse(quantity=quantity, used_on=used_on, location=location, by=by, at=now))
+            raise InvalidInput(
+                "quantity", f"only {_quantity_text(left)} {material.unit} of {material_id} left"
+            )
+        material.uses.append(
+            MaterialUse(quantity=quantity, used_on=used_on, location=location, by=by, at=now)
+        )
         used = f"{_quantity_text(quantity)}{material.unit}"
         self._log(by, now, "material_used", f"{material_id} {material.name} 使用 {used}：{location}")
         return []
 
     def record_instruction(
-        self, *, received_on: date, given_by: str, instruction: str, document: str | None, action_taken: str,
-        by: str, now: datetime,
+        self,
+        *,
+        received_on: date,
+        given_by: str,
+        instruction: str,
+        document: str | None,
+        action_taken: str,
+        by: str,
+        now: datetime,
     ) -> list[Event]:
         """An instruction of the client (建设单位指令), kept with what was done about it."""
         self._need("record a client instruction", "contract_signed")
         self._stage("record a client instruction", *AFTER_CONTRACT)
         self._not_future("received_on", received_on, now)
         instruction_id = f"I-{len(self.instructions) + 1}"
-        self.instructions.append(Instruction(instruction_id=instruction_id, received_on=received_on, given_by=given_by,
-                                             instruction=instruction, document=document, action_taken=action_taken,
-                                             by=by, at=now))
+        self.instructions.append(
+            Instruction(
+                instruction_id=instruction_id,
+                received_on=received_on,
+                given_by=given_by,
+                instruction=instruction,
+                document=document,
+                action_taken=action_taken,
+                by=by,
+                at=now,
+            )
+        )
         self._log(by, now, "instruction", f"{instruction_id} 甲方指令（{given_by}）：{instruction}")
         return []
 
     def order_rectification(
-        self, *, ordered_by: Orderer, ordered_on: date, issue: str, document: str | None, by: str, now: datetime
+        self,
+        *,
+        ordered_by: Orderer,
+        ordered_on: date,
+        issue: str,
+        document: str | None,
+        by: str,
+        now: datetime,
     ) -> list[Event]:
         """A rectification ordered by the authorities or the supervisor (责令整改); it blocks acceptance while open."""
         self._need("record a rectification order", "works_started")
         self._stage("record a rectification order", *DURING_WORKS)
         self._not_future("ordered_on", ordered_on, now)
         rectification_id = f"R-{len(self.rectifications) + 1}"
-        self.rectifications.append(Rectification(rectification_id=rectification_id, ordered_by=ordered_by,
-                                                 ordered_on=ordered_on, issue=issue, document=document, by=by, at=now))
-        self._log(by, now, "rectification_ordered",
-                  f"{rectification_id} {'监理' if ordered_by == 'supervisor' else '主管部门'}责令整改：{issue}")
+        self.rectifications.append(
+            Rectification(
+                rectification_id=rectification_id,
+                ordered_by=ordered_by,
+                ordered_on=ordered_on,
+                issue=issue,
+                document=document,
+                by=by,
+                at=now,
+            )
+        )
+        self._log(
+            by,
+            now,
+            "rectification_ordered",
+            f"{rectification_id} {'监理' if ordered_by == 'supervisor' else '主管部门'}责令整改：{issue}",
+        )
         return []
 
     def close_rectification(
@@ -826,8 +1031,12 @@ class Project(BaseModel):
         self._stage("close a rectification", *DURING_WORKS)
         r = self.rectification(rectification_id)
         if not r.is_open:
-            raise IllegalTransition(self.project_id, self.status, f"close {rectification_id}",
-                                    why=f"it was closed on {r.closed_on}")
+            raise IllegalTransition(
+                self.project_id,
+                self.status,
+                f"close {rectification_id}",
+                why=f"it was closed on {r.closed_on}",
+            )
         self._not_future("closed_on", closed_on, now)
         if closed_on < r.ordered_on:
             raise InvalidInput("closed_on", f"before the order ({r.ordered_on})")
@@ -841,40 +1050,75 @@ class Project(BaseModel):
         self, *, condition: Condition, met_on: date, document: str, note: str, by: str, now: datetime
     ) -> list[Event]:
         """One of the four conditions of completion acceptance, recorded as met; the fourth opens acceptance."""
-        self._need("record a precondition of acceptance", "quotes_complete", "installer_chosen", "contract_signed",
-                   "works_started")
+        self._need(
+            "record a precondition of acceptance",
+            "quotes_complete",
+            "installer_chosen",
+            "contract_signed",
+            "works_started",
+        )
         if condition in self.preconditions:
-            raise IllegalTransition(self.project_id, self.status, f"record {condition} again",
-                                    why=f"it was recorded as met on {self.preconditions[condition].met_on}")
+            raise IllegalTransition(
+                self.project_id,
+                self.status,
+                f"record {condition} again",
+                why=f"it was recorded as met on {self.preconditions[condition].met_on}",
+            )
         self._stage("record a precondition of acceptance", "in_works")
         self._not_future("met_on", met_on, now)
         if condition == "rectifications_closed" and self.open_rectifications:
-            raise GateClosed(self.project_id, "record every rectification as closed", "preconditions_met",
-                             [self._open_rectification_missing(r) for r in self.open_rectifications], self.status)
-        self.preconditions[condition] = PreconditionMet(condition=condition, met_on=met_on, document=document,
-                                                        note=note, by=by, at=now)
+            raise GateClosed(
+                self.project_id,
+                "record every rectification as closed",
+                "preconditions_met",
+                [self._open_rectification_missing(r) for r in self.open_rectifications],
+                self.status,
+            )
+        self.preconditions[condition] = PreconditionMet(
+            condition=condition, met_on=met_on, document=document, note=note, by=by, at=now
+        )
         self._log(by, now, "precondition_met", f"{missing('precondition.' + condition).zh}：{document}")
         if any(c not in self.preconditions for c in CONDITIONS):
             return []
         self.status = "in_acceptance"
-        return [self._milestone("preconditions_met", "竣工验收四项条件均已满足 / the four preconditions are met", by, now)]
+        return [
+            self._milestone(
+                "preconditions_met", "竣工验收四项条件均已满足 / the four preconditions are met", by, now
+            )
+        ]
 
-    def record_visit(self, *, visit_no: int, visited_on: date, notes: str, by: str, now: datetime) -> list[Event]:
+    def record_visit(
+        self, *, visit_no: int, visited_on: date, notes: str, by: str, now: datetime
+    ) -> list[Event]:
         """A planned maintenance visit was made."""
         visit = next((v for v in self.maintenance_visits if v.visit_no == visit_no), None)
         if visit is None:
             raise UnknownItem(f"maintenance visit {visit_no} is not planned on {self.project_id}")
         if not visit.open:
-            raise IllegalTransition(self.project_id, self.status, f"record maintenance visit {visit_no} again",
-                                    why=f"made on {visit.done_on} by {visit.by}")
+            raise IllegalTransition(
+                self.project_id,
+                self.status,
+                f"record maintenance visit {visit_no} again",
+                why=f"made on {visit.done_on} by {visit.by}",
+            )
         self._not_future("visited_on", visited_on, now)
         if self.accepted_on is not None and visited_on < self.accepted_on:
             raise InvalidInput("visited_on", f"before the acceptance on {self.accepted_on}")
         visit.done_on, visit.by, visit.notes, visit.recorded_at = visited_on, by, notes, now
         self._log(by, now, "maintenance_visit", f"第 {visit_no} 次保养回访 {visited_on}：{notes}")
-        return [("maintenance.visit_recorded", MaintenanceVisitRecorded(
-            project_id=self.project_id, visit_no=visit_no, due_on=visit.due_on, visited_on=visited_on, by=by,
-            notes=notes))]
+        return [
+            (
+                "maintenance.visit_recorded",
+                MaintenanceVisitRecorded(
+                    project_id=self.project_id,
+                    visit_no=visit_no,
+                    due_on=visit.due_on,
+                    visited_on=visited_on,
+                    by=by,
+                    notes=notes,
+                ),
+            )
+        ]
 
     def check_visits(self, *, today: date, grace_days: int, now: datetime) -> list[Event]:
         """Visits not made `grace_days` after they fell due are escalated, once each."""
@@ -882,9 +1126,19 @@ class Project(BaseModel):
         for v in self.maintenance_visits:
             if v.open and v.missed_at is None and today >= v.escalate_on(grace_days):
                 v.missed_at = now
-                events.append(("maintenance.visit_missed", MaintenanceVisitMissed(
-                    project_id=self.project_id, client=self.client, site=self.site, visit_no=v.visit_no,
-                    due_on=v.due_on, overdue_days=(today - v.due_on).days)))
+                events.append(
+                    (
+                        "maintenance.visit_missed",
+                        MaintenanceVisitMissed(
+                            project_id=self.project_id,
+                            client=self.client,
+                            site=self.site,
+                            visit_no=v.visit_no,
+                            due_on=v.due_on,
+                            overdue_days=(today - v.due_on).days,
+                        ),
+                    )
+                )
         return events
 
     def next_visit_check(self, grace_days: int) -> date | None:
@@ -911,54 +1165,96 @@ class Project(BaseModel):
         """One step of the acceptance procedure, strictly in order; the client's stamps make the acceptance,
         which plans a maintenance visit every `visit_every_months` within the maintenance year."""
         action = f"record {step}"
-        self._need(action, "quotes_complete", "installer_chosen", "contract_signed", "works_started",
-                   "preconditions_met")
+        self._need(
+            action,
+            "quotes_complete",
+            "installer_chosen",
+            "contract_signed",
+            "works_started",
+            "preconditions_met",
+        )
         done = self.step(step)
         if done is not None:
-            raise IllegalTransition(self.project_id, self.status, action,
-                                    why=f"recorded on {done.done_on} by {done.by}")
+            raise IllegalTransition(
+                self.project_id, self.status, action, why=f"recorded on {done.done_on} by {done.by}"
+            )
         index = STEPS.index(step)
         earlier = [s for s in STEPS[:index] if self.step(s) is None]
         if earlier:
-            raise GateClosed(self.project_id, action, STEP_GATE[earlier[0]], [missing(f"step.{s}") for s in earlier],
-                             self.status)
+            raise GateClosed(
+                self.project_id,
+                action,
+                STEP_GATE[earlier[0]],
+                [missing(f"step.{s}") for s in earlier],
+                self.status,
+            )
         if index <= STEPS.index(ACCEPTING_STEP) and self.open_rectifications:
-            raise GateClosed(self.project_id, action, STEP_GATE[step],
-                             [self._open_rectification_missing(r) for r in self.open_rectifications], self.status)
+            raise GateClosed(
+                self.project_id,
+                action,
+                STEP_GATE[step],
+                [self._open_rectification_missing(r) for r in self.open_rectifications],
+                self.status,
+            )
         self._not_future("done_on", done_on, now)
         if index > 0 and done_on < (previous := self.steps[-1]).done_on:
             raise InvalidInput("done_on", f"before the previous step, {previous.step}, on {previous.done_on}")
         if step == ACCEPTING_STEP and self.design_unit and not design_unit_document:
-            raise InvalidInput("design_unit_document", f"the design unit ({self.design_unit}) signs and stamps too")
+            raise InvalidInput(
+                "design_unit_document", f"the design unit ({self.design_unit}) signs and stamps too"
+            )
         if step == "settlement" and not payment_request:
-            raise InvalidInput("payment_request", "the settlement goes to the client with the payment request form")
-        self.steps.append(AcceptanceStep(
-            step=step, done_on=done_on, document=document, performed_by=performed_by, note=note,
-            design_unit_document=design_unit_document if step == ACCEPTING_STEP else None,
-            payment_request=payment_request if step == "settlement" else None,
-            amount=amount if step == "settlement" else None, by=by, at=now,
-        ))
+            raise InvalidInput(
+                "payment_request", "the settlement goes to the client with the payment request form"
+            )
+        self.steps.append(
+            AcceptanceStep(
+                step=step,
+                done_on=done_on,
+                document=document,
+                performed_by=performed_by,
+                note=note,
+                design_unit_document=design_unit_document if step == ACCEPTING_STEP else None,
+                payment_request=payment_request if step == "settlement" else None,
+                amount=amount if step == "settlement" else None,
+                by=by,
+                at=now,
+            )
+        )
         label = missing(f"step.{step}")
         self._log(by, now, STEP_GATE[step], f"{label.zh}：{document}")
         detail = f"{done_on} {label.zh}（{document}） / {label.en}"
         events = [self._milestone(STEP_GATE[step], detail, by, now)]
         if step == ACCEPTING_STEP:
             self.status, self.accepted_on = "accepted", done_on
-            self.maintenance_visits = plan_visits(done_on, maintenance_months=maintenance_months,
-                                                  every_months=visit_every_months)
+            self.maintenance_visits = plan_visits(
+                done_on, maintenance_months=maintenance_months, every_months=visit_every_months
+            )
             # R-EN-5: acceptance starts the equipment and installation-maintenance clocks in warranty.
-            events.append(("installation.accepted", InstallationAccepted(
-                project_id=self.project_id, client=self.client, site=self.site, accepted_on=done_on,
-                units=[InstalledUnit(serial_no=u.serial_no, model=u.model) for u in self.units],
-            )))
+            events.append(
+                (
+                    "installation.accepted",
+                    InstallationAccepted(
+                        project_id=self.project_id,
+                        client=self.client,
+                        site=self.site,
+                        accepted_on=done_on,
+                        units=[InstalledUnit(serial_no=u.serial_no, model=u.model) for u in self.units],
+                    ),
+                )
+            )
         elif step == "archive":
             self.status = "archived"
         return events
 
 
 GATES: tuple[tuple[str, str, str, bool], ...] = (
-    ("quotes_complete", "至少 {n} 家安装公司报价、比价并呈报高层",
-     "Quotes from at least {n} different installers, compared and submitted to management", False),
+    (
+        "quotes_complete",
+        "至少 {n} 家安装公司报价、比价并呈报高层",
+        "Quotes from at least {n} different installers, compared and submitted to management",
+        False,
+    ),
     ("installer_chosen", "公司高层选定安装公司", "Management chose the installer", False),
     ("contract_signed", "与安装公司签订合同", "Contract signed with the installer", False),
     ("site_lead_named", "确定施工现场项目负责人", "Site lead named", False),
@@ -968,11 +1264,25 @@ GATES: tuple[tuple[str, str, str, bool], ...] = (
     ("works_started", "开工", "Works started", False),
     ("preconditions_met", "竣工验收四项条件", "The four preconditions of completion acceptance", False),
     ("acceptance_self_check", "我方自检验收合格", "Self-check passed", False),
-    ("acceptance_application", "施工工长提交验收申请", "Foreman's application to the supervisor and client", False),
+    (
+        "acceptance_application",
+        "施工工长提交验收申请",
+        "Foreman's application to the supervisor and client",
+        False,
+    ),
     ("acceptance_supervisor_signed", "监理单位验收合格签字盖章", "Supervisor signed and stamped", False),
-    ("acceptance_client_signed", "建设单位、设计单位签字盖章（验收合格）",
-     "Client and design unit signed and stamped (accepted)", False),
-    ("acceptance_settlement", "提交工程结算书和付款申请表", "Settlement statement and payment request submitted", False),
+    (
+        "acceptance_client_signed",
+        "建设单位、设计单位签字盖章（验收合格）",
+        "Client and design unit signed and stamped (accepted)",
+        False,
+    ),
+    (
+        "acceptance_settlement",
+        "提交工程结算书和付款申请表",
+        "Settlement statement and payment request submitted",
+        False,
+    ),
     ("archived", "竣工资料归档", "Completion records archived", False),
 )
 
@@ -1002,12 +1312,28 @@ def open_project(
     if bid_won_on > china_today(now):
         raise InvalidInput("bid_won_on", f"{bid_won_on} is in the future")
     project = Project(
-        project_id=project_id, client=client, site=site, supervisor=supervisor, design_unit=design_unit,
-        units=units, contract_value=contract_value, bid_won_on=bid_won_on, note=note, opened_by=by, opened_at=now,
+        project_id=project_id,
+        client=client,
+        site=site,
+        supervisor=supervisor,
+        design_unit=design_unit,
+        units=units,
+        contract_value=contract_value,
+        bid_won_on=bid_won_on,
+        note=note,
+        opened_by=by,
+        opened_at=now,
     )
-    project._log(by, now, "opened", f"中标立项：{client}，{len(units)} 台设备 / opened: {client}, {len(units)} units")
+    project._log(
+        by, now, "opened", f"中标立项：{client}，{len(units)} 台设备 / opened: {client}, {len(units)} units"
+    )
     opened = ProjectOpened(
-        project_id=project_id, client=client, site=site, supervisor=supervisor, design_unit=design_unit,
-        units=[InstalledUnit(serial_no=u.serial_no, model=u.model) for u in units], opened_by=by,
+        project_id=project_id,
+        client=client,
+        site=site,
+        supervisor=supervisor,
+        design_unit=design_unit,
+        units=[InstalledUnit(serial_no=u.serial_no, model=u.model) for u in units],
+        opened_by=by,
     )
     return project, [("project.opened", opened)]

@@ -79,7 +79,12 @@ def summary_view(project: Project, *, role: str, min_installers: int) -> dict[st
 
 
 def project_view(
-    project: Project, *, role: str, min_installers: int, today: date, cases: list[dict[str, Any]] | None = None
+    project: Project,
+    *,
+    role: str,
+    min_installers: int,
+    today: date,
+    cases: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The whole project with its history, as `role` may read it."""
     data = project.model_dump(mode="json", exclude={"quotes": {"__all__": {"installer_key"}}})
@@ -100,7 +105,8 @@ def project_view(
         "required_installers": min_installers,
         "schedule_today": (
             {"planned_percent": schedule.planned_percent(today), "finishes_on": schedule.finishes_on}
-            if schedule and project.status in ("in_works", "in_acceptance") else None
+            if schedule and project.status in ("in_works", "in_acceptance")
+            else None
         ),
         "open_rectifications": [r.rectification_id for r in project.open_rectifications],
         "next_gate": _gate_view(upcoming) if upcoming else None,
@@ -120,9 +126,13 @@ def comparison_view(project: Project, *, role: str, min_installers: int) -> dict
     rows: dict[str, dict[str, Any]] = {}
     for q in quotes:
         for line in q.items:
-            row = rows.setdefault(_line_key(line.item, line.unit),
-                                  {"item": line.item, "unit": line.unit, "quotes": {x.quote_id: None for x in quotes}})
-            row["quotes"][q.quote_id] = line.model_dump(mode="json", include={"quantity", "unit_price", "amount"})
+            row = rows.setdefault(
+                _line_key(line.item, line.unit),
+                {"item": line.item, "unit": line.unit, "quotes": {x.quote_id: None for x in quotes}},
+            )
+            row["quotes"][q.quote_id] = line.model_dump(
+                mode="json", include={"quantity", "unit_price", "amount"}
+            )
     lowest = min(quotes, key=lambda q: (q.total, q.quote_id), default=None)
     highest = max(quotes, key=lambda q: (q.total, q.quote_id), default=None)
     shortest = min(quotes, key=lambda q: (q.schedule.days, q.quote_id), default=None)

@@ -99,9 +99,15 @@ class ProjectIn(Body):
     client: Name = Field(description="甲方（建设单位） / the client.")
     site: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     supervisor: Name = Field(description="监理单位 / the supervision unit.")
-    design_unit: Name | None = Field(default=None, description="设计单位 / the design unit, when there is one.")
-    units: list[UnitIn] = Field(min_length=1, max_length=2000, description="The equipment list: model and serial.")
-    contract_value: MoneyIn = Field(description="The won contract's value (CNY); engineering and management see it.")
+    design_unit: Name | None = Field(
+        default=None, description="设计单位 / the design unit, when there is one."
+    )
+    units: list[UnitIn] = Field(
+        min_length=1, max_length=2000, description="The equipment list: model and serial."
+    )
+    contract_value: MoneyIn = Field(
+        description="The won contract's value (CNY); engineering and management see it."
+    )
     bid_won_on: date | None = Field(default=None, description="中标日期; today when absent.")
     note: Note = ""
 
@@ -256,7 +262,9 @@ class PreconditionIn(Body):
 class StepIn(Body):
     done_on: date | None = Field(default=None, description="Today when absent.")
     document: DocRef
-    performed_by: Name | None = Field(default=None, description="Who did it: the foreman, the supervisor's signatory …")
+    performed_by: Name | None = Field(
+        default=None, description="Who did it: the foreman, the supervisor's signatory …"
+    )
     note: Note = ""
     design_unit_document: DocRef | None = Field(
         default=None, description="client_signed only: the design unit's signed and stamped form."
@@ -267,7 +275,9 @@ class SettlementIn(Body):
     done_on: date | None = None
     statement: DocRef = Field(description="工程结算书.")
     payment_request: DocRef = Field(description="付款申请表.")
-    amount: MoneyIn | None = Field(default=None, description="The settled amount; engineering and management see it.")
+    amount: MoneyIn | None = Field(
+        default=None, description="The settled amount; engineering and management see it."
+    )
     note: Note = ""
 
 
@@ -312,16 +322,30 @@ def _gate_refused(exc: GateClosed) -> HTTPException:
 
 
 async def _change(
-    request: Request, project_id: str, principal: Principal, idempotency_key: str | None, body: BaseModel | None,
-    operation: Any, *, result_of: Any = None,
+    request: Request,
+    project_id: str,
+    principal: Principal,
+    idempotency_key: str | None,
+    body: BaseModel | None,
+    operation: Any,
+    *,
+    result_of: Any = None,
 ) -> Project:
-    project, _ = await _changed(request, project_id, principal, idempotency_key, body, operation, result_of=result_of)
+    project, _ = await _changed(
+        request, project_id, principal, idempotency_key, body, operation, result_of=result_of
+    )
     return project
 
 
 async def _changed(
-    request: Request, project_id: str, principal: Principal, idempotency_key: str | None, body: BaseModel | None,
-    operation: Any, *, result_of: Any = None,
+    request: Request,
+    project_id: str,
+    principal: Principal,
+    idempotency_key: str | None,
+    body: BaseModel | None,
+    operation: Any,
+    *,
+    result_of: Any = None,
 ) -> tuple[Project, Any]:
     """A command on a project: the domain's refusals become 409/422/404; a retry under the same
     Idempotency-Key answers as the first attempt."""
@@ -360,8 +384,13 @@ def _case_summary(case: InstallationCase) -> dict[str, Any]:
 async def _view(request: Request, project: Project, principal: Principal) -> dict[str, Any]:
     e = _e(request)
     cases, _ = await e.case_queries.find({"project_id": project.project_id}, skip=0, limit=200)
-    return project_view(project, role=principal.role, min_installers=e.min_installers,
-                        today=china_today(_now(request)), cases=[_case_summary(c) for c in cases])
+    return project_view(
+        project,
+        role=principal.role,
+        min_installers=e.min_installers,
+        today=china_today(_now(request)),
+        cases=[_case_summary(c) for c in cases],
+    )
 
 
 def _day(value: date | None, request: Request) -> date:
@@ -373,15 +402,25 @@ def _day(value: date | None, request: Request) -> date:
 projects = APIRouter(prefix="/v1/projects", tags=["projects"], route_class=JsonRoute)
 
 
-@projects.post("", status_code=201, summary="中标立项: open a project for a won bid (publishes project.opened)")
+@projects.post(
+    "", status_code=201, summary="中标立项: open a project for a won bid (publishes project.opened)"
+)
 async def open_(
     request: Request, body: ProjectIn, principal: Actor, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     try:
         project = await create_project(
-            _e(request), project_id=body.project_id, client=body.client, site=body.site, supervisor=body.supervisor,
-            design_unit=body.design_unit, units=[Unit(serial_no=u.serial_no, model=u.model) for u in body.units],
-            contract_value=body.contract_value, bid_won_on=body.bid_won_on, note=body.note, by=principal.id,
+            _e(request),
+            project_id=body.project_id,
+            client=body.client,
+            site=body.site,
+            supervisor=body.supervisor,
+            design_unit=body.design_unit,
+            units=[Unit(serial_no=u.serial_no, model=u.model) for u in body.units],
+            contract_value=body.contract_value,
+            bid_won_on=body.bid_won_on,
+            note=body.note,
+            by=principal.id,
             key=change_key(principal, idempotency_key, action="open project", body=body),
         )
     except InvalidInput as exc:
@@ -436,47 +475,110 @@ async def checklist(request: Request, project_id: ProjectId, principal: Reader) 
 
 
 @projects.post("/{project_id}/quotes", status_code=201, summary="An installer's quote (R-EN-1)")
-async def add_quote(request: Request, project_id: ProjectId, body: QuoteIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+async def add_quote(
+    request: Request,
+    project_id: ProjectId,
+    body: QuoteIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     now = _now(request)
-    project, quote_id = await _changed(request, project_id, principal, idempotency_key, body, lambda p: p.add_quote(
-        installer=body.installer, contracting_mode=body.contracting_mode,
-        items=[QuotedLine(**line.model_dump()) for line in body.items], scope=body.scope,
-        drawings_signed_off=body.drawings_signed_off, schedule=body.schedule.to_domain(),
-        requirements=body.requirements, payment_terms=body.payment_terms, maintenance_terms=body.maintenance_terms,
-        quoted_on=_day(body.quoted_on, request), by=principal.id, now=now,
-    ), result_of=lambda p: p.quotes[-1].quote_id)
+    project, quote_id = await _changed(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.add_quote(
+            installer=body.installer,
+            contracting_mode=body.contracting_mode,
+            items=[QuotedLine(**line.model_dump()) for line in body.items],
+            scope=body.scope,
+            drawings_signed_off=body.drawings_signed_off,
+            schedule=body.schedule.to_domain(),
+            requirements=body.requirements,
+            payment_terms=body.payment_terms,
+            maintenance_terms=body.maintenance_terms,
+            quoted_on=_day(body.quoted_on, request),
+            by=principal.id,
+            now=now,
+        ),
+        result_of=lambda p: p.quotes[-1].quote_id,
+    )
     return {"quote_id": quote_id, "project": await _view(request, project, principal)}
 
 
-@projects.get("/{project_id}/comparison", summary="The quotes side by side (比价); prices for engineering, management")
+@projects.get(
+    "/{project_id}/comparison", summary="The quotes side by side (比价); prices for engineering, management"
+)
 async def comparison(request: Request, project_id: ProjectId, principal: Reader) -> dict[str, Any]:
     project = await _project(request, project_id)
     return comparison_view(project, role=principal.role, min_installers=_e(request).min_installers)
 
 
-@projects.post("/{project_id}/submission", summary="呈报: submit the comparison to management (needs enough installers)")
-async def submit(request: Request, project_id: ProjectId, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@projects.post(
+    "/{project_id}/submission", summary="呈报: submit the comparison to management (needs enough installers)"
+)
+async def submit(
+    request: Request, project_id: ProjectId, principal: Actor, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
     now, n = _now(request), _e(request).min_installers
-    project = await _change(request, project_id, principal, idempotency_key, None,
-                            lambda p: p.submit_for_decision(min_installers=n, by=principal.id, now=now))
+    project = await _change(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        None,
+        lambda p: p.submit_for_decision(min_installers=n, by=principal.id, now=now),
+    )
     return await _view(request, project, principal)
 
 
 @projects.post("/{project_id}/decision", summary="Management: the chosen quote and the reason")
-async def decide(request: Request, project_id: ProjectId, body: DecisionIn, principal: Decider, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+async def decide(
+    request: Request,
+    project_id: ProjectId,
+    body: DecisionIn,
+    principal: Decider,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, principal, idempotency_key, body,
-                            lambda p: p.decide(quote_id=body.quote_id, reason=body.reason, by=principal.id, now=now))
+    project = await _change(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.decide(quote_id=body.quote_id, reason=body.reason, by=principal.id, now=now),
+    )
     return await _view(request, project, principal)
 
 
 @projects.post("/{project_id}/contract", summary="The contract signed with the chosen installer")
-async def contract(request: Request, project_id: ProjectId, body: ContractIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+async def contract(
+    request: Request,
+    project_id: ProjectId,
+    body: ContractIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_contract(
-        contract_no=body.contract_no, signed_on=body.signed_on, amount=body.amount,
-        schedule=body.schedule.to_domain() if body.schedule else None, document=body.document, by=principal.id, now=now,
-    ))
+    project = await _change(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.record_contract(
+            contract_no=body.contract_no,
+            signed_on=body.signed_on,
+            amount=body.amount,
+            schedule=body.schedule.to_domain() if body.schedule else None,
+            document=body.document,
+            by=principal.id,
+            now=now,
+        ),
+    )
     return await _view(request, project, principal)
 
 
@@ -484,47 +586,128 @@ async def contract(request: Request, project_id: ProjectId, body: ContractIn, pr
 
 
 @projects.put("/{project_id}/site-lead", summary="Name the site lead (施工现场项目负责人)")
-async def site_lead(request: Request, project_id: ProjectId, body: PersonIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+async def site_lead(
+    request: Request,
+    project_id: ProjectId,
+    body: PersonIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.name_site_lead(
-        name=body.name, title=body.title, phone=body.phone, by=principal.id, now=now))
+    project = await _change(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.name_site_lead(
+            name=body.name, title=body.title, phone=body.phone, by=principal.id, now=now
+        ),
+    )
     return await _view(request, project, principal)
 
 
-@projects.post("/{project_id}/surveys", status_code=201, summary="A joint site survey: findings, plan for obstacles")
-async def survey(request: Request, project_id: ProjectId, body: SurveyIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@projects.post(
+    "/{project_id}/surveys", status_code=201, summary="A joint site survey: findings, plan for obstacles"
+)
+async def survey(
+    request: Request,
+    project_id: ProjectId,
+    body: SurveyIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_survey(
-        surveyed_on=body.surveyed_on, participants=body.participants, findings=body.findings,
-        obstacle_plan=body.obstacle_plan, by=principal.id, now=now))
+    project = await _change(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.record_survey(
+            surveyed_on=body.surveyed_on,
+            participants=body.participants,
+            findings=body.findings,
+            obstacle_plan=body.obstacle_plan,
+            by=principal.id,
+            now=now,
+        ),
+    )
     return await _view(request, project, principal)
 
 
-@projects.put("/{project_id}/contacts/{party}", summary="The contact at the client (甲方) or the supervisor (监理)")
+@projects.put(
+    "/{project_id}/contacts/{party}", summary="The contact at the client (甲方) or the supervisor (监理)"
+)
 async def contact(
-    request: Request, project_id: ProjectId, party: Party, body: PersonIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request,
+    project_id: ProjectId,
+    party: Party,
+    body: PersonIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_contact(
-        party=party, name=body.name, title=body.title, phone=body.phone, by=principal.id, now=now))
+    project = await _change(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.record_contact(
+            party=party, name=body.name, title=body.title, phone=body.phone, by=principal.id, now=now
+        ),
+    )
     return await _view(request, project, principal)
 
 
-@projects.put("/{project_id}/paperwork/{item}", summary="One item of the entry paperwork submitted to the supervisor")
+@projects.put(
+    "/{project_id}/paperwork/{item}", summary="One item of the entry paperwork submitted to the supervisor"
+)
 async def paperwork(
-    request: Request, project_id: ProjectId, item: PaperworkItem, body: PaperworkIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request,
+    project_id: ProjectId,
+    item: PaperworkItem,
+    body: PaperworkIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_paperwork(
-        item=item, document=body.document, submitted_on=body.submitted_on, note=body.note, by=principal.id, now=now))
+    project = await _change(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.record_paperwork(
+            item=item,
+            document=body.document,
+            submitted_on=body.submitted_on,
+            note=body.note,
+            by=principal.id,
+            now=now,
+        ),
+    )
     return await _view(request, project, principal)
 
 
 @projects.post("/{project_id}/works-start", summary="开工: only when every preparation item is in")
-async def start_works(request: Request, project_id: ProjectId, body: WorksStartIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+async def start_works(
+    request: Request,
+    project_id: ProjectId,
+    body: WorksStartIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, principal, idempotency_key, body,
-                            lambda p: p.start_works(started_on=body.started_on, by=principal.id, now=now))
+    project = await _change(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.start_works(started_on=body.started_on, by=principal.id, now=now),
+    )
     return await _view(request, project, principal)
 
 
@@ -532,74 +715,197 @@ async def start_works(request: Request, project_id: ProjectId, body: WorksStartI
 
 
 @projects.post("/{project_id}/progress", status_code=201, summary="Progress against the contract's schedule")
-async def progress(request: Request, project_id: ProjectId, body: ProgressIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+async def progress(
+    request: Request,
+    project_id: ProjectId,
+    body: ProgressIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_progress(
-        on=body.on, percent_complete=body.percent_complete, work_done=body.work_done, note=body.note,
-        by=principal.id, now=now))
+    project = await _change(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.record_progress(
+            on=body.on,
+            percent_complete=body.percent_complete,
+            work_done=body.work_done,
+            note=body.note,
+            by=principal.id,
+            now=now,
+        ),
+    )
     return await _view(request, project, principal)
 
 
-@projects.post("/{project_id}/materials", status_code=201, summary="Material on site, declared to the supervisor")
+@projects.post(
+    "/{project_id}/materials", status_code=201, summary="Material on site, declared to the supervisor"
+)
 async def declare_material(
-    request: Request, project_id: ProjectId, body: MaterialIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request,
+    project_id: ProjectId,
+    body: MaterialIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     now = _now(request)
-    project, material_id = await _changed(request, project_id, principal, idempotency_key, body, lambda p: p.declare_material(
-        name=body.name, spec=body.spec, quantity=body.quantity, unit=body.unit, certificate=body.certificate,
-        by=principal.id, now=now), result_of=lambda p: p.materials[-1].material_id)
+    project, material_id = await _changed(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.declare_material(
+            name=body.name,
+            spec=body.spec,
+            quantity=body.quantity,
+            unit=body.unit,
+            certificate=body.certificate,
+            by=principal.id,
+            now=now,
+        ),
+        result_of=lambda p: p.materials[-1].material_id,
+    )
     return {"material_id": material_id, "project": await _view(request, project, principal)}
 
 
 MaterialId = Annotated[str, Path(pattern=r"^M-\d+$")]
 
 
-@projects.post("/{project_id}/materials/{material_id}/inspection",
-               summary="The supervisor accepted (or rejected) the material")
+@projects.post(
+    "/{project_id}/materials/{material_id}/inspection",
+    summary="The supervisor accepted (or rejected) the material",
+)
 async def inspect_material(
-    request: Request, project_id: ProjectId, material_id: MaterialId, body: InspectionIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request,
+    project_id: ProjectId,
+    material_id: MaterialId,
+    body: InspectionIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.inspect_material(
-        material_id=material_id, result=body.result, inspected_by=body.inspected_by, inspected_on=body.inspected_on,
-        document=body.document, note=body.note, by=principal.id, now=now))
+    project = await _change(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.inspect_material(
+            material_id=material_id,
+            result=body.result,
+            inspected_by=body.inspected_by,
+            inspected_on=body.inspected_on,
+            document=body.document,
+            note=body.note,
+            by=principal.id,
+            now=now,
+        ),
+    )
     return await _view(request, project, principal)
 
 
-@projects.post("/{project_id}/materials/{material_id}/uses", status_code=201,
-               summary="Material used (refused unless the supervisor accepted it)")
+@projects.post(
+    "/{project_id}/materials/{material_id}/uses",
+    status_code=201,
+    summary="Material used (refused unless the supervisor accepted it)",
+)
 async def use_material(
-    request: Request, project_id: ProjectId, material_id: MaterialId, body: MaterialUseIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request,
+    project_id: ProjectId,
+    material_id: MaterialId,
+    body: MaterialUseIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.use_material(
-        material_id=material_id, quantity=body.quantity, used_on=body.used_on, location=body.location,
-        by=principal.id, now=now))
+    project = await _change(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.use_material(
+            material_id=material_id,
+            quantity=body.quantity,
+            used_on=body.used_on,
+            location=body.location,
+            by=principal.id,
+            now=now,
+        ),
+    )
     return await _view(request, project, principal)
 
 
-@projects.post("/{project_id}/instructions", status_code=201, summary="An instruction from the client (建设单位指令)")
-async def instruction(request: Request, project_id: ProjectId, body: InstructionIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@projects.post(
+    "/{project_id}/instructions", status_code=201, summary="An instruction from the client (建设单位指令)"
+)
+async def instruction(
+    request: Request,
+    project_id: ProjectId,
+    body: InstructionIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     now = _now(request)
-    project, instruction_id = await _changed(request, project_id, principal, idempotency_key, body, lambda p: p.record_instruction(
-        received_on=body.received_on, given_by=body.given_by, instruction=body.instruction, document=body.document,
-        action_taken=body.action_taken, by=principal.id, now=now), result_of=lambda p: p.instructions[-1].instruction_id)
+    project, instruction_id = await _changed(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.record_instruction(
+            received_on=body.received_on,
+            given_by=body.given_by,
+            instruction=body.instruction,
+            document=body.document,
+            action_taken=body.action_taken,
+            by=principal.id,
+            now=now,
+        ),
+        result_of=lambda p: p.instructions[-1].instruction_id,
+    )
     return {"instruction_id": instruction_id, "project": await _view(request, project, principal)}
 
 
-@projects.post("/{project_id}/rectifications", status_code=201,
-               summary="A rectification ordered by the supervisor or the authorities (blocks acceptance while open)")
+@projects.post(
+    "/{project_id}/rectifications",
+    status_code=201,
+    summary="A rectification ordered by the supervisor or the authorities (blocks acceptance while open)",
+)
 async def rectification(
-    request: Request, project_id: ProjectId, body: RectificationIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request,
+    project_id: ProjectId,
+    body: RectificationIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     now = _now(request)
-    project, rectification_id = await _changed(request, project_id, principal, idempotency_key, body, lambda p: p.order_rectification(
-        ordered_by=body.ordered_by, ordered_on=body.ordered_on, issue=body.issue, document=body.document,
-        by=principal.id, now=now), result_of=lambda p: p.rectifications[-1].rectification_id)
+    project, rectification_id = await _changed(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.order_rectification(
+            ordered_by=body.ordered_by,
+            ordered_on=body.ordered_on,
+            issue=body.issue,
+            document=body.document,
+            by=principal.id,
+            now=now,
+        ),
+        result_of=lambda p: p.rectifications[-1].rectification_id,
+    )
     return {"rectification_id": rectification_id, "project": await _view(request, project, principal)}
 
 
-@projects.post("/{project_id}/rectifications/{rectification_id}/closure", summary="A rectification done (整改完毕)")
+@projects.post(
+    "/{project_id}/rectifications/{rectification_id}/closure", summary="A rectification done (整改完毕)"
+)
 async def close_rectification(
     request: Request,
     project_id: ProjectId,
@@ -609,21 +915,53 @@ async def close_rectification(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.close_rectification(
-        rectification_id=rectification_id, closed_on=body.closed_on, document=body.document, by=principal.id, now=now))
+    project = await _change(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.close_rectification(
+            rectification_id=rectification_id,
+            closed_on=body.closed_on,
+            document=body.document,
+            by=principal.id,
+            now=now,
+        ),
+    )
     return await _view(request, project, principal)
 
 
 # R-EN-4 ---------------------------------------------------------------------------------------------
 
 
-@projects.put("/{project_id}/preconditions/{condition}", summary="One of the four conditions of acceptance, met")
+@projects.put(
+    "/{project_id}/preconditions/{condition}", summary="One of the four conditions of acceptance, met"
+)
 async def precondition(
-    request: Request, project_id: ProjectId, condition: Condition, body: PreconditionIn, principal: Actor, idempotency_key: IdempotencyKey = None
+    request: Request,
+    project_id: ProjectId,
+    condition: Condition,
+    body: PreconditionIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_precondition(
-        condition=condition, met_on=body.met_on, document=body.document, note=body.note, by=principal.id, now=now))
+    project = await _change(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.record_precondition(
+            condition=condition,
+            met_on=body.met_on,
+            document=body.document,
+            note=body.note,
+            by=principal.id,
+            now=now,
+        ),
+    )
     return await _view(request, project, principal)
 
 
@@ -642,55 +980,139 @@ async def acceptance_step(
     now, done_on = _now(request), _day(body.done_on, request)
     e = _e(request)
     months = maintenance_months(e.periods, china_today(now))  # the maintenance year of the rule set in effect
-    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_step(
-        step, done_on=done_on, document=body.document, performed_by=body.performed_by, note=body.note,
-        design_unit_document=body.design_unit_document, by=principal.id, now=now, maintenance_months=months,
-        visit_every_months=e.visit_every_months))
+    project = await _change(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.record_step(
+            step,
+            done_on=done_on,
+            document=body.document,
+            performed_by=body.performed_by,
+            note=body.note,
+            design_unit_document=body.design_unit_document,
+            by=principal.id,
+            now=now,
+            maintenance_months=months,
+            visit_every_months=e.visit_every_months,
+        ),
+    )
     return await _view(request, project, principal)
 
 
-@projects.post("/{project_id}/settlement", summary="The settlement statement and payment request to the client")
-async def settlement(request: Request, project_id: ProjectId, body: SettlementIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@projects.post(
+    "/{project_id}/settlement", summary="The settlement statement and payment request to the client"
+)
+async def settlement(
+    request: Request,
+    project_id: ProjectId,
+    body: SettlementIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     now, done_on = _now(request), _day(body.done_on, request)
-    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_step(
-        "settlement", done_on=done_on, document=body.statement, performed_by=None, note=body.note,
-        payment_request=body.payment_request, amount=body.amount, by=principal.id, now=now))
+    project = await _change(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.record_step(
+            "settlement",
+            done_on=done_on,
+            document=body.statement,
+            performed_by=None,
+            note=body.note,
+            payment_request=body.payment_request,
+            amount=body.amount,
+            by=principal.id,
+            now=now,
+        ),
+    )
     return await _view(request, project, principal)
 
 
 @projects.post("/{project_id}/archive", summary="The completion records archived (竣工资料归档)")
-async def archive(request: Request, project_id: ProjectId, body: ArchiveIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+async def archive(
+    request: Request,
+    project_id: ProjectId,
+    body: ArchiveIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     now, done_on = _now(request), _day(body.done_on, request)
-    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_step(
-        "archive", done_on=done_on, document=body.document, performed_by=None, note=body.note, by=principal.id,
-        now=now))
+    project = await _change(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.record_step(
+            "archive",
+            done_on=done_on,
+            document=body.document,
+            performed_by=None,
+            note=body.note,
+            by=principal.id,
+            now=now,
+        ),
+    )
     return await _view(request, project, principal)
 
 
-@projects.post("/{project_id}/maintenance-visits/{visit_no}",
-               summary="A planned maintenance visit within the maintenance year was made (§二.3.4.1 正常保养)")
-async def maintenance_visit(request: Request, project_id: ProjectId, visit_no: Annotated[int, Path(ge=1, le=100)],
-                            body: VisitIn, principal: Actor, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@projects.post(
+    "/{project_id}/maintenance-visits/{visit_no}",
+    summary="A planned maintenance visit within the maintenance year was made (§二.3.4.1 正常保养)",
+)
+async def maintenance_visit(
+    request: Request,
+    project_id: ProjectId,
+    visit_no: Annotated[int, Path(ge=1, le=100)],
+    body: VisitIn,
+    principal: Actor,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     now = _now(request)
-    project = await _change(request, project_id, principal, idempotency_key, body, lambda p: p.record_visit(
-        visit_no=visit_no, visited_on=body.visited_on, notes=body.notes, by=principal.id, now=now))
+    project = await _change(
+        request,
+        project_id,
+        principal,
+        idempotency_key,
+        body,
+        lambda p: p.record_visit(
+            visit_no=visit_no, visited_on=body.visited_on, notes=body.notes, by=principal.id, now=now
+        ),
+    )
     return await _view(request, project, principal)
 
 
 visits = APIRouter(prefix="/v1/maintenance-visits", tags=["maintenance visits"], route_class=JsonRoute)
 
 
-@visits.get("/due", summary="Planned maintenance visits due within the next days, and those overdue or escalated")
-async def visits_due(request: Request, principal: Reader,
-                     within_days: Annotated[int, Query(ge=0, le=120)] = 14) -> dict[str, Any]:
+@visits.get(
+    "/due", summary="Planned maintenance visits due within the next days, and those overdue or escalated"
+)
+async def visits_due(
+    request: Request, principal: Reader, within_days: Annotated[int, Query(ge=0, le=120)] = 14
+) -> dict[str, Any]:
     e = _e(request)
     today = china_today(_now(request))
     items = [
-        {"project_id": p.project_id, "client": p.client, "site": p.site, "accepted_on": p.accepted_on,
-         "visit_no": v.visit_no, "due_on": v.due_on, "overdue_days": max(0, (today - v.due_on).days),
-         "escalated": v.missed_at is not None}
+        {
+            "project_id": p.project_id,
+            "client": p.client,
+            "site": p.site,
+            "accepted_on": p.accepted_on,
+            "visit_no": v.visit_no,
+            "due_on": v.due_on,
+            "overdue_days": max(0, (today - v.due_on).days),
+            "escalated": v.missed_at is not None,
+        }
         for p in await e.project_queries.with_visits_due(today + timedelta(days=within_days))
-        for v in p.maintenance_visits if v.open and v.due_on <= today + timedelta(days=within_days)
+        for v in p.maintenance_visits
+        if v.open and v.due_on <= today + timedelta(days=within_days)
     ]
     items.sort(key=lambda i: (i["due_on"], i["project_id"], i["visit_no"]))
     return {"items": items, "total": len(items), "today": today}
@@ -709,13 +1131,21 @@ async def _case_view(request: Request, case: InstallationCase, principal: Princi
     view["project"] = None
     if project is not None:
         accepted_on = project.accepted_on
-        view["project"] = for_role({
-            "project_id": project.project_id, "client": project.client, "site": project.site,
-            "status": project.status, "accepted_on": accepted_on,
-            "maintenance_year_ends_on": maintenance_year_end(
-                accepted_on, maintenance_months(_e(request).periods, china_today(_e(request).clock())))
-            if accepted_on else None,
-        }, principal.role)
+        view["project"] = for_role(
+            {
+                "project_id": project.project_id,
+                "client": project.client,
+                "site": project.site,
+                "status": project.status,
+                "accepted_on": accepted_on,
+                "maintenance_year_ends_on": maintenance_year_end(
+                    accepted_on, maintenance_months(_e(request).periods, china_today(_e(request).clock()))
+                )
+                if accepted_on
+                else None,
+            },
+            principal.role,
+        )
     return view
 
 
@@ -728,9 +1158,16 @@ async def list_cases(
     page: Page = 1,
     page_size: PageSize = 20,
 ) -> dict[str, Any]:
-    query: dict[str, Any] = {"project_id": None} if unlinked else ({"project_id": project_id} if project_id else {})
+    query: dict[str, Any] = (
+        {"project_id": None} if unlinked else ({"project_id": project_id} if project_id else {})
+    )
     found, total = await _e(request).case_queries.find(query, skip=(page - 1) * page_size, limit=page_size)
-    return {"items": [c.model_dump(mode="json") for c in found], "page": page, "page_size": page_size, "total": total}
+    return {
+        "items": [c.model_dump(mode="json") for c in found],
+        "page": page,
+        "page_size": page_size,
+        "total": total,
+    }
 
 
 @cases.get("/{case_id}", summary="One installation complaint: its project, its maintenance work")
@@ -741,8 +1178,11 @@ async def get_case(request: Request, case_id: CaseIdPath, principal: Reader) -> 
     return await _case_view(request, case, principal)
 
 
-@cases.post("/{case_id}/maintenance", status_code=201,
-            summary="Maintenance work done on the complaint (publishes installation.maintenance_recorded)")
+@cases.post(
+    "/{case_id}/maintenance",
+    status_code=201,
+    summary="Maintenance work done on the complaint (publishes installation.maintenance_recorded)",
+)
 async def maintenance(
     request: Request,
     case_id: CaseIdPath,
@@ -752,8 +1192,14 @@ async def maintenance(
 ) -> dict[str, Any]:
     try:
         case, record_id = await record_maintenance(
-            _e(request), case_id, work_done=body.work_done, done_on=body.done_on, note=body.note, by=principal.id,
-            key=change_key(principal, idempotency_key, action=f"maintenance {case_id}", body=body))
+            _e(request),
+            case_id,
+            work_done=body.work_done,
+            done_on=body.done_on,
+            note=body.note,
+            by=principal.id,
+            key=change_key(principal, idempotency_key, action=f"maintenance {case_id}", body=body),
+        )
     except CaseNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
     except InvalidInput as exc:

@@ -32,7 +32,9 @@ from shared.periods import CHINA
 from shared.reference import check_sale_date, normalise_phone, normalise_serial, region_of_address
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[\w\-.:/]+$")]
+Id = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[\w\-.:/]+$")
+]
 Phone = Annotated[str, StringConstraints(max_length=30), AfterValidator(normalise_phone)]
 Serial = Annotated[str, StringConstraints(max_length=40), AfterValidator(normalise_serial)]
 Region = Annotated[str, StringConstraints(max_length=30), AfterValidator(normalise_region)]
@@ -56,7 +58,9 @@ class ChannelInput(BaseModel):
         """The channel's natural idempotency key, when it has one."""
         return None
 
-    def to_complaint(self, *, case_id: str, received_at: datetime, original: dict[str, Any]) -> ComplaintReceived:
+    def to_complaint(
+        self, *, case_id: str, received_at: datetime, original: dict[str, Any]
+    ) -> ComplaintReceived:
         raise NotImplementedError
 
 
@@ -100,7 +104,8 @@ class DealerProduct(BaseModel):
     purchase_date: PurchaseDate | None = None
     invoice_no: InvoiceNo | None = None
     service_card_stamped: bool | None = Field(
-        default=None, description="Whether the customer holds the dealer-stamped service card.")
+        default=None, description="Whether the customer holds the dealer-stamped service card."
+    )
 
     _purchase_after_launch = field_validator("purchase_date")(_launched_before)
 
@@ -140,7 +145,9 @@ class HotlineCall(ChannelInput):
     def principal_id(self) -> str:
         return self.agent_id
 
-    def to_complaint(self, *, case_id: str, received_at: datetime, original: dict[str, Any]) -> ComplaintReceived:
+    def to_complaint(
+        self, *, case_id: str, received_at: datetime, original: dict[str, Any]
+    ) -> ComplaintReceived:
         hint = self.product or ProductHint()
         product = _product(hint.model, hint.serial_no)
         return ComplaintReceived(
@@ -168,12 +175,16 @@ class RegionalManagerReport(ChannelInput):
     dealer_code: Id | None = None
     product: ManagerProduct
     description: Description
-    project_ref: Id | None = Field(default=None, description="The installation project, if the unit came with one.")
+    project_ref: Id | None = Field(
+        default=None, description="The installation project, if the unit came with one."
+    )
 
     def principal_id(self) -> str:
         return self.manager_id
 
-    def to_complaint(self, *, case_id: str, received_at: datetime, original: dict[str, Any]) -> ComplaintReceived:
+    def to_complaint(
+        self, *, case_id: str, received_at: datetime, original: dict[str, Any]
+    ) -> ComplaintReceived:
         p = self.product
         product = _product(p.model, p.serial_no, p.purchase_date, p.invoice_no)
         return ComplaintReceived(
@@ -205,8 +216,10 @@ class DealerTicket(ChannelInput):
     product: DealerProduct
     description: Description
     reported_on: ReportedOn | None = Field(
-        default=None, description="The day the customer reported the fault to the dealer (the 三包 7/15-day "
-        "windows count to it); the day intake received the ticket when absent.")
+        default=None,
+        description="The day the customer reported the fault to the dealer (the 三包 7/15-day "
+        "windows count to it); the day intake received the ticket when absent.",
+    )
 
     def principal_id(self) -> str:
         return self.dealer_code
@@ -214,15 +227,21 @@ class DealerTicket(ChannelInput):
     def submission_reference(self) -> str | None:
         return self.ticket_id
 
-    def to_complaint(self, *, case_id: str, received_at: datetime, original: dict[str, Any]) -> ComplaintReceived:
+    def to_complaint(
+        self, *, case_id: str, received_at: datetime, original: dict[str, Any]
+    ) -> ComplaintReceived:
         p = self.product
         product = _product(p.model, p.serial_no, p.purchase_date, p.invoice_no, p.service_card_stamped)
         return ComplaintReceived(
             case_id=case_id,
             channel=self.channel,
             received_at=received_at,
-            reported_at=datetime.combine(self.reported_on, time(), tzinfo=CHINA) if self.reported_on else None,
-            submitted_by=Submitter(channel=self.channel, principal_id=self.dealer_code, reference=self.ticket_id),
+            reported_at=datetime.combine(self.reported_on, time(), tzinfo=CHINA)
+            if self.reported_on
+            else None,
+            submitted_by=Submitter(
+                channel=self.channel, principal_id=self.dealer_code, reference=self.ticket_id
+            ),
             customer=Customer(**self.customer.model_dump()),
             region=self.region or _region_from(self.customer.address),
             dealer_code=self.dealer_code,
@@ -246,7 +265,9 @@ class OnlineSubmission(ChannelInput):
     def principal_id(self) -> str:
         return "public"
 
-    def to_complaint(self, *, case_id: str, received_at: datetime, original: dict[str, Any]) -> ComplaintReceived:
+    def to_complaint(
+        self, *, case_id: str, received_at: datetime, original: dict[str, Any]
+    ) -> ComplaintReceived:
         product = _product(None, self.serial_no)
         return ComplaintReceived(
             case_id=case_id,

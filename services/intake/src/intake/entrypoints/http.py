@@ -68,7 +68,9 @@ async def _online_guard(request: Request) -> None:
 def _channel_principal(*roles: str) -> Any:
     """Per-address limit, then the key (401/403), then the per-key limit: one dependency, one pass."""
 
-    async def dependency(request: Request, api_key: Annotated[str | None, Depends(api_key_header)]) -> Principal:
+    async def dependency(
+        request: Request, api_key: Annotated[str | None, Depends(api_key_header)]
+    ) -> Principal:
         intake = _intake(request)
         await intake.limiter.hit(intake.settings.rate_limit_per_ip, "ip", _client_ip(request))
         principal = authorize(request, api_key, roles)
@@ -100,7 +102,9 @@ async def _accept(request: Request, submission: ChannelInput, idempotency_key: s
         ) from exc
     headers = {"Idempotent-Replayed": "true"} if accepted.replayed else {}
     return JSONResponse(
-        ComplaintAccepted(case_id=accepted.case_id).model_dump(), status_code=status.HTTP_202_ACCEPTED, headers=headers
+        ComplaintAccepted(case_id=accepted.case_id).model_dump(),
+        status_code=status.HTTP_202_ACCEPTED,
+        headers=headers,
     )
 
 
@@ -141,12 +145,15 @@ async def post_regional_manager(
 ) -> JSONResponse:
     if body.manager_id != principal.manager_id:
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, detail=f"this key belongs to manager {principal.manager_id}, not {body.manager_id}"
+            status.HTTP_403_FORBIDDEN,
+            detail=f"this key belongs to manager {principal.manager_id}, not {body.manager_id}",
         )
     return await _accept(request, body, idempotency_key)
 
 
-@complaints.post("/dealer", status_code=202, responses=ACCEPTED_RESPONSES, summary="A dealer's after-sales ticket")
+@complaints.post(
+    "/dealer", status_code=202, responses=ACCEPTED_RESPONSES, summary="A dealer's after-sales ticket"
+)
 async def post_dealer(
     request: Request,
     body: DealerTicket,
@@ -155,7 +162,8 @@ async def post_dealer(
 ) -> JSONResponse:
     if body.dealer_code != principal.dealer_code:
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, detail=f"this key belongs to dealer {principal.dealer_code}, not {body.dealer_code}"
+            status.HTTP_403_FORBIDDEN,
+            detail=f"this key belongs to dealer {principal.dealer_code}, not {body.dealer_code}",
         )
     # The ticket id is the dealer's natural key; a header key would only duplicate it.
     return await _accept(request, body, None)
@@ -168,7 +176,9 @@ async def post_dealer(
     summary="The public complaint form (no key)",
     dependencies=[Depends(_online_guard)],
 )
-async def post_online(request: Request, body: OnlineSubmission, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+async def post_online(
+    request: Request, body: OnlineSubmission, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
     return await _accept(request, body, idempotency_key)
 
 
@@ -188,8 +198,9 @@ async def complaint_page(
     activation = _intake(request).settings.activation_url
     if serial:
         activation = f"{activation}?{urlencode({'serial_no': serial})}"
-    return TEMPLATES.TemplateResponse(request, "complaint_form.html", {"serial_no": serial, "lang": lang,
-                                                                        "activation_url": activation})
+    return TEMPLATES.TemplateResponse(
+        request, "complaint_form.html", {"serial_no": serial, "lang": lang, "activation_url": activation}
+    )
 
 
 @pages.get(

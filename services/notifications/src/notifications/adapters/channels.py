@@ -54,14 +54,24 @@ class LocalAdapter:
 
     name = "local"
 
-    def __init__(self, deliveries: AsyncCollection, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self, deliveries: AsyncCollection, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self.deliveries = deliveries
         self._clock = clock
 
     async def send(self, message: Message) -> Delivery:
-        record = {"_id": message.message_id, "case_id": message.case_id, "kind": message.kind,
-                  "channel": message.channel, "to": message.to, "text": message.text, "params": message.params,
-                  "template": message.template, "delivered_at": self._clock()}
+        record = {
+            "_id": message.message_id,
+            "case_id": message.case_id,
+            "kind": message.kind,
+            "channel": message.channel,
+            "to": message.to,
+            "text": message.text,
+            "params": message.params,
+            "template": message.template,
+            "delivered_at": self._clock(),
+        }
         try:
             await self.deliveries.insert_one(bson_safe(record))
         except DuplicateKeyError:
@@ -72,8 +82,16 @@ class LocalAdapter:
 # ------------------------------------------------------------------------------------ Alibaba Cloud SMS
 
 # Answers worth another try later (throttling, the provider's own trouble, an account to top up).
-_ALIYUN_TRANSIENT = {"isv.BUSINESS_LIMIT_CONTROL", "Throttling.User", "Throttling", "isp.SYSTEM_ERROR",
-                     "isp.RAM_PERMISSION_DENY", "isv.AMOUNT_NOT_ENOUGH", "isv.OUT_OF_SERVICE", "ServiceUnavailable"}
+_ALIYUN_TRANSIENT = {
+    "isv.BUSINESS_LIMIT_CONTROL",
+    "Throttling.User",
+    "Throttling",
+    "isp.SYSTEM_ERROR",
+    "isp.RAM_PERMISSION_DENY",
+    "isv.AMOUNT_NOT_ENOUGH",
+    "isv.OUT_OF_SERVICE",
+    "ServiceUnavailable",
+}
 
 
 def _percent(value: str) -> str:
@@ -94,8 +112,16 @@ class AliyunSms:
 
     name = "aliyun"
 
-    def __init__(self, *, endpoint: str, access_key_id: str, access_key_secret: str, sign_name: str,
-                 templates: dict[str, str], client: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        access_key_id: str,
+        access_key_secret: str,
+        sign_name: str,
+        templates: dict[str, str],
+        client: httpx.AsyncClient,
+    ) -> None:
         self.endpoint = endpoint
         self._key_id = access_key_id
         self._secret = access_key_secret
@@ -103,16 +129,29 @@ class AliyunSms:
         self.templates = templates
         self._client = client
 
-    def request_params(self, message: Message, *, now: datetime | None = None, nonce: str | None = None) -> dict[str, str]:
+    def request_params(
+        self, message: Message, *, now: datetime | None = None, nonce: str | None = None
+    ) -> dict[str, str]:
         template = self.templates.get(message.kind)
         if not template:
-            raise DeliveryError(f"no SMS template code for {message.kind} (ALIYUN_SMS_TEMPLATES)", permanent=True)
+            raise DeliveryError(
+                f"no SMS template code for {message.kind} (ALIYUN_SMS_TEMPLATES)", permanent=True
+            )
         params = {
-            "AccessKeyId": self._key_id, "Action": "SendSms", "Format": "JSON", "RegionId": "cn-hangzhou",
-            "SignatureMethod": "HMAC-SHA1", "SignatureNonce": nonce or uuid.uuid4().hex, "SignatureVersion": "1.0",
-            "Timestamp": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"), "Version": "2017-05-25",
-            "PhoneNumbers": message.to, "SignName": self.sign_name, "TemplateCode": template,
-            "TemplateParam": orjson.dumps(message.params).decode(), "OutId": message.message_id,
+            "AccessKeyId": self._key_id,
+            "Action": "SendSms",
+            "Format": "JSON",
+            "RegionId": "cn-hangzhou",
+            "SignatureMethod": "HMAC-SHA1",
+            "SignatureNonce": nonce or uuid.uuid4().hex,
+            "SignatureVersion": "1.0",
+            "Timestamp": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Version": "2017-05-25",
+            "PhoneNumbers": message.to,
+            "SignName": self.sign_name,
+            "TemplateCode": template,
+            "TemplateParam": orjson.dumps(message.params).decode(),
+            "OutId": message.message_id,
         }
         params["Signature"] = aliyun_signature(params, self._secret)
         return params
@@ -143,8 +182,16 @@ class WechatTemplate:
 
     name = "wechat"
 
-    def __init__(self, *, api_base: str, app_id: str, app_secret: str, templates: dict[str, str],
-                 client: httpx.AsyncClient, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        api_base: str,
+        app_id: str,
+        app_secret: str,
+        templates: dict[str, str],
+        client: httpx.AsyncClient,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.api_base = api_base.rstrip("/")
         self._app_id = app_id
         self._secret = app_secret
@@ -157,27 +204,41 @@ class WechatTemplate:
         if self._token is not None and self._monotonic() < self._token[1]:
             return self._token[0]
         try:
-            res = await self._client.get(f"{self.api_base}/cgi-bin/token", params={
-                "grant_type": "client_credential", "appid": self._app_id, "secret": self._secret})
+            res = await self._client.get(
+                f"{self.api_base}/cgi-bin/token",
+                params={"grant_type": "client_credential", "appid": self._app_id, "secret": self._secret},
+            )
         except httpx.HTTPError as exc:
             raise DeliveryError(f"wechat unreachable: {type(exc).__name__}", permanent=False) from exc
         body = _json(res)
         if "access_token" not in body:
-            raise DeliveryError(f"wechat token: {body.get('errcode')} {body.get('errmsg', '')}"[:300], permanent=False)
+            raise DeliveryError(
+                f"wechat token: {body.get('errcode')} {body.get('errmsg', '')}"[:300], permanent=False
+            )
         # Renewed a minute early: a token that expires while a message is on its way costs a retry.
-        self._token = (body["access_token"], self._monotonic() + max(60, int(body.get("expires_in", 7200)) - 60))
+        self._token = (
+            body["access_token"],
+            self._monotonic() + max(60, int(body.get("expires_in", 7200)) - 60),
+        )
         return self._token[0]
 
     async def send(self, message: Message) -> Delivery:
         template = self.templates.get(message.kind)
         if not template:
-            raise DeliveryError(f"no WeChat template id for {message.kind} (WECHAT_TEMPLATES)", permanent=True)
+            raise DeliveryError(
+                f"no WeChat template id for {message.kind} (WECHAT_TEMPLATES)", permanent=True
+            )
         token = await self._access_token()
-        payload = {"touser": message.to, "template_id": template, "client_msg_id": message.message_id,
-                   "data": {k: {"value": v} for k, v in message.params.items()}}
+        payload = {
+            "touser": message.to,
+            "template_id": template,
+            "client_msg_id": message.message_id,
+            "data": {k: {"value": v} for k, v in message.params.items()},
+        }
         try:
-            res = await self._client.post(f"{self.api_base}/cgi-bin/message/template/send",
-                                          params={"access_token": token}, json=payload)
+            res = await self._client.post(
+                f"{self.api_base}/cgi-bin/message/template/send", params={"access_token": token}, json=payload
+            )
         except httpx.HTTPError as exc:
             raise DeliveryError(f"wechat unreachable: {type(exc).__name__}", permanent=False) from exc
         body = _json(res)

@@ -16,8 +16,10 @@ from shared.unit_of_work import Aggregates
 
 def message_query_fields(message: Message) -> dict[str, Any]:
     """Stored beside the message: when a sender has something to do with it."""
-    return {"due_at": message.due_at(),
-            "to_dead_letter": message.state == "failed" and message.dead_lettered_at is None}
+    return {
+        "due_at": message.due_at(),
+        "to_dead_letter": message.state == "failed" and message.dead_lettered_at is None,
+    }
 
 
 class NotificationsRepository:
@@ -37,18 +39,29 @@ class NotificationsRepository:
 
     async def save_contact(self, contact: Contact) -> None:
         # One writer per case (the complaint's consumer); a redelivery writes the same again.
-        await self.contacts.update_one({"_id": contact.case_id}, {"$set": {
-            "phone": contact.phone, "name": contact.name, "wechat_openid": contact.wechat_openid}}, upsert=True)
+        await self.contacts.update_one(
+            {"_id": contact.case_id},
+            {"$set": {"phone": contact.phone, "name": contact.name, "wechat_openid": contact.wechat_openid}},
+            upsert=True,
+        )
 
     async def contact(self, case_id: str) -> Contact | None:
         doc = await self.contacts.find_one({"_id": case_id})
         if doc is None:
             return None
-        return Contact(case_id=case_id, phone=doc["phone"], name=doc.get("name", ""),
-                       wechat_openid=doc.get("wechat_openid"))
+        return Contact(
+            case_id=case_id,
+            phone=doc["phone"],
+            name=doc.get("name", ""),
+            wechat_openid=doc.get("wechat_openid"),
+        )
 
     async def due(self, now: datetime, limit: int = 50) -> list[str]:
-        cursor = self.messages.collection.find({"due_at": {"$lte": now}}, {"_id": 1}).sort("due_at", 1).limit(limit)
+        cursor = (
+            self.messages.collection.find({"due_at": {"$lte": now}}, {"_id": 1})
+            .sort("due_at", 1)
+            .limit(limit)
+        )
         return [d["_id"] async for d in cursor]
 
     async def waiting_for_dead_letters(self, limit: int = 50) -> list[Message]:

@@ -22,9 +22,17 @@ TEMPLATES: dict[MessageKind, str] = {
     "follow_up_request": "您的售后案件 {case_id} 已结案。售后专员将与您联系回访，欢迎为本次服务评分（1-5 分）。",
 }
 REMEDY_ZH = {
-    "free_repair": "免费维修", "paid_repair": "付费维修", "ota_update": "远程升级", "replacement_with_depreciation": "折价换新",
-    "exchange": "换货", "return": "退货", "replacement": "更换配件", "consumable_quote": "耗材报价", "installation_maintenance": "安装维护",
-    "paid_installation_maintenance": "付费安装维护", "none": "无需处理",
+    "free_repair": "免费维修",
+    "paid_repair": "付费维修",
+    "ota_update": "远程升级",
+    "replacement_with_depreciation": "折价换新",
+    "exchange": "换货",
+    "return": "退货",
+    "replacement": "更换配件",
+    "consumable_quote": "耗材报价",
+    "installation_maintenance": "安装维护",
+    "paid_installation_maintenance": "付费安装维护",
+    "none": "无需处理",
 }
 SENT_VIAS = ("sms", "wechat")  # a reply by phone, on site, by email or through the channel was told already
 
@@ -65,15 +73,33 @@ def compose(event_type: str, payload: Any, contact: Contact) -> Draft | None:
                 channel, to = "wechat", contact.wechat_openid
             else:
                 note = "客户未绑定微信（无 openid），改以短信发送 / no WeChat openid: sent by SMS"
-        return Draft("reply", payload.reply_id, channel, to, {"case_id": case_id, "message": payload.message}, note)
+        return Draft(
+            "reply", payload.reply_id, channel, to, {"case_id": case_id, "message": payload.message}, note
+        )
     if event_type == "quote.issued":
-        return Draft("quote", payload.quote_id, "sms", contact.phone, {
-            "case_id": case_id, "quote_id": payload.quote_id, "total": f"{payload.total}",
-            "valid_until": payload.valid_until.isoformat()})
+        return Draft(
+            "quote",
+            payload.quote_id,
+            "sms",
+            contact.phone,
+            {
+                "case_id": case_id,
+                "quote_id": payload.quote_id,
+                "total": f"{payload.total}",
+                "valid_until": payload.valid_until.isoformat(),
+            },
+        )
     if event_type in ("remedy.chosen", "remedy.completed"):
         kind: MessageKind = "remedy_chosen" if event_type == "remedy.chosen" else "remedy_completed"
-        return Draft(kind, payload.remedy_id, "sms", contact.phone,
-                     {"case_id": case_id, "remedy": REMEDY_ZH.get(payload.remedy, payload.remedy)})
+        return Draft(
+            kind,
+            payload.remedy_id,
+            "sms",
+            contact.phone,
+            {"case_id": case_id, "remedy": REMEDY_ZH.get(payload.remedy, payload.remedy)},
+        )
     if event_type == "case.follow_up_due":
-        return Draft("follow_up_request", payload.due_on.isoformat(), "sms", contact.phone, {"case_id": case_id})
+        return Draft(
+            "follow_up_request", payload.due_on.isoformat(), "sms", contact.phone, {"case_id": case_id}
+        )
     return None

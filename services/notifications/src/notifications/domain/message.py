@@ -79,10 +79,14 @@ class Message(BaseModel):
     reference: str
     channel: MessageChannel
     to: str = Field(description="E.164 phone (SMS) or the WeChat openid. Personal data: never logged.")
-    template: str = Field(description="The message kind's template (provider template code resolved when sent).")
+    template: str = Field(
+        description="The message kind's template (provider template code resolved when sent)."
+    )
     params: dict[str, str] = Field(description="The template's variables.")
     text: str = Field(description="The message as the customer reads it (Chinese).")
-    note: str | None = Field(default=None, description="Why this channel (a WeChat reply without an openid went by SMS).")
+    note: str | None = Field(
+        default=None, description="Why this channel (a WeChat reply without an openid went by SMS)."
+    )
     state: State = "pending"
     attempts: int = 0
     next_attempt_at: datetime | None = None
@@ -93,7 +97,9 @@ class Message(BaseModel):
     provider_message_id: str | None = None
     dead_lettered_at: datetime | None = None
     source_topic: str
-    source_event: dict[str, Any] = Field(description="The event that asked for it, dead-lettered if it fails.")
+    source_event: dict[str, Any] = Field(
+        description="The event that asked for it, dead-lettered if it fails."
+    )
     created_at: datetime
     history: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -119,12 +125,30 @@ class Message(BaseModel):
         self.state, self.sent_at, self.provider_message_id = "sent", now, provider_message_id
         self.lease_until = self.next_attempt_at = None
         self.history.append({"at": now, "attempt": self.attempts, "result": "sent"})
-        return [("notification.sent", NotificationSent(
-            case_id=self.case_id, message_id=self.message_id, kind=self.kind, reference=self.reference,
-            channel=self.channel, sent_at=now, attempts=self.attempts))]
+        return [
+            (
+                "notification.sent",
+                NotificationSent(
+                    case_id=self.case_id,
+                    message_id=self.message_id,
+                    kind=self.kind,
+                    reference=self.reference,
+                    channel=self.channel,
+                    sent_at=now,
+                    attempts=self.attempts,
+                ),
+            )
+        ]
 
     def attempt_failed(
-        self, *, now: datetime, error: str, permanent: bool, max_attempts: int, first_s: float, max_s: float,
+        self,
+        *,
+        now: datetime,
+        error: str,
+        permanent: bool,
+        max_attempts: int,
+        first_s: float,
+        max_s: float,
         quiet: QuietHours,
     ) -> list[Event]:
         """Back to pending for a later attempt, or failed for good (the caller dead-letters it)."""
@@ -133,11 +157,25 @@ class Message(BaseModel):
         self.history.append({"at": now, "attempt": self.attempts, "result": "failed", "error": error})
         if permanent or self.attempts >= max_attempts:
             self.state, self.failed_at, self.next_attempt_at = "failed", now, None
-            return [("notification.failed", NotificationFailed(
-                case_id=self.case_id, message_id=self.message_id, kind=self.kind, reference=self.reference,
-                channel=self.channel, reason=error, attempts=self.attempts, failed_at=now))]
+            return [
+                (
+                    "notification.failed",
+                    NotificationFailed(
+                        case_id=self.case_id,
+                        message_id=self.message_id,
+                        kind=self.kind,
+                        reference=self.reference,
+                        channel=self.channel,
+                        reason=error,
+                        attempts=self.attempts,
+                        failed_at=now,
+                    ),
+                )
+            ]
         self.state = "pending"
-        self.next_attempt_at = self.allowed_from(now + backoff(self.attempts, first_s=first_s, max_s=max_s), quiet)
+        self.next_attempt_at = self.allowed_from(
+            now + backoff(self.attempts, first_s=first_s, max_s=max_s), quiet
+        )
         return []
 
     def rearm(self, *, now: datetime, quiet: QuietHours) -> list[Event]:

@@ -44,7 +44,9 @@ router = APIRouter(tags=["messages to the customer"], route_class=JsonRoute)
 
 @router.get("/v1/messages", summary="Messages to customers with their delivery state (newest first)")
 async def list_messages(
-    request: Request, principal: Reader, case_id: Annotated[CaseId | None, Query(description="The case number, YD-…")] = None,
+    request: Request,
+    principal: Reader,
+    case_id: Annotated[CaseId | None, Query(description="The case number, YD-…")] = None,
     state: Literal["pending", "sending", "sent", "failed"] | None = None,
 ) -> dict[str, Any]:
     query: dict[str, Any] = {}
@@ -64,24 +66,46 @@ async def get_message(request: Request, message_id: MessageId, principal: Reader
 
 
 @router.post("/v1/messages/{message_id}/retry", summary="Operations: try a failed message again")
-async def retry(request: Request, message_id: MessageId, principal: Operator,
-                idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+async def retry(
+    request: Request, message_id: MessageId, principal: Operator, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
     try:
-        return message_view(await retry_message(_n(request), message_id, key=change_key(
-            principal, idempotency_key, action=f"retry {message_id}")))
+        return message_view(
+            await retry_message(
+                _n(request),
+                message_id,
+                key=change_key(principal, idempotency_key, action=f"retry {message_id}"),
+            )
+        )
     except NotFailed as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail={"message": str(exc), "current_status": exc.current}) from exc
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail={"message": str(exc), "current_status": exc.current}
+        ) from exc
 
 
-@router.get("/v1/local-deliveries", summary="What the local adapter recorded instead of sending (phones masked)")
+@router.get(
+    "/v1/local-deliveries", summary="What the local adapter recorded instead of sending (phones masked)"
+)
 async def local_deliveries(
-    request: Request, principal: Reader,
+    request: Request,
+    principal: Reader,
     case_id: Annotated[CaseId | None, Query(description="The case number, YD-…")] = None,
 ) -> dict[str, Any]:
     rows = await _n(request).repo.deliveries({"case_id": case_id} if case_id else {})
-    return {"items": [{"message_id": r["_id"], "case_id": r["case_id"], "kind": r["kind"], "channel": r["channel"],
-                       "to": _masked(r["to"], r["channel"]), "text": r["text"], "delivered_at": r["delivered_at"]}
-                      for r in rows]}
+    return {
+        "items": [
+            {
+                "message_id": r["_id"],
+                "case_id": r["case_id"],
+                "kind": r["kind"],
+                "channel": r["channel"],
+                "to": _masked(r["to"], r["channel"]),
+                "text": r["text"],
+                "delivered_at": r["delivered_at"],
+            }
+            for r in rows
+        ]
+    }
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:

@@ -133,8 +133,14 @@ class KafkaView:
         async with self._probing() as (_, admin):
             listed = await admin.list_consumer_groups()
         # Only the services' own groups under this prefix (other prefixes belong to other environments).
-        services = {c for t in self.registry.topics for c in t.consumers} | {t.owner for t in self.registry.topics}
-        return sorted(g[0] for g in listed if g[0].startswith(self.prefix) and g[0].removeprefix(self.prefix) in services)
+        services = {c for t in self.registry.topics for c in t.consumers} | {
+            t.owner for t in self.registry.topics
+        }
+        return sorted(
+            g[0]
+            for g in listed
+            if g[0].startswith(self.prefix) and g[0].removeprefix(self.prefix) in services
+        )
 
     async def assigned(self, groups: list[str]) -> dict[str, set[TopicPartition]]:
         """The partitions each group's live members hold now (as Kafka's consumer-group tool shows them)."""
@@ -148,7 +154,9 @@ class KafkaView:
             # decoding string" in its reader, which then drops the connection: seen with groups busy
             # rebalancing under load). The view then shows what the groups committed on, and says so,
             # rather than no lag at all.
-            log.warning("consumer group descriptions unreadable; lag from committed offsets only", error=repr(exc))
+            log.warning(
+                "consumer group descriptions unreadable; lag from committed offsets only", error=repr(exc)
+            )
             return {}
         out: dict[str, set[TopicPartition]] = {}
         for response in responses:
@@ -158,7 +166,9 @@ class KafkaView:
                     continue
                 for member in group["members"]:
                     if member["member_assignment"]:
-                        held.update(ConsumerProtocolMemberAssignment.decode(member["member_assignment"]).partitions())
+                        held.update(
+                            ConsumerProtocolMemberAssignment.decode(member["member_assignment"]).partitions()
+                        )
         return out
 
     async def lag(self) -> list[dict[str, Any]]:
@@ -172,10 +182,15 @@ class KafkaView:
         rows: list[dict[str, Any]] = []
         async with self._probing() as (consumer, admin):
             for group in groups:
-                committed = {tp: meta.offset for tp, meta in (await admin.list_consumer_group_offsets(group)).items()
-                             if meta.offset >= 0}
-                wanted = sorted({tp for tp in (*committed, *held.get(group, ())) if tp.topic.startswith(self.prefix)},
-                                key=lambda t: (t.topic, t.partition))
+                committed = {
+                    tp: meta.offset
+                    for tp, meta in (await admin.list_consumer_group_offsets(group)).items()
+                    if meta.offset >= 0
+                }
+                wanted = sorted(
+                    {tp for tp in (*committed, *held.get(group, ())) if tp.topic.startswith(self.prefix)},
+                    key=lambda t: (t.topic, t.partition),
+                )
                 if not wanted:
                     continue
                 ends = await consumer.end_offsets(wanted)
@@ -199,9 +214,13 @@ class KafkaView:
     async def dead_letters(self, service: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         # Every topic's partitions first: once the consumer is assigned one, it knows no other topic.
         bounds = await self.dead_letter_bounds()
-        held = [(spec, partition, first, end) for spec in self.registry.topics
-                if spec.name in bounds and (not service or spec.owner == service)
-                for partition, (first, end) in sorted(bounds[spec.name].items()) if end > first]
+        held = [
+            (spec, partition, first, end)
+            for spec in self.registry.topics
+            if spec.name in bounds and (not service or spec.owner == service)
+            for partition, (first, end) in sorted(bounds[spec.name].items())
+            if end > first
+        ]
         out: list[dict[str, Any]] = []
         if not held:
             return out
@@ -261,8 +280,10 @@ class KafkaView:
         key = case_id.encode()
         found: list[dict[str, Any]] = []
         since_ms: int | None = None
-        specs = sorted((t for t in self.registry.topics if t.key == "case_id"),
-                       key=lambda t: t.name != "intake.complaints.v1")
+        specs = sorted(
+            (t for t in self.registry.topics if t.key == "case_id"),
+            key=lambda t: t.name != "intake.complaints.v1",
+        )
         for spec in specs:
             records = await self._keyed(self.physical(spec.name), key, since_ms)
             if spec.name == "intake.complaints.v1" and records:
@@ -304,11 +325,22 @@ def _case_event(topic: str, r: Any) -> dict[str, Any]:
     try:
         env = decode(r.value)
     except InvalidMessage as exc:
-        return {"topic": topic, "offset": r.offset, "event_type": "(unreadable)", "error": str(exc),
-                "occurred_at": ""}
-    return {"topic": topic, "offset": r.offset, "event_type": env.event_type, "event_id": str(env.event_id),
-            "occurred_at": env.occurred_at.isoformat(), "producer": env.producer,
-            "causation_id": str(env.causation_id) if env.causation_id else None}
+        return {
+            "topic": topic,
+            "offset": r.offset,
+            "event_type": "(unreadable)",
+            "error": str(exc),
+            "occurred_at": "",
+        }
+    return {
+        "topic": topic,
+        "offset": r.offset,
+        "event_type": env.event_type,
+        "event_id": str(env.event_id),
+        "occurred_at": env.occurred_at.isoformat(),
+        "producer": env.producer,
+        "causation_id": str(env.causation_id) if env.causation_id else None,
+    }
 
 
 async def _stop(consumer: AIOKafkaConsumer) -> None:
@@ -335,10 +367,14 @@ async def _drain(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, idle_
     return [r for r in out if r.offset < end]
 
 
-TOPIC_END_OFFSET = Gauge("yingde_topic_end_offset", "Sum of a topic's partition end offsets (messages written).",
-                         ["topic"])
-CONSUMER_LAG = Gauge("yingde_consumer_lag", "Messages a consumer group has not yet committed, per partition.",
-                     ["group", "topic", "partition"])
+TOPIC_END_OFFSET = Gauge(
+    "yingde_topic_end_offset", "Sum of a topic's partition end offsets (messages written).", ["topic"]
+)
+CONSUMER_LAG = Gauge(
+    "yingde_consumer_lag",
+    "Messages a consumer group has not yet committed, per partition.",
+    ["group", "topic", "partition"],
+)
 
 
 @dataclass
@@ -352,7 +388,10 @@ class Sampler:
 
     async def sample(self) -> None:
         now = time.monotonic()
-        totals = {name: sum(end for _, end in parts.values()) for name, parts in (await self.view.end_offsets()).items()}
+        totals = {
+            name: sum(end for _, end in parts.values())
+            for name, parts in (await self.view.end_offsets()).items()
+        }
         self.offsets.append((now, totals))
         lag = {(r["group"], r["topic"], r["partition"]): r["lag"] for r in await self.view.lag()}
         self.lags.append((now, lag))

@@ -97,12 +97,23 @@ async def lag(request: Request, principal: Watcher) -> dict[str, Any]:
     return {"items": rows, "total_lag": sum(r["lag"] for r in rows)}
 
 
-@router.get("/v1/regional-managers", summary="Every region's manager (path A sourcing, path B repair on site), "
-            "and the regions without one")
+@router.get(
+    "/v1/regional-managers",
+    summary="Every region's manager (path A sourcing, path B repair on site), and the regions without one",
+)
 async def regional_managers(principal: Watcher) -> dict[str, Any]:
-    return {"items": [{"code": r.code, "name_zh": r.name_zh, "name_en": r.name_en,
-                       "regional_manager": r.regional_manager} for r in regions()],
-            "gaps": [r.code for r in regional_manager_gaps()]}
+    return {
+        "items": [
+            {
+                "code": r.code,
+                "name_zh": r.name_zh,
+                "name_en": r.name_en,
+                "regional_manager": r.regional_manager,
+            }
+            for r in regions()
+        ],
+        "gaps": [r.code for r in regional_manager_gaps()],
+    }
 
 
 @router.get("/v1/dead-letters", summary="Dead letters per service with their error class and message")
@@ -110,15 +121,21 @@ async def dead_letters(request: Request, principal: Watcher, service: str | None
     return {"items": await _ops(request).view.dead_letters(service)}
 
 
-@router.post("/v1/dead-letters/replay", summary="Send chosen dead letters back to their original topic, once each")
+@router.post(
+    "/v1/dead-letters/replay", summary="Send chosen dead letters back to their original topic, once each"
+)
 async def post_replay(request: Request, body: ReplayIn, principal: Operator) -> dict[str, Any]:
     runtime = request.app.state.runtime
     chosen = [Selection(s.dead_letter_topic, s.partition, s.offset) for s in body.dead_letters]
     try:
-        results = await replay(_ops(request).view, runtime.publisher, runtime.db["replays"], chosen, by=principal.id)
+        results = await replay(
+            _ops(request).view, runtime.publisher, runtime.db["replays"], chosen, by=principal.id
+        )
     except InvalidSelection as exc:
-        errors = [{"field": f"dead_letters.{i}.{field}", "message": message, "type": "not_found"}
-                  for i, field, message in exc.problems]
+        errors = [
+            {"field": f"dead_letters.{i}.{field}", "message": message, "type": "not_found"}
+            for i, field, message in exc.problems
+        ]
         raise HTTPException(422, detail={"message": f"nothing replayed: {exc}", "errors": errors}) from exc
     return {"results": results}
 

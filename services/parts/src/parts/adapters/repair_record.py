@@ -90,11 +90,22 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines
 
 
-def record_rows(record: Any, ctx: Any, *, charges: str, path: str, show_phone: bool) -> list[tuple[str, str, str]]:
+def record_rows(
+    record: Any, ctx: Any, *, charges: str, path: str, show_phone: bool
+) -> list[tuple[str, str, str]]:
     """The form's rows (附件 1), from the repair record and what dispatch and warranty told parts."""
-    parts_used = "；".join(
-        f"{p.part} ×{p.quantity}" + (f"：旧 old {p.old_serial or '—'} → 新 new {p.new_serial or '—'}"
-                                     if p.old_serial or p.new_serial else "") for p in record.parts) or "—"
+    parts_used = (
+        "；".join(
+            f"{p.part} ×{p.quantity}"
+            + (
+                f"：旧 old {p.old_serial or '—'} → 新 new {p.new_serial or '—'}"
+                if p.old_serial or p.new_serial
+                else ""
+            )
+            for p in record.parts
+        )
+        or "—"
+    )
     signed = record.customer_signature
     return [
         ("受理编号", "Case no.", record.case_id),
@@ -106,7 +117,11 @@ def record_rows(record: Any, ctx: Any, *, charges: str, path: str, show_phone: b
         ("经销商", "Dealer", record.dealer_code or ctx.dealer_code or "—"),
         ("产品型号", "Model", record.model or ctx.model or "—"),
         ("产品序列号", "Serial no.", record.serial_no or "—"),
-        ("购买日期 / 发票号", "Purchase date / invoice", f"{ctx.purchase_date or '—'} / {ctx.invoice_no or '—'}"),
+        (
+            "购买日期 / 发票号",
+            "Purchase date / invoice",
+            f"{ctx.purchase_date or '—'} / {ctx.invoice_no or '—'}",
+        ),
         ("客户反映", "Complaint", ctx.description or "—"),
         ("检查发现的故障", "Fault found", record.fault_found),
         ("故障原因", "Cause", record.cause),
@@ -119,9 +134,13 @@ def record_rows(record: Any, ctx: Any, *, charges: str, path: str, show_phone: b
         ("保修判定", "Warranty", record.warranty or f"{ctx.decision or '—'} / {ctx.remedy or '—'}"),
         ("费用", "Charges", charges),
         ("客户签字确认", "Customer's signature", f"{signed.name}（{signed.signed_on}）" if signed else ""),
-        ("维修人员签字", "Technician's signature",
-         f"{record.technician_signature.name}（{record.technician_signature.signed_on}）"
-         if record.technician_signature else ""),
+        (
+            "维修人员签字",
+            "Technician's signature",
+            f"{record.technician_signature.name}（{record.technician_signature.signed_on}）"
+            if record.technician_signature
+            else "",
+        ),
     ]
 
 

@@ -145,33 +145,52 @@ class PartsRepository:
         return int(doc["on_hand"]) if doc else 0
 
     async def move_stock(
-        self, item: str, delta: int, *, move_id: str, reason: str, by: str, at: datetime, name: str | None,
+        self,
+        item: str,
+        delta: int,
+        *,
+        move_id: str,
+        reason: str,
+        by: str,
+        at: datetime,
+        name: str | None,
         tx: Transaction | None = None,
     ) -> int:
         """Move stock in (delta > 0) or out, once per `move_id`; returns what is on hand after it."""
         if tx is None:
             return await self.store.transaction(
-                lambda t: self.move_stock(item, delta, move_id=move_id, reason=reason, by=by, at=at, name=name, tx=t))
+                lambda t: self.move_stock(
+                    item, delta, move_id=move_id, reason=reason, by=by, at=at, name=name, tx=t
+                )
+            )
         session = tx.session
         if await self.stock_moves.find_one({"_id": move_id}, session=session) is not None:
             return await self.on_hand(item)  # a retried movement: it happened already
         await self.stock_moves.insert_one(
             bson_safe({"_id": move_id, "item": item, "delta": delta, "reason": reason, "by": by, "at": at}),
-            session=session)
+            session=session,
+        )
         update: dict[str, Any] = {"$inc": {"on_hand": delta}}
         if name:
             update["$set"] = {"name": name}
         if delta >= 0:
-            doc = await self.stock.find_one_and_update({"_id": item}, update, upsert=True, session=session,
-                                                       return_document=ReturnDocument.AFTER)
+            doc = await self.stock.find_one_and_update(
+                {"_id": item}, update, upsert=True, session=session, return_document=ReturnDocument.AFTER
+            )
         else:
             # The store checks the count and changes it in one step: no replica can oversell.
-            doc = await self.stock.find_one_and_update({"_id": item, "on_hand": {"$gte": -delta}}, update,
-                                                       session=session, return_document=ReturnDocument.AFTER)
+            doc = await self.stock.find_one_and_update(
+                {"_id": item, "on_hand": {"$gte": -delta}},
+                update,
+                session=session,
+                return_document=ReturnDocument.AFTER,
+            )
             if doc is None:
                 current = await self.stock.find_one({"_id": item}, session=session)
-                raise StockShort(f"stock of {item} would go below zero "
-                                 f"({(current or {}).get('on_hand', 0)} on hand, change {delta})")
+                raise StockShort(
+                    f"stock of {item} would go below zero "
+                    f"({(current or {}).get('on_hand', 0)} on hand, change {delta})"
+                )
         return int(doc["on_hand"])
 
     # -------------------------------------------------------------- price lists

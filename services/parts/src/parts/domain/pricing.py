@@ -79,10 +79,20 @@ def repair_lines(prices: PriceList, part: str) -> list[QuoteLine]:
         raise NotPriced(missing)
     p, f = prices.items[part], prices.items[FREIGHT_ITEM]
     return [
-        QuoteLine(item=part, description=f"{p.name or part}（成本价 / at cost）", quantity=1,
-                  unit_price=_money(p.cost), amount=_money(p.cost)),
-        QuoteLine(item=FREIGHT_ITEM, description="往返运费 / freight both ways", quantity=2,
-                  unit_price=_money(f.list_price), amount=_money(f.list_price * 2)),
+        QuoteLine(
+            item=part,
+            description=f"{p.name or part}（成本价 / at cost）",
+            quantity=1,
+            unit_price=_money(p.cost),
+            amount=_money(p.cost),
+        ),
+        QuoteLine(
+            item=FREIGHT_ITEM,
+            description="往返运费 / freight both ways",
+            quantity=2,
+            unit_price=_money(f.list_price),
+            amount=_money(f.list_price * 2),
+        ),
     ]
 
 
@@ -101,20 +111,44 @@ def _need(prices: PriceList, items: list[str]) -> None:
         raise NotPriced(missing)
 
 
-def paid_repair_lines(prices: PriceList, parts: list[str], labour_hours: Decimal, *, freight: bool) -> list[QuoteLine]:
+def paid_repair_lines(
+    prices: PriceList, parts: list[str], labour_hours: Decimal, *, freight: bool
+) -> list[QuoteLine]:
     """A paid repair: parts at cost, labour by finance's rate card, freight both ways only where the
     regulation puts it on the customer (权益 2.7: past the warranty period)."""
     _need(prices, [*parts, *([LABOUR_ITEM] if labour_hours else []), *([FREIGHT_ITEM] if freight else [])])
-    lines = [QuoteLine(item=p, description=f"{prices.items[p].name or p}（成本价 / at cost）", quantity=1,
-                       unit_price=_money(prices.items[p].cost), amount=_money(prices.items[p].cost)) for p in parts]
+    lines = [
+        QuoteLine(
+            item=p,
+            description=f"{prices.items[p].name or p}（成本价 / at cost）",
+            quantity=1,
+            unit_price=_money(prices.items[p].cost),
+            amount=_money(prices.items[p].cost),
+        )
+        for p in parts
+    ]
     if labour_hours:
         rate = prices.items[LABOUR_ITEM].list_price
-        lines.append(QuoteLine(item=LABOUR_ITEM, description=f"人工 {labour_hours} 小时 / labour, hours",
-                               quantity=1, unit_price=_money(rate * labour_hours), amount=_money(rate * labour_hours)))
+        lines.append(
+            QuoteLine(
+                item=LABOUR_ITEM,
+                description=f"人工 {labour_hours} 小时 / labour, hours",
+                quantity=1,
+                unit_price=_money(rate * labour_hours),
+                amount=_money(rate * labour_hours),
+            )
+        )
     if freight:
         f = prices.items[FREIGHT_ITEM]
-        lines.append(QuoteLine(item=FREIGHT_ITEM, description="往返运费 / freight both ways", quantity=2,
-                               unit_price=_money(f.list_price), amount=_money(f.list_price * 2)))
+        lines.append(
+            QuoteLine(
+                item=FREIGHT_ITEM,
+                description="往返运费 / freight both ways",
+                quantity=2,
+                unit_price=_money(f.list_price),
+                amount=_money(f.list_price * 2),
+            )
+        )
     return lines
 
 
@@ -122,14 +156,27 @@ def replacement_lines(prices: PriceList, item: str, rate: float) -> list[QuoteLi
     """A replacement (§三.2.2B): the new product's cost times the depreciation the rule set gives the old one."""
     _need(prices, [item])
     charge = _money(prices.items[item].cost * Decimal(str(rate)))
-    return [QuoteLine(item=item, description=f"{prices.items[item].name or item} 更换，折旧 {rate:.0%} / replacement, "
-                      f"{rate:.0%} depreciation", quantity=1, unit_price=charge, amount=charge)]
+    return [
+        QuoteLine(
+            item=item,
+            description=f"{prices.items[item].name or item} 更换，折旧 {rate:.0%} / replacement, "
+            f"{rate:.0%} depreciation",
+            quantity=1,
+            unit_price=charge,
+            amount=charge,
+        )
+    ]
 
 
 def installation_lines(prices: PriceList, labour_hours: Decimal, materials: list[Wanted]) -> list[QuoteLine]:
     """Paid installation maintenance (§二.3.4.2, past the maintenance year): labour and materials."""
     _need(prices, [INSTALLATION_LABOUR_ITEM, *(m.item for m in materials)])
     amount = _money(prices.items[INSTALLATION_LABOUR_ITEM].list_price * labour_hours)
-    labour = QuoteLine(item=INSTALLATION_LABOUR_ITEM, description=f"工程维护人工 {labour_hours} 小时 / installation "
-                       "labour, hours", quantity=1, unit_price=amount, amount=amount)
+    labour = QuoteLine(
+        item=INSTALLATION_LABOUR_ITEM,
+        description=f"工程维护人工 {labour_hours} 小时 / installation labour, hours",
+        quantity=1,
+        unit_price=amount,
+        amount=amount,
+    )
     return [labour, *consumable_lines(prices, materials)]

@@ -41,16 +41,30 @@ class RepairRecord(BaseModel):
     parts: list[PartUsed] = Field(default_factory=list)
     labour: str = Field(default="", description="The work done.")
     labour_hours: Decimal = Field(default=Decimal(0), ge=0)
-    earlier_repairs: int = Field(default=0, ge=0, description="Repairs of the unit within its period before this one.")
-    warranty: str | None = Field(default=None, description="The decision and remedy the repair was done under.")
+    earlier_repairs: int = Field(
+        default=0, ge=0, description="Repairs of the unit within its period before this one."
+    )
+    warranty: str | None = Field(
+        default=None, description="The decision and remedy the repair was done under."
+    )
     chargeable: bool = False
     customer_signature: Signature | None = None
     technician_signature: Signature | None = None
-    signed_form_attachment: str | None = Field(default=None, description="The photo of the signed paper form.")
+    signed_form_attachment: str | None = Field(
+        default=None, description="The photo of the signed paper form."
+    )
     recorded_by: str
     recorded_at: datetime
 
     def recorded_event(self) -> tuple[str, RepairRecorded]:
-        return ("repair.recorded", RepairRecorded(
-            case_id=self.case_id, record_id=self.record_id, request_id=self.request_id, serial_no=self.serial_no,
-            parts=[p.part for p in self.parts], repaired_on=self.repaired_on))
+        return (
+            "repair.recorded",
+            RepairRecorded(
+                case_id=self.case_id,
+                record_id=self.record_id,
+                request_id=self.request_id,
+                serial_no=self.serial_no,
+                parts=[p.part for p in self.parts],
+                repaired_on=self.repaired_on,
+            ),
+        )

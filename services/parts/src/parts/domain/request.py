@@ -38,7 +38,9 @@ from shared.contracts.parts import (
     SupplierRmaOpened,
 )
 
-State = Literal["sourcing_locally", "sourced_locally", "supplier_rma", "rma_confirmed", "good_part_shipped", "repaired"]
+State = Literal[
+    "sourcing_locally", "sourced_locally", "supplier_rma", "rma_confirmed", "good_part_shipped", "repaired"
+]
 Event = tuple[str, Contract]
 
 
@@ -64,17 +66,23 @@ class LegHours:
     rma: float = 24  # the supplier gives the RMA number, from the moment path B opens
     defective_at_company: float = 96  # the defective part reaches the company, from the RMA number
     defective_at_supplier: float = 96  # ... and the supplier, from its arrival at the company
-    good_part_in_field: float = 120  # the good part reaches the dealer or regional manager, from the RMA number
+    good_part_in_field: float = (
+        120  # the good part reaches the dealer or regional manager, from the RMA number
+    )
 
 
 # Who each leg waits for, in the words of the escalation.
-_WAITING_ON = {"defective_at_company": "the field (dealer or regional manager) returning the defective part",
-               "defective_at_supplier": "the company sending the defective part to the supplier",
-               "good_part_in_field": "the good part reaching the field"}
+_WAITING_ON = {
+    "defective_at_company": "the field (dealer or regional manager) returning the defective part",
+    "defective_at_supplier": "the company sending the defective part to the supplier",
+    "good_part_in_field": "the good part reaching the field",
+}
 # The shipment a leg's arrival follows.
-_SHIPMENT_OF: dict[str, Direction] = {"defective_at_company": "defective_to_company",
-                                      "defective_at_supplier": "defective_to_supplier",
-                                      "good_part_in_field": "good_part_to_field"}
+_SHIPMENT_OF: dict[str, Direction] = {
+    "defective_at_company": "defective_to_company",
+    "defective_at_supplier": "defective_to_supplier",
+    "good_part_in_field": "good_part_to_field",
+}
 
 
 class LegDeadline(BaseModel):
@@ -119,21 +127,30 @@ class PartsRequest(BaseModel):
     sourcing_by: str
     deadline: datetime
     local_source: str | None = None
-    local_price_paid: Decimal | None = Field(default=None, description="Confidential: finance and specialist only.")
+    local_price_paid: Decimal | None = Field(
+        default=None, description="Confidential: finance and specialist only."
+    )
     local_receipt_no: str | None = None
     supplier: str | None = None
     rma_no: str | None = None
     rma_reason: str | None = None
     shipments: list[Shipment] = Field(default_factory=list)
-    legs: dict[str, LegDeadline] = Field(default_factory=dict, description="Path B's legs and their deadlines.")
+    legs: dict[str, LegDeadline] = Field(
+        default_factory=dict, description="Path B's legs and their deadlines."
+    )
     field_recipient: str | None = Field(
-        default=None, description="The dealer code or regional manager id the good part goes to (they repair on site).")
+        default=None,
+        description="The dealer code or regional manager id the good part goes to (they repair on site).",
+    )
     repair: RepairDone | None = None
     steps: list[Step] = Field(default_factory=list)
     opened_at: datetime
     decision_event_id: str
-    hours: LegHours = Field(default_factory=LegHours, exclude=True,
-                            description="The leg deadlines in force (set by the handler from the settings).")
+    hours: LegHours = Field(
+        default_factory=LegHours,
+        exclude=True,
+        description="The leg deadlines in force (set by the handler from the settings).",
+    )
 
     def opened_event(self) -> Event:
         return (
@@ -154,18 +171,32 @@ class PartsRequest(BaseModel):
         return StepRefused(self.request_id, self.state, message)
 
     def report_local(
-        self, *, found: bool, by: str, now: datetime, supplier: str, source: str | None = None,
-        price_paid: Decimal | None = None, receipt_no: str | None = None,
+        self,
+        *,
+        found: bool,
+        by: str,
+        now: datetime,
+        supplier: str,
+        source: str | None = None,
+        price_paid: Decimal | None = None,
+        receipt_no: str | None = None,
     ) -> list[Event]:
         """Path A's answer. Not found moves the request to the supplier at once (path B)."""
         if self.state != "sourcing_locally":
             raise self._refuse("local sourcing was already answered")
-        self.steps.append(Step(step="local_sourcing_reported", by=by, at=now, detail={"found": found, "source": source}))
+        self.steps.append(
+            Step(step="local_sourcing_reported", by=by, at=now, detail={"found": found, "source": source})
+        )
         events: list[Event] = [
             (
                 "parts.local_sourcing_reported",
-                LocalSourcingReported(case_id=self.case_id, request_id=self.request_id, found=found, source=source,
-                                      reported_by=by),
+                LocalSourcingReported(
+                    case_id=self.case_id,
+                    request_id=self.request_id,
+                    found=found,
+                    source=source,
+                    reported_by=by,
+                ),
             )
         ]
         if found:
@@ -184,12 +215,15 @@ class PartsRequest(BaseModel):
     def _to_supplier(self, reason: str, *, by: str, now: datetime, supplier: str) -> list[Event]:
         self.state, self.path, self.rma_reason, self.supplier = "supplier_rma", "B", reason, supplier
         self.legs["rma"] = LegDeadline(leg="rma", due_at=now + timedelta(hours=self.hours.rma))
-        self.steps.append(Step(step="supplier_rma_opened", by=by, at=now, detail={"reason": reason, "supplier": supplier}))
+        self.steps.append(
+            Step(step="supplier_rma_opened", by=by, at=now, detail={"reason": reason, "supplier": supplier})
+        )
         return [
             (
                 "parts.rma_opened",
-                SupplierRmaOpened(case_id=self.case_id, request_id=self.request_id, reason=reason,
-                                  supplier=supplier, by=by),
+                SupplierRmaOpened(
+                    case_id=self.case_id, request_id=self.request_id, reason=reason, supplier=supplier, by=by
+                ),
             )
         ]
 
@@ -202,12 +236,20 @@ class PartsRequest(BaseModel):
         self._done("rma", by=by, at=now)
         for leg in ("defective_at_company", "good_part_in_field"):
             self.legs[leg] = LegDeadline(leg=leg, due_at=now + timedelta(hours=getattr(self.hours, leg)))
-        self.steps.append(Step(step="rma_confirmed", by=by, at=now, detail={"rma_no": rma_no, "supplier": self.supplier}))
+        self.steps.append(
+            Step(step="rma_confirmed", by=by, at=now, detail={"rma_no": rma_no, "supplier": self.supplier})
+        )
         return [
             (
                 "parts.rma_opened",
-                SupplierRmaOpened(case_id=self.case_id, request_id=self.request_id, reason=self.rma_reason,
-                                  supplier=self.supplier or "", rma_no=rma_no, by=by),
+                SupplierRmaOpened(
+                    case_id=self.case_id,
+                    request_id=self.request_id,
+                    reason=self.rma_reason,
+                    supplier=self.supplier or "",
+                    rma_no=rma_no,
+                    by=by,
+                ),
             )
         ]
 
@@ -221,15 +263,28 @@ class PartsRequest(BaseModel):
         self.shipments.append(shipment)
         if shipment.direction == "good_part_to_field":
             self.field_recipient = shipment.to
-        self.steps.append(Step(step=f"shipped_{shipment.direction}", by=shipment.by, at=shipment.at,
-                               detail={"carrier": shipment.carrier, "tracking_no": shipment.tracking_no}))
+        self.steps.append(
+            Step(
+                step=f"shipped_{shipment.direction}",
+                by=shipment.by,
+                at=shipment.at,
+                detail={"carrier": shipment.carrier, "tracking_no": shipment.tracking_no},
+            )
+        )
         if shipment.direction == "good_part_to_field":
             self.state = "good_part_shipped"
         return [
             (
                 "parts.shipped",
-                PartShippedV2(case_id=self.case_id, request_id=self.request_id, direction=shipment.direction,
-                            carrier=shipment.carrier, tracking_no=shipment.tracking_no, to=shipment.to, by=shipment.by),
+                PartShippedV2(
+                    case_id=self.case_id,
+                    request_id=self.request_id,
+                    direction=shipment.direction,
+                    carrier=shipment.carrier,
+                    tracking_no=shipment.tracking_no,
+                    to=shipment.to,
+                    by=shipment.by,
+                ),
             )
         ]
 
@@ -245,10 +300,23 @@ class PartsRequest(BaseModel):
         self._done(leg, by=by, at=now)
         if leg == "defective_at_company":
             self.legs["defective_at_supplier"] = LegDeadline(
-                leg="defective_at_supplier", due_at=now + timedelta(hours=self.hours.defective_at_supplier))
-        self.steps.append(Step(step=f"arrived_{leg}", by=by, at=now, detail={"arrived_on": arrived_on.isoformat()}))
-        return [("parts.arrived", PartArrived(case_id=self.case_id, request_id=self.request_id, leg=leg,
-                                              confirmed_by=by, arrived_on=arrived_on))]
+                leg="defective_at_supplier", due_at=now + timedelta(hours=self.hours.defective_at_supplier)
+            )
+        self.steps.append(
+            Step(step=f"arrived_{leg}", by=by, at=now, detail={"arrived_on": arrived_on.isoformat()})
+        )
+        return [
+            (
+                "parts.arrived",
+                PartArrived(
+                    case_id=self.case_id,
+                    request_id=self.request_id,
+                    leg=leg,
+                    confirmed_by=by,
+                    arrived_on=arrived_on,
+                ),
+            )
+        ]
 
     def overdue_legs(self, now: datetime) -> list[Event]:
         """Each leg past its deadline and still waiting is escalated once."""
@@ -259,9 +327,19 @@ class PartsRequest(BaseModel):
             if leg.waiting and leg.escalated_at is None and now > leg.due_at:
                 leg.escalated_at = now
                 waiting_on = self.supplier or "the supplier" if leg.leg == "rma" else _WAITING_ON[leg.leg]
-                events.append(("parts.leg_overdue", PartsLegOverdue(
-                    case_id=self.case_id, request_id=self.request_id, leg=leg.leg, due_at=leg.due_at, detected_at=now,
-                    waiting_on=waiting_on)))
+                events.append(
+                    (
+                        "parts.leg_overdue",
+                        PartsLegOverdue(
+                            case_id=self.case_id,
+                            request_id=self.request_id,
+                            leg=leg.leg,
+                            due_at=leg.due_at,
+                            detected_at=now,
+                            waiting_on=waiting_on,
+                        ),
+                    )
+                )
         return events
 
     def next_leg_due(self) -> datetime | None:
@@ -285,16 +363,26 @@ class PartsRequest(BaseModel):
         events: list[Event] = []
         if self.path == "B" and self._arrived("good_part_in_field") is None:
             # Repairing with it confirms the good part reached the field.
-            events += self.confirm_arrival(leg="good_part_in_field", arrived_on=repair.repaired_on, by=repair.by,
-                                           now=now)
+            events += self.confirm_arrival(
+                leg="good_part_in_field", arrived_on=repair.repaired_on, by=repair.by, now=now
+            )
         self.state, self.repair = "repaired", repair
-        self.steps.append(Step(step="repaired", by=repair.by, at=now, detail={"technician": repair.technician}))
+        self.steps.append(
+            Step(step="repaired", by=repair.by, at=now, detail={"technician": repair.technician})
+        )
         return events + [
             (
                 "parts.repaired",
-                PartRepaired(case_id=self.case_id, request_id=self.request_id, part=self.part, path=self.path,
-                             technician=repair.technician, repaired_on=repair.repaired_on,
-                             old_serial=repair.old_serial, new_serial=repair.new_serial),
+                PartRepaired(
+                    case_id=self.case_id,
+                    request_id=self.request_id,
+                    part=self.part,
+                    path=self.path,
+                    technician=repair.technician,
+                    repaired_on=repair.repaired_on,
+                    old_serial=repair.old_serial,
+                    new_serial=repair.new_serial,
+                ),
             )
         ]
 

@@ -81,7 +81,9 @@ class OpenIn(Body):
 class LocalReportIn(Body):
     found: bool
     source: Short | None = Field(default=None, description="Where the part was found (repairer, shop).")
-    price_paid: Decimal | None = Field(default=None, ge=0, description="Confidential: finance and specialist only.")
+    price_paid: Decimal | None = Field(
+        default=None, ge=0, description="Confidential: finance and specialist only."
+    )
     receipt_no: Short | None = None
 
 
@@ -94,8 +96,10 @@ class ShipmentIn(Body):
     direction: Literal["defective_to_company", "defective_to_supplier", "good_part_to_field"]
     carrier: Short
     tracking_no: Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=40)]
-    to: Short = Field(description="The company, or the supplier, for a defective part; the dealer code or regional "
-                      "manager id for the good one (they then see the request and repair on site).")
+    to: Short = Field(
+        description="The company, or the supplier, for a defective part; the dealer code or regional "
+        "manager id for the good one (they then see the request and repair on site)."
+    )
 
 
 class ArrivalIn(Body):
@@ -120,7 +124,8 @@ class RepairIn(Body):
     customer_signature: SignatureIn | None = None
     technician_signature: SignatureIn | None = None
     signed_form_attachment: Annotated[str, StringConstraints(pattern=r"^F-[0-9A-Z]{16}$")] | None = Field(
-        default=None, description="The photo of the signed paper form (a file on the case in warranty).")
+        default=None, description="The photo of the signed paper form (a file on the case in warranty)."
+    )
 
 
 class PartUsedIn(Body):
@@ -165,17 +170,27 @@ class QuoteItemIn(Body):
 
 class QuoteIn(Body):
     case_id: CaseId
-    items: list[QuoteItemIn] = Field(default_factory=list, description="Consumables; or a paid installation "
-                                     "maintenance's materials (with remedy_id).")
+    items: list[QuoteItemIn] = Field(
+        default_factory=list,
+        description="Consumables; or a paid installation maintenance's materials (with remedy_id).",
+    )
     repair_request_id: str | None = Field(default=None, description="Quote a chargeable key-part repair.")
     remedy_id: Annotated[str, StringConstraints(pattern=r"^RM-[0-9A-Z]{10}$")] | None = Field(
-        default=None, description="Quote a remedy: paid repair, replacement, paid installation maintenance.")
+        default=None, description="Quote a remedy: paid repair, replacement, paid installation maintenance."
+    )
     parts: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(
-        default_factory=list, max_length=30, description="A paid repair's parts (price-list items), at cost.")
-    labour_hours: Decimal = Field(default=Decimal(0), ge=0, le=200, decimal_places=1,
-                                  description="Hours at finance's rate card (labour_hour, installation_labour_hour).")
+        default_factory=list, max_length=30, description="A paid repair's parts (price-list items), at cost."
+    )
+    labour_hours: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        le=200,
+        decimal_places=1,
+        description="Hours at finance's rate card (labour_hour, installation_labour_hour).",
+    )
     replacement_item: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = Field(
-        default=None, description="A replacement's product (its price-list item).")
+        default=None, description="A replacement's product (its price-list item)."
+    )
 
 
 class PurchaseStatusIn(Body):
@@ -235,22 +250,39 @@ async def _request(request: Request, request_id: str, principal: Principal) -> P
 
 
 async def _step(
-    request: Request, request_id: str, principal: Principal, operation: Any, *, key: str | None, body: BaseModel
+    request: Request,
+    request_id: str,
+    principal: Principal,
+    operation: Any,
+    *,
+    key: str | None,
+    body: BaseModel,
 ) -> dict[str, Any]:
     await _request(request, request_id, principal)
     try:
-        req = await advance_request(_p(request), request_id, operation, key=change_key(
-            principal, key, action=f"{request.url.path.rsplit('/', 1)[-1]} {request_id}", body=body))
+        req = await advance_request(
+            _p(request),
+            request_id,
+            operation,
+            key=change_key(
+                principal, key, action=f"{request.url.path.rsplit('/', 1)[-1]} {request_id}", body=body
+            ),
+        )
     except StepRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail={"message": str(exc), "state": exc.state}) from exc
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail={"message": str(exc), "state": exc.state}
+        ) from exc
     return request_view(req, principal)
 
 
 requests_router = APIRouter(prefix="/v1/parts-requests", tags=["key parts (R-PA-1)"], route_class=JsonRoute)
 
 
-@requests_router.get("", summary="Parts requests (a regional manager or dealer sees those asked of them or sent "
-                     "to them, without prices)")
+@requests_router.get(
+    "",
+    summary="Parts requests (a regional manager or dealer sees those asked of them or sent "
+    "to them, without prices)",
+)
 async def list_requests(
     request: Request,
     principal: Annotated[Principal, require_roles(*PARTS_READERS, *FIELD_RECIPIENTS)],
@@ -269,20 +301,33 @@ async def list_requests(
 
 
 @requests_router.post("", status_code=201, summary="Open a key-part request by hand (usually warranty does)")
-async def post_request(request: Request, body: OpenIn, principal: Annotated[Principal, require_roles("specialist", "manager")],
-                       idempotency_key: IdempotencyKey = None):
+async def post_request(
+    request: Request,
+    body: OpenIn,
+    principal: Annotated[Principal, require_roles("specialist", "manager")],
+    idempotency_key: IdempotencyKey = None,
+):
     p = _p(request)
     ctx = await p.repo.context(body.case_id)
     if ctx is None:
         raise HTTPException(422, detail=f"case_id: {body.case_id} is not known to parts (no assignment seen)")
-    req = await open_request(p, ctx, body.part, chargeable=body.chargeable, by=principal.id, cause=None,
-                             key=change_key(principal, idempotency_key, action="open parts request", body=body))
+    req = await open_request(
+        p,
+        ctx,
+        body.part,
+        chargeable=body.chargeable,
+        by=principal.id,
+        cause=None,
+        key=change_key(principal, idempotency_key, action="open parts request", body=body),
+    )
     return request_view(req, principal)
 
 
 @requests_router.get("/{request_id}", summary="One request with every step, who and when")
 async def get_request(
-    request: Request, request_id: str, principal: Annotated[Principal, require_roles(*PARTS_READERS, *FIELD_RECIPIENTS)]
+    request: Request,
+    request_id: str,
+    principal: Annotated[Principal, require_roles(*PARTS_READERS, *FIELD_RECIPIENTS)],
 ) -> dict[str, Any]:
     req = await _request(request, request_id, principal)
     if principal.role in PRICE_ROLES and req.local_price_paid is not None:
@@ -291,83 +336,154 @@ async def get_request(
 
 
 @requests_router.post("/{request_id}/local-sourcing", summary="Path A: found locally, or not (then path B)")
-async def local_sourcing(request: Request, request_id: str, body: LocalReportIn, principal: FieldWorker,
-                         idempotency_key: IdempotencyKey = None):
+async def local_sourcing(
+    request: Request,
+    request_id: str,
+    body: LocalReportIn,
+    principal: FieldWorker,
+    idempotency_key: IdempotencyKey = None,
+):
     p = _p(request)
     return await _step(
         request,
         request_id,
         principal,
         lambda r, now: r.report_local(
-            found=body.found, by=principal.id, now=now, supplier=p.suppliers.get(r.part, ""),
-            source=body.source, price_paid=body.price_paid, receipt_no=body.receipt_no,
+            found=body.found,
+            by=principal.id,
+            now=now,
+            supplier=p.suppliers.get(r.part, ""),
+            source=body.source,
+            price_paid=body.price_paid,
+            receipt_no=body.receipt_no,
         ),
-        key=idempotency_key, body=body,
+        key=idempotency_key,
+        body=body,
     )
 
 
 @requests_router.post("/{request_id}/rma", summary="Path B: the supplier's RMA number")
-async def rma(request: Request, request_id: str, body: RmaIn,
-              principal: Annotated[Principal, require_roles("specialist", "manager")], idempotency_key: IdempotencyKey = None):
-    return await _step(request, request_id, principal,
-                       lambda r, now: r.confirm_rma(rma_no=body.rma_no, supplier=body.supplier, by=principal.id, now=now),
-                       key=idempotency_key, body=body)
+async def rma(
+    request: Request,
+    request_id: str,
+    body: RmaIn,
+    principal: Annotated[Principal, require_roles("specialist", "manager")],
+    idempotency_key: IdempotencyKey = None,
+):
+    return await _step(
+        request,
+        request_id,
+        principal,
+        lambda r, now: r.confirm_rma(rma_no=body.rma_no, supplier=body.supplier, by=principal.id, now=now),
+        key=idempotency_key,
+        body=body,
+    )
 
 
-@requests_router.post("/{request_id}/shipments", summary="Path B: defective part back (to the company, then the "
-                      "supplier), good part out to the field")
-async def shipments(request: Request, request_id: str, body: ShipmentIn, principal: OnSite,
-                    idempotency_key: IdempotencyKey = None):
+@requests_router.post(
+    "/{request_id}/shipments",
+    summary="Path B: defective part back (to the company, then the supplier), good part out to the field",
+)
+async def shipments(
+    request: Request,
+    request_id: str,
+    body: ShipmentIn,
+    principal: OnSite,
+    idempotency_key: IdempotencyKey = None,
+):
     if principal.role == "dealer" and body.direction != "defective_to_company":
-        raise HTTPException(403, detail="direction: a dealer sends the defective part back; the company ships the rest")
-    return await _step(request, request_id, principal,
-                       lambda r, now: r.ship(Shipment(**body.model_dump(), by=principal.id, at=now)),
-                       key=idempotency_key, body=body)
+        raise HTTPException(
+            403, detail="direction: a dealer sends the defective part back; the company ships the rest"
+        )
+    return await _step(
+        request,
+        request_id,
+        principal,
+        lambda r, now: r.ship(Shipment(**body.model_dump(), by=principal.id, at=now)),
+        key=idempotency_key,
+        body=body,
+    )
 
 
-@requests_router.post("/{request_id}/arrivals", summary="Path B: a part arrived - at the company, at the supplier, "
-                      "or in the field (the dealer or regional manager who received it confirms)")
-async def arrivals(request: Request, request_id: str, body: ArrivalIn, principal: OnSite,
-                   idempotency_key: IdempotencyKey = None):
+@requests_router.post(
+    "/{request_id}/arrivals",
+    summary="Path B: a part arrived - at the company, at the supplier, "
+    "or in the field (the dealer or regional manager who received it confirms)",
+)
+async def arrivals(
+    request: Request,
+    request_id: str,
+    body: ArrivalIn,
+    principal: OnSite,
+    idempotency_key: IdempotencyKey = None,
+):
     if principal.role in FIELD_ROLES and body.leg != "good_part_in_field":
-        raise HTTPException(403, detail=f"leg: the company confirms {body.leg}; the field confirms the good part")
+        raise HTTPException(
+            403, detail=f"leg: the company confirms {body.leg}; the field confirms the good part"
+        )
     p = _p(request)
     arrived_on = body.arrived_on or china_date(p.clock())
-    return await _step(request, request_id, principal,
-                       lambda r, now: r.confirm_arrival(leg=body.leg, arrived_on=arrived_on,
-                                                        by=principal.id, now=now),
-                       key=idempotency_key, body=body)
+    return await _step(
+        request,
+        request_id,
+        principal,
+        lambda r, now: r.confirm_arrival(leg=body.leg, arrived_on=arrived_on, by=principal.id, now=now),
+        key=idempotency_key,
+        body=body,
+    )
 
 
 @requests_router.post("/{request_id}/repair", summary="The on-site repair is done (the record form follows)")
-async def repair(request: Request, request_id: str, body: RepairIn, principal: OnSite,
-                 idempotency_key: IdempotencyKey = None):
+async def repair(
+    request: Request,
+    request_id: str,
+    body: RepairIn,
+    principal: OnSite,
+    idempotency_key: IdempotencyKey = None,
+):
     p = _p(request)
     await _request(request, request_id, principal)
-    done = RepairDone(**body.model_dump(include={"technician", "repaired_on", "old_serial", "new_serial",
-                                                  "fault_found", "cause"}), by=principal.id)
+    done = RepairDone(
+        **body.model_dump(
+            include={"technician", "repaired_on", "old_serial", "new_serial", "fault_found", "cause"}
+        ),
+        by=principal.id,
+    )
 
     async def record_of(req: PartsRequest, ctx: Any, tx: Any) -> Any:
         used = [PartUsed(part=req.part, old_serial=body.old_serial, new_serial=body.new_serial)]
-        return await record_repair(p, ctx, request=req, parts_used=used, by=principal.id, key=key, tx=tx,
-                                   **_record_fields(body))
+        return await record_repair(
+            p, ctx, request=req, parts_used=used, by=principal.id, key=key, tx=tx, **_record_fields(body)
+        )
 
     key = change_key(principal, idempotency_key, action=f"repair {request_id}", body=body)
     try:
-        req, record = await repair_with_record(p, request_id, lambda r, now: r.record_repair(done, now=now),
-                                               record_of, key=key)
+        req, record = await repair_with_record(
+            p, request_id, lambda r, now: r.record_repair(done, now=now), record_of, key=key
+        )
     except StepRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail={"message": str(exc), "state": exc.state}) from exc
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail={"message": str(exc), "state": exc.state}
+        ) from exc
     return request_view(req, principal) | {"record_id": record.record_id}
 
 
 def _record_fields(body: RepairIn | RecordIn) -> dict[str, Any]:
-    return {"repaired_on": body.repaired_on, "technician": body.technician, "fault_found": body.fault_found,
-            "cause": body.cause, "labour": body.labour, "labour_hours": body.labour_hours,
-            "customer_signature": Signature(**body.customer_signature.model_dump()) if body.customer_signature else None,
-            "technician_signature": Signature(**body.technician_signature.model_dump())
-            if body.technician_signature else None,
-            "attachment": body.signed_form_attachment}
+    return {
+        "repaired_on": body.repaired_on,
+        "technician": body.technician,
+        "fault_found": body.fault_found,
+        "cause": body.cause,
+        "labour": body.labour,
+        "labour_hours": body.labour_hours,
+        "customer_signature": Signature(**body.customer_signature.model_dump())
+        if body.customer_signature
+        else None,
+        "technician_signature": Signature(**body.technician_signature.model_dump())
+        if body.technician_signature
+        else None,
+        "attachment": body.signed_form_attachment,
+    }
 
 
 async def _form(request: Request, record: RepairRecord, principal: Principal) -> list:
@@ -377,11 +493,17 @@ async def _form(request: Request, record: RepairRecord, principal: Principal) ->
     req = await p.repo.requests.get(record.request_id) if record.request_id else None
     charges = "按报价单收费 / as quoted" if record.chargeable else "保修期内免费 / free under warranty"
     if record.chargeable and principal.role in PRICE_ROLES:
-        quotes = await p.repo.quotes.find({"case_id": record.case_id, "kind": "repair"}, sort=[("issued_at", -1)])
+        quotes = await p.repo.quotes.find(
+            {"case_id": record.case_id, "kind": "repair"}, sort=[("issued_at", -1)]
+        )
         if quotes:
-            await _audited(request, principal, f"repair record {record.record_id}: quote {quotes[0].quote_id}")
+            await _audited(
+                request, principal, f"repair record {record.record_id}: quote {quotes[0].quote_id}"
+            )
             charges = f"{quotes[0].total} 元（报价单 {quotes[0].quote_id}）/ CNY {quotes[0].total}"
-    return record_rows(record, ctx, charges=charges, path=path_of(req), show_phone=principal.role in STAFF_COPY)
+    return record_rows(
+        record, ctx, charges=charges, path=path_of(req), show_phone=principal.role in STAFF_COPY
+    )
 
 
 STAFF_COPY = ("specialist", "manager")
@@ -397,13 +519,30 @@ async def _record_by_request(request: Request, request_id: str, principal: Princ
     # Not repaired yet: the form to take on site, the case's facts filled in and the repair left blank.
     ctx = await _p(request).repo.context(req.case_id) or CaseContext(case_id=req.case_id)
     return RepairRecord.model_construct(
-        record_id="（未维修 / not yet repaired）", case_id=req.case_id, request_id=req.request_id,
-        serial_no=ctx.serial_no, model=ctx.model or req.model, customer_name=ctx.customer_name,
-        customer_phone=ctx.customer_phone, customer_address=ctx.customer_address, dealer_code=ctx.dealer_code,
-        reported_on=None, repaired_on="—", technician="", fault_found="", cause="",
-        parts=[PartUsed(part=req.part)], labour="", labour_hours=Decimal(0), earlier_repairs=ctx.earlier_repairs,
-        warranty=None, chargeable=req.chargeable, customer_signature=None, technician_signature=None,
-        signed_form_attachment=None)
+        record_id="（未维修 / not yet repaired）",
+        case_id=req.case_id,
+        request_id=req.request_id,
+        serial_no=ctx.serial_no,
+        model=ctx.model or req.model,
+        customer_name=ctx.customer_name,
+        customer_phone=ctx.customer_phone,
+        customer_address=ctx.customer_address,
+        dealer_code=ctx.dealer_code,
+        reported_on=None,
+        repaired_on="—",
+        technician="",
+        fault_found="",
+        cause="",
+        parts=[PartUsed(part=req.part)],
+        labour="",
+        labour_hours=Decimal(0),
+        earlier_repairs=ctx.earlier_repairs,
+        warranty=None,
+        chargeable=req.chargeable,
+        customer_signature=None,
+        technician_signature=None,
+        signed_form_attachment=None,
+    )
 
 
 async def _record(request: Request, record_id: str, principal: Principal) -> RepairRecord:
@@ -419,50 +558,87 @@ async def _record(request: Request, record_id: str, principal: Principal) -> Rep
 
 def _html(request: Request, record: RepairRecord, rows: list, pdf_href: str) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(
-        request, "repair_record.html",
-        {"rows": rows, "title_zh": TITLE_ZH, "title_en": TITLE_EN, "request_id": record.record_id,
-         "pdf_href": pdf_href, "footer": f"英德售后服务部 · {record.record_id} · {record.case_id}"})
+        request,
+        "repair_record.html",
+        {
+            "rows": rows,
+            "title_zh": TITLE_ZH,
+            "title_en": TITLE_EN,
+            "request_id": record.record_id,
+            "pdf_href": pdf_href,
+            "footer": f"英德售后服务部 · {record.record_id} · {record.case_id}",
+        },
+    )
 
 
 def _pdf(request: Request, record: RepairRecord, rows: list) -> Response:
     try:
-        pdf = render_pdf(rows, font=_p(request).pdf_font, footer=f"英德售后服务部 · {record.record_id} · {record.case_id}")
+        pdf = render_pdf(
+            rows, font=_p(request).pdf_font, footer=f"英德售后服务部 · {record.record_id} · {record.case_id}"
+        )
     except FontMissing as exc:
         raise HTTPException(503, detail=str(exc)) from exc
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="repair-record-{record.record_id}.pdf"'})
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="repair-record-{record.record_id}.pdf"'},
+    )
 
 
-@requests_router.get("/{request_id}/repair-record", response_class=HTMLResponse,
-                     summary="《产品(设备)售后服务维修记录单》 of this request's repair, as a printable page")
+@requests_router.get(
+    "/{request_id}/repair-record",
+    response_class=HTMLResponse,
+    summary="《产品(设备)售后服务维修记录单》 of this request's repair, as a printable page",
+)
 async def repair_record_html(request: Request, request_id: str, principal: RecordReader) -> HTMLResponse:
     record = await _record_by_request(request, request_id, principal)
-    return _html(request, record, await _form(request, record, principal),
-                 f"/v1/parts-requests/{request_id}/repair-record.pdf")
+    return _html(
+        request,
+        record,
+        await _form(request, record, principal),
+        f"/v1/parts-requests/{request_id}/repair-record.pdf",
+    )
 
 
-@requests_router.get("/{request_id}/repair-record.pdf", summary="The repair record as a PDF (Chinese, English beside)")
+@requests_router.get(
+    "/{request_id}/repair-record.pdf", summary="The repair record as a PDF (Chinese, English beside)"
+)
 async def repair_record_pdf(request: Request, request_id: str, principal: RecordReader) -> Response:
     record = await _record_by_request(request, request_id, principal)
     return _pdf(request, record, await _form(request, record, principal))
 
 
-records_router = APIRouter(prefix="/v1/repair-records", tags=["repair records (R-PA-2)"], route_class=JsonRoute)
+records_router = APIRouter(
+    prefix="/v1/repair-records", tags=["repair records (R-PA-2)"], route_class=JsonRoute
+)
 
 
-@records_router.post("", status_code=201, summary="Record a repair without a key-part request (附件 1 for every repair)")
-async def post_record(request: Request, body: RecordIn, principal: FieldWorker,
-                      idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@records_router.post(
+    "", status_code=201, summary="Record a repair without a key-part request (附件 1 for every repair)"
+)
+async def post_record(
+    request: Request, body: RecordIn, principal: FieldWorker, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
     p = _p(request)
     ctx = await p.repo.context(body.case_id)
     if ctx is None or ctx.specialist_id is None:
-        raise HTTPException(422, detail={"message": f"invalid request: case_id: {body.case_id} is not known to parts",
-                                         "errors": [{"field": "case_id", "message": "not known to parts",
-                                                     "type": "value_error"}]})
+        raise HTTPException(
+            422,
+            detail={
+                "message": f"invalid request: case_id: {body.case_id} is not known to parts",
+                "errors": [{"field": "case_id", "message": "not known to parts", "type": "value_error"}],
+            },
+        )
     used = [PartUsed(**u.model_dump()) for u in body.parts]
-    record = await record_repair(p, ctx, request=None, parts_used=used, by=principal.id,
-                                 key=change_key(principal, idempotency_key, action="repair record", body=body),
-                                 **_record_fields(body))
+    record = await record_repair(
+        p,
+        ctx,
+        request=None,
+        parts_used=used,
+        by=principal.id,
+        key=change_key(principal, idempotency_key, action="repair record", body=body),
+        **_record_fields(body),
+    )
     return record_view(record, principal)
 
 
@@ -479,8 +655,12 @@ async def list_records(request: Request, principal: RecordReader, case_id: str) 
     if principal.role in FIELD_ROLES:
         # Their own: what they recorded, or the repair of a request they work (sourced, or received the part).
         requests = {r.request_id: r for r in await _p(request).repo.requests.find({"case_id": case_id})}
-        found = [r for r in found if r.recorded_by == principal.id
-                 or (r.request_id in requests and _works_on(principal, requests[r.request_id]))]
+        found = [
+            r
+            for r in found
+            if r.recorded_by == principal.id
+            or (r.request_id in requests and _works_on(principal, requests[r.request_id]))
+        ]
     return {"items": [record_view(r, principal) for r in found]}
 
 
@@ -489,10 +669,14 @@ async def get_record(request: Request, record_id: str, principal: RecordReader) 
     return record_view(await _record(request, record_id, principal), principal)
 
 
-@records_router.get("/{record_id}/form", response_class=HTMLResponse, summary="The record as the printable form")
+@records_router.get(
+    "/{record_id}/form", response_class=HTMLResponse, summary="The record as the printable form"
+)
 async def record_form(request: Request, record_id: str, principal: RecordReader) -> HTMLResponse:
     record = await _record(request, record_id, principal)
-    return _html(request, record, await _form(request, record, principal), f"/v1/repair-records/{record_id}/form.pdf")
+    return _html(
+        request, record, await _form(request, record, principal), f"/v1/repair-records/{record_id}/form.pdf"
+    )
 
 
 @records_router.get("/{record_id}/form.pdf", summary="The record as a PDF")
@@ -511,14 +695,26 @@ async def get_stock(request: Request, principal: Staff) -> dict[str, Any]:
 
 
 @money.post("/v1/stock/{item}/adjustments", summary="Adjust stock with a reason")
-async def adjust_stock(request: Request, item: str, body: StockAdjustIn, principal: StockKeeper,
-                       idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+async def adjust_stock(
+    request: Request,
+    item: str,
+    body: StockAdjustIn,
+    principal: StockKeeper,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     p = _p(request)
     key = change_key(principal, idempotency_key, action=f"stock {item}", body=body)
     move_id = key.derived_id("MV-", 16) if key else f"MV-{uuid.uuid4().hex[:16].upper()}"
     try:
-        on_hand = await p.repo.move_stock(item, body.delta, move_id=move_id, reason=body.reason, by=principal.id,
-                                          at=p.clock(), name=body.name)
+        on_hand = await p.repo.move_stock(
+            item,
+            body.delta,
+            move_id=move_id,
+            reason=body.reason,
+            by=principal.id,
+            at=p.clock(),
+            name=body.name,
+        )
     except StockShort as exc:
         raise HTTPException(409, detail=str(exc)) from exc
     return {"item": item, "on_hand": on_hand, "move_id": move_id}
@@ -530,7 +726,10 @@ async def get_price_lists(request: Request, principal: PriceReader) -> dict[str,
     versions = await p.repo.price_list_versions()
     await _audited(request, principal, "price lists")
     current = in_effect(versions, china_date(p.clock()))
-    return {"in_effect": current.version if current else None, "versions": [v.model_dump(mode="json") for v in versions]}
+    return {
+        "in_effect": current.version if current else None,
+        "versions": [v.model_dump(mode="json") for v in versions],
+    }
 
 
 @money.post("/v1/price-lists", status_code=201, summary="Finance: publish a new price list version")
@@ -538,7 +737,9 @@ async def post_price_list(request: Request, body: PriceListIn, principal: Financ
     p = _p(request)
     prices = PriceList(**body.model_dump(), created_by=principal.id)
     if not await p.repo.add_price_list(prices, p.clock()):
-        raise HTTPException(409, detail=f"version: price list {body.version} exists; versions are never changed")
+        raise HTTPException(
+            409, detail=f"version: price list {body.version} exists; versions are never changed"
+        )
     return prices.model_dump(mode="json")
 
 
@@ -548,22 +749,33 @@ async def price_reads(request: Request, principal: Finance) -> dict[str, Any]:
 
 
 @money.post("/v1/quotes", status_code=201, summary="The assigned specialist quotes the customer")
-async def post_quote(request: Request, body: QuoteIn, principal: Specialist,
-                     idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+async def post_quote(
+    request: Request, body: QuoteIn, principal: Specialist, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
     p = _p(request)
     ctx = await p.repo.context(body.case_id)
     if ctx is None:
         raise HTTPException(422, detail=f"case_id: {body.case_id} is not known to parts")
     if ctx.specialist_id != principal.id:
-        raise HTTPException(403, detail=f"only the case's specialist ({ctx.specialist_id}) may quote it (§三.2.4 注)")
+        raise HTTPException(
+            403, detail=f"only the case's specialist ({ctx.specialist_id}) may quote it (§三.2.4 注)"
+        )
     if not body.remedy_id and bool(body.items) == bool(body.repair_request_id):
         raise HTTPException(422, detail="items: give consumable items, a repair_request_id or a remedy_id")
     key = change_key(principal, idempotency_key, action="quote", body=body)
     try:
         if body.remedy_id:
-            quote = await quote_remedy(p, ctx, body.remedy_id, by=principal.id, key=key, parts_used=body.parts,
-                                       labour_hours=body.labour_hours, replacement_item=body.replacement_item,
-                                       materials=[Wanted(i.item, i.quantity) for i in body.items])
+            quote = await quote_remedy(
+                p,
+                ctx,
+                body.remedy_id,
+                by=principal.id,
+                key=key,
+                parts_used=body.parts,
+                labour_hours=body.labour_hours,
+                replacement_item=body.replacement_item,
+                materials=[Wanted(i.item, i.quantity) for i in body.items],
+            )
             result = {"quote": quote, "purchase_requests": []}
         elif body.repair_request_id:
             req = await p.repo.requests.get(body.repair_request_id)
@@ -572,8 +784,9 @@ async def post_quote(request: Request, body: QuoteIn, principal: Specialist,
             quote = await quote_repair(p, req, by=principal.id, key=key, labour_hours=body.labour_hours)
             result: dict[str, Any] = {"quote": quote, "purchase_requests": []}
         else:
-            result = await quote_consumables(p, body.case_id, [Wanted(i.item, i.quantity) for i in body.items],
-                                             by=principal.id, key=key)
+            result = await quote_consumables(
+                p, body.case_id, [Wanted(i.item, i.quantity) for i in body.items], by=principal.id, key=key
+            )
     except NotPriced as exc:
         raise HTTPException(422, detail=f"items: {exc}") from exc
     except QuoteRefused as exc:
@@ -597,7 +810,8 @@ async def list_quotes(request: Request, principal: PriceReader, case_id: str) ->
 
 @money.get("/v1/purchase-requests", summary="What purchasing must sample or stock")
 async def list_purchases(
-    request: Request, principal: Annotated[Principal, require_roles(*PURCHASE_READERS)],
+    request: Request,
+    principal: Annotated[Principal, require_roles(*PURCHASE_READERS)],
     status_: Annotated[str | None, Query(alias="status")] = None,
 ) -> dict[str, Any]:
     query = {"status": status_} if status_ else {}
@@ -605,13 +819,25 @@ async def list_purchases(
     return {"items": [r.model_dump(mode="json") for r in items]}
 
 
-@money.post("/v1/purchase-requests/{request_id}/status", summary="Purchasing: ordered, or received (stock goes up)")
-async def purchase_status(request: Request, request_id: str, body: PurchaseStatusIn, principal: Purchasing,
-                          idempotency_key: IdempotencyKey = None):
+@money.post(
+    "/v1/purchase-requests/{request_id}/status", summary="Purchasing: ordered, or received (stock goes up)"
+)
+async def purchase_status(
+    request: Request,
+    request_id: str,
+    body: PurchaseStatusIn,
+    principal: Purchasing,
+    idempotency_key: IdempotencyKey = None,
+):
     try:
         req = await update_purchase(
-            _p(request), request_id, status=body.status, expected_by=body.expected_by, by=principal.id,
-            key=change_key(principal, idempotency_key, action=f"purchase status {request_id}", body=body))
+            _p(request),
+            request_id,
+            status=body.status,
+            expected_by=body.expected_by,
+            by=principal.id,
+            key=change_key(principal, idempotency_key, action=f"purchase status {request_id}", body=body),
+        )
     except PurchaseClosed as exc:
         raise HTTPException(409, detail=str(exc)) from exc
     return req.model_dump(mode="json")
@@ -623,8 +849,12 @@ async def list_repairers(request: Request, principal: Staff) -> dict[str, Any]:
 
 
 @money.put("/v1/repairers/{repairer_id}", summary="Register or change a local repairer")
-async def put_repairer(request: Request, repairer_id: str, body: RepairerIn,
-                       principal: Annotated[Principal, require_roles("specialist", "manager")]) -> dict[str, Any]:
+async def put_repairer(
+    request: Request,
+    repairer_id: str,
+    body: RepairerIn,
+    principal: Annotated[Principal, require_roles("specialist", "manager")],
+) -> dict[str, Any]:
     await _p(request).repo.put_repairer(repairer_id, body.model_dump())
     return {"repairer_id": repairer_id, **body.model_dump()}
 

@@ -36,8 +36,14 @@ class UnitRepository:
         await self.units.create_index([("replaces", ASCENDING)], sparse=True)
 
     async def change(
-        self, serial_no: str, model: str | None, operation: Callable[[Unit], list[Any]], *,
-        cause: uuid.UUID | None = None, key: ChangeKey | None = None, tx: Transaction | None = None,
+        self,
+        serial_no: str,
+        model: str | None,
+        operation: Callable[[Unit], list[Any]],
+        *,
+        cause: uuid.UUID | None = None,
+        key: ChangeKey | None = None,
+        tx: Transaction | None = None,
     ) -> Unit:
         """Change a unit, making its record first when the suite has not seen the serial yet."""
         session = tx.session if tx else None
@@ -45,7 +51,8 @@ class UnitRepository:
             unit = Unit.new(serial_no, model)
             operation(unit)
             made = await self.aggregates.create(
-                unit, [], key=key or (ChangeKey.of_event(cause) if cause else None), tx=tx)
+                unit, [], key=key or (ChangeKey.of_event(cause) if cause else None), tx=tx
+            )
             if made.created:
                 return made.item
         return await self.aggregates.change(serial_no, operation, cause=cause, key=key, tx=tx)
@@ -74,9 +81,12 @@ class UnitRepository:
         now = datetime.now(UTC)
         for unit in accepted.units:
             await self.change(
-                unit.serial_no, unit.model,
+                unit.serial_no,
+                unit.model,
                 lambda u, model=unit.model: u.register_installation(registration, model=model, at=now),
-                cause=uuid.UUID(event_id), tx=tx)
+                cause=uuid.UUID(event_id),
+                tx=tx,
+            )
         return len(accepted.units)
 
     async def installation_for(self, serial_no: str | None, project_ref: str | None) -> Installation | None:
@@ -103,10 +113,14 @@ class UnitRepository:
         projects = {p["_id"]: p async for p in self.projects.find({"_id": {"$in": refs}})} if refs else {}
         found: dict[tuple[str | None, str | None], Installation] = {}
         for serial, ref in wanted:
-            regs = [r for r in units.get(serial, {}).get("registrations", []) if r.get("source") == "installation"]
+            regs = [
+                r for r in units.get(serial, {}).get("registrations", []) if r.get("source") == "installation"
+            ]
             if regs:
                 latest = max(regs, key=lambda r: r["accepted_on"])
-                found[(serial, ref)] = Installation(date.fromisoformat(latest["accepted_on"]), latest["project_id"])
+                found[(serial, ref)] = Installation(
+                    date.fromisoformat(latest["accepted_on"]), latest["project_id"]
+                )
             elif ref in projects:
                 found[(serial, ref)] = Installation(date.fromisoformat(projects[ref]["accepted_on"]), ref)
         return found

@@ -5,7 +5,16 @@ from __future__ import annotations
 from shared.http.auth import Principal
 from warranty.domain.facts import CaseFacts
 
-READ_ALL = {"manager", "specialist", "engineering", "management", "operations", "front_desk", "finance", "purchasing"}
+READ_ALL = {
+    "manager",
+    "specialist",
+    "engineering",
+    "management",
+    "operations",
+    "front_desk",
+    "finance",
+    "purchasing",
+}
 UNIT_READERS = ("manager", "specialist", "engineering", "management", "operations", "front_desk")
 
 

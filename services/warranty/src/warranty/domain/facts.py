@@ -67,17 +67,23 @@ class CaseFacts(BaseModel):
     confirmed: bool = False
     confirmation: dict[str, Any] | None = None
     reported_on: date
-    repairs: list[RepairIn] = Field(default_factory=list, description="Typed history: units sold before the suite.")
+    repairs: list[RepairIn] = Field(
+        default_factory=list, description="Typed history: units sold before the suite."
+    )
     exchange_date: date | None = None
     invoice_attached: bool = False
     service_card_attached: bool = False
     cause_evidenced: bool = False
     attachments: list[str] = Field(default_factory=list, description="Files cited as evidence.")
-    corrected: list[str] = Field(default_factory=list, description="Facts set by evidence: they win over the unit's.")
+    corrected: list[str] = Field(
+        default_factory=list, description="Facts set by evidence: they win over the unit's."
+    )
     repair_pending_since: date | None = None
     waiting_for_parts: bool = False
     repaired_on: date | None = None
-    overdue_decided: list[str] = Field(default_factory=list, description="Overdue-repair rules decided already.")
+    overdue_decided: list[str] = Field(
+        default_factory=list, description="Overdue-repair rules decided already."
+    )
     closed_on: date | None = None
     outcome: str | None = None
     evidence: list[dict[str, Any]] = Field(default_factory=list)
@@ -112,8 +118,11 @@ class CaseFacts(BaseModel):
             cause_evidenced=self.cause_evidenced,
         )
         typed = tuple(Repair(r.on, r.part, r.days) for r in self.repairs)
-        pending = (PendingRepair(self.repair_pending_since, self.waiting_for_parts)
-                   if self.repair_pending_since and not self.repaired_on else None)
+        pending = (
+            PendingRepair(self.repair_pending_since, self.waiting_for_parts)
+            if self.repair_pending_since and not self.repaired_on
+            else None
+        )
         history = History(
             repairs=(unit.engine_repairs(except_case=self.case_id) if unit else ()) + typed,
             exchange_date=(unit.exchanged_in_on if unit else None) or self.exchange_date,
@@ -123,15 +132,20 @@ class CaseFacts(BaseModel):
         )
         if unit is not None and unit.registrations and installation is None:
             latest = max(unit.registrations, key=lambda r: str(r["accepted_on"]))
-            installation = Installation(date.fromisoformat(str(latest["accepted_on"])), latest.get("project_id"))
+            installation = Installation(
+                date.fromisoformat(str(latest["accepted_on"])), latest.get("project_id")
+            )
         return product, fault, history, installation
 
     def repair_check_on(self, repair_days_limit: int, parts_wait_days_limit: int) -> date | None:
         """The first day an overdue-repair rule could change the decision (the scanner's index)."""
         if self.repair_pending_since is None or self.repaired_on is not None or self.closed_on is not None:
             return None
-        rule, limit = (("sanbao_parts_unavailable", parts_wait_days_limit) if self.waiting_for_parts
-                       else ("sanbao_repair_overdue", repair_days_limit))
+        rule, limit = (
+            ("sanbao_parts_unavailable", parts_wait_days_limit)
+            if self.waiting_for_parts
+            else ("sanbao_repair_overdue", repair_days_limit)
+        )
         if rule in self.overdue_decided:
             return None
         return date.fromordinal(self.repair_pending_since.toordinal() + limit + 1)

@@ -75,7 +75,10 @@ class RuleBook:
 
     @classmethod
     def from_directory(cls, directory: Path) -> RuleBook:
-        sets = [RuleSet.from_mapping(yaml.safe_load(p.read_text(encoding="utf-8"))) for p in sorted(directory.glob("*.yaml"))]
+        sets = [
+            RuleSet.from_mapping(yaml.safe_load(p.read_text(encoding="utf-8")))
+            for p in sorted(directory.glob("*.yaml"))
+        ]
         if not sets:
             raise ValueError(f"no rule sets in {directory}")
         return cls(tuple(sorted(sets, key=lambda s: s.effective_from)))

@@ -32,13 +32,19 @@ class Sale(BaseModel):
     dealer_code: str | None = None
     invoice_no: str | None = None
     invoice_date: date | None = None
-    invoice_amount: Decimal | None = Field(default=None, description="The invoice price (a return refunds it). "
-                                           "Confidential: finance and the specialist only.")
+    invoice_amount: Decimal | None = Field(
+        default=None,
+        description="The invoice price (a return refunds it). Confidential: finance and the specialist only.",
+    )
     purchase_date: date | None = None
     service_card_no: str | None = None
     service_card_stamped: bool | None = None
-    invoice_attachment: str | None = Field(default=None, description="The photo of the invoice (attachment id).")
-    customer_phone: str | None = Field(default=None, description="E.164, from the customer's activation. Never logged.")
+    invoice_attachment: str | None = Field(
+        default=None, description="The photo of the invoice (attachment id)."
+    )
+    customer_phone: str | None = Field(
+        default=None, description="E.164, from the customer's activation. Never logged."
+    )
     recorded_by: str
     recorded_at: datetime
 
@@ -80,8 +86,11 @@ class Unit(BaseModel):
     @classmethod
     def new(cls, serial_no: str, model: str | None = None) -> Unit:
         catalogue = product_of_serial(serial_no)
-        return cls(serial_no=serial_no, model=model or (catalogue.model if catalogue else None),
-                   batch=batch_of(serial_no))
+        return cls(
+            serial_no=serial_no,
+            model=model or (catalogue.model if catalogue else None),
+            batch=batch_of(serial_no),
+        )
 
     def _note(self, on: date, at: datetime, kind: str, case_id: str | None = None, **detail: Any) -> None:
         self.history.append(HistoryEntry(on=on, at=at, kind=kind, case_id=case_id, detail=detail))
@@ -105,13 +114,21 @@ class Unit(BaseModel):
             return []
         if current is not None and sale.source == "customer":
             # The customer's activation completes a dealer's record; it never replaces one.
-            merged = current.model_copy(update={
-                k: v for k, v in sale.model_dump().items()
-                if k in ("invoice_attachment", "customer_phone") or getattr(current, k) is None})
+            merged = current.model_copy(
+                update={
+                    k: v
+                    for k, v in sale.model_dump().items()
+                    if k in ("invoice_attachment", "customer_phone") or getattr(current, k) is None
+                }
+            )
             self.sale = merged
         elif current is not None and current.source == "customer" and sale.source == "dealer":
-            self.sale = sale.model_copy(update={"invoice_attachment": current.invoice_attachment,
-                                                "customer_phone": current.customer_phone})
+            self.sale = sale.model_copy(
+                update={
+                    "invoice_attachment": current.invoice_attachment,
+                    "customer_phone": current.customer_phone,
+                }
+            )
         else:
             self.sale = sale
         day = sale.purchase_date or sale.invoice_date or sale.recorded_at.date()
@@ -121,13 +138,19 @@ class Unit(BaseModel):
 
     # ------------------------------------------------------------------ installation
 
-    def register_installation(self, registration: dict[str, Any], *, model: str | None, at: datetime) -> list[Any]:
+    def register_installation(
+        self, registration: dict[str, Any], *, model: str | None, at: datetime
+    ) -> list[Any]:
         if any(r.get("event_id") == registration.get("event_id") for r in self.registrations):
             return []
         self.model = self.model or model
         self.registrations.append(registration)
-        self._note(date.fromisoformat(str(registration["accepted_on"])), at, "installation_accepted",
-                   project_id=registration.get("project_id"))
+        self._note(
+            date.fromisoformat(str(registration["accepted_on"])),
+            at,
+            "installation_accepted",
+            project_id=registration.get("project_id"),
+        )
         return []
 
     # ------------------------------------------------------------------ repairs
@@ -136,22 +159,37 @@ class Unit(BaseModel):
         """One repair; the same repair told again (parts.repaired, then its repair record) is merged."""
         for i, known in enumerate(self.repairs):
             if known.repair_id == repair.repair_id:
-                self.repairs[i] = known.model_copy(update={
-                    "record_id": repair.record_id or known.record_id, "part": known.part or repair.part})
+                self.repairs[i] = known.model_copy(
+                    update={
+                        "record_id": repair.record_id or known.record_id,
+                        "part": known.part or repair.part,
+                    }
+                )
                 return []
         if repair.source == "case.closed" and any(r.case_id == repair.case_id for r in self.repairs):
             return []  # the case's repair is known from parts already
         if repair.source != "case.closed":
             # A closure counted before the parts' own record of the same case gives way to it.
-            self.repairs = [r for r in self.repairs if not (r.source == "case.closed" and r.case_id == repair.case_id)]
+            self.repairs = [
+                r for r in self.repairs if not (r.source == "case.closed" and r.case_id == repair.case_id)
+            ]
         self.repairs.append(repair)
         self.repairs.sort(key=lambda r: r.repaired_on)
-        self._note(repair.repaired_on, at, "repaired", repair.case_id, part=repair.part, days=repair.days,
-                   source=repair.source)
+        self._note(
+            repair.repaired_on,
+            at,
+            "repaired",
+            repair.case_id,
+            part=repair.part,
+            days=repair.days,
+            source=repair.source,
+        )
         return []
 
     def engine_repairs(self, *, except_case: str | None) -> tuple[Repair, ...]:
-        return tuple(Repair(r.repaired_on, r.part, r.days, r.case_id) for r in self.repairs if r.case_id != except_case)
+        return tuple(
+            Repair(r.repaired_on, r.part, r.days, r.case_id) for r in self.repairs if r.case_id != except_case
+        )
 
     # ------------------------------------------------------------------ exchange and return
 
@@ -169,7 +207,9 @@ class Unit(BaseModel):
         if self.replaces == old.serial_no:
             return []
         if self.sale is not None or self.repairs or self.replaces:
-            raise UnitRefused(f"unit {self.serial_no} has a record of its own already; issue an unused serial")
+            raise UnitRefused(
+                f"unit {self.serial_no} has a record of its own already; issue an unused serial"
+            )
         self.model = self.model or old.model
         self.replaces, self.exchanged_in_on = old.serial_no, on
         if old.sale is not None:
@@ -188,8 +228,14 @@ class Unit(BaseModel):
 
 
 def _facts(sale: Sale) -> tuple[Any, ...]:
-    return (sale.invoice_no, sale.invoice_date, sale.invoice_amount, sale.purchase_date, sale.service_card_no,
-            sale.service_card_stamped)
+    return (
+        sale.invoice_no,
+        sale.invoice_date,
+        sale.invoice_amount,
+        sale.purchase_date,
+        sale.service_card_no,
+        sale.service_card_stamped,
+    )
 
 
 def batch_of(serial_no: str) -> str | None:

@@ -54,20 +54,41 @@ def view(a: Attachment) -> dict[str, Any]:
     return a.model_dump(mode="json") | {"href": f"/v1/attachments/{a.attachment_id}"}
 
 
-@router.post("/v1/cases/{case_id}/attachments", status_code=201,
-             summary="Attach a photo or PDF to a case (anyone who may read the case)")
+@router.post(
+    "/v1/cases/{case_id}/attachments",
+    status_code=201,
+    summary="Attach a photo or PDF to a case (anyone who may read the case)",
+)
 async def post_case_attachment(
-    request: Request, case_id: CaseId, principal: CaseReader,
+    request: Request,
+    case_id: CaseId,
+    principal: CaseReader,
     file: Annotated[UploadFile, File(description="JPEG, PNG, HEIC or PDF, at most 10 MB.")],
-    kind: Annotated[AttachmentKind, Form()] = "other", note: Note = "", idempotency_key: IdempotencyKey = None,
+    kind: Annotated[AttachmentKind, Form()] = "other",
+    note: Note = "",
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     await _readable_case(request, case_id, principal)
     data, content_type = await read_upload(file)
-    key = change_key(principal, idempotency_key, action=f"attach {case_id}",
-                     body={"kind": kind, "note": note, "name": file.filename})
-    stored = await _files(request).put("case", case_id, data, content_type=content_type, filename=file.filename or "",
-                                       kind=kind, by=principal.id, role=principal.role, at=_w(request).clock(),
-                                       note=note, key=key)
+    key = change_key(
+        principal,
+        idempotency_key,
+        action=f"attach {case_id}",
+        body={"kind": kind, "note": note, "name": file.filename},
+    )
+    stored = await _files(request).put(
+        "case",
+        case_id,
+        data,
+        content_type=content_type,
+        filename=file.filename or "",
+        kind=kind,
+        by=principal.id,
+        role=principal.role,
+        at=_w(request).clock(),
+        note=note,
+        key=key,
+    )
     return view(stored)
 
 
@@ -80,30 +101,54 @@ async def list_case_attachments(request: Request, case_id: CaseId, principal: Ca
     return {"items": [view(a) for a in files]}
 
 
-@router.post("/v1/warranty/units/{serial_no}/attachments", status_code=201, summary="Attach a file to a unit (staff)")
+@router.post(
+    "/v1/warranty/units/{serial_no}/attachments", status_code=201, summary="Attach a file to a unit (staff)"
+)
 async def post_unit_attachment(
-    request: Request, serial_no: Annotated[str, Path(max_length=60)], principal: UnitReader,
-    file: Annotated[UploadFile, File()], kind: Annotated[AttachmentKind, Form()] = "other", note: Note = "",
+    request: Request,
+    serial_no: Annotated[str, Path(max_length=60)],
+    principal: UnitReader,
+    file: Annotated[UploadFile, File()],
+    kind: Annotated[AttachmentKind, Form()] = "other",
+    note: Note = "",
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     serial = _serial(serial_no)
     data, content_type = await read_upload(file)
-    key = change_key(principal, idempotency_key, action=f"attach {serial}",
-                     body={"kind": kind, "note": note, "name": file.filename})
-    stored = await _files(request).put("unit", serial, data, content_type=content_type, filename=file.filename or "",
-                                       kind=kind, by=principal.id, role=principal.role, at=_w(request).clock(),
-                                       note=note, key=key)
+    key = change_key(
+        principal,
+        idempotency_key,
+        action=f"attach {serial}",
+        body={"kind": kind, "note": note, "name": file.filename},
+    )
+    stored = await _files(request).put(
+        "unit",
+        serial,
+        data,
+        content_type=content_type,
+        filename=file.filename or "",
+        kind=kind,
+        by=principal.id,
+        role=principal.role,
+        at=_w(request).clock(),
+        note=note,
+        key=key,
+    )
     return view(stored)
 
 
 @router.get("/v1/warranty/units/{serial_no}/attachments", summary="The files on a unit (staff)")
-async def list_unit_attachments(request: Request, serial_no: Annotated[str, Path(max_length=60)],
-                                principal: UnitReader) -> dict[str, Any]:
+async def list_unit_attachments(
+    request: Request, serial_no: Annotated[str, Path(max_length=60)], principal: UnitReader
+) -> dict[str, Any]:
     return {"items": [view(a) for a in await _files(request).of("unit", _serial(serial_no))]}
 
 
-@router.get("/v1/attachments/{attachment_id}", summary="Download a file (as its owner's readers may)",
-            response_class=Response)
+@router.get(
+    "/v1/attachments/{attachment_id}",
+    summary="Download a file (as its owner's readers may)",
+    response_class=Response,
+)
 async def get_attachment(request: Request, attachment_id: AttachmentId, principal: CaseReader) -> Response:
     files = _files(request)
     found = await files.get(attachment_id)
@@ -113,9 +158,15 @@ async def get_attachment(request: Request, attachment_id: AttachmentId, principa
         await _readable_case(request, found.owner_id, principal)
     elif principal.role not in UNIT_READERS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"attachment {attachment_id} not found")
-    return Response(await files.content(attachment_id), media_type=found.content_type, headers={
-        "Content-Disposition": f"inline; filename*=UTF-8''{quote(found.filename)}",
-        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+    return Response(
+        await files.content(attachment_id),
+        media_type=found.content_type,
+        headers={
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(found.filename)}",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------ the customer
@@ -129,12 +180,20 @@ async def _limited(request: Request) -> None:
     await request.app.state.runtime.components["limiter"].hit(w.public_rate_limit, "public-upload", host)
 
 
-@public.post("/cases/{case_id}/attachments", status_code=201,
-             summary="The customer adds a photo or PDF to their case (case number + the phone's last four digits)")
+@public.post(
+    "/cases/{case_id}/attachments",
+    status_code=201,
+    summary="The customer adds a photo or PDF to their case (case number + the phone's last four digits)",
+)
 async def customer_attachment(
-    request: Request, case_id: CaseId,
-    phone_last4: Annotated[str, Form(pattern=r"^\d{4}$", description="The last four digits of the phone given.")],
-    file: Annotated[UploadFile, File()], kind: Annotated[AttachmentKind, Form()] = "damage", note: Note = "",
+    request: Request,
+    case_id: CaseId,
+    phone_last4: Annotated[
+        str, Form(pattern=r"^\d{4}$", description="The last four digits of the phone given.")
+    ],
+    file: Annotated[UploadFile, File()],
+    kind: Annotated[AttachmentKind, Form()] = "damage",
+    note: Note = "",
 ) -> dict[str, Any]:
     await _limited(request)
     facts = await _w(request).cases.get(case_id)
@@ -142,17 +201,38 @@ async def customer_attachment(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no case with this number and phone")
     data, content_type = await read_upload(file)
     stored = await _files(request).put(
-        "case", case_id, data, content_type=content_type, filename=file.filename or "", kind=kind, by="customer",
-        role="customer", at=_w(request).clock(), note=note, key=_same_file_once("customer", case_id, data, kind))
-    return {"attachment_id": stored.attachment_id, "kind": stored.kind, "filename": stored.filename,
-            "content_type": stored.content_type, "size": stored.size, "uploaded_at": stored.uploaded_at}
+        "case",
+        case_id,
+        data,
+        content_type=content_type,
+        filename=file.filename or "",
+        kind=kind,
+        by="customer",
+        role="customer",
+        at=_w(request).clock(),
+        note=note,
+        key=_same_file_once("customer", case_id, data, kind),
+    )
+    return {
+        "attachment_id": stored.attachment_id,
+        "kind": stored.kind,
+        "filename": stored.filename,
+        "content_type": stored.content_type,
+        "size": stored.size,
+        "uploaded_at": stored.uploaded_at,
+    }
 
 
-@public.post("/units/{serial_no}/activation", status_code=201,
-             summary="The customer activates a unit's warranty from its QR code: phone, purchase date, invoice photo")
+@public.post(
+    "/units/{serial_no}/activation",
+    status_code=201,
+    summary="The customer activates a unit's warranty from its QR code: phone, purchase date, invoice photo",
+)
 async def activate(
-    request: Request, serial_no: Annotated[str, Path(max_length=60)],
-    phone: Annotated[str, Form(max_length=30)], purchase_date: Annotated[date, Form()],
+    request: Request,
+    serial_no: Annotated[str, Path(max_length=60)],
+    phone: Annotated[str, Form(max_length=30)],
+    purchase_date: Annotated[date, Form()],
     invoice: Annotated[UploadFile, File(description="A photo or PDF of the invoice.")],
 ) -> dict[str, Any]:
     await _limited(request)
@@ -170,16 +250,35 @@ async def activate(
         raise invalid("purchase_date", str(exc)) from exc
     data, content_type = await read_upload(invoice)
     stored = await _files(request).put(
-        "unit", serial, data, content_type=content_type, filename=invoice.filename or "", kind="invoice",
-        by="customer", role="customer", at=w.clock(), key=_same_file_once("activation", serial, data, "invoice"))
-    sale = Sale(source="customer", purchase_date=purchase_date, invoice_attachment=stored.attachment_id,
-                customer_phone=phone_e164, recorded_by="customer", recorded_at=w.clock())
+        "unit",
+        serial,
+        data,
+        content_type=content_type,
+        filename=invoice.filename or "",
+        kind="invoice",
+        by="customer",
+        role="customer",
+        at=w.clock(),
+        key=_same_file_once("activation", serial, data, "invoice"),
+    )
+    sale = Sale(
+        source="customer",
+        purchase_date=purchase_date,
+        invoice_attachment=stored.attachment_id,
+        customer_phone=phone_e164,
+        recorded_by="customer",
+        recorded_at=w.clock(),
+    )
     try:
         unit = await register_sale(w, serial, sale, model=None)
     except UnitRefused as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
-    return {"serial_no": unit.serial_no, "model": unit.model, "activated": True,
-            "purchase_date": unit.sale.purchase_date if unit.sale else purchase_date}
+    return {
+        "serial_no": unit.serial_no,
+        "model": unit.model,
+        "activated": True,
+        "purchase_date": unit.sale.purchase_date if unit.sale else purchase_date,
+    }
 
 
 def _same_file_once(who: str, owner: str, data: bytes, kind: str) -> ChangeKey:

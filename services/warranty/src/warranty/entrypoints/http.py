@@ -68,9 +68,12 @@ def _after_launch(day: date | None, info: ValidationInfo) -> date | None:
 class ProductIn(Body):
     serial_no: Annotated[str, StringConstraints(max_length=40)] | None = None
     model: Annotated[str, StringConstraints(max_length=40)] | None = None
-    purchase_date: SaleDate | None = Field(default=None, description="The sale date (7/15-day windows run from it).")
-    invoice_date: SaleDate | None = Field(default=None,
-                                          description="The warranty runs from it; the sale date if absent.")
+    purchase_date: SaleDate | None = Field(
+        default=None, description="The sale date (7/15-day windows run from it)."
+    )
+    invoice_date: SaleDate | None = Field(
+        default=None, description="The warranty runs from it; the sale date if absent."
+    )
     invoice_no: Annotated[str, StringConstraints(max_length=40)] | None = None
     service_card_stamped: bool | None = None
     sale_recorded: bool = Field(default=False, description="A dealer's sale record proves the purchase date.")
@@ -128,12 +131,16 @@ class EvidenceIn(Body):
     confirmation: ConfirmationIn | None = None
     history: HistoryIn | None = None
     reported_on: date | None = Field(
-        default=None, description="The day the customer reported the fault, when the case has it wrong "
-        "(the 三包 7/15-day windows count to it).")
+        default=None,
+        description="The day the customer reported the fault, when the case has it wrong "
+        "(the 三包 7/15-day windows count to it).",
+    )
     attachments: list[Annotated[str, StringConstraints(pattern=r"^F-[0-9A-Z]{16}$")]] = Field(
-        default_factory=list, max_length=20,
+        default_factory=list,
+        max_length=20,
         description="Files on the case or its unit that prove something: an invoice or service card stands for "
-        "the document, a damage photo, voltage reading or signed form backs the cause found.")
+        "the document, a damage photo, voltage reading or signed form backs the cause found.",
+    )
     note: Annotated[str, StringConstraints(max_length=2000)] = ""
 
     def changes(self) -> dict[str, Any]:
@@ -201,7 +208,11 @@ async def dry_run(request: Request, body: AssessIn, principal: Staff) -> dict[st
     summary="Add documents, a confirmed cause or repair history; the case is decided again",
 )
 async def post_evidence(
-    request: Request, case_id: CaseIdPath, body: EvidenceIn, principal: Staff, idempotency_key: IdempotencyKey = None
+    request: Request,
+    case_id: CaseIdPath,
+    body: EvidenceIn,
+    principal: Staff,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     w = _w(request)
     facts = await w.cases.get(case_id)
@@ -218,11 +229,18 @@ async def post_evidence(
         raise invalid("reported_on", "the day the customer reported it is in the future")
     changes = body.changes() | await _attached(request, facts, body.attachments)
     if not changes:
-        raise HTTPException(422, detail="evidence: nothing to add (documents, cause, part, confirmation, history "
-                                        "or attachments)")
+        raise HTTPException(
+            422,
+            detail="evidence: nothing to add (documents, cause, part, confirmation, history or attachments)",
+        )
     try:
         facts = await add_evidence(
-            _w(request), case_id, changes, by=principal.id, role=principal.role, note=body.note,
+            _w(request),
+            case_id,
+            changes,
+            by=principal.id,
+            role=principal.role,
+            note=body.note,
             key=change_key(principal, idempotency_key, action=f"evidence {case_id}", body=body),
         )
     except CaseUnknown as exc:
@@ -233,8 +251,13 @@ async def post_evidence(
 
 
 # What a file of each kind proves, as evidence on a case.
-PROVES = {"invoice": "invoice_attached", "service_card": "service_card_attached", "damage": "cause_evidenced",
-          "voltage_reading": "cause_evidenced", "signed_form": "cause_evidenced"}
+PROVES = {
+    "invoice": "invoice_attached",
+    "service_card": "service_card_attached",
+    "damage": "cause_evidenced",
+    "voltage_reading": "cause_evidenced",
+    "signed_form": "cause_evidenced",
+}
 
 
 async def _attached(request: Request, facts: CaseFacts, ids: list[str]) -> dict[str, Any]:
@@ -278,25 +301,34 @@ def _serial(raw: str) -> str:
         raise invalid("serial_no", str(exc)) from exc
 
 
-@router.get("/v1/warranty/units/{serial_no}",
-            summary="A unit's record: sale, installation, clocks, and every case, decision, repair, exchange and return")
+@router.get(
+    "/v1/warranty/units/{serial_no}",
+    summary="A unit's record: sale, installation, clocks, and every case, decision, repair, exchange and return",
+)
 async def get_unit(request: Request, serial_no: SerialNo, principal: Staff) -> dict[str, Any]:
     w = _w(request)
     serial = _serial(serial_no)
     unit = await w.units.get(serial)
     cases = sorted(await w.queries.for_serial(serial), key=lambda f: (f.reported_on, f.case_id))
     if unit is None and not cases:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unit {serial} has no registration and no case")
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, detail=f"unit {serial} has no registration and no case"
+        )
     installation = await w.units.installation_for(serial, None)
     today = china_date(w.clock())
     # The unit's own view: the latest case's facts, none of its repairs set aside.
-    facts = (cases[-1].model_copy(update={"case_id": "-"}) if cases
-             else CaseFacts(case_id="-", serial_no=serial, fault_kind="hardware", reported_on=today))
+    facts = (
+        cases[-1].model_copy(update={"case_id": "-"})
+        if cases
+        else CaseFacts(case_id="-", serial_no=serial, fault_kind="hardware", reported_on=today)
+    )
     product, _fault, history, inst = facts.engine_input(installation, unit)
     unit_clocks = clocks_for(product, inst, history, w.rules.for_day(today))
     clocks = [asdict(c) | {"covers_today": c.covers(today)} for c in unit_clocks]
-    deciding = next((c for c in unit_clocks if c.kind == "installed_equipment"),
-                    next((c for c in unit_clocks if c.kind == "product"), None))
+    deciding = next(
+        (c for c in unit_clocks if c.kind == "installed_equipment"),
+        next((c for c in unit_clocks if c.kind == "product"), None),
+    )
     record = unit.model_dump(mode="json") if unit else Unit.new(serial).model_dump(mode="json")
     if record.get("sale") and principal.role not in PHONE_READERS:
         record["sale"].pop("customer_phone", None)
@@ -304,24 +336,53 @@ async def get_unit(request: Request, serial_no: SerialNo, principal: Staff) -> d
         record["sale"].pop("invoice_amount", None)
     entries = [e for e in record.pop("history")]
     for f in cases:
-        entries.append({"on": str(f.reported_on), "at": None, "kind": "case_reported", "case_id": f.case_id,
-                        "detail": {"fault_kind": f.fault_kind, "part": f.part}})
+        entries.append(
+            {
+                "on": str(f.reported_on),
+                "at": None,
+                "kind": "case_reported",
+                "case_id": f.case_id,
+                "detail": {"fault_kind": f.fault_kind, "part": f.part},
+            }
+        )
         for d in f.decisions:
             at = d["decided_at"]
-            entries.append({"on": str(china_date(at)), "at": at.isoformat(), "kind": "decided", "case_id": f.case_id,
-                            "detail": {k: d.get(k) for k in ("decision", "remedy", "options", "reasons", "rule_set")}})
+            entries.append(
+                {
+                    "on": str(china_date(at)),
+                    "at": at.isoformat(),
+                    "kind": "decided",
+                    "case_id": f.case_id,
+                    "detail": {k: d.get(k) for k in ("decision", "remedy", "options", "reasons", "rule_set")},
+                }
+            )
         if f.closed_on:
-            entries.append({"on": str(f.closed_on), "at": None, "kind": "case_closed", "case_id": f.case_id,
-                            "detail": {"outcome": f.outcome}})
+            entries.append(
+                {
+                    "on": str(f.closed_on),
+                    "at": None,
+                    "kind": "case_closed",
+                    "case_id": f.case_id,
+                    "detail": {"outcome": f.outcome},
+                }
+            )
     entries.sort(key=lambda e: (e["on"], e["at"] or ""))
     return {
         **record,
         "model": record.get("model") or (cases[-1].model if cases else None),
         "clocks": clocks,
         "repairs_in_period": history.repair_visits(deciding, today) if deciding else len(history.repairs),
-        "cases": [{"case_id": f.case_id, "reported_on": f.reported_on, "fault_kind": f.fault_kind,
-                   "latest_decision": f.decisions[-1] if f.decisions else None, "closed_on": f.closed_on,
-                   "outcome": f.outcome} for f in cases],
+        "cases": [
+            {
+                "case_id": f.case_id,
+                "reported_on": f.reported_on,
+                "fault_kind": f.fault_kind,
+                "latest_decision": f.decisions[-1] if f.decisions else None,
+                "closed_on": f.closed_on,
+                "outcome": f.outcome,
+            }
+            for f in cases
+        ],
         "decisions": [{"case_id": f.case_id, **d} for f in cases for d in f.decisions],
         "history": entries,
     }
@@ -329,27 +390,43 @@ async def get_unit(request: Request, serial_no: SerialNo, principal: Staff) -> d
 
 class SaleIn(Body):
     dealer_code: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = Field(
-        default=None, description="The selling dealer: the caller's own code (another dealer's is a 403).")
+        default=None, description="The selling dealer: the caller's own code (another dealer's is a 403)."
+    )
     model: Annotated[str, StringConstraints(max_length=40)] | None = None
     invoice_no: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     invoice_date: SaleDate
-    invoice_amount: Decimal | None = Field(default=None, ge=0, le=10_000_000, decimal_places=2,
-                                           description="The invoice price: what a return refunds.")
-    purchase_date: SaleDate | None = Field(default=None, description="The day of the sale; the invoice date if absent.")
+    invoice_amount: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=10_000_000,
+        decimal_places=2,
+        description="The invoice price: what a return refunds.",
+    )
+    purchase_date: SaleDate | None = Field(
+        default=None, description="The day of the sale; the invoice date if absent."
+    )
     service_card_no: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
     service_card_stamped: bool = Field(default=True, description="The dealer stamped the service card.")
 
 
-@router.post("/v1/warranty/units/{serial_no}/sale", status_code=201,
-             summary="A dealer registers a sale: the unit's proof of purchase for every later case")
-async def post_sale(request: Request, serial_no: SerialNo, body: SaleIn,
-                    principal: Annotated[Principal, require_roles("dealer")],
-                    idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@router.post(
+    "/v1/warranty/units/{serial_no}/sale",
+    status_code=201,
+    summary="A dealer registers a sale: the unit's proof of purchase for every later case",
+)
+async def post_sale(
+    request: Request,
+    serial_no: SerialNo,
+    body: SaleIn,
+    principal: Annotated[Principal, require_roles("dealer")],
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     w = _w(request)
     serial = _serial(serial_no)
     if body.dealer_code and body.dealer_code != principal.dealer_code:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            detail=f"this key registers sales of {principal.dealer_code} only")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail=f"this key registers sales of {principal.dealer_code} only"
+        )
     today = china_date(w.clock())
     for name in ("invoice_date", "purchase_date"):
         day = getattr(body, name)
@@ -364,14 +441,26 @@ async def post_sale(request: Request, serial_no: SerialNo, body: SaleIn,
     catalogue = canonical_product(body.model) if body.model else None
     if body.model and catalogue is None:
         raise invalid("model", f"{body.model} is not in the catalogue")
-    sale = Sale(source="dealer", dealer_code=principal.dealer_code, invoice_no=body.invoice_no,
-                invoice_date=body.invoice_date, invoice_amount=body.invoice_amount,
-                purchase_date=body.purchase_date or body.invoice_date,
-                service_card_no=body.service_card_no, service_card_stamped=body.service_card_stamped,
-                recorded_by=principal.id, recorded_at=w.clock())
+    sale = Sale(
+        source="dealer",
+        dealer_code=principal.dealer_code,
+        invoice_no=body.invoice_no,
+        invoice_date=body.invoice_date,
+        invoice_amount=body.invoice_amount,
+        purchase_date=body.purchase_date or body.invoice_date,
+        service_card_no=body.service_card_no,
+        service_card_stamped=body.service_card_stamped,
+        recorded_by=principal.id,
+        recorded_at=w.clock(),
+    )
     try:
-        unit = await register_sale(w, serial, sale, model=catalogue.model if catalogue else None,
-                                   key=change_key(principal, idempotency_key, action=f"sale {serial}", body=body))
+        unit = await register_sale(
+            w,
+            serial,
+            sale,
+            model=catalogue.model if catalogue else None,
+            key=change_key(principal, idempotency_key, action=f"sale {serial}", body=body),
+        )
     except UnitRefused as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     data = unit.model_dump(mode="json")

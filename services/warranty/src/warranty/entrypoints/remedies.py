@@ -36,7 +36,9 @@ class Body(BaseModel):
 
 class ChoiceIn(Body):
     remedy: RemedyKind = Field(description="One of the options the decision offers (or its one remedy).")
-    via: Literal["phone", "wechat", "on_site", "sms"] | None = Field(default=None, description="How the customer chose.")
+    via: Literal["phone", "wechat", "on_site", "sms"] | None = Field(
+        default=None, description="How the customer chose."
+    )
     note: Annotated[str, StringConstraints(max_length=1000)] = ""
 
 
@@ -44,10 +46,14 @@ class StepIn(Body):
     step: StepName
     on: date | None = Field(default=None, description="The day it happened; today when absent.")
     new_serial: Annotated[str, StringConstraints(max_length=40)] | None = Field(
-        default=None, description="new_unit_issued: the exchange's unit (same model, an unused serial).")
-    amount: Decimal | None = Field(default=None, ge=0, description="refunded: the invoice price (confidential).")
+        default=None, description="new_unit_issued: the exchange's unit (same model, an unused serial)."
+    )
+    amount: Decimal | None = Field(
+        default=None, ge=0, description="refunded: the invoice price (confidential)."
+    )
     via: Literal["phone", "wechat", "on_site", "sms", "signed_form"] | None = Field(
-        default=None, description="customer_agreed: how the customer agreed to the quote.")
+        default=None, description="customer_agreed: how the customer agreed to the quote."
+    )
     carrier: Short | None = None
     tracking_no: Short | None = None
     note: Annotated[str, StringConstraints(max_length=1000)] | None = None
@@ -79,32 +85,54 @@ async def _case(request: Request, case_id: str, principal: Principal) -> CaseFac
 
 def _actor(principal: Principal, facts: CaseFacts) -> None:
     if not can_act(principal, facts):
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            detail=f"only the case's specialist ({facts.specialist_id}) or the manager records remedies")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"only the case's specialist ({facts.specialist_id}) or the manager records remedies",
+        )
 
 
-@router.get("/v1/cases/{case_id}/remedies", summary="A case's remedies, each with its steps (anyone who may read the case)")
-async def list_remedies(request: Request, case_id: CaseId,
-                        principal: Annotated[Principal, require_roles()]) -> dict[str, Any]:
+@router.get(
+    "/v1/cases/{case_id}/remedies",
+    summary="A case's remedies, each with its steps (anyone who may read the case)",
+)
+async def list_remedies(
+    request: Request, case_id: CaseId, principal: Annotated[Principal, require_roles()]
+) -> dict[str, Any]:
     facts = await _case(request, case_id, principal)
     remedies = await _w(request).remedies.find({"case_id": case_id}, sort=[("chosen_at", 1)])
     decision = facts.decisions[-1] if facts.decisions else None
     from warranty.domain.remedy import remedy_choices
 
-    return {"items": [remedy_view(r, principal) for r in remedies],
-            "choices": remedy_choices(decision) if decision and decision["decision"] != "needs_evidence" else []}
+    return {
+        "items": [remedy_view(r, principal) for r in remedies],
+        "choices": remedy_choices(decision) if decision and decision["decision"] != "needs_evidence" else [],
+    }
 
 
-@router.post("/v1/cases/{case_id}/remedies", status_code=201,
-             summary="Record the customer's choice among the decision's options: the remedy starts")
-async def post_remedy(request: Request, case_id: CaseId, body: ChoiceIn,
-                      principal: Annotated[Principal, require_roles("specialist", "manager")],
-                      idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@router.post(
+    "/v1/cases/{case_id}/remedies",
+    status_code=201,
+    summary="Record the customer's choice among the decision's options: the remedy starts",
+)
+async def post_remedy(
+    request: Request,
+    case_id: CaseId,
+    body: ChoiceIn,
+    principal: Annotated[Principal, require_roles("specialist", "manager")],
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     facts = await _case(request, case_id, principal)
     _actor(principal, facts)
     try:
-        remedy = await choose_remedy(_w(request), facts, body.remedy, by=principal.id, via=body.via, note=body.note,
-                                     key=change_key(principal, idempotency_key, action=f"remedy {case_id}", body=body))
+        remedy = await choose_remedy(
+            _w(request),
+            facts,
+            body.remedy,
+            by=principal.id,
+            via=body.via,
+            note=body.note,
+            key=change_key(principal, idempotency_key, action=f"remedy {case_id}", body=body),
+        )
     except RemedyInvalid as exc:
         raise invalid(exc.field, exc.message) from exc
     except RemedyRefused as exc:
@@ -120,18 +148,27 @@ async def _remedy(request: Request, remedy_id: str, principal: Principal) -> Rem
     return remedy
 
 
-@router.post("/v1/remedies/{remedy_id}/steps", summary="One step of a remedy (goods received, refunded, new unit "
-             "issued, customer agreed, shipped, repaired…); the last completes it")
-async def post_step(request: Request, remedy_id: RemedyId, body: StepIn,
-                    principal: Annotated[Principal, require_roles("specialist", "manager")],
-                    idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@router.post(
+    "/v1/remedies/{remedy_id}/steps",
+    summary="One step of a remedy (goods received, refunded, new unit "
+    "issued, customer agreed, shipped, repaired…); the last completes it",
+)
+async def post_step(
+    request: Request,
+    remedy_id: RemedyId,
+    body: StepIn,
+    principal: Annotated[Principal, require_roles("specialist", "manager")],
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     w = _w(request)
     remedy = await _remedy(request, remedy_id, principal)
     today = china_date(w.clock())
     on = body.on or today
     if on > today:
         raise invalid("on", "the day is in the future")
-    detail: dict[str, Any] = {k: v for k, v in body.model_dump(exclude={"step", "on"}).items() if v is not None}
+    detail: dict[str, Any] = {
+        k: v for k, v in body.model_dump(exclude={"step", "on"}).items() if v is not None
+    }
     if body.new_serial:
         try:
             detail["new_serial"] = normalise_serial(body.new_serial)
@@ -142,11 +179,19 @@ async def post_step(request: Request, remedy_id: RemedyId, body: StepIn,
             raise invalid("via", "the customer's agreement names how it was given")
         detail["quote_id"] = remedy.quote_id
     if body.step == "quote_issued":
-        raise invalid("step", "a quote is issued in parts (POST /v1/quotes with the remedy_id); it shows here itself")
+        raise invalid(
+            "step", "a quote is issued in parts (POST /v1/quotes with the remedy_id); it shows here itself"
+        )
     try:
-        changed = await progress_remedy(w, remedy, body.step, by=principal.id, on=on, detail=detail,
-                                        key=change_key(principal, idempotency_key, action=f"step {remedy_id}",
-                                                       body=body))
+        changed = await progress_remedy(
+            w,
+            remedy,
+            body.step,
+            by=principal.id,
+            on=on,
+            detail=detail,
+            key=change_key(principal, idempotency_key, action=f"step {remedy_id}", body=body),
+        )
     except RemedyInvalid as exc:
         raise invalid(exc.field, exc.message) from exc
     except (RemedyRefused, UnitRefused) as exc:
@@ -154,14 +199,25 @@ async def post_step(request: Request, remedy_id: RemedyId, body: StepIn,
     return remedy_view(changed, principal)
 
 
-@router.post("/v1/remedies/{remedy_id}/cancellation", summary="Cancel a remedy not yet begun, with the reason")
-async def post_cancel(request: Request, remedy_id: RemedyId, body: CancelIn,
-                      principal: Annotated[Principal, require_roles("specialist", "manager")],
-                      idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@router.post(
+    "/v1/remedies/{remedy_id}/cancellation", summary="Cancel a remedy not yet begun, with the reason"
+)
+async def post_cancel(
+    request: Request,
+    remedy_id: RemedyId,
+    body: CancelIn,
+    principal: Annotated[Principal, require_roles("specialist", "manager")],
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     await _remedy(request, remedy_id, principal)
     try:
-        changed = await cancel_remedy(_w(request), remedy_id, reason=body.reason, by=principal.id,
-                                      key=change_key(principal, idempotency_key, action=f"cancel {remedy_id}", body=body))
+        changed = await cancel_remedy(
+            _w(request),
+            remedy_id,
+            reason=body.reason,
+            by=principal.id,
+            key=change_key(principal, idempotency_key, action=f"cancel {remedy_id}", body=body),
+        )
     except RemedyRefused as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     return remedy_view(changed, principal)
