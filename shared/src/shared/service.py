@@ -111,7 +111,9 @@ class ServiceRuntime:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        _, stuck = await asyncio.wait(self._tasks, timeout=15) if self._tasks else (set(), set())
+        for task in stuck:  # cancelled and still running: a job that swallowed it; the stop goes on
+            log.error("background job did not stop within 15 s; leaving it", job=task.get_name())
         try:
             # Uncommitted offsets are simply redelivered, so a stop that hangs is abandoned, not awaited.
             await asyncio.wait_for(self.consumer.stop(), 30)
@@ -144,6 +146,11 @@ async def _guarded(name: str, job: Callable[[], Awaitable[None]]) -> None:
         except asyncio.CancelledError:
             raise
         except Exception:
+            me = asyncio.current_task()
+            if me is not None and me.cancelling():
+                # Asked to stop, and something below turned the cancellation into an error of its own
+                # (a driver call cut short): stop all the same, or the service's shutdown waits forever.
+                raise asyncio.CancelledError from None
             log.exception("background job failed; restarting in 5 s", job=name)
             await asyncio.sleep(5)
 
