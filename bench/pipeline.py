@@ -122,17 +122,33 @@ async def step(
     def pct(q: float) -> float | None:
         return round(arrived[min(len(arrived) - 1, int(q * len(arrived)))] * 1000, 1) if arrived else None
 
+    def median_latency(first: float, last: float) -> float:
+        """Median time to the decision of the complaints sent between these fractions of the step."""
+        part = sorted(
+            decisions.seen[c] - at
+            for c, at in intended.items()
+            if c in decisions.seen and first * seconds <= at - t0 < last * seconds
+        )
+        return part[len(part) // 2] if part else float("inf")
+
+    # Keeping up means no backlog builds during the step: the complaints sent in its last fifth wait
+    # about as long as those in its first (a rate that falls behind shows it as a growing wait, even
+    # when a short step's backlog drains within the drain window afterwards).
+    early, late = median_latency(0, 0.2), median_latency(0.8, 1.0)
+    grew = late - early
     return {
         "rate": rate,
         "sent": total,
         "accepted": len(intended),
         "errors": errors,
         "decided": len(arrived),
-        # Bounded lag: every decision arrived, and the slowest within the drain window.
+        # Every decision arrived, the slowest within the drain window, and the wait did not grow.
         "kept_up": bool(intended)
         and len(arrived) == len(intended)
         and errors == 0
-        and arrived[-1] <= drain_s,
+        and arrived[-1] <= drain_s
+        and grew <= max(early, 0.2),
+        "wait_grew_ms": round(grew * 1000, 1) if arrived else None,
         "p50_ms": pct(0.5),
         "p99_ms": pct(0.99),
         "max_ms": round(arrived[-1] * 1000, 1) if arrived else None,
@@ -280,7 +296,8 @@ async def run(args: argparse.Namespace) -> int:
             steps.append(result)
             print(
                 f"  {rate:>6.0f}/s  accepted {result['accepted']:>5}  decided {result['decided']:>5}  "
-                f"p50 {result['p50_ms']} ms  p99 {result['p99_ms']} ms  {'kept up' if result['kept_up'] else 'fell behind'}",
+                f"p50 {result['p50_ms']} ms  p99 {result['p99_ms']} ms  wait grew {result['wait_grew_ms']} ms  "
+                f"{'kept up' if result['kept_up'] else 'fell behind'}",
                 flush=True,
             )
             if not result["kept_up"]:
@@ -298,6 +315,7 @@ async def run(args: argparse.Namespace) -> int:
             f"after {time.monotonic() - drain_started:.0f}s",
             flush=True,
         )
+        await view.close()
         pids = {s: suite.first(s).process.pid for s in ("intake", "dispatch", "warranty")}  # type: ignore[union-attr]
         pids |= {
             "kafka": component_pid("kafka"),
@@ -324,7 +342,9 @@ async def run(args: argparse.Namespace) -> int:
 
     pipeline_rate = best or 0
     print("\n== pipeline: HTTP POST → intake → dispatch → warranty → decision in Kafka ==")
-    print(f"highest rate that kept up: {pipeline_rate}/s (steps of {args.seconds}s, drain {args.drain}s)")
+    print(
+        f"highest rate that kept up (every decision in, the wait not growing across the step): {pipeline_rate}/s (steps of {args.seconds}s, drain {args.drain}s)"
+    )
     print(
         f"at half that ({half:.1f}/s for {args.seconds * 2}s): p50 {steady['p50_ms']} ms, p99 {steady['p99_ms']} ms, "
         f"max {steady['max_ms']} ms, decided {steady['decided']}/{steady['accepted']}"
@@ -358,7 +378,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--rates", type=float, nargs="+", default=[25, 50, 100, 150, 200, 250, 300, 400, 500, 600]
+        "--rates", type=float, nargs="+", default=[25, 50, 75, 100, 150, 200, 250, 300, 400, 500]
     )
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument(
