@@ -34,6 +34,8 @@ NEWEST_FIRST = [("received_at", DESCENDING), ("_id", ASCENDING)]
 # The first week of cases is read first; each further window back doubles, to the company's start.
 FIRST_WINDOW = timedelta(days=7)
 EARLIEST = datetime(2015, 1, 1, tzinfo=UTC)
+# A list with no more matches than this is read in one query (the store gathers them all at little cost).
+FEW = 500
 # Filters that pick a handful of cases (a customer's, a unit's): read as they are, no windows.
 SELECTIVE = ("customer.phone", "product.serial_no")
 
@@ -47,11 +49,16 @@ class CaseQueries:
     """
 
     def __init__(
-        self, cases: Aggregates[Case], clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        cases: Aggregates[Case],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        few: int = FEW,
     ) -> None:
         self.aggregates = cases
         self.cases = cases.collection
         self._clock = clock
+        self._few = few
         self._counted: dict[str, tuple[float, int]] = {}
 
     async def ensure_indexes(self) -> None:
@@ -70,20 +77,23 @@ class CaseQueries:
 
     async def find(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[list[Case], int]:
         total = await self.count(query)
-        if "received_at" in query or any(field in query for field in SELECTIVE):
+        if total <= self._few or "received_at" in query or any(field in query for field in SELECTIVE):
+            # Few matches (a specialist's open cases, a customer's): one query, however old they are.
             return await self.aggregates.find(query, sort=NEWEST_FIRST, skip=skip, limit=limit), total
-        return (await self._newest(query, skip + limit))[skip:], total
+        # The page's ids first (index entries, nothing decoded), then only the page's cases: a deep
+        # page no longer reads and decodes every case before it.
+        ids = (await self._newest_ids(query, skip + limit))[skip:]
+        loaded = await self.aggregates.load_many(ids)
+        return [loaded[i] for i in ids if i in loaded], total
 
-    async def _newest(self, query: dict[str, Any], wanted: int) -> list[Case]:
-        found: list[Case] = []
+    async def _newest_ids(self, query: dict[str, Any], wanted: int) -> list[str]:
+        found: list[str] = []
         upper, span = self._clock() + timedelta(days=1), FIRST_WINDOW
         while len(found) < wanted and upper > EARLIEST:
             lower = max(upper - span, EARLIEST)
-            found += await self.aggregates.find(
-                {**query, "received_at": {"$gte": lower, "$lt": upper}},
-                sort=NEWEST_FIRST,
-                limit=wanted - len(found),
-            )
+            window = {**query, "received_at": {"$gte": lower, "$lt": upper}}
+            cursor = self.cases.find(window, {"_id": 1}).sort(NEWEST_FIRST).limit(wanted - len(found))
+            found += [d["_id"] async for d in cursor]
             upper, span = lower, span * 2
         return found
 

@@ -1,0 +1,68 @@
+"""Lists of cases, newest first, page by page: the same pages whether read in one query or in windows
+of time (how lists are read once there are many matches), however far back the cases go."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from dispatch.adapters.repository import CaseQueries
+from dispatch.domain.case import OPEN_STATUSES, Case, open_case
+from dispatch.domain.targets import TargetPolicy
+from shared.contracts.complaints import ComplaintReceived
+from shared.contracts.registry import load_registry
+from shared.testing.identities import new_case_id
+from shared.unit_of_work import Aggregates
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = load_registry().get("intake.complaints.v1").events[0].examples[0]["payload"]
+POLICY = TargetPolicy.from_mapping({"targets": {"*": {"*": {"assign": 4, "first_reply": 24, "close": 168}}}})
+
+
+async def test_pages_are_the_same_in_one_query_and_in_windows_back_over_two_years(isolation) -> None:
+    client: AsyncMongoClient = AsyncMongoClient(isolation.backends.mongodb_url, tz_aware=True)
+    db = client[f"t{isolation.unique}_lists"]
+    isolation.databases.add(db.name)
+    try:
+        cases = Aggregates(db["cases"], Case, id_field="case_id", producer="dispatch", publisher=None)  # type: ignore[arg-type]
+        now = datetime.now(UTC)
+        rng = random.Random(3)
+        docs = []
+        for i in range(90):
+            # Two of every three within the last month, the rest spread over two years; a few share a second.
+            received = now - timedelta(days=rng.uniform(0, 30) if i % 3 else rng.uniform(30, 730))
+            received = (
+                received.replace(microsecond=0) if i % 7 else now.replace(microsecond=0) - timedelta(days=2)
+            )
+            complaint = ComplaintReceived.model_validate(
+                {**EXAMPLE, "case_id": new_case_id(), "received_at": received.isoformat()}
+            )
+            case = open_case(
+                complaint, event_id=f"e-{i}", department="quality", priority="normal", policy=POLICY
+            )
+            if i % 2:
+                case.assign("sp-liu", by="auto", reason="test", now=received + timedelta(minutes=1))
+            docs.append({"_id": case.case_id, "version": 1, **cases._fields(case)})
+        await db["cases"].insert_many(docs)
+        one_query = CaseQueries(cases, few=10**6)
+        windows = CaseQueries(cases, few=0)
+        await one_query.ensure_indexes()
+        open_of_liu = {"assignee": "sp-liu", "status": {"$in": list(OPEN_STATUSES)}}
+        for query in ({}, open_of_liu):
+            expected = sorted(
+                (d for d in docs if all(d.get(k) == v for k, v in query.items() if k != "status")),
+                key=lambda d: (-d["received_at"].timestamp(), d["_id"]),
+            )
+            for skip in (0, 20, 40, 80):
+                by_one, total = await one_query.find(query, skip=skip, limit=20)
+                by_windows, _ = await windows.find(query, skip=skip, limit=20)
+                ids = [d["_id"] for d in expected[skip : skip + 20]]
+                assert total == len(expected)
+                assert [c.case_id for c in by_one] == ids, (query, skip)
+                assert [c.case_id for c in by_windows] == ids, (query, skip)
+    finally:
+        await client.close()
