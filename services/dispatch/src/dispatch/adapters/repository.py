@@ -31,8 +31,8 @@ def case_query_fields(case: Case) -> dict[str, Any]:
 
 
 NEWEST_FIRST = [("received_at", DESCENDING), ("_id", ASCENDING)]
-# The first week of cases is read first; each further window back doubles, to the company's start.
-FIRST_WINDOW = timedelta(days=7)
+# The last day of cases is read first; each further window back doubles, to the company's start.
+FIRST_WINDOW = timedelta(days=1)
 EARLIEST = datetime(2015, 1, 1, tzinfo=UTC)
 # A list with no more matches than this is read in one query (the store gathers them all at little cost).
 FEW = 500
