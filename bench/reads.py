@@ -86,6 +86,7 @@ def seed_docs(
             {
                 "_id": case_id,
                 "status": status,
+                "open": not closed,
                 "channel": CHANNELS[i % 4],
                 "region": REGIONS[i % len(REGIONS)],
                 "received_at": received,

@@ -74,6 +74,8 @@ async def wire(runtime: ServiceRuntime) -> None:
     runtime.components["dispatch"] = d
     try:
         await queries.ensure_indexes()
+        if marked := await queries.mark_open():
+            log.info("cases marked open or not for the open lists", cases=marked)
         await d.timeline.ensure_indexes()
         await d.figures.ensure_indexes()
         await _seed_roster(d, settings)

@@ -66,3 +66,24 @@ async def test_pages_are_the_same_in_one_query_and_in_windows_back_over_two_year
                 assert [c.case_id for c in by_windows] == ids, (query, skip)
     finally:
         await client.close()
+
+
+async def test_cases_stored_before_open_was_kept_are_marked_at_start_up(isolation) -> None:
+    client: AsyncMongoClient = AsyncMongoClient(isolation.backends.mongodb_url, tz_aware=True)
+    db = client[f"t{isolation.unique}_mark_open"]
+    isolation.databases.add(db.name)
+    try:
+        cases = Aggregates(db["cases"], Case, id_field="case_id", producer="dispatch", publisher=None)  # type: ignore[arg-type]
+        await db["cases"].insert_many(
+            [
+                {"_id": f"YD-OLD{i}", "status": s}
+                for i, s in enumerate(("received", "closed", "resolved", "followed_up"))
+            ]
+        )
+        queries = CaseQueries(cases)
+        assert await queries.mark_open() == 4
+        assert await queries.mark_open() == 0  # once only
+        marked = {d["_id"]: d["open"] async for d in db["cases"].find({}, {"open": 1})}
+        assert marked == {"YD-OLD0": True, "YD-OLD1": False, "YD-OLD2": True, "YD-OLD3": False}
+    finally:
+        await client.close()

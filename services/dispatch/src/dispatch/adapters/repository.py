@@ -26,8 +26,13 @@ from shared.unit_of_work import Aggregates, Store, Transaction
 
 
 def case_query_fields(case: Case) -> dict[str, Any]:
-    """Stored beside the case for the deadline scan's index."""
-    return {"next_deadline": case.next_deadline()}
+    """Stored beside the case for indexes: the deadline scan's, and `open` for the open lists (one
+    equality the store plans at once, where `status: {$in: five statuses}` cost it ten times the
+    query itself in weighing its candidate indexes, on every query)."""
+    return {"next_deadline": case.next_deadline(), "open": case.is_open}
+
+
+OPEN = {"open": True}
 
 
 NEWEST_FIRST = [("received_at", DESCENDING), ("_id", ASCENDING)]
@@ -67,6 +72,10 @@ class CaseQueries:
         await self.cases.create_index(
             [("status", ASCENDING), ("received_at", DESCENDING), ("_id", ASCENDING)]
         )
+        await self.cases.create_index([("open", ASCENDING), ("received_at", DESCENDING), ("_id", ASCENDING)])
+        await self.cases.create_index(
+            [("assignee", ASCENDING), ("open", ASCENDING), ("received_at", DESCENDING), ("_id", ASCENDING)]
+        )
         await self.cases.create_index([("assignee", ASCENDING), ("status", ASCENDING)])
         await self.cases.create_index([("liaison", ASCENDING), ("status", ASCENDING)])
         await self.cases.create_index([("next_deadline", ASCENDING)])
@@ -74,6 +83,15 @@ class CaseQueries:
         await self.cases.create_index([("product.serial_no", ASCENDING)])
         await self.cases.create_index([("received_at", DESCENDING), ("_id", ASCENDING)])
         await self.cases.create_index([("status", ASCENDING), ("follow_up_due_on", ASCENDING)])
+
+    async def mark_open(self) -> int:
+        """Cases stored before `open` was kept get it (once, at start-up; nothing to do afterwards)."""
+        missing = {"open": {"$exists": False}}
+        opened = await self.cases.update_many(
+            {**missing, "status": {"$in": list(OPEN_STATUSES)}}, {"$set": {"open": True}}
+        )
+        ended = await self.cases.update_many(missing, {"$set": {"open": False}})
+        return opened.modified_count + ended.modified_count
 
     async def find(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[list[Case], int]:
         total = await self.count(query)
@@ -164,7 +182,7 @@ class CaseQueries:
             pipeline = [
                 {
                     "$match": {
-                        "status": {"$in": list(OPEN_STATUSES)},
+                        **OPEN,
                         holder: {"$in": specialist_ids},
                         **extra,
                     }

@@ -11,9 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from dispatch import bootstrap, handlers
 from dispatch.adapters.reports import FontMissing, to_csv, to_xlsx
+from dispatch.adapters.repository import OPEN
 from dispatch.config import DispatchSettings
 from dispatch.domain.access import channel_scope, phone_search_scope, sees_phone
-from dispatch.domain.case import OPEN_STATUSES, STATUSES, Case, IllegalTransition, MissingResolution, ReplyVia
+from dispatch.domain.case import STATUSES, Case, IllegalTransition, MissingResolution, ReplyVia
 from dispatch.domain.closure import ClosureRefused, open_items, repeat_links
 from dispatch.domain.quality import Dimension, figures, repeat_units
 from dispatch.domain.routing import AssignmentPolicy, Specialist, unstaffed_departments
@@ -297,7 +298,7 @@ async def list_cases(
     if status_:
         query["status"] = status_
     elif open_only:
-        query["status"] = {"$in": list(OPEN_STATUSES)}
+        query.update(OPEN)
     if unassigned:
         query["assignee"] = None
     elif assignee:
