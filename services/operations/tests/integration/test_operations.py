@@ -268,9 +268,21 @@ async def test_lag_shows_every_partition_a_group_holds_as_kafkas_own_tool_does(i
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
+    # A second group on the same topic: the view describes every group (aiokafka misread Kafka 4.1's
+    # answer for several groups in one request, and the lag lost its "assigned" column).
+    other = AIOKafkaConsumer(
+        topic,
+        group_id=isolation.topic("notifications"),
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
+    await other.start()
     try:
-        await eventually(lambda: len(consumer.assignment()) == 6, timeout_s=30)
+        await eventually(
+            lambda: len(consumer.assignment()) == 6 and len(other.assignment()) == 6, timeout_s=30
+        )
         ends = await consumer.end_offsets(sorted(consumer.assignment()))
         done = next(tp for tp, end in sorted(ends.items()) if end > 0)
         await consumer.commit({done: ends[done]})  # one partition read to its end, the others never
@@ -280,6 +292,9 @@ async def test_lag_shows_every_partition_a_group_holds_as_kafkas_own_tool_does(i
         kafka = await _kafka_describe(libs, bootstrap, group)
     finally:
         await consumer.stop()
+        await other.stop()
+    theirs = [r for r in rows if r["group"] == "notifications"]
+    assert len(theirs) == 6 and all(r["assigned"] and r["committed"] is None for r in theirs)
     ours = {(r["topic"], r["partition"]): r for r in rows if r["group"] == "dispatch"}
     assert set(ours) == {(t.removeprefix(isolation.prefix), p) for t, p in kafka}
     assert len(ours) == 6

@@ -148,12 +148,13 @@ class KafkaView:
             return {}
         try:
             async with self._probing() as (_, admin):
-                responses = await admin.describe_consumer_groups(groups)
+                # One group per request: aiokafka 0.14 misreads Kafka 4.1's answer describing several
+                # groups at once ("Buffer underrun decoding string", then drops the connection), and
+                # reads each group's answer alone correctly (reproduced on this stack, 2026-12-01).
+                responses = [r for g in groups for r in await admin.describe_consumer_groups([g])]
         except (ValueError, KafkaError) as exc:
-            # aiokafka 0.14 cannot always decode Kafka 4.1's DescribeGroups answer ("Buffer underrun
-            # decoding string" in its reader, which then drops the connection: seen with groups busy
-            # rebalancing under load). The view then shows what the groups committed on, and says so,
-            # rather than no lag at all.
+            # Should a description still be unreadable, the view shows what the groups committed on,
+            # and says so, rather than no lag at all.
             log.warning(
                 "consumer group descriptions unreadable; lag from committed offsets only", error=repr(exc)
             )
