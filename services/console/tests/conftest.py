@@ -30,6 +30,7 @@ from notifications.config import NotificationsSettings
 from notifications.entrypoints.http import create_app as notifications_app
 from parts.config import PartsSettings
 from parts.entrypoints.http import create_app as parts_app
+from shared.http.server import CLIENT_KEEPALIVE_S
 from shared.testing.backends import Backends, repo_root
 from shared.testing.fixtures import Isolation, bounded, eventually, serving, started
 from shared.testing.identities import api_keys, idempotency_key
@@ -175,7 +176,9 @@ async def suite(backends: Backends, dev_credentials_file: Path, tmp_path_factory
             suite = Suite(console=console_url, urls=urls, console_app=console)
             for name, url in urls.items():
                 suite.clients[name] = await stack.enter_async_context(
-                    httpx.AsyncClient(base_url=url, timeout=30)
+                    httpx.AsyncClient(
+                        base_url=url, timeout=30, limits=httpx.Limits(keepalive_expiry=CLIENT_KEEPALIVE_S)
+                    )
                 )
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             yield suite

@@ -195,6 +195,14 @@ async def test_the_case_shows_a_reply_once_it_was_sent(isolation, notifications_
             return res.status_code == 200 and res.json()["status"] == "assigned"
 
         await eventually(assigned)
+
+        async def contact_known():
+            return await n.repo.contact(case_id)
+
+        # The reply's message needs the complaint's contact. Were the reply handled first, it would wait
+        # (a young event); but this test moves the clock a day on below, and the event would then look
+        # too old to wait for, and be dead-lettered instead (failed once under load).
+        await eventually(contact_known)
         res = await dispatch.post(
             f"/v1/cases/{case_id}/replies",
             json={"message": "已安排明早上门", "via": "sms"},

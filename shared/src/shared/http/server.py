@@ -16,6 +16,11 @@ from shared.http.app import MAX_HEADERS_TOTAL_BYTES
 # The request line and every header; the app checks each header and their count (HeaderLimits).
 MAX_HEAD_BYTES = MAX_HEADERS_TOTAL_BYTES + 16 * 1024
 LINGER_S = 2.0
+# How long a service keeps an idle keep-alive connection open. Clients of the services keep theirs for
+# less (CLIENT_KEEPALIVE_S): a pooled connection reused just as the server closes it fails with a read
+# error on a request the service never saw.
+KEEP_ALIVE_S = 5.0
+CLIENT_KEEPALIVE_S = 2.0
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -104,6 +109,7 @@ def server_config(app: Any, *, host: str, port: int, **options: Any) -> uvicorn.
     alone would trust any caller on the host)."""
     options.setdefault("proxy_headers", False)
     options.setdefault("forwarded_allow_ips", [])
+    options.setdefault("timeout_keep_alive", KEEP_ALIVE_S)
     return uvicorn.Config(
         app, host=host, port=port, http=BoundedHttpToolsProtocol, log_config=None, access_log=False, **options
     )

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from console.config import ConsoleSettings
+from shared.http.server import CLIENT_KEEPALIVE_S
 from shared.logging import get_logger
 from shared.requestid import current_request_id
 
@@ -58,6 +59,7 @@ class ServiceClient:
             transport=transport,
             headers={"User-Agent": "yingde-console/0.1"},
             follow_redirects=False,
+            limits=httpx.Limits(keepalive_expiry=CLIENT_KEEPALIVE_S),
         )
 
     async def call(
