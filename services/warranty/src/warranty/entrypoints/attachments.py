@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, HTTPException, Path, Request, UploadFile, status
 from fastapi.responses import Response
 
-from shared.attachments import Attachment, AttachmentKind, AttachmentStore, read_upload
+from shared.attachments import Attachment, AttachmentKind, AttachmentStore, OwnerKind, read_upload
 from shared.contracts.ids import CaseId as CaseNumber
 from shared.http.app import JsonRoute, invalid
 from shared.http.auth import Principal, require_roles
@@ -54,6 +54,40 @@ def view(a: Attachment) -> dict[str, Any]:
     return a.model_dump(mode="json") | {"href": f"/v1/attachments/{a.attachment_id}"}
 
 
+async def _store_upload(
+    request: Request,
+    principal: Principal,
+    owner_kind: OwnerKind,
+    owner_id: str,
+    file: UploadFile,
+    kind: AttachmentKind,
+    note: str,
+    idempotency_key: str | None,
+) -> dict[str, Any]:
+    """A staff upload to a case or a unit: read and typed from its bytes, stored once per key."""
+    data, content_type = await read_upload(file)
+    key = change_key(
+        principal,
+        idempotency_key,
+        action=f"attach {owner_id}",
+        body={"kind": kind, "note": note, "name": file.filename},
+    )
+    stored = await _files(request).put(
+        owner_kind,
+        owner_id,
+        data,
+        content_type=content_type,
+        filename=file.filename or "",
+        kind=kind,
+        by=principal.id,
+        role=principal.role,
+        at=_w(request).clock(),
+        note=note,
+        key=key,
+    )
+    return view(stored)
+
+
 @router.post(
     "/v1/cases/{case_id}/attachments",
     status_code=201,
@@ -69,27 +103,7 @@ async def post_case_attachment(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     await _readable_case(request, case_id, principal)
-    data, content_type = await read_upload(file)
-    key = change_key(
-        principal,
-        idempotency_key,
-        action=f"attach {case_id}",
-        body={"kind": kind, "note": note, "name": file.filename},
-    )
-    stored = await _files(request).put(
-        "case",
-        case_id,
-        data,
-        content_type=content_type,
-        filename=file.filename or "",
-        kind=kind,
-        by=principal.id,
-        role=principal.role,
-        at=_w(request).clock(),
-        note=note,
-        key=key,
-    )
-    return view(stored)
+    return await _store_upload(request, principal, "case", case_id, file, kind, note, idempotency_key)
 
 
 @router.get("/v1/cases/{case_id}/attachments", summary="The files on a case (anyone who may read the case)")
@@ -114,27 +128,7 @@ async def post_unit_attachment(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     serial = _serial(serial_no)
-    data, content_type = await read_upload(file)
-    key = change_key(
-        principal,
-        idempotency_key,
-        action=f"attach {serial}",
-        body={"kind": kind, "note": note, "name": file.filename},
-    )
-    stored = await _files(request).put(
-        "unit",
-        serial,
-        data,
-        content_type=content_type,
-        filename=file.filename or "",
-        kind=kind,
-        by=principal.id,
-        role=principal.role,
-        at=_w(request).clock(),
-        note=note,
-        key=key,
-    )
-    return view(stored)
+    return await _store_upload(request, principal, "unit", serial, file, kind, note, idempotency_key)
 
 
 @router.get("/v1/warranty/units/{serial_no}/attachments", summary="The files on a unit (staff)")
