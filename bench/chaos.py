@@ -123,9 +123,19 @@ async def send(
         ledger.pending.append((key, channel))
 
 
+def channel_client(timeout: float) -> httpx.AsyncClient:
+    """A channel's client: at most 64 requests in flight, the rest wait their turn for as long as it
+    takes. A request still waiting for a connection was never sent, so the pool has no timeout:
+    only a request that reached intake and got no answer (a read or connect timeout) is ambiguous."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, pool=None),
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+    )
+
+
 async def load(suite: Suite, ledger: Ledger, stop: asyncio.Event, rate: float) -> None:
     channels = itertools.cycle(("hotline", "dealer", "regional_manager", "online"))
-    async with httpx.AsyncClient(timeout=8) as client:
+    async with channel_client(8) as client:
         tasks: set[asyncio.Task] = set()
         n = 0
         start = time.monotonic()
@@ -141,14 +151,14 @@ async def load(suite: Suite, ledger: Ledger, stop: asyncio.Event, rate: float) -
 
 async def retry_ambiguous(suite: Suite, ledger: Ledger, rounds: int = 5) -> None:
     """What a channel does with a 5xx or timeout: try again later with the same key."""
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with channel_client(10) as client:
         for _ in range(rounds):
             todo, ledger.pending = ledger.pending, []
             todo = [(k, c) for k, c in dict(todo).items() if ledger.outcome.get(k) == "ambiguous"]
             if not todo:
                 return
-            for key, channel in todo:
-                await send(client, suite, ledger, key, channel, first=False)
+            print(f"  retrying {len(todo)} ambiguous requests with their keys", flush=True)
+            await asyncio.gather(*(send(client, suite, ledger, k, c, first=False) for k, c in todo))
             await asyncio.sleep(3)
 
 
