@@ -13,15 +13,19 @@ import hashlib
 import uuid
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import quote
 
 import filetype
 from fastapi import HTTPException, UploadFile
+from fastapi.responses import Response
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.http.auth import Principal
+from shared.http.commands import change_key
 from shared.mongo import Document
 from shared.unit_of_work import ChangeKey, IdempotencyConflict
 
@@ -169,6 +173,55 @@ class AttachmentStore:
         except NoFile as exc:
             raise LookupError(f"attachment {attachment_id} has no content") from exc
         return await stream.read()
+
+
+async def store_upload(
+    store: AttachmentStore,
+    principal: Principal,
+    owner_kind: OwnerKind,
+    owner_id: str,
+    file: UploadFile,
+    *,
+    kind: AttachmentKind,
+    note: str,
+    idempotency_key: str | None,
+    at: datetime,
+) -> Attachment:
+    """A staff upload: read and typed from its bytes, stored once per Idempotency-Key (a double submit
+    of the form stores one file)."""
+    data, content_type = await read_upload(file)
+    key = change_key(
+        principal,
+        idempotency_key,
+        action=f"attach {owner_id}",
+        body={"kind": kind, "note": note, "name": file.filename},
+    )
+    return await store.put(
+        owner_kind,
+        owner_id,
+        data,
+        content_type=content_type,
+        filename=file.filename or "",
+        kind=kind,
+        by=principal.id,
+        role=principal.role,
+        at=at,
+        note=note,
+        key=key,
+    )
+
+
+async def download(store: AttachmentStore, attachment: Attachment) -> Response:
+    """The file as its stored type, shown inline, never sniffed by the browser and never cached."""
+    return Response(
+        await store.content(attachment.attachment_id),
+        media_type=attachment.content_type,
+        headers={
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(attachment.filename)}",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 def _safe_name(filename: str | None) -> str:

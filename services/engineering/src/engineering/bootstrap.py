@@ -14,6 +14,7 @@ from engineering.config import EngineeringSettings
 from engineering.domain.case_work import InstallationCase
 from engineering.domain.project import Project
 from engineering.handlers import Engineering, on_case_assigned, scan_maintenance_visits
+from shared.attachments import AttachmentStore
 from shared.logging import get_logger
 from shared.rulesets import PeriodBook
 from shared.service import ServiceRuntime
@@ -46,9 +47,11 @@ async def wire(runtime: ServiceRuntime) -> None:
         periods=PeriodBook.from_directory(settings.rulesets_dir),  # a bad rule set stops the start-up
     )
     runtime.components["engineering"] = e
+    runtime.components["attachments"] = files = AttachmentStore(runtime.db)
     try:
         await e.project_queries.ensure_indexes()
         await e.case_queries.ensure_indexes()
+        await files.ensure_indexes()
     except Exception as exc:
         log.warning("store not ready at start-up; indexes skipped", error=repr(exc))
     runtime.consumer.handle("case.assigned", partial(on_case_assigned, e=e))

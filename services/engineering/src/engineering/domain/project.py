@@ -1120,6 +1120,16 @@ class Project(BaseModel):
             )
         ]
 
+    def attach_file(
+        self, *, attachment_id: str, filename: str, kind: str, note: str, by: str, now: datetime
+    ) -> list[Event]:
+        """A file (a signed form, a site photo, a certificate) was added; the project's history says who
+        added what and when. Files are taken at every stage, archived projects included: papers arrive
+        late."""
+        detail = f"{attachment_id} {kind} {filename}" + (f"：{note}" if note else "")
+        self._log(by, now, "file_attached", detail)
+        return []
+
     def check_visits(self, *, today: date, grace_days: int, now: datetime) -> list[Event]:
         """Visits not made `grace_days` after they fell due are escalated, once each."""
         events: list[Event] = []

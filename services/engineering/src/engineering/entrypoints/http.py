@@ -42,6 +42,7 @@ from engineering.handlers import (
     get_project,
     record_maintenance,
 )
+from shared.attachments import MAX_BYTES, UPLOAD_OVERHEAD_BYTES
 from shared.contracts.ids import CaseId
 from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
@@ -1208,6 +1209,9 @@ async def maintenance(
 
 
 def create_app(settings: EngineeringSettings | None = None) -> FastAPI:
+    # The files' routes build on this module's plumbing, so they are imported once it is whole.
+    from engineering.entrypoints import attachments
+
     settings = settings or EngineeringSettings()
     return service_app(
         settings,
@@ -1219,6 +1223,7 @@ def create_app(settings: EngineeringSettings | None = None) -> FastAPI:
             "order and starts the warranties. Installation complaints are linked to the project that installed "
             "the unit."
         ),
-        routers=[projects, visits, cases],
+        routers=[projects, attachments.router, visits, cases],
         wire=bootstrap.wire,
+        uploads=(attachments.UPLOAD_PATHS, MAX_BYTES + UPLOAD_OVERHEAD_BYTES),
     )

@@ -6,16 +6,23 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, HTTPException, Path, Request, UploadFile, status
 from fastapi.responses import Response
 
-from shared.attachments import Attachment, AttachmentKind, AttachmentStore, OwnerKind, read_upload
+from shared.attachments import (
+    Attachment,
+    AttachmentKind,
+    AttachmentStore,
+    OwnerKind,
+    download,
+    read_upload,
+    store_upload,
+)
 from shared.contracts.ids import CaseId as CaseNumber
 from shared.http.app import JsonRoute, invalid
 from shared.http.auth import Principal, require_roles
-from shared.http.commands import IdempotencyKey, change_key
+from shared.http.commands import IdempotencyKey
 from shared.periods import china_date
 from shared.reference import check_sale_date, normalise_phone, normalise_serial
 from shared.unit_of_work import ChangeKey
@@ -64,26 +71,16 @@ async def _store_upload(
     note: str,
     idempotency_key: str | None,
 ) -> dict[str, Any]:
-    """A staff upload to a case or a unit: read and typed from its bytes, stored once per key."""
-    data, content_type = await read_upload(file)
-    key = change_key(
+    stored = await store_upload(
+        _files(request),
         principal,
-        idempotency_key,
-        action=f"attach {owner_id}",
-        body={"kind": kind, "note": note, "name": file.filename},
-    )
-    stored = await _files(request).put(
         owner_kind,
         owner_id,
-        data,
-        content_type=content_type,
-        filename=file.filename or "",
+        file,
         kind=kind,
-        by=principal.id,
-        role=principal.role,
-        at=_w(request).clock(),
         note=note,
-        key=key,
+        idempotency_key=idempotency_key,
+        at=_w(request).clock(),
     )
     return view(stored)
 
@@ -152,15 +149,7 @@ async def get_attachment(request: Request, attachment_id: AttachmentId, principa
         await _readable_case(request, found.owner_id, principal)
     elif principal.role not in UNIT_READERS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"attachment {attachment_id} not found")
-    return Response(
-        await files.content(attachment_id),
-        media_type=found.content_type,
-        headers={
-            "Content-Disposition": f"inline; filename*=UTF-8''{quote(found.filename)}",
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return await download(files, found)
 
 
 # ------------------------------------------------------------------------------------ the customer
