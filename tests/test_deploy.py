@@ -111,3 +111,22 @@ def test_the_dashboard_charts_only_metrics_the_services_export() -> None:
         "yingde_events_consumed",
         "yingde_handler_seconds",
     } <= names
+
+
+def test_customers_links_in_production_lead_somewhere_reachable() -> None:
+    """The QR codes and the activation link are opened on customers' phones: production refuses an address
+    on the machine itself, and the manifests set public ones."""
+    from intake.config import IntakeSettings
+
+    with pytest.raises(ValueError, match="WARRANTY_ACTIVATION_URL"):
+        IntakeSettings(app_env="production", INTAKE_PUBLIC_URL="https://complaints.example.com")
+    with pytest.raises(ValueError, match="INTAKE_PUBLIC_URL"):
+        IntakeSettings(app_env="production", WARRANTY_ACTIVATION_URL="https://service.example.com/activation")
+    manifests = list(yaml.safe_load_all((ROOT / "deploy/k8s/suite.yaml").read_text()))
+    config = next(d for d in manifests if d["kind"] == "ConfigMap")["data"]
+    settings = IntakeSettings(
+        app_env="production",
+        INTAKE_PUBLIC_URL=config["INTAKE_PUBLIC_URL"],
+        WARRANTY_ACTIVATION_URL=config["WARRANTY_ACTIVATION_URL"],
+    )
+    assert settings.activation_url.startswith("https://") and settings.activation_url.endswith("/activation")

@@ -21,6 +21,10 @@ HERE = Path(__file__).parent
 OUT = HERE / "suite.yaml"
 NAMESPACE = "yingde-aftersales"
 IMAGE = "registry.example.com/yingde/{service}:0.1.0"  # built from deploy/docker/Dockerfile
+# Where customers reach the suite from their phones (the QR codes, the status and activation pages): the
+# ingress or load balancer in front of intake and the console. Placeholders to set per installation.
+PUBLIC_INTAKE = "https://complaints.yingde.example.com"
+PUBLIC_CONSOLE = "https://service.yingde.example.com"
 
 # name, port, min replicas, max replicas (a consumer beyond its partitions would sit idle)
 SERVICES = [
@@ -162,6 +166,8 @@ def render() -> str:
                 "KAFKA_REPLICATION_FACTOR": "1",
                 "MONGODB_URL": "mongodb://mongo:27017/",
                 "CREDENTIALS_FILE": "/run/secrets/yingde/credentials.json",
+                "INTAKE_PUBLIC_URL": PUBLIC_INTAKE,
+                "WARRANTY_ACTIVATION_URL": f"{PUBLIC_CONSOLE}/activation",
                 **{f"{n.upper()}_URL": f"http://{n}:{p}" for n, p, _, _ in SERVICES if n not in ("console", "operations")},
             },
         },

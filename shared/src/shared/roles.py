@@ -58,6 +58,15 @@ MESSAGE_READERS: tuple[Role, ...] = ("manager", "specialist", "operations", "man
 MESSAGE_RETRIERS: tuple[Role, ...] = ("operations", "manager")
 
 # Warranty decisions and their evidence.
+# A unit's record (sale, repairs, exchanges) and its files: the staff who handle cases and projects.
+UNIT_READERS: tuple[Role, ...] = (
+    "manager",
+    "specialist",
+    "engineering",
+    "management",
+    "operations",
+    "front_desk",
+)
 WARRANTY_READERS: tuple[Role, ...] = (
     "manager",
     "specialist",
@@ -92,6 +101,8 @@ REPAIR_RECORD_READERS: tuple[Role, ...] = (
 # for engineering and management only (R-EN-1).
 PROJECT_READERS: tuple[Role, ...] = STAFF_ROLES
 PROJECT_PRICE_READERS: tuple[Role, ...] = ("engineering", "management")
+# Who adds files to a project (signed forms, site photos); every project reader lists and downloads them.
+PROJECT_FILE_UPLOADERS: tuple[Role, ...] = ("engineering", "management")
 
 # Topics, lag and dead letters (operations).
 OPERATIONS_WATCHERS: tuple[Role, ...] = ("operations", "manager", "management")

@@ -273,6 +273,34 @@ DIMENSION: dict[str, Pair] = {
     "batch": ("生产批次", "production batch"),
 }
 
+UNIT_STATUS: dict[str, Pair] = {
+    "in_service": ("使用中", "in service"),
+    "exchanged": ("已换机", "exchanged"),
+    "returned": ("已退货", "returned"),
+}
+UNIT_EVENT: dict[str, Pair] = {
+    "sale_registered": ("经销商登记销售", "sale registered by the dealer"),
+    "warranty_activated": ("客户激活保修", "warranty activated by the customer"),
+    "installation_accepted": ("工程竣工验收", "installation accepted"),
+    "repaired": ("维修", "repaired"),
+    "exchanged_out": ("换出（旧机收回）", "exchanged out (old unit back)"),
+    "exchanged_in": ("换入（新机，保修重新起算）", "exchanged in (new unit, its own clock)"),
+    "returned": ("退货", "returned"),
+    "case_reported": ("客户报修", "fault reported"),
+    "decided": ("保修判定", "warranty decision"),
+    "case_closed": ("结案", "case closed"),
+}
+CLOCK: dict[str, Pair] = {
+    "product": ("整机三包", "the product"),
+    "installed_equipment": ("工程设备保修", "installed equipment"),
+    "installation_workmanship": ("安装质量保修", "installation workmanship"),
+}
+CLOCK_BASIS: dict[str, Pair] = {
+    "purchase": ("自购买之日", "from the purchase"),
+    "acceptance": ("自竣工验收之日", "from the acceptance"),
+    "exchange": ("自换机之日", "from the exchange"),
+}
+
 TABLES: dict[str, dict[str, Pair]] = {
     "status": STATUS,
     "channel": CHANNEL,
@@ -307,6 +335,10 @@ TABLES: dict[str, dict[str, Pair]] = {
     "remedy_status": REMEDY_STATUS,
     "agreed_via": AGREED_VIA,
     "attachment_kind": ATTACHMENT_KIND,
+    "unit_status": UNIT_STATUS,
+    "unit_event": UNIT_EVENT,
+    "clock": CLOCK,
+    "clock_basis": CLOCK_BASIS,
 }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, model_validator
 
 from shared.config import ServiceSettings
 
@@ -28,3 +30,18 @@ class IntakeSettings(ServiceSettings):
     rate_limit_online_per_ip: str = Field(
         default="20/minute", description="Public form submissions per client address."
     )
+
+    @model_validator(mode="after")
+    def _reachable_by_customers(self) -> IntakeSettings:
+        """In production the QR codes and the activation link are opened on a customer's phone: an address
+        on this machine would lead nowhere."""
+        if self.app_env == "production":
+            for env, url in (
+                ("INTAKE_PUBLIC_URL", self.public_url),
+                ("WARRANTY_ACTIVATION_URL", self.activation_url),
+            ):
+                if (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1", "0.0.0.0", ""):
+                    raise ValueError(
+                        f"{env}={url} is not reachable from a customer's phone; set the public address"
+                    )
+        return self

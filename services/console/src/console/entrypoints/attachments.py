@@ -1,8 +1,9 @@
-"""Files (R-EV-1) through the console: staff attach photos and PDFs to a case (a phone's camera works) and
-download them with their own key; the customer adds a photo from the status page (case number + the
+"""Files (R-EV-1) through the console: staff attach photos and PDFs to a case, a unit or a project (a phone's
+camera works) and download them with their own key; the customer adds a photo from the status page (case number + the
 phone's last four digits) and activates a unit's warranty with a photo of the invoice.
 
-Warranty decides everything about a file: its type from its bytes, its size, who may read it. The
+The service that keeps a file (warranty for cases and units, engineering for projects) decides everything
+about it: its type from its bytes, its size, who may read it. The
 console forwards the multipart form as it came and says a refusal in plain words (413, 415).
 """
 
@@ -15,8 +16,9 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from console import access
-from console.adapters.services import Api
+from console.adapters.services import Api, ServiceClient
 from console.entrypoints.cases import public_ctx, public_limit, status_answer
+from console.entrypoints.projects import ProjectId as ProjectIdPath
 from console.entrypoints.web import (
     console_of,
     new_key,
@@ -34,6 +36,7 @@ log = get_logger(__name__)
 
 router = APIRouter(include_in_schema=False)
 CaseIdPath = Annotated[CaseId, Path()]
+SerialPath = Annotated[str, Path(min_length=1, max_length=60)]
 AttachmentIdPath = Annotated[str, Path(pattern=r"^F-[0-9A-Z]{16}$")]
 KINDS = ("damage", "invoice", "service_card", "voltage_reading", "signed_form", "other")
 # The console's own body limit on the routes that take a file: twice warranty's 10 MB, so a file a little
@@ -56,19 +59,20 @@ def _refused(api: Api) -> str:
 # ------------------------------------------------------------------------------------ staff
 
 
-@router.post("/cases/{case_id}/attachments")
-async def post_case_attachment(request: Request, case_id: CaseIdPath) -> Response:
-    user = require(request, access.CASE_READERS)
-    back = f"/cases/{case_id}#attachments"
+async def _forward_upload(
+    request: Request, api_of: ServiceClient, path: str, key: str, back: str
+) -> Response:
+    """The staff upload form, forwarded as it came to the service that keeps the file; back to the page
+    with what happened in plain words."""
     upload = await upload_of(request)
     if not upload.chosen:
         return redirect(back, flash=("error", _words("none")))
     if upload.too_big:
         return redirect(back, flash=("error", _words(413)))
     data = {"kind": upload.fields.get("kind") or "other", "note": upload.fields.get("note", "")}
-    api = await console_of(request).services.warranty.upload(
-        f"/v1/cases/{case_id}/attachments",
-        key=user.key,
+    api = await api_of.upload(
+        path,
+        key=key,
         data=data,
         files=upload.files("file"),
         headers={"Idempotency-Key": upload.fields.get("idempotency_key") or new_key("attach")},
@@ -84,26 +88,76 @@ async def post_case_attachment(request: Request, case_id: CaseIdPath) -> Respons
     )
 
 
-@router.get("/attachments/{attachment_id}")
-async def download(request: Request, attachment_id: AttachmentIdPath) -> Response:
-    """The file, fetched from warranty with the user's own key (a file of a case the user may not read is
-    not found)."""
-    user = require(request, access.CASE_READERS)
-    api = await console_of(request).services.warranty.get(f"/v1/attachments/{attachment_id}", key=user.key)
+async def _forward_download(
+    request: Request, api_of: ServiceClient, path: str, what: str, key: str
+) -> Response:
+    """The file, fetched with the user's own key (a file the user may not read is not found)."""
+    api = await api_of.get(path, key=key)
     if not api.ok:
-        return render(
-            request,
-            "not_found.html",
-            {"what": attachment_id, "error": problem(api)[0]},
-            status=api.status,
-            user=user,
-        )
-    # Warranty stores only what the bytes show to be a photo or a PDF, and says which; nosniff (added by
+        return render(request, "not_found.html", {"what": what, "error": problem(api)[0]}, status=api.status)
+    # The service stores only what the bytes show to be a photo or a PDF, and says which; nosniff (added by
     # SameOriginPosts to every answer) keeps the browser to that type.
     headers = {"Cache-Control": "private, no-store"}
     if disposition := api.headers.get("content-disposition"):
         headers["Content-Disposition"] = disposition
     return Response(api.raw, media_type=api.content_type or "application/octet-stream", headers=headers)
+
+
+@router.post("/cases/{case_id}/attachments")
+async def post_case_attachment(request: Request, case_id: CaseIdPath) -> Response:
+    user = require(request, access.CASE_READERS)
+    warranty = console_of(request).services.warranty
+    return await _forward_upload(
+        request, warranty, f"/v1/cases/{case_id}/attachments", user.key, f"/cases/{case_id}#attachments"
+    )
+
+
+@router.post("/units/{serial_no}/attachments")
+async def post_unit_attachment(request: Request, serial_no: SerialPath) -> Response:
+    user = require(request, access.UNIT_READERS)
+    serial = quote(serial_no, safe="")
+    warranty = console_of(request).services.warranty
+    return await _forward_upload(
+        request,
+        warranty,
+        f"/v1/warranty/units/{serial}/attachments",
+        user.key,
+        f"/units/{serial}#attachments",
+    )
+
+
+@router.post("/projects/{project_id}/attachments")
+async def post_project_attachment(request: Request, project_id: ProjectIdPath) -> Response:
+    user = require(request, access.PROJECT_FILE_UPLOADERS)
+    engineering = console_of(request).services.engineering
+    return await _forward_upload(
+        request,
+        engineering,
+        f"/v1/projects/{project_id}/attachments",
+        user.key,
+        f"/projects/{project_id}#attachments",
+    )
+
+
+@router.get("/attachments/{attachment_id}")
+async def download(request: Request, attachment_id: AttachmentIdPath) -> Response:
+    """A file of a case or a unit, from warranty."""
+    user = require(request, access.CASE_READERS)
+    warranty = console_of(request).services.warranty
+    return await _forward_download(
+        request, warranty, f"/v1/attachments/{attachment_id}", attachment_id, user.key
+    )
+
+
+@router.get("/projects/{project_id}/attachments/{attachment_id}")
+async def download_project_file(
+    request: Request, project_id: ProjectIdPath, attachment_id: AttachmentIdPath
+) -> Response:
+    """A file of a project, from engineering."""
+    user = require(request, access.PROJECT_READERS)
+    engineering = console_of(request).services.engineering
+    path = f"/v1/projects/{project_id}/attachments/{attachment_id}"
+    return await _forward_download(request, engineering, path, attachment_id, user.key)
 
 
 # ------------------------------------------------------------------------------------ the customer

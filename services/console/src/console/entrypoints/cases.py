@@ -524,8 +524,14 @@ async def post_follow_up(request: Request, case_id: CaseIdPath) -> Response:
 @router.post("/cases/{case_id}/evidence")
 async def post_evidence(request: Request, case_id: CaseIdPath) -> Response:
     user = require(request, access.WARRANTY_READERS)
-    form = await form_of(request)
+    lists = await form_lists(request)
+    form = {k: v[-1] for k, v in lists.items()}
     body: dict[str, Any] = {"note": form.get("note", "")}
+    # Files cited as evidence: an invoice or a service card proves itself, a photo the cause (R-EV-1).
+    if cited := [a for a in lists.get("attachments", []) if a]:
+        body["attachments"] = cited
+    if form.get("reported_on"):
+        body["reported_on"] = form["reported_on"]
     if form.get("confirmation_via"):
         body["confirmation"] = {
             "via": form["confirmation_via"],

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from console import access, bootstrap
 from console.config import ConsoleSettings
-from console.entrypoints import attachments, cases, office, projects, quality, remedies, stats
+from console.entrypoints import attachments, cases, office, projects, quality, remedies, stats, units
 from console.entrypoints.web import (
     HERE,
     NeedSignIn,
@@ -155,6 +155,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             quality.router,
             office.router,
             projects.router,
+            units.router,
         ],
         wire=bootstrap.wire,
         runtime_factory=bootstrap.runtime_factory,

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from console import access
-from console.entrypoints.web import after, console_of, form_of, problem, redirect, render, require
+from console.entrypoints.web import after, console_of, form_of, new_key, problem, redirect, render, require
 
 router = APIRouter(include_in_schema=False)
 ProjectId = Annotated[str, Path(pattern=r"^P-\d{4}-\d{3,6}$")]
@@ -96,10 +96,11 @@ async def open_project(request: Request) -> Response:
 async def project_page(request: Request, project_id: ProjectId) -> Response:
     user = require(request, access.PROJECT_READERS)
     e = console_of(request).services.engineering
-    project, checklist, comparison = await asyncio.gather(
+    project, checklist, comparison, files = await asyncio.gather(
         e.get(f"/v1/projects/{project_id}", key=user.key),
         e.get(f"/v1/projects/{project_id}/checklist", key=user.key),
         e.get(f"/v1/projects/{project_id}/comparison", key=user.key),
+        e.get(f"/v1/projects/{project_id}/attachments", key=user.key),
     )
     if project.status == 404:
         return render(request, "not_found.html", {"what": project_id}, status=404, user=user)
@@ -120,6 +121,10 @@ async def project_page(request: Request, project_id: ProjectId) -> Response:
             "cmp": comparison.json({}) or {},
             "can_act": user.role in ACTORS,
             "can_decide": user.role == "management",
+            "files": (files.json({}) or {}).get("items", []) if files.ok else [],
+            "files_error": None if files.ok else problem(files)[0],
+            "can_attach": user.role in access.PROJECT_FILE_UPLOADERS,
+            "attach_key": new_key("attach"),
         },
         user=user,
     )

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, HTTPException, Path, Request, UploadFile, status
 from fastapi.responses import Response
 
-from engineering.domain.access import ACTORS, DECIDERS, READERS
+from engineering.domain.access import READERS
 from engineering.entrypoints.http import ProjectId, _change, _e, _project
 from shared.attachments import (
     Attachment,
@@ -22,10 +22,11 @@ from shared.attachments import (
 from shared.http.app import JsonRoute
 from shared.http.auth import Principal, require_roles
 from shared.http.commands import IdempotencyKey
+from shared.roles import PROJECT_FILE_UPLOADERS
 
 AttachmentId = Annotated[str, Path(pattern=r"^F-[0-9A-Z]{16}$")]
 Reader = Annotated[Principal, require_roles(*READERS)]
-Uploader = Annotated[Principal, require_roles(*ACTORS, *DECIDERS)]
+Uploader = Annotated[Principal, require_roles(*PROJECT_FILE_UPLOADERS)]
 UPLOAD_PATHS = r"/attachments$"
 
 router = APIRouter(prefix="/v1/projects", tags=["project files (R-EV-1)"], route_class=JsonRoute)

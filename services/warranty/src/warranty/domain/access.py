@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared import roles
 from shared.http.auth import Principal
 from warranty.domain.facts import CaseFacts
 
@@ -15,7 +16,7 @@ READ_ALL = {
     "finance",
     "purchasing",
 }
-UNIT_READERS = ("manager", "specialist", "engineering", "management", "operations", "front_desk")
+UNIT_READERS = roles.UNIT_READERS
 
 
 def can_read(p: Principal, facts: CaseFacts) -> bool:
@@ -32,3 +33,9 @@ def can_read(p: Principal, facts: CaseFacts) -> bool:
 def can_act(p: Principal, facts: CaseFacts) -> bool:
     """The manager acts on every case; a specialist only on their own."""
     return p.role == "manager" or (p.role == "specialist" and facts.specialist_id == p.id)
+
+
+def sees_prices(p: Principal, facts: CaseFacts) -> bool:
+    """Refund and invoice amounts: finance, who pays them, and the case's own specialist, through whom
+    every quote goes. Other specialists, the manager and the channels never see them."""
+    return p.role == "finance" or (p.role == "specialist" and facts.specialist_id == p.id)

@@ -95,7 +95,7 @@ class Remedy(BaseModel):
     steps: list[RemedyStep] = Field(default_factory=list)
     quote_id: str | None = None
     refund_amount: Decimal | None = Field(
-        default=None, description="Confidential: finance and the specialist only."
+        default=None, description="Confidential: finance and the case's own specialist only."
     )
     new_serial: str | None = None
     completed_at: datetime | None = None

@@ -29,6 +29,7 @@ from shared.roles import WARRANTY_READERS
 from shared.service import service_app
 from warranty import bootstrap
 from warranty.config import WarrantySettings
+from warranty.domain.access import sees_prices
 from warranty.domain.engine import (
     EXCLUSIONS,
     Assessment,
@@ -332,7 +333,10 @@ async def get_unit(request: Request, serial_no: SerialNo, principal: Staff) -> d
     record = unit.model_dump(mode="json") if unit else Unit.new(serial).model_dump(mode="json")
     if record.get("sale") and principal.role not in PHONE_READERS:
         record["sale"].pop("customer_phone", None)
-    if record.get("sale") and principal.role not in remedies.PRICE_ROLES:
+    # The invoice price: finance, and the specialist of one of the unit's cases.
+    if record.get("sale") and not (
+        principal.role == "finance" or any(sees_prices(principal, f) for f in cases)
+    ):
         record["sale"].pop("invoice_amount", None)
     entries = [e for e in record.pop("history")]
     for f in cases:

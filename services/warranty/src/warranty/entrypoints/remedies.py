@@ -16,7 +16,7 @@ from shared.http.auth import Principal, require_roles
 from shared.http.commands import IdempotencyKey, change_key
 from shared.periods import china_date
 from shared.reference import normalise_serial
-from warranty.domain.access import can_act, can_read
+from warranty.domain.access import can_act, can_read, sees_prices
 from warranty.domain.facts import CaseFacts
 from warranty.domain.remedy import Remedy, RemedyKind, RemedyRefused, StepName
 from warranty.domain.unit import UnitRefused
@@ -24,7 +24,6 @@ from warranty.handlers import RemedyInvalid, Warranty, cancel_remedy, choose_rem
 
 CaseId = Annotated[CaseNumber, Path(description="The case number, YD-…")]
 RemedyId = Annotated[str, Path(pattern=r"^RM-[0-9A-Z]{10}$")]
-PRICE_ROLES = ("finance", "specialist")
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 router = APIRouter(tags=["remedies (R-WA-8)"], route_class=JsonRoute)
@@ -67,9 +66,9 @@ def _w(request: Request) -> Warranty:
     return request.app.state.runtime.components["warranty"]
 
 
-def remedy_view(r: Remedy, principal: Principal) -> dict[str, Any]:
+def remedy_view(r: Remedy, principal: Principal, facts: CaseFacts) -> dict[str, Any]:
     data = r.model_dump(mode="json") | {"pending": r.pending}
-    if principal.role not in PRICE_ROLES:
+    if not sees_prices(principal, facts):
         data.pop("refund_amount")
         for s in data["steps"]:
             s["detail"].pop("amount", None)
@@ -104,7 +103,7 @@ async def list_remedies(
     from warranty.domain.remedy import remedy_choices
 
     return {
-        "items": [remedy_view(r, principal) for r in remedies],
+        "items": [remedy_view(r, principal, facts) for r in remedies],
         "choices": remedy_choices(decision) if decision and decision["decision"] != "needs_evidence" else [],
     }
 
@@ -137,15 +136,16 @@ async def post_remedy(
         raise invalid(exc.field, exc.message) from exc
     except RemedyRefused as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
-    return remedy_view(remedy, principal)
+    return remedy_view(remedy, principal, facts)
 
 
-async def _remedy(request: Request, remedy_id: str, principal: Principal) -> Remedy:
+async def _remedy(request: Request, remedy_id: str, principal: Principal) -> tuple[Remedy, CaseFacts]:
     remedy = await _w(request).remedies.get(remedy_id)
     if remedy is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"remedy {remedy_id} not found")
-    _actor(principal, await _case(request, remedy.case_id, principal))
-    return remedy
+    facts = await _case(request, remedy.case_id, principal)
+    _actor(principal, facts)
+    return remedy, facts
 
 
 @router.post(
@@ -161,7 +161,7 @@ async def post_step(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     w = _w(request)
-    remedy = await _remedy(request, remedy_id, principal)
+    remedy, facts = await _remedy(request, remedy_id, principal)
     today = china_date(w.clock())
     on = body.on or today
     if on > today:
@@ -196,7 +196,7 @@ async def post_step(
         raise invalid(exc.field, exc.message) from exc
     except (RemedyRefused, UnitRefused) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
-    return remedy_view(changed, principal)
+    return remedy_view(changed, principal, facts)
 
 
 @router.post(
@@ -209,7 +209,7 @@ async def post_cancel(
     principal: Annotated[Principal, require_roles("specialist", "manager")],
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    await _remedy(request, remedy_id, principal)
+    _, facts = await _remedy(request, remedy_id, principal)
     try:
         changed = await cancel_remedy(
             _w(request),
@@ -220,4 +220,4 @@ async def post_cancel(
         )
     except RemedyRefused as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
-    return remedy_view(changed, principal)
+    return remedy_view(changed, principal, facts)
