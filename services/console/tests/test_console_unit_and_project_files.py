@@ -110,6 +110,9 @@ async def test_the_specialist_cites_an_invoice_on_the_unit_and_a_card_on_the_cas
 
     # The stamped card goes on the case; then both are cited in one piece of evidence.
     await page.goto(f"{suite.console}/cases/{case_id}")
+    # The unit's invoice is listed on the case already, so the upload form is folded.
+    assert await page.locator('#attachments tr[data-kind="invoice"]').count() == 1
+    await page.click("#act-attach summary")
     await page.select_option("#attach-kind", "service_card")
     await page.set_input_files(
         "#attach-file", files=[{"name": "保修卡.png", "mimeType": "image/png", "buffer": samples.png(6, 6)}]

@@ -60,14 +60,15 @@ _SUBMIT = NavItem("/submit", "提交投诉", "Submit a complaint")
 _CHANNEL_CASES = NavItem("/cases", "我的投诉", "My complaints")
 _SOURCING = NavItem("/sourcing", "本地采购", "Local sourcing")
 _FIELD = NavItem("/field-parts", "现场维修配件", "Parts for on-site repair")
+_UNITS = NavItem("/units", "机器查询", "Units")
 
 NAV.update(
     {
-        "front_desk": (_HOTLINE, _CASES),
+        "front_desk": (_HOTLINE, _CASES, _UNITS),
         "hotline": (_HOTLINE, _CASES),
-        "manager": (_TRIAGE, _CASES, _STATS, _QUALITY, _STOCK, _PURCHASES),
-        "specialist": (_MY, _CASES, _STOCK, _PRICES, _STATS, _QUALITY),
-        "engineering": (_PROJECTS, _MY, _CASES, _STATS, _QUALITY),
+        "manager": (_TRIAGE, _CASES, _UNITS, _STATS, _QUALITY, _STOCK, _PURCHASES),
+        "specialist": (_MY, _CASES, _UNITS, _STOCK, _PRICES, _STATS, _QUALITY),
+        "engineering": (_PROJECTS, _MY, _CASES, _UNITS, _STATS, _QUALITY),
         "management": (_PROJECTS, _STATS, _QUALITY, _CASES),
         "finance": (_PRICES, _STOCK, _CASES),
         "purchasing": (_PURCHASES, _STOCK, _CASES),
