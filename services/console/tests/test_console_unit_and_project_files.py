@@ -107,6 +107,11 @@ async def test_the_specialist_cites_an_invoice_on_the_unit_and_a_card_on_the_cas
         invoice
     ).hexdigest()[:12]
     await pages.shot(page, "unit-page")
+    # The lookup from the menu takes the serial as typed.
+    await page.goto(f"{suite.console}/units")
+    await page.fill("#unit-serial", f" {serial[:6].lower()} {serial[6:]}")
+    await submit(page, "#unit-search button[type=submit]")
+    assert serial in (await page.text_content("#unit-heading") or "")
 
     # The stamped card goes on the case; then both are cited in one piece of evidence.
     await page.goto(f"{suite.console}/cases/{case_id}")
