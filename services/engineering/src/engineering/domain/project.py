@@ -1126,7 +1126,9 @@ class Project(BaseModel):
         """A file (a signed form, a site photo, a certificate) was added; the project's history says who
         added what and when. Files are taken at every stage, archived projects included: papers arrive
         late."""
-        detail = f"附件 {filename} / file {filename} ({kind}, {attachment_id})" + (f"：{note}" if note else "")
+        detail = f"附件 {filename} / file {filename} ({kind}, {attachment_id})" + (
+            f"：{note}" if note else ""
+        )
         self._log(by, now, "file_attached", detail)
         return []
 
