@@ -294,7 +294,7 @@ async def run(args: argparse.Namespace) -> int:
 
     async def inject_poison() -> None:
         nonlocal poison_sent
-        poison_sent = await poison(suite)
+        poison_sent += await poison(suite)
 
     kinds = (
         ("kill -9 intake", lambda: kill_restart("intake")),

@@ -386,3 +386,29 @@ async def test_dead_letters_of_every_service_are_listed(isolation) -> None:
             await p.stop()
     letters = await KafkaView(isolation.backends.kafka_bootstrap_servers, isolation.prefix).dead_letters()
     assert sorted((d["service"], d["exc_msg"]) for d in letters) == sorted((s, s) for s in publishers)
+
+
+async def test_dead_letters_stay_listed_once_the_broker_lost_a_leader(isolation) -> None:
+    """After a broker restart aiokafka tracks only the topics whose leader it missed on its long-lived
+    consumer; the dead letters were then absent from every listing (a chaos run counted 0 of 45)."""
+    publisher = EventPublisher(isolation.settings(ServiceSettings, service_name="dispatch"))
+    await publisher.start()
+    try:
+        await publisher.send(
+            isolation.topic("dispatch.dead-letters.v1"),
+            b"POISON-1",
+            b"not json",
+            [("original_topic", b"intake.complaints.v1"), ("exc_class", b"InvalidMessage")],
+        )
+    finally:
+        await publisher.stop()
+    view = KafkaView(isolation.backends.kafka_bootstrap_servers, isolation.prefix)
+    try:
+        assert [d["key"] for d in await view.dead_letters()] == ["POISON-1"]
+        consumer, _ = view._probe  # the long-lived pair the listing used
+        # What aiokafka's fetcher does for a partition whose leader it does not know.
+        await consumer._client.add_topic(isolation.topic("intake.complaints.v1"))
+        assert [d["key"] for d in await view.dead_letters()] == ["POISON-1"]
+        assert "dispatch.dead-letters.v1" in await view.end_offsets()
+    finally:
+        await view.close()

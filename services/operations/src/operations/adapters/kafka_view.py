@@ -93,15 +93,24 @@ class KafkaView:
 
     async def end_offsets(self) -> dict[str, dict[int, tuple[int, int]]]:
         """Per registry topic that exists: partition -> (first offset, end offset)."""
-        async with self._probing() as (consumer, _):
+        async with self._probing() as (consumer, admin):
             out: dict[str, dict[int, tuple[int, int]]] = {}
-            await consumer._client.force_metadata_update()
+            # Which topics exist and their partitions come from a metadata request naming them, not from
+            # the long-lived consumer's own metadata: once a partition's leader was unknown (a broker
+            # restarting) aiokafka narrows that consumer's metadata to the topics it was then asked about,
+            # and every other topic (the dead letters) looked absent from then on.
+            described = {
+                t["topic"]: sorted(p["partition"] for p in t["partitions"])
+                for t in await admin.describe_topics(
+                    [self.physical(spec.name) for spec in self.registry.topics]
+                )
+                if t["error_code"] == 0 and t["partitions"]
+            }
             for spec in self.registry.topics:
                 name = self.physical(spec.name)
-                parts = consumer.partitions_for_topic(name)
-                if not parts:
+                if name not in described:
                     continue
-                tps = [TopicPartition(name, p) for p in sorted(parts)]
+                tps = [TopicPartition(name, p) for p in described[name]]
                 ends = await consumer.end_offsets(tps)
                 starts = await consumer.beginning_offsets(tps)
                 out[spec.name] = {tp.partition: (starts[tp], ends[tp]) for tp in tps}
