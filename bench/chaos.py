@@ -310,6 +310,8 @@ async def run(args: argparse.Namespace) -> int:
         ("dispatch scaled 1→2→1", scale_dispatch),
         ("poison messages", inject_poison),
     )
+    if args.faults:
+        kinds = tuple((name, action) for name, action in kinds if any(f in name for f in args.faults))
     for round_ in range(1, args.rounds + 1):
         for name, action in kinds:
             await fault(f"{name} (round {round_})" if args.rounds > 1 else name, faults, action, view)
@@ -435,6 +437,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="how many times each kind of fault is injected")
     parser.add_argument("--hold", type=float, default=6, help="seconds of load before and after each fault")
     parser.add_argument("--keep", action="store_true", help="keep the run's topics and databases")
+    parser.add_argument(
+        "--faults",
+        nargs="*",
+        default=None,
+        help="only the faults whose name contains one of these (e.g. broker dispatch); all by default",
+    )
     parser.add_argument(
         "--wait", type=float, default=600, help="longest wait for zero lag before reconciling"
     )
