@@ -112,6 +112,9 @@ async def test_the_specialist_cites_an_invoice_on_the_unit_and_a_card_on_the_cas
     await page.fill("#unit-serial", f" {serial[:6].lower()} {serial[6:]}")
     await submit(page, "#unit-search button[type=submit]")
     assert serial in (await page.text_content("#unit-heading") or "")
+    await page.fill("#unit-serial", "XF#1")  # not a serial: said at once, by warranty's rule
+    await submit(page, "#unit-search button[type=submit]")
+    assert "serial number" in (await page.text_content("#unit-error") or "")
 
     # The stamped card goes on the case; then both are cited in one piece of evidence.
     await page.goto(f"{suite.console}/cases/{case_id}")

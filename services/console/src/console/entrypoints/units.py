@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from console import access
 from console.entrypoints.web import console_of, new_key, problem, redirect, render, require
+from shared.reference import normalise_serial
 
 router = APIRouter(include_in_schema=False)
 SerialPath = Annotated[str, Path(min_length=1, max_length=60)]
@@ -21,9 +22,14 @@ SerialPath = Annotated[str, Path(min_length=1, max_length=60)]
 async def find_unit(request: Request, serial_no: Annotated[str, Query(max_length=60)] = "") -> Response:
     """The lookup box: a serial as typed (spaces, lower case) opens its unit's page."""
     require(request, access.UNIT_READERS)
-    serial = "".join(serial_no.split()).upper()
-    if not serial:
+    if not serial_no.strip():
         return render(request, "unit.html", {"unit": None, "serial_no": ""})
+    try:
+        serial = normalise_serial(serial_no)
+    except ValueError as exc:  # warranty's own rule for a serial, said before asking it
+        return render(
+            request, "unit.html", {"unit": None, "serial_no": serial_no, "error": str(exc)}, status=422
+        )
     return redirect(f"/units/{quote(serial, safe='')}")
 
 
