@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiokafka import TopicPartition
+from aiokafka.errors import GroupCoordinatorNotAvailableError, NodeNotReadyError
 from pymongo.errors import AutoReconnect
 
 from shared.config import ServiceSettings
@@ -13,6 +17,7 @@ from shared.contracts.complaints import ComplaintReceived
 from shared.contracts.envelope import InvalidMessage, encode, headers_for, make_envelope
 from shared.contracts.registry import load_registry
 from shared.kafka.consumer import ConsumedMessage, EventConsumer, FatalError, RetryPolicy
+from shared.testing.fixtures import eventually
 
 EXAMPLE = load_registry().get("intake.complaints.v1").events[0].examples[0]
 FAST = RetryPolicy(first_delay_s=0.001, max_delay_s=0.002, transient_budget_s=0.05, unexpected_attempts=3)
@@ -279,3 +284,128 @@ async def test_events_a_batch_leaves_are_handled_one_at_a_time_and_an_outage_is_
     msgs, _ = _batch(3)
     assert await consumer.process_batch(msgs) == "processed"
     assert calls == 2 and handled == ["YD-7K3M9QX201"]
+
+
+# ------------------------------------------------------------ the fetch loop never goes quiet unseen
+
+
+class FakeClient:
+    """Stands in for aiokafka's consumer: hands out what `fetches` says, records commits."""
+
+    def __init__(self, fetches: list[Any], commit_errors: list[BaseException] = ()) -> None:
+        self.fetches = fetches
+        self.commit_errors = list(commit_errors)
+        self.committed: list[dict[TopicPartition, int]] = []
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
+        if not self.fetches:
+            await asyncio.Event().wait()  # nothing more, as a quiet topic
+        fetched = self.fetches.pop(0)
+        if isinstance(fetched, BaseException):
+            raise fetched
+        return fetched
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        if self.commit_errors:
+            raise self.commit_errors.pop(0)
+        self.committed.append(offsets)
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TP}
+
+    def paused(self) -> set[TopicPartition]:
+        return set()
+
+    def pause(self, *tps: TopicPartition) -> None: ...
+
+    def resume(self, *tps: TopicPartition) -> None: ...
+
+
+TP = TopicPartition("p.intake.complaints.v1", 0)
+
+
+def _records(*case_ids: str, first_offset: int = 0) -> dict[TopicPartition, list[Any]]:
+    records = []
+    for n, case_id in enumerate(case_ids):
+        value, headers, _ = _complaint_value(case_id=case_id)
+        records.append(
+            SimpleNamespace(
+                topic=TP.topic, partition=0, offset=first_offset + n, key=b"k", value=value, headers=headers
+            )
+        )
+    return {TP: records}
+
+
+async def test_broker_errors_on_a_fetch_or_a_commit_are_outlived_and_the_next_commit_covers_the_missed_one() -> (
+    None
+):
+    fatal: list[BaseException] = []
+    consumer, _ = _consumer(on_fatal=fatal.append)
+    seen: list[str] = []
+
+    async def handler(env, payload):
+        seen.append(payload.case_id)
+
+    consumer.handle("complaint.received", handler)
+    client = FakeClient(
+        [
+            NodeNotReadyError("broker restarting"),
+            _records("YD-FETCH00001"),
+            _records("YD-FETCH00002", first_offset=1),
+        ],
+        commit_errors=[GroupCoordinatorNotAvailableError("coordinator moving")],
+    )
+    consumer.run(client)  # type: ignore[arg-type]
+    try:
+        await eventually(lambda: client.committed, timeout_s=5)
+        assert seen == ["YD-FETCH00001", "YD-FETCH00002"]
+        assert client.committed == [{TP: 2}]
+        assert (fatal, consumer.stall()) == ([], None)
+    finally:
+        await consumer.stop()
+
+
+async def test_a_bug_that_ends_the_fetch_loop_stops_the_process_instead_of_idling() -> None:
+    fatal: list[BaseException] = []
+    consumer, _ = _consumer(on_fatal=fatal.append)
+    consumer.handle("complaint.received", lambda env, payload: asyncio.sleep(0))
+    consumer.run(FakeClient([ValueError("a bug in the loop")]))  # type: ignore[arg-type]
+    try:
+        await eventually(lambda: fatal, timeout_s=5)
+        assert repr(fatal[0]) == "ValueError('a bug in the loop')"
+        assert consumer.stall() == "the fetch loop has ended"
+    finally:
+        await consumer.stop()
+
+
+async def test_a_worker_that_fails_stops_the_process_instead_of_leaving_every_topic_unread() -> None:
+    fatal: list[BaseException] = []
+    consumer, _ = _consumer(on_fatal=fatal.append)
+    consumer.handle("complaint.received", lambda env, payload: asyncio.sleep(0))
+    client = FakeClient([_records("YD-WKR0000001")], commit_errors=[RuntimeError("a bug after the batch")])
+    consumer.run(client)  # type: ignore[arg-type]
+    try:
+        await eventually(lambda: fatal, timeout_s=5)
+        assert repr(fatal[0]) == "RuntimeError('a bug after the batch')"
+        assert client.committed == []
+    finally:
+        await consumer.stop()
+
+
+async def test_a_worker_busy_past_the_poll_interval_is_a_stall_that_fails_healthz() -> None:
+    stuck = RetryPolicy(transient_budget_s=0.05, poll_margin_s=0.05)
+    consumer, _ = _consumer(stuck)
+    release = asyncio.Event()
+
+    async def hangs(env, payload):
+        await release.wait()
+
+    consumer.handle("complaint.received", hangs)
+    consumer.run(FakeClient([_records("YD-STK0000001")]))  # type: ignore[arg-type]
+    try:
+        stall = await eventually(consumer.stall, timeout_s=5)
+        assert stall.startswith("the worker of p.intake.complaints.v1 has been busy for ")
+        release.set()
+        await eventually(lambda: consumer.stall() is None, timeout_s=5)
+    finally:
+        await consumer.stop()

@@ -35,7 +35,7 @@ class ComplaintIn(BaseModel):
     description: str = Field(max_length=100)
 
 
-def _app(max_body_bytes: int = 1024) -> FastAPI:
+def _app(max_body_bytes: int = 1024, stalls: list[str] | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -46,6 +46,7 @@ def _app(max_body_bytes: int = 1024) -> FastAPI:
         description="test",
         lifespan=lifespan,
         readiness=lambda _a: [],
+        stalls=lambda _a: stalls or [],
         max_body_bytes=max_body_bytes,
     )
     router = APIRouter(route_class=JsonRoute)
@@ -279,3 +280,19 @@ async def test_no_proxy_is_trusted_by_default() -> None:
     assert res.json()["host"] == "127.0.0.1"
     trusted = server_for(_app(), ServiceSettings(service_name="test", forwarded_allow_ips="10.0.0.5"))
     assert trusted.proxy_headers and trusted.forwarded_allow_ips == ["10.0.0.5"]
+
+
+async def test_healthz_fails_while_the_process_is_alive_but_stuck() -> None:
+    """The orchestrator restarts on /healthz: a consumer that stopped moving must fail it."""
+    stalls: list[str] = []
+    app = _app(stalls=stalls)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok", "service": "test"}
+        stalls.append("consumer: the fetch loop has ended")
+        stuck = await client.get("/healthz")
+    assert stuck.status_code == 503
+    assert stuck.json() == {
+        "status": "stalled",
+        "service": "test",
+        "stalls": ["consumer: the fetch loop has ended"],
+    }

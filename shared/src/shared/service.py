@@ -130,6 +130,11 @@ class ServiceRuntime:
         await self.publisher.stop()
         await self.mongo.close()
 
+    def stalls(self) -> list[str]:
+        """Why this process is stuck, if it is: /healthz fails on it, so it is restarted."""
+        stall = self.consumer.stall() if self.settings.run_consumers else None
+        return [f"consumer: {stall}"] if stall else []
+
     def readiness(self) -> list[ReadinessCheck]:
         return [
             ReadinessCheck("kafka", self.publisher.ready),
@@ -187,6 +192,7 @@ def service_app(
         description=description,
         lifespan=lifespan,
         readiness=lambda a: a.state.runtime.readiness(),
+        stalls=lambda a: a.state.runtime.stalls(),
         max_body_bytes=max_body_bytes,
         uploads=uploads,
     )

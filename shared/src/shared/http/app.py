@@ -81,11 +81,14 @@ def create_service_app(
     description: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     readiness: Callable[[FastAPI], Sequence[ReadinessCheck]],
+    stalls: Callable[[FastAPI], Sequence[str]] = lambda app: (),
     max_body_bytes: int = 64 * 1024,
     version: str = "0.1.0",
     uploads: tuple[str, int] | None = None,
 ) -> FastAPI:
-    """`uploads`: (a regular expression of paths, their body limit) for routes that take files."""
+    """`uploads`: (a regular expression of paths, their body limit) for routes that take files;
+    `stalls`: why the process is alive but stuck (a consumer that stopped moving), which fails /healthz
+    so the orchestrator restarts it."""
     app = ServiceApi(title=title, description=description, version=version, lifespan=lifespan)
     app.router.route_class = JsonRoute
     # Added innermost first: the request id is outermost, so even a 431 or 413 carries it.
@@ -100,9 +103,12 @@ def create_service_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
 
-    @app.get("/healthz", tags=["operations"], summary="The process is alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": service}
+    @app.get("/healthz", tags=["operations"], summary="The process is alive and not stuck")
+    async def healthz(request: Request) -> JSONResponse:
+        stuck = list(stalls(request.app))
+        if stuck:
+            return JSONResponse({"status": "stalled", "service": service, "stalls": stuck}, status_code=503)
+        return JSONResponse({"status": "ok", "service": service})
 
     @app.get("/readyz", tags=["operations"], summary="Kafka and the store are reachable")
     async def readyz(request: Request) -> JSONResponse:

@@ -14,6 +14,11 @@ goes through `EventConsumer.process` (or `process_batch`), which decides its fat
 - fatal (FatalError, or too many invalid messages in a row after a bad deploy): the process
   stops without committing, so the message is redelivered after the fix.
 
+The consumer never goes quiet while looking alive: a broker error on a fetch or a commit is logged and
+outlived (the next commit covers what one missed); a bug that ends the fetch loop or a worker stops the
+process (on_fatal), and a worker busy for longer than the poll interval is logged with its stack and
+reported by `stall()`, which /healthz turns into a restart.
+
 The offset of a message is committed only after its handler finished (or its dead letter was
 acknowledged by Kafka), so a crash at any point redelivers it; handlers are therefore idempotent.
 A rebalance waits for the batch in hand and its commit, so a partition moves on with its offsets.
@@ -22,6 +27,7 @@ A rebalance waits for the batch in hand and its commit, so a partition moves on 
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import time
 from collections import deque
@@ -31,12 +37,16 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
     CommitFailedError,
+    GroupAuthorizationFailedError,
     IllegalStateError,
     KafkaConnectionError,
+    KafkaError,
     KafkaTimeoutError,
     NotLeaderForPartitionError,
     RequestTimedOutError,
+    TopicAuthorizationFailedError,
 )
 from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout
 
@@ -87,6 +97,9 @@ class RetryPolicy:
     # A store outage of a few minutes should delay events, not dead-letter them.
     transient_budget_s: float = 300.0
     unexpected_attempts: int = 3
+    # How much longer than the transient budget one batch may take before the group gives its
+    # partitions away and the watchdog calls the worker stuck.
+    poll_margin_s: float = 120.0
     # Stop the consumer when most recent messages are invalid: a bad deploy should not drain a topic.
     poison_window: int = 100
     poison_min_samples: int = 20
@@ -162,6 +175,9 @@ class EventConsumer:
         # Fetched, not yet handled, by topic and partition (in offset order); one worker per topic.
         self._waiting: dict[str, dict[TopicPartition, list[ConsumedMessage]]] = {}
         self._working: dict[str, asyncio.Task[str]] = {}
+        self._work_began: dict[str, float] = {}  # by topic, monotonic: what the watchdog measures
+        self._reported_stuck: set[asyncio.Task[str]] = set()
+        self._watchdog: asyncio.Task[None] | None = None
         self._rebalancing = False
         self._halted = False
         self._stopping = False
@@ -213,7 +229,7 @@ class EventConsumer:
             session_timeout_ms=session_ms,
             heartbeat_interval_ms=session_ms // 3,
             # A handler may retry an outage for the whole transient budget before the next poll.
-            max_poll_interval_ms=int((self._policy.transient_budget_s + 120) * 1000),
+            max_poll_interval_ms=int(self._poll_interval_s * 1000),
             max_poll_records=s.consumer_batch_max,
             # The broker answers a fetch as soon as a record arrives; this long when none does.
             fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
@@ -224,15 +240,60 @@ class EventConsumer:
         consumer.subscribe([s.topic(t.name) for t in self.topics], listener=_WaitForBatch(self))
         await consumer.start()
         self._consumer = consumer
-        self._task = asyncio.create_task(self._run(consumer), name=f"{self._service}-consumer")
+        self.run(consumer)
         log.info("consumer started", group=self.group, topics=[t.name for t in self.topics])
+
+    def run(self, consumer: AIOKafkaConsumer) -> None:
+        """Fetch and handle in the background, from a started client, with the watchdog beside it."""
+        self._task = asyncio.create_task(self._run(consumer), name=f"{self._service}-consumer")
+        self._task.add_done_callback(self._fetch_loop_ended)
+        self._watchdog = asyncio.create_task(self._watch(), name=f"{self._service}-consumer-watchdog")
+
+    @property
+    def _poll_interval_s(self) -> float:
+        return self._policy.transient_budget_s + self._policy.poll_margin_s
+
+    def stall(self) -> str | None:
+        """Why this consumer cannot make progress, if it cannot (None when it can, or never started)."""
+        task = self._task
+        if task is not None and task.done():
+            return "the fetch loop has ended"
+        now = time.monotonic()
+        for topic, began in self._work_began.items():
+            if now - began > self._poll_interval_s:
+                return f"the worker of {topic} has been busy for {now - began:.0f} s"
+        return None
+
+    def _fetch_loop_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._stopping:
+            return
+        exc = task.exception() or RuntimeError("the fetch loop returned")
+        log.critical("the consumer's fetch loop ended", group=self.group, error=repr(exc), exc_info=exc)
+        self._fatal(exc)
+
+    async def _watch(self) -> None:
+        """Log, with its stack, a worker busy for longer than the poll interval (once per batch)."""
+        while True:
+            await asyncio.sleep(min(30.0, self._poll_interval_s / 4))
+            now = time.monotonic()
+            for topic, work in list(self._working.items()):
+                began = self._work_began.get(topic, now)
+                if now - began <= self._poll_interval_s or work in self._reported_stuck:
+                    continue
+                self._reported_stuck.add(work)
+                stack = io.StringIO()
+                work.print_stack(file=stack)
+                log.error(
+                    "a topic worker is stuck", topic=topic, busy_s=round(now - began), stack=stack.getvalue()
+                )
 
     async def stop(self) -> None:
         self._stopping = True  # no worker starts from here on, not even from a finishing one
-        task, self._task = self._task, None
-        if task is not None:
+        tasks = [t for t in (self._task, self._watchdog) if t is not None]
+        self._task = self._watchdog = None
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         while self._working:
             working = list(self._working.values())
             for work in working:
@@ -245,8 +306,21 @@ class EventConsumer:
     async def _run(self, consumer: AIOKafkaConsumer) -> None:
         s = self._settings
         while True:
-            # Returns as soon as records arrive; the timeout only bounds an idle wait (stop cancels it).
-            fetched = await consumer.getmany(timeout_ms=10_000, max_records=s.consumer_batch_max)
+            try:
+                # Returns as soon as records arrive; the timeout only bounds an idle wait (stop cancels it).
+                fetched = await consumer.getmany(timeout_ms=10_000, max_records=s.consumer_batch_max)
+            except (
+                ClusterAuthorizationFailedError,
+                GroupAuthorizationFailedError,
+                TopicAuthorizationFailedError,
+            ):
+                raise  # lost credentials: nothing to wait for (the fetch loop's end stops the process)
+            except KafkaError as exc:
+                # What the group's coordinator met meanwhile (a broker restart, a rebalance); aiokafka
+                # recovers on its own, so the loop goes on.
+                log.warning("fetch failed; fetching again", group=self.group, error=repr(exc))
+                await asyncio.sleep(self._policy.max_delay_s / 10)
+                continue
             for tp, records in fetched.items():
                 self._waiting.setdefault(tp.topic, {}).setdefault(tp, []).extend(
                     ConsumedMessage(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
@@ -267,15 +341,22 @@ class EventConsumer:
             return
         work = asyncio.create_task(self._work(consumer, topic, batch), name=f"{self.group} {topic}")
         self._working[topic] = work
+        self._work_began[topic] = time.monotonic()
         work.add_done_callback(lambda done: self._worked(consumer, topic, done))
 
     def _worked(self, consumer: AIOKafkaConsumer, topic: str, done: asyncio.Task[str]) -> None:
         self._working.pop(topic, None)
+        self._work_began.pop(topic, None)
+        self._reported_stuck.discard(done)
         if done.cancelled():
             return
-        if done.exception() is not None or done.result() == "halted":
-            # Nothing more is taken or committed: redelivered after the fix (on_fatal stops the process).
+        exc = done.exception()
+        if exc is not None or done.result() == "halted":
+            # Nothing more is taken or committed: redelivered after the fix.
             self._halted = True
+            if exc is not None:  # a bug (processing never raises): stop rather than idle on, unseen
+                log.critical("a topic worker failed", topic=topic, error=repr(exc), exc_info=exc)
+                self._fatal(exc)
             return
         owned = consumer.assignment()
         consumer.resume(*(tp for tp in consumer.paused() if tp.topic == topic and tp in owned))
@@ -317,6 +398,10 @@ class EventConsumer:
             log.warning(
                 "offsets not committed (rebalanced meanwhile); the new owner redelivers", error=repr(exc)
             )
+        except KafkaError as exc:
+            # The broker refused or lost the commit: the topic's next commit covers these offsets, and
+            # a restart before it redelivers them to idempotent handlers.
+            log.warning("offsets not committed; the next commit covers them", error=repr(exc))
 
     # ------------------------------------------------------------------ processing
 
