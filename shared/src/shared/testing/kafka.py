@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.contracts.envelope import Envelope, decode
 
@@ -84,3 +85,23 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str, timeout_s: float) 
             raise AssertionError(f"topic {topic} does not exist on the broker")
         await consumer._client.force_metadata_update()
         await asyncio.sleep(0.2)
+
+
+async def group_lag(bootstrap: str, group: str, topic: str) -> int:
+    """How many records of `topic` the consumer group `group` has not committed yet (all, before its
+    first commit): 0 means the group has handled everything published so far."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await admin.start()
+    await reader.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in await _partitions(reader, topic, 15.0)]
+        ends = await reader.end_offsets(partitions)
+        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+        return sum(
+            end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
+            for tp, end in ends.items()
+        )
+    finally:
+        await reader.stop()
+        await admin.close()
