@@ -8,12 +8,20 @@ A crash, or Kafka being down, between the write and the publish leaves them in t
 relay finds them through the (sparse) index on `outbox_at`. Event ids are fixed at write time, so an
 event published twice (a crash after the publish, before the removal) is a duplicate consumers
 recognise by its id.
+
+Order: whoever publishes a document's events (its writer, the next writer, the relay) publishes every
+event still in its outbox, in the order of the writes that added them, except those this process has
+seen acknowledged. An event is removed only after its acknowledgement, so no event of an aggregate
+reaches Kafka before one written earlier, whichever replica wrote each: consumers see a case's
+reassignments in the order they were made. The price is a duplicate now and then (two replicas
+writing one document within a moment), which consumers recognise by its id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,15 +41,28 @@ OUTBOX = "outbox"
 PENDING_SINCE = "outbox_at"
 
 
-def outbox_entries(envelopes: Iterable[Envelope], *, now: datetime | None = None) -> dict[str, Any]:
-    """Outbox entries by event id. `seq` keeps the events of one change in the order they happened:
-    a map's key order is not kept by every store, and two events written at once share `added_at`."""
+def outbox_entries(
+    envelopes: Iterable[Envelope], *, version: int, now: datetime | None = None
+) -> dict[str, Any]:
+    """Outbox entries by event id, for the write that makes the document `version`. The version orders
+    the events of different writes (clocks of replicas differ; versions do not), `seq` those of one:
+    a map's key order is not kept by every store."""
     base = time.time_ns()
     at = now or utcnow()
     return {
-        str(e.event_id): {"value": encode(e).decode(), "added_at": at, "seq": f"{base:020d}.{i:04d}"}
+        str(e.event_id): {
+            "value": encode(e).decode(),
+            "added_at": at,
+            "v": version,
+            "seq": f"{base:020d}.{i:04d}",
+        }
         for i, e in enumerate(envelopes)
     }
+
+
+def _written_order(item: tuple[str, dict[str, Any]]) -> tuple[int, str]:
+    entry = item[1]
+    return entry.get("v", 0), entry.get("seq", "")
 
 
 def outbox_update(entries: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -63,6 +84,10 @@ class Outbox:
     before the removal only means the relay publishes those events again, with the same ids.
     """
 
+    # Event ids this process has seen acknowledged, newest last: what the next writer of a document
+    # finds still in its outbox and need not publish again (bounded: forgetting one costs a duplicate).
+    ACKED_KEPT = 50_000
+
     def __init__(
         self,
         collection: AsyncCollection[Document],
@@ -78,15 +103,10 @@ class Outbox:
         self._clear_after_s = clear_after_s
         self._to_clear: list[tuple[Any, list[str], int | None]] = []
         self._clearing: asyncio.Task[None] | None = None
+        self._acked: OrderedDict[str, None] = OrderedDict()
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([(PENDING_SINCE, ASCENDING)], sparse=True)
-
-    def left_behind(self, entries: dict[str, Any], now: datetime) -> dict[str, Any]:
-        """The entries a crash or an outage left, as opposed to those a concurrent writer has just
-        written and is publishing itself (publishing those too would only duplicate them)."""
-        cutoff = now - self.grace
-        return {k: e for k, e in entries.items() if e.get("added_at") is None or e["added_at"] <= cutoff}
 
     async def publish(self, doc_id: Any, entries: dict[str, Any], version: int | None) -> int:
         """Publish `entries` in the order they were written; their removal follows (see the class).
@@ -99,22 +119,31 @@ class Outbox:
 
     async def publish_many(self, pending: list[tuple[Any, dict[str, Any], int | None]]) -> int:
         """Publish the changes of a batch with one wait for every acknowledgement; each document's
-        events keep their order."""
+        events go in the order they were written (see the module: every event still in the outbox)."""
         pending = [(doc_id, entries, version) for doc_id, entries, version in pending if entries]
         if not pending:
             return 0
         ordered = [
-            decode(entry["value"].encode())
+            (event_id, decode(entry["value"].encode()))
             for _doc_id, entries, _version in pending
-            for _event_id, entry in sorted(entries.items(), key=lambda kv: kv[1].get("seq", ""))
+            for event_id, entry in sorted(entries.items(), key=_written_order)
+            if event_id not in self._acked
         ]
-        await self._publisher.publish_many(ordered)
+        if ordered:
+            await self._publisher.publish_many([envelope for _id, envelope in ordered])
+            self._remember_acked(event_id for event_id, _e in ordered)
         self._to_clear += [(doc_id, list(entries), version) for doc_id, entries, version in pending]
         if self._clearing is None or self._clearing.done():
             self._clearing = asyncio.create_task(
                 self._clear_soon(), name=f"outbox-clear:{self.collection.name}"
             )
         return len(ordered)
+
+    def _remember_acked(self, event_ids: Iterable[str]) -> None:
+        for event_id in event_ids:
+            self._acked[event_id] = None
+        while len(self._acked) > self.ACKED_KEPT:
+            self._acked.popitem(last=False)
 
     async def _clear_soon(self) -> None:
         await asyncio.sleep(self._clear_after_s)

@@ -5,8 +5,9 @@ conditional write of the aggregate with its outbox → publish after the write.
   the store: a change that lost a race to another replica is retried on the fresh document, so no
   change ever overwrites another. In-process locks only spare this process pointless retries.
 - The events of a change go into the aggregate's outbox in the same write (shared.outbox) and are
-  published after it; whatever is not published then (Kafka down, a crash) the relay publishes later.
-  A committed change is reported as done whatever Kafka does.
+  published after it, behind whatever the outbox still holds, so an aggregate's events reach Kafka
+  in the order they were written; what is not published then (Kafka down, a crash) the next writer
+  or the relay publishes later. A committed change is reported as done whatever Kafka does.
 - A change can carry a key (the consumed event's id, or the caller's Idempotency-Key): the key is
   recorded in the same write, and a change whose key is recorded already is not applied again, so a
   redelivered event or a retried request changes nothing twice. The same key with another request
@@ -275,7 +276,7 @@ class Aggregates(Generic[M]):
         transaction (the store's rule), so look before creating there."""
         now = self._clock()
         item_id = getattr(item, self.id_field)
-        entries = outbox_entries(self._envelopes(item, events, cause, now), now=now)
+        entries = outbox_entries(self._envelopes(item, events, cause, now), version=1, now=now)
         doc: dict[str, Any] = {
             "_id": item_id,
             **self._fields(item),
@@ -294,13 +295,8 @@ class Aggregates(Generic[M]):
             if existing is None:  # the duplicate was on another unique index: a real conflict
                 raise
             replayed = self._replayed(existing, key)
-            # Only what an earlier attempt left: events written a moment ago are being published by
-            # their writer (or their removal is on its way), and publishing them again would duplicate.
-            pending = existing.get(OUTBOX) or {}
-            left = self.outbox.left_behind(pending, now)
-            await self._after(
-                tx, item_id, left, existing.get("version") if len(left) == len(pending) else None
-            )
+            # What an earlier attempt left goes out (the outbox skips what this process saw acknowledged).
+            await self._after(tx, item_id, existing.get(OUTBOX) or {}, existing.get("version"))
             return Created(self._load(existing), created=False, replayed=replayed)
         await self._after(tx, item_id, entries, 1)
         return Created(item, created=True)
@@ -339,21 +335,22 @@ class Aggregates(Generic[M]):
             key = ChangeKey.of_event(cause)
         session = tx.session if tx else None
         for attempt in range(self._attempts):
-            # The lock (this process only) spans the write and the publish, so the next writer here
-            # finds the outbox emptied instead of publishing the same events again.
+            # The lock (this process only) spans the write and the publish, so writers here queue
+            # instead of retrying each other's versions.
             async with self.locks.hold(item_id):
                 doc = await self.collection.find_one({"_id": item_id}, session=session)
                 if doc is None:
                     raise NotFound(self.kind, item_id)
                 pending, version = doc.get(OUTBOX) or {}, doc["version"]
                 now = self._clock()
-                left = self.outbox.left_behind(pending, now)
                 if self._replayed(doc, key):
                     assert key is not None
-                    await self._after(tx, item_id, left, version if len(left) == len(pending) else None)
+                    await self._after(tx, item_id, pending, version)
                     return self._load(doc), doc[APPLIED][key.digest].get("result")
                 item = self._load(doc)
-                entries = outbox_entries(self._envelopes(item, operation(item), cause, now), now=now)
+                entries = outbox_entries(
+                    self._envelopes(item, operation(item), cause, now), version=version + 1, now=now
+                )
                 result = result_of(item) if result_of else None
                 applied = (
                     {f"{APPLIED}.{key.digest}": {"at": now, "fingerprint": key.fingerprint, "result": result}}
@@ -368,10 +365,8 @@ class Aggregates(Generic[M]):
                     {"_id": item_id, "version": version}, update, session=session
                 )
                 if written.matched_count == 1:
-                    # What an earlier change left unpublished goes out first, in the order it was written;
-                    # what a concurrent writer elsewhere has just written is theirs to publish.
-                    whole = len(left) == len(pending)
-                    await self._after(tx, item_id, {**left, **entries}, version + 1 if whole else None)
+                    # What the outbox still holds goes out first, in the order it was written.
+                    await self._after(tx, item_id, {**pending, **entries}, version + 1)
                     return item, result
             if tx is not None:
                 raise ConcurrentChange(f"{self.kind} {item_id} changed during the transaction")
@@ -405,7 +400,7 @@ class Aggregates(Generic[M]):
         docs, entries_of = [], {}
         for item, events, cause in items:
             item_id = getattr(item, self.id_field)
-            entries = outbox_entries(self._envelopes(item, events, cause, now), now=now)
+            entries = outbox_entries(self._envelopes(item, events, cause, now), version=1, now=now)
             applied = {ChangeKey.of_event(cause).digest: {"at": now, "fingerprint": ""}} if cause else {}
             doc = {"_id": item_id, **self._fields(item), "version": 1, OUTBOX: entries, APPLIED: applied}
             if entries:
@@ -450,7 +445,9 @@ class Aggregates(Generic[M]):
                 key = ChangeKey.of_event(cause)
                 if key.digest in (doc.get(APPLIED) or {}) or f"{APPLIED}.{key.digest}" in applied:
                     continue  # redelivered: done already
-                entries |= outbox_entries(self._envelopes(item, operation(item), cause, now), now=now)
+                entries |= outbox_entries(
+                    self._envelopes(item, operation(item), cause, now), version=doc["version"] + 1, now=now
+                )
                 applied[f"{APPLIED}.{key.digest}"] = {"at": now, "fingerprint": ""}
             if not applied:
                 continue
@@ -459,9 +456,7 @@ class Aggregates(Generic[M]):
                 outbox_update(entries, now),
             )
             writes.append(UpdateOne({"_id": item_id, "version": doc["version"]}, update))
-            pending = doc.get(OUTBOX) or {}
-            left = self.outbox.left_behind(pending, now)
-            written.append((item_id, doc["version"] + 1, {**left, **entries}, len(left) == len(pending)))
+            written.append((item_id, {**(doc.get(OUTBOX) or {}), **entries}, doc["version"] + 1))
         if not writes:
             return
         result = await self.collection.bulk_write(writes, ordered=False)
@@ -472,13 +467,11 @@ class Aggregates(Generic[M]):
                 d["_id"]: d["version"]
                 async for d in self.collection.find({"_id": {"$in": [w[0] for w in written]}}, {"version": 1})
             }
-            done = [w for w in written if current.get(w[0]) == w[1]]
-            for item_id, *_ in (w for w in written if current.get(w[0]) != w[1]):
+            done = [w for w in written if current.get(w[0]) == w[2]]
+            for item_id, *_ in (w for w in written if current.get(w[0]) != w[2]):
                 for operation, cause in by_id[item_id]:
                     await self.change(item_id, operation, cause=cause)
-        await self.outbox.publish_many_quietly(
-            [(item_id, entries, version if whole else None) for item_id, version, entries, whole in done]
-        )
+        await self.outbox.publish_many_quietly(done)
 
     async def _after(
         self, tx: Transaction | None, item_id: str, entries: dict[str, Any], version: int | None
