@@ -365,31 +365,30 @@ async def test_broker_errors_on_a_fetch_or_a_commit_are_outlived_and_the_next_co
         await consumer.stop()
 
 
-async def test_a_bug_that_ends_the_fetch_loop_stops_the_process_instead_of_idling() -> None:
+async def _fatal_of(client: FakeClient) -> tuple[BaseException, str | None]:
+    """Run a consumer on `client` until it calls on_fatal: what it stopped on, and its stall then."""
     fatal: list[BaseException] = []
     consumer, _ = _consumer(on_fatal=fatal.append)
     consumer.handle("complaint.received", lambda env, payload: asyncio.sleep(0))
-    consumer.run(FakeClient([ValueError("a bug in the loop")]))  # type: ignore[arg-type]
-    try:
-        await eventually(lambda: fatal, timeout_s=5)
-        assert repr(fatal[0]) == "ValueError('a bug in the loop')"
-        assert consumer.stall() == "the fetch loop has ended"
-    finally:
-        await consumer.stop()
-
-
-async def test_a_worker_that_fails_stops_the_process_instead_of_leaving_every_topic_unread() -> None:
-    fatal: list[BaseException] = []
-    consumer, _ = _consumer(on_fatal=fatal.append)
-    consumer.handle("complaint.received", lambda env, payload: asyncio.sleep(0))
-    client = FakeClient([_records("YD-WKR0000001")], commit_errors=[RuntimeError("a bug after the batch")])
     consumer.run(client)  # type: ignore[arg-type]
     try:
         await eventually(lambda: fatal, timeout_s=5)
-        assert repr(fatal[0]) == "RuntimeError('a bug after the batch')"
-        assert client.committed == []
+        return fatal[0], consumer.stall()
     finally:
         await consumer.stop()
+
+
+async def test_a_bug_that_ends_the_fetch_loop_stops_the_process_instead_of_idling() -> None:
+    exc, stall = await _fatal_of(FakeClient([ValueError("a bug in the loop")]))
+    assert repr(exc) == "ValueError('a bug in the loop')"
+    assert stall == "the fetch loop has ended"
+
+
+async def test_a_worker_that_fails_stops_the_process_instead_of_leaving_every_topic_unread() -> None:
+    client = FakeClient([_records("YD-WKR0000001")], commit_errors=[RuntimeError("a bug after the batch")])
+    exc, _stall = await _fatal_of(client)
+    assert repr(exc) == "RuntimeError('a bug after the batch')"
+    assert client.committed == []
 
 
 async def test_a_worker_busy_past_the_poll_interval_is_a_stall_that_fails_healthz() -> None:

@@ -258,11 +258,15 @@ class EventConsumer:
         task = self._task
         if task is not None and task.done():
             return "the fetch loop has ended"
-        now = time.monotonic()
-        for topic, began in self._work_began.items():
-            if now - began > self._poll_interval_s:
-                return f"the worker of {topic} has been busy for {now - began:.0f} s"
+        for topic, busy_s in self._stuck_workers():
+            return f"the worker of {topic} has been busy for {busy_s:.0f} s"
         return None
+
+    def _stuck_workers(self) -> list[tuple[str, float]]:
+        """(topic, seconds busy) of every worker busy for longer than the poll interval."""
+        now = time.monotonic()
+        busy = ((topic, now - began) for topic, began in self._work_began.items())
+        return [(topic, s) for topic, s in busy if s > self._poll_interval_s]
 
     def _fetch_loop_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._stopping:
@@ -275,16 +279,15 @@ class EventConsumer:
         """Log, with its stack, a worker busy for longer than the poll interval (once per batch)."""
         while True:
             await asyncio.sleep(min(30.0, self._poll_interval_s / 4))
-            now = time.monotonic()
-            for topic, work in list(self._working.items()):
-                began = self._work_began.get(topic, now)
-                if now - began <= self._poll_interval_s or work in self._reported_stuck:
+            for topic, busy_s in self._stuck_workers():
+                work = self._working.get(topic)
+                if work is None or work in self._reported_stuck:
                     continue
                 self._reported_stuck.add(work)
                 stack = io.StringIO()
                 work.print_stack(file=stack)
                 log.error(
-                    "a topic worker is stuck", topic=topic, busy_s=round(now - began), stack=stack.getvalue()
+                    "a topic worker is stuck", topic=topic, busy_s=round(busy_s), stack=stack.getvalue()
                 )
 
     async def stop(self) -> None:
