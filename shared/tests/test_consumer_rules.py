@@ -245,6 +245,27 @@ async def test_a_batch_goes_to_the_batch_handler_in_order_and_poison_is_dead_let
     assert [topic for topic, *_ in publisher.sent] == ["p.dispatch.dead-letters.v1"]
 
 
+async def test_a_backlog_goes_to_the_batch_handler_a_fetch_at_a_time_in_order() -> None:
+    # After an outage a worker is handed far more than one fetch: one store round trip for all of it
+    # outlasted the socket timeout, and the batch then fell back to one event at a time.
+    publisher = RecordingPublisher()
+    settings = ServiceSettings(service_name="dispatch", topic_prefix="p.", consumer_batch_max=3)
+    consumer = EventConsumer(settings, publisher=publisher, policy=FAST)  # type: ignore[arg-type]
+    batches: list[list[str]] = []
+
+    async def one(env, payload):
+        raise AssertionError("a healthy backlog is not handled one at a time")
+
+    async def many(items):
+        batches.append([p.case_id[-2:] for _env, p in items])
+        return []
+
+    consumer.handle("complaint.received", one, batch=many)
+    msgs, _ = _batch(8)
+    assert await consumer.process_batch(msgs) == "processed"
+    assert batches == [["00", "01", "02"], ["03", "04", "05"], ["06", "07"]]
+
+
 async def test_a_failed_batch_falls_back_to_one_at_a_time_where_the_culprit_alone_is_dead_lettered() -> None:
     consumer, publisher = _consumer()
     handled: list[str] = []

@@ -422,8 +422,16 @@ class EventConsumer:
             parsed = await self._admit(msg)
             if isinstance(parsed, str):
                 continue
-            # One batch handler may take several types (a timeline records them all alike).
-            if runs and parsed.route.batch is not None and runs[-1][0].route.batch is parsed.route.batch:
+            # One batch handler may take several types (a timeline records them all alike). A run is
+            # at most one fetch's worth: after an outage a worker is handed thousands of records, and
+            # one store round trip for all of them outlasted the socket timeout, was retried whole
+            # and then fell back to one event at a time, so the backlog grew instead of draining.
+            if (
+                runs
+                and parsed.route.batch is not None
+                and runs[-1][0].route.batch is parsed.route.batch
+                and len(runs[-1]) < self._settings.consumer_batch_max
+            ):
                 runs[-1].append(parsed)
             else:
                 runs.append([parsed])
