@@ -183,15 +183,29 @@ async def test_the_specialist_records_the_customers_choice_and_the_remedy_to_its
     )
     assert unit.json()["status"] == "returned"
 
-    # Everyone else sees the remedy to its end, never its amount (finance and other specialists included).
-    for role in ("manager", "finance"):
+    # Finance, who pays the refund, sees its amount, as warranty serves it to finance.
+    finance = await pages.signed_in("finance")
+    await finance.goto(f"{suite.console}/cases/{case_id}")
+    paid = finance.locator('#remedies .remedy[data-remedy="return"][data-status="completed"]')
+    await paid.wait_for()
+    assert (await paid.locator(".refund-amount").text_content() or "").strip() == "¥3980.00"
+
+    # Everyone else sees the remedy to its end, never its amount: the manager, and a specialist the case
+    # is not assigned to (sp-liu, once the manager has moved the case to sp-ma).
+    moved = await suite.api("dispatch").post(
+        f"/v1/cases/{case_id}/assignment",
+        headers={"X-API-Key": keys["manager"]},
+        json={"specialist_id": "sp-ma", "reason": "测试：转马工，刘工不再负责"},
+    )
+    assert moved.status_code in (200, 201), moved.text
+    for role in ("manager", "specialist"):
         other = await pages.signed_in(role)
         await other.goto(f"{suite.console}/cases/{case_id}")
         await other.wait_for_selector('#remedies .remedy[data-status="completed"]')
         # The amount as a value, not as digits: a random event id on the page held "3980" once.
         amount = r"(?<![\w-])[¥￥]?3,?980(\.00)?(?![\w-])"
-        assert re.search(amount, await other.content()) is None
-        assert await other.locator(".refund-amount").count() == 0
+        assert re.search(amount, await other.content()) is None, role
+        assert await other.locator(".refund-amount").count() == 0, role
 
 
 @pytest.mark.browser

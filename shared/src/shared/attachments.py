@@ -40,6 +40,12 @@ ACCEPTED = {
     "image/heic": "image/heic",
     "application/pdf": "application/pdf",
 }
+# HEIF brands of HEVC-coded pictures (ISO/IEC 23008-12): heic/heix for still images, hevc/hevx for image
+# sequences (bursts, live photos), heim/heis for multi-layer ones. Phones write all of them, and filetype
+# knows `heic` alone, so the ftyp box is read here.
+HEIC_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis"})
+# The generic HEIF brands (image, sequence): such a file names its codec among its compatible brands.
+HEIF_BRANDS = frozenset({b"mif1", b"msf1"})
 AttachmentKind = Literal["invoice", "service_card", "damage", "voltage_reading", "signed_form", "other"]
 OwnerKind = Literal["case", "unit", "project"]
 
@@ -61,8 +67,25 @@ class Attachment(BaseModel):
 
 def sniff(data: bytes) -> str | None:
     """The accepted content type the bytes are, or None (an executable named .jpg is None)."""
+    if data[4:8] == b"ftyp":  # ISO-BMFF: of all its brands only HEIC photos are accepted, decided here
+        return "image/heic" if is_heic(data) else None
     found = filetype.guess_mime(data[:8192]) if data else None
     return ACCEPTED.get(found or "")
+
+
+def is_heic(data: bytes) -> bool:
+    """Whether the file opens with an ISO-BMFF `ftyp` box whose major brand is an HEVC-coded HEIF brand,
+    or a generic HEIF brand listing one among its compatible brands (an AVIF or an MP4 is not)."""
+    if len(data) < 16 or data[4:8] != b"ftyp":
+        return False
+    size = int.from_bytes(data[0:4], "big")
+    if size < 16 or size > len(data):  # a phone's ftyp box never uses 0 (to the end) or 1 (a 64-bit size)
+        return False
+    major = data[8:12]
+    if major in HEIC_BRANDS:
+        return True
+    compatible = {data[i : i + 4] for i in range(16, size - 3, 4)}
+    return major in HEIF_BRANDS and not compatible.isdisjoint(HEIC_BRANDS)
 
 
 async def read_upload(upload: UploadFile, *, max_bytes: int = MAX_BYTES) -> tuple[bytes, str]:

@@ -106,3 +106,10 @@ PROJECT_FILE_UPLOADERS: tuple[Role, ...] = ("engineering", "management")
 
 # Topics, lag and dead letters (operations).
 OPERATIONS_WATCHERS: tuple[Role, ...] = ("operations", "manager", "management")
+
+
+def sees_refund(role: str, person: str, case_specialist: str | None) -> bool:
+    """A case's refund and the invoice price behind it: finance, who pays it, and the case's own
+    specialist, through whom every quote goes; never another specialist, the manager or a channel.
+    Warranty serves the amount and the console draws it by this one rule."""
+    return role == "finance" or (role == "specialist" and person == case_specialist)

@@ -86,3 +86,7 @@ def home(role: str) -> str:
 
 def sees_prices(role: str) -> bool:
     return role in PRICE_ROLES
+
+
+# A case's refund amount: warranty's own rule, so the page draws it for exactly those warranty serves it to.
+sees_refund = roles.sees_refund

@@ -424,27 +424,32 @@ async def on_case_closed(env: Envelope, closed: CaseClosed, *, w: Warranty) -> N
 
 async def scan_overdue_repairs(w: Warranty) -> int:
     """Cases whose repair is past 30 days (the repairer's fault) or 90 (for want of parts) are decided
-    again: a free exchange (三包). Each rule re-decides a case once."""
+    again: a free exchange (三包). Each rule re-decides a case once. Returns how many were decided again."""
     today = china_date(w.clock())
     rules = w.rules.for_day(today)
     changed = 0
     for due in await w.queries.repairs_to_check(today):
         installation = await w.units.installation_for(due.serial_no, due.project_ref)
         unit = await w.units.get(due.serial_no) if due.serial_no else None
+        decided: list[str] = []
 
         def apply(
-            facts: CaseFacts, installation: Any = installation, unit: Unit | None = unit
+            facts: CaseFacts,
+            installation: Any = installation,
+            unit: Unit | None = unit,
+            decided: list[str] = decided,
         ) -> list[Envelope]:
+            decided.clear()  # the store may run the operation again on a newer version: count the last run
             check = facts.repair_check_on(rules.repair_days_limit, rules.parts_wait_days_limit)
             if check is None or check > today:
                 return []
-            facts.overdue_decided.append(
-                "sanbao_parts_unavailable" if facts.waiting_for_parts else "sanbao_repair_overdue"
-            )
+            decided.append("sanbao_parts_unavailable" if facts.waiting_for_parts else "sanbao_repair_overdue")
+            facts.overdue_decided.append(decided[0])
             return [_redecide(w, facts, installation, unit, cause=None)]
 
         await w.cases.change(due.case_id, apply)
-        changed += 1
+        # A case the index found but whose facts say not yet (or already decided) is not counted.
+        changed += bool(decided)
     return changed
 
 

@@ -32,10 +32,15 @@ def jpeg(size: int = 0) -> bytes:
     return head + b"\x00" * max(0, size - len(head) - 2) + b"\xff\xd9"
 
 
-def heic() -> bytes:
-    """An ISO-BMFF file whose brand is HEIC (what a phone camera writes)."""
-    ftyp = b"ftypheic" + b"\x00\x00\x00\x00" + b"mif1heic"
+def heic(major: bytes = b"heic", compatible: tuple[bytes, ...] = (b"mif1", b"heic")) -> bytes:
+    """An ISO-BMFF file whose brand is HEIC (what a phone camera writes), or another `ftyp` brand."""
+    ftyp = b"ftyp" + major + b"\x00\x00\x00\x00" + b"".join(compatible)
     return struct.pack(">I", len(ftyp) + 4) + ftyp + b"\x00" * 64
+
+
+def mp4() -> bytes:
+    """An ISO-BMFF video (brand isom): the same box as a HEIC photo's, and still no photo."""
+    return heic(b"isom", (b"isom", b"iso2", b"mp41"))
 
 
 def pdf() -> bytes:

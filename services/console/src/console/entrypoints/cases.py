@@ -317,10 +317,11 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
         if sp.get("active") and sp.get("department") == case.get("department")
     ]
     remedies = results["remedies"].json({}) if "remedies" in results else {}
-    # Warranty records remedies for the case's specialist (or the manager); the amounts behind a remedy
-    # (its refund, its quote) are drawn for the assigned specialist alone, whoever else the APIs serve them to.
+    # Warranty records remedies for the case's specialist (or the manager). A remedy's quote is drawn for
+    # the assigned specialist alone, whoever else parts serves it to; its refund also for finance, who pays it.
     remedy_actor = user.role == "manager" or (user.role == "specialist" and case.get("assignee") == user.id)
     remedy_prices = user.role == "specialist" and case.get("assignee") == user.id
+    refund_visible = access.sees_refund(user.role, user.id, case.get("assignee"))
     quotes = _items(results["quotes"]) if "quotes" in results else []
     remedy_items = remedies.get("items", []) if isinstance(remedies, dict) else []
     latest_event = ((warranty or {}).get("latest_decision") or {}).get("event_id")
@@ -338,6 +339,7 @@ async def _case_context(request: Request, user: User, case_id: str) -> dict[str,
         else problem(results["remedies"])[0],
         "remedy_actor": remedy_actor,
         "remedy_prices": remedy_prices,
+        "refund_visible": refund_visible,
         "remedy_quotes": {q["remedy_id"]: q for q in quotes if q.get("remedy_id")} if remedy_prices else {},
         "remedy_key": new_key("remedy"),
         "attachments": _items(results["attachments"]),

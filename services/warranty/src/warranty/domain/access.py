@@ -36,6 +36,5 @@ def can_act(p: Principal, facts: CaseFacts) -> bool:
 
 
 def sees_prices(p: Principal, facts: CaseFacts) -> bool:
-    """Refund and invoice amounts: finance, who pays them, and the case's own specialist, through whom
-    every quote goes. Other specialists, the manager and the channels never see them."""
-    return p.role == "finance" or (p.role == "specialist" and facts.specialist_id == p.id)
+    """Refund and invoice amounts: the rule the console draws them by (shared.roles.sees_refund)."""
+    return roles.sees_refund(p.role, p.id, facts.specialist_id)
