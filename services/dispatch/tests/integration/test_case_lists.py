@@ -3,6 +3,7 @@ of time (how lists are read once there are many matches), however far back the c
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -85,5 +86,29 @@ async def test_cases_stored_before_open_was_kept_are_marked_at_start_up(isolatio
         assert await queries.mark_open() == 0  # once only
         marked = {d["_id"]: d["open"] async for d in db["cases"].find({}, {"open": 1})}
         assert marked == {"YD-OLD0": True, "YD-OLD1": False, "YD-OLD2": True, "YD-OLD3": False}
+    finally:
+        await client.close()
+
+
+async def test_a_long_lists_count_is_kept_and_counted_again_behind_the_pages(isolation) -> None:
+    client: AsyncMongoClient = AsyncMongoClient(isolation.backends.mongodb_url, tz_aware=True)
+    db = client[f"t{isolation.unique}_counts"]
+    isolation.databases.add(db.name)
+    try:
+        cases = Aggregates(db["cases"], Case, id_field="case_id", producer="dispatch", publisher=None)  # type: ignore[arg-type]
+        await db["cases"].insert_many([{"_id": f"YD-C{i}", "open": True} for i in range(6)])
+        queries = CaseQueries(cases, few=5)  # more than five matches is a long list here
+        assert await queries.count({"open": True}) == 6
+        await db["cases"].insert_one({"_id": "YD-C6", "open": True})
+        assert await queries.count({"open": True}) == 6  # kept: the page does not count again
+        [key] = queries._counted
+        queries._counted[key] = (queries._counted[key][0] - 11, 6)  # older than fresh, not stale
+        assert await queries.count({"open": True}) == 6  # served as kept while it is counted again
+        await asyncio.gather(*queries._recounting.values())
+        assert await queries.count({"open": True}) == 7
+        queries._counted[key] = (queries._counted[key][0] - 301, 7)  # too old to serve: counted now
+        await db["cases"].insert_one({"_id": "YD-C7", "open": True})
+        assert await queries.count({"open": True}) == 8
+        assert await queries.count({"open": False}) == 0  # a short list is counted every time
     finally:
         await client.close()

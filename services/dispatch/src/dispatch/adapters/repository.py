@@ -6,12 +6,14 @@ outbox); this module adds the queries dispatch runs over them, each served by an
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel, Field, field_validator
 from pymongo import ASCENDING, DESCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -19,10 +21,14 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from dispatch.domain.case import OPEN_STATUSES, Case
 from dispatch.domain.routing import AssignmentPolicy, Specialist
 from dispatch.domain.stats import CaseFigures
+from shared.contracts.cases import Outcome
 from shared.contracts.envelope import Envelope
+from shared.logging import get_logger
 from shared.mongo import Document, bson_safe
 from shared.periods import china_date
 from shared.unit_of_work import Aggregates, Store, Transaction
+
+log = get_logger(__name__)
 
 
 def case_query_fields(case: Case) -> dict[str, Any]:
@@ -41,8 +47,35 @@ FIRST_WINDOW = timedelta(days=1)
 EARLIEST = datetime(2015, 1, 1, tzinfo=UTC)
 # A list with no more matches than this is read in one query (the store gathers them all at little cost).
 FEW = 500
+
+# A long list's count is served as kept this long, then (counted again meanwhile) this long.
+COUNT_FRESH_S = 10.0
+COUNT_STALE_S = 300.0
 # Filters that pick a handful of cases (a customer's, a unit's): read as they are, no windows.
 SELECTIVE = ("customer.phone", "product.serial_no")
+
+
+class FollowUpDue(BaseModel):
+    """A closed case's follow-up visit to make, as the follow-up list shows it."""
+
+    case_id: str = Field(alias="_id")
+    assignee: str | None = None
+    customer: str = ""
+    follow_up_due_on: date
+    follow_up_escalated: bool = False
+    closed_at: datetime | None = None
+    outcome: Outcome | None = None
+
+    @field_validator("customer", mode="before")
+    @classmethod
+    def _name(cls, customer: Any) -> str:
+        return str((customer or {}).get("name", "")) if isinstance(customer, dict) else str(customer or "")
+
+
+FOLLOW_UP_FIELDS = {
+    f: 1
+    for f in ("assignee", "customer.name", "follow_up_due_on", "follow_up_escalated", "closed_at", "outcome")
+}
 
 
 class CaseQueries:
@@ -65,6 +98,7 @@ class CaseQueries:
         self._clock = clock
         self._few = few
         self._counted: dict[str, tuple[float, int]] = {}
+        self._recounting: dict[str, asyncio.Task[int]] = {}
 
     async def ensure_indexes(self) -> None:
         # Lists are paged newest first with the id as tie-break: indexes in that order serve the page
@@ -116,22 +150,46 @@ class CaseQueries:
         return found
 
     async def count(self, query: dict[str, Any]) -> int:
-        """How many cases match. A large count is kept for a few seconds: the total above a list need
-        not be exact to the second, and counting 100,000 cases on every page turn would be."""
+        """How many cases match. A count of a long list is kept: the total above a list need not be
+        exact to the second, and counting thousands of cases on every page turn would cost the page
+        more than its own cases. Served as kept for COUNT_FRESH_S; after that, until COUNT_STALE_S,
+        served as kept while it is counted again in the background (no page waits for a recount)."""
         key = repr(sorted(query.items()))
         cached = self._counted.get(key)
-        if cached and time.monotonic() - cached[0] < 10:
-            return cached[1]
-        n = (
+        if cached:
+            age = time.monotonic() - cached[0]
+            if age < COUNT_FRESH_S:
+                return cached[1]
+            if age < COUNT_STALE_S:
+                self._recount_later(key, query)
+                return cached[1]
+        return await self._recount(key, query)
+
+    async def _recount(self, key: str, query: dict[str, Any]) -> int:
+        n = int(
             await self.cases.estimated_document_count()
             if not query
             else (await self.cases.database.command("count", self.cases.name, query=query))["n"]
         )
-        if n >= 2000:
+        if n > self._few:
             if len(self._counted) > 256:
                 self._counted.clear()
             self._counted[key] = (time.monotonic(), n)
-        return int(n)
+        return n
+
+    def _recount_later(self, key: str, query: dict[str, Any]) -> None:
+        if key in self._recounting:
+            return
+        task = asyncio.create_task(self._recount(key, query), name=f"recount {key}")
+        self._recounting[key] = task
+
+        def done(t: asyncio.Task[int]) -> None:
+            self._recounting.pop(key, None)
+            if not t.cancelled() and t.exception() is not None:
+                # The kept count stays until COUNT_STALE_S; then a page counts itself and says why.
+                log.warning("a list's count could not be refreshed", error=repr(t.exception()))
+
+        task.add_done_callback(done)
 
     async def all_in(self, query: dict[str, Any]) -> list[Case]:
         return await self.aggregates.find(query)
@@ -155,16 +213,18 @@ class CaseQueries:
 
     async def follow_ups_due(
         self, by: str, *, assignee: str | None, own: str | None = None, limit: int = 200
-    ) -> list[Case]:
+    ) -> list[FollowUpDue]:
         """Closed cases whose follow-up visit falls due by the China date `by` (ISO), soonest first
         (the first `limit`: a list to work through, not an archive); `own`: only those this
-        specialist makes (as assignee, or as the one who answers the customer)."""
+        specialist makes (as assignee, or as the one who answers the customer). Only the fields the
+        list shows are read: decoding whole cases was most of the list's time."""
         query: dict[str, Any] = {"status": "closed", "follow_up_due_on": {"$lte": by}}
         if assignee:
             query["assignee"] = assignee
         if own:
             query["$or"] = [{"assignee": own}, {"liaison": own}]
-        return await self.aggregates.find(query, sort=[("follow_up_due_on", ASCENDING)], limit=limit)
+        cursor = self.cases.find(query, FOLLOW_UP_FIELDS).sort([("follow_up_due_on", ASCENDING)]).limit(limit)
+        return [FollowUpDue.model_validate(d) async for d in cursor]
 
     async def due(self, now: datetime, limit: int = 500) -> list[str]:
         cursor = self.cases.find({"next_deadline": {"$lte": now}}, {"_id": 1}).limit(limit)

@@ -656,7 +656,7 @@ async def follow_ups_due(
             {
                 "case_id": c.case_id,
                 "assignee": c.assignee,
-                "customer": c.customer.name,
+                "customer": c.customer,
                 "due_on": c.follow_up_due_on,
                 "overdue_days": max(0, (today - c.follow_up_due_on).days) if c.follow_up_due_on else 0,
                 "escalated": c.follow_up_escalated,
