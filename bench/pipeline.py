@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient, UpdateOne
 
-from bench.suite import ROOT, Suite, cleanup, component_pid, stack
+from bench.suite import ROOT, Suite, cleanup, component_pid, percentile, stack
 from operations.adapters.kafka_view import KafkaView
 
 HOTLINE = {"X-API-Key": "dev-hotline-7f3a9c2e51b84d06"}
@@ -120,7 +120,7 @@ async def step(
     arrived.sort()
 
     def pct(q: float) -> float | None:
-        return round(arrived[min(len(arrived) - 1, int(q * len(arrived)))] * 1000, 1) if arrived else None
+        return round(percentile(arrived, q) * 1000, 1) if arrived else None
 
     def median_latency(first: float, last: float) -> float:
         """Median time to the decision of the complaints sent between these fractions of the step."""
@@ -194,8 +194,8 @@ async def hops(suite: Suite, cases: set[str]) -> dict[str, dict[str, float]]:
         values.sort()
         return (
             {
-                "p50_ms": round(values[len(values) // 2] * 1000, 1),
-                "p99_ms": round(values[min(len(values) - 1, int(len(values) * 0.99))] * 1000, 1),
+                "p50_ms": round(percentile(values, 0.5) * 1000, 1),
+                "p99_ms": round(percentile(values, 0.99) * 1000, 1),
             }
             if values
             else {}

@@ -7,6 +7,7 @@ Each run gets its own topic prefix, databases and ports, on the broker and store
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
 import socket
@@ -22,6 +23,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 STACK = ROOT / "deploy/local/stack.sh"
 LOCAL = Path(os.environ.get("YINGDE_LOCAL_DIR", ROOT / ".local"))
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """The nearest-rank percentile of values in ascending order: the smallest value at least a
+    fraction `q` of them do not exceed (p99 of 100 samples is the 99th, not the slowest one)."""
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def free_port() -> int:
