@@ -110,5 +110,13 @@ async def test_a_long_lists_count_is_kept_and_counted_again_behind_the_pages(iso
         await db["cases"].insert_one({"_id": "YD-C7", "open": True})
         assert await queries.count({"open": True}) == 8
         assert await queries.count({"open": False}) == 0  # a short list is counted every time
+        await db["cases"].update_many(
+            {"_id": {"$in": ["YD-C0", "YD-C1", "YD-C2"]}}, {"$set": {"open": False}}
+        )
+        queries._counted[key] = (queries._counted[key][0] - 11, 8)
+        assert await queries.count({"open": True}) == 8  # served as kept while it is counted again
+        await asyncio.gather(*queries._recounting.values())
+        assert await queries.count({"open": True}) == 5  # short again: its old total is not kept
+        assert queries._counted == {}
     finally:
         await client.close()

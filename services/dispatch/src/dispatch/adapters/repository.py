@@ -185,6 +185,8 @@ class CaseQueries:
             if len(self._counted) > 256:
                 self._counted.clear()
             self._counted[key] = (time.monotonic(), n)
+        else:  # a list grown short again is counted on every page: never its old total
+            self._counted.pop(key, None)
         return n
 
     def _recount_later(self, key: str, query: dict[str, Any]) -> None:
