@@ -189,6 +189,7 @@ async def test_the_specialist_records_the_customers_choice_and_the_remedy_to_its
     paid = finance.locator('#remedies .remedy[data-remedy="return"][data-status="completed"]')
     await paid.wait_for()
     assert (await paid.locator(".refund-amount").text_content() or "").strip() == "¥3980.00"
+    await pages.shot(finance, "case-remedy-finance")
 
     # Everyone else sees the remedy to its end, never its amount: the manager, and a specialist the case
     # is not assigned to (sp-liu, once the manager has moved the case to sp-ma).
