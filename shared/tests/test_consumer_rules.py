@@ -20,7 +20,13 @@ from shared.kafka.consumer import ConsumedMessage, EventConsumer, FatalError, Re
 from shared.testing.fixtures import eventually
 
 EXAMPLE = load_registry().get("intake.complaints.v1").events[0].examples[0]
-FAST = RetryPolicy(first_delay_s=0.001, max_delay_s=0.002, transient_budget_s=0.05, unexpected_attempts=3)
+FAST = RetryPolicy(
+    first_delay_s=0.001,
+    max_delay_s=0.002,
+    transient_budget_s=0.05,
+    unexpected_attempts=3,
+    commit_timeout_s=0.05,
+)
 
 
 class RecordingPublisher:
@@ -313,9 +319,12 @@ async def test_events_a_batch_leaves_are_handled_one_at_a_time_and_an_outage_is_
 class FakeClient:
     """Stands in for aiokafka's consumer: hands out what `fetches` says, records commits."""
 
-    def __init__(self, fetches: list[Any], commit_errors: list[BaseException] = ()) -> None:
+    def __init__(
+        self, fetches: list[Any], commit_errors: list[BaseException] = (), commits_hanging: int = 0
+    ) -> None:
         self.fetches = fetches
         self.commit_errors = list(commit_errors)
+        self.commits_hanging = commits_hanging
         self.committed: list[dict[TopicPartition, int]] = []
 
     async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
@@ -327,6 +336,9 @@ class FakeClient:
         return fetched
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        if self.commits_hanging:
+            self.commits_hanging -= 1
+            await asyncio.Event().wait()  # as aiokafka's did, waiting for a coordinator after a restart
         if self.commit_errors:
             raise self.commit_errors.pop(0)
         self.committed.append(offsets)
@@ -380,6 +392,28 @@ async def test_broker_errors_on_a_fetch_or_a_commit_are_outlived_and_the_next_co
     try:
         await eventually(lambda: client.committed, timeout_s=5)
         assert seen == ["YD-FETCH00001", "YD-FETCH00002"]
+        assert client.committed == [{TP: 2}]
+        assert (fatal, consumer.stall()) == ([], None)
+    finally:
+        await consumer.stop()
+
+
+async def test_a_commit_that_hangs_is_given_up_and_the_next_commit_covers_it() -> None:
+    fatal: list[BaseException] = []
+    consumer, _ = _consumer(on_fatal=fatal.append)
+    seen: list[str] = []
+
+    async def handler(env, payload):
+        seen.append(payload.case_id)
+
+    consumer.handle("complaint.received", handler)
+    client = FakeClient(
+        [_records("YD-HANG000001"), _records("YD-HANG000002", first_offset=1)], commits_hanging=1
+    )
+    consumer.run(client)  # type: ignore[arg-type]
+    try:
+        await eventually(lambda: client.committed, timeout_s=5)
+        assert seen == ["YD-HANG000001", "YD-HANG000002"]
         assert client.committed == [{TP: 2}]
         assert (fatal, consumer.stall()) == ([], None)
     finally:
