@@ -369,9 +369,9 @@ def _records(*case_ids: str, first_offset: int = 0) -> dict[TopicPartition, list
     return {TP: records}
 
 
-async def test_broker_errors_on_a_fetch_or_a_commit_are_outlived_and_the_next_commit_covers_the_missed_one() -> (
-    None
-):
+async def _outlived(client: FakeClient) -> list[str]:
+    """Run a consumer on `client` until it commits: what it handled (the commit covering both records,
+    nothing fatal, no stall)."""
     fatal: list[BaseException] = []
     consumer, _ = _consumer(on_fatal=fatal.append)
     seen: list[str] = []
@@ -380,6 +380,19 @@ async def test_broker_errors_on_a_fetch_or_a_commit_are_outlived_and_the_next_co
         seen.append(payload.case_id)
 
     consumer.handle("complaint.received", handler)
+    consumer.run(client)  # type: ignore[arg-type]
+    try:
+        await eventually(lambda: client.committed, timeout_s=5)
+        assert client.committed == [{TP: 2}]
+        assert (fatal, consumer.stall()) == ([], None)
+        return seen
+    finally:
+        await consumer.stop()
+
+
+async def test_broker_errors_on_a_fetch_or_a_commit_are_outlived_and_the_next_commit_covers_the_missed_one() -> (
+    None
+):
     client = FakeClient(
         [
             NodeNotReadyError("broker restarting"),
@@ -388,36 +401,14 @@ async def test_broker_errors_on_a_fetch_or_a_commit_are_outlived_and_the_next_co
         ],
         commit_errors=[GroupCoordinatorNotAvailableError("coordinator moving")],
     )
-    consumer.run(client)  # type: ignore[arg-type]
-    try:
-        await eventually(lambda: client.committed, timeout_s=5)
-        assert seen == ["YD-FETCH00001", "YD-FETCH00002"]
-        assert client.committed == [{TP: 2}]
-        assert (fatal, consumer.stall()) == ([], None)
-    finally:
-        await consumer.stop()
+    assert await _outlived(client) == ["YD-FETCH00001", "YD-FETCH00002"]
 
 
 async def test_a_commit_that_hangs_is_given_up_and_the_next_commit_covers_it() -> None:
-    fatal: list[BaseException] = []
-    consumer, _ = _consumer(on_fatal=fatal.append)
-    seen: list[str] = []
-
-    async def handler(env, payload):
-        seen.append(payload.case_id)
-
-    consumer.handle("complaint.received", handler)
     client = FakeClient(
         [_records("YD-HANG000001"), _records("YD-HANG000002", first_offset=1)], commits_hanging=1
     )
-    consumer.run(client)  # type: ignore[arg-type]
-    try:
-        await eventually(lambda: client.committed, timeout_s=5)
-        assert seen == ["YD-HANG000001", "YD-HANG000002"]
-        assert client.committed == [{TP: 2}]
-        assert (fatal, consumer.stall()) == ([], None)
-    finally:
-        await consumer.stop()
+    assert await _outlived(client) == ["YD-HANG000001", "YD-HANG000002"]
 
 
 async def _fatal_of(client: FakeClient) -> tuple[BaseException, str | None]:
