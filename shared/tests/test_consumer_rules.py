@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -326,6 +327,14 @@ class FakeClient:
         self.commit_errors = list(commit_errors)
         self.commits_hanging = commits_hanging
         self.committed: list[dict[TopicPartition, int]] = []
+        self.stopped = False
+
+    def subscribe(self, topics: list[str], listener: Any) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None:
+        self.stopped = True
 
     async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
         if not self.fetches:
@@ -409,6 +418,39 @@ async def test_a_commit_that_hangs_is_given_up_and_the_next_commit_covers_it() -
         [_records("YD-HANG000001"), _records("YD-HANG000002", first_offset=1)], commits_hanging=1
     )
     assert await _outlived(client) == ["YD-HANG000001", "YD-HANG000002"]
+
+
+async def test_commits_failing_for_long_get_a_new_group_client_which_is_redelivered_what_was_not_committed() -> (
+    None
+):
+    """As after a broker restart at 75/s: every commit waited for a coordinator that never came back,
+    while records kept being fetched and handled, so the lag never went down."""
+    wedged = FakeClient(
+        [_records("YD-WEDGE00001"), _records("YD-WEDGE00002", first_offset=1)], commits_hanging=1000
+    )
+    # The group's offsets were never moved: the new client is handed both records again.
+    fresh = FakeClient([_records("YD-WEDGE00001", "YD-WEDGE00002")])
+    clients = iter([fresh])
+    fatal: list[BaseException] = []
+    policy = replace(FAST, commit_timeout_s=0.05, commit_stuck_s=0.3)
+    consumer, _ = _consumer(policy, on_fatal=fatal.append, client_factory=lambda: next(clients))
+    seen: list[str] = []
+
+    async def handler(env, payload):
+        seen.append(payload.case_id)
+
+    consumer.handle("complaint.received", handler)
+    consumer.run(wedged)  # type: ignore[arg-type]
+    try:
+        # Both handled and their commits given up; no record arrives after them: the watchdog replaces it.
+        await eventually(lambda: fresh.committed, timeout_s=5)
+        assert fresh.committed == [{TP: 2}] and wedged.committed == []
+        assert wedged.stopped and consumer.clients_replaced == 1
+        assert seen == ["YD-WEDGE00001", "YD-WEDGE00002"] * 2  # handled again: handlers are idempotent
+        assert (fatal, consumer.stall()) == ([], None)
+    finally:
+        await consumer.stop()
+    assert fresh.stopped
 
 
 async def _fatal_of(client: FakeClient) -> tuple[BaseException, str | None]:

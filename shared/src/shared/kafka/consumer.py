@@ -15,9 +15,11 @@ goes through `EventConsumer.process` (or `process_batch`), which decides its fat
   stops without committing, so the message is redelivered after the fix.
 
 The consumer never goes quiet while looking alive: a broker error on a fetch or a commit is logged and
-outlived (the next commit covers what one missed); a bug that ends the fetch loop or a worker stops the
-process (on_fatal), and a worker busy for longer than the poll interval is logged with its stack and
-reported by `stall()`, which /healthz turns into a restart.
+outlived (the next commit covers what one missed); commits failing for `commit_stuck_s` get the group
+client replaced by a new one (it rejoins the group and is redelivered what was not committed); a bug
+that ends the fetch loop or a worker stops the process (on_fatal), and a worker busy for longer than
+the poll interval is logged with its stack and reported by `stall()`, which /healthz turns into a
+restart.
 
 The offset of a message is committed only after its handler finished (or its dead letter was
 acknowledged by Kafka), so a crash at any point redelivers it; handlers are therefore idempotent.
@@ -27,6 +29,7 @@ A rebalance waits for the batch in hand and its commit, so a partition moves on 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import time
@@ -102,6 +105,9 @@ class RetryPolicy:
     poll_margin_s: float = 120.0
     # A commit normally takes milliseconds; one that has waited this long is given up (the next covers it).
     commit_timeout_s: float = 10.0
+    # Commits failing this long, none getting through meanwhile: the group client is wedged (after a
+    # broker restart aiokafka's coordinator was seen never to come back) and a new one replaces it.
+    commit_stuck_s: float = 30.0
     # Stop the consumer when most recent messages are invalid: a bad deploy should not drain a topic.
     poison_window: int = 100
     poison_min_samples: int = 20
@@ -164,8 +170,10 @@ class EventConsumer:
         registry: TopicRegistry | None = None,
         policy: RetryPolicy | None = None,
         on_fatal: Callable[[BaseException], None] = _default_on_fatal,
+        client_factory: Callable[[], AIOKafkaConsumer] | None = None,
     ) -> None:
         self._settings = settings
+        self._client_factory = client_factory or self._new_client
         self._service = settings.service_name
         self._publisher = publisher
         self._registry = registry or load_registry()
@@ -183,6 +191,9 @@ class EventConsumer:
         self._rebalancing = False
         self._halted = False
         self._stopping = False
+        self._commits_failing_since: float | None = None  # monotonic; None while commits get through
+        self._replacing: asyncio.Task[None] | None = None
+        self.clients_replaced = 0
         self._poison = _PoisonMeter(self._policy.poison_window)
         self.fatal_error: BaseException | None = None
 
@@ -219,10 +230,26 @@ class EventConsumer:
     async def start(self) -> None:
         if not self._routes:
             return
+        await ensure_topics(self._settings, [*self.topics, self._registry.dead_letter_topic(self._service)])
+        await self._connect()
+        log.info("consumer started", group=self.group, topics=[t.name for t in self.topics])
+
+    async def _connect(self) -> None:
+        """A new group client, subscribed and started, and the fetch loop on it."""
+        consumer = self._client_factory()
+        consumer.subscribe([self._settings.topic(t.name) for t in self.topics], listener=_WaitForBatch(self))
+        try:
+            await consumer.start()
+        except BaseException:
+            with contextlib.suppress(KafkaError, OSError):
+                await consumer.stop()
+            raise
+        self.run(consumer)
+
+    def _new_client(self) -> AIOKafkaConsumer:
         s = self._settings
-        await ensure_topics(s, [*self.topics, self._registry.dead_letter_topic(self._service)])
         session_ms = int(s.kafka_session_timeout_s * 1000)
-        consumer = AIOKafkaConsumer(
+        return AIOKafkaConsumer(
             bootstrap_servers=s.kafka_bootstrap_servers,
             group_id=self.group,
             client_id=f"{self._service}-consumer",
@@ -239,14 +266,10 @@ class EventConsumer:
             # wake it at once): five times a second by default, once here.
             consumer_timeout_ms=1000,
         )
-        consumer.subscribe([s.topic(t.name) for t in self.topics], listener=_WaitForBatch(self))
-        await consumer.start()
-        self._consumer = consumer
-        self.run(consumer)
-        log.info("consumer started", group=self.group, topics=[t.name for t in self.topics])
 
     def run(self, consumer: AIOKafkaConsumer) -> None:
         """Fetch and handle in the background, from a started client, with the watchdog beside it."""
+        self._consumer = consumer
         self._task = asyncio.create_task(self._run(consumer), name=f"{self._service}-consumer")
         self._task.add_done_callback(self._fetch_loop_ended)
         self._watchdog = asyncio.create_task(self._watch(), name=f"{self._service}-consumer-watchdog")
@@ -271,16 +294,18 @@ class EventConsumer:
         return [(topic, s) for topic, s in busy if s > self._poll_interval_s]
 
     def _fetch_loop_ended(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or self._stopping:
+        if task.cancelled() or self._stopping or self._replacing is not None:
             return
         exc = task.exception() or RuntimeError("the fetch loop returned")
         log.critical("the consumer's fetch loop ended", group=self.group, error=repr(exc), exc_info=exc)
         self._fatal(exc)
 
     async def _watch(self) -> None:
-        """Log, with its stack, a worker busy for longer than the poll interval (once per batch)."""
+        """Log, with its stack, a worker busy for longer than the poll interval (once per batch); replace
+        a wedged group client."""
         while True:
-            await asyncio.sleep(min(30.0, self._poll_interval_s / 4))
+            await asyncio.sleep(min(30.0, self._poll_interval_s / 4, self._policy.commit_stuck_s / 2))
+            self._replace_if_wedged()
             for topic, busy_s in self._stuck_workers():
                 work = self._working.get(topic)
                 if work is None or work in self._reported_stuck:
@@ -294,6 +319,14 @@ class EventConsumer:
 
     async def stop(self) -> None:
         self._stopping = True  # no worker starts from here on, not even from a finishing one
+        if self._replacing is not None:
+            self._replacing.cancel()
+            await asyncio.gather(self._replacing, return_exceptions=True)
+        await self._stop_client()
+
+    async def _stop_client(self) -> None:
+        """Stop fetching and working (what is in hand is not committed: it is redelivered), then the
+        client, given at most a commit's time (a wedged one is left to its session's expiry)."""
         tasks = [t for t in (self._task, self._watchdog) if t is not None]
         self._task = self._watchdog = None
         for task in tasks:
@@ -304,9 +337,13 @@ class EventConsumer:
             for work in working:
                 work.cancel()
             await asyncio.gather(*working, return_exceptions=True)
+        self._waiting.clear()
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            await consumer.stop()
+            try:
+                await asyncio.wait_for(consumer.stop(), timeout=self._policy.commit_timeout_s)
+            except (TimeoutError, KafkaError) as exc:
+                log.warning("the group client did not stop cleanly; left behind", error=repr(exc))
 
     async def _run(self, consumer: AIOKafkaConsumer) -> None:
         s = self._settings
@@ -339,7 +376,7 @@ class EventConsumer:
 
     def _take(self, consumer: AIOKafkaConsumer, topic: str) -> None:
         """Start the topic's worker on everything waiting for it, unless it is busy."""
-        if topic in self._working or self._rebalancing or self._halted or self._stopping:
+        if topic in self._working or self._rebalancing or self._halted or self._stopping or self._replacing:
             return
         batch = self._waiting.pop(topic, None)
         if not batch:
@@ -405,6 +442,7 @@ class EventConsumer:
                 group=self.group,
                 timeout_s=self._policy.commit_timeout_s,
             )
+            self._commit_failed()
         except (CommitFailedError, IllegalStateError) as exc:
             # The partitions moved to another member during the batch: it redelivers from the last
             # commit, and the handlers are idempotent.
@@ -415,6 +453,54 @@ class EventConsumer:
             # The broker refused or lost the commit: the topic's next commit covers these offsets, and
             # a restart before it redelivers them to idempotent handlers.
             log.warning("offsets not committed; the next commit covers them", error=repr(exc))
+            self._commit_failed()
+        else:
+            self._commits_failing_since = None
+
+    def _commit_failed(self) -> None:
+        """Count a failed commit; commits failing for `commit_stuck_s` get the group client replaced.
+
+        Seen at 75/s after a broker restart: every commit waited for a coordinator that aiokafka never
+        looked up again, so nothing was committed and the lag never went down, while fetching and
+        handling went on. A new client finds the coordinator afresh."""
+        self._commits_failing_since = self._commits_failing_since or time.monotonic()
+        self._replace_if_wedged()
+
+    def _replace_if_wedged(self) -> None:
+        """Replace the group client when commits have failed for `commit_stuck_s` (checked on each
+        failed commit and by the watchdog, so a topic gone quiet after its last failed commit gets
+        its batch redelivered and committed too)."""
+        since = self._commits_failing_since
+        if since is None or self._replacing is not None or self._stopping:
+            return
+        failing_s = time.monotonic() - since
+        if failing_s >= self._policy.commit_stuck_s:
+            self._replacing = asyncio.create_task(
+                self._replace_client(failing_s), name=f"{self.group} new client"
+            )
+
+    async def _replace_client(self, failing_s: float) -> None:
+        log.error(
+            "commits have failed for too long: replacing the group client",
+            group=self.group,
+            failing_s=round(failing_s, 1),
+        )
+        try:
+            await self._stop_client()
+            delay = self._policy.first_delay_s
+            while True:
+                try:
+                    await self._connect()
+                    break
+                except (KafkaError, OSError) as exc:  # the broker still away: keep trying, as at start-up
+                    log.warning("new group client not started yet", error=repr(exc), retry_in_s=delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._policy.max_delay_s)
+            self.clients_replaced += 1
+            self._commits_failing_since = None
+            log.info("group client replaced", group=self.group)
+        finally:
+            self._replacing = None
 
     # ------------------------------------------------------------------ processing
 
