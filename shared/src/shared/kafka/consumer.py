@@ -107,7 +107,7 @@ class RetryPolicy:
     commit_timeout_s: float = 10.0
     # Commits failing this long, none getting through meanwhile: the group client is wedged (after a
     # broker restart aiokafka's coordinator was seen never to come back) and a new one replaces it.
-    commit_stuck_s: float = 30.0
+    commit_stuck_s: float = 20.0
     # Stop the consumer when most recent messages are invalid: a bad deploy should not drain a topic.
     poison_window: int = 100
     poison_min_samples: int = 20
