@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pymongo import AsyncMongoClient
@@ -54,21 +54,59 @@ async def test_recent_days_are_read_row_by_row_older_days_folded_and_a_later_cha
             ]
         )
         month = (china_date(today) - timedelta(days=30), china_date(today))
-        assert len(await store.between(*month)) == 2
-        assert (
-            len(await store.between(None, None)) == 3
-        )  # the old day is marked: read row by row until folded
+
+        async def count(first: date | None = None, last: date | None = None) -> tuple[int, int]:
+            """(cases, closed) received from first to last."""
+            overall = (await store.tallies(first, last, group_by="channel", period="week")).overall
+            return overall.count, overall.closed
+
+        assert await count(*month) == (2, 0)
+        assert await count() == (3, 0)  # the old day is marked: read row by row until folded
         assert await db["case_figures_dirty_days"].count_documents({}) == 1  # today's changes mark nothing
 
         await store.compact()
         assert await db["case_figures_dirty_days"].count_documents({}) == 0
-        assert len(await store.between(None, None)) == 3 and len(await store.between(*month)) == 2
+        old_day = (china_date(today) - timedelta(days=40)).isoformat()
+        assert (await db["case_figures_by_day"].find_one({"_id": old_day}))["all"]["count"] == 1
+        assert await count() == (3, 0) and await count(*month) == (2, 0)
 
         await store.record([(ids[2], figures(today - timedelta(days=40), status="closed"))])  # a later change
-        assert sorted(f.status for f in await store.between(None, None)) == ["assigned", "assigned", "closed"]
+        assert await count() == (3, 1)
         await store.compact()
-        assert sorted(f.status for f in await store.between(None, None)) == ["assigned", "assigned", "closed"]
+        assert await count() == (3, 1)
         old = (china_date(today) - timedelta(days=60), china_date(today) - timedelta(days=20))
-        assert [f.status for f in await store.between(*old)] == ["closed"]
+        assert await count(*old) == (1, 1)
+        by_region = await store.tallies(*old, group_by="region", period="week")
+        assert {k: t.count for k, t in by_region.groups.items()} == {"south_china": 1}
+    finally:
+        await client.close()
+
+
+async def test_a_day_folded_as_rows_is_read_by_its_rows_and_folded_again_at_start_up(isolation) -> None:
+    client: AsyncMongoClient = AsyncMongoClient(isolation.backends.mongodb_url, tz_aware=True)
+    db = client[f"t{isolation.unique}_figures"]
+    isolation.databases.add(db.name)
+    try:
+        cases = Aggregates(db["cases"], Case, id_field="case_id", producer="dispatch", publisher=None)  # type: ignore[arg-type]
+        store = CaseFiguresByDay(db, cases)
+        await store.ensure_indexes()
+        received = datetime.now(UTC) - timedelta(days=100)
+        day = china_date(received).isoformat()
+        await store.record([(new_case_id(), figures(received)), (new_case_id(), figures(received, "closed"))])
+        await store.compact()
+        # As the store held it before days kept tallies: the day's rows, nothing added up.
+        await db["case_figures_by_day"].replace_one(
+            {"_id": day}, {"rows": [figures(received).as_row()] * 2, "folded_at": received}
+        )
+        assert await db["case_figures_dirty_days"].count_documents({}) == 0
+        first = (await store.tallies(None, None, group_by="period", period="month")).overall
+        assert (first.count, first.closed) == (2, 1)  # read from case_figures, the rows as they are now
+
+        assert await store.rebuild_if_missing() == 0  # nothing rebuilt; the old day marked
+        assert await db["case_figures_dirty_days"].count_documents({"_id": day}) == 1
+        await store.compact()
+        assert (await db["case_figures_by_day"].find_one({"_id": day}))["all"]["closed"] == 1
+        again = (await store.tallies(None, None, group_by="period", period="month")).overall
+        assert (again.count, again.closed) == (2, 1)
     finally:
         await client.close()

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from dispatch.domain.case import Case, open_case
-from dispatch.domain.stats import case_stats, percentile
+from dispatch.domain.stats import CaseFigures, DayTallies, Tallies, case_stats, percentile
 from dispatch.domain.targets import TargetPolicy
 from shared.contracts.complaints import ComplaintReceived
 from shared.contracts.registry import load_registry
+from shared.periods import china_date
 from shared.testing.identities import new_case_id
 
 EXAMPLE = load_registry().get("intake.complaints.v1").events[0].examples[0]["payload"]
@@ -83,3 +84,34 @@ def test_grouping_by_period() -> None:
     assert [g["count"] for g in weeks["groups"]] == [1, 2]
     days = case_stats(cases, now=NOW, group_by="period", period="day")
     assert len(days["groups"]) == 3
+
+
+def test_days_added_up_from_their_tallies_give_the_figures_of_their_cases() -> None:
+    """A folded day keeps tallies, not cases: added up, by any dimension or period, they give exactly
+    what the cases themselves give (medians, percentiles, means, ages included)."""
+    cases = [
+        case_at(NOW - timedelta(days=d, hours=h), channel, assign_h=a, close_h=c, satisfaction=s)
+        for d, h, channel, a, c, s in (
+            (40, 1, "dealer", 1, 30, 4),
+            (40, 5, "online", 2, None, None),
+            (41, 2, "dealer", None, None, None),
+            (70, 3, "hotline", 3, 50, 2),
+            (70, 9, "hotline", 0.5, 20, 5),
+            (95, 4, "online", 6, 100, 4),
+        )
+    ]
+    rows = [CaseFigures.of(c) for c in cases]
+    by_day: dict[date, list[CaseFigures]] = {}
+    for r in rows:
+        by_day.setdefault(china_date(r.received_at), []).append(r)
+    for group_by, period in (
+        ("channel", "week"),
+        ("region", "week"),
+        ("period", "month"),
+        ("period", "week"),
+    ):
+        tallies = Tallies(group_by, period)  # type: ignore[arg-type]
+        for day, its_rows in by_day.items():
+            stored = DayTallies.of(its_rows).as_document()  # as the day document holds it
+            tallies.add_day(day, DayTallies.of_document(stored))
+        assert tallies.result(NOW) == case_stats(rows, now=NOW, group_by=group_by, period=period)  # type: ignore[arg-type]

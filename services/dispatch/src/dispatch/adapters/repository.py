@@ -20,7 +20,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from dispatch.domain.case import OPEN_STATUSES, Case
 from dispatch.domain.routing import AssignmentPolicy, Specialist
-from dispatch.domain.stats import CaseFigures
+from dispatch.domain.stats import CaseFigures, DayTallies, GroupBy, Period, Tallies
 from shared.contracts.cases import Outcome
 from shared.contracts.envelope import Envelope
 from shared.logging import get_logger
@@ -269,12 +269,13 @@ class CaseQueries:
 class CaseFiguresByDay:
     """What statistics read, without reading the cases: a small document per case (`case_figures`,
     written on every change, whatever the burst) and, for older days, one document per China day with
-    all of that day's rows (`case_figures_by_day`, folded in the background).
+    that day's cases added up (`case_figures_by_day`: a `DayTallies`, folded in the background).
 
     The last `RECENT_DAYS` days are read row by row: their cases change all the time, and marking
     them on every change would cost a write each. A change to an older case marks its day, which is
-    then folded again. A year of statistics reads about 365 day documents and a week of rows.
-    Kept current by dispatch's own events; rebuilt from the cases when missing.
+    then folded again (and read row by row until it is). A year of statistics adds about 365 day
+    tallies and a week of rows. Kept current by dispatch's own events; rebuilt from the cases when
+    missing.
     """
 
     RECENT_DAYS = 7
@@ -316,13 +317,7 @@ class CaseFiguresByDay:
             ordered=False,
         )
         if older:
-            await self.dirty.bulk_write(
-                [
-                    UpdateOne({"_id": day.isoformat()}, {"$set": {"at": self._clock()}}, upsert=True)
-                    for day in older
-                ],
-                ordered=False,
-            )
+            await self._mark(day.isoformat() for day in older)
 
     async def record_cases(self, case_ids: list[str]) -> None:
         projection = dict.fromkeys(CaseFigures.FIELDS, 1)
@@ -344,12 +339,23 @@ class CaseFiguresByDay:
         for mark in marks:
             await self.dirty.delete_one({"_id": mark["_id"], "at": mark["at"]})
         for day in sorted({*(m["_id"] for m in marks), *leaving}):
-            rows = [d["row"] async for d in self.rows.find({"day": day}, {"row": 1})]
-            await self.days.replace_one({"_id": day}, {"rows": rows, "folded_at": self._clock()}, upsert=True)
+            folded = DayTallies.of(await self._rows_of([day]))
+            await self.days.replace_one(
+                {"_id": day}, {**folded.as_document(), "folded_at": self._clock()}, upsert=True
+            )
         return len(marks) + len(leaving)
 
-    async def between(self, first: date | None, last: date | None) -> list[CaseFigures]:
-        """Every case received from `first` to `last` (China days, both included; None: no bound)."""
+    async def _rows_of(self, days: list[str]) -> list[CaseFigures]:
+        query = {"day": days[0] if len(days) == 1 else {"$in": days}}
+        return [CaseFigures.of_row(d["row"]) async for d in self.rows.find(query, {"row": 1})]
+
+    async def tallies(
+        self, first: date | None, last: date | None, *, group_by: GroupBy, period: Period
+    ) -> Tallies:
+        """The statistics of every case received from `first` to `last` (China days, both included;
+        None: no bound), added up: folded days by their tallies (only the dimension asked for is
+        read), the recent days, the days changed since their fold and any day not yet folded this
+        way, row by row."""
         recent = self._first_recent_day().isoformat()
         lo, hi = first.isoformat() if first else None, last.isoformat() if last else None
         span: dict[str, str] = {}
@@ -358,27 +364,43 @@ class CaseFiguresByDay:
         if hi:
             span["$lte"] = hi
         changing = {d["_id"] async for d in self.dirty.find({"_id": span} if span else {}, {"_id": 1})}
+        out = Tallies(group_by, period)
+        unfolded: list[str] = []
+        projection = {"all": 1} if group_by == "period" else {"all": 1, f"by.{group_by}": 1}
         folded_span = {**span, "$lt": recent} if not hi or hi >= recent else span
-        found = [
-            CaseFigures.of_row(row)
-            async for day in self.days.find({"_id": folded_span})
-            if day["_id"] not in changing
-            for row in day.get("rows") or ()
-        ]
-        live_days = sorted(changing)
+        async for day in self.days.find({"_id": folded_span}, projection):
+            if day["_id"] in changing:
+                continue
+            if "all" not in day:  # folded as rows, before days kept tallies (refolded at start-up)
+                unfolded.append(day["_id"])
+                continue
+            out.add_day(date.fromisoformat(day["_id"]), DayTallies.of_document(day))
+        rows = await self._rows_of(sorted(changing) + unfolded) if changing or unfolded else []
         if not hi or hi >= recent:
             live_from = max(lo or recent, recent)
             live_span = {"$gte": live_from, **({"$lte": hi} if hi else {})}
-            found += [
+            rows += [
                 CaseFigures.of_row(d["row"]) async for d in self.rows.find({"day": live_span}, {"row": 1})
             ]
-        for day in live_days:
-            found += [CaseFigures.of_row(d["row"]) async for d in self.rows.find({"day": day}, {"row": 1})]
-        return found
+        for row in rows:
+            out.add(row)
+        return out
+
+    async def _mark(self, days: Iterable[str]) -> None:
+        """Mark days to be folded again."""
+        days = list(days)
+        if not days:
+            return
+        await self.dirty.bulk_write(
+            [UpdateOne({"_id": day}, {"$set": {"at": self._clock()}}, upsert=True) for day in days],
+            ordered=False,
+        )
 
     async def rebuild_if_missing(self) -> int:
         """Build the rows from the cases when there are cases and no rows (a new store, an upgrade),
-        and fold every older day."""
+        and fold every older day. Days folded as rows (before days kept tallies) are marked to be
+        folded again."""
+        await self._mark([d["_id"] async for d in self.days.find({"all": {"$exists": False}}, {"_id": 1})])
         if (
             await self.rows.find_one({}, {"_id": 1}) is not None
             or await self._cases.find_one({}, {"_id": 1}) is None

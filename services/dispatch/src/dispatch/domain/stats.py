@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, Literal
 
 from dispatch.domain.case import OPEN_STATUSES, Case
@@ -127,12 +126,6 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def _hours(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return (end - start).total_seconds() / 3600
-
-
 def _summary(values: list[float]) -> dict[str, Any]:
     med, p90 = percentile(values, 0.5), percentile(values, 0.9)
     return {
@@ -142,8 +135,8 @@ def _summary(values: list[float]) -> dict[str, Any]:
     }
 
 
-def _period_key(moment: datetime, period: Period) -> str:
-    day = china_date(moment)  # days, weeks and months as the after-sales department counts them
+def period_of_day(day: date, period: Period) -> str:
+    """The day, week or month a China day falls in, as the after-sales department counts them."""
     if period == "day":
         return day.isoformat()
     if period == "week":
@@ -152,26 +145,174 @@ def _period_key(moment: datetime, period: Period) -> str:
     return f"{day.year}-{day.month:02d}"
 
 
-def _block(cases: list[CaseFigures]) -> dict[str, Any]:
-    scores = [c.first_satisfaction for c in cases if c.first_satisfaction is not None]
-    return {
-        "count": len(cases),
-        "open": sum(c.is_open for c in cases),
-        "closed": sum(c.status in ("closed", "followed_up") for c in cases),
-        "breached": sum(c.breached for c in cases),
-        "hours_to": {
-            "assign": _summary([h for c in cases if (h := _hours(c.received_at, c.assigned_at)) is not None]),
-            "first_reply": _summary(
-                [h for c in cases if (h := _hours(c.received_at, c.first_reply_at)) is not None]
-            ),
-            "close": _summary([h for c in cases if (h := _hours(c.received_at, c.closed_at)) is not None]),
-        },
-        "satisfaction": {
-            "n": len(scores),
-            "mean": round(sum(scores) / len(scores), 2) if scores else None,
-            "distribution": {str(s): scores.count(s) for s in range(1, 6)},
-        },
-    }
+# The dimensions a folded day keeps its tallies by (`period` is the day itself).
+TALLIED_BY: tuple[GroupBy, ...] = ("channel", "category", "region", "assignee", "department")
+
+_KEY: dict[str, Callable[[CaseFigures], str]] = {
+    "channel": lambda c: c.channel,
+    "category": lambda c: c.category,
+    "region": lambda c: c.region or "unknown",
+    "assignee": lambda c: c.assignee or "unassigned",
+    "department": lambda c: c.department,
+}
+
+
+@dataclass(slots=True)
+class Tally:
+    """The figures of a set of cases in a form that adds up: counts, every time in hours, the scores
+    by value, and when each open case came in (for the ages, which move with the clock). A folded day
+    keeps these instead of its rows, so a year of statistics adds 365 tallies instead of decoding
+    tens of thousands of cases; medians and percentiles stay exact, since every time is kept."""
+
+    count: int = 0
+    open: int = 0
+    closed: int = 0
+    breached: int = 0
+    assign: list[float] = field(default_factory=list)
+    first_reply: list[float] = field(default_factory=list)
+    close: list[float] = field(default_factory=list)
+    scores: dict[str, int] = field(default_factory=dict)
+    open_received: list[datetime] = field(default_factory=list)
+
+    def add(self, c: CaseFigures) -> None:
+        self.count += 1
+        self.closed += c.status in ("closed", "followed_up")
+        self.breached += c.breached
+        if c.is_open:
+            self.open += 1
+            self.open_received.append(c.received_at)
+        for times, at in (
+            (self.assign, c.assigned_at),
+            (self.first_reply, c.first_reply_at),
+            (self.close, c.closed_at),
+        ):
+            if at is not None:
+                times.append((at - c.received_at).total_seconds() / 3600)
+        if c.first_satisfaction is not None:
+            key = str(c.first_satisfaction)
+            self.scores[key] = self.scores.get(key, 0) + 1
+
+    def merge(self, other: Tally) -> None:
+        self.count += other.count
+        self.open += other.open
+        self.closed += other.closed
+        self.breached += other.breached
+        self.assign += other.assign
+        self.first_reply += other.first_reply
+        self.close += other.close
+        for key, n in other.scores.items():
+            self.scores[key] = self.scores.get(key, 0) + n
+        self.open_received += other.open_received
+
+    def as_document(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "open": self.open,
+            "closed": self.closed,
+            "breached": self.breached,
+            "assign": self.assign,
+            "first_reply": self.first_reply,
+            "close": self.close,
+            "scores": self.scores,
+            "open_received": self.open_received,
+        }
+
+    @classmethod
+    def of_document(cls, doc: dict[str, Any]) -> Tally:
+        return cls(**doc)
+
+    def block(self) -> dict[str, Any]:
+        n = sum(self.scores.values())
+        total = sum(int(score) * k for score, k in self.scores.items())
+        return {
+            "count": self.count,
+            "open": self.open,
+            "closed": self.closed,
+            "breached": self.breached,
+            "hours_to": {
+                "assign": _summary(self.assign),
+                "first_reply": _summary(self.first_reply),
+                "close": _summary(self.close),
+            },
+            "satisfaction": {
+                "n": n,
+                "mean": round(total / n, 2) if n else None,
+                "distribution": {str(s): self.scores.get(str(s), 0) for s in range(1, 6)},
+            },
+        }
+
+
+@dataclass(slots=True)
+class Tallies:
+    """Statistics being added up: the overall tally and one per group."""
+
+    group_by: GroupBy
+    period: Period
+    overall: Tally = field(default_factory=Tally)
+    groups: dict[str, Tally] = field(default_factory=dict)
+
+    def add(self, c: CaseFigures) -> None:
+        self.overall.add(c)
+        key = (
+            period_of_day(china_date(c.received_at), self.period)
+            if self.group_by == "period"
+            else _KEY[self.group_by](c)
+        )
+        self.groups.setdefault(key, Tally()).add(c)
+
+    def add_day(self, day: date, folded: DayTallies) -> None:
+        """A folded day's tallies (see `DayTallies`)."""
+        self.overall.merge(folded.all)
+        if self.group_by == "period":
+            self.groups.setdefault(period_of_day(day, self.period), Tally()).merge(folded.all)
+            return
+        for key, tally in folded.by[self.group_by].items():
+            self.groups.setdefault(key, Tally()).merge(tally)
+
+    def result(self, now: datetime) -> dict[str, Any]:
+        open_by_age = {label: 0 for label, _ in AGE_BUCKETS}
+        for received_at in self.overall.open_received:
+            age_days = (now - received_at).total_seconds() / 86400
+            open_by_age[next(label for label, limit in AGE_BUCKETS if age_days < limit)] += 1
+        return {
+            "group_by": self.group_by,
+            "period": self.period if self.group_by == "period" else None,
+            "overall": self.overall.block(),
+            "groups": [{"key": k, **t.block()} for k, t in sorted(self.groups.items())],
+            "open_by_age": open_by_age,
+        }
+
+
+@dataclass(slots=True)
+class DayTallies:
+    """One China day's cases folded: the whole day's tally, and its tallies by each dimension."""
+
+    all: Tally
+    by: dict[str, dict[str, Tally]]
+
+    @classmethod
+    def of(cls, rows: Iterable[CaseFigures]) -> DayTallies:
+        day = cls(Tally(), {dimension: {} for dimension in TALLIED_BY})
+        for c in rows:
+            day.all.add(c)
+            for dimension in TALLIED_BY:
+                day.by[dimension].setdefault(_KEY[dimension](c), Tally()).add(c)
+        return day
+
+    def as_document(self) -> dict[str, Any]:
+        # Keys are a dimension's values (a region's name may hold a dot): pairs, not field names.
+        return {
+            "all": self.all.as_document(),
+            "by": {d: [[k, t.as_document()] for k, t in groups.items()] for d, groups in self.by.items()},
+        }
+
+    @classmethod
+    def of_document(cls, doc: dict[str, Any]) -> DayTallies:
+        """From a stored day, read whole or with only `all` and one dimension of `by`."""
+        return cls(
+            Tally.of_document(doc["all"]),
+            {d: {k: Tally.of_document(t) for k, t in pairs} for d, pairs in (doc.get("by") or {}).items()},
+        )
 
 
 def case_stats(
@@ -181,28 +322,7 @@ def case_stats(
     group_by: GroupBy = "channel",
     period: Period = "week",
 ) -> dict[str, Any]:
-    rows = [c if isinstance(c, CaseFigures) else CaseFigures.of(c) for c in cases]
-    key: Callable[[CaseFigures], str] = {
-        "channel": lambda c: c.channel,
-        "category": lambda c: c.category,
-        "region": lambda c: c.region or "unknown",
-        "assignee": lambda c: c.assignee or "unassigned",
-        "department": lambda c: c.department,
-        "period": lambda c: _period_key(c.received_at, period),
-    }[group_by]
-    groups: dict[str, list[CaseFigures]] = defaultdict(list)
-    for c in rows:
-        groups[key(c)].append(c)
-    open_by_age = {label: 0 for label, _ in AGE_BUCKETS}
-    for c in rows:
-        if c.is_open:
-            age_days = (now - c.received_at).total_seconds() / 86400
-            label = next(label for label, limit in AGE_BUCKETS if age_days < limit)
-            open_by_age[label] += 1
-    return {
-        "group_by": group_by,
-        "period": period if group_by == "period" else None,
-        "overall": _block(rows),
-        "groups": [{"key": k, **_block(v)} for k, v in sorted(groups.items())],
-        "open_by_age": open_by_age,
-    }
+    tallies = Tallies(group_by, period)
+    for c in cases:
+        tallies.add(c if isinstance(c, CaseFigures) else CaseFigures.of(c))
+    return tallies.result(now)

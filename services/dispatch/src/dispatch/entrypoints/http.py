@@ -18,7 +18,7 @@ from dispatch.domain.case import STATUSES, Case, IllegalTransition, MissingResol
 from dispatch.domain.closure import ClosureRefused, open_items, repeat_links
 from dispatch.domain.quality import Dimension, figures, repeat_units
 from dispatch.domain.routing import AssignmentPolicy, Specialist, unstaffed_departments
-from dispatch.domain.stats import GroupBy, Period, case_stats
+from dispatch.domain.stats import GroupBy, Period
 from dispatch.handlers import (
     Dispatch,
     InvalidRequest,
@@ -679,8 +679,8 @@ async def stats(
     to: date | None = None,
 ) -> dict[str, Any]:
     # From and to are days in China, both included, as the department counts them.
-    found = await _d(request).figures.between(from_, to)
-    return case_stats(found, now=_now(request), group_by=group_by, period=period) | {"from": from_, "to": to}
+    tallies = await _d(request).figures.tallies(from_, to, group_by=group_by, period=period)
+    return tallies.result(_now(request)) | {"from": from_, "to": to}
 
 
 @other.get("/v1/specialists", summary="The roster, with each specialist's open workload")
