@@ -110,3 +110,27 @@ async def test_a_day_folded_as_rows_is_read_by_its_rows_and_folded_again_at_star
         assert (again.count, again.closed) == (2, 1)
     finally:
         await client.close()
+
+
+async def test_days_that_left_the_recent_ones_while_dispatch_was_stopped_are_all_folded(isolation) -> None:
+    client: AsyncMongoClient = AsyncMongoClient(isolation.backends.mongodb_url, tz_aware=True)
+    db = client[f"t{isolation.unique}_figures"]
+    isolation.databases.add(db.name)
+    try:
+        cases = Aggregates(db["cases"], Case, id_field="case_id", producer="dispatch", publisher=None)  # type: ignore[arg-type]
+        stopped_at = datetime.now(UTC)
+        before = CaseFiguresByDay(db, cases, clock=lambda: stopped_at)
+        await before.ensure_indexes()
+        # A case a day over the last week: recent days, read row by row, marked for nothing.
+        await before.record([(new_case_id(), figures(stopped_at - timedelta(days=d))) for d in range(7)])
+        await before.compact()
+        assert await db["case_figures_dirty_days"].count_documents({}) == 0
+
+        # Dispatch comes back twelve days later: the week's days all left the recent ones meanwhile.
+        after = CaseFiguresByDay(db, cases, clock=lambda: stopped_at + timedelta(days=12))
+        await after.compact()
+        folded = await db["case_figures_by_day"].count_documents({"all.count": 1})
+        assert folded == 7
+        assert (await after.tallies(None, None, group_by="channel", period="week")).overall.count == 7
+    finally:
+        await client.close()

@@ -289,6 +289,7 @@ class CaseFiguresByDay:
         self.rows = db["case_figures"]
         self.days = db["case_figures_by_day"]
         self.dirty = db["case_figures_dirty_days"]
+        self.folded = db["case_figures_folded"]  # {"_id": "through", "day": the last day folded on leaving}
         self._cases = cases.collection
         self._clock = clock
 
@@ -328,21 +329,30 @@ class CaseFiguresByDay:
         await self.record(found)
 
     async def compact(self, limit: int = 60) -> int:
-        """Fold the days that changed, and the days just leaving the recent ones, into their day
-        documents; returns the days folded.
+        """Fold the days that changed, and the days that left the recent ones since the last fold
+        (every one of them, however long dispatch was stopped), into their day documents; returns
+        the days folded.
 
         A mark is taken off before its day is read: a row written meanwhile marks the day again, so
         it is folded once more next time instead of being missed."""
         recent = self._first_recent_day()
-        leaving = [(recent - timedelta(days=n)).isoformat() for n in (1, 2)]
+        folded = await self.folded.find_one({"_id": "through"})
+        # The two days before the recent ones are folded on every pass (a row written as its day left
+        # the recent ones is not marked), and every day since the last fold that left them meanwhile.
+        since = recent - timedelta(days=3)
+        if folded:
+            since = min(since, date.fromisoformat(folded["day"]))
+        leaving = [(since + timedelta(days=n)).isoformat() for n in range(1, (recent - since).days)]
         marks = [m async for m in self.dirty.find({}).limit(limit)]
         for mark in marks:
             await self.dirty.delete_one({"_id": mark["_id"], "at": mark["at"]})
         for day in sorted({*(m["_id"] for m in marks), *leaving}):
-            folded = DayTallies.of(await self._rows_of([day]))
+            tallies = DayTallies.of(await self._rows_of([day]))
             await self.days.replace_one(
-                {"_id": day}, {**folded.as_document(), "folded_at": self._clock()}, upsert=True
+                {"_id": day}, {**tallies.as_document(), "folded_at": self._clock()}, upsert=True
             )
+        if leaving:
+            await self.folded.replace_one({"_id": "through"}, {"day": leaving[-1]}, upsert=True)
         return len(marks) + len(leaving)
 
     async def _rows_of(self, days: list[str]) -> list[CaseFigures]:
