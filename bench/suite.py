@@ -7,6 +7,7 @@ Each run gets its own topic prefix, databases and ports, on the broker and store
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import math
 import os
 import signal
@@ -97,13 +98,7 @@ class Suite:
         logs = LOCAL / "log" / self.name
         logs.mkdir(parents=True, exist_ok=True)
         inst.log_path = logs / f"{service}-{len(self.instances.get(service, []))}.log"
-        inst.process = subprocess.Popen(
-            [sys.executable, "-m", service],
-            env=self.env(service, inst.port),
-            stdout=inst.log_path.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self._spawn(inst)
         self.instances.setdefault(service, []).append(inst)
         await self.wait_ready(inst)
         return inst
@@ -138,14 +133,20 @@ class Suite:
 
     async def restart(self, inst: Instance) -> None:
         """Start the same instance again on the same port (clients keep their address)."""
+        self._spawn(inst)
+        await self.wait_ready(inst)
+
+    def _spawn(self, inst: Instance) -> None:
         inst.process = subprocess.Popen(
             [sys.executable, "-m", inst.service],
             env=self.env(inst.service, inst.port),
             stdout=(inst.log_path or Path(os.devnull)).open("ab"),
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True,  # its own group: kill -9 reaches the whole service
+            # Ended with the bench, however the bench ends: a service left running from a stopped
+            # chaos run kept fetching from a broker whose topics were gone, on half a core, under the next.
+            preexec_fn=_end_with_parent,
         )
-        await self.wait_ready(inst)
 
     def first(self, service: str) -> Instance:
         return self.instances[service][0]
@@ -154,6 +155,12 @@ class Suite:
         for group in self.instances.values():
             for inst in group:
                 self.stop(inst)
+
+
+def _end_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started it ends (Linux prctl)."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def stack(*args: str) -> None:
