@@ -119,7 +119,13 @@ def seed_docs(
         doc["targets"] = {
             k: received + timedelta(hours=h) for k, h in (("assign", 4), ("first_reply", 24), ("close", 168))
         }
-        doc["next_deadline"] = None if closed else received + timedelta(hours=168)
+        # As a running dispatch leaves them: an open case past its close target has its breach recorded
+        # by the scan and nothing more for it to do (seeded overdue and unmarked, thousands of them
+        # were left for the scan to write, 500 every 30 s, while the reads were measured).
+        close_due = received + timedelta(hours=168)
+        overdue = not closed and close_due < now
+        doc["breaches"] = {"close": close_due} if overdue else {}
+        doc["next_deadline"] = None if closed or overdue else close_due
         cases.append(doc)
         for k, event_type in enumerate(
             (
