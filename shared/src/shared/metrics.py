@@ -17,6 +17,16 @@ EVENTS_RETRIED = Counter(
     "Handler attempts that failed and were retried.",
     ["service", "topic", "error"],
 )
+COMMITS_FAILED = Counter(
+    "yingde_consumer_commits_failed_total",
+    "Offset commits given up (timed out or refused by the broker); the next commit covers them.",
+    ["service"],
+)
+CONSUMER_CLIENTS_REPLACED = Counter(
+    "yingde_consumer_clients_replaced_total",
+    "Group clients replaced after their commits kept failing (a wedged client after a broker restart).",
+    ["service"],
+)
 HANDLER_SECONDS = Histogram(
     "yingde_handler_seconds",
     "Time to handle one consumed event, including retries.",

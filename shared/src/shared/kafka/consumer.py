@@ -61,7 +61,13 @@ from shared.kafka.admin import ensure_topics
 from shared.kafka.dead_letters import dead_letter_headers, without_dead_letter_headers
 from shared.kafka.publisher import EventPublisher, PublishFailed
 from shared.logging import get_logger
-from shared.metrics import EVENTS_CONSUMED, EVENTS_RETRIED, HANDLER_SECONDS
+from shared.metrics import (
+    COMMITS_FAILED,
+    CONSUMER_CLIENTS_REPLACED,
+    EVENTS_CONSUMED,
+    EVENTS_RETRIED,
+    HANDLER_SECONDS,
+)
 
 log = get_logger(__name__)
 
@@ -463,6 +469,7 @@ class EventConsumer:
         Seen at 75/s after a broker restart: every commit waited for a coordinator that aiokafka never
         looked up again, so nothing was committed and the lag never went down, while fetching and
         handling went on. A new client finds the coordinator afresh."""
+        COMMITS_FAILED.labels(self._service).inc()
         self._commits_failing_since = self._commits_failing_since or time.monotonic()
         self._replace_if_wedged()
 
@@ -497,6 +504,7 @@ class EventConsumer:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self._policy.max_delay_s)
             self.clients_replaced += 1
+            CONSUMER_CLIENTS_REPLACED.labels(self._service).inc()
             self._commits_failing_since = None
             log.info("group client replaced", group=self.group)
         finally:
