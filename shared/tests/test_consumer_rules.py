@@ -10,14 +10,20 @@ from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
-from aiokafka.errors import GroupCoordinatorNotAvailableError, NodeNotReadyError
+from aiokafka.errors import GroupCoordinatorNotAvailableError, NodeNotReadyError, UnknownMemberIdError
 from pymongo.errors import AutoReconnect
 
 from shared.config import ServiceSettings
 from shared.contracts.complaints import ComplaintReceived
 from shared.contracts.envelope import InvalidMessage, encode, headers_for, make_envelope
 from shared.contracts.registry import load_registry
-from shared.kafka.consumer import ConsumedMessage, EventConsumer, FatalError, RetryPolicy
+from shared.kafka.consumer import (
+    ConsumedMessage,
+    EventConsumer,
+    FatalError,
+    RetryPolicy,
+    late_commit_failures_as_warnings,
+)
 from shared.testing.fixtures import eventually
 
 EXAMPLE = load_registry().get("intake.complaints.v1").events[0].examples[0]
@@ -496,3 +502,37 @@ async def test_a_worker_busy_past_the_poll_interval_is_a_stall_that_fails_health
         await eventually(lambda: consumer.stall() is None, timeout_s=5)
     finally:
         await consumer.stop()
+
+
+class GroupCoordinator:
+    """Named as aiokafka's, whose shielded commit goes on after the consumer gave it up."""
+
+    async def _do_commit_offsets(self) -> None:
+        raise UnknownMemberIdError("p.dispatch")
+
+
+async def test_a_commit_given_up_that_fails_later_is_a_warning_and_anything_else_goes_to_asyncio() -> None:
+    loop = asyncio.get_running_loop()
+    to_asyncio: list[dict[str, Any]] = []
+    original = loop.default_exception_handler
+    loop.default_exception_handler = to_asyncio.append  # type: ignore[method-assign]
+    try:
+        late = asyncio.create_task(GroupCoordinator()._do_commit_offsets())
+
+        async def other() -> None:
+            raise ValueError("a bug elsewhere")
+
+        elsewhere = asyncio.create_task(other())
+        await asyncio.wait([late, elsewhere])
+        for task in (late, elsewhere):
+            late_commit_failures_as_warnings(
+                loop,
+                {
+                    "message": "Task exception was never retrieved",
+                    "future": task,
+                    "exception": task.exception(),
+                },
+            )
+        assert [c["future"] for c in to_asyncio] == [elsewhere]
+    finally:
+        loop.default_exception_handler = original  # type: ignore[method-assign]

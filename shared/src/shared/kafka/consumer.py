@@ -159,6 +159,24 @@ class _PoisonMeter:
         return sum(self.outcomes) / len(self.outcomes)
 
 
+def late_commit_failures_as_warnings(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The event loop's exception handler, except for a commit given up earlier that failed later.
+
+    aiokafka runs a commit inside its own `asyncio.shield`, so a commit given up after
+    `commit_timeout_s` goes on; when it then fails (the group rebalanced meanwhile), nobody awaits it
+    and asyncio logs "Task exception was never retrieved" at ERROR after every broker restart. The
+    next commit covers its offsets: a warning says so. Anything else goes to the default handler."""
+    task = context.get("future")
+    coro = task.get_coro() if isinstance(task, asyncio.Task) else None
+    if getattr(coro, "__qualname__", "") == "GroupCoordinator._do_commit_offsets":
+        log.warning(
+            "a commit given up earlier failed later; a later commit covers it",
+            error=repr(context.get("exception")),
+        )
+        return
+    loop.default_exception_handler(context)
+
+
 def _default_on_fatal(exc: BaseException) -> None:
     # os._exit, not sys.exit: nothing may commit offsets on the way out.
     log.critical("fatal consumer error: stopping without committing", error=repr(exc))
@@ -237,6 +255,9 @@ class EventConsumer:
         if not self._routes:
             return
         await ensure_topics(self._settings, [*self.topics, self._registry.dead_letter_topic(self._service)])
+        loop = asyncio.get_running_loop()
+        if loop.get_exception_handler() is None:
+            loop.set_exception_handler(late_commit_failures_as_warnings)
         await self._connect()
         log.info("consumer started", group=self.group, topics=[t.name for t in self.topics])
 
