@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from dispatch.config import DispatchSettings
+from dispatch.domain.case import Case
 from dispatch.entrypoints.http import create_app as dispatch_app
 from intake.config import IntakeSettings
 from intake.entrypoints.http import create_app as intake_app
@@ -19,6 +23,7 @@ from shared.contracts.registry import load_registry
 from shared.testing.fixtures import Bus, Isolation, eventually, running
 from shared.testing.identities import key_headers
 from shared.testing.kafka import Record
+from shared.unit_of_work import Aggregates
 
 KEYS = key_headers()  # deploy/local/dev-credentials.json, by role
 EXAMPLE = load_registry().get("intake.complaints.v1").events[0].examples[0]["payload"]
@@ -36,6 +41,27 @@ def dispatch_settings(isolation: Isolation) -> Callable[..., DispatchSettings]:
         return isolation.settings(DispatchSettings, **values)
 
     return make
+
+
+@dataclass(frozen=True)
+class CaseStore:
+    db: AsyncDatabase[Any]
+    cases: Aggregates[Case]
+
+
+@pytest.fixture
+async def case_store(isolation: Isolation) -> AsyncIterator[CaseStore]:
+    """A database of the test's own with dispatch's cases, written to directly (nothing published)."""
+    client: AsyncMongoClient[Any] = AsyncMongoClient(isolation.backends.mongodb_url, tz_aware=True)
+    db = client[f"t{isolation.unique}_cases"]
+    isolation.databases.add(db.name)
+    try:
+        yield CaseStore(
+            db,
+            Aggregates(db["cases"], Case, id_field="case_id", producer="dispatch", publisher=None),  # type: ignore[arg-type]
+        )
+    finally:
+        await client.close()
 
 
 @pytest.fixture
