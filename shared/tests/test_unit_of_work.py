@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
 from shared.config import ServiceSettings
 from shared.contracts.complaints import ComplaintReceived
@@ -110,6 +110,83 @@ async def test_a_change_is_written_with_its_event_published_once_and_the_outbox_
     await tallies.outbox.flush()  # the removal of what went out follows the publish by a moment
     doc = await kit.db["tallies"].find_one({"_id": "YD-W0RK000001"})
     assert doc["outbox"] == {} and "outbox_at" not in doc and doc["version"] == 2
+
+
+class Updates(monitoring.CommandListener):
+    """Counts the update commands a client sends: what the outbox's removals cost the store."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "update":
+            self.sent.append(event.command)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_an_aggregate_written_again_before_its_removal_is_cleared_by_one_write(kit) -> None:
+    updates = Updates()
+    client: AsyncMongoClient = AsyncMongoClient(
+        kit.settings.mongodb_url, tz_aware=True, event_listeners=[updates]
+    )
+    try:
+        tallies = Aggregates(
+            client[kit.settings.mongodb_database]["tallies"],
+            Tally,
+            id_field="tally_id",
+            producer="intake",
+            publisher=kit.switch,  # type: ignore[arg-type]
+        )
+        await tallies.create(Tally(tally_id="YD-W0RK000009"), [_event("YD-W0RK000009", "开")])
+        await tallies.change("YD-W0RK000009", bump("第一次"))
+        await tallies.change("YD-W0RK000009", bump("第二次"))
+        changes = len(updates.sent)
+        await tallies.outbox.flush()
+        removals = updates.sent[changes:]
+        # One update command with one statement: the entries of all three writes and the mark.
+        assert [len(u["updates"]) for u in removals] == [1]
+        assert set(removals[0]["updates"][0]["u"]["$unset"]) == {
+            *(f"outbox.{e.event_id}" for e in await kit.read(3)),
+            "outbox_at",
+        }
+        doc = await kit.db["tallies"].find_one({"_id": "YD-W0RK000009"})
+        assert doc["outbox"] == {} and "outbox_at" not in doc and doc["version"] == 3
+    finally:
+        await client.close()
+
+
+async def test_a_change_sets_only_the_fields_it_changed(kit) -> None:
+    updates = Updates()
+    client: AsyncMongoClient = AsyncMongoClient(
+        kit.settings.mongodb_url, tz_aware=True, event_listeners=[updates]
+    )
+    try:
+        tallies = Aggregates(
+            client[kit.settings.mongodb_database]["tallies"],
+            Tally,
+            id_field="tally_id",
+            producer="intake",
+            publisher=kit.switch,  # type: ignore[arg-type]
+        )
+        await tallies.create(Tally(tally_id="YD-W0RK000010", notes=["开"]))
+
+        def count(t: Tally) -> list[Any]:
+            t.n += 1
+            return []
+
+        await tallies.change("YD-W0RK000010", count)
+        await tallies.change_many([("YD-W0RK000010", count, uuid.uuid4())])
+        sets = [u["u"]["$set"] for c in updates.sent for u in c["updates"] if "$set" in u["u"]]
+        assert [sorted(k for k in s if not k.startswith("applied.")) for s in sets] == [["n", "version"]] * 2
+        stored = await kit.db["tallies"].find_one({"_id": "YD-W0RK000010"})
+        assert (stored["n"], stored["notes"], stored["version"]) == (2, ["开"], 3)
+    finally:
+        await client.close()
 
 
 async def test_two_replicas_changing_one_aggregate_lose_nothing(kit) -> None:

@@ -54,6 +54,7 @@ Event = tuple[str, Contract] | Envelope
 envelope it built itself when the aggregate must remember the event's id (a decision superseded)."""
 
 APPLIED = "applied"
+_ABSENT = object()
 # Fields of the stored document that are the unit of work's, not the aggregate's.
 RESERVED = frozenset({"_id", "version", OUTBOX, PENDING_SINCE, APPLIED})
 
@@ -238,6 +239,11 @@ class Aggregates(Generic[M]):
             doc.update(bson_safe(self._query_fields(item)))
         return doc
 
+    def _changed(self, doc: dict[str, Any], item: M) -> dict[str, Any]:
+        """The fields of `item` that differ from the stored `doc` it was loaded from: a change sets only
+        those, so the store rewrites no index entry of a field it left alone (a case has eleven)."""
+        return {name: value for name, value in self._fields(item).items() if doc.get(name, _ABSENT) != value}
+
     def _envelopes(
         self, item: M, events: Iterable[Event], cause: uuid.UUID | None, now: datetime
     ) -> list[Envelope]:
@@ -358,7 +364,7 @@ class Aggregates(Generic[M]):
                     else {}
                 )
                 update = _merge(
-                    {"$set": {**self._fields(item), "version": version + 1, **applied}},
+                    {"$set": {**self._changed(doc, item), "version": version + 1, **applied}},
                     outbox_update(entries, now),
                 )
                 written = await self.collection.update_one(
@@ -452,7 +458,7 @@ class Aggregates(Generic[M]):
             if not applied:
                 continue
             update = _merge(
-                {"$set": {**self._fields(item), "version": doc["version"] + 1, **applied}},
+                {"$set": {**self._changed(doc, item), "version": doc["version"] + 1, **applied}},
                 outbox_update(entries, now),
             )
             writes.append(UpdateOne({"_id": item_id, "version": doc["version"]}, update))
