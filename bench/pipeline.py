@@ -16,7 +16,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import aiohttp
@@ -202,6 +202,7 @@ async def hops(suite: Suite, cases: set[str]) -> dict[str, dict[str, float]]:
         )
 
     return {
+        **await shown_on_the_case(suite, cases, pct),
         "accepted → assigned (intake, Kafka, dispatch)": pct(
             [(assigned[c] - received[c]).total_seconds() for c in cases if c in assigned and c in received]
         ),
@@ -209,6 +210,26 @@ async def hops(suite: Suite, cases: set[str]) -> dict[str, dict[str, float]]:
             [(decided[c] - assigned[c]).total_seconds() for c in cases if c in decided and c in assigned]
         ),
     }
+
+
+async def shown_on_the_case(
+    suite: Suite, cases: set[str], pct: Callable[[list[float]], dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """How long after warranty decided the case page shows it: dispatch records the decision on the
+    case, then on its timeline (the time it recorded it there, against the decision's own time). The
+    pipeline's figures end at the decision in Kafka; this is what the people looking at the case wait."""
+    client: AsyncMongoClient = AsyncMongoClient(suite.mongodb_url, tz_aware=True)
+    timeline = client[suite.database("dispatch")]["timeline"]
+    query = {"topic": "warranty.decisions.v1", "case_id": {"$in": sorted(cases)}}
+    deadline = time.monotonic() + 120
+    while await timeline.count_documents(query) < len(cases) and time.monotonic() < deadline:
+        await asyncio.sleep(1)
+    waits = [
+        (d["recorded_at"] - d["occurred_at"]).total_seconds()
+        async for d in timeline.find(query, {"recorded_at": 1, "occurred_at": 1})
+    ]
+    await client.close()
+    return {f"decided → shown on the case (dispatch; {len(waits)} of {len(cases)})": pct(waits)}
 
 
 async def raw_kafka(suite: Suite, count: int, size: int) -> dict:
