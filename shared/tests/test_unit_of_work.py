@@ -189,6 +189,17 @@ async def test_a_change_sets_only_the_fields_it_changed(kit) -> None:
         await client.close()
 
 
+async def test_a_batch_of_changes_leaves_aggregates_that_do_not_exist_to_the_caller(kit) -> None:
+    tallies = kit.replica()
+    await tallies.create(Tally(tally_id="YD-W0RK000011"))
+    unknown = await tallies.change_many(
+        [("YD-W0RK000011", bump("有"), uuid.uuid4()), ("YD-W0RK000012", bump("无"), uuid.uuid4())]
+    )
+    assert unknown == {"YD-W0RK000012"}
+    assert (await tallies.require("YD-W0RK000011")).notes == ["有"]
+    assert await tallies.get("YD-W0RK000012") is None
+
+
 async def test_two_replicas_changing_one_aggregate_lose_nothing(kit) -> None:
     """The guarantee is the store's conditional write: each replica has its own locks."""
     first, second = kit.replica(), kit.replica()

@@ -427,19 +427,23 @@ class Aggregates(Generic[M]):
         )
         return made
 
-    async def change_many(self, changes: list[tuple[str, Callable[[M], Iterable[Event]], uuid.UUID]]) -> None:
+    async def change_many(
+        self, changes: list[tuple[str, Callable[[M], Iterable[Event]], uuid.UUID]]
+    ) -> set[str]:
         """`change` for a batch of consumed events (aggregate id, operation, the event's id), in order:
         one read, one bulk write of every aggregate changed, one publish. Changes of one aggregate are
         applied one after another to it; an aggregate another writer changed meanwhile is done again
-        one change at a time on the fresh document, where the recorded event ids skip what landed."""
+        one change at a time on the fresh document, where the recorded event ids skip what landed.
+        Returns the ids of aggregates that do not exist (their changes are left to the caller)."""
         if not changes:
-            return
+            return set()
         by_id: dict[str, list[tuple[Callable[[M], Iterable[Event]], uuid.UUID]]] = {}
         for item_id, operation, cause in changes:
             by_id.setdefault(item_id, []).append((operation, cause))
         docs = {d["_id"]: d async for d in self.collection.find({"_id": {"$in": list(by_id)}})}
-        if missing := [i for i in by_id if i not in docs]:
-            raise NotFound(self.kind, missing[0])
+        missing = {i for i in by_id if i not in docs}
+        for item_id in missing:
+            del by_id[item_id]
         now = self._clock()
         writes, written = [], []
         for item_id, ops in by_id.items():
@@ -464,7 +468,7 @@ class Aggregates(Generic[M]):
             writes.append(UpdateOne({"_id": item_id, "version": doc["version"]}, update))
             written.append((item_id, {**(doc.get(OUTBOX) or {}), **entries}, doc["version"] + 1))
         if not writes:
-            return
+            return missing
         result = await self.collection.bulk_write(writes, ordered=False)
         done = written
         if result.matched_count != len(writes):
@@ -478,6 +482,7 @@ class Aggregates(Generic[M]):
                 for operation, cause in by_id[item_id]:
                     await self.change(item_id, operation, cause=cause)
         await self.outbox.publish_many_quietly(done)
+        return missing
 
     async def _after(
         self, tx: Transaction | None, item_id: str, entries: dict[str, Any], version: int | None

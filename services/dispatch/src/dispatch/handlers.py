@@ -242,11 +242,13 @@ async def on_warranty_decisions(
 ) -> list[Envelope]:
     """`on_warranty_decided` for a batch; a decision about a case not known yet is left for one at a
     time (it waits there for its case), with every later decision of that case."""
-    known = await d.cases.existing(env.correlation_id for env, _ in batch)
-    ready = [(env, dec) for env, dec in batch if env.correlation_id in known]
-    await d.cases.change_many([(dec.case_id, _show_decision(env, dec), env.event_id) for env, dec in ready])
-    await _record_many(d, ready, "warranty.decisions.v1")
-    return [env for env, _ in batch if env.correlation_id not in known]
+    unknown = await d.cases.change_many(
+        [(dec.case_id, _show_decision(env, dec), env.event_id) for env, dec in batch]
+    )
+    await _record_many(
+        d, [(env, dec) for env, dec in batch if dec.case_id not in unknown], "warranty.decisions.v1"
+    )
+    return [env for env, dec in batch if dec.case_id in unknown]
 
 
 def _show_decision(env: Envelope, decision: WarrantyDecided) -> Callable[[Case], list[Event]]:

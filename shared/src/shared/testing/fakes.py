@@ -164,9 +164,14 @@ class FakeAggregates(Generic[M]):
         self._publish(item, events, cause)
         return item, result
 
-    async def change_many(self, changes: list[tuple[str, Callable[[M], Iterable[Event]], uuid.UUID]]) -> None:
+    async def change_many(
+        self, changes: list[tuple[str, Callable[[M], Iterable[Event]], uuid.UUID]]
+    ) -> set[str]:
+        missing = {item_id for item_id, _op, _cause in changes if item_id not in self.items}
         for item_id, operation, cause in changes:
-            await self.change(item_id, operation, cause=cause)
+            if item_id not in missing:
+                await self.change(item_id, operation, cause=cause)
+        return missing
 
     def events(self, event_type: str | None = None) -> list[Envelope]:
         return [e for e in self.published if event_type is None or e.event_type == event_type]
