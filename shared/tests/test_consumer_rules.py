@@ -22,6 +22,8 @@ from shared.kafka.consumer import (
     EventConsumer,
     FatalError,
     RetryPolicy,
+    TransientError,
+    _next_delay,
     late_commit_failures_as_warnings,
 )
 from shared.testing.fixtures import eventually
@@ -318,6 +320,63 @@ async def test_events_a_batch_leaves_are_handled_one_at_a_time_and_an_outage_is_
     msgs, _ = _batch(3)
     assert await consumer.process_batch(msgs) == "processed"
     assert calls == 2 and handled == ["YD-7K3M9QX201"]
+
+
+async def test_a_batch_rides_out_a_store_outage_as_one_batch_past_the_budget_for_other_waits() -> None:
+    # An outage outlasting the budget other transient errors get is still retried as the whole batch:
+    # one at a time, each event would pay its round trips again once the store is back.
+    policy = RetryPolicy(
+        first_delay_s=0.001,
+        max_delay_s=0.002,
+        outage_max_delay_s=0.002,
+        batch_transient_budget_s=0.0,
+        batch_outage_budget_s=5.0,
+    )
+    consumer, _ = _consumer(policy)
+    one_at_a_time: list[str] = []
+    calls = 0
+
+    async def one(env, payload):
+        one_at_a_time.append(payload.case_id)
+
+    async def many(items):
+        nonlocal calls
+        calls += 1
+        if calls <= 5:
+            raise AutoReconnect("store down")
+        return []
+
+    consumer.handle("complaint.received", one, batch=many)
+    msgs, _ = _batch(3)
+    assert await consumer.process_batch(msgs) == "processed"
+    assert calls == 6 and one_at_a_time == []
+
+
+async def test_an_event_waiting_in_a_batch_sends_the_batch_one_at_a_time_after_its_short_budget() -> None:
+    policy = RetryPolicy(
+        first_delay_s=0.001, max_delay_s=0.002, batch_transient_budget_s=0.0, batch_outage_budget_s=5.0
+    )
+    consumer, _ = _consumer(policy)
+    one_at_a_time: list[str] = []
+
+    async def one(env, payload):
+        one_at_a_time.append(payload.case_id)
+
+    async def many(items):
+        raise TransientError("a case not known yet")
+
+    consumer.handle("complaint.received", one, batch=many)
+    msgs, _ = _batch(2)
+    assert await consumer.process_batch(msgs) == "processed"
+    assert one_at_a_time == ["YD-7K3M9QX200", "YD-7K3M9QX201"]
+
+
+def test_backoff_stays_short_while_the_store_or_the_broker_is_away() -> None:
+    policy = RetryPolicy(max_delay_s=10.0, outage_max_delay_s=2.0)
+    assert _next_delay(1.6, AutoReconnect("store down"), policy) == 2.0
+    assert _next_delay(1.6, TimeoutError(), policy) == 2.0
+    assert _next_delay(1.6, TransientError("waiting for the case"), policy) == 3.2
+    assert _next_delay(8.0, TransientError("waiting for the case"), policy) == 10.0
 
 
 # ------------------------------------------------------------ the fetch loop never goes quiet unseen

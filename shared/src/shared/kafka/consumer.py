@@ -97,12 +97,29 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     NotLeaderForPartitionError,
     TimeoutError,
 )
+# The transient errors that mean the store or the broker is away, not that one event must wait.
+OUTAGE_ERRORS = tuple(e for e in TRANSIENT_ERRORS if not issubclass(e, TransientError))
+
+
+def _next_delay(delay: float, exc: BaseException, policy: RetryPolicy) -> float:
+    """Exponential backoff, kept short while the store or the broker is away."""
+    ceiling = policy.outage_max_delay_s if isinstance(exc, OUTAGE_ERRORS) else policy.max_delay_s
+    return min(delay * 2, ceiling)
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     first_delay_s: float = 0.2
     max_delay_s: float = 10.0
+    # The store or the broker unreachable is tried again at least this often (each try itself waits
+    # for the server a while), so work resumes within moments of its return instead of after the
+    # longest backoff: after a 30 s store outage a worker asleep for 10 s held the drain back.
+    outage_max_delay_s: float = 2.0
+    # A batch rides out an outage this long as one batch (then one event at a time, each with the
+    # transient budget; together within the poll interval). Other transient errors in a batch (an
+    # event waiting for its case) go one at a time after `batch_transient_budget_s`.
+    batch_outage_budget_s: float = 90.0
+    batch_transient_budget_s: float = 30.0
     # A store outage of a few minutes should delay events, not dead-letter them.
     transient_budget_s: float = 300.0
     unexpected_attempts: int = 3
@@ -610,7 +627,7 @@ class EventConsumer:
         batch = run[0].route.batch
         assert batch is not None
         p = self._policy
-        delay, deadline = p.first_delay_s, time.monotonic() + min(p.transient_budget_s, 30.0)
+        delay, began = p.first_delay_s, time.monotonic()
         started = time.perf_counter()
         while True:
             try:
@@ -618,7 +635,10 @@ class EventConsumer:
                 break
             except TRANSIENT_ERRORS as exc:
                 EVENTS_RETRIED.labels(self._service, run[0].msg.topic, type(exc).__name__).inc()
-                if time.monotonic() + delay > deadline:
+                budget = (
+                    p.batch_outage_budget_s if isinstance(exc, OUTAGE_ERRORS) else p.batch_transient_budget_s
+                )
+                if time.monotonic() + delay > began + min(p.transient_budget_s, budget):
                     left = [x.envelope for x in run]
                     break
                 log.warning(
@@ -629,7 +649,7 @@ class EventConsumer:
                     retry_in_s=round(delay, 2),
                 )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, p.max_delay_s)
+                delay = _next_delay(delay, exc, p)
             except Exception as exc:
                 log.warning(
                     "batch failed; handling its events one at a time",
@@ -695,6 +715,9 @@ class EventConsumer:
                     await self._dead_letter(msg, exc, attempts=attempts, event_id=str(envelope.event_id))
                     return "dead_lettered"
                 log.warning("transient error, retrying", **ctx, error=repr(exc), retry_in_s=round(delay, 2))
+                await asyncio.sleep(delay)
+                delay = _next_delay(delay, exc, p)
+                continue
             except Exception as exc:
                 unexpected += 1
                 EVENTS_RETRIED.labels(self._service, msg.topic, type(exc).__name__).inc()
