@@ -160,6 +160,30 @@ async def test_an_aggregate_written_again_before_its_removal_is_cleared_by_one_w
         await client.close()
 
 
+async def test_a_backlog_of_removals_goes_in_commands_of_bounded_size(kit) -> None:
+    updates = Updates()
+    client: AsyncMongoClient = AsyncMongoClient(
+        kit.settings.mongodb_url, tz_aware=True, event_listeners=[updates]
+    )
+    try:
+        tallies = Aggregates(
+            client[kit.settings.mongodb_database]["tallies"],
+            Tally,
+            id_field="tally_id",
+            producer="intake",
+            publisher=kit.switch,  # type: ignore[arg-type]
+        )
+        tallies.outbox.CLEAR_CHUNK = 2
+        ids = [f"YD-W0RK00002{i}" for i in range(5)]
+        await tallies.create_many([(Tally(tally_id=i), [_event(i, "开")], uuid.uuid4()) for i in ids])
+        await tallies.outbox.flush()
+        assert [len(u["updates"]) for u in updates.sent] == [2, 2, 1]
+        left = await kit.db["tallies"].count_documents({"_id": {"$in": ids}, "outbox_at": {"$exists": True}})
+        assert left == 0
+    finally:
+        await client.close()
+
+
 async def test_a_change_sets_only_the_fields_it_changed(kit) -> None:
     updates = Updates()
     client: AsyncMongoClient = AsyncMongoClient(

@@ -91,6 +91,9 @@ class Outbox:
     # Event ids this process has seen acknowledged, newest last: what the next writer of a document
     # finds still in its outbox and need not publish again (bounded: forgetting one costs a duplicate).
     ACKED_KEPT = 50_000
+    # Documents per removal command: after an outage thousands wait at once, and one command for all
+    # of them outlasted the socket timeout (its work lost, the relay then publishing them all again).
+    CLEAR_CHUNK = 250
 
     def __init__(
         self,
@@ -226,6 +229,10 @@ class Outbox:
         left alone: its newer writer read these entries with it and removes them with its own (or the
         relay does, if that writer could not publish), so looking again would only cost the store.
         Entries of an unknown version go alone, and the mark once the outbox is empty."""
+        if len(published) > self.CLEAR_CHUNK:
+            for start in range(0, len(published), self.CLEAR_CHUNK):
+                await self.clear(published[start : start + self.CLEAR_CHUNK])
+            return
         whole = [(doc_id, ids, version) for doc_id, ids, version in published if version is not None]
         if whole:
             await self.collection.bulk_write(
