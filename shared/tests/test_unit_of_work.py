@@ -129,88 +129,69 @@ class Updates(monitoring.CommandListener):
         pass
 
 
-async def test_an_aggregate_written_again_before_its_removal_is_cleared_by_one_write(kit) -> None:
+@pytest.fixture
+async def watched(kit):
+    """The kit's collection through a client that records its update commands: (updates, tallies)."""
     updates = Updates()
     client: AsyncMongoClient = AsyncMongoClient(
         kit.settings.mongodb_url, tz_aware=True, event_listeners=[updates]
     )
-    try:
-        tallies = Aggregates(
+    yield (
+        updates,
+        Aggregates(
             client[kit.settings.mongodb_database]["tallies"],
             Tally,
             id_field="tally_id",
             producer="intake",
             publisher=kit.switch,  # type: ignore[arg-type]
-        )
-        await tallies.create(Tally(tally_id="YD-W0RK000009"), [_event("YD-W0RK000009", "开")])
-        await tallies.change("YD-W0RK000009", bump("第一次"))
-        await tallies.change("YD-W0RK000009", bump("第二次"))
-        changes = len(updates.sent)
-        await tallies.outbox.flush()
-        removals = updates.sent[changes:]
-        # One update command with one statement: the entries of all three writes and the mark.
-        assert [len(u["updates"]) for u in removals] == [1]
-        assert set(removals[0]["updates"][0]["u"]["$unset"]) == {
-            *(f"outbox.{e.event_id}" for e in await kit.read(3)),
-            "outbox_at",
-        }
-        doc = await kit.db["tallies"].find_one({"_id": "YD-W0RK000009"})
-        assert doc["outbox"] == {} and "outbox_at" not in doc and doc["version"] == 3
-    finally:
-        await client.close()
-
-
-async def test_a_backlog_of_removals_goes_in_commands_of_bounded_size(kit) -> None:
-    updates = Updates()
-    client: AsyncMongoClient = AsyncMongoClient(
-        kit.settings.mongodb_url, tz_aware=True, event_listeners=[updates]
+        ),
     )
-    try:
-        tallies = Aggregates(
-            client[kit.settings.mongodb_database]["tallies"],
-            Tally,
-            id_field="tally_id",
-            producer="intake",
-            publisher=kit.switch,  # type: ignore[arg-type]
-        )
-        tallies.outbox.CLEAR_CHUNK = 2
-        ids = [f"YD-W0RK00002{i}" for i in range(5)]
-        await tallies.create_many([(Tally(tally_id=i), [_event(i, "开")], uuid.uuid4()) for i in ids])
-        await tallies.outbox.flush()
-        assert [len(u["updates"]) for u in updates.sent] == [2, 2, 1]
-        left = await kit.db["tallies"].count_documents({"_id": {"$in": ids}, "outbox_at": {"$exists": True}})
-        assert left == 0
-    finally:
-        await client.close()
+    await client.close()
 
 
-async def test_a_change_sets_only_the_fields_it_changed(kit) -> None:
-    updates = Updates()
-    client: AsyncMongoClient = AsyncMongoClient(
-        kit.settings.mongodb_url, tz_aware=True, event_listeners=[updates]
-    )
-    try:
-        tallies = Aggregates(
-            client[kit.settings.mongodb_database]["tallies"],
-            Tally,
-            id_field="tally_id",
-            producer="intake",
-            publisher=kit.switch,  # type: ignore[arg-type]
-        )
-        await tallies.create(Tally(tally_id="YD-W0RK000010", notes=["开"]))
+async def test_an_aggregate_written_again_before_its_removal_is_cleared_by_one_write(kit, watched) -> None:
+    updates, tallies = watched
+    await tallies.create(Tally(tally_id="YD-W0RK000009"), [_event("YD-W0RK000009", "开")])
+    await tallies.change("YD-W0RK000009", bump("第一次"))
+    await tallies.change("YD-W0RK000009", bump("第二次"))
+    changes = len(updates.sent)
+    await tallies.outbox.flush()
+    removals = updates.sent[changes:]
+    # One update command with one statement: the entries of all three writes and the mark.
+    assert [len(u["updates"]) for u in removals] == [1]
+    assert set(removals[0]["updates"][0]["u"]["$unset"]) == {
+        *(f"outbox.{e.event_id}" for e in await kit.read(3)),
+        "outbox_at",
+    }
+    doc = await kit.db["tallies"].find_one({"_id": "YD-W0RK000009"})
+    assert doc["outbox"] == {} and "outbox_at" not in doc and doc["version"] == 3
 
-        def count(t: Tally) -> list[Any]:
-            t.n += 1
-            return []
 
-        await tallies.change("YD-W0RK000010", count)
-        await tallies.change_many([("YD-W0RK000010", count, uuid.uuid4())])
-        sets = [u["u"]["$set"] for c in updates.sent for u in c["updates"] if "$set" in u["u"]]
-        assert [sorted(k for k in s if not k.startswith("applied.")) for s in sets] == [["n", "version"]] * 2
-        stored = await kit.db["tallies"].find_one({"_id": "YD-W0RK000010"})
-        assert (stored["n"], stored["notes"], stored["version"]) == (2, ["开"], 3)
-    finally:
-        await client.close()
+async def test_a_backlog_of_removals_goes_in_commands_of_bounded_size(kit, watched) -> None:
+    updates, tallies = watched
+    tallies.outbox.CLEAR_CHUNK = 2
+    ids = [f"YD-W0RK00002{i}" for i in range(5)]
+    await tallies.create_many([(Tally(tally_id=i), [_event(i, "开")], uuid.uuid4()) for i in ids])
+    await tallies.outbox.flush()
+    assert [len(u["updates"]) for u in updates.sent] == [2, 2, 1]
+    left = await kit.db["tallies"].count_documents({"_id": {"$in": ids}, "outbox_at": {"$exists": True}})
+    assert left == 0
+
+
+async def test_a_change_sets_only_the_fields_it_changed(kit, watched) -> None:
+    updates, tallies = watched
+    await tallies.create(Tally(tally_id="YD-W0RK000010", notes=["开"]))
+
+    def count(t: Tally) -> list[Any]:
+        t.n += 1
+        return []
+
+    await tallies.change("YD-W0RK000010", count)
+    await tallies.change_many([("YD-W0RK000010", count, uuid.uuid4())])
+    sets = [u["u"]["$set"] for c in updates.sent for u in c["updates"] if "$set" in u["u"]]
+    assert [sorted(k for k in s if not k.startswith("applied.")) for s in sets] == [["n", "version"]] * 2
+    stored = await kit.db["tallies"].find_one({"_id": "YD-W0RK000010"})
+    assert (stored["n"], stored["notes"], stored["version"]) == (2, ["开"], 3)
 
 
 async def test_a_batch_of_changes_leaves_aggregates_that_do_not_exist_to_the_caller(kit) -> None:
