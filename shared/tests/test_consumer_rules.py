@@ -301,25 +301,39 @@ async def test_a_failed_batch_falls_back_to_one_at_a_time_where_the_culprit_alon
     assert key == b"YD-7K3M9QX202" and headers["original_event_id"] == str(ids[2]).encode()
 
 
-async def test_events_a_batch_leaves_are_handled_one_at_a_time_and_an_outage_is_retried_first() -> None:
-    consumer, _ = _consumer()
+class FlakyBatch:
+    """A batch handler that fails its first `failures` calls with `error`, then leaves to one at a time
+    the events whose case id ends with one of `leave`."""
+
+    def __init__(self, failures: int, error: BaseException, leave: tuple[str, ...] = ()) -> None:
+        self.failures, self.error, self.leave = failures, error, leave
+        self.calls = 0
+
+    async def __call__(self, items: list[tuple[Any, Any]]) -> list[Any]:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+        return [env for env, p in items if p.case_id.endswith(self.leave)] if self.leave else []
+
+
+async def _one_at_a_time(consumer: EventConsumer, batch: FlakyBatch, events: int) -> list[str]:
+    """Send `events` complaints through `batch`; the case ids the one-event handler got."""
     handled: list[str] = []
-    calls = 0
 
     async def one(env, payload):
         handled.append(payload.case_id)
 
-    async def many(items):
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise AutoReconnect("store restarting")
-        return [env for env, p in items if p.case_id.endswith("01")]
-
-    consumer.handle("complaint.received", one, batch=many)
-    msgs, _ = _batch(3)
+    consumer.handle("complaint.received", one, batch=batch)
+    msgs, _ = _batch(events)
     assert await consumer.process_batch(msgs) == "processed"
-    assert calls == 2 and handled == ["YD-7K3M9QX201"]
+    return handled
+
+
+async def test_events_a_batch_leaves_are_handled_one_at_a_time_and_an_outage_is_retried_first() -> None:
+    consumer, _ = _consumer()
+    batch = FlakyBatch(1, AutoReconnect("store restarting"), leave=("01",))
+    handled = await _one_at_a_time(consumer, batch, 3)
+    assert batch.calls == 2 and handled == ["YD-7K3M9QX201"]
 
 
 async def test_a_batch_rides_out_a_store_outage_as_one_batch_past_the_budget_for_other_waits() -> None:
@@ -333,23 +347,9 @@ async def test_a_batch_rides_out_a_store_outage_as_one_batch_past_the_budget_for
         batch_outage_budget_s=5.0,
     )
     consumer, _ = _consumer(policy)
-    one_at_a_time: list[str] = []
-    calls = 0
-
-    async def one(env, payload):
-        one_at_a_time.append(payload.case_id)
-
-    async def many(items):
-        nonlocal calls
-        calls += 1
-        if calls <= 5:
-            raise AutoReconnect("store down")
-        return []
-
-    consumer.handle("complaint.received", one, batch=many)
-    msgs, _ = _batch(3)
-    assert await consumer.process_batch(msgs) == "processed"
-    assert calls == 6 and one_at_a_time == []
+    batch = FlakyBatch(5, AutoReconnect("store down"))
+    handled = await _one_at_a_time(consumer, batch, 3)
+    assert batch.calls == 6 and handled == []
 
 
 async def test_an_event_waiting_in_a_batch_sends_the_batch_one_at_a_time_after_its_short_budget() -> None:
@@ -357,18 +357,9 @@ async def test_an_event_waiting_in_a_batch_sends_the_batch_one_at_a_time_after_i
         first_delay_s=0.001, max_delay_s=0.002, batch_transient_budget_s=0.0, batch_outage_budget_s=5.0
     )
     consumer, _ = _consumer(policy)
-    one_at_a_time: list[str] = []
-
-    async def one(env, payload):
-        one_at_a_time.append(payload.case_id)
-
-    async def many(items):
-        raise TransientError("a case not known yet")
-
-    consumer.handle("complaint.received", one, batch=many)
-    msgs, _ = _batch(2)
-    assert await consumer.process_batch(msgs) == "processed"
-    assert one_at_a_time == ["YD-7K3M9QX200", "YD-7K3M9QX201"]
+    batch = FlakyBatch(10**6, TransientError("a case not known yet"))
+    handled = await _one_at_a_time(consumer, batch, 2)
+    assert handled == ["YD-7K3M9QX200", "YD-7K3M9QX201"]
 
 
 def test_backoff_stays_short_while_the_store_or_the_broker_is_away() -> None:
