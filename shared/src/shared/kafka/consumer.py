@@ -715,9 +715,7 @@ class EventConsumer:
                     await self._dead_letter(msg, exc, attempts=attempts, event_id=str(envelope.event_id))
                     return "dead_lettered"
                 log.warning("transient error, retrying", **ctx, error=repr(exc), retry_in_s=round(delay, 2))
-                await asyncio.sleep(delay)
-                delay = _next_delay(delay, exc, p)
-                continue
+                failure: BaseException = exc
             except Exception as exc:
                 unexpected += 1
                 EVENTS_RETRIED.labels(self._service, msg.topic, type(exc).__name__).inc()
@@ -725,8 +723,9 @@ class EventConsumer:
                 if unexpected >= p.unexpected_attempts:
                     await self._dead_letter(msg, exc, attempts=attempts, event_id=str(envelope.event_id))
                     return "dead_lettered"
+                failure = exc
             await asyncio.sleep(delay)
-            delay = min(delay * 2, p.max_delay_s)
+            delay = _next_delay(delay, failure, p)
 
     async def _dead_letter(
         self, msg: ConsumedMessage, exc: BaseException, *, attempts: int, event_id: str | None
