@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
@@ -46,9 +47,15 @@ class RecordingPublisher:
         self.sent.append((topic, key, value, dict(headers)))
 
 
-def _consumer(policy: RetryPolicy = FAST, **kwargs: Any) -> tuple[EventConsumer, RecordingPublisher]:
+def _consumer(
+    policy: RetryPolicy = FAST, *, linger_ms: int | None = None, batch_max: int | None = None, **kwargs: Any
+) -> tuple[EventConsumer, RecordingPublisher]:
+    """A dispatch consumer; `linger_ms` and `batch_max` as `CONSUMER_LINGER_MS` and `CONSUMER_BATCH_MAX`."""
     publisher = RecordingPublisher()
-    settings = ServiceSettings(service_name="dispatch", topic_prefix="p.")
+    given = {"consumer_linger_ms": linger_ms, "consumer_batch_max": batch_max}
+    settings = ServiceSettings(
+        service_name="dispatch", topic_prefix="p.", **{k: v for k, v in given.items() if v is not None}
+    )
     return EventConsumer(settings, publisher=publisher, policy=policy, **kwargs), publisher  # type: ignore[arg-type]
 
 
@@ -436,9 +443,9 @@ def _records(*case_ids: str, first_offset: int = 0) -> dict[TopicPartition, list
 
 async def _outlived(client: FakeClient) -> list[str]:
     """Run a consumer on `client` until it commits: what it handled (the commit covering both records,
-    nothing fatal, no stall)."""
+    nothing fatal, no stall). Each fetch is a batch of its own: nothing lingers to join them."""
     fatal: list[BaseException] = []
-    consumer, _ = _consumer(on_fatal=fatal.append)
+    consumer, _ = _consumer(on_fatal=fatal.append, linger_ms=0)
     seen: list[str] = []
 
     async def handler(env, payload):
@@ -467,6 +474,60 @@ async def test_broker_errors_on_a_fetch_or_a_commit_are_outlived_and_the_next_co
         commit_errors=[GroupCoordinatorNotAvailableError("coordinator moving")],
     )
     assert await _outlived(client) == ["YD-FETCH00001", "YD-FETCH00002"]
+
+
+class BatchLog:
+    """Notes the case ids each handling took: a batch's, or one event's alone (a run of one)."""
+
+    def __init__(self, before: Callable[[], Awaitable[Any]] | None = None) -> None:
+        self.batches: list[list[str]] = []
+        self._before = before
+
+    async def many(self, items: list[tuple[Any, Any]]) -> list[Any]:
+        if self._before is not None:
+            await self._before()
+        self.batches.append([p.case_id for _env, p in items])
+        return []
+
+    async def one(self, env: Any, payload: Any) -> None:
+        self.batches.append([payload.case_id])
+
+
+async def test_records_that_arrive_while_an_idle_worker_lingers_join_its_batch() -> None:
+    """At a few records a second each would otherwise be a batch of its own and pay every round trip."""
+    client = FakeClient([_records("YD-F1RST00001"), _records("YD-NEXT000002", first_offset=1)])
+    consumer, _ = _consumer(linger_ms=200)
+    log = BatchLog()
+    consumer.handle("complaint.received", log.one, batch=log.many)
+    consumer.run(client)  # type: ignore[arg-type]
+    try:
+        await eventually(lambda: client.committed, timeout_s=5)
+        assert log.batches == [["YD-F1RST00001", "YD-NEXT000002"]]
+        assert client.committed == [{TP: 2}]
+    finally:
+        await consumer.stop()
+
+
+async def test_full_batches_go_at_once_even_one_that_waited_for_the_busy_worker() -> None:
+    """Lingering is for a few records: a busy topic (a backlog after an outage) is not slowed by it."""
+    client = FakeClient(
+        [
+            _records("YD-BATCH00001", "YD-BATCH00002"),
+            _records("YD-AFTER00003", "YD-AFTER00004", first_offset=2),
+        ]
+    )
+    # The first batch is handled once the second fetch has been taken (and waits for the worker).
+    log = BatchLog(before=lambda: eventually(lambda: not client.fetches, timeout_s=5))
+    consumer, _ = _consumer(linger_ms=5000, batch_max=2)
+    consumer.handle("complaint.received", log.one, batch=log.many)
+    consumer.run(client)  # type: ignore[arg-type]
+    try:
+        # Well inside the 5 s either batch would have lingered.
+        await eventually(lambda: len(client.committed) == 2, timeout_s=2.5)
+        assert log.batches == [["YD-BATCH00001", "YD-BATCH00002"], ["YD-AFTER00003", "YD-AFTER00004"]]
+        assert client.committed == [{TP: 2}, {TP: 4}]
+    finally:
+        await consumer.stop()
 
 
 async def test_a_commit_that_hangs_is_given_up_and_the_next_commit_covers_it() -> None:

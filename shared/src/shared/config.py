@@ -80,6 +80,14 @@ class ServiceSettings(BaseSettings):
         le=5000,
         description="Most records a consumer takes from Kafka at once (what is waiting, up to this).",
     )
+    consumer_linger_ms: int = Field(
+        default=40,
+        ge=0,
+        le=5000,
+        description="How long the first of less than a full batch of records waits for more to be "
+        "handled with it (a batch pays its store round trips, publish and offset commit once): 0 "
+        "handles what is there at once.",
+    )
     run_consumers: bool = Field(
         default=True, description="Run this instance's Kafka consumers (False: HTTP only)."
     )

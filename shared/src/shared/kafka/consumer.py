@@ -225,6 +225,7 @@ class EventConsumer:
         self._task: asyncio.Task[None] | None = None
         # Fetched, not yet handled, by topic and partition (in offset order); one worker per topic.
         self._waiting: dict[str, dict[TopicPartition, list[ConsumedMessage]]] = {}
+        self._waiting_since: dict[str, float] = {}  # by topic, monotonic: when its first waiting record came
         self._working: dict[str, asyncio.Task[str]] = {}
         self._work_began: dict[str, float] = {}  # by topic, monotonic: what the watchdog measures
         self._reported_stuck: set[asyncio.Task[str]] = set()
@@ -408,6 +409,8 @@ class EventConsumer:
                 await asyncio.sleep(self._policy.max_delay_s / 10)
                 continue
             for tp, records in fetched.items():
+                if tp.topic not in self._waiting:
+                    self._waiting_since[tp.topic] = time.monotonic()
                 self._waiting.setdefault(tp.topic, {}).setdefault(tp, []).extend(
                     ConsumedMessage(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
                     for r in records
@@ -419,13 +422,19 @@ class EventConsumer:
                     consumer.pause(*waiting)  # far behind: fetch no more until its worker catches up
 
     def _take(self, consumer: AIOKafkaConsumer, topic: str) -> None:
-        """Start the topic's worker on everything waiting for it, unless it is busy."""
+        """Start the topic's worker on everything waiting for it, unless it is busy. Less than a full
+        batch is handled once its first record has waited `consumer_linger_ms` (the worker lingers for
+        the rest of that time, taking in what arrives meanwhile)."""
         if topic in self._working or self._rebalancing or self._halted or self._stopping or self._replacing:
             return
         batch = self._waiting.pop(topic, None)
+        waited_s = time.monotonic() - self._waiting_since.pop(topic, 0.0)
         if not batch:
             return
-        work = asyncio.create_task(self._work(consumer, topic, batch), name=f"{self.group} {topic}")
+        linger_s = 0.0
+        if sum(map(len, batch.values())) < self._settings.consumer_batch_max:
+            linger_s = max(0.0, self._settings.consumer_linger_ms / 1000 - waited_s)
+        work = asyncio.create_task(self._work(consumer, topic, batch, linger_s), name=f"{self.group} {topic}")
         self._working[topic] = work
         self._work_began[topic] = time.monotonic()
         work.add_done_callback(lambda done: self._worked(consumer, topic, done))
@@ -446,12 +455,24 @@ class EventConsumer:
             return
         owned = consumer.assignment()
         consumer.resume(*(tp for tp in consumer.paused() if tp.topic == topic and tp in owned))
-        self._take(consumer, topic)  # what arrived meanwhile, at once
+        self._take(consumer, topic)  # what arrived meanwhile (it may have waited long enough already)
 
     async def _work(
-        self, consumer: AIOKafkaConsumer, topic: str, partitions: dict[TopicPartition, list[ConsumedMessage]]
+        self,
+        consumer: AIOKafkaConsumer,
+        topic: str,
+        partitions: dict[TopicPartition, list[ConsumedMessage]],
+        linger_s: float = 0.0,
     ) -> str:
         """Handle one topic's records, then commit them."""
+        if linger_s:
+            # At a few records a second a batch would hold one or two and pay every round trip for
+            # them: at 75/s the pipeline's processes spent 20 ms of CPU per complaint, 14 with 40 ms.
+            await asyncio.sleep(linger_s)
+            if not self._rebalancing:
+                self._waiting_since.pop(topic, None)
+                for tp, records in self._waiting.pop(topic, {}).items():
+                    partitions.setdefault(tp, []).extend(records)  # fetched later: later offsets
         outcome = await self._handle_topic(topic, list(partitions.values()))
         if outcome != "halted":
             await self._commit(consumer, {tp: records[-1].offset + 1 for tp, records in partitions.items()})
