@@ -2,7 +2,8 @@
 
 It fetches continuously and hands each topic's records to one worker task per topic at a time: what
 arrives meanwhile waits, and the next batch is everything that waited (a batch handler takes a run of
-them at once; otherwise partitions go side by side, each in order). Offsets are committed after each
+them at once; otherwise partitions go side by side, each in order). Less than a full batch waits until
+its first record has waited `consumer_linger_ms`, for more to join it. Offsets are committed after each
 batch. A topic waiting for something (an event about a case whose complaint is still on its way)
 never holds up another; a topic far behind stops fetching until its worker catches up. Every message
 goes through `EventConsumer.process` (or `process_batch`), which decides its fate once:
