@@ -37,6 +37,8 @@ FAST = RetryPolicy(
     unexpected_attempts=3,
     commit_timeout_s=0.05,
 )
+# Fast retries; a batch goes one at a time at once for a waiting event, after 5 s for an outage.
+BATCH_BUDGETS = replace(FAST, batch_transient_budget_s=0.0, batch_outage_budget_s=5.0)
 
 
 class RecordingPublisher:
@@ -346,24 +348,14 @@ async def test_events_a_batch_leaves_are_handled_one_at_a_time_and_an_outage_is_
 async def test_a_batch_rides_out_a_store_outage_as_one_batch_past_the_budget_for_other_waits() -> None:
     # An outage outlasting the budget other transient errors get is still retried as the whole batch:
     # one at a time, each event would pay its round trips again once the store is back.
-    policy = RetryPolicy(
-        first_delay_s=0.001,
-        max_delay_s=0.002,
-        outage_max_delay_s=0.002,
-        batch_transient_budget_s=0.0,
-        batch_outage_budget_s=5.0,
-    )
-    consumer, _ = _consumer(policy)
+    consumer, _ = _consumer(replace(BATCH_BUDGETS, outage_max_delay_s=0.002))
     batch = FlakyBatch(5, AutoReconnect("store down"))
     handled = await _one_at_a_time(consumer, batch, 3)
     assert batch.calls == 6 and handled == []
 
 
 async def test_an_event_waiting_in_a_batch_sends_the_batch_one_at_a_time_after_its_short_budget() -> None:
-    policy = RetryPolicy(
-        first_delay_s=0.001, max_delay_s=0.002, batch_transient_budget_s=0.0, batch_outage_budget_s=5.0
-    )
-    consumer, _ = _consumer(policy)
+    consumer, _ = _consumer(BATCH_BUDGETS)
     batch = FlakyBatch(10**6, TransientError("a case not known yet"))
     handled = await _one_at_a_time(consumer, batch, 2)
     assert handled == ["YD-7K3M9QX200", "YD-7K3M9QX201"]
