@@ -9,18 +9,26 @@ shared.unit_of_work; repositories add queries, never another write path.
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, DeleteOne, InsertOne, ReplaceOne, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+from pymongo.results import BulkWriteResult
 
 from shared.config import ServiceSettings
 
 Document = dict[str, Any]
 """A stored document as the driver returns it."""
+
+T = TypeVar("T")
 
 
 def connect(settings: ServiceSettings) -> AsyncMongoClient[Document]:
@@ -65,3 +73,47 @@ def bson_safe(value: Any) -> Any:
     if isinstance(value, (uuid.UUID, Decimal)):
         return str(value)  # money stays exact as a string, and reads back as the model's Decimal
     return value
+
+
+async def in_one_transaction(
+    client: AsyncMongoClient[Document],
+    work: Callable[[AsyncClientSession], Awaitable[T]],
+    *,
+    attempts: int = 16,
+    retry: Callable[[Exception], bool] = lambda exc: False,
+) -> T:
+    """`work(session)` in one transaction, run again whole when the store aborts it as transient (a
+    write conflict with another writer) or `retry` says so; the last failure is raised."""
+    for attempt in range(attempts):
+        async with client.start_session() as session:
+            try:
+                async with await session.start_transaction():
+                    return await work(session)
+            except Exception as exc:
+                transient = isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError")
+                if attempt + 1 < attempts and (transient or retry(exc)):
+                    await conflict_backoff(attempt)
+                    continue
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def bulk_write_in_one_commit(
+    collection: AsyncCollection[Document],
+    requests: Sequence[InsertOne[Document] | UpdateOne | ReplaceOne[Document] | DeleteOne],
+) -> BulkWriteResult:
+    """A bulk write committed once, in one transaction. Outside one the store commits, and syncs to
+    disk, every document on its own: 200 conditional updates of cases took 130-140 ms on a quiet
+    store and 1-3 s beside a busy pipeline, 36-51 ms in one transaction. A write that fails (a
+    duplicate key) fails the whole batch: callers whose batches may hold one use a plain bulk write."""
+    return await in_one_transaction(
+        collection.database.client,
+        lambda session: collection.bulk_write(list(requests), ordered=False, session=session),
+    )
+
+
+async def conflict_backoff(attempt: int) -> None:
+    """Before the next try after a write conflict. Writers of one document collide rarely; a short,
+    growing, random pause ("full jitter") keeps a crowd of them from colliding again in step, so each
+    round lets at least one through."""
+    await asyncio.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.25)))

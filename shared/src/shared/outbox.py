@@ -34,7 +34,7 @@ from pymongo.errors import PyMongoError
 from shared.contracts.envelope import Envelope, decode, encode, utcnow
 from shared.kafka.publisher import EventPublisher, PublishFailed
 from shared.logging import get_logger
-from shared.mongo import Document
+from shared.mongo import Document, bulk_write_in_one_commit
 
 log = get_logger(__name__)
 
@@ -235,7 +235,8 @@ class Outbox:
             return
         whole = [(doc_id, ids, version) for doc_id, ids, version in published if version is not None]
         if whole:
-            await self.collection.bulk_write(
+            await bulk_write_in_one_commit(
+                self.collection,
                 [
                     UpdateOne(
                         {"_id": doc_id, "version": version},
@@ -243,23 +244,22 @@ class Outbox:
                     )
                     for doc_id, ids, version in whole
                 ],
-                ordered=False,
             )
         rest = [(doc_id, ids) for doc_id, ids, version in published if version is None]
         if rest:
-            await self.collection.bulk_write(
+            await bulk_write_in_one_commit(
+                self.collection,
                 [
                     UpdateOne({"_id": doc_id}, {"$unset": {f"{OUTBOX}.{e}": "" for e in ids}})
                     for doc_id, ids in rest
                 ],
-                ordered=False,
             )
-            await self.collection.bulk_write(
+            await bulk_write_in_one_commit(
+                self.collection,
                 [
                     UpdateOne({"_id": doc_id, OUTBOX: {}}, {"$unset": {PENDING_SINCE: ""}})
                     for doc_id, _ids in rest
                 ],
-                ordered=False,
             )
 
     async def publish_many_quietly(self, pending: list[tuple[Any, dict[str, Any], int | None]]) -> None:

@@ -18,9 +18,7 @@ conditional write of the aggregate with its outbox → publish after the write.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import random
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,7 +39,7 @@ from shared.kafka.consumer import TransientError
 from shared.kafka.publisher import EventPublisher
 from shared.locks import KeyedLocks
 from shared.logging import get_logger
-from shared.mongo import Document, bson_safe
+from shared.mongo import Document, bson_safe, bulk_write_in_one_commit, conflict_backoff, in_one_transaction
 from shared.outbox import OUTBOX, PENDING_SINCE, Outbox, outbox_entries, outbox_update
 
 log = get_logger(__name__)
@@ -128,24 +126,26 @@ class Store:
 
     async def transaction(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
         """Run `work` in one transaction, retried as a whole on a write conflict; publish after commit."""
-        for attempt in range(self._attempts):
-            async with self.db.client.start_session() as session:
-                tx = Transaction(session)
-                try:
-                    async with await session.start_transaction():
-                        result = await work(tx)
-                except ConcurrentChange:
-                    await _backoff(attempt)
-                    continue
-                except PyMongoError as exc:
-                    if exc.has_error_label("TransientTransactionError"):
-                        await _backoff(attempt)
-                        continue
-                    raise
-            for publish in tx.after_commit:
-                await publish()
-            return result
-        raise ConcurrentChange("the transaction kept conflicting with other writers")
+        committed: list[Transaction] = []
+
+        async def attempt(session: AsyncClientSession) -> T:
+            committed[:] = [Transaction(session)]
+            return await work(committed[0])
+
+        try:
+            result = await in_one_transaction(
+                self.db.client,
+                attempt,
+                attempts=self._attempts,
+                retry=lambda exc: isinstance(exc, ConcurrentChange),
+            )
+        except PyMongoError as exc:
+            if exc.has_error_label("TransientTransactionError"):
+                raise ConcurrentChange("the transaction kept conflicting with other writers") from exc
+            raise
+        for publish in committed[0].after_commit:
+            await publish()
+        return result
 
 
 class Aggregates(Generic[M]):
@@ -376,7 +376,7 @@ class Aggregates(Generic[M]):
                     return item, result
             if tx is not None:
                 raise ConcurrentChange(f"{self.kind} {item_id} changed during the transaction")
-            await _backoff(attempt)
+            await conflict_backoff(attempt)
         raise ConcurrentChange(f"{self.kind} {item_id} kept changing under us")
 
     # ------------------------------------------------------------------ batches (consumers)
@@ -469,7 +469,7 @@ class Aggregates(Generic[M]):
             written.append((item_id, {**(doc.get(OUTBOX) or {}), **entries}, doc["version"] + 1))
         if not writes:
             return missing
-        result = await self.collection.bulk_write(writes, ordered=False)
+        result = await bulk_write_in_one_commit(self.collection, writes)
         done = written
         if result.matched_count != len(writes):
             # Someone else wrote some of them: those are done again one change at a time.
@@ -501,9 +501,3 @@ def _merge(*updates: dict[str, Any]) -> dict[str, Any]:
         for op, fields in update.items():
             merged.setdefault(op, {}).update(fields)
     return merged
-
-
-async def _backoff(attempt: int) -> None:
-    # Writers of one document collide rarely; a short, growing, random pause ("full jitter") keeps a
-    # crowd of them from colliding again in step, so each round lets at least one through.
-    await asyncio.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.25)))

@@ -24,7 +24,7 @@ from dispatch.domain.stats import CaseFigures, DayTallies, GroupBy, Period, Tall
 from shared.contracts.cases import Outcome
 from shared.contracts.envelope import Envelope
 from shared.logging import get_logger
-from shared.mongo import Document, bson_safe
+from shared.mongo import Document, bson_safe, bulk_write_in_one_commit
 from shared.periods import china_date
 from shared.unit_of_work import Aggregates, Store, Transaction
 
@@ -306,7 +306,8 @@ class CaseFiguresByDay:
         latest = dict(figures)
         recent = self._first_recent_day()
         older = {day for f in latest.values() if (day := china_date(f.received_at)) < recent}
-        await self.rows.bulk_write(
+        await bulk_write_in_one_commit(
+            self.rows,
             [
                 ReplaceOne(
                     {"_id": case_id},
@@ -315,7 +316,6 @@ class CaseFiguresByDay:
                 )
                 for case_id, f in latest.items()
             ],
-            ordered=False,
         )
         if older:
             await self._mark(day.isoformat() for day in older)
@@ -401,9 +401,9 @@ class CaseFiguresByDay:
         days = list(days)
         if not days:
             return
-        await self.dirty.bulk_write(
+        await bulk_write_in_one_commit(
+            self.dirty,
             [UpdateOne({"_id": day}, {"$set": {"at": self._clock()}}, upsert=True) for day in days],
-            ordered=False,
         )
 
     async def rebuild_if_missing(self) -> int:
