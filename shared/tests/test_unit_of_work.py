@@ -10,13 +10,15 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient, InsertOne, UpdateOne, monitoring
+from pymongo.errors import PyMongoError
 
 from shared.config import ServiceSettings
 from shared.contracts.complaints import ComplaintReceived
 from shared.contracts.envelope import Envelope, make_envelope, utcnow
 from shared.contracts.registry import load_registry
 from shared.kafka.publisher import EventPublisher, PublishFailed
+from shared.mongo import bulk_write_in_one_commit
 from shared.outbox import outbox_entries
 from shared.testing.fixtures import eventually
 from shared.testing.kafka import read_topic
@@ -331,6 +333,54 @@ async def test_a_transaction_commits_every_aggregate_or_none_and_publishes_after
     await store.transaction(whole)
     events = await kit.read(2)
     assert sorted(e.payload["description"] for e in events) == ["乙", "甲"]
+
+
+async def test_a_batch_of_changes_commits_once_and_loses_nothing_to_a_replica_changing_the_same(
+    kit, watched
+) -> None:
+    """A batch's updates go in one transaction (the store syncs once for the batch, not once per
+    aggregate). Another replica changing the same aggregates meanwhile makes it try again or redo
+    one change at a time; no change is lost or made twice."""
+    updates, batches = watched
+    singles = kit.replica()
+    ids = [f"YD-W0RK00004{i}" for i in range(6)]
+    await singles.create_many([(Tally(tally_id=i), [], uuid.uuid4()) for i in ids])
+
+    async def in_batches() -> None:
+        for r in range(8):
+            await batches.change_many([(i, bump(f"批{r}"), uuid.uuid4()) for i in ids])
+
+    async def one_by_one() -> None:
+        for r in range(8):
+            for i in ids:
+                await singles.change(i, bump(f"单{r}"))
+
+    await asyncio.gather(in_batches(), one_by_one())
+    expected = sorted([f"批{r}" for r in range(8)] + [f"单{r}" for r in range(8)])
+    for i in ids:
+        tally = await singles.require(i)
+        assert (tally.n, sorted(tally.notes)) == (16, expected)
+    several = [c for c in updates.sent if len(c["updates"]) > 1]
+    assert several, "no batch reached the store as one update command"
+    assert all("txnNumber" in c and c.get("autocommit") is False for c in several)
+
+
+async def test_a_bulk_write_in_one_commit_is_all_or_nothing(kit) -> None:
+    await kit.db["tallies"].insert_many([{"_id": "YD-W0RK000050", "n": 0}, {"_id": "YD-W0RK000051", "n": 0}])
+    with pytest.raises(PyMongoError):
+        await bulk_write_in_one_commit(
+            kit.db["tallies"],
+            [UpdateOne({"_id": "YD-W0RK000050"}, {"$inc": {"n": 1}}), InsertOne({"_id": "YD-W0RK000051"})],
+        )
+    assert (await kit.db["tallies"].find_one({"_id": "YD-W0RK000050"}))["n"] == 0
+    result = await bulk_write_in_one_commit(
+        kit.db["tallies"],
+        [
+            UpdateOne({"_id": "YD-W0RK000050"}, {"$inc": {"n": 1}}),
+            UpdateOne({"_id": "nobody"}, {"$inc": {"n": 1}}),
+        ],
+    )
+    assert (result.matched_count, result.modified_count) == (1, 1)
 
 
 async def _published(kit: Kit, doc_id: str) -> dict | None:

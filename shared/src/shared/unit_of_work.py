@@ -446,6 +446,7 @@ class Aggregates(Generic[M]):
             del by_id[item_id]
         now = self._clock()
         writes, written = [], []
+        marks: dict[str, list[str]] = {}  # the event ids each write records, by aggregate
         for item_id, ops in by_id.items():
             doc = docs[item_id]
             item = self._load(doc)
@@ -467,18 +468,23 @@ class Aggregates(Generic[M]):
             )
             writes.append(UpdateOne({"_id": item_id, "version": doc["version"]}, update))
             written.append((item_id, {**(doc.get(OUTBOX) or {}), **entries}, doc["version"] + 1))
+            marks[item_id] = list(applied)
         if not writes:
             return missing
         result = await bulk_write_in_one_commit(self.collection, writes)
         done = written
         if result.matched_count != len(writes):
-            # Someone else wrote some of them: those are done again one change at a time.
-            current = {
-                d["_id"]: d["version"]
-                async for d in self.collection.find({"_id": {"$in": [w[0] for w in written]}}, {"version": 1})
+            # Another writer changed some of them first. Its write took the same next version as
+            # ours, so the version cannot tell whose landed; the event ids recorded can. What lacks
+            # them is done again one change at a time on the fresh document (which skips what landed).
+            projection = {mark: 1 for item_marks in marks.values() for mark in item_marks}
+            landed = {
+                d["_id"]
+                async for d in self.collection.find({"_id": {"$in": list(marks)}}, projection)
+                if all(mark.removeprefix(f"{APPLIED}.") in (d.get(APPLIED) or {}) for mark in marks[d["_id"]])
             }
-            done = [w for w in written if current.get(w[0]) == w[2]]
-            for item_id, *_ in (w for w in written if current.get(w[0]) != w[2]):
+            done = [w for w in written if w[0] in landed]
+            for item_id in (i for i in marks if i not in landed):
                 for operation, cause in by_id[item_id]:
                     await self.change(item_id, operation, cause=cause)
         await self.outbox.publish_many_quietly(done)
