@@ -334,6 +334,7 @@ async def run(args: argparse.Namespace) -> int:
     seconds_to_zero_lag = time.monotonic() - recovered_at
 
     table = await reconcile(suite, ledger, poison_sent, view)
+    await view.close()
     table["lag after recovery"] = lag_left
     table["seconds to zero lag"] = round(seconds_to_zero_lag, 1)
     slowest = [back for _n, _s, back in faults]
