@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, Field
 from pymongo import AsyncMongoClient, InsertOne, UpdateOne, monitoring
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from shared.config import ServiceSettings
 from shared.contracts.complaints import ComplaintReceived
 from shared.contracts.envelope import Envelope, make_envelope, utcnow
 from shared.contracts.registry import load_registry
 from shared.kafka.publisher import EventPublisher, PublishFailed
-from shared.mongo import bulk_write_in_one_commit
+from shared.mongo import bulk_write_in_one_commit, in_one_transaction
 from shared.outbox import outbox_entries
 from shared.testing.fixtures import eventually
 from shared.testing.kafka import read_topic
@@ -381,6 +381,24 @@ async def test_a_bulk_write_in_one_commit_is_all_or_nothing(kit) -> None:
         ],
     )
     assert (result.matched_count, result.modified_count) == (1, 1)
+
+
+async def test_the_store_out_of_reach_is_raised_at_once_for_the_caller_to_ride_out() -> None:
+    """A write conflict is tried again inside; an outage is not (each try would wait for the server)."""
+    unreachable: AsyncMongoClient = AsyncMongoClient(
+        "mongodb://127.0.0.1:1/", directConnection=True, serverSelectionTimeoutMS=100
+    )
+    tries = 0
+
+    async def work(session: Any) -> None:
+        nonlocal tries
+        tries += 1
+        await unreachable["yingde"]["tallies"].insert_one({"n": 1}, session=session)
+
+    with pytest.raises(ConnectionFailure):
+        await in_one_transaction(unreachable, work)
+    assert tries == 1
+    await unreachable.close()
 
 
 async def _published(kit: Kit, doc_id: str) -> dict | None:

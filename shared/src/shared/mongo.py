@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient, DeleteOne, InsertOne, ReplaceOne, UpdateOn
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConnectionFailure, PyMongoError
 from pymongo.results import BulkWriteResult
 
 from shared.config import ServiceSettings
@@ -82,16 +82,22 @@ async def in_one_transaction(
     attempts: int = 16,
     retry: Callable[[Exception], bool] = lambda exc: False,
 ) -> T:
-    """`work(session)` in one transaction, run again whole when the store aborts it as transient (a
-    write conflict with another writer) or `retry` says so; the last failure is raised."""
+    """`work(session)` in one transaction, run again whole when the store aborts it for a write
+    conflict with another writer or `retry` says so; the last failure is raised. The store out of
+    reach is raised at once: riding out an outage is the caller's (a consumer's retry policy, a 503),
+    and sixteen tries each waiting for the server would hide it for over a minute."""
     for attempt in range(attempts):
         async with client.start_session() as session:
             try:
                 async with await session.start_transaction():
                     return await work(session)
             except Exception as exc:
-                transient = isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError")
-                if attempt + 1 < attempts and (transient or retry(exc)):
+                conflict = (
+                    isinstance(exc, PyMongoError)
+                    and exc.has_error_label("TransientTransactionError")
+                    and not isinstance(exc, ConnectionFailure)
+                )
+                if attempt + 1 < attempts and (conflict or retry(exc)):
                     await conflict_backoff(attempt)
                     continue
                 raise

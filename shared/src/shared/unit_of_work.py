@@ -31,7 +31,7 @@ from pymongo import InsertOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from shared.contracts.base import Contract
 from shared.contracts.envelope import Envelope, envelopes_for, utcnow
@@ -140,7 +140,7 @@ class Store:
                 retry=lambda exc: isinstance(exc, ConcurrentChange),
             )
         except PyMongoError as exc:
-            if exc.has_error_label("TransientTransactionError"):
+            if exc.has_error_label("TransientTransactionError") and not isinstance(exc, ConnectionFailure):
                 raise ConcurrentChange("the transaction kept conflicting with other writers") from exc
             raise
         for publish in committed[0].after_commit:
