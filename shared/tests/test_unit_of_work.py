@@ -17,8 +17,9 @@ from shared.config import ServiceSettings
 from shared.contracts.complaints import ComplaintReceived
 from shared.contracts.envelope import Envelope, make_envelope, utcnow
 from shared.contracts.registry import load_registry
+from shared.kafka.consumer import TransientError
 from shared.kafka.publisher import EventPublisher, PublishFailed
-from shared.mongo import bulk_write_in_one_commit, in_one_transaction
+from shared.mongo import ConcurrentChange, bulk_write_in_one_commit, in_one_transaction
 from shared.outbox import outbox_entries
 from shared.testing.fixtures import eventually
 from shared.testing.kafka import read_topic
@@ -381,6 +382,25 @@ async def test_a_bulk_write_in_one_commit_is_all_or_nothing(kit) -> None:
         ],
     )
     assert (result.matched_count, result.modified_count) == (1, 1)
+
+
+async def test_documents_another_transaction_holds_are_a_transient_error_to_retry_later(kit) -> None:
+    """A transaction left open (its process killed) holds what it wrote until the store's lifetime
+    for transactions: a batch writing those documents meanwhile is redelivered later, not dead-lettered."""
+    await kit.db["tallies"].insert_one({"_id": "YD-W0RK000060", "n": 0})
+    async with kit.mongo.start_session() as holder:
+        await holder.start_transaction()
+        await kit.db["tallies"].update_one({"_id": "YD-W0RK000060"}, {"$inc": {"n": 1}}, session=holder)
+        with pytest.raises(ConcurrentChange) as raised:
+            await bulk_write_in_one_commit(
+                kit.db["tallies"], [UpdateOne({"_id": "YD-W0RK000060"}, {"$inc": {"n": 10}})]
+            )
+        assert isinstance(raised.value, TransientError)
+        await holder.abort_transaction()
+    await bulk_write_in_one_commit(
+        kit.db["tallies"], [UpdateOne({"_id": "YD-W0RK000060"}, {"$inc": {"n": 10}})]
+    )
+    assert (await kit.db["tallies"].find_one({"_id": "YD-W0RK000060"}))["n"] == 10
 
 
 async def test_the_store_out_of_reach_is_raised_at_once_for_the_caller_to_ride_out() -> None:

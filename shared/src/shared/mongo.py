@@ -20,15 +20,20 @@ from pymongo import AsyncMongoClient, DeleteOne, InsertOne, ReplaceOne, UpdateOn
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import OperationFailure
 from pymongo.results import BulkWriteResult
 
 from shared.config import ServiceSettings
+from shared.kafka.consumer import TransientError
 
 Document = dict[str, Any]
 """A stored document as the driver returns it."""
 
 T = TypeVar("T")
+
+
+class ConcurrentChange(TransientError):
+    """Other writers kept changing the aggregate; worth retrying a little later (503, or redelivery)."""
 
 
 def connect(settings: ServiceSettings) -> AsyncMongoClient[Document]:
@@ -92,14 +97,18 @@ async def in_one_transaction(
                 async with await session.start_transaction():
                     return await work(session)
             except Exception as exc:
-                conflict = (
-                    isinstance(exc, PyMongoError)
-                    and exc.has_error_label("TransientTransactionError")
-                    and not isinstance(exc, ConnectionFailure)
+                # The store's answer (a write conflict, a transaction it aborted), not the driver's
+                # failure to reach it, which carries the same label inside a transaction.
+                conflict = isinstance(exc, OperationFailure) and exc.has_error_label(
+                    "TransientTransactionError"
                 )
                 if attempt + 1 < attempts and (conflict or retry(exc)):
                     await conflict_backoff(attempt)
                     continue
+                if conflict:
+                    # Still conflicting: another writer's transaction holds these documents (one a
+                    # killed process left open holds them until the store's transaction lifetime).
+                    raise ConcurrentChange(f"still conflicting after {attempts} tries: {exc}") from exc
                 raise
     raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -111,10 +120,12 @@ async def bulk_write_in_one_commit(
     """A bulk write committed once, in one transaction. Outside one the store commits, and syncs to
     disk, every document on its own: 200 conditional updates of cases took 130-140 ms on a quiet
     store and 1-3 s beside a busy pipeline, 36-51 ms in one transaction. A write that fails (a
-    duplicate key) fails the whole batch: callers whose batches may hold one use a plain bulk write."""
+    duplicate key) fails the whole batch: callers whose batches may hold one use a plain bulk write.
+    Ordered, so that write's own error is raised: unordered, the driver went on to the next command
+    in the transaction the failure had aborted, and raised the store's "no such transaction"."""
     return await in_one_transaction(
         collection.database.client,
-        lambda session: collection.bulk_write(list(requests), ordered=False, session=session),
+        lambda session: collection.bulk_write(list(requests), ordered=True, session=session),
     )
 
 

@@ -34,7 +34,7 @@ from pymongo.errors import PyMongoError
 from shared.contracts.envelope import Envelope, decode, encode, utcnow
 from shared.kafka.publisher import EventPublisher, PublishFailed
 from shared.logging import get_logger
-from shared.mongo import Document, bulk_write_in_one_commit
+from shared.mongo import ConcurrentChange, Document, bulk_write_in_one_commit
 
 log = get_logger(__name__)
 
@@ -207,7 +207,7 @@ class Outbox:
                 continue
             try:
                 await self.clear(due)
-            except PyMongoError as exc:
+            except (PyMongoError, ConcurrentChange) as exc:
                 log.warning(
                     "published events not yet removed; the relay may publish them again (same ids)",
                     collection=self.collection.name,

@@ -31,15 +31,21 @@ from pymongo import InsertOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.contracts.base import Contract
 from shared.contracts.envelope import Envelope, envelopes_for, utcnow
-from shared.kafka.consumer import TransientError
 from shared.kafka.publisher import EventPublisher
 from shared.locks import KeyedLocks
 from shared.logging import get_logger
-from shared.mongo import Document, bson_safe, bulk_write_in_one_commit, conflict_backoff, in_one_transaction
+from shared.mongo import (
+    ConcurrentChange,
+    Document,
+    bson_safe,
+    bulk_write_in_one_commit,
+    conflict_backoff,
+    in_one_transaction,
+)
 from shared.outbox import OUTBOX, PENDING_SINCE, Outbox, outbox_entries, outbox_update
 
 log = get_logger(__name__)
@@ -68,10 +74,6 @@ class IdempotencyConflict(Exception):
 
     def __init__(self, key: str) -> None:
         super().__init__(f"Idempotency-Key {key!r} was used before with a different request")
-
-
-class ConcurrentChange(TransientError):
-    """Other writers kept changing the aggregate; worth retrying a little later (503, or redelivery)."""
 
 
 @dataclass(frozen=True)
@@ -132,17 +134,12 @@ class Store:
             committed[:] = [Transaction(session)]
             return await work(committed[0])
 
-        try:
-            result = await in_one_transaction(
-                self.db.client,
-                attempt,
-                attempts=self._attempts,
-                retry=lambda exc: isinstance(exc, ConcurrentChange),
-            )
-        except PyMongoError as exc:
-            if exc.has_error_label("TransientTransactionError") and not isinstance(exc, ConnectionFailure):
-                raise ConcurrentChange("the transaction kept conflicting with other writers") from exc
-            raise
+        result = await in_one_transaction(
+            self.db.client,
+            attempt,
+            attempts=self._attempts,
+            retry=lambda exc: isinstance(exc, ConcurrentChange),
+        )
         for publish in committed[0].after_commit:
             await publish()
         return result

@@ -11,7 +11,8 @@ from pydantic import BaseModel
 
 from shared.http.app import problem
 from shared.http.auth import Principal
-from shared.unit_of_work import ChangeKey, ConcurrentChange, IdempotencyConflict, NotFound
+from shared.mongo import ConcurrentChange
+from shared.unit_of_work import ChangeKey, IdempotencyConflict, NotFound
 
 IdempotencyKey = Annotated[
     str | None,
