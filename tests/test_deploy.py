@@ -130,3 +130,16 @@ def test_customers_links_in_production_lead_somewhere_reachable() -> None:
         WARRANTY_ACTIVATION_URL=config["WARRANTY_ACTIVATION_URL"],
     )
     assert settings.activation_url.startswith("https://") and settings.activation_url.endswith("/activation")
+
+
+def test_every_deployment_runs_the_store_as_a_replica_set_with_short_lived_transactions() -> None:
+    """Transactions need a replica set; one a killed process left open should end in 10 s, not 60.
+    (The native stack's store is checked live by tests/test_store_conformance.py.)"""
+    compose = yaml.safe_load((ROOT / "deploy/compose.yaml").read_text())["services"]
+    manifests = list(yaml.safe_load_all((ROOT / "deploy/k8s/suite.yaml").read_text()))
+    mongo = next(d for d in manifests if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "mongo")
+    settings = next(d for d in manifests if d["kind"] == "ConfigMap")["data"]
+    for args in (compose["mongo"]["command"], mongo["spec"]["template"]["spec"]["containers"][0]["args"]):
+        assert "--replSet" in args and "transactionLifetimeLimitSeconds=10" in args
+    for url in (compose["intake"]["environment"]["MONGODB_URL"], settings["MONGODB_URL"]):
+        assert "directConnection=true" in url

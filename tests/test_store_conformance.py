@@ -118,6 +118,14 @@ async def test_an_aborted_transaction_leaves_nothing_and_a_committed_one_everyth
     assert (await units.find_one({"_id": "XF1"}))["registrations"] == ["P-2"]
 
 
+async def test_a_transaction_a_killed_process_left_open_ends_within_seconds(db) -> None:
+    """Every consumer batch commits in a transaction, so a kill -9 nearly always leaves one open: it
+    holds what it wrote until the store's lifetime for transactions, 60 s unless the deployment
+    shortens it (deploy/local/stack.sh, deploy/compose.yaml and the manifests set 10 s)."""
+    answer = await db.client.admin.command({"getParameter": 1, "transactionLifetimeLimitSeconds": 1})
+    assert answer["transactionLifetimeLimitSeconds"] <= 10
+
+
 async def test_two_transactions_writing_one_document_conflict(db) -> None:
     """Snapshot isolation: the second writer of a document in an open transaction is refused."""
     docs = db["stock"]

@@ -62,11 +62,26 @@ def start_backends(stack: ExitStack) -> Backends:
 
 def _containers(stack: ExitStack) -> Backends:
     from testcontainers.community.kafka import KafkaContainer
-    from testcontainers.community.mongodb import MongoDbContainer
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
 
     kafka = stack.enter_context(KafkaContainer("confluentinc/cp-kafka:7.9.0").with_kraft())
-    mongo = stack.enter_context(MongoDbContainer("mongo:7"))
-    return Backends(kafka.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers")
+    # The suite's transactions need a replica set: one node, as in deploy/compose.yaml, with the same
+    # short lifetime for a transaction a killed process left open. (testcontainers' MongoDbContainer
+    # runs a standalone server with a root user, which a replica set would also need a key file for.)
+    mongo = stack.enter_context(
+        DockerContainer("mongo:7")
+        .with_command("--replSet rs0 --bind_ip_all --setParameter transactionLifetimeLimitSeconds=10")
+        .with_exposed_ports(27017)
+    )
+    wait_for_logs(mongo, "Waiting for connections", timeout=120)
+    initiated = mongo.exec(
+        ["mongosh", "--quiet", "--eval", "rs.initiate(); while (!db.hello().isWritablePrimary) sleep(200)"]
+    )
+    if initiated.exit_code != 0:
+        raise BackendUnavailable(f"the MongoDB container's replica set did not start: {initiated.output!r}")
+    url = f"mongodb://{mongo.get_container_host_ip()}:{mongo.get_exposed_port(27017)}/?directConnection=true"
+    return Backends(kafka.get_bootstrap_server(), url, "testcontainers")
 
 
 def _stack_running(root: Path) -> bool:
