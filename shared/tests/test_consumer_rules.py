@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
-from aiokafka.errors import GroupCoordinatorNotAvailableError, NodeNotReadyError, UnknownMemberIdError
+from aiokafka.errors import (
+    GroupCoordinatorNotAvailableError,
+    KafkaError,
+    NodeNotReadyError,
+    UnknownMemberIdError,
+)
 from pymongo.errors import AutoReconnect
 
 from shared.config import ServiceSettings
@@ -541,7 +546,7 @@ async def test_commits_failing_for_long_get_a_new_group_client_which_is_redelive
     fresh = FakeClient([_records("YD-WEDGE00001", "YD-WEDGE00002")])
     clients = iter([fresh])
     fatal: list[BaseException] = []
-    policy = replace(FAST, commit_timeout_s=0.05, commit_stuck_s=0.3)
+    policy = replace(FAST, commit_timeout_s=0.05, client_stuck_s=0.3)
     consumer, _ = _consumer(policy, on_fatal=fatal.append, client_factory=lambda: next(clients))
     seen: list[str] = []
 
@@ -560,6 +565,34 @@ async def test_commits_failing_for_long_get_a_new_group_client_which_is_redelive
     finally:
         await consumer.stop()
     assert fresh.stopped
+
+
+async def test_fetches_failing_for_long_get_a_new_group_client() -> None:
+    """As after a broker restart at 150/s: every fetch failed for minutes with "Unexpected error during
+    coordination" (the client's connection to the coordinator closed for good), so nothing was fetched
+    or committed and the lag grew."""
+    closed = KafkaError("Unexpected error during coordination RuntimeError('the handler is closed')")
+    wedged = FakeClient([closed] * 100_000)
+    fresh = FakeClient([_records("YD-FETCH00001")])
+    clients = iter([fresh])
+    fatal: list[BaseException] = []
+    consumer, _ = _consumer(
+        replace(FAST, client_stuck_s=0.3), on_fatal=fatal.append, client_factory=lambda: next(clients)
+    )
+    seen: list[str] = []
+
+    async def handler(env, payload):
+        seen.append(payload.case_id)
+
+    consumer.handle("complaint.received", handler)
+    consumer.run(wedged)  # type: ignore[arg-type]
+    try:
+        await eventually(lambda: fresh.committed, timeout_s=5)
+        assert fresh.committed == [{TP: 1}] and wedged.stopped and consumer.clients_replaced == 1
+        assert seen == ["YD-FETCH00001"]
+        assert (fatal, consumer.stall()) == ([], None)
+    finally:
+        await consumer.stop()
 
 
 async def _fatal_of(client: FakeClient) -> tuple[BaseException, str | None]:

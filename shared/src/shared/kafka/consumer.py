@@ -16,8 +16,8 @@ goes through `EventConsumer.process` (or `process_batch`), which decides its fat
   stops without committing, so the message is redelivered after the fix.
 
 The consumer never goes quiet while looking alive: a broker error on a fetch or a commit is logged and
-outlived (the next commit covers what one missed); commits failing for `commit_stuck_s` get the group
-client replaced by a new one (it rejoins the group and is redelivered what was not committed); a bug
+outlived (the next commit covers what one missed); commits or fetches failing for `client_stuck_s` get
+the group client replaced by a new one (it rejoins the group and is redelivered what was not committed); a bug
 that ends the fetch loop or a worker stops the process (on_fatal), and a worker busy for longer than
 the poll interval is logged with its stack and reported by `stall()`, which /healthz turns into a
 restart.
@@ -129,9 +129,10 @@ class RetryPolicy:
     poll_margin_s: float = 120.0
     # A commit normally takes milliseconds; one that has waited this long is given up (the next covers it).
     commit_timeout_s: float = 10.0
-    # Commits failing this long, none getting through meanwhile: the group client is wedged (after a
-    # broker restart aiokafka's coordinator was seen never to come back) and a new one replaces it.
-    commit_stuck_s: float = 20.0
+    # Commits, or fetches, failing this long, none getting through meanwhile: the group client is
+    # wedged (after a broker restart aiokafka's coordinator was seen never to come back, and another
+    # time its connection to the coordinator stayed closed) and a new one replaces it.
+    client_stuck_s: float = 20.0
     # Stop the consumer when most recent messages are invalid: a bad deploy should not drain a topic.
     poison_window: int = 100
     poison_min_samples: int = 20
@@ -235,6 +236,7 @@ class EventConsumer:
         self._halted = False
         self._stopping = False
         self._commits_failing_since: float | None = None  # monotonic; None while commits get through
+        self._fetches_failing_since: float | None = None  # monotonic; None while fetches get through
         self._replacing: asyncio.Task[None] | None = None
         self.clients_replaced = 0
         self._poison = _PoisonMeter(self._policy.poison_window)
@@ -350,7 +352,7 @@ class EventConsumer:
         """Log, with its stack, a worker busy for longer than the poll interval (once per batch); replace
         a wedged group client."""
         while True:
-            await asyncio.sleep(min(30.0, self._poll_interval_s / 4, self._policy.commit_stuck_s / 2))
+            await asyncio.sleep(min(30.0, self._poll_interval_s / 4, self._policy.client_stuck_s / 2))
             self._replace_if_wedged()
             for topic, busy_s in self._stuck_workers():
                 work = self._working.get(topic)
@@ -405,10 +407,13 @@ class EventConsumer:
                 raise  # lost credentials: nothing to wait for (the fetch loop's end stops the process)
             except KafkaError as exc:
                 # What the group's coordinator met meanwhile (a broker restart, a rebalance); aiokafka
-                # recovers on its own, so the loop goes on.
+                # recovers on its own, so the loop goes on, unless it fails for `client_stuck_s`.
                 log.warning("fetch failed; fetching again", group=self.group, error=repr(exc))
+                self._fetches_failing_since = self._fetches_failing_since or time.monotonic()
+                self._replace_if_wedged()
                 await asyncio.sleep(self._policy.max_delay_s / 10)
                 continue
+            self._fetches_failing_since = None
             for tp, records in fetched.items():
                 if tp.topic not in self._waiting:
                     self._waiting_since[tp.topic] = time.monotonic()
@@ -524,7 +529,7 @@ class EventConsumer:
             self._commits_failing_since = None
 
     def _commit_failed(self) -> None:
-        """Count a failed commit; commits failing for `commit_stuck_s` get the group client replaced.
+        """Count a failed commit; commits failing for `client_stuck_s` get the group client replaced.
 
         Seen at 75/s after a broker restart: every commit waited for a coordinator that aiokafka never
         looked up again, so nothing was committed and the lag never went down, while fetching and
@@ -534,21 +539,25 @@ class EventConsumer:
         self._replace_if_wedged()
 
     def _replace_if_wedged(self) -> None:
-        """Replace the group client when commits have failed for `commit_stuck_s` (checked on each
-        failed commit and by the watchdog, so a topic gone quiet after its last failed commit gets
-        its batch redelivered and committed too)."""
-        since = self._commits_failing_since
-        if since is None or self._replacing is not None or self._stopping:
+        """Replace the group client when commits or fetches have failed for `client_stuck_s` (checked
+        on each failure and by the watchdog, so a topic gone quiet after its last failed commit gets
+        its batch redelivered and committed too).
+
+        Fetches, at 150/s after a broker restart: every one failed for minutes with aiokafka's
+        "Unexpected error during coordination" (its connection to the coordinator closed and never
+        reopened), so nothing was fetched or committed and the lag grew to 74,000."""
+        failing = [t for t in (self._commits_failing_since, self._fetches_failing_since) if t is not None]
+        if not failing or self._replacing is not None or self._stopping:
             return
-        failing_s = time.monotonic() - since
-        if failing_s >= self._policy.commit_stuck_s:
+        failing_s = time.monotonic() - min(failing)
+        if failing_s >= self._policy.client_stuck_s:
             self._replacing = asyncio.create_task(
                 self._replace_client(failing_s), name=f"{self.group} new client"
             )
 
     async def _replace_client(self, failing_s: float) -> None:
         log.error(
-            "commits have failed for too long: replacing the group client",
+            "commits or fetches have failed for too long: replacing the group client",
             group=self.group,
             failing_s=round(failing_s, 1),
         )
@@ -565,7 +574,7 @@ class EventConsumer:
                     delay = min(delay * 2, self._policy.max_delay_s)
             self.clients_replaced += 1
             CONSUMER_CLIENTS_REPLACED.labels(self._service).inc()
-            self._commits_failing_since = None
+            self._commits_failing_since = self._fetches_failing_since = None
             log.info("group client replaced", group=self.group)
         finally:
             self._replacing = None
