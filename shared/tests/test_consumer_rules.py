@@ -544,26 +544,13 @@ async def test_commits_failing_for_long_get_a_new_group_client_which_is_redelive
     )
     # The group's offsets were never moved: the new client is handed both records again.
     fresh = FakeClient([_records("YD-WEDGE00001", "YD-WEDGE00002")])
-    clients = iter([fresh])
-    fatal: list[BaseException] = []
-    policy = replace(FAST, commit_timeout_s=0.05, client_stuck_s=0.3)
-    consumer, _ = _consumer(policy, on_fatal=fatal.append, client_factory=lambda: next(clients))
-    seen: list[str] = []
-
-    async def handler(env, payload):
-        seen.append(payload.case_id)
-
-    consumer.handle("complaint.received", handler)
-    consumer.run(wedged)  # type: ignore[arg-type]
-    try:
-        # Both handled and their commits given up; no record arrives after them: the watchdog replaces it.
-        await eventually(lambda: fresh.committed, timeout_s=5)
-        assert fresh.committed == [{TP: 2}] and wedged.committed == []
-        assert wedged.stopped and consumer.clients_replaced == 1
-        assert seen == ["YD-WEDGE00001", "YD-WEDGE00002"] * 2  # handled again: handlers are idempotent
-        assert (fatal, consumer.stall()) == ([], None)
-    finally:
-        await consumer.stop()
+    # Both handled and their commits given up; no record arrives after them: the watchdog replaces it.
+    seen, replaced = await _on_a_new_client(
+        wedged, fresh, replace(FAST, commit_timeout_s=0.05, client_stuck_s=0.3)
+    )
+    assert fresh.committed == [{TP: 2}] and wedged.committed == []
+    assert wedged.stopped and replaced == 1
+    assert seen == ["YD-WEDGE00001", "YD-WEDGE00002"] * 2  # handled again: handlers are idempotent
     assert fresh.stopped
 
 
@@ -574,11 +561,19 @@ async def test_fetches_failing_for_long_get_a_new_group_client() -> None:
     closed = KafkaError("Unexpected error during coordination RuntimeError('the handler is closed')")
     wedged = FakeClient([closed] * 100_000)
     fresh = FakeClient([_records("YD-FETCH00001")])
+    seen, replaced = await _on_a_new_client(wedged, fresh, replace(FAST, client_stuck_s=0.3))
+    assert fresh.committed == [{TP: 1}] and wedged.stopped and replaced == 1
+    assert seen == ["YD-FETCH00001"]
+
+
+async def _on_a_new_client(
+    wedged: FakeClient, fresh: FakeClient, policy: RetryPolicy
+) -> tuple[list[str], int]:
+    """Run a consumer on `wedged`, whose next group client is `fresh`, until `fresh` commits: what it
+    handled and how many clients it replaced (nothing fatal, no stall)."""
     clients = iter([fresh])
     fatal: list[BaseException] = []
-    consumer, _ = _consumer(
-        replace(FAST, client_stuck_s=0.3), on_fatal=fatal.append, client_factory=lambda: next(clients)
-    )
+    consumer, _ = _consumer(policy, on_fatal=fatal.append, client_factory=lambda: next(clients))
     seen: list[str] = []
 
     async def handler(env, payload):
@@ -588,9 +583,8 @@ async def test_fetches_failing_for_long_get_a_new_group_client() -> None:
     consumer.run(wedged)  # type: ignore[arg-type]
     try:
         await eventually(lambda: fresh.committed, timeout_s=5)
-        assert fresh.committed == [{TP: 1}] and wedged.stopped and consumer.clients_replaced == 1
-        assert seen == ["YD-FETCH00001"]
         assert (fatal, consumer.stall()) == ([], None)
+        return seen, consumer.clients_replaced
     finally:
         await consumer.stop()
 
